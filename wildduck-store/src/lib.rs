@@ -1,0 +1,16 @@
+//! `wildduck-store`: a mail store that keeps everything in a database.
+//!
+//! Users and addresses, mailboxes with special-use roles, UID/MODSEQ allocation with a change
+//! journal, MIME-aware content storage with deduplicated, compressed part bodies, quota and
+//! search. The [`Store`] facade is the whole public surface; backends stay private.
+//!
+//! The store knows nothing of IMAP or POP3: no sequence numbers, no wire syntax, no sockets.
+
+pub mod error;
+pub mod mime;
+pub mod model;
+mod store;
+
+pub use error::*;
+pub use model::*;
+pub use store::{Store, StoreConfig, Subscription};

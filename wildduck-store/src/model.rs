@@ -1,0 +1,574 @@
+//! The records and values the store speaks: users, addresses, mailboxes, messages, flags,
+//! UID sets, changes, sections. Engine-neutral and protocol-neutral: nothing here knows SQL,
+//! BSON, IMAP syntax or sequence numbers.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A 12-byte id, the same shape on every backend (MongoDB's ObjectId).
+pub type ObjectId = bson::oid::ObjectId;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub struct $name(pub ObjectId);
+
+        impl $name {
+            pub fn new() -> Self {
+                Self(ObjectId::new())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = bson::oid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                ObjectId::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies a user account.
+    UserId
+);
+id_type!(
+    /// Identifies an e-mail address record.
+    AddressId
+);
+id_type!(
+    /// Identifies a mailbox (folder).
+    MailboxId
+);
+id_type!(
+    /// Identifies one stored message (one copy in one mailbox).
+    MessageId
+);
+
+/// A message's unique id within its mailbox (RFC 3501 UID). Never 0, never reused.
+pub type Uid = u32;
+/// A modification sequence number (RFC 7162). Strictly increasing per mailbox.
+pub type ModSeq = u64;
+/// Seconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+/// What a password may be used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    Imap,
+    Pop3,
+    Lmtp,
+    Api,
+}
+
+/// A user account as callers see it (never carries the password hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    /// Storage quota in bytes; `None` means unlimited.
+    pub quota: Option<u64>,
+    /// Sum of the sizes of every message the user owns.
+    pub storage_used: u64,
+    pub disabled: bool,
+    pub created: Timestamp,
+}
+
+/// What `Store::create_user` needs.
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub quota: Option<u64>,
+    /// An address to add at once (optional).
+    pub address: Option<String>,
+}
+
+/// An e-mail address that delivers to a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub id: AddressId,
+    pub user: UserId,
+    /// The address as shown: NFC, lower-case local part, Unicode domain.
+    pub address: String,
+    /// The unique lookup key: `address` with dots and `+tag` removed from the local part.
+    pub addrview: String,
+}
+
+/// RFC 6154 special-use roles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SpecialUse {
+    All,
+    Archive,
+    Drafts,
+    Flagged,
+    Junk,
+    Sent,
+    Trash,
+}
+
+impl SpecialUse {
+    /// The RFC 6154 attribute name, e.g. `\Sent`.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            SpecialUse::All => "\\All",
+            SpecialUse::Archive => "\\Archive",
+            SpecialUse::Drafts => "\\Drafts",
+            SpecialUse::Flagged => "\\Flagged",
+            SpecialUse::Junk => "\\Junk",
+            SpecialUse::Sent => "\\Sent",
+            SpecialUse::Trash => "\\Trash",
+        }
+    }
+
+    /// Parses an RFC 6154 attribute name, case-insensitively.
+    pub fn from_attribute(s: &str) -> Option<Self> {
+        [
+            SpecialUse::All,
+            SpecialUse::Archive,
+            SpecialUse::Drafts,
+            SpecialUse::Flagged,
+            SpecialUse::Junk,
+            SpecialUse::Sent,
+            SpecialUse::Trash,
+        ]
+        .into_iter()
+        .find(|u| u.attribute().eq_ignore_ascii_case(s))
+    }
+}
+
+/// The folders every new account gets (Gmail-like names, as WildDuck makes them).
+pub const DEFAULT_MAILBOXES: [(&str, Option<SpecialUse>); 5] = [
+    ("INBOX", None),
+    ("Drafts", Some(SpecialUse::Drafts)),
+    ("Sent Mail", Some(SpecialUse::Sent)),
+    ("Junk", Some(SpecialUse::Junk)),
+    ("Trash", Some(SpecialUse::Trash)),
+];
+
+/// The hierarchy separator of mailbox paths.
+pub const PATH_SEPARATOR: char = '/';
+
+/// A mailbox record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    pub id: MailboxId,
+    pub user: UserId,
+    /// Unicode path, `/`-separated; `INBOX` is always spelled in upper case.
+    pub path: String,
+    pub special_use: Option<SpecialUse>,
+    pub uidvalidity: u32,
+    pub uidnext: Uid,
+    pub highest_modseq: ModSeq,
+    pub subscribed: bool,
+}
+
+/// Counters of one mailbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxStatus {
+    pub messages: u32,
+    pub unseen: u32,
+    pub uidnext: Uid,
+    pub uidvalidity: u32,
+    pub highest_modseq: ModSeq,
+    /// Sum of message sizes in bytes.
+    pub size: u64,
+}
+
+/// A message flag: the RFC 3501 system flags or a keyword.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Flag {
+    Seen,
+    Answered,
+    Flagged,
+    Deleted,
+    Draft,
+    /// A keyword, kept as given (atom characters only; validated by the store).
+    Keyword(String),
+}
+
+impl Flag {
+    /// Parses `\Seen`-style system flags case-insensitively; anything else is a keyword.
+    pub fn parse(s: &str) -> Flag {
+        match s.to_ascii_lowercase().as_str() {
+            "\\seen" => Flag::Seen,
+            "\\answered" => Flag::Answered,
+            "\\flagged" => Flag::Flagged,
+            "\\deleted" => Flag::Deleted,
+            "\\draft" => Flag::Draft,
+            _ => Flag::Keyword(s.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Flag::Seen => f.write_str("\\Seen"),
+            Flag::Answered => f.write_str("\\Answered"),
+            Flag::Flagged => f.write_str("\\Flagged"),
+            Flag::Deleted => f.write_str("\\Deleted"),
+            Flag::Draft => f.write_str("\\Draft"),
+            Flag::Keyword(k) => f.write_str(k),
+        }
+    }
+}
+
+/// A set of flags, ordered so that equal sets compare and print equally.
+pub type Flags = BTreeSet<Flag>;
+
+/// How `store_flags` combines the given flags with the current ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// A set of UIDs as sorted, non-overlapping inclusive ranges.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UidSet {
+    ranges: Vec<(Uid, Uid)>,
+}
+
+impl UidSet {
+    /// Every UID (1 to u32::MAX).
+    pub fn all() -> Self {
+        Self {
+            ranges: vec![(1, Uid::MAX)],
+        }
+    }
+
+    /// Builds a set from inclusive ranges in any order (reversed ranges are turned round).
+    pub fn from_ranges(ranges: impl IntoIterator<Item = (Uid, Uid)>) -> Self {
+        let mut ranges: Vec<(Uid, Uid)> = ranges
+            .into_iter()
+            .map(|(a, b)| (a.min(b), a.max(b)))
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(Uid, Uid)> = Vec::with_capacity(ranges.len());
+        for (a, b) in ranges {
+            match merged.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        Self { ranges: merged }
+    }
+
+    pub fn contains(&self, uid: Uid) -> bool {
+        self.ranges
+            .binary_search_by(|&(a, b)| {
+                if uid < a {
+                    std::cmp::Ordering::Greater
+                } else if uid > b {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+    }
+
+    pub fn ranges(&self) -> &[(Uid, Uid)] {
+        &self.ranges
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+}
+
+impl FromIterator<Uid> for UidSet {
+    fn from_iter<I: IntoIterator<Item = Uid>>(iter: I) -> Self {
+        Self::from_ranges(iter.into_iter().map(|u| (u, u)))
+    }
+}
+
+/// Result of an append.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendOutcome {
+    pub id: MessageId,
+    pub uid: Uid,
+    pub modseq: ModSeq,
+    pub uidvalidity: u32,
+    pub size: u64,
+}
+
+/// Result of a copy or move: source UID → target UID, in source UID order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyOutcome {
+    pub uidvalidity: u32,
+    pub pairs: Vec<(Uid, Uid)>,
+    /// MODSEQ of the target mailbox after the copy (None when nothing was copied).
+    pub modseq: Option<ModSeq>,
+}
+
+/// Result of `store_flags`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagsOutcome {
+    /// The MODSEQ the change took (None when nothing changed).
+    pub modseq: Option<ModSeq>,
+    /// Every addressed message that still exists, with its flags after the command and its
+    /// MODSEQ (changed or not), in UID order. Messages that failed UNCHANGEDSINCE are not here.
+    pub updated: Vec<(Uid, Flags, ModSeq)>,
+    /// UIDs whose MODSEQ was above UNCHANGEDSINCE: left unchanged (RFC 7162 `MODIFIED`).
+    pub modified: Vec<Uid>,
+}
+
+/// Result of an expunge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpungeOutcome {
+    pub uids: Vec<Uid>,
+    pub modseq: Option<ModSeq>,
+}
+
+/// The UIDs of a mailbox at one moment, for a session's sequence-number map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub uids: Vec<Uid>,
+    pub uidvalidity: u32,
+    pub uidnext: Uid,
+    pub highest_modseq: ModSeq,
+}
+
+/// One journal entry of a mailbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub modseq: ModSeq,
+    pub uid: Uid,
+    pub kind: ChangeKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeKind {
+    /// A message appeared (append, copy or move in).
+    Exists,
+    /// A message was removed (expunge or move out).
+    Expunge,
+    /// A message's flags changed to these.
+    Flags(Flags),
+}
+
+/// Everything that changed in a mailbox after a MODSEQ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    /// In MODSEQ order, then UID order.
+    pub changes: Vec<Change>,
+    pub highest_modseq: ModSeq,
+    /// True when the journal was trimmed past the asked MODSEQ: re-snapshot instead.
+    pub truncated: bool,
+}
+
+/// An address in an envelope (RFC 3501 §7.4.2 fields, already decoded to UTF-8).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvelopeAddress {
+    /// Display name, decoded (RFC 2047) to UTF-8.
+    pub name: Option<String>,
+    /// Source route, obsolete; kept for completeness.
+    pub adl: Option<String>,
+    /// Local part, or the group name at the start of a group.
+    pub mailbox: Option<String>,
+    /// Domain; `None` marks group start/end as RFC 3501 does.
+    pub host: Option<String>,
+}
+
+/// The envelope of a message (RFC 3501 §7.4.2), decoded to UTF-8.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub date: Option<String>,
+    pub subject: Option<String>,
+    pub from: Vec<EnvelopeAddress>,
+    pub sender: Vec<EnvelopeAddress>,
+    pub reply_to: Vec<EnvelopeAddress>,
+    pub to: Vec<EnvelopeAddress>,
+    pub cc: Vec<EnvelopeAddress>,
+    pub bcc: Vec<EnvelopeAddress>,
+    pub in_reply_to: Option<String>,
+    pub message_id: Option<String>,
+}
+
+/// The structure of one MIME part (RFC 3501 BODYSTRUCTURE fields, protocol-neutral).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BodyStructure {
+    /// Lower-case media type, e.g. `text`.
+    pub media_type: String,
+    /// Lower-case subtype, e.g. `plain`.
+    pub media_subtype: String,
+    /// Content-Type parameters (names lower-case, values decoded per RFC 2231).
+    pub params: Vec<(String, String)>,
+    pub id: Option<String>,
+    pub description: Option<String>,
+    /// Content-Transfer-Encoding as given (default `7BIT`).
+    pub encoding: String,
+    /// Body size in octets as stored.
+    pub size: u64,
+    /// Line count for `text/*` and `message/rfc822` parts.
+    pub lines: Option<u64>,
+    pub md5: Option<String>,
+    pub disposition: Option<(String, Vec<(String, String)>)>,
+    pub language: Vec<String>,
+    pub location: Option<String>,
+    /// For `message/rfc822`: the nested message's envelope.
+    pub envelope: Option<Box<Envelope>>,
+    /// Children of a multipart, or the single body of a `message/rfc822`.
+    pub parts: Vec<BodyStructure>,
+}
+
+/// Which metadata `fetch_meta` loads besides the always-present small fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetaFields {
+    pub envelope: bool,
+    pub body_structure: bool,
+}
+
+/// Per-message metadata. Never needs the message content to be read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    pub id: MessageId,
+    pub uid: Uid,
+    pub modseq: ModSeq,
+    pub flags: Flags,
+    /// When the store received the message (IMAP INTERNALDATE).
+    pub internal_date: Timestamp,
+    /// The Date: header, if it parsed.
+    pub header_date: Option<Timestamp>,
+    /// Exact size in octets of the raw message.
+    pub size: u64,
+    pub envelope: Option<Envelope>,
+    pub body_structure: Option<BodyStructure>,
+}
+
+/// The text part of a section specifier (RFC 3501 §6.4.5), protocol-neutral.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SectionText {
+    /// The whole part: `BODY[]` at the top, `BODY[1.2]` for a part.
+    Full,
+    /// The header block including the blank line that ends it.
+    Header,
+    /// Only the named header fields (case-insensitive), then the blank line.
+    HeaderFields(Vec<String>),
+    /// All header fields but the named ones, then the blank line.
+    HeaderFieldsNot(Vec<String>),
+    /// The body after the header block.
+    Text,
+    /// The MIME header of a part (only with a non-empty part path).
+    Mime,
+}
+
+/// A section of a message: a part path (1-based, empty for the whole message) and a text
+/// specifier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    pub part: Vec<u32>,
+    pub text: SectionText,
+}
+
+impl Section {
+    /// The whole raw message.
+    pub fn full() -> Self {
+        Self {
+            part: Vec::new(),
+            text: SectionText::Full,
+        }
+    }
+}
+
+/// A byte range of a section: `<offset.length>`; `length` None means to the end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partial {
+    pub offset: u64,
+    pub length: Option<u64>,
+}
+
+/// The bytes of a section, as the pieces they are stored in (no copy into one buffer).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SectionBody {
+    pub chunks: Vec<bytes::Bytes>,
+}
+
+impl SectionBody {
+    pub fn len(&self) -> u64 {
+        self.chunks.iter().map(|c| c.len() as u64).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunks.iter().all(|c| c.is_empty())
+    }
+
+    /// Joins the pieces into one buffer (for tests and small sections).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len() as usize);
+        for chunk in &self.chunks {
+            out.extend_from_slice(chunk);
+        }
+        out
+    }
+}
+
+/// A search criterion over one mailbox (RFC 3501 §6.4.4 semantics, sequence numbers already
+/// turned into UIDs by the caller). Text matches are case-insensitive substring matches on
+/// decoded text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchKey {
+    All,
+    Uids(UidSet),
+    /// Has (true) or lacks (false) a flag.
+    Flag(Flag, bool),
+    /// Internal date (day granularity is the caller's business: these are timestamps).
+    InternalBefore(Timestamp),
+    InternalSince(Timestamp),
+    HeaderDateBefore(Timestamp),
+    HeaderDateSince(Timestamp),
+    Larger(u64),
+    Smaller(u64),
+    /// A header field (any name) contains the value; empty value = the field exists.
+    Header(String, String),
+    /// The decoded body text contains the value.
+    Body(String),
+    /// Header or body text contains the value.
+    Text(String),
+    /// MODSEQ at least this.
+    ModSeqAtLeast(ModSeq),
+    Not(Box<SearchKey>),
+    Or(Box<SearchKey>, Box<SearchKey>),
+    And(Vec<SearchKey>),
+}
+
+/// Byte counts of the whole store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    pub users: u64,
+    pub mailboxes: u64,
+    pub messages: u64,
+    /// Sum of raw message sizes (what Maildir would keep, one file per copy).
+    pub raw_bytes: u64,
+    /// Bytes actually stored: message records' skeletons plus blobs.
+    pub stored_bytes: u64,
+    pub blobs: u64,
+    /// Blob references saved by finding an identical blob already stored.
+    pub dedup_hits: u64,
+}
+
+/// What `verify` found (and fixed, with repair).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Human-readable descriptions of each drift found; empty = consistent.
+    pub problems: Vec<String>,
+    pub repaired: bool,
+}
