@@ -31,7 +31,11 @@ async fn capa_differs_by_state() {
 
 #[tokio::test]
 async fn user_pass_failures_and_wrong_order() {
-    let (_dir, _account, server) = setup(test_config()).await;
+    let (_dir, _account, server) = setup(Config {
+        max_auth_failures: 2,
+        ..test_config()
+    })
+    .await;
     let mut client = server.greeted().await;
     client
         .transcript("PASS nothing\r\n", "-ERR Send USER first\r\n")
@@ -151,7 +155,11 @@ async fn auth_plain_initial_response_continuation_and_errors() {
 
 #[tokio::test]
 async fn commands_in_the_wrong_state() {
-    let (_dir, account, server) = setup(test_config()).await;
+    let (_dir, account, server) = setup(Config {
+        max_bad_commands: 20,
+        ..test_config()
+    })
+    .await;
     account.append(&message("one", 1)).await;
     let mut client = server.greeted().await;
     for command in [
@@ -242,14 +250,14 @@ async fn retr_is_dot_stuffed_and_sized_as_sent() {
         .await;
     client.send(b"RETR 1\r\n").await;
     client
-        .expect(b"+OK 46 octets\r\nSubject: dots\r\n\r\n..starts with a dot\r\n...two\r\n..\r\nend\r\n.\r\n")
+        .expect(b"+OK 52 octets\r\nSubject: dots\r\n\r\n..starts with a dot\r\n...two\r\n..\r\nend\r\n.\r\n")
         .await;
-    assert_eq!(crlf.len(), 46);
+    assert_eq!(crlf.len(), 52);
     client.send(b"RETR 2\r\n").await;
     client
-        .expect(b"+OK 28 octets\r\nSubject: bare\r\n\r\n..x\r\nlast\r\n.\r\n")
+        .expect(b"+OK 27 octets\r\nSubject: bare\r\n\r\n..x\r\nlast\r\n.\r\n")
         .await;
-    assert_eq!(bare_on_wire.len(), 28);
+    assert_eq!(bare_on_wire.len(), 27);
     client
         .transcript("QUIT\r\n", "+OK Bye, 0 messages removed\r\n")
         .await;

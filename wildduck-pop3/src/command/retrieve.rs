@@ -3,7 +3,7 @@
 
 use std::io;
 
-use wildduck_store::{Error, MessageError, Section, SectionBody, SectionText};
+use wildduck_store::{Error, MessageError, Section, SectionBody};
 
 use crate::connection::Connection;
 use crate::session::{Flow, Session};
@@ -57,35 +57,18 @@ pub(crate) async fn top(session: &mut Session, number: u32, lines: u64) -> io::R
             return Ok(Flow::Continue);
         }
     };
-    let read = |text| {
-        let section = Section {
-            part: Vec::new(),
-            text,
-        };
-        async move {
-            shared
-                .store
-                .read_section(maildrop.mailbox, message.uid, &section, None)
-                .await
-        }
-    };
-    let header = match read(SectionText::Header).await {
-        Ok(header) => header,
+    // The whole message, cut here: TOP then agrees with RETR byte for byte, also for
+    // messages without a body or with bare-LF line ends.
+    let body = match shared
+        .store
+        .read_section(maildrop.mailbox, message.uid, &Section::full(), None)
+        .await
+    {
+        Ok(body) => body,
         Err(error) => return unreadable(conn, error).await,
     };
-    // The body is read only when some of its lines are wanted.
-    let body = if lines == 0 {
-        SectionBody::default()
-    } else {
-        match read(SectionText::Text).await {
-            Ok(body) => body,
-            Err(error) => return unreadable(conn, error).await,
-        }
-    };
     conn.ok("Top of message follows").await?;
-    let mut encoder = WireEncoder::transmit();
-    send(conn, &mut encoder, &header).await?;
-    encoder.limit_lines(lines);
+    let mut encoder = WireEncoder::top(lines);
     send(conn, &mut encoder, &body).await?;
     finish(conn, &mut encoder).await?;
     Ok(Flow::Continue)

@@ -143,13 +143,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     pub async fn read_exact(&mut self, len: usize) -> Vec<u8> {
-        let mut got = vec![0; len];
-        let read = tokio::time::timeout(READ_TIMEOUT, self.stream.read_exact(&mut got)).await;
-        match read {
-            Ok(Ok(_)) => got,
-            Ok(Err(error)) => panic!("reading {len} bytes: {error}"),
-            Err(_) => panic!("timed out waiting for {len} bytes"),
+        let mut got = Vec::with_capacity(len);
+        while got.len() < len {
+            let mut buf = vec![0; len - got.len()];
+            match tokio::time::timeout(READ_TIMEOUT, self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) => panic!(
+                    "connection closed after {:?}",
+                    String::from_utf8_lossy(&got)
+                ),
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Ok(Err(error)) => panic!("reading {len} bytes: {error}"),
+                Err(_) => panic!(
+                    "timed out waiting for {len} bytes; got {:?}",
+                    String::from_utf8_lossy(&got)
+                ),
+            }
         }
+        got
     }
 
     /// Reads one line including CRLF.
