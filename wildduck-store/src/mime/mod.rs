@@ -27,7 +27,11 @@ pub fn analyze(raw: &[u8]) -> Analysis {
 }
 
 /// Extracts one section (and a byte range of it) from a raw message.
-pub fn read_section(raw: &bytes::Bytes, section: &Section, partial: Option<Partial>) -> Result<SectionBody> {
+pub fn read_section(
+    raw: &bytes::Bytes,
+    section: &Section,
+    partial: Option<Partial>,
+) -> Result<SectionBody> {
     let _ = (section, partial);
     Ok(SectionBody {
         chunks: vec![raw.clone()],
