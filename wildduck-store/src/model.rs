@@ -35,7 +35,7 @@ macro_rules! id_type {
         }
 
         impl std::str::FromStr for $name {
-            type Err = bson::oid::Error;
+            type Err = bson::error::Error;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 ObjectId::parse_str(s).map(Self)
             }

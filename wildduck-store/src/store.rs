@@ -171,7 +171,12 @@ impl Store {
     }
 
     /// Copies the messages of `uids` (those that exist) into `target`, sharing content.
-    pub async fn copy(&self, source: MailboxId, uids: &UidSet, target: MailboxId) -> Result<CopyOutcome> {
+    pub async fn copy(
+        &self,
+        source: MailboxId,
+        uids: &UidSet,
+        target: MailboxId,
+    ) -> Result<CopyOutcome> {
         todo!()
     }
 
@@ -199,7 +204,11 @@ impl Store {
     }
 
     /// Removes messages flagged `\Deleted` (only those in `uids` when given).
-    pub async fn expunge(&self, mailbox: MailboxId, uids: Option<&UidSet>) -> Result<ExpungeOutcome> {
+    pub async fn expunge(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&UidSet>,
+    ) -> Result<ExpungeOutcome> {
         todo!()
     }
 
