@@ -35,6 +35,9 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// Seconds between `* OK Still here` during IDLE, so NATs keep the connection.
     pub idle_keepalive_secs: u64,
+    /// Seconds between journal checks during IDLE, for changes made by other processes on the
+    /// same store (the store's wake-ups only cover this process).
+    pub idle_poll_secs: u64,
     /// LOGIN and AUTHENTICATE over a connection without TLS. `None`: only for loopback peers.
     pub allow_plaintext_login: Option<bool>,
     /// Every connection starts with TLS (port 993 style) instead of offering STARTTLS.
@@ -55,6 +58,7 @@ impl Default for Config {
             max_bad_commands: 20,
             idle_timeout_secs: 30 * 60,
             idle_keepalive_secs: 120,
+            idle_poll_secs: 10,
             allow_plaintext_login: None,
             implicit_tls: false,
             literal_plus: true,

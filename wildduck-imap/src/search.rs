@@ -38,7 +38,8 @@ pub fn resolve(
             let end = map.partition_point(|&uid| uid <= high);
             picked.extend_from_slice(&map[start..end]);
         } else {
-            if strict && high as usize > map.len() {
+            // An empty mailbox answers `1:*` with nothing rather than an error.
+            if strict && !map.is_empty() && high as usize > map.len() {
                 return Err("Invalid message sequence number".to_string());
             }
             let low = (low.max(1) as usize).min(map.len() + 1);

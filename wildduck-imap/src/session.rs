@@ -389,7 +389,7 @@ impl Session {
         let map: &[Uid] = self.selected.as_ref().map_or(&[], |s| &s.uids);
         let bytes = self.conn.message_bytes();
         let parsed = match CommandCodec::default().decode(bytes) {
-            Ok((rest, command)) if rest.is_empty() => {
+            Ok(([], command)) => {
                 Some(command::from_codec(&command.body, map).map(|kind| Request {
                     tag: command.tag.inner().to_string(),
                     kind,

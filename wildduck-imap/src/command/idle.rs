@@ -22,6 +22,8 @@ pub async fn idle(session: &mut Session, _tag: &str) -> Outcome {
     session.conn.flush().await?;
     let every = Duration::from_secs(session.config().idle_keepalive_secs.max(1));
     let mut keepalive = interval_at(Instant::now() + every, every);
+    let poll_every = Duration::from_secs(session.config().idle_poll_secs.max(1));
+    let mut poll = interval_at(Instant::now() + poll_every, poll_every);
     let give_up = tokio::time::sleep(Duration::from_secs(session.config().idle_timeout_secs));
     tokio::pin!(give_up);
     loop {
@@ -55,6 +57,10 @@ pub async fn idle(session: &mut Session, _tag: &str) -> Outcome {
                         continue;
                     }
                 }
+                session.sync_selected(true).await?;
+                session.conn.flush().await?;
+            }
+            _ = poll.tick() => {
                 session.sync_selected(true).await?;
                 session.conn.flush().await?;
             }
