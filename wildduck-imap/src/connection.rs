@@ -190,8 +190,13 @@ impl Connection {
 
     /// The last literal of the current command (an APPEND message), without copying.
     pub fn last_literal(&self) -> Option<&[u8]> {
+        self.framer.message_bytes().get(self.last_literal_range()?)
+    }
+
+    /// Where the last literal sits in [`Self::message_bytes`].
+    pub fn last_literal_range(&self) -> Option<Range<usize>> {
         let range = self.last_literal.clone()?;
-        self.framer.message_bytes().get(range)
+        (range.end <= self.framer.message_bytes().len()).then_some(range)
     }
 
     pub fn is_message_truncated(&self) -> bool {

@@ -388,15 +388,20 @@ impl Session {
         }
         let map: &[Uid] = self.selected.as_ref().map_or(&[], |s| &s.uids);
         let bytes = self.conn.message_bytes();
-        let parsed = match CommandCodec::default().decode(bytes) {
-            Ok(([], command)) => {
-                Some(command::from_codec(&command.body, map).map(|kind| Request {
-                    tag: command.tag.inner().to_string(),
-                    kind,
-                }))
-            }
-            _ => command::extended::parse(bytes),
-        };
+        let mut parsed = decode(bytes, map);
+        // RFC 3501 literals may not hold NUL, but messages with NUL exist and are kept as they
+        // are: parse the arguments from a copy without NUL; APPEND reads the original literal.
+        if parsed.as_ref().is_none_or(Result::is_err)
+            && let Some(literal) = self.conn.last_literal_range()
+            && bytes[literal.clone()].contains(&0)
+        {
+            let mut cleaned = bytes.to_vec();
+            cleaned[literal]
+                .iter_mut()
+                .filter(|b| **b == 0)
+                .for_each(|b| *b = 0x80);
+            parsed = decode(&cleaned, map);
+        }
         let request = match parsed {
             Some(Ok(request)) => request,
             Some(Err(refusal)) => {
@@ -700,6 +705,17 @@ impl Session {
         selected.modseq = snapshot.highest_modseq;
         self.report_changes(gone, new, Vec::new());
         Ok(())
+    }
+}
+
+/// Parses a command with imap-codec, falling back to our parser for what it lacks.
+fn decode(bytes: &[u8], map: &[Uid]) -> Option<Result<Request, command::Refusal>> {
+    match CommandCodec::default().decode(bytes) {
+        Ok(([], command)) => Some(command::from_codec(&command.body, map).map(|kind| Request {
+            tag: command.tag.inner().to_string(),
+            kind,
+        })),
+        _ => command::extended::parse(bytes),
     }
 }
 

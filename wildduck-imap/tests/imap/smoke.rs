@@ -31,6 +31,7 @@ async fn imap_smoke_script_passes() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "smoke script failed:\n{stdout}");
-    assert!(!stdout.contains("FAIL"), "{stdout}");
+    assert!(!stdout.lines().any(|l| l.starts_with("FAIL ")), "{stdout}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     server.stop().await;
 }
