@@ -34,9 +34,12 @@ pub async fn fetch(
     }
     if changed_since.is_some() {
         session.condstore = true;
-        if !items.contains(&FetchItem::ModSeq) {
-            items.push(FetchItem::ModSeq);
-        }
+    }
+    // With CONDSTORE on, FLAGS always come with their MODSEQ (RFC 7162 §3.2).
+    let wants_modseq =
+        changed_since.is_some() || (session.condstore && items.contains(&FetchItem::Flags));
+    if wants_modseq && !items.contains(&FetchItem::ModSeq) {
+        items.push(FetchItem::ModSeq);
     }
     if uids.is_empty() {
         return Ok(Reply::Ok("Fetch completed".into()));

@@ -3,6 +3,7 @@
 mod harness;
 
 mod bad_input;
+mod condstore;
 mod idle;
 mod mailboxes;
 mod messages;
