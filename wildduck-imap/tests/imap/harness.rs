@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -39,6 +39,13 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> TestServer {
+        Self::start_with_tls(config, None).await
+    }
+
+    pub async fn start_with_tls(
+        config: Config,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open_sqlite(dir.path(), StoreConfig::default())
             .await
@@ -51,7 +58,7 @@ impl TestServer {
             })
             .await
             .expect("create user");
-        let (addr, shutdown, task) = spawn_server(store.clone(), config).await;
+        let (addr, shutdown, task) = spawn_server(store.clone(), config, tls).await;
         TestServer {
             dir,
             store,
@@ -66,7 +73,7 @@ impl TestServer {
         let store = Store::open_sqlite(dir, StoreConfig::default())
             .await
             .map_err(|e| e.to_string())?;
-        let (addr, shutdown, task) = spawn_server(store.clone(), config).await;
+        let (addr, shutdown, task) = spawn_server(store.clone(), config, None).await;
         Ok((store, addr, shutdown, task))
     }
 
@@ -98,6 +105,7 @@ impl TestServer {
 pub async fn spawn_server(
     store: Store,
     config: Config,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> (
     SocketAddr,
     watch::Sender<bool>,
@@ -108,25 +116,34 @@ pub async fn spawn_server(
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     let (shutdown, receiver) = watch::channel(false);
-    let task = tokio::spawn(wildduck_imap::serve(
-        store, config, listener, None, receiver,
-    ));
+    let task = tokio::spawn(wildduck_imap::serve(store, config, listener, tls, receiver));
     (addr, shutdown, task)
 }
 
+/// A byte stream to the server: plain TCP or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 pub struct Client {
-    pub stream: BufReader<TcpStream>,
+    pub stream: BufReader<Box<dyn Io>>,
     pub greeting: String,
 }
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).await.expect("connect");
+        Client::over(Box::new(stream), true).await
+    }
+
+    /// A client over an established stream; reads the greeting when one is due.
+    pub async fn over(stream: Box<dyn Io>, read_greeting: bool) -> Client {
         let mut client = Client {
             stream: BufReader::new(stream),
             greeting: String::new(),
         };
-        client.greeting = client.line().await;
+        if read_greeting {
+            client.greeting = client.line().await;
+        }
         client
     }
 

@@ -9,3 +9,4 @@ mod mailboxes;
 mod messages;
 mod session_state;
 mod smoke;
+mod tls;
