@@ -47,7 +47,7 @@ fn attachment_leaves_the_skeleton_decoded_and_comes_back_exact() {
     assert_eq!(written.blobs.len(), 1);
     assert_eq!(written.blobs[0].raw_len, 5000, "kept decoded");
     assert_eq!(written.blobs[0].codec, CODEC_RAW, "noise does not shrink");
-    assert_eq!(read(&written, &Section::default(), None), raw);
+    assert_eq!(read(&written, &Section::full(), None), raw);
     let other = packed(&attachment_message(64)).1;
     assert_eq!(
         other.blobs[0].hash, written.blobs[0].hash,
@@ -107,7 +107,7 @@ fn legacy_whole_layout_is_still_read() {
         part: vec![],
         text: SectionText::Text,
     };
-    assert_eq!(read(&written, &Section::default(), None), raw);
+    assert_eq!(read(&written, &Section::full(), None), raw);
     assert_eq!(
         read(&written, &section, None),
         b"stored before the content engine\r\n"
@@ -118,12 +118,12 @@ fn legacy_whole_layout_is_still_read() {
 fn corrupt_layouts_and_blobs_are_errors_not_panics() {
     let (_, written) = packed(&attachment_message(76));
     for cut in 0..written.layout.len() {
-        assert!(SectionPlan::new(&written.layout[..cut], &Section::default(), None).is_err());
+        assert!(SectionPlan::new(&written.layout[..cut], &Section::full(), None).is_err());
     }
     for position in 1..written.layout.len() {
         let mut layout = written.layout.clone();
         layout[position] ^= 0x55;
-        if let Ok(plan) = SectionPlan::new(&layout, &Section::default(), None) {
+        if let Ok(plan) = SectionPlan::new(&layout, &Section::full(), None) {
             let blobs = plan
                 .blobs()
                 .into_iter()
@@ -132,16 +132,16 @@ fn corrupt_layouts_and_blobs_are_errors_not_panics() {
             let _ = plan.read(blobs);
         }
     }
-    let plan = SectionPlan::new(&written.layout, &Section::default(), None).unwrap();
+    let plan = SectionPlan::new(&written.layout, &Section::full(), None).unwrap();
     assert!(plan.read(vec![(9, vec![1])]).is_err(), "unknown codec");
-    let plan = SectionPlan::new(&written.layout, &Section::default(), None).unwrap();
+    let plan = SectionPlan::new(&written.layout, &Section::full(), None).unwrap();
     assert!(
         plan.read(vec![(CODEC_RAW, vec![1, 2])]).is_err(),
         "short blob"
     );
-    let plan = SectionPlan::new(&written.layout, &Section::default(), None).unwrap();
+    let plan = SectionPlan::new(&written.layout, &Section::full(), None).unwrap();
     assert!(plan.read(vec![]).is_err(), "missing blob");
-    assert!(SectionPlan::new(b"?", &Section::default(), None).is_err());
+    assert!(SectionPlan::new(b"?", &Section::full(), None).is_err());
 }
 
 #[test]
