@@ -154,3 +154,43 @@ fn same_bytes_same_key_incompressible_kept_raw() {
     assert_eq!(a.codec, CODEC_ZSTD);
     assert_eq!(encode_blob(b"").unwrap().codec, CODEC_RAW);
 }
+
+#[test]
+fn without_a_skeleton_tree_sections_come_from_the_whole_message() {
+    let (raw, written) = packed(&attachment_message(76));
+    // Clear the flag that follows the tag and the varint raw length.
+    let mut layout = written.layout.clone();
+    let flag = 1 + layout[1..].iter().position(|&b| b & 0x80 == 0).unwrap() + 1;
+    assert_eq!(layout[flag], 1);
+    layout[flag] = 0;
+    let fallback = ContentWrite {
+        layout,
+        blobs: written.blobs.clone(),
+    };
+    for section in [
+        Section::full(),
+        Section {
+            part: vec![],
+            text: SectionText::Header,
+        },
+        Section {
+            part: vec![2],
+            text: SectionText::Full,
+        },
+    ] {
+        let plan = SectionPlan::new(&fallback.layout, &section, None).unwrap();
+        assert_eq!(plan.blobs(), vec![0], "{section:?} reads every blob");
+        let partial = Some(Partial {
+            offset: 10,
+            length: Some(300),
+        });
+        for partial in [None, partial] {
+            assert_eq!(
+                read(&fallback, &section, partial),
+                mime::read_section(&raw, &section, partial)
+                    .unwrap()
+                    .to_vec()
+            );
+        }
+    }
+}
