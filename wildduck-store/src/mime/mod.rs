@@ -25,7 +25,7 @@ use crate::model::{BodyStructure, Envelope, Partial, Section, SectionBody, Times
 
 pub use layout::{Layout, Leaf, LeafEncoding, reassemble, split_for_storage};
 pub use section::Piece;
-pub use split::{PartKind, PartNode, PartTree, Splitter, split};
+pub use split::{MAX_DEPTH, MAX_PARTS, PartKind, PartNode, PartTree, Splitter, split};
 
 /// What the store keeps about a message's content besides its bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -156,30 +156,38 @@ impl Splitter {
     /// Feeds the next chunk of the message.
     pub fn feed(&mut self, chunk: &[u8]) {
         let mut rest = chunk;
-        while !rest.is_empty() {
-            match memchr(b'\n', rest) {
-                Some(pos) => {
-                    let cr_before_lf = if pos > 0 {
-                        rest[pos - 1] == b'\r'
-                    } else {
-                        self.last_byte == Some(b'\r')
-                    };
-                    self.extend_line(&rest[..=pos]);
-                    self.end_line(Some(cr_before_lf));
-                    rest = &rest[pos + 1..];
-                }
-                None => {
-                    self.extend_line(rest);
-                    rest = &[];
-                }
+        while let Some(pos) = memchr(b'\n', rest) {
+            let line = &rest[..=pos];
+            let cr_before_lf = if pos > 0 {
+                rest[pos - 1] == b'\r'
+            } else {
+                self.last_byte == Some(b'\r')
+            };
+            if self.line_len == 0 {
+                // The whole line is in this chunk: look at it where it is.
+                self.line_len = line.len();
+                self.offset += line.len();
+                self.last_byte = Some(b'\n');
+                self.end_line(line, Some(cr_before_lf));
+            } else {
+                self.extend_line(line);
+                let carried = std::mem::take(&mut self.line_prefix);
+                self.end_line(&carried, Some(cr_before_lf));
+                self.line_prefix = carried;
+                self.line_prefix.clear();
             }
+            rest = &rest[pos + 1..];
+        }
+        if !rest.is_empty() {
+            self.extend_line(rest);
         }
     }
 
     /// Ends the input and returns the part tree.
     pub fn finish(mut self) -> PartTree {
         if self.line_len > 0 {
-            self.end_line(None);
+            let carried = std::mem::take(&mut self.line_prefix);
+            self.end_line(&carried, None);
         }
         let end = self.offset;
         let lf_total = self.lf_before_line;
@@ -214,17 +222,14 @@ impl Splitter {
 
     /// Processes the completed current line. `lf` tells whether the line ends with a line
     /// feed preceded by a carriage return; `None` only for a last line without line feed.
-    fn end_line(&mut self, lf: Option<bool>) {
-        let line = std::mem::take(&mut self.line_prefix);
+    fn end_line(&mut self, line: &[u8], lf: Option<bool>) {
         let has_lf = lf.is_some();
         let eol = match lf {
             None => 0,
             Some(true) if self.line_len >= 2 => 2,
             Some(_) => 1,
         };
-        self.prev_line_was_boundary = self.process_line(&line, eol);
-        self.line_prefix = line;
-        self.line_prefix.clear();
+        self.prev_line_was_boundary = self.process_line(line, eol);
         self.line_start += self.line_len;
         self.line_len = 0;
         if has_lf {
