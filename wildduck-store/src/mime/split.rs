@@ -29,9 +29,7 @@ const BODY_LINE_PREFIX: usize = 512;
 pub enum PartKind {
     /// A body that is not split further.
     Leaf,
-    /// A multipart: its children, and the delimiter lines between them. Each delimiter range
-    /// starts at the line ending that precedes `--boundary` and ends after the line's own
-    /// line ending.
+    /// A multipart: its children, and its boundary lines (each with its own line ending).
     Multipart {
         children: Vec<usize>,
         delimiters: Vec<Range<usize>>,
@@ -122,6 +120,10 @@ pub struct Splitter {
     /// Whether the previous line was a boundary line: its line ending then already belongs
     /// to it, so a boundary line right after takes no line ending from the part before.
     prev_line_was_boundary: bool,
+    /// The part whose header the current line (a blank line) ended, and the same for the
+    /// previous line.
+    line_ended_header: Option<usize>,
+    prev_line_ended_header: Option<usize>,
     /// The last byte fed so far.
     last_byte: Option<u8>,
     /// No more boundaries are recognised once the part limit is reached.
@@ -146,10 +148,12 @@ impl Splitter {
             line_prefix: Vec::new(),
             prev_eol: 0,
             last_byte: None,
+            line_ended_header: None,
+            prev_line_ended_header: None,
             prev_line_was_boundary: false,
             parts_exhausted: false,
         };
-        splitter.open_part(0, 0);
+        splitter.open_part(0, 0, false);
         splitter
     }
 
@@ -229,6 +233,7 @@ impl Splitter {
             Some(true) if self.line_len >= 2 => 2,
             Some(_) => 1,
         };
+        self.prev_line_ended_header = self.line_ended_header.take();
         self.prev_line_was_boundary = self.process_line(line, eol);
         self.line_start += self.line_len;
         self.line_len = 0;
@@ -283,46 +288,81 @@ impl Splitter {
     /// A boundary line of the multipart at `frame_index`: ends every part nested in it, then
     /// either opens the next part or starts the epilogue.
     fn boundary_line(&mut self, frame_index: usize, closing: bool, eol: usize) {
-        // The line ending before the boundary belongs to the boundary, unless the boundary
-        // is the first line of the innermost part's header or body, or follows another
-        // boundary line.
-        let innermost_start = match self.stack.last() {
-            Some(Frame {
-                state: FrameState::Header { .. },
-                part,
-                ..
-            }) => self.parts[*part].header.start,
-            Some(frame) => self.parts[frame.part].body.start,
-            None => self.line_start,
-        };
-        let strip_eol =
-            self.line_start > innermost_start && self.prev_eol > 0 && !self.prev_line_was_boundary;
-        let (cut, lf_at_cut) = if strip_eol {
-            (self.line_start - self.prev_eol, self.lf_before_line - 1)
-        } else {
-            (self.line_start, self.lf_before_line)
+        let at_line = (self.line_start, self.lf_before_line);
+        let before_eol = (
+            self.line_start - self.prev_eol,
+            self.lf_before_line.saturating_sub(1),
+        );
+        let top = self.stack.len() - 1;
+        // Which parts end where, as Dovecot's parser has it: the line ending before a
+        // boundary line belongs to the boundary. If the boundary comes right after a header's
+        // blank line, that header loses the blank line and its (empty) body sits there; if
+        // it interrupts a header, the header loses its last line ending; in either case the
+        // enclosing parts end at the boundary line itself. Inside a body, every closed part
+        // ends before the line ending, unless the boundary is the first line of the body or
+        // follows another boundary line.
+        let header_ended_at = self
+            .prev_line_ended_header
+            .and_then(|part| self.stack.iter().rposition(|f| f.part == part))
+            .filter(|&index| index > frame_index && self.prev_eol > 0);
+        let top_frame = &self.stack[top];
+        let top_part = &self.parts[top_frame.part];
+        let (collapse_from, inner_end, outer_end) = match (&top_frame.state, header_ended_at) {
+            (_, Some(index)) => (Some(index), before_eol, at_line),
+            (FrameState::Header { .. }, None)
+                if self.line_start > top_part.header.start && self.prev_eol > 0 =>
+            {
+                (None, before_eol, at_line)
+            }
+            (FrameState::Body, None)
+                if self.line_start > top_part.body.start
+                    && self.prev_eol > 0
+                    && !self.prev_line_was_boundary =>
+            {
+                (None, before_eol, before_eol)
+            }
+            _ => (None, at_line, at_line),
         };
         while self.stack.len() > frame_index + 1 {
-            if let Some(frame) = self.stack.pop() {
-                self.close_frame(frame, cut, lf_at_cut);
+            let index = self.stack.len() - 1;
+            let Some(frame) = self.stack.pop() else {
+                break;
+            };
+            match collapse_from {
+                Some(from) if index >= from => self.collapse(frame, inner_end.0, index == from),
+                Some(_) => self.close_frame(frame, outer_end.0, outer_end.1),
+                None if index == top => self.close_frame(frame, inner_end.0, inner_end.1),
+                None => self.close_frame(frame, outer_end.0, outer_end.1),
             }
         }
         let line_end = self.line_start + self.line_len;
         let parent = self.stack[frame_index].part;
         if let PartKind::Multipart { delimiters, .. } = &mut self.parts[parent].kind {
-            delimiters.push(cut..line_end);
+            delimiters.push(self.line_start..line_end);
         }
         if closing {
             self.stack[frame_index].boundary = None;
         } else {
             let lf_after = self.lf_before_line + u64::from(eol > 0);
             let depth = self.parts[parent].depth + 1;
-            let child = self.open_part(line_end, depth);
+            // A part of a multipart is MIME by position (as in Dovecot).
+            let child = self.open_part(line_end, depth, true);
             if let PartKind::Multipart { children, .. } = &mut self.parts[parent].kind {
                 children.push(child);
             }
             self.stack_top_lf(lf_after);
         }
+    }
+
+    /// Ends a part whose header just ended (or a part nested in it) with nothing after: its
+    /// header ends at `at` (losing the blank line's line ending when `header_owner`), and
+    /// its body is empty there.
+    fn collapse(&mut self, frame: Frame, at: usize, header_owner: bool) {
+        let part = &mut self.parts[frame.part];
+        let start = if header_owner { part.header.start } else { at };
+        part.header = start..at.max(start);
+        part.body = part.header.end..part.header.end;
+        part.body_lines = 0;
     }
 
     fn stack_top_lf(&mut self, lf: u64) {
@@ -332,7 +372,7 @@ impl Splitter {
     }
 
     /// Starts a new part whose header begins at `start`.
-    fn open_part(&mut self, start: usize, depth: usize) -> usize {
+    fn open_part(&mut self, start: usize, depth: usize, is_mime: bool) -> usize {
         let index = self.parts.len();
         self.parts.push(PartNode {
             header: start..start,
@@ -340,7 +380,7 @@ impl Splitter {
             body_lines: 0,
             media_type: "text".into(),
             media_subtype: "plain".into(),
-            is_mime: false,
+            is_mime,
             kind: PartKind::Leaf,
             depth,
         });
@@ -374,7 +414,8 @@ impl Splitter {
         };
         frame.body_lf_start = lf_after;
         let part_index = frame.part;
-        let info = classify(&parsed, parent_is_digest);
+        self.line_ended_header = Some(part_index);
+        let info = classify(&parsed, parent_is_digest, self.parts[part_index].is_mime);
         let part = &mut self.parts[part_index];
         part.header.end = body_start;
         part.body = body_start..body_start;
@@ -392,7 +433,7 @@ impl Splitter {
             }
         } else if part.media_type == "message" && part.media_subtype == "rfc822" && nest {
             let depth = part.depth + 1;
-            let child = self.open_part(body_start, depth);
+            let child = self.open_part(body_start, depth, false);
             self.parts[part_index].kind = PartKind::Message { child };
             self.stack_top_lf(lf_after);
         }
@@ -426,11 +467,12 @@ struct PartInfo {
     boundary: Option<Vec<u8>>,
 }
 
-/// Applies Dovecot's rules: Content-Type or MIME-Version makes a part MIME; without a
-/// Content-Type the default is text/plain, or message/rfc822 inside multipart/digest.
-fn classify(header: &[u8], parent_is_digest: bool) -> PartInfo {
+/// Applies Dovecot's rules: a part of a multipart is MIME, other parts when they have a
+/// Content-Type or MIME-Version; without a Content-Type the default is text/plain, or
+/// message/rfc822 inside multipart/digest.
+fn classify(header: &[u8], parent_is_digest: bool, mime_by_position: bool) -> PartInfo {
     let mut content_type = None;
-    let mut is_mime = false;
+    let mut is_mime = mime_by_position;
     for field in HeaderFields::new(header) {
         if field.name.eq_ignore_ascii_case(b"content-type") {
             is_mime = true;
