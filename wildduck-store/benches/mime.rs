@@ -3,6 +3,7 @@
 //! - split: the streaming splitter alone;
 //! - section read: BODY[HEADER], BODY[TEXT] and BODY[1] of every message, from raw bytes
 //!   (split included) and from an already split tree.
+//!
 //! Before measuring it prints what the storage layout does to the corpus' size.
 
 use std::collections::HashSet;

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::model::{BodyStructure, Envelope, Partial, Section, SectionBody, Timestamp};
 
-pub use layout::{Layout, Leaf, LeafEncoding, reassemble, split_for_storage};
+pub use layout::{Layout, Leaf, LeafEncoding, Source, reassemble, split_for_storage};
 pub use section::Piece;
 pub use split::{MAX_DEPTH, MAX_PARTS, PartKind, PartNode, PartTree, Splitter, split};
 
@@ -77,7 +77,7 @@ pub fn read_section_in(
     section: &Section,
     partial: Option<Partial>,
 ) -> Result<SectionBody> {
-    let pieces = section::section_pieces(raw, tree, section)?;
+    let pieces = section::section_pieces(tree, section, |range| &raw[range])?;
     let chunks = section::apply_partial(pieces, partial)
         .into_iter()
         .map(|piece| match piece {

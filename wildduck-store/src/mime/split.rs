@@ -12,6 +12,8 @@
 
 use std::ops::Range;
 
+use serde::{Deserialize, Serialize};
+
 use super::header::{HeaderFields, parse_content_type};
 
 /// Parts nested deeper than this are opaque leaves (protects the stack and the tree).
@@ -25,7 +27,7 @@ const MAX_PARSED_HEADER: usize = 1 << 20;
 const BODY_LINE_PREFIX: usize = 512;
 
 /// What a part contains, as far as the splitter cares.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PartKind {
     /// A body that is not split further.
     Leaf,
@@ -39,7 +41,7 @@ pub enum PartKind {
 }
 
 /// One node of the part tree. Offsets are absolute positions in the message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartNode {
     /// The header block, including the blank line that ends it when there is one.
     pub header: Range<usize>,
@@ -56,8 +58,9 @@ pub struct PartNode {
     pub depth: usize,
 }
 
-/// The parts of one message; `parts[0]` is the message itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The parts of one message; `parts[0]` is the message itself. Serializable, so a store can
+/// keep it and serve sections from a [`Layout`](super::Layout) without splitting again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartTree {
     pub parts: Vec<PartNode>,
     /// Length of the whole message.

@@ -313,7 +313,7 @@ fn content_type_of(header: &[u8]) -> (String, Option<Vec<u8>>) {
         let ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
         let boundary = pieces.find_map(|p| {
             let (k, v) = p.split_once('=')?;
-            if k.trim().to_ascii_lowercase() != "boundary" {
+            if !k.trim().eq_ignore_ascii_case("boundary") {
                 return None;
             }
             let v = v.trim();
