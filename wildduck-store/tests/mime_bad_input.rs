@@ -5,7 +5,7 @@ mod common;
 use bytes::Bytes;
 use common::{check_message, reference};
 use wildduck_store::mime::layout::{LeafEncoding, reassemble, split_for_storage};
-use wildduck_store::mime::{MAX_DEPTH, analyze, read_section};
+use wildduck_store::mime::{MAX_DEPTH, MAX_PARTS, analyze, read_section};
 use wildduck_store::{MessageError, Partial, Section, SectionText};
 
 #[test]
@@ -205,4 +205,29 @@ fn bad_sections_are_refused_not_panicked() {
         text: SectionText::Full,
     };
     assert!(read_section(&raw, &deep, None).unwrap().is_empty());
+}
+
+#[test]
+fn parts_beyond_the_limit_stay_in_the_last_part() {
+    let mut raw = b"Content-Type: multipart/mixed; boundary=\"s\"\r\n\r\n".to_vec();
+    for i in 0..MAX_PARTS + 10 {
+        raw.extend_from_slice(format!("--s\r\n\r\n{i}\r\n").as_bytes());
+    }
+    raw.extend_from_slice(b"--s--\r\n");
+    let bytes = Bytes::from(raw.clone());
+    let tree = wildduck_store::mime::split(&raw);
+    assert_eq!(tree.parts.len(), MAX_PARTS);
+    let last = tree.parts.last().expect("parts");
+    assert_eq!(last.body.end, raw.len(), "the last part runs to the end");
+    assert_eq!(analyze(&raw).body_structure.parts.len(), MAX_PARTS - 1);
+    let stored = split_for_storage(&bytes);
+    assert_eq!(
+        reassemble(&stored.layout, &stored.leaf_bodies).unwrap(),
+        raw
+    );
+    let section = Section {
+        part: vec![2],
+        text: SectionText::Full,
+    };
+    assert_eq!(read_section(&bytes, &section, None).unwrap().to_vec(), b"1");
 }
