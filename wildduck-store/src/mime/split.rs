@@ -25,6 +25,9 @@ pub const MAX_PARTS: usize = 50_000;
 const MAX_PARSED_HEADER: usize = 1 << 20;
 /// Of a body line only this much is needed (to recognise a boundary).
 const BODY_LINE_PREFIX: usize = 512;
+/// Longer boundaries (RFC 2046 allows 70 characters) are ignored, so that a boundary always
+/// fits the part of a line that is kept and chunking never changes the result.
+const MAX_BOUNDARY: usize = 256;
 
 /// What a part contains, as far as the splitter cares.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,8 +116,7 @@ pub struct Splitter {
     offset: usize,
     /// Line feeds seen before `line_start`.
     lf_before_line: u64,
-    /// The current incomplete line: where it starts, its length so far, a prefix of it, and
-    /// its last byte (to know whether a line feed is preceded by a carriage return).
+    /// The current incomplete line: where it starts, its length so far, and a prefix of it.
     line_start: usize,
     line_len: usize,
     line_prefix: Vec<u8>,
@@ -127,7 +129,7 @@ pub struct Splitter {
     /// previous line.
     line_ended_header: Option<usize>,
     prev_line_ended_header: Option<usize>,
-    /// The last byte fed so far.
+    /// The last byte fed so far (to know whether a line feed follows a carriage return).
     last_byte: Option<u8>,
     /// No more boundaries are recognised once the part limit is reached.
     parts_exhausted: bool,
@@ -493,7 +495,7 @@ fn classify(header: &[u8], parent_is_digest: bool, mime_by_position: bool) -> Pa
                 .iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case("boundary"))
                 .map(|(_, value)| value.as_bytes().to_vec())
-                .filter(|b| !b.is_empty());
+                .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY);
             PartInfo {
                 media_type: ct.media_type.to_ascii_lowercase(),
                 media_subtype: ct.media_subtype.to_ascii_lowercase(),

@@ -321,7 +321,8 @@ fn content_type_of(header: &[u8]) -> (String, Option<Vec<u8>>) {
                 .strip_prefix('"')
                 .map(|q| q.split('"').next().unwrap_or(""))
                 .unwrap_or(v);
-            (!v.is_empty()).then(|| v.as_bytes().to_vec())
+            // Boundaries longer than 256 bytes are ignored (the engine's limit).
+            (!v.is_empty() && v.len() <= 256).then(|| v.as_bytes().to_vec())
         });
         let valid = ty
             .split_once('/')
