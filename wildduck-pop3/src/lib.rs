@@ -34,6 +34,7 @@
 mod command;
 pub mod config;
 mod connection;
+mod download;
 mod maildrop;
 mod server;
 mod session;
