@@ -39,7 +39,7 @@ pub struct Config {
     /// List only the newest N messages of INBOX (WildDuck's `maxMessages`); None = all.
     pub max_messages: Option<u32>,
     /// Bytes RETR may send to one user per UTC day (WildDuck's `maxDownloadMB`); None = no
-    /// limit. Counted per server process.
+    /// limit. Counted in memory by each `serve` call (each listener) separately.
     pub daily_download_limit: Option<u64>,
     /// Messages deleted with DELE go to the Trash special-use folder at QUIT instead of
     /// being expunged (WildDuck's behaviour). Off by default: RFC 1939 DELE deletes.
