@@ -1470,6 +1470,42 @@ impl Backend for SqliteBackend {
         .await
     }
 
+    async fn load_content_selected(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+        select: BlobSelector,
+    ) -> Result<ContentRead> {
+        self.read(move |tx| {
+            let (id, layout): (Vec<u8>, Vec<u8>) = tx
+                .query_row(
+                    "SELECT id, layout FROM messages WHERE mailbox = ?1 AND uid = ?2",
+                    params![id_bytes(mailbox.0), uid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or(MessageError::NotFound)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT b.codec, b.data FROM message_blobs m JOIN blobs b ON b.hash = m.hash
+                 WHERE m.message = ?1 AND m.seq = ?2",
+            )?;
+            let blobs = select(&layout)
+                .into_iter()
+                .map(|seq| {
+                    stmt.query_row(params![id, seq as i64], |r| {
+                        Ok((r.get::<_, u8>(0)?, r.get::<_, Vec<u8>>(1)?))
+                    })
+                    .optional()?
+                    .ok_or_else(|| {
+                        Error::Backend(format!("message has no blob at position {seq}")).into()
+                    })
+                })
+                .collect::<TxResult<Vec<_>>>()?;
+            Ok(ContentRead { layout, blobs })
+        })
+        .await
+    }
+
     async fn search_rows(&self, mailbox: MailboxId, with_text: bool) -> Result<Vec<SearchRow>> {
         self.read(move |tx| {
             get_mailbox(tx, mailbox)?;
