@@ -1,0 +1,374 @@
+//! `wildduck import`: mbox files, Maildirs and `.eml` files into one mailbox of a user.
+//!
+//! All-or-nothing by default: every input is read and checked first, and nothing is stored
+//! when anything is wrong; if the store fails part-way, what this run stored is taken out
+//! again. `--continue-on-error` skips bad messages instead and reports them.
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use mail_parser::MessageParser;
+use serde::Serialize;
+use serde_json::json;
+use wildduck_store::{
+    Error as StoreError, Flag, FlagOp, Flags, MailboxError, Store, Timestamp, Uid, UidSet,
+};
+
+use super::{Ctx, find_user};
+use crate::error::{CliError, CliResult, ErrorKind};
+use crate::formats::mbox::MboxReader;
+use crate::formats::{Mail, looks_like_message, maildir};
+use crate::output::Report;
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The user (username or address).
+    #[arg(long)]
+    user: String,
+    /// Target mailbox; created when missing.
+    #[arg(long, default_value = "INBOX")]
+    mailbox: String,
+    /// Input format; `auto` tells by looking (a directory with cur/ or new/ is a Maildir, a
+    /// file starting with "From " an mbox, anything else one message).
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    format: Format,
+    /// Skip messages that can not be imported instead of importing nothing.
+    #[arg(long)]
+    continue_on_error: bool,
+    /// mbox files, Maildir directories or .eml files.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Auto,
+    Mbox,
+    Maildir,
+    Eml,
+}
+
+/// One input, its format settled.
+#[derive(Clone, Debug)]
+enum Source {
+    Mbox(PathBuf),
+    Maildir(PathBuf),
+    Eml(PathBuf),
+}
+
+/// A message that can not be imported, and why.
+#[derive(Clone, Debug, Serialize)]
+struct Problem {
+    origin: String,
+    reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.origin, self.reason)
+    }
+}
+
+fn settle_format(path: &Path, format: Format) -> CliResult<Source> {
+    let metadata = std::fs::metadata(path).map_err(|err| CliError::io(path, err))?;
+    let source = match format {
+        Format::Mbox => Source::Mbox(path.into()),
+        Format::Maildir => Source::Maildir(path.into()),
+        Format::Eml => Source::Eml(path.into()),
+        Format::Auto if metadata.is_dir() => {
+            if !maildir::is_maildir(path) {
+                return Err(CliError::new(
+                    ErrorKind::Data,
+                    format!(
+                        "{}: a directory, but not a Maildir (no cur/ or new/)",
+                        path.display()
+                    ),
+                ));
+            }
+            Source::Maildir(path.into())
+        }
+        Format::Auto => {
+            let mut start = [0u8; 5];
+            let read = std::io::Read::read(
+                &mut File::open(path).map_err(|err| CliError::io(path, err))?,
+                &mut start,
+            )
+            .map_err(|err| CliError::io(path, err))?;
+            if &start[..read] == b"From " {
+                Source::Mbox(path.into())
+            } else {
+                Source::Eml(path.into())
+            }
+        }
+    };
+    Ok(source)
+}
+
+type MailResult = Result<Mail, Problem>;
+
+/// The messages of one input, read one at a time.
+fn messages(source: &Source) -> Box<dyn Iterator<Item = MailResult>> {
+    let problem = |path: &Path, reason: String| Problem {
+        origin: path.display().to_string(),
+        reason,
+    };
+    match source {
+        Source::Mbox(path) => match File::open(path) {
+            Ok(file) => {
+                let name = path.display().to_string();
+                Box::new(
+                    MboxReader::new(BufReader::new(file)).map(move |item| match item {
+                        Ok(mut mail) => {
+                            mail.origin = format!("{name}: {}", mail.origin);
+                            Ok(mail)
+                        }
+                        Err(err) => Err(Problem {
+                            origin: format!("{name}: line {}", err.line),
+                            reason: err.reason,
+                        }),
+                    }),
+                )
+            }
+            Err(err) => Box::new(std::iter::once(Err(problem(path, err.to_string())))),
+        },
+        Source::Maildir(dir) => {
+            let listing =
+                maildir::read_keywords(dir).and_then(|k| Ok((k, maildir::message_files(dir)?)));
+            match listing {
+                Ok((keywords, files)) => Box::new(files.into_iter().map(move |file| {
+                    maildir::read_message(&file, &keywords)
+                        .map_err(|err| problem(&file, err.to_string()))
+                })),
+                Err(err) => Box::new(std::iter::once(Err(problem(dir, err.to_string())))),
+            }
+        }
+        Source::Eml(path) => {
+            let mail = std::fs::read(path)
+                .map(|raw| Mail {
+                    raw,
+                    flags: Flags::new(),
+                    internal_date: None,
+                    origin: path.display().to_string(),
+                })
+                .map_err(|err| problem(path, err.to_string()));
+            Box::new(std::iter::once(mail))
+        }
+    }
+}
+
+/// What makes a read message unfit to store, checked before anything is stored.
+fn check(mail: &Mail, max_size: u64) -> Result<(), String> {
+    if mail.raw.is_empty() {
+        return Err("empty message".into());
+    }
+    if mail.raw.len() as u64 > max_size {
+        return Err(format!(
+            "{} bytes, larger than the limit of {max_size}",
+            mail.raw.len()
+        ));
+    }
+    if !looks_like_message(&mail.raw) {
+        return Err("does not start with a header field".into());
+    }
+    Ok(())
+}
+
+fn checked(item: MailResult, max_size: u64) -> MailResult {
+    let mail = item?;
+    match check(&mail, max_size) {
+        Ok(()) => Ok(mail),
+        Err(reason) => Err(Problem {
+            origin: mail.origin,
+            reason,
+        }),
+    }
+}
+
+/// The received date: the one the format recorded, else the Date: header, else now (None).
+fn internal_date(mail: &Mail) -> Option<Timestamp> {
+    mail.internal_date.or_else(|| {
+        MessageParser::default()
+            .parse_headers(&mail.raw)
+            .and_then(|m| m.date().map(|d| d.to_timestamp()))
+    })
+}
+
+pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
+    let sources = args
+        .paths
+        .iter()
+        .map(|p| settle_format(p, args.format))
+        .collect::<CliResult<Vec<_>>>()?;
+    let max_size = ctx.config.store.max_message_size;
+
+    // First pass: read and check everything, store nothing.
+    let mut total = 0usize;
+    let mut problems = Vec::new();
+    for source in &sources {
+        for item in messages(source) {
+            match checked(item, max_size) {
+                Ok(_) => total += 1,
+                Err(problem) => problems.push(problem),
+            }
+        }
+    }
+    if !problems.is_empty() && !args.continue_on_error {
+        let more = match problems.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        return Err(CliError::new(
+            ErrorKind::Data,
+            format!(
+                "nothing imported: {}{more}; use --continue-on-error to import the rest",
+                problems[0]
+            ),
+        ));
+    }
+
+    let store = ctx.store_creating().await?;
+    let user = find_user(&store, &args.user).await?;
+    let (mailbox, created_mailbox) = match store.get_mailbox(user.id, &args.mailbox).await {
+        Ok(mailbox) => (mailbox, false),
+        Err(StoreError::Mailbox(MailboxError::NotFound)) => (
+            store
+                .create_mailbox(user.id, &args.mailbox, None)
+                .await
+                .map_err(|err| CliError::from(err).context(&args.mailbox))?,
+            true,
+        ),
+        Err(err) => return Err(err.into()),
+    };
+
+    let progress = Progress::new(total, !ctx.json && std::io::stderr().is_terminal());
+    let mut imported: Vec<Uid> = Vec::new();
+    for source in &sources {
+        for item in messages(source) {
+            // Problems were counted in the first pass; the same checks skip them here.
+            let Ok(mail) = checked(item, max_size) else {
+                continue;
+            };
+            match store
+                .append(mailbox.id, &mail.raw, &mail.flags, internal_date(&mail))
+                .await
+            {
+                Ok(outcome) => imported.push(outcome.uid),
+                Err(err) => {
+                    let err = CliError::from(err);
+                    if args.continue_on_error && err.kind == ErrorKind::Data {
+                        problems.push(Problem {
+                            origin: mail.origin,
+                            reason: err.message,
+                        });
+                        continue;
+                    }
+                    progress.finish();
+                    let undone = roll_back(
+                        &store,
+                        mailbox.id,
+                        &imported,
+                        created_mailbox.then_some((user.id, &args.mailbox)),
+                    )
+                    .await;
+                    return Err(err.context(format!("{}: import stopped, {undone}", mail.origin)));
+                }
+            }
+            progress.tick(imported.len());
+        }
+    }
+    progress.finish();
+
+    let text = match problems.len() {
+        0 => format!("imported {} messages into {}", imported.len(), mailbox.path),
+        n => format!(
+            "imported {} messages into {}, skipped {n}:\n{}",
+            imported.len(),
+            mailbox.path,
+            problems
+                .iter()
+                .map(|p| format!("  {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    };
+    Ok(Report::new(
+        json!({
+            "user": user.username,
+            "mailbox": mailbox.path,
+            "imported": imported.len(),
+            "skipped": problems.len(),
+            "problems": problems,
+        }),
+        text,
+    ))
+}
+
+/// Takes out what this run stored; says what happened, for the error message.
+async fn roll_back(
+    store: &Store,
+    mailbox: wildduck_store::MailboxId,
+    uids: &[Uid],
+    created: Option<(wildduck_store::UserId, &String)>,
+) -> String {
+    if uids.is_empty() && created.is_none() {
+        return "nothing was imported".into();
+    }
+    let result = async {
+        if let Some((user, path)) = created {
+            return store.delete_mailbox(user, path).await;
+        }
+        let set: UidSet = uids.iter().copied().collect();
+        store
+            .store_flags(
+                mailbox,
+                &set,
+                FlagOp::Add,
+                &Flags::from([Flag::Deleted]),
+                None,
+            )
+            .await?;
+        store.expunge(mailbox, Some(&set)).await.map(|_| ())
+    }
+    .await;
+    match result {
+        Ok(()) => format!(
+            "the {} messages already stored were removed again",
+            uids.len()
+        ),
+        Err(err) => format!(
+            "and removing the {} messages already stored failed too ({err}); they remain",
+            uids.len()
+        ),
+    }
+}
+
+/// A one-line counter on stderr for long imports, only on a terminal.
+struct Progress {
+    total: usize,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: usize, enabled: bool) -> Self {
+        Self {
+            total,
+            enabled: enabled && total >= 100,
+        }
+    }
+
+    fn tick(&self, done: usize) {
+        if self.enabled && (done.is_multiple_of(50) || done == self.total) {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\rimporting {done}/{}", self.total);
+            let _ = err.flush();
+        }
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprintln!();
+        }
+    }
+}
