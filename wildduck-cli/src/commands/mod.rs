@@ -13,7 +13,8 @@ pub mod user;
 use serde::Serialize;
 use serde_json::json;
 use wildduck_store::{
-    Error as StoreError, Flags, Mailbox, MailboxError, Store, StoreConfig, User, UserError,
+    AddressError, Error as StoreError, Flags, Mailbox, MailboxError, Store, StoreConfig, User,
+    UserError,
 };
 
 use crate::config::Config;
@@ -69,7 +70,8 @@ impl Ctx {
 /// A user by username or address; "no such user: NAME" otherwise.
 pub async fn find_user(store: &Store, name: &str) -> CliResult<User> {
     store.find_user(name).await.map_err(|err| match err {
-        StoreError::User(UserError::NotFound) => {
+        // An address that matches nobody is "no such user" too.
+        StoreError::User(UserError::NotFound) | StoreError::Address(AddressError::NotFound) => {
             CliError::new(ErrorKind::NoUser, format!("no such user: {name}"))
         }
         other => other.into(),
