@@ -6,10 +6,18 @@
 //!
 //! The store knows nothing of IMAP or POP3: no sequence numbers, no wire syntax, no sockets.
 
+mod accounts;
+mod backend;
+mod content;
 pub mod error;
 pub mod mime;
 pub mod model;
+mod names;
+pub mod notify;
+mod search;
 mod store;
+#[doc(hidden)]
+pub mod testkit;
 
 pub use error::*;
 pub use model::*;

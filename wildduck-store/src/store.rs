@@ -5,9 +5,16 @@
 //! store-core work.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::error::Result;
+use crate::accounts::{self, PasswordCheck};
+use crate::backend::sqlite::SqliteBackend;
+use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
+use crate::error::{AddressError, AuthError, Error, MailboxError, MessageError, Result, UserError};
 use crate::model::*;
+use crate::names::{self, INBOX};
+use crate::notify::{LocalNotifier, Notifier};
+use crate::{content, mime, search};
 
 /// Tuning and limits of a store.
 #[derive(Clone, Debug)]
@@ -26,7 +33,15 @@ impl Default for StoreConfig {
 
 /// A mail store. Cheap to clone (an `Arc` inside), `Send + Sync`.
 #[derive(Clone)]
-pub struct Store {}
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    notifier: Arc<dyn Notifier>,
+    config: StoreConfig,
+}
 
 /// Wake-ups for one user: every committed change to one of their mailboxes sends
 /// `(mailbox, highest_modseq after the change)`. Lagging receivers skip to the newest;
@@ -36,89 +51,240 @@ pub type Subscription = tokio::sync::broadcast::Receiver<(MailboxId, ModSeq)>;
 impl Store {
     /// Opens (creating if needed) the embedded SQLite store in directory `dir`.
     pub async fn open_sqlite(dir: &Path, config: StoreConfig) -> Result<Store> {
-        todo!()
+        Self::open_sqlite_with_notifier(dir, config, Arc::new(LocalNotifier::default())).await
+    }
+
+    /// Like [`Store::open_sqlite`], announcing changes through `notifier` (e.g. one shared
+    /// by several processes).
+    pub async fn open_sqlite_with_notifier(
+        dir: &Path,
+        config: StoreConfig,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Store> {
+        let backend = SqliteBackend::open(dir).await?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                backend: Arc::new(backend),
+                notifier,
+                config,
+            }),
+        })
     }
 
     pub fn config(&self) -> &StoreConfig {
-        todo!()
+        &self.inner.config
+    }
+
+    fn backend(&self) -> &dyn Backend {
+        self.inner.backend.as_ref()
+    }
+
+    /// Announces committed changes.
+    fn publish(&self, wakes: Vec<Wake>) {
+        for wake in wakes {
+            self.inner
+                .notifier
+                .publish(wake.user, wake.mailbox, wake.modseq);
+        }
     }
 
     // ---- users ----
 
     /// Creates a user with the default mailboxes (`DEFAULT_MAILBOXES`).
     pub async fn create_user(&self, new: NewUser) -> Result<User> {
-        todo!()
+        let (username, unameview) = accounts::normalize_username(&new.username)?;
+        let address = new
+            .address
+            .as_deref()
+            .map(accounts::normalize_address)
+            .transpose()?;
+        let password = new.password;
+        let password_hash = blocking(move || accounts::hash_password(&password)).await?;
+        let user = User {
+            id: UserId::new(),
+            username,
+            quota: new.quota,
+            storage_used: 0,
+            disabled: false,
+            created: crate::backend::now(),
+        };
+        let mailboxes = DEFAULT_MAILBOXES
+            .iter()
+            .map(|&(path, special_use)| NewMailbox {
+                path: path.to_string(),
+                special_use,
+            })
+            .collect();
+        let address = address.map(|a| Address {
+            id: AddressId::new(),
+            user: user.id,
+            address: a.address,
+            addrview: a.addrview,
+        });
+        let record = UserRecord {
+            user: user.clone(),
+            unameview,
+            password_hash,
+        };
+        self.backend()
+            .create_user(record, mailboxes, address)
+            .await?;
+        Ok(user)
     }
 
     /// Checks a password. Unknown user and wrong password are the same error.
     /// Legacy hashes (PBKDF2, bcrypt) are re-hashed to argon2id on success.
     pub async fn authenticate(&self, username: &str, password: &str, scope: Scope) -> Result<User> {
-        todo!()
+        // Every scope uses the account password until application passwords exist.
+        let _ = scope;
+        let record = match self.find_user_record(username).await {
+            Ok(record) => record,
+            Err(Error::User(_) | Error::Address(_)) => {
+                return Err(AuthError::InvalidCredentials.into());
+            }
+            Err(other) => return Err(other),
+        };
+        let (candidate, stored) = (password.to_string(), record.password_hash.clone());
+        let check = blocking(move || Ok(accounts::verify_password(&candidate, &stored))).await?;
+        if check == PasswordCheck::Mismatch {
+            return Err(AuthError::InvalidCredentials.into());
+        }
+        if record.user.disabled {
+            return Err(AuthError::Disabled.into());
+        }
+        if check == PasswordCheck::MatchNeedsRehash {
+            let password = password.to_string();
+            let hash = blocking(move || accounts::hash_password(&password)).await?;
+            self.backend()
+                .update_user(record.user.id, UserUpdate::PasswordHash(hash))
+                .await?;
+        }
+        Ok(record.user)
     }
 
     pub async fn get_user(&self, user: UserId) -> Result<User> {
-        todo!()
+        self.backend()
+            .user_by_id(user)
+            .await?
+            .map(|r| r.user)
+            .ok_or_else(|| UserError::NotFound.into())
     }
 
     /// Finds a user by username (case, dots ignored) — or by one of their addresses.
     pub async fn find_user(&self, username_or_address: &str) -> Result<User> {
-        todo!()
+        self.find_user_record(username_or_address)
+            .await
+            .map(|r| r.user)
+    }
+
+    async fn find_user_record(&self, username_or_address: &str) -> Result<UserRecord> {
+        if let Ok(view) = accounts::unameview(username_or_address)
+            && let Some(record) = self.backend().user_by_unameview(&view).await?
+        {
+            return Ok(record);
+        }
+        if username_or_address.contains('@') {
+            let address = self.resolve_address_record(username_or_address).await?;
+            return self
+                .backend()
+                .user_by_id(address.user)
+                .await?
+                .ok_or_else(|| UserError::NotFound.into());
+        }
+        Err(UserError::NotFound.into())
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        todo!()
+        self.backend().list_users().await
     }
 
     pub async fn set_password(&self, user: UserId, password: &str) -> Result<()> {
-        todo!()
+        let password = password.to_string();
+        let hash = blocking(move || accounts::hash_password(&password)).await?;
+        self.backend()
+            .update_user(user, UserUpdate::PasswordHash(hash))
+            .await
     }
 
     pub async fn set_quota(&self, user: UserId, quota: Option<u64>) -> Result<()> {
-        todo!()
+        self.backend()
+            .update_user(user, UserUpdate::Quota(quota))
+            .await
     }
 
     pub async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
-        todo!()
+        self.backend()
+            .update_user(user, UserUpdate::Disabled(disabled))
+            .await
     }
 
     /// Deletes a user, their addresses, mailboxes, messages and blob references.
     pub async fn delete_user(&self, user: UserId) -> Result<()> {
-        todo!()
+        let wakes = self.backend().delete_user(user).await?;
+        self.publish(wakes);
+        Ok(())
     }
 
     // ---- addresses ----
 
     pub async fn add_address(&self, user: UserId, address: &str) -> Result<Address> {
-        todo!()
+        let normalized = accounts::normalize_address(address)?;
+        let address = Address {
+            id: AddressId::new(),
+            user,
+            address: normalized.address,
+            addrview: normalized.addrview,
+        };
+        self.backend().add_address(address.clone()).await?;
+        Ok(address)
     }
 
     pub async fn remove_address(&self, user: UserId, address: &str) -> Result<()> {
-        todo!()
+        let normalized = accounts::normalize_address(address)?;
+        self.backend()
+            .remove_address(user, &normalized.addrview)
+            .await
     }
 
     pub async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>> {
-        todo!()
+        self.backend().list_addresses(user).await
     }
 
     /// Which user an address delivers to (dots and `+tag` in the local part ignored).
     pub async fn resolve_address(&self, address: &str) -> Result<User> {
-        todo!()
+        let address = self.resolve_address_record(address).await?;
+        self.get_user(address.user).await
+    }
+
+    async fn resolve_address_record(&self, address: &str) -> Result<Address> {
+        let normalized = accounts::normalize_address(address)?;
+        self.backend()
+            .address_by_view(&normalized.addrview)
+            .await?
+            .ok_or_else(|| AddressError::NotFound.into())
     }
 
     // ---- mailboxes ----
 
     /// All mailboxes of a user, sorted by path.
     pub async fn list_mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>> {
-        todo!()
+        self.backend().list_mailboxes(user).await
     }
 
     /// Looks a mailbox up by path (`INBOX` case-insensitive).
     pub async fn get_mailbox(&self, user: UserId, path: &str) -> Result<Mailbox> {
-        todo!()
+        let path = names::normalize_path(path)?;
+        self.backend()
+            .mailbox_by_path(user, &path)
+            .await?
+            .ok_or_else(|| MailboxError::NotFound.into())
     }
 
     pub async fn get_mailbox_by_id(&self, mailbox: MailboxId) -> Result<Mailbox> {
-        todo!()
+        self.backend()
+            .mailbox_by_id(mailbox)
+            .await?
+            .ok_or_else(|| MailboxError::NotFound.into())
     }
 
     /// Creates a mailbox; missing parents are created too.
@@ -128,26 +294,85 @@ impl Store {
         path: &str,
         special_use: Option<SpecialUse>,
     ) -> Result<Mailbox> {
-        todo!()
+        let path = names::normalize_path(path)?;
+        let parents = names::parents(&path);
+        self.backend()
+            .create_mailbox(user, parents, NewMailbox { path, special_use })
+            .await
     }
 
     /// Renames a mailbox and all its children (UIDVALIDITY kept). Renaming INBOX moves its
     /// messages to the new mailbox and leaves INBOX empty (RFC 3501).
     pub async fn rename_mailbox(&self, user: UserId, from: &str, to: &str) -> Result<()> {
-        todo!()
+        let from = names::normalize_path(from)?;
+        let to = names::normalize_path(to)?;
+        if to == INBOX {
+            return Err(MailboxError::AlreadyExists.into());
+        }
+        if names::is_within(&to, &from) {
+            return Err(
+                MailboxError::InvalidName("can not move a mailbox into itself".into()).into(),
+            );
+        }
+        if from == INBOX {
+            return self.rename_inbox(user, to).await;
+        }
+        let to_parents = names::parents(&to);
+        self.backend()
+            .rename_mailbox_tree(user, &from, &to, to_parents)
+            .await
+    }
+
+    /// RFC 3501: renaming INBOX makes a new mailbox with INBOX's messages; INBOX stays,
+    /// empty, and its children stay where they are.
+    async fn rename_inbox(&self, user: UserId, to: String) -> Result<()> {
+        let inbox = self.get_mailbox(user, INBOX).await?;
+        let parents = names::parents(&to);
+        let target = self
+            .backend()
+            .create_mailbox(
+                user,
+                parents,
+                NewMailbox {
+                    path: to,
+                    special_use: None,
+                },
+            )
+            .await?;
+        let (_, wakes) = self
+            .backend()
+            .transfer(inbox.id, &UidSet::all(), target.id, Transfer::Move)
+            .await?;
+        self.publish(wakes);
+        Ok(())
     }
 
     /// Deletes a mailbox with its messages. Refuses INBOX and special-use folders.
     pub async fn delete_mailbox(&self, user: UserId, path: &str) -> Result<()> {
-        todo!()
+        let mailbox = self.get_mailbox(user, path).await?;
+        if mailbox.path == INBOX {
+            return Err(MailboxError::Protected("INBOX can not be deleted".into()).into());
+        }
+        if let Some(role) = mailbox.special_use {
+            return Err(MailboxError::Protected(format!(
+                "{} is the {} folder",
+                mailbox.path,
+                role.attribute()
+            ))
+            .into());
+        }
+        let wakes = self.backend().delete_mailbox(mailbox.id).await?;
+        self.publish(wakes);
+        Ok(())
     }
 
     pub async fn set_subscribed(&self, user: UserId, path: &str, subscribed: bool) -> Result<()> {
-        todo!()
+        let mailbox = self.get_mailbox(user, path).await?;
+        self.backend().set_subscribed(mailbox.id, subscribed).await
     }
 
     pub async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
-        todo!()
+        self.backend().mailbox_status(mailbox).await
     }
 
     // ---- messages ----
@@ -161,13 +386,56 @@ impl Store {
         flags: &Flags,
         internal_date: Option<Timestamp>,
     ) -> Result<AppendOutcome> {
-        todo!()
+        self.check_size(raw.len() as u64)?;
+        validate_flags(flags)?;
+        let raw = raw.to_vec();
+        let flags = flags.clone();
+        let message = blocking(move || {
+            let analysis = mime::analyze(&raw);
+            let content = content::pack(&raw)?;
+            Ok(NewMessage {
+                id: MessageId::new(),
+                flags,
+                internal_date: internal_date.unwrap_or_else(crate::backend::now),
+                header_date: analysis.header_date,
+                size: raw.len() as u64,
+                message_id: analysis.envelope.message_id.clone(),
+                subject: analysis.envelope.subject.clone(),
+                envelope: analysis.envelope,
+                body_structure: analysis.body_structure,
+                search_headers: analysis.search_headers,
+                search_body: analysis.search_body,
+                content,
+            })
+        })
+        .await?;
+        let (outcome, wakes) = self.backend().append(mailbox, message).await?;
+        self.publish(wakes);
+        Ok(outcome)
+    }
+
+    fn check_size(&self, size: u64) -> Result<()> {
+        let limit = self.inner.config.max_message_size;
+        if size > limit {
+            return Err(MessageError::TooBig { size, limit }.into());
+        }
+        Ok(())
     }
 
     /// Whether a message of `size` bytes fits the user's quota and the size limit now
     /// (a hint for checking before a literal is read; `append` checks again).
     pub async fn check_append(&self, mailbox: MailboxId, size: u64) -> Result<()> {
-        todo!()
+        self.check_size(size)?;
+        let (used, quota) = self.backend().quota_of_mailbox(mailbox).await?;
+        match quota {
+            Some(quota) if used.saturating_add(size) > quota => Err(MessageError::OverQuota {
+                used,
+                needed: size,
+                quota,
+            }
+            .into()),
+            _ => Ok(()),
+        }
     }
 
     /// Copies the messages of `uids` (those that exist) into `target`, sharing content.
@@ -177,7 +445,7 @@ impl Store {
         uids: &UidSet,
         target: MailboxId,
     ) -> Result<CopyOutcome> {
-        todo!()
+        self.transfer(source, uids, target, Transfer::Copy).await
     }
 
     /// Moves messages: copy + expunge from source in one atomic unit.
@@ -187,7 +455,22 @@ impl Store {
         uids: &UidSet,
         target: MailboxId,
     ) -> Result<CopyOutcome> {
-        todo!()
+        self.transfer(source, uids, target, Transfer::Move).await
+    }
+
+    async fn transfer(
+        &self,
+        source: MailboxId,
+        uids: &UidSet,
+        target: MailboxId,
+        transfer: Transfer,
+    ) -> Result<CopyOutcome> {
+        let (outcome, wakes) = self
+            .backend()
+            .transfer(source, uids, target, transfer)
+            .await?;
+        self.publish(wakes);
+        Ok(outcome)
     }
 
     /// Changes flags of the messages in `uids`; one new MODSEQ for all that changed.
@@ -200,7 +483,13 @@ impl Store {
         flags: &Flags,
         unchanged_since: Option<ModSeq>,
     ) -> Result<FlagsOutcome> {
-        todo!()
+        validate_flags(flags)?;
+        let (outcome, wakes) = self
+            .backend()
+            .store_flags(mailbox, uids, op, flags, unchanged_since)
+            .await?;
+        self.publish(wakes);
+        Ok(outcome)
     }
 
     /// Removes messages flagged `\Deleted` (only those in `uids` when given).
@@ -209,15 +498,17 @@ impl Store {
         mailbox: MailboxId,
         uids: Option<&UidSet>,
     ) -> Result<ExpungeOutcome> {
-        todo!()
+        let (outcome, wakes) = self.backend().expunge(mailbox, uids).await?;
+        self.publish(wakes);
+        Ok(outcome)
     }
 
     pub async fn snapshot(&self, mailbox: MailboxId) -> Result<Snapshot> {
-        todo!()
+        self.backend().snapshot(mailbox).await
     }
 
     pub async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes> {
-        todo!()
+        self.backend().changes_since(mailbox, modseq).await
     }
 
     /// Metadata of the messages in `uids` that exist, in UID order.
@@ -227,7 +518,7 @@ impl Store {
         uids: &UidSet,
         fields: MetaFields,
     ) -> Result<Vec<MessageMeta>> {
-        todo!()
+        self.backend().fetch_meta(mailbox, uids, fields).await
     }
 
     /// The bytes of one section of a message, optionally a byte range of it.
@@ -239,35 +530,163 @@ impl Store {
         section: &Section,
         partial: Option<Partial>,
     ) -> Result<SectionBody> {
-        todo!()
+        let stored = self.backend().load_content(mailbox, uid).await?;
+        let section = section.clone();
+        blocking(move || {
+            let raw = content::unpack(stored)?;
+            mime::read_section(&raw, &section, partial)
+        })
+        .await
     }
 
     /// UIDs of the messages matching `key`, ascending.
     pub async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>> {
-        todo!()
+        let rows = self
+            .backend()
+            .search_rows(mailbox, search::needs_text(key))
+            .await?;
+        let key = key.clone();
+        blocking(move || {
+            Ok(rows
+                .iter()
+                .filter(|row| search::matches_row(&key, row))
+                .map(|row| row.uid)
+                .collect())
+        })
+        .await
     }
 
     // ---- events ----
 
     /// Wake-ups after each committed change to any mailbox of `user`.
     pub fn subscribe(&self, user: UserId) -> Subscription {
-        todo!()
+        self.inner.notifier.subscribe(user)
     }
 
     // ---- maintenance ----
 
     pub async fn stats(&self) -> Result<StoreStats> {
-        todo!()
+        self.backend().stats().await
     }
 
     /// Recomputes quota, blob refcounts, UID/MODSEQ order; reports (and with `repair` fixes)
     /// drift.
     pub async fn verify(&self, repair: bool) -> Result<VerifyReport> {
-        todo!()
+        self.backend().verify(repair).await
     }
 
     /// Deletes blobs with no reference older than `grace_secs`. Returns how many went.
     pub async fn gc(&self, grace_secs: u64) -> Result<u64> {
-        todo!()
+        self.backend().gc(grace_secs).await
+    }
+
+    /// Drops journal entries older than `max_age_secs`. Returns how many went. A session
+    /// asking for changes from before the trimmed horizon gets `Changes::truncated`.
+    pub async fn trim_journal(&self, max_age_secs: u64) -> Result<u64> {
+        self.backend().trim_journal(max_age_secs).await
+    }
+}
+
+/// Runs CPU-heavy work (hashing, compression, MIME) on the blocking pool.
+async fn blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Backend(format!("worker task failed: {e}")))?
+}
+
+const MAX_KEYWORD_BYTES: usize = 128;
+
+/// Keywords must be IMAP atoms; `\`-names other than the system flags do not exist.
+fn validate_flags(flags: &Flags) -> Result<()> {
+    for flag in flags {
+        if let Flag::Keyword(keyword) = flag {
+            let bad = keyword.is_empty()
+                || keyword.len() > MAX_KEYWORD_BYTES
+                || keyword.starts_with('\\')
+                || keyword.bytes().any(|b| {
+                    b <= b' '
+                        || b >= 0x7f
+                        || matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+                });
+            if bad {
+                return Err(MessageError::InvalidFlag(keyword.clone()).into());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store_with_hash(dir: &Path, legacy_hash: &str) -> (Store, User) {
+        let store = Store::open_sqlite(dir, StoreConfig::default())
+            .await
+            .unwrap();
+        let user = store
+            .create_user(NewUser {
+                username: "legacy".into(),
+                password: "irrelevant".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        store
+            .backend()
+            .update_user(user.id, UserUpdate::PasswordHash(legacy_hash.into()))
+            .await
+            .unwrap();
+        (store, user)
+    }
+
+    async fn stored_hash(store: &Store, user: UserId) -> String {
+        store
+            .backend()
+            .user_by_id(user)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+    }
+
+    #[tokio::test]
+    async fn legacy_hashes_are_upgraded_on_login() {
+        let pbkdf2 = "$pbkdf2-sha256$i=4096,l=40\
+            $c2FsdFNBTFRzYWx0U0FMVHNhbHRTQUxUc2FsdFNBTFRzYWx0\
+            $NIyJ28vTKy8y2BS4EW6EzysXNH68GAAYHE4qH7jdU+HGNVGMfaxH6Q";
+        let bcrypt = bcrypt::hash("passwordPASSWORDpassword", 4).unwrap();
+        for legacy in [pbkdf2, bcrypt.as_str()] {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, user) = store_with_hash(dir.path(), legacy).await;
+            assert_eq!(
+                store.authenticate("legacy", "wrong", Scope::Imap).await,
+                Err(AuthError::InvalidCredentials.into())
+            );
+            assert_eq!(
+                stored_hash(&store, user.id).await,
+                legacy,
+                "no rehash on failure"
+            );
+            store
+                .authenticate("legacy", "passwordPASSWORDpassword", Scope::Imap)
+                .await
+                .unwrap();
+            let upgraded = stored_hash(&store, user.id).await;
+            assert!(upgraded.starts_with("$argon2id$"), "{upgraded}");
+            store
+                .authenticate("legacy", "passwordPASSWORDpassword", Scope::Pop3)
+                .await
+                .unwrap();
+            assert_eq!(
+                stored_hash(&store, user.id).await,
+                upgraded,
+                "current hash kept"
+            );
+        }
     }
 }

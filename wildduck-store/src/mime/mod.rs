@@ -1,11 +1,31 @@
 //! MIME analysis of raw messages: the part tree with byte offsets, ENVELOPE, BODYSTRUCTURE,
-//! search text, and section extraction. Never alters a byte.
+//! search text, section extraction, and the skeleton + leaves storage layout. Never alters a
+//! byte.
 //!
-//! INTERFACE CONTRACT used by `store.rs` (owned by the content-engine work; the bodies below
-//! are a temporary minimal version until it lands).
+//! Submodules, one concern each:
+//! - [`split`]: the streaming splitter that finds every part's header and body offsets;
+//! - [`header`]: header fields and the RFC 822 lexical pieces of Content-* values;
+//! - [`address`], [`structure`]: ENVELOPE and BODYSTRUCTURE (as Dovecot computes them);
+//! - [`text`]: decoded text for SEARCH;
+//! - [`section`]: which bytes a section (and a partial range of it) is made of;
+//! - [`layout`]: skeleton + leaf bodies for storage, base64 bodies kept decoded when exact.
+
+pub mod address;
+pub mod header;
+pub mod layout;
+pub mod section;
+pub mod split;
+pub mod structure;
+pub mod text;
+
+use bytes::Bytes;
 
 use crate::error::Result;
 use crate::model::{BodyStructure, Envelope, Partial, Section, SectionBody, Timestamp};
+
+pub use layout::{Layout, Leaf, LeafEncoding, reassemble, split_for_storage};
+pub use section::Piece;
+pub use split::{PartKind, PartNode, PartTree, Splitter, split};
 
 /// What the store keeps about a message's content besides its bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,19 +41,49 @@ pub struct Analysis {
 }
 
 /// Analyzes a raw message. Never fails: broken MIME is described as well as it can be.
+///
+/// ENVELOPE and BODYSTRUCTURE strings are the header text as written (RFC 2047 words stay
+/// encoded, as Dovecot sends them; IMAP clients decode them); the search fields are decoded.
 pub fn analyze(raw: &[u8]) -> Analysis {
-    let _ = raw;
-    Analysis::default()
+    analyze_tree(raw, &split(raw))
 }
 
-/// Extracts one section (and a byte range of it) from a raw message.
+/// [`analyze`] for a message already split.
+pub fn analyze_tree(raw: &[u8], tree: &PartTree) -> Analysis {
+    let header = &raw[tree.root().header.clone()];
+    Analysis {
+        envelope: structure::envelope(header),
+        body_structure: structure::body_structure(raw, tree, 0),
+        header_date: text::header_date(header),
+        search_headers: text::search_headers(header),
+        search_body: text::search_body(raw, tree),
+    }
+}
+
+/// Extracts one section (and a byte range of it) from a raw message, as slices of `raw`.
 pub fn read_section(
-    raw: &bytes::Bytes,
+    raw: &Bytes,
     section: &Section,
     partial: Option<Partial>,
 ) -> Result<SectionBody> {
-    let _ = (section, partial);
-    Ok(SectionBody {
-        chunks: vec![raw.clone()],
-    })
+    let tree = split(raw);
+    read_section_in(raw, &tree, section, partial)
+}
+
+/// [`read_section`] for a message already split.
+pub fn read_section_in(
+    raw: &Bytes,
+    tree: &PartTree,
+    section: &Section,
+    partial: Option<Partial>,
+) -> Result<SectionBody> {
+    let pieces = section::section_pieces(raw, tree, section)?;
+    let chunks = section::apply_partial(pieces, partial)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Raw(range) => raw.slice(range),
+            Piece::Literal(bytes) => Bytes::from_static(bytes),
+        })
+        .collect();
+    Ok(SectionBody { chunks })
 }

@@ -1,0 +1,229 @@
+//! The storage engines behind the `Store` facade.
+//!
+//! [`Backend`] is a trait of *domain operations* (append a message with its blob references,
+//! move messages, change flags, read a mailbox's changes since n…), not of get/put. Each
+//! operation is one atomic unit on its engine: UID, MODSEQ, journal entry, quota counter and
+//! blob refcounts move together or not at all (DESIGN §3.4, invariants 4, 6, 7).
+//!
+//! Everything above this module is engine-neutral: policy (name rules, password hashing,
+//! address normalization, MIME analysis, compression) happens in the facade, and the backend
+//! receives records that are already validated. Only modules under `backend/` know SQL.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::*;
+
+/// A user as the backend stores it, with the password hash and the unique lookup key.
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub user: User,
+    /// `username` lower-cased with dots removed; unique.
+    pub unameview: String,
+    pub password_hash: String,
+}
+
+/// One compressed (or raw) blob, keyed by the blake3 hash of its stored form plus codec.
+#[derive(Clone, Debug)]
+pub struct BlobData {
+    pub hash: [u8; 32],
+    pub raw_len: u64,
+    pub codec: u8,
+    pub data: Vec<u8>,
+}
+
+/// How a message's content is kept: an opaque layout owned by the `content` module plus
+/// the blobs it refers to, in layout order (the same blob may appear more than once).
+#[derive(Clone, Debug)]
+pub struct ContentWrite {
+    pub layout: Vec<u8>,
+    pub blobs: Vec<BlobData>,
+}
+
+/// A message's content as read back: the layout and its blobs, in layout order.
+#[derive(Clone, Debug)]
+pub struct ContentRead {
+    pub layout: Vec<u8>,
+    pub blobs: Vec<(u8, Vec<u8>)>,
+}
+
+/// Everything the backend stores for a new message.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub flags: Flags,
+    pub internal_date: Timestamp,
+    pub header_date: Option<Timestamp>,
+    pub size: u64,
+    pub message_id: Option<String>,
+    pub subject: Option<String>,
+    pub envelope: Envelope,
+    pub body_structure: BodyStructure,
+    pub search_headers: String,
+    pub search_body: String,
+    pub content: ContentWrite,
+}
+
+/// What `search` needs of one message; text fields only when asked for.
+#[derive(Clone, Debug)]
+pub struct SearchRow {
+    pub uid: Uid,
+    pub modseq: ModSeq,
+    pub flags: Flags,
+    pub internal_date: Timestamp,
+    pub header_date: Option<Timestamp>,
+    pub size: u64,
+    pub search_headers: Option<String>,
+    pub search_body: Option<String>,
+}
+
+/// A committed change a notifier should announce: mailbox of user reached MODSEQ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wake {
+    pub user: UserId,
+    pub mailbox: MailboxId,
+    pub modseq: ModSeq,
+}
+
+/// A mailbox to create: path (already validated) and role.
+#[derive(Clone, Debug)]
+pub struct NewMailbox {
+    pub path: String,
+    pub special_use: Option<SpecialUse>,
+}
+
+/// Which user fields `update_user` changes.
+#[derive(Clone, Debug)]
+pub enum UserUpdate {
+    PasswordHash(String),
+    Quota(Option<u64>),
+    Disabled(bool),
+}
+
+/// Whether `copy_messages` leaves the source messages (copy) or removes them (move).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    Copy,
+    Move,
+}
+
+/// The domain operations every storage engine provides. Object-safe; held as
+/// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    // ---- users ----
+
+    /// Inserts the user, their first mailboxes and optional address in one unit.
+    /// `AlreadyExists` on a taken unameview or addrview.
+    async fn create_user(
+        &self,
+        user: UserRecord,
+        mailboxes: Vec<NewMailbox>,
+        address: Option<Address>,
+    ) -> Result<()>;
+    async fn user_by_id(&self, user: UserId) -> Result<Option<UserRecord>>;
+    async fn user_by_unameview(&self, unameview: &str) -> Result<Option<UserRecord>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// `UserError::NotFound` when the user is gone.
+    async fn update_user(&self, user: UserId, update: UserUpdate) -> Result<()>;
+    /// Removes the user with addresses, mailboxes, messages, journal and blob references.
+    async fn delete_user(&self, user: UserId) -> Result<Vec<Wake>>;
+
+    // ---- addresses ----
+
+    /// `AlreadyExists` when the addrview is taken, `UserError::NotFound` for a missing user.
+    async fn add_address(&self, address: Address) -> Result<()>;
+    async fn remove_address(&self, user: UserId, addrview: &str) -> Result<()>;
+    async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>>;
+    async fn address_by_view(&self, addrview: &str) -> Result<Option<Address>>;
+
+    // ---- mailboxes ----
+
+    async fn list_mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>>;
+    async fn mailbox_by_path(&self, user: UserId, path: &str) -> Result<Option<Mailbox>>;
+    async fn mailbox_by_id(&self, mailbox: MailboxId) -> Result<Option<Mailbox>>;
+    /// Creates `path` and any of `parents` that are missing (each with a fresh UIDVALIDITY).
+    /// `AlreadyExists` when `path` exists.
+    async fn create_mailbox(
+        &self,
+        user: UserId,
+        parents: Vec<String>,
+        mailbox: NewMailbox,
+    ) -> Result<Mailbox>;
+    /// Renames `from` and every mailbox below it to sit below `to` instead, creating missing
+    /// parents of `to`. UIDVALIDITY and contents stay. `AlreadyExists` if any new path is taken.
+    async fn rename_mailbox_tree(
+        &self,
+        user: UserId,
+        from: &str,
+        to: &str,
+        to_parents: Vec<String>,
+    ) -> Result<()>;
+    /// Deletes one mailbox with its messages and journal.
+    async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<Vec<Wake>>;
+    async fn set_subscribed(&self, mailbox: MailboxId, subscribed: bool) -> Result<()>;
+    async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus>;
+    /// The user's `(storage_used, quota)` for the owner of a mailbox.
+    async fn quota_of_mailbox(&self, mailbox: MailboxId) -> Result<(u64, Option<u64>)>;
+
+    // ---- messages ----
+
+    /// Stores one message: blob refs, UID, MODSEQ, journal, quota in one unit.
+    async fn append(
+        &self,
+        mailbox: MailboxId,
+        message: NewMessage,
+    ) -> Result<(AppendOutcome, Vec<Wake>)>;
+    /// Copies or moves the existing messages of `uids`. One MODSEQ per touched mailbox.
+    async fn transfer(
+        &self,
+        source: MailboxId,
+        uids: &UidSet,
+        target: MailboxId,
+        transfer: Transfer,
+    ) -> Result<(CopyOutcome, Vec<Wake>)>;
+    async fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<(FlagsOutcome, Vec<Wake>)>;
+    async fn expunge(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&UidSet>,
+    ) -> Result<(ExpungeOutcome, Vec<Wake>)>;
+    async fn snapshot(&self, mailbox: MailboxId) -> Result<Snapshot>;
+    async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes>;
+    async fn fetch_meta(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        fields: MetaFields,
+    ) -> Result<Vec<MessageMeta>>;
+    /// `MessageError::NotFound` when there is no such UID.
+    async fn load_content(&self, mailbox: MailboxId, uid: Uid) -> Result<ContentRead>;
+    async fn search_rows(&self, mailbox: MailboxId, with_text: bool) -> Result<Vec<SearchRow>>;
+
+    // ---- maintenance ----
+
+    async fn stats(&self) -> Result<StoreStats>;
+    async fn verify(&self, repair: bool) -> Result<VerifyReport>;
+    /// Deletes blobs whose refcount has been 0 for at least `grace_secs`.
+    async fn gc(&self, grace_secs: u64) -> Result<u64>;
+    /// Drops journal entries older than `max_age_secs`; readers asking for changes from
+    /// before the horizon get `truncated`.
+    async fn trim_journal(&self, max_age_secs: u64) -> Result<u64>;
+}
+
+/// Seconds since the Unix epoch now.
+pub fn now() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as Timestamp)
+        .unwrap_or(0)
+}

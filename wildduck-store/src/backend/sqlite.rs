@@ -1,0 +1,1723 @@
+//! The embedded default engine: one SQLite file per store (bundled SQLite).
+//!
+//! WAL journal with `synchronous=FULL`, so a committed transaction survives a crash of the
+//! process (and of the machine). One writer connection behind a mutex, several reader
+//! connections; every call runs on tokio's blocking pool, never on the async runtime. Each
+//! domain operation is one `BEGIN IMMEDIATE` transaction; reads run inside a deferred
+//! transaction so they see one consistent snapshot.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use super::*;
+use crate::error::{AddressError, Error, MailboxError, MessageError, UserError};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id BLOB PRIMARY KEY,
+    username TEXT NOT NULL,
+    unameview TEXT NOT NULL UNIQUE,
+    password TEXT NOT NULL,
+    quota INTEGER,
+    storage_used INTEGER NOT NULL DEFAULT 0,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS addresses (
+    id BLOB PRIMARY KEY,
+    user BLOB NOT NULL,
+    address TEXT NOT NULL,
+    addrview TEXT NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS addresses_user ON addresses(user);
+CREATE TABLE IF NOT EXISTS mailboxes (
+    id BLOB PRIMARY KEY,
+    user BLOB NOT NULL,
+    path TEXT NOT NULL,
+    special_use TEXT,
+    uidvalidity INTEGER NOT NULL,
+    uidnext INTEGER NOT NULL,
+    highest_modseq INTEGER NOT NULL,
+    journal_floor INTEGER NOT NULL DEFAULT 0,
+    subscribed INTEGER NOT NULL,
+    UNIQUE(user, path)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id BLOB PRIMARY KEY,
+    mailbox BLOB NOT NULL,
+    user BLOB NOT NULL,
+    uid INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    flags TEXT NOT NULL,
+    seen INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    idate INTEGER NOT NULL,
+    hdate INTEGER,
+    size INTEGER NOT NULL,
+    msgid TEXT,
+    subject TEXT,
+    envelope TEXT NOT NULL,
+    bodystructure TEXT NOT NULL,
+    layout BLOB NOT NULL,
+    search_headers TEXT NOT NULL,
+    search_body TEXT NOT NULL,
+    UNIQUE(mailbox, uid)
+);
+CREATE INDEX IF NOT EXISTS messages_user ON messages(user);
+CREATE TABLE IF NOT EXISTS message_blobs (
+    message BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY(message, seq)
+);
+CREATE INDEX IF NOT EXISTS message_blobs_hash ON message_blobs(hash);
+CREATE TABLE IF NOT EXISTS blobs (
+    hash BLOB PRIMARY KEY,
+    refcount INTEGER NOT NULL,
+    raw_len INTEGER NOT NULL,
+    stored_len INTEGER NOT NULL,
+    codec INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    unreferenced_since INTEGER
+);
+CREATE INDEX IF NOT EXISTS blobs_unreferenced ON blobs(unreferenced_since)
+    WHERE unreferenced_since IS NOT NULL;
+CREATE TABLE IF NOT EXISTS journal (
+    mailbox BLOB NOT NULL,
+    modseq INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    flags TEXT,
+    created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_mailbox ON journal(mailbox, modseq);
+CREATE INDEX IF NOT EXISTS journal_created ON journal(created);
+"#;
+
+const READERS: usize = 4;
+
+const KIND_EXISTS: i64 = 1;
+const KIND_EXPUNGE: i64 = 2;
+const KIND_FLAGS: i64 = 3;
+
+/// Failure inside a transaction: an SQLite error or a domain error; both abort the unit.
+enum Fail {
+    Db(rusqlite::Error),
+    Store(Error),
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Fail::Db(e)
+    }
+}
+
+macro_rules! fail_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Fail {
+            fn from(e: $t) -> Self {
+                Fail::Store(e.into())
+            }
+        }
+    )*};
+}
+fail_from!(Error, UserError, AddressError, MailboxError, MessageError);
+
+impl From<Fail> for Error {
+    fn from(f: Fail) -> Self {
+        match f {
+            Fail::Db(e) => Error::Backend(format!("sqlite: {e}")),
+            Fail::Store(e) => e,
+        }
+    }
+}
+
+type TxResult<T> = std::result::Result<T, Fail>;
+
+/// The SQLite engine.
+pub struct SqliteBackend {
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: AtomicUsize,
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock rolled its transaction back on drop; the connection
+    // itself is still usable.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn open_connection(file: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(file)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    Ok(conn)
+}
+
+impl SqliteBackend {
+    /// Opens or creates `store.sqlite` inside `dir`.
+    pub async fn open(dir: &Path) -> Result<Self> {
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || -> TxResult<Self> {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::Backend(format!("creating {}: {e}", dir.display())))?;
+            let file = dir.join("store.sqlite");
+            let writer = open_connection(&file)?;
+            writer.execute_batch(SCHEMA)?;
+            let readers = (0..READERS)
+                .map(|_| open_connection(&file).map(Mutex::new))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(SqliteBackend {
+                writer: Arc::new(Mutex::new(writer)),
+                readers: Arc::new(readers),
+                next_reader: AtomicUsize::new(0),
+            })
+        })
+        .await
+        .map_err(join_error)?
+        .map_err(Error::from)
+    }
+
+    /// Runs `f` in one write transaction on the blocking pool; commits only when it succeeds.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> TxResult<T> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || -> TxResult<T> {
+            let mut conn = lock(&writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+        .map_err(join_error)?
+        .map_err(Error::from)
+    }
+
+    /// Runs `f` in one read transaction (one consistent snapshot) on a reader connection.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> TxResult<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || -> TxResult<T> {
+            // Take the first idle reader, else wait for the round-robin one.
+            let mut conn = (0..readers.len())
+                .find_map(|i| readers[(start + i) % readers.len()].try_lock().ok())
+                .unwrap_or_else(|| lock(&readers[start % readers.len()]));
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let value = f(&tx)?;
+            tx.finish()?;
+            Ok(value)
+        })
+        .await
+        .map_err(join_error)?
+        .map_err(Error::from)
+    }
+}
+
+fn join_error(e: tokio::task::JoinError) -> Error {
+    Error::Backend(format!("storage task failed: {e}"))
+}
+
+// ---- value encodings ----
+
+fn id_bytes(id: ObjectId) -> [u8; 12] {
+    id.bytes()
+}
+
+fn oid(row: &Row, idx: usize) -> rusqlite::Result<ObjectId> {
+    let bytes: Vec<u8> = row.get(idx)?;
+    let arr: [u8; 12] = bytes.as_slice().try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Blob,
+            "object id is not 12 bytes".into(),
+        )
+    })?;
+    Ok(ObjectId::from_bytes(arr))
+}
+
+/// Flags as one space-separated string (keywords are atoms, so never contain a space).
+fn flags_to_text(flags: &Flags) -> String {
+    flags
+        .iter()
+        .map(|f| f.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn flags_from_text(text: &str) -> Flags {
+    text.split(' ')
+        .filter(|s| !s.is_empty())
+        .map(Flag::parse)
+        .collect()
+}
+
+fn special_use_to_text(u: Option<SpecialUse>) -> Option<&'static str> {
+    u.map(SpecialUse::attribute)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> TxResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Fail::Store(Error::Backend(format!("encoding record: {e}"))))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> TxResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| Fail::Store(Error::Backend(format!("decoding record: {e}"))))
+}
+
+const USER_COLUMNS: &str =
+    "id, username, unameview, password, quota, storage_used, disabled, created";
+
+fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
+    let quota: Option<i64> = row.get(4)?;
+    Ok(UserRecord {
+        user: User {
+            id: UserId(oid(row, 0)?),
+            username: row.get(1)?,
+            quota: quota.map(|q| q as u64),
+            storage_used: row.get::<_, i64>(5)? as u64,
+            disabled: row.get(6)?,
+            created: row.get(7)?,
+        },
+        unameview: row.get(2)?,
+        password_hash: row.get(3)?,
+    })
+}
+
+const MAILBOX_COLUMNS: &str =
+    "id, user, path, special_use, uidvalidity, uidnext, highest_modseq, subscribed";
+
+fn mailbox_from_row(row: &Row) -> rusqlite::Result<Mailbox> {
+    let special_use: Option<String> = row.get(3)?;
+    Ok(Mailbox {
+        id: MailboxId(oid(row, 0)?),
+        user: UserId(oid(row, 1)?),
+        path: row.get(2)?,
+        special_use: special_use.as_deref().and_then(SpecialUse::from_attribute),
+        uidvalidity: row.get::<_, i64>(4)? as u32,
+        uidnext: row.get::<_, i64>(5)? as u32,
+        highest_modseq: row.get::<_, i64>(6)? as u64,
+        subscribed: row.get(7)?,
+    })
+}
+
+fn address_from_row(row: &Row) -> rusqlite::Result<Address> {
+    Ok(Address {
+        id: AddressId(oid(row, 0)?),
+        user: UserId(oid(row, 1)?),
+        address: row.get(2)?,
+        addrview: row.get(3)?,
+    })
+}
+
+// ---- helpers used inside transactions ----
+
+fn get_mailbox(tx: &Transaction, mailbox: MailboxId) -> TxResult<Mailbox> {
+    tx.query_row(
+        &format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?1"),
+        [id_bytes(mailbox.0)],
+        mailbox_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| MailboxError::NotFound.into())
+}
+
+fn get_user(tx: &Transaction, user: UserId) -> TxResult<UserRecord> {
+    tx.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+        [id_bytes(user.0)],
+        user_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| UserError::NotFound.into())
+}
+
+/// Next UIDVALIDITY: seconds-based, but always above every value handed out before, so a
+/// path never gets a UIDVALIDITY it had already.
+fn next_uidvalidity(tx: &Transaction) -> TxResult<u32> {
+    let last: i64 = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'uidvalidity'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    let next = (last + 1).max(now()).clamp(1, u32::MAX as i64);
+    if next <= last {
+        return Err(Error::Backend("UIDVALIDITY space exhausted".into()).into());
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('uidvalidity', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [next],
+    )?;
+    Ok(next as u32)
+}
+
+fn bump_counter(tx: &Transaction, key: &str, by: i64) -> TxResult<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+        params![key, by],
+    )?;
+    Ok(())
+}
+
+fn insert_mailbox(tx: &Transaction, user: UserId, new: &NewMailbox) -> TxResult<Mailbox> {
+    let mailbox = Mailbox {
+        id: MailboxId::new(),
+        user,
+        path: new.path.clone(),
+        special_use: new.special_use,
+        uidvalidity: next_uidvalidity(tx)?,
+        uidnext: 1,
+        highest_modseq: 0,
+        subscribed: true,
+    };
+    tx.execute(
+        "INSERT INTO mailboxes (id, user, path, special_use, uidvalidity, uidnext,
+             highest_modseq, subscribed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            id_bytes(mailbox.id.0),
+            id_bytes(user.0),
+            mailbox.path,
+            special_use_to_text(mailbox.special_use),
+            mailbox.uidvalidity,
+            mailbox.uidnext,
+            mailbox.highest_modseq as i64,
+            mailbox.subscribed
+        ],
+    )?;
+    Ok(mailbox)
+}
+
+fn path_exists(tx: &Transaction, user: UserId, path: &str) -> TxResult<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM mailboxes WHERE user = ?1 AND path = ?2",
+            params![id_bytes(user.0), path],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn create_missing(tx: &Transaction, user: UserId, paths: &[String]) -> TxResult<()> {
+    for path in paths {
+        if !path_exists(tx, user, path)? {
+            insert_mailbox(
+                tx,
+                user,
+                &NewMailbox {
+                    path: path.clone(),
+                    special_use: None,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn journal(
+    tx: &Transaction,
+    mailbox: MailboxId,
+    modseq: ModSeq,
+    uid: Uid,
+    kind: i64,
+    flags: Option<&Flags>,
+) -> TxResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO journal (mailbox, modseq, uid, kind, flags, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        id_bytes(mailbox.0),
+        modseq as i64,
+        uid,
+        kind,
+        flags.map(flags_to_text),
+        now()
+    ])?;
+    Ok(())
+}
+
+fn set_mailbox_counters(
+    tx: &Transaction,
+    mailbox: MailboxId,
+    uidnext: Uid,
+    highest_modseq: ModSeq,
+) -> TxResult<()> {
+    tx.execute(
+        "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
+        params![id_bytes(mailbox.0), uidnext, highest_modseq as i64],
+    )?;
+    Ok(())
+}
+
+fn add_storage(tx: &Transaction, user: UserId, delta: i64) -> TxResult<()> {
+    tx.execute(
+        "UPDATE users SET storage_used = storage_used + ?2 WHERE id = ?1",
+        params![id_bytes(user.0), delta],
+    )?;
+    Ok(())
+}
+
+fn check_quota(tx: &Transaction, user: UserId, needed: u64) -> TxResult<()> {
+    let record = get_user(tx, user)?;
+    if let Some(quota) = record.user.quota {
+        let used = record.user.storage_used;
+        if used.saturating_add(needed) > quota {
+            return Err(MessageError::OverQuota {
+                used,
+                needed,
+                quota,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Adds `by` references to a blob that exists (a copy of a message sharing it).
+fn reference_blob(tx: &Transaction, hash: &[u8], by: i64) -> TxResult<()> {
+    tx.prepare_cached(
+        "UPDATE blobs SET refcount = refcount + ?2,
+             unreferenced_since = CASE WHEN refcount + ?2 > 0 THEN NULL ELSE unreferenced_since END
+         WHERE hash = ?1",
+    )?
+    .execute(params![hash, by])?;
+    Ok(())
+}
+
+/// Drops the blob references of messages that go away; blobs reaching 0 start their grace
+/// period.
+fn release_message_blobs(tx: &Transaction, message: &[u8]) -> TxResult<()> {
+    let mut refs = tx.prepare_cached("SELECT hash FROM message_blobs WHERE message = ?1")?;
+    let hashes = refs
+        .query_map([message], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut release = tx.prepare_cached(
+        "UPDATE blobs SET refcount = refcount - 1,
+             unreferenced_since = CASE WHEN refcount - 1 <= 0 THEN ?2 ELSE NULL END
+         WHERE hash = ?1",
+    )?;
+    for hash in hashes {
+        release.execute(params![hash, now()])?;
+    }
+    tx.prepare_cached("DELETE FROM message_blobs WHERE message = ?1")?
+        .execute([message])?;
+    Ok(())
+}
+
+/// Visits rows of `mailbox` whose UID is in `uids`, in UID order.
+fn for_each_in_set(
+    tx: &Transaction,
+    columns: &str,
+    mailbox: MailboxId,
+    uids: &UidSet,
+    mut visit: impl FnMut(&Row) -> TxResult<()>,
+) -> TxResult<()> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {columns} FROM messages WHERE mailbox = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
+    ))?;
+    for &(first, last) in uids.ranges() {
+        let mut rows = stmt.query(params![id_bytes(mailbox.0), first, last])?;
+        while let Some(row) = rows.next()? {
+            visit(row)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes messages (by row id) from a mailbox: blob refs, quota, journal, one MODSEQ.
+/// Returns the new MODSEQ (None when the list was empty).
+fn remove_messages(
+    tx: &Transaction,
+    mailbox: &Mailbox,
+    victims: &[(Vec<u8>, Uid, u64)],
+) -> TxResult<Option<ModSeq>> {
+    if victims.is_empty() {
+        return Ok(None);
+    }
+    let modseq = mailbox.highest_modseq + 1;
+    let mut freed = 0u64;
+    for (id, uid, size) in victims {
+        release_message_blobs(tx, id)?;
+        tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?
+            .execute([id])?;
+        journal(tx, mailbox.id, modseq, *uid, KIND_EXPUNGE, None)?;
+        freed += size;
+    }
+    set_mailbox_counters(tx, mailbox.id, mailbox.uidnext, modseq)?;
+    add_storage(tx, mailbox.user, -(freed as i64))?;
+    Ok(Some(modseq))
+}
+
+/// Deletes every message of a mailbox, its journal and the mailbox row.
+fn drop_mailbox(tx: &Transaction, mailbox: &Mailbox) -> TxResult<()> {
+    let mut stmt = tx.prepare("SELECT id, size FROM messages WHERE mailbox = ?1")?;
+    let rows = stmt
+        .query_map([id_bytes(mailbox.id.0)], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut freed = 0i64;
+    for (id, size) in rows {
+        release_message_blobs(tx, &id)?;
+        freed += size;
+    }
+    let key = id_bytes(mailbox.id.0);
+    tx.execute("DELETE FROM messages WHERE mailbox = ?1", [key])?;
+    tx.execute("DELETE FROM journal WHERE mailbox = ?1", [key])?;
+    tx.execute("DELETE FROM mailboxes WHERE id = ?1", [key])?;
+    add_storage(tx, mailbox.user, -freed)?;
+    Ok(())
+}
+
+fn apply_flag_op(current: &Flags, op: FlagOp, given: &Flags) -> Flags {
+    match op {
+        FlagOp::Add => current.union(given).cloned().collect(),
+        FlagOp::Remove => current.difference(given).cloned().collect(),
+        FlagOp::Replace => given.clone(),
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    async fn create_user(
+        &self,
+        record: UserRecord,
+        mailboxes: Vec<NewMailbox>,
+        address: Option<Address>,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            let taken = tx
+                .query_row(
+                    "SELECT 1 FROM users WHERE unameview = ?1",
+                    [&record.unameview],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            if taken.is_some() {
+                return Err(UserError::AlreadyExists.into());
+            }
+            let user = &record.user;
+            tx.execute(
+                &format!(
+                    "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
+                params![
+                    id_bytes(user.id.0),
+                    user.username,
+                    record.unameview,
+                    record.password_hash,
+                    user.quota.map(|q| q as i64),
+                    user.storage_used as i64,
+                    user.disabled,
+                    user.created
+                ],
+            )?;
+            for mailbox in &mailboxes {
+                insert_mailbox(tx, user.id, mailbox)?;
+            }
+            if let Some(address) = address {
+                insert_address(tx, &address)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_by_id(&self, user: UserId) -> Result<Option<UserRecord>> {
+        self.read(move |tx| {
+            Ok(tx
+                .query_row(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                    [id_bytes(user.0)],
+                    user_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn user_by_unameview(&self, unameview: &str) -> Result<Option<UserRecord>> {
+        let unameview = unameview.to_string();
+        self.read(move |tx| {
+            Ok(tx
+                .query_row(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE unameview = ?1"),
+                    [unameview],
+                    user_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY unameview"
+            ))?;
+            let users = stmt
+                .query_map([], user_from_row)?
+                .map(|r| r.map(|u| u.user))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(users)
+        })
+        .await
+    }
+
+    async fn update_user(&self, user: UserId, update: UserUpdate) -> Result<()> {
+        self.write(move |tx| {
+            let key = id_bytes(user.0);
+            let changed = match update {
+                UserUpdate::PasswordHash(hash) => tx.execute(
+                    "UPDATE users SET password = ?2 WHERE id = ?1",
+                    params![key, hash],
+                )?,
+                UserUpdate::Quota(quota) => tx.execute(
+                    "UPDATE users SET quota = ?2 WHERE id = ?1",
+                    params![key, quota.map(|q| q as i64)],
+                )?,
+                UserUpdate::Disabled(disabled) => tx.execute(
+                    "UPDATE users SET disabled = ?2 WHERE id = ?1",
+                    params![key, disabled],
+                )?,
+            };
+            if changed == 0 {
+                return Err(UserError::NotFound.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_user(&self, user: UserId) -> Result<Vec<Wake>> {
+        self.write(move |tx| {
+            get_user(tx, user)?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user = ?1"
+            ))?;
+            let mailboxes = stmt
+                .query_map([id_bytes(user.0)], mailbox_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut wakes = Vec::new();
+            for mailbox in &mailboxes {
+                drop_mailbox(tx, mailbox)?;
+                wakes.push(Wake {
+                    user,
+                    mailbox: mailbox.id,
+                    modseq: mailbox.highest_modseq + 1,
+                });
+            }
+            tx.execute("DELETE FROM addresses WHERE user = ?1", [id_bytes(user.0)])?;
+            tx.execute("DELETE FROM users WHERE id = ?1", [id_bytes(user.0)])?;
+            Ok(wakes)
+        })
+        .await
+    }
+
+    async fn add_address(&self, address: Address) -> Result<()> {
+        self.write(move |tx| {
+            get_user(tx, address.user)?;
+            insert_address(tx, &address)
+        })
+        .await
+    }
+
+    async fn remove_address(&self, user: UserId, addrview: &str) -> Result<()> {
+        let addrview = addrview.to_string();
+        self.write(move |tx| {
+            let removed = tx.execute(
+                "DELETE FROM addresses WHERE user = ?1 AND addrview = ?2",
+                params![id_bytes(user.0), addrview],
+            )?;
+            if removed == 0 {
+                return Err(AddressError::NotFound.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>> {
+        self.read(move |tx| {
+            get_user(tx, user)?;
+            let mut stmt = tx.prepare(
+                "SELECT id, user, address, addrview FROM addresses WHERE user = ?1
+                 ORDER BY address",
+            )?;
+            let list = stmt
+                .query_map([id_bytes(user.0)], address_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(list)
+        })
+        .await
+    }
+
+    async fn address_by_view(&self, addrview: &str) -> Result<Option<Address>> {
+        let addrview = addrview.to_string();
+        self.read(move |tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT id, user, address, addrview FROM addresses WHERE addrview = ?1",
+                    [addrview],
+                    address_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>> {
+        self.read(move |tx| {
+            get_user(tx, user)?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user = ?1 ORDER BY path"
+            ))?;
+            let list = stmt
+                .query_map([id_bytes(user.0)], mailbox_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(list)
+        })
+        .await
+    }
+
+    async fn mailbox_by_path(&self, user: UserId, path: &str) -> Result<Option<Mailbox>> {
+        let path = path.to_string();
+        self.read(move |tx| {
+            Ok(tx
+                .query_row(
+                    &format!(
+                        "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user = ?1 AND path = ?2"
+                    ),
+                    params![id_bytes(user.0), path],
+                    mailbox_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn mailbox_by_id(&self, mailbox: MailboxId) -> Result<Option<Mailbox>> {
+        self.read(move |tx| match get_mailbox(tx, mailbox) {
+            Ok(m) => Ok(Some(m)),
+            Err(Fail::Store(Error::Mailbox(MailboxError::NotFound))) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    async fn create_mailbox(
+        &self,
+        user: UserId,
+        parents: Vec<String>,
+        mailbox: NewMailbox,
+    ) -> Result<Mailbox> {
+        self.write(move |tx| {
+            get_user(tx, user)?;
+            if path_exists(tx, user, &mailbox.path)? {
+                return Err(MailboxError::AlreadyExists.into());
+            }
+            create_missing(tx, user, &parents)?;
+            insert_mailbox(tx, user, &mailbox)
+        })
+        .await
+    }
+
+    async fn rename_mailbox_tree(
+        &self,
+        user: UserId,
+        from: &str,
+        to: &str,
+        to_parents: Vec<String>,
+    ) -> Result<()> {
+        let (from, to) = (from.to_string(), to.to_string());
+        self.write(move |tx| {
+            get_user(tx, user)?;
+            if !path_exists(tx, user, &from)? {
+                return Err(MailboxError::NotFound.into());
+            }
+            let prefix = format!("{from}/");
+            let mut stmt = tx.prepare(
+                "SELECT id, path FROM mailboxes WHERE user = ?1
+                 AND (path = ?2 OR substr(path, 1, length(?3)) = ?3)",
+            )?;
+            let moving = stmt
+                .query_map(params![id_bytes(user.0), from, prefix], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let renamed: Vec<(Vec<u8>, String)> = moving
+                .into_iter()
+                .map(|(id, path)| (id, format!("{to}{}", &path[from.len()..])))
+                .collect();
+            for (_, path) in &renamed {
+                if path_exists(tx, user, path)? {
+                    return Err(MailboxError::AlreadyExists.into());
+                }
+            }
+            for (id, path) in &renamed {
+                tx.execute(
+                    "UPDATE mailboxes SET path = ?2 WHERE id = ?1",
+                    params![id, path],
+                )?;
+            }
+            create_missing(tx, user, &to_parents)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<Vec<Wake>> {
+        self.write(move |tx| {
+            let record = get_mailbox(tx, mailbox)?;
+            drop_mailbox(tx, &record)?;
+            Ok(vec![Wake {
+                user: record.user,
+                mailbox,
+                modseq: record.highest_modseq + 1,
+            }])
+        })
+        .await
+    }
+
+    async fn set_subscribed(&self, mailbox: MailboxId, subscribed: bool) -> Result<()> {
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1",
+                params![id_bytes(mailbox.0), subscribed],
+            )?;
+            if changed == 0 {
+                return Err(MailboxError::NotFound.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
+        self.read(move |tx| {
+            let record = get_mailbox(tx, mailbox)?;
+            let (messages, unseen, size) = tx.query_row(
+                "SELECT count(*), coalesce(sum(1 - seen), 0), coalesce(sum(size), 0)
+                 FROM messages WHERE mailbox = ?1",
+                [id_bytes(mailbox.0)],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )?;
+            Ok(MailboxStatus {
+                messages: messages as u32,
+                unseen: unseen as u32,
+                uidnext: record.uidnext,
+                uidvalidity: record.uidvalidity,
+                highest_modseq: record.highest_modseq,
+                size: size as u64,
+            })
+        })
+        .await
+    }
+
+    async fn quota_of_mailbox(&self, mailbox: MailboxId) -> Result<(u64, Option<u64>)> {
+        self.read(move |tx| {
+            let record = get_mailbox(tx, mailbox)?;
+            let user = get_user(tx, record.user)?;
+            Ok((user.user.storage_used, user.user.quota))
+        })
+        .await
+    }
+
+    async fn append(
+        &self,
+        mailbox: MailboxId,
+        message: NewMessage,
+    ) -> Result<(AppendOutcome, Vec<Wake>)> {
+        self.write(move |tx| {
+            let target = get_mailbox(tx, mailbox)?;
+            check_quota(tx, target.user, message.size)?;
+            let uid = target.uidnext;
+            if uid == Uid::MAX {
+                return Err(Error::Backend("UID space of mailbox exhausted".into()).into());
+            }
+            let modseq = target.highest_modseq + 1;
+            let key = id_bytes(message.id.0);
+            for (seq, blob) in message.content.blobs.iter().enumerate() {
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO blobs (hash, refcount, raw_len, stored_len, codec, data)
+                         VALUES (?1, 1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![
+                        blob.hash,
+                        blob.raw_len as i64,
+                        blob.data.len() as i64,
+                        blob.codec,
+                        blob.data
+                    ])?;
+                if inserted == 0 {
+                    reference_blob(tx, &blob.hash, 1)?;
+                    bump_counter(tx, "dedup_hits", 1)?;
+                }
+                tx.prepare_cached(
+                    "INSERT INTO message_blobs (message, seq, hash) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![key, seq as i64, blob.hash])?;
+            }
+            let flags = &message.flags;
+            tx.prepare_cached(
+                "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen, deleted,
+                     idate, hdate, size, msgid, subject, envelope, bodystructure, layout,
+                     search_headers, search_body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                     ?16, ?17, ?18)",
+            )?
+            .execute(params![
+                key,
+                id_bytes(mailbox.0),
+                id_bytes(target.user.0),
+                uid,
+                modseq as i64,
+                flags_to_text(flags),
+                flags.contains(&Flag::Seen),
+                flags.contains(&Flag::Deleted),
+                message.internal_date,
+                message.header_date,
+                message.size as i64,
+                message.message_id,
+                message.subject,
+                to_json(&message.envelope)?,
+                to_json(&message.body_structure)?,
+                message.content.layout,
+                message.search_headers,
+                message.search_body
+            ])?;
+            set_mailbox_counters(tx, mailbox, uid + 1, modseq)?;
+            add_storage(tx, target.user, message.size as i64)?;
+            journal(tx, mailbox, modseq, uid, KIND_EXISTS, None)?;
+            Ok((
+                AppendOutcome {
+                    id: message.id,
+                    uid,
+                    modseq,
+                    uidvalidity: target.uidvalidity,
+                    size: message.size,
+                },
+                vec![Wake {
+                    user: target.user,
+                    mailbox,
+                    modseq,
+                }],
+            ))
+        })
+        .await
+    }
+
+    async fn transfer(
+        &self,
+        source: MailboxId,
+        uids: &UidSet,
+        target: MailboxId,
+        transfer: Transfer,
+    ) -> Result<(CopyOutcome, Vec<Wake>)> {
+        let uids = uids.clone();
+        self.write(move |tx| {
+            let from = get_mailbox(tx, source)?;
+            let to = get_mailbox(tx, target)?;
+            let mut picked: Vec<(Vec<u8>, Uid, u64)> = Vec::new();
+            for_each_in_set(tx, "id, uid, size", source, &uids, |r| {
+                picked.push((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64));
+                Ok(())
+            })?;
+            if picked.is_empty() {
+                return Ok((
+                    CopyOutcome {
+                        uidvalidity: to.uidvalidity,
+                        pairs: Vec::new(),
+                        modseq: None,
+                    },
+                    Vec::new(),
+                ));
+            }
+            let total: u64 = picked.iter().map(|p| p.2).sum();
+            let quota_moves = transfer == Transfer::Copy || from.user != to.user;
+            if quota_moves {
+                check_quota(tx, to.user, total)?;
+            }
+            if to.uidnext as u64 + picked.len() as u64 >= Uid::MAX as u64 {
+                return Err(Error::Backend("UID space of mailbox exhausted".into()).into());
+            }
+            let modseq = to.highest_modseq + 1;
+            let mut uidnext = to.uidnext;
+            let mut pairs = Vec::with_capacity(picked.len());
+            for (id, uid, _) in &picked {
+                let new_uid = uidnext;
+                uidnext += 1;
+                match transfer {
+                    Transfer::Copy => {
+                        let new_id = id_bytes(ObjectId::new());
+                        tx.prepare_cached(
+                            "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen,
+                                 deleted, idate, hdate, size, msgid, subject, envelope,
+                                 bodystructure, layout, search_headers, search_body)
+                             SELECT ?2, ?3, ?4, ?5, ?6, flags, seen, deleted, idate, hdate, size,
+                                 msgid, subject, envelope, bodystructure, layout, search_headers,
+                                 search_body
+                             FROM messages WHERE id = ?1",
+                        )?
+                        .execute(params![
+                            id,
+                            new_id,
+                            id_bytes(target.0),
+                            id_bytes(to.user.0),
+                            new_uid,
+                            modseq as i64
+                        ])?;
+                        tx.prepare_cached(
+                            "INSERT INTO message_blobs (message, seq, hash)
+                             SELECT ?2, seq, hash FROM message_blobs WHERE message = ?1",
+                        )?
+                        .execute(params![id, new_id])?;
+                        let hashes = tx
+                            .prepare_cached("SELECT hash FROM message_blobs WHERE message = ?1")?
+                            .query_map([id], |r| r.get::<_, Vec<u8>>(0))?
+                            .collect::<rusqlite::Result<Vec<_>>>()?;
+                        for hash in hashes {
+                            reference_blob(tx, &hash, 1)?;
+                        }
+                    }
+                    Transfer::Move => {
+                        tx.prepare_cached(
+                            "UPDATE messages SET mailbox = ?2, user = ?3, uid = ?4, modseq = ?5
+                             WHERE id = ?1",
+                        )?
+                        .execute(params![
+                            id,
+                            id_bytes(target.0),
+                            id_bytes(to.user.0),
+                            new_uid,
+                            modseq as i64
+                        ])?;
+                    }
+                }
+                journal(tx, target, modseq, new_uid, KIND_EXISTS, None)?;
+                pairs.push((*uid, new_uid));
+            }
+            set_mailbox_counters(tx, target, uidnext, modseq)?;
+            let mut wakes = vec![Wake {
+                user: to.user,
+                mailbox: target,
+                modseq,
+            }];
+            if quota_moves {
+                add_storage(tx, to.user, total as i64)?;
+            }
+            if transfer == Transfer::Move {
+                // Re-read: when source is target, the counters just moved.
+                let from = get_mailbox(tx, source)?;
+                let source_modseq = from.highest_modseq + 1;
+                for (_, uid, _) in &picked {
+                    journal(tx, source, source_modseq, *uid, KIND_EXPUNGE, None)?;
+                }
+                set_mailbox_counters(tx, source, from.uidnext, source_modseq)?;
+                if from.user != to.user {
+                    add_storage(tx, from.user, -(total as i64))?;
+                }
+                wakes.push(Wake {
+                    user: from.user,
+                    mailbox: source,
+                    modseq: source_modseq,
+                });
+            }
+            Ok((
+                CopyOutcome {
+                    uidvalidity: to.uidvalidity,
+                    pairs,
+                    modseq: Some(modseq),
+                },
+                wakes,
+            ))
+        })
+        .await
+    }
+
+    async fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<(FlagsOutcome, Vec<Wake>)> {
+        let (uids, flags) = (uids.clone(), flags.clone());
+        self.write(move |tx| {
+            let record = get_mailbox(tx, mailbox)?;
+            let mut current: Vec<(Vec<u8>, Uid, ModSeq, Flags)> = Vec::new();
+            for_each_in_set(tx, "id, uid, modseq, flags", mailbox, &uids, |r| {
+                current.push((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                    flags_from_text(&r.get::<_, String>(3)?),
+                ));
+                Ok(())
+            })?;
+            let modseq = record.highest_modseq + 1;
+            let mut outcome = FlagsOutcome {
+                modseq: None,
+                updated: Vec::new(),
+                modified: Vec::new(),
+            };
+            for (id, uid, old_modseq, old_flags) in current {
+                if unchanged_since.is_some_and(|limit| old_modseq > limit) {
+                    outcome.modified.push(uid);
+                    continue;
+                }
+                let new_flags = apply_flag_op(&old_flags, op, &flags);
+                if new_flags == old_flags {
+                    outcome.updated.push((uid, old_flags, old_modseq));
+                    continue;
+                }
+                tx.prepare_cached(
+                    "UPDATE messages SET flags = ?2, seen = ?3, deleted = ?4, modseq = ?5
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    flags_to_text(&new_flags),
+                    new_flags.contains(&Flag::Seen),
+                    new_flags.contains(&Flag::Deleted),
+                    modseq as i64
+                ])?;
+                journal(tx, mailbox, modseq, uid, KIND_FLAGS, Some(&new_flags))?;
+                outcome.modseq = Some(modseq);
+                outcome.updated.push((uid, new_flags, modseq));
+            }
+            let mut wakes = Vec::new();
+            if outcome.modseq.is_some() {
+                set_mailbox_counters(tx, mailbox, record.uidnext, modseq)?;
+                wakes.push(Wake {
+                    user: record.user,
+                    mailbox,
+                    modseq,
+                });
+            }
+            Ok((outcome, wakes))
+        })
+        .await
+    }
+
+    async fn expunge(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&UidSet>,
+    ) -> Result<(ExpungeOutcome, Vec<Wake>)> {
+        let uids = uids.cloned().unwrap_or_else(UidSet::all);
+        self.write(move |tx| {
+            let record = get_mailbox(tx, mailbox)?;
+            let mut victims = Vec::new();
+            for_each_in_set(tx, "id, uid, size, deleted", mailbox, &uids, |r| {
+                if r.get::<_, bool>(3)? {
+                    victims.push((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64));
+                }
+                Ok(())
+            })?;
+            let modseq = remove_messages(tx, &record, &victims)?;
+            let wakes = modseq
+                .map(|modseq| Wake {
+                    user: record.user,
+                    mailbox,
+                    modseq,
+                })
+                .into_iter()
+                .collect();
+            Ok((
+                ExpungeOutcome {
+                    uids: victims.into_iter().map(|v| v.1).collect(),
+                    modseq,
+                },
+                wakes,
+            ))
+        })
+        .await
+    }
+
+    async fn snapshot(&self, mailbox: MailboxId) -> Result<Snapshot> {
+        self.read(move |tx| {
+            let record = get_mailbox(tx, mailbox)?;
+            let mut stmt =
+                tx.prepare_cached("SELECT uid FROM messages WHERE mailbox = ?1 ORDER BY uid")?;
+            let uids = stmt
+                .query_map([id_bytes(mailbox.0)], |r| r.get::<_, u32>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Snapshot {
+                uids,
+                uidvalidity: record.uidvalidity,
+                uidnext: record.uidnext,
+                highest_modseq: record.highest_modseq,
+            })
+        })
+        .await
+    }
+
+    async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes> {
+        self.read(move |tx| {
+            let record = get_mailbox(tx, mailbox)?;
+            let floor: i64 = tx.query_row(
+                "SELECT journal_floor FROM mailboxes WHERE id = ?1",
+                [id_bytes(mailbox.0)],
+                |r| r.get(0),
+            )?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT modseq, uid, kind, flags FROM journal WHERE mailbox = ?1 AND modseq > ?2
+                 ORDER BY modseq, uid",
+            )?;
+            let changes = stmt
+                .query_map(params![id_bytes(mailbox.0), modseq as i64], |r| {
+                    let kind = match r.get::<_, i64>(2)? {
+                        KIND_EXISTS => ChangeKind::Exists,
+                        KIND_EXPUNGE => ChangeKind::Expunge,
+                        _ => ChangeKind::Flags(flags_from_text(
+                            &r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                        )),
+                    };
+                    Ok(Change {
+                        modseq: r.get::<_, i64>(0)? as u64,
+                        uid: r.get(1)?,
+                        kind,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Changes {
+                changes,
+                highest_modseq: record.highest_modseq,
+                truncated: (modseq as i64) < floor,
+            })
+        })
+        .await
+    }
+
+    async fn fetch_meta(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        fields: MetaFields,
+    ) -> Result<Vec<MessageMeta>> {
+        let uids = uids.clone();
+        self.read(move |tx| {
+            get_mailbox(tx, mailbox)?;
+            let columns = format!(
+                "id, uid, modseq, flags, idate, hdate, size, {}, {}",
+                if fields.envelope { "envelope" } else { "NULL" },
+                if fields.body_structure {
+                    "bodystructure"
+                } else {
+                    "NULL"
+                }
+            );
+            let mut out = Vec::new();
+            for_each_in_set(tx, &columns, mailbox, &uids, |r| {
+                let envelope = r
+                    .get::<_, Option<String>>(7)?
+                    .map(|t| from_json::<Envelope>(&t))
+                    .transpose()?;
+                let body_structure = r
+                    .get::<_, Option<String>>(8)?
+                    .map(|t| from_json::<BodyStructure>(&t))
+                    .transpose()?;
+                out.push(MessageMeta {
+                    id: MessageId(oid(r, 0)?),
+                    uid: r.get(1)?,
+                    modseq: r.get::<_, i64>(2)? as u64,
+                    flags: flags_from_text(&r.get::<_, String>(3)?),
+                    internal_date: r.get(4)?,
+                    header_date: r.get(5)?,
+                    size: r.get::<_, i64>(6)? as u64,
+                    envelope,
+                    body_structure,
+                });
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn load_content(&self, mailbox: MailboxId, uid: Uid) -> Result<ContentRead> {
+        self.read(move |tx| {
+            let (id, layout): (Vec<u8>, Vec<u8>) = tx
+                .query_row(
+                    "SELECT id, layout FROM messages WHERE mailbox = ?1 AND uid = ?2",
+                    params![id_bytes(mailbox.0), uid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or(MessageError::NotFound)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT b.codec, b.data FROM message_blobs m JOIN blobs b ON b.hash = m.hash
+                 WHERE m.message = ?1 ORDER BY m.seq",
+            )?;
+            let blobs = stmt
+                .query_map([id], |r| Ok((r.get::<_, u8>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(ContentRead { layout, blobs })
+        })
+        .await
+    }
+
+    async fn search_rows(&self, mailbox: MailboxId, with_text: bool) -> Result<Vec<SearchRow>> {
+        self.read(move |tx| {
+            get_mailbox(tx, mailbox)?;
+            let text = if with_text {
+                "search_headers, search_body"
+            } else {
+                "NULL, NULL"
+            };
+            let mut stmt = tx.prepare(&format!(
+                "SELECT uid, modseq, flags, idate, hdate, size, {text} FROM messages
+                 WHERE mailbox = ?1 ORDER BY uid"
+            ))?;
+            let rows = stmt
+                .query_map([id_bytes(mailbox.0)], |r| {
+                    Ok(SearchRow {
+                        uid: r.get(0)?,
+                        modseq: r.get::<_, i64>(1)? as u64,
+                        flags: flags_from_text(&r.get::<_, String>(2)?),
+                        internal_date: r.get(3)?,
+                        header_date: r.get(4)?,
+                        size: r.get::<_, i64>(5)? as u64,
+                        search_headers: r.get(6)?,
+                        search_body: r.get(7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.read(|tx| {
+            let count = |sql: &str| -> TxResult<u64> {
+                Ok(tx.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+            };
+            Ok(StoreStats {
+                users: count("SELECT count(*) FROM users")?,
+                mailboxes: count("SELECT count(*) FROM mailboxes")?,
+                messages: count("SELECT count(*) FROM messages")?,
+                raw_bytes: count("SELECT coalesce(sum(size), 0) FROM messages")?,
+                stored_bytes: count(
+                    "SELECT coalesce((SELECT sum(length(layout)) FROM messages), 0)
+                          + coalesce((SELECT sum(stored_len) FROM blobs), 0)",
+                )?,
+                blobs: count("SELECT count(*) FROM blobs")?,
+                dedup_hits: count(
+                    "SELECT coalesce((SELECT value FROM meta WHERE key = 'dedup_hits'), 0)",
+                )?,
+            })
+        })
+        .await
+    }
+
+    async fn verify(&self, repair: bool) -> Result<VerifyReport> {
+        self.write(move |tx| {
+            let mut problems = Vec::new();
+            // Quota: storage_used = Σ sizes of the user's messages.
+            let mut stmt = tx.prepare(
+                "SELECT u.id, u.username, u.storage_used,
+                     coalesce((SELECT sum(size) FROM messages m WHERE m.user = u.id), 0)
+                 FROM users u",
+            )?;
+            let drift = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (id, name, stored, actual) in drift {
+                if stored != actual {
+                    problems.push(format!(
+                        "user {name}: storage_used {stored}, messages sum to {actual}"
+                    ));
+                    if repair {
+                        tx.execute(
+                            "UPDATE users SET storage_used = ?2 WHERE id = ?1",
+                            params![id, actual],
+                        )?;
+                    }
+                }
+            }
+            // Blob refcounts = number of references.
+            let mut stmt = tx.prepare(
+                "SELECT b.hash, b.refcount,
+                     (SELECT count(*) FROM message_blobs m WHERE m.hash = b.hash)
+                 FROM blobs b",
+            )?;
+            let refs = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (hash, stored, actual) in refs {
+                if stored != actual {
+                    problems.push(format!(
+                        "blob {}: refcount {stored}, referenced {actual} times",
+                        hex(&hash)
+                    ));
+                    if repair {
+                        tx.execute(
+                            "UPDATE blobs SET refcount = ?2, unreferenced_since =
+                                 CASE WHEN ?2 = 0 THEN coalesce(unreferenced_since, ?3) ELSE NULL END
+                             WHERE hash = ?1",
+                            params![hash, actual, now()],
+                        )?;
+                    }
+                }
+            }
+            let missing: i64 = tx.query_row(
+                "SELECT count(*) FROM message_blobs m WHERE NOT EXISTS
+                     (SELECT 1 FROM blobs b WHERE b.hash = m.hash)",
+                [],
+                |r| r.get(0),
+            )?;
+            if missing > 0 {
+                problems.push(format!("{missing} message references to missing blobs"));
+            }
+            // UID/MODSEQ order: every UID below uidnext, every MODSEQ at most highest_modseq.
+            let mut stmt = tx.prepare(
+                "SELECT b.id, b.path, b.uidnext, b.highest_modseq,
+                     (SELECT max(uid) FROM messages m WHERE m.mailbox = b.id),
+                     (SELECT max(modseq) FROM messages m WHERE m.mailbox = b.id),
+                     (SELECT max(modseq) FROM journal j WHERE j.mailbox = b.id)
+                 FROM mailboxes b",
+            )?;
+            let counters = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<i64>>(6)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (id, path, uidnext, highest, max_uid, max_modseq, max_journal) in counters {
+                let max_modseq = max_modseq.max(max_journal);
+                let uid_drift = max_uid.filter(|&u| u >= uidnext);
+                let modseq_drift = max_modseq.filter(|&m| m > highest);
+                if uid_drift.is_some() {
+                    problems.push(format!("mailbox {path}: a UID is not below uidnext {uidnext}"));
+                }
+                if modseq_drift.is_some() {
+                    problems.push(format!(
+                        "mailbox {path}: a MODSEQ is above highest_modseq {highest}"
+                    ));
+                }
+                // Repair only ever raises the counters, so no UID or MODSEQ is handed out twice.
+                if repair && (uid_drift.is_some() || modseq_drift.is_some()) {
+                    tx.execute(
+                        "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
+                        params![
+                            id,
+                            uid_drift.map_or(uidnext, |u| u + 1),
+                            modseq_drift.unwrap_or(highest)
+                        ],
+                    )?;
+                }
+            }
+            Ok(VerifyReport {
+                repaired: repair && !problems.is_empty(),
+                problems,
+            })
+        })
+        .await
+    }
+
+    async fn gc(&self, grace_secs: u64) -> Result<u64> {
+        self.write(move |tx| {
+            let cutoff = now() - grace_secs as i64;
+            let removed = tx.execute(
+                "DELETE FROM blobs WHERE refcount <= 0 AND unreferenced_since IS NOT NULL
+                     AND unreferenced_since <= ?1
+                     AND NOT EXISTS (SELECT 1 FROM message_blobs m WHERE m.hash = blobs.hash)",
+                [cutoff],
+            )?;
+            Ok(removed as u64)
+        })
+        .await
+    }
+
+    async fn trim_journal(&self, max_age_secs: u64) -> Result<u64> {
+        self.write(move |tx| {
+            let cutoff = now() - max_age_secs as i64;
+            tx.execute(
+                "UPDATE mailboxes SET journal_floor = max(journal_floor, coalesce(
+                     (SELECT max(modseq) FROM journal j WHERE j.mailbox = mailboxes.id
+                          AND j.created < ?1), 0))",
+                [cutoff],
+            )?;
+            let removed = tx.execute("DELETE FROM journal WHERE created < ?1", [cutoff])?;
+            Ok(removed as u64)
+        })
+        .await
+    }
+}
+
+fn insert_address(tx: &Transaction, address: &Address) -> TxResult<()> {
+    let taken = tx
+        .query_row(
+            "SELECT 1 FROM addresses WHERE addrview = ?1",
+            [&address.addrview],
+            |_| Ok(()),
+        )
+        .optional()?;
+    if taken.is_some() {
+        return Err(AddressError::AlreadyExists.into());
+    }
+    tx.execute(
+        "INSERT INTO addresses (id, user, address, addrview) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            id_bytes(address.id.0),
+            id_bytes(address.user.0),
+            address.address,
+            address.addrview
+        ],
+    )?;
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::*;
+    use crate::store::{Store, StoreConfig};
+
+    /// Opens the same database file behind the store's back, to age or corrupt records.
+    fn raw(dir: &std::path::Path) -> rusqlite::Connection {
+        super::open_connection(&dir.join("store.sqlite")).unwrap()
+    }
+
+    async fn store_with_mail(dir: &std::path::Path) -> (Store, User, Mailbox) {
+        let store = Store::open_sqlite(dir, StoreConfig::default())
+            .await
+            .unwrap();
+        let user = store
+            .create_user(NewUser {
+                username: "drift".into(),
+                password: "pw".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let inbox = store.get_mailbox(user.id, "INBOX").await.unwrap();
+        for n in 0..3 {
+            let raw = format!("Subject: {n}\r\n\r\nbody\r\n");
+            store
+                .append(inbox.id, raw.as_bytes(), &Flags::new(), None)
+                .await
+                .unwrap();
+        }
+        (store, user, inbox)
+    }
+
+    #[tokio::test]
+    async fn verify_reports_and_repairs_drift() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, user, inbox) = store_with_mail(dir.path()).await;
+        let used = store.get_user(user.id).await.unwrap().storage_used;
+        let db = raw(dir.path());
+        db.execute_batch(
+            "UPDATE users SET storage_used = 5;
+             UPDATE blobs SET refcount = refcount + 7;
+             UPDATE mailboxes SET uidnext = 2, highest_modseq = 1 WHERE path = 'INBOX';",
+        )
+        .unwrap();
+        let found = store.verify(false).await.unwrap();
+        assert!(!found.repaired);
+        assert_eq!(found.problems.len(), 1 + 3 + 2, "{:?}", found.problems);
+        assert_eq!(
+            store.verify(false).await.unwrap(),
+            found,
+            "report only changes nothing"
+        );
+
+        let fixed = store.verify(true).await.unwrap();
+        assert!(fixed.repaired);
+        assert_eq!(fixed.problems, found.problems);
+        assert!(store.verify(false).await.unwrap().problems.is_empty());
+        assert_eq!(store.get_user(user.id).await.unwrap().storage_used, used);
+        let snap = store.snapshot(inbox.id).await.unwrap();
+        assert_eq!((snap.uidnext, snap.highest_modseq), (4, 3));
+        let next = store
+            .append(inbox.id, b"x", &Flags::new(), None)
+            .await
+            .unwrap();
+        assert_eq!((next.uid, next.modseq), (4, 4));
+    }
+
+    #[tokio::test]
+    async fn trimmed_journal_reports_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, inbox) = store_with_mail(dir.path()).await;
+        assert_eq!(store.trim_journal(3600).await.unwrap(), 0);
+        raw(dir.path())
+            .execute("UPDATE journal SET created = created - 7200", [])
+            .unwrap();
+        store
+            .store_flags(
+                inbox.id,
+                &UidSet::all(),
+                FlagOp::Add,
+                &[Flag::Seen].into(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.trim_journal(3600).await.unwrap(), 3);
+        let old = store.changes_since(inbox.id, 1).await.unwrap();
+        assert!(old.truncated);
+        let recent = store.changes_since(inbox.id, 3).await.unwrap();
+        assert!(!recent.truncated);
+        assert_eq!(recent.changes.len(), 3);
+        assert!(recent.changes.iter().all(|c| c.modseq == 4));
+    }
+}
