@@ -133,7 +133,11 @@ async fn list(store: &Store, mailbox: &Mailbox) -> CliResult<Report> {
                 _ => a.name.clone().unwrap_or_default(),
             })
             .unwrap_or_default();
-        let subject = envelope.subject.clone().unwrap_or_default();
+        let subject = envelope
+            .subject
+            .as_deref()
+            .map(decode_words)
+            .unwrap_or_default();
         rows.push(vec![
             meta.uid.to_string(),
             flag_names(&meta.flags).join(" "),
@@ -160,6 +164,19 @@ async fn list(store: &Store, mailbox: &Mailbox) -> CliResult<Report> {
             &rows,
         ),
     ))
+}
+
+/// Decodes RFC 2047 encoded words (`=?UTF-8?Q?…?=`): the store's ENVELOPE keeps header text
+/// as sent, as IMAP shows it; people want it readable.
+fn decode_words(text: &str) -> String {
+    if !text.contains("=?") {
+        return text.to_string();
+    }
+    let header = format!("Subject: {text}\r\n\r\n");
+    MessageParser::default()
+        .parse_headers(header.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| text.to_string())
 }
 
 fn addresses_text(address: Option<&ParsedAddress>) -> Option<String> {
@@ -329,4 +346,16 @@ async fn delete(store: &Store, mailbox: &Mailbox, uids: &[Uid]) -> CliResult<Rep
         json!({ "mailbox": mailbox.path, "deleted": outcome.uids }),
         format!("deleted UID {} from {}", listed.join(", "), mailbox.path),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_words_are_decoded_and_plain_text_kept() {
+        assert_eq!(decode_words("plain"), "plain");
+        assert_eq!(decode_words("a =?UTF-8?Q?=E2=9C=94?= b"), "a \u{2714} b");
+        assert_eq!(decode_words("=?bogus"), "=?bogus");
+    }
 }
