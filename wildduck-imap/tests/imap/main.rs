@@ -1,0 +1,12 @@
+//! IMAP transcript tests: raw bytes to a server on an ephemeral loopback port, raw bytes back.
+
+mod harness;
+
+mod bad_input;
+mod condstore;
+mod idle;
+mod mailboxes;
+mod messages;
+mod session_state;
+mod smoke;
+mod tls;
