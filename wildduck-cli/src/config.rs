@@ -71,6 +71,9 @@ pub struct ImapSection {
     pub listen: SocketAddr,
     /// Implicit-TLS listener, started only when `[tls]` is configured.
     pub tls_listen: SocketAddr,
+    /// The IMAP server's own settings (`implicit_tls` is set per listener by `serve`).
+    #[serde(flatten)]
+    pub server: wildduck_imap::Config,
 }
 
 impl Default for ImapSection {
@@ -79,6 +82,7 @@ impl Default for ImapSection {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 1143)),
             tls_listen: SocketAddr::from(([127, 0, 0, 1], 1993)),
+            server: wildduck_imap::Config::default(),
         }
     }
 }
@@ -91,6 +95,9 @@ pub struct Pop3Section {
     pub listen: SocketAddr,
     /// Implicit-TLS listener, started only when `[tls]` is configured.
     pub tls_listen: SocketAddr,
+    /// The POP3 server's own settings (`implicit_tls` is set per listener by `serve`).
+    #[serde(flatten)]
+    pub server: wildduck_pop3::Config,
 }
 
 impl Default for Pop3Section {
@@ -99,6 +106,7 @@ impl Default for Pop3Section {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 1110)),
             tls_listen: SocketAddr::from(([127, 0, 0, 1], 1995)),
+            server: wildduck_pop3::Config::default(),
         }
     }
 }

@@ -83,6 +83,29 @@ pub fn asctime(ts: Timestamp) -> String {
     )
 }
 
+/// `Sun, 29 Nov 2026 19:47:19 +0000`, the RFC 5322 `Date:` form (always UTC here).
+pub fn rfc5322(ts: Timestamp) -> String {
+    let p = parts(ts);
+    format!(
+        "{}, {} {} {} {:02}:{:02}:{:02} +0000",
+        WEEKDAYS[p.weekday],
+        p.day,
+        MONTHS[(p.month - 1) as usize],
+        p.year,
+        p.hour,
+        p.minute,
+        p.second
+    )
+}
+
+/// Now, in seconds since the epoch.
+pub fn now() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as Timestamp)
+        .unwrap_or(0)
+}
+
 /// Reads the date at the end of an mbox `From ` line, leniently: month name, day, `hh:mm[:ss]`
 /// and year in any order after the weekday (writers disagree on the zone's place); a numeric
 /// zone like `+0200` is honoured, zone names are taken as UTC.
@@ -134,6 +157,7 @@ mod tests {
         assert_eq!(asctime(0), "Thu Jan  1 00:00:00 1970");
         assert_eq!(asctime(951_782_400), "Tue Feb 29 00:00:00 2000");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc5322(1_795_980_839), "Sun, 29 Nov 2026 19:33:59 +0000");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     NotFound,
     /// No such user (EX_NOUSER).
     NoUser,
+    /// A service can not start, e.g. a port is taken (EX_UNAVAILABLE).
+    Unavailable,
     /// A bug (EX_SOFTWARE).
     Software,
     /// Something to be created already exists, or an output file can not be made
@@ -42,6 +44,7 @@ impl ErrorKind {
             ErrorKind::Data => 65,
             ErrorKind::NotFound => 66,
             ErrorKind::NoUser => 67,
+            ErrorKind::Unavailable => 69,
             ErrorKind::Software => 70,
             ErrorKind::CantCreate => 73,
             ErrorKind::Io => 74,

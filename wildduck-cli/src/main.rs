@@ -6,8 +6,10 @@ mod commands;
 mod config;
 mod dates;
 mod error;
+mod first_run;
 mod formats;
 mod output;
+mod serve;
 mod tls;
 
 use std::path::PathBuf;
@@ -26,7 +28,7 @@ use crate::output::Report;
     version,
     about = "WildDuck mail server: IMAP and POP3 over a database store, and its admin tool",
     after_help = "Exit codes: 0 ok, 64 usage, 65 bad data, 66 not found, 67 no such user, \
-                  70 internal error, 73 already exists / can not create, 74 I/O error, \
+                  69 can not listen, 70 internal error, 73 already exists / can not create, 74 I/O error, \
                   75 temporary failure (retry), 77 not permitted, 78 configuration error."
 )]
 struct Cli {
@@ -44,6 +46,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the IMAP and POP3 servers until SIGINT or SIGTERM. On an empty store, first create
+    /// an account and print its username and password.
+    Serve,
     /// Show or check the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -140,7 +145,7 @@ fn usage_error(err: clap::Error) -> ExitCode {
 fn run(cli: Cli) -> CliResult<Report> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
     config.validate()?;
-    init_logging(&config, false);
+    init_logging(&config, matches!(cli.command, Command::Serve));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -159,6 +164,7 @@ fn run(cli: Cli) -> CliResult<Report> {
 
 async fn dispatch(ctx: Ctx, command: Command) -> CliResult<Report> {
     match command {
+        Command::Serve => serve::run(&ctx).await,
         Command::Config(ConfigCommand::Print) => commands::print_config(&ctx.config),
         Command::Config(ConfigCommand::Check) => commands::check_config(&ctx.config),
         Command::User(cmd) => commands::user::run(&ctx, cmd).await,
