@@ -418,6 +418,8 @@ mod tests {
                 ("WILDDUCK_POP3_ENABLED", "false"),
                 ("WILDDUCK_STORE_MAX_MESSAGE_SIZE", "1000"),
                 ("WILDDUCK_TLS_CERT", "/c.pem"),
+                ("WILDDUCK_IMAP_ALLOW_PLAINTEXT_LOGIN", "true"),
+                ("WILDDUCK_POP3_MAX_CONNECTIONS", "7"),
                 ("WILDDUCK_CONFIG", "ignored: names the file"),
                 ("HOME", "/not/ours"),
             ]),
@@ -429,6 +431,9 @@ mod tests {
         assert!(!config.pop3.enabled);
         assert_eq!(config.store.max_message_size, 1000);
         assert_eq!(config.tls.cert, Some(PathBuf::from("/c.pem")));
+        // Keys of the embedded server configs, including ones unset by default.
+        assert_eq!(config.imap.server.allow_plaintext_login, Some(true));
+        assert_eq!(config.pop3.server.max_connections, 7);
     }
 
     #[test]

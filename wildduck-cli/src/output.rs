@@ -28,7 +28,10 @@ impl Report {
 /// Prints a successful result to stdout.
 pub fn print_report(report: &Report, as_json: bool) {
     if as_json {
-        println!("{}", pretty(&report.json));
+        // Null: the command already printed what it had (serve's event lines).
+        if !report.json.is_null() {
+            println!("{}", pretty(&report.json));
+        }
     } else if !report.text.is_empty() {
         if report.text.ends_with('\n') {
             print!("{}", report.text);

@@ -98,10 +98,10 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
     drop(store);
     match first_error {
         Some(err) => Err(err),
-        None => Ok(Report::new(
-            json!({ "event": "stopped" }),
-            "wildduck stopped",
-        )),
+        None => {
+            announce(ctx.json, json!({ "event": "stopped" }), "wildduck stopped");
+            Ok(Report::default())
+        }
     }
 }
 
@@ -178,22 +178,29 @@ fn server_error(
     }
 }
 
+/// Prints one event: a JSON line with `--json`, else text for people.
+fn announce(as_json: bool, event: serde_json::Value, text: &str) {
+    if as_json {
+        println!("{event}");
+    } else {
+        println!("{text}");
+    }
+}
+
 fn announce_account(as_json: bool, account: &first_run::CreatedAccount) {
     let shown_password = if account.password_from_config {
         "(the one in the configuration file)"
     } else {
         account.password.as_str()
     };
-    if as_json {
-        println!(
-            "{}",
-            json!({ "event": "account_created", "username": account.username, "password": shown_password })
-        );
-    } else {
-        println!("Created the first account (the password is shown only this once):");
-        println!("  username: {}", account.username);
-        println!("  password: {shown_password}");
-    }
+    announce(
+        as_json,
+        json!({ "event": "account_created", "username": account.username, "password": shown_password }),
+        &format!(
+            "Created the first account (the password is shown only this once):\n  username: {}\n  password: {shown_password}",
+            account.username
+        ),
+    );
 }
 
 fn announce_listener(as_json: bool, listener: &Listener, bound: SocketAddr) {
@@ -202,14 +209,11 @@ fn announce_listener(as_json: bool, listener: &Listener, bound: SocketAddr) {
     } else {
         "plain"
     };
-    if as_json {
-        println!(
-            "{}",
-            json!({ "event": "listening", "protocol": listener.protocol.to_ascii_lowercase(), "tls": listener.implicit_tls, "address": bound.to_string() })
-        );
-    } else {
-        println!("{} ({kind}) listening on {bound}", listener.protocol);
-    }
+    announce(
+        as_json,
+        json!({ "event": "listening", "protocol": listener.protocol.to_ascii_lowercase(), "tls": listener.implicit_tls, "address": bound.to_string() }),
+        &format!("{} ({kind}) listening on {bound}", listener.protocol),
+    );
 }
 
 /// SIGINT and SIGTERM, whichever comes.

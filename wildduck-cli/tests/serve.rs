@@ -244,6 +244,44 @@ fn first_start_prints_an_account_that_clients_use_to_read_the_welcome_mail() {
     );
 }
 
+#[test]
+fn with_json_serve_announces_its_events_as_json_lines() {
+    let env = Env::new();
+    let config = write_config(&env, "");
+    let mut child = env
+        .command(&["--json", "--config", config.to_str().unwrap(), "serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        let line = lines.next().expect("an event line").unwrap();
+        events.push(serde_json::from_str::<serde_json::Value>(&line).expect("JSON"));
+    }
+    assert_eq!(events[0]["event"], "account_created");
+    assert_eq!(events[0]["username"], "admin");
+    assert_eq!(events[0]["password"].as_str().map(str::len), Some(20));
+    assert_eq!(events[1]["event"], "listening");
+    assert_eq!(events[1]["protocol"], "imap");
+    assert_eq!(events[2]["protocol"], "pop3");
+    assert!(
+        events[2]["address"]
+            .as_str()
+            .unwrap()
+            .parse::<SocketAddr>()
+            .is_ok()
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let stopped: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(stopped["event"], "stopped");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
 /// Reads CRLF lines until one starts with `prefix`; returns every line read.
 fn read_until(reader: &mut BufReader<TcpStream>, prefix: &str) -> std::io::Result<Vec<String>> {
     let mut lines = Vec::new();
