@@ -543,3 +543,106 @@ fn a_whole_user_exports_to_a_tree() {
         "cant_create",
     );
 }
+
+#[test]
+fn a_generated_mbox_imports_as_pythons_mailbox_reads_it_and_round_trips() {
+    let env = Env::new();
+    env.add_user("alice", "alice-password");
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools");
+    let mbox = env.path("gen.mbox");
+    let generated = std::process::Command::new("python3")
+        .arg(tools.join("gen_mbox.py"))
+        .args(["-n", "200", "--seed", "11", "-o"])
+        .arg(&mbox)
+        .output()
+        .expect("python3");
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+
+    // The reference: Python's own mbox reader, one file per message.
+    let reference = env.path("reference");
+    fs::create_dir(&reference).unwrap();
+    let script = "import mailbox, sys\n\
+                  box = mailbox.mbox(sys.argv[1])\n\
+                  for i, key in enumerate(box.keys()):\n\
+                  \x20   open('%s/%05d' % (sys.argv[2], i), 'wb').write(box.get_bytes(key))\n";
+    let read = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&mbox)
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let mut expected: Vec<PathBuf> = fs::read_dir(&reference)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    expected.sort();
+    assert_eq!(expected.len(), 200);
+
+    assert_eq!(
+        env.ok(&["import", "--user", "alice", mbox.to_str().unwrap()])["imported"],
+        200
+    );
+    let first = env.path("first");
+    env.ok(&[
+        "export",
+        "--user",
+        "alice",
+        "--format",
+        "maildir",
+        "-o",
+        first.to_str().unwrap(),
+    ]);
+    let stored = read_maildir(&first);
+    for (entry, reference) in stored.iter().zip(&expected) {
+        assert!(
+            entry.raw == fs::read(reference).unwrap(),
+            "{} differs",
+            reference.display()
+        );
+    }
+
+    // Our mbox export, imported again, gives the same messages.
+    let again = env.path("again.mbox");
+    env.ok(&[
+        "export",
+        "--user",
+        "alice",
+        "--format",
+        "mbox",
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    env.ok(&[
+        "import",
+        "--user",
+        "alice",
+        "--mailbox",
+        "Again",
+        again.to_str().unwrap(),
+    ]);
+    let second = env.path("second");
+    env.ok(&[
+        "export",
+        "--user",
+        "alice",
+        "--mailbox",
+        "Again",
+        "--format",
+        "maildir",
+        "-o",
+        second.to_str().unwrap(),
+    ]);
+    assert!(
+        read_maildir(&second) == stored,
+        "mbox round trip changed messages"
+    );
+}
