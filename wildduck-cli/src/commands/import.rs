@@ -108,8 +108,19 @@ fn settle_format(path: &Path, format: Format) -> CliResult<Source> {
 
 type MailResult = Result<Mail, Problem>;
 
+/// A file too large to be one message is refused before it is read.
+fn check_file_size(path: &Path, max_size: u64) -> Result<(), String> {
+    let size = std::fs::metadata(path)
+        .map_err(|err| err.to_string())?
+        .len();
+    if size > max_size {
+        return Err(format!("{size} bytes, larger than the limit of {max_size}"));
+    }
+    Ok(())
+}
+
 /// The messages of one input, read one at a time.
-fn messages(source: &Source) -> Box<dyn Iterator<Item = MailResult>> {
+fn messages(source: &Source, max_size: u64) -> Box<dyn Iterator<Item = MailResult>> {
     let problem = |path: &Path, reason: String| Problem {
         origin: path.display().to_string(),
         reason,
@@ -118,8 +129,8 @@ fn messages(source: &Source) -> Box<dyn Iterator<Item = MailResult>> {
         Source::Mbox(path) => match File::open(path) {
             Ok(file) => {
                 let name = path.display().to_string();
-                Box::new(
-                    MboxReader::new(BufReader::new(file)).map(move |item| match item {
+                Box::new(MboxReader::new(BufReader::new(file), max_size).map(
+                    move |item| match item {
                         Ok(mut mail) => {
                             mail.origin = format!("{name}: {}", mail.origin);
                             Ok(mail)
@@ -128,8 +139,8 @@ fn messages(source: &Source) -> Box<dyn Iterator<Item = MailResult>> {
                             origin: format!("{name}: line {}", err.line),
                             reason: err.reason,
                         }),
-                    }),
-                )
+                    },
+                ))
             }
             Err(err) => Box::new(std::iter::once(Err(problem(path, err.to_string())))),
         },
@@ -138,6 +149,7 @@ fn messages(source: &Source) -> Box<dyn Iterator<Item = MailResult>> {
                 maildir::read_keywords(dir).and_then(|k| Ok((k, maildir::message_files(dir)?)));
             match listing {
                 Ok((keywords, files)) => Box::new(files.into_iter().map(move |file| {
+                    check_file_size(&file, max_size).map_err(|reason| problem(&file, reason))?;
                     maildir::read_message(&file, &keywords)
                         .map_err(|err| problem(&file, err.to_string()))
                 })),
@@ -145,6 +157,9 @@ fn messages(source: &Source) -> Box<dyn Iterator<Item = MailResult>> {
             }
         }
         Source::Eml(path) => {
+            if let Err(reason) = check_file_size(path, max_size) {
+                return Box::new(std::iter::once(Err(problem(path, reason))));
+            }
             let mail = std::fs::read(path)
                 .map(|raw| Mail {
                     raw,
@@ -207,7 +222,7 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
     let mut total = 0usize;
     let mut problems = Vec::new();
     for source in &sources {
-        for item in messages(source) {
+        for item in messages(source, max_size) {
             match checked(item, max_size) {
                 Ok(_) => total += 1,
                 Err(problem) => problems.push(problem),
@@ -245,7 +260,7 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
     let progress = Progress::new(total, !ctx.json && std::io::stderr().is_terminal());
     let mut imported: Vec<Uid> = Vec::new();
     for source in &sources {
-        for item in messages(source) {
+        for item in messages(source, max_size) {
             // Problems were counted in the first pass; the same checks skip them here.
             let Ok(mail) = checked(item, max_size) else {
                 continue;

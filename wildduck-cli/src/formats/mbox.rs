@@ -5,13 +5,16 @@
 //! bookkeeping, not message content: the reader takes them out of the stored bytes and the
 //! writer puts them back, so mbox → import → export → import keeps every message byte-exact.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use wildduck_store::{Flag, Flags, Timestamp};
 
 use crate::dates;
 
 use super::{Mail, header_lines, looks_like_message};
+
+/// Lines are cut at the message size limit, but never below this (From lines must fit).
+const MIN_LINE_CAP: u64 = 64 * 1024;
 
 /// Why an mbox can not be read.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,9 +30,11 @@ impl std::fmt::Display for MboxError {
     }
 }
 
-/// Reads messages from an mbox stream one by one (memory use: one message).
+/// Reads messages from an mbox stream one by one; memory use is bounded by one message of
+/// at most `max_size` bytes (larger ones are skipped over and reported).
 pub struct MboxReader<R> {
     input: R,
+    max_size: u64,
     line_no: usize,
     /// The `From ` line that starts the next message, with its line number.
     next_from: Option<(Vec<u8>, usize)>,
@@ -37,9 +42,10 @@ pub struct MboxReader<R> {
 }
 
 impl<R: BufRead> MboxReader<R> {
-    pub fn new(input: R) -> Self {
+    pub fn new(input: R, max_size: u64) -> Self {
         Self {
             input,
+            max_size,
             line_no: 0,
             next_from: None,
             started: false,
@@ -48,8 +54,9 @@ impl<R: BufRead> MboxReader<R> {
 
     fn read_line(&mut self, line: &mut Vec<u8>) -> Result<bool, MboxError> {
         line.clear();
-        let n = self
-            .input
+        // A line can not be longer than a message may be: bounds memory on garbage input.
+        let n = (&mut self.input)
+            .take(self.max_size.max(MIN_LINE_CAP).saturating_add(2))
             .read_until(b'\n', line)
             .map_err(|err| MboxError {
                 line: self.line_no + 1,
@@ -82,12 +89,24 @@ impl<R: BufRead> MboxReader<R> {
     fn read_message(&mut self, from_line: Vec<u8>, from_line_no: usize) -> Result<Mail, MboxError> {
         let mut raw = Vec::new();
         let mut line = Vec::new();
+        let mut too_big = false;
         while self.read_line(&mut line)? {
             if line.starts_with(b"From ") {
                 self.next_from = Some((std::mem::take(&mut line), self.line_no));
                 break;
             }
-            raw.extend_from_slice(unquote_from(&line));
+            let unquoted = unquote_from(&line);
+            // The blank separator line may still come off, hence the one byte of slack.
+            too_big |= (raw.len() + unquoted.len()) as u64 > self.max_size.saturating_add(1);
+            if !too_big {
+                raw.extend_from_slice(unquoted);
+            }
+        }
+        if too_big {
+            return Err(MboxError {
+                line: from_line_no,
+                reason: format!("message larger than the limit of {} bytes", self.max_size),
+            });
         }
         // The blank line before the next "From " (or at the end) belongs to the format.
         if raw.ends_with(b"\n\n") {
@@ -269,7 +288,7 @@ mod tests {
     use super::*;
 
     fn read_all(input: &[u8]) -> Vec<Result<Mail, MboxError>> {
-        MboxReader::new(input).collect()
+        MboxReader::new(input, 1 << 20).collect()
     }
 
     #[test]
@@ -346,6 +365,17 @@ mod tests {
         assert!(results[0].is_ok());
         assert_eq!(results[1].as_ref().unwrap_err().line, 7);
         assert!(results[2].is_ok());
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_reported_and_the_next_one_read() {
+        let mbox = b"From x Thu Jan  1 00:00:00 1970\nSubject: big\n\n0123456789\n0123456789\n\nFrom y Thu Jan  1 00:00:00 1970\nSubject: ok\n\n";
+        let results: Vec<_> = MboxReader::new(&mbox[..], 20).collect();
+        assert_eq!(results.len(), 2);
+        let err = results[0].as_ref().unwrap_err();
+        assert_eq!(err.line, 1);
+        assert!(err.reason.contains("limit of 20"), "{err}");
+        assert_eq!(results[1].as_ref().unwrap().raw, b"Subject: ok\n");
     }
 
     #[test]
