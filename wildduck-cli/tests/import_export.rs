@@ -371,6 +371,26 @@ fn inputs_that_are_not_mail_are_refused() {
             .unwrap()
             .is_empty()
     );
+
+    // Larger than the message size limit: refused before it is read in full.
+    let big = env.path("big.eml");
+    fs::write(
+        &big,
+        [message("big", "").as_slice(), &[b'x'; 5000]].concat(),
+    )
+    .unwrap();
+    let mut cmd = env.command(&["--json", "import", "--user", "alice", big.to_str().unwrap()]);
+    cmd.env("WILDDUCK_STORE_MAX_MESSAGE_SIZE", "1000");
+    let output = common::run_command(cmd, b"");
+    assert_eq!(common::code(&output), 65);
+    let doc = common::parse_json(&output);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 1000"),
+        "{doc}"
+    );
 }
 
 #[test]
