@@ -81,12 +81,8 @@ impl Server {
             .unwrap_or_else(|| panic!("no {what} in {:?}", self.listening))
     }
 
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([name, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+    fn signal(&self, signal: i32) {
+        send_signal(self.child.id(), signal);
     }
 
     /// Waits for the process to end (bounded); returns its exit code.
@@ -108,6 +104,12 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) on a child process id we own; no memory is involved.
+    let result = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(result, 0, "kill({pid}, {signal})");
 }
 
 fn write_config(env: &Env, extra: &str) -> std::path::PathBuf {
@@ -215,7 +217,7 @@ fn first_start_prints_an_account_that_clients_use_to_read_the_welcome_mail() {
     );
     assert_ne!(status, 0, "a wrong password is refused");
 
-    server.signal("-TERM");
+    server.signal(libc::SIGTERM);
     let (status, rest) = server.wait();
     assert_eq!(status, 0, "{rest:?}");
     assert!(rest.iter().any(|l| l == "wildduck stopped"), "{rest:?}");
@@ -236,7 +238,7 @@ fn first_start_prints_an_account_that_clients_use_to_read_the_welcome_mail() {
         ],
     );
     assert_eq!(status, 0, "{text}");
-    server.signal("-INT");
+    server.signal(libc::SIGINT);
     assert_eq!(server.wait().0, 0);
     assert_eq!(
         env.ok(&["user", "list"])["users"].as_array().unwrap().len(),
@@ -273,10 +275,7 @@ fn with_json_serve_announces_its_events_as_json_lines() {
             .parse::<SocketAddr>()
             .is_ok()
     );
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    send_signal(child.id(), libc::SIGTERM);
     let stopped: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(stopped["event"], "stopped");
     assert_eq!(child.wait().unwrap().code(), Some(0));
@@ -339,7 +338,7 @@ fn sigterm_tells_open_sessions_goodbye_and_exits_zero() {
     let mut pop3 = BufReader::new(pop3);
     read_until(&mut pop3, "+OK").unwrap();
 
-    server.signal("-TERM");
+    server.signal(libc::SIGTERM);
     let lines = read_until(&mut reader, "* BYE").unwrap();
     assert!(lines.last().unwrap().starts_with("* BYE"), "{lines:?}");
     let lines = read_until(&mut pop3, "-ERR").unwrap();
@@ -407,7 +406,7 @@ pop.quit()
         ],
     );
     assert_eq!(status, 0, "{text}");
-    server.signal("-TERM");
+    server.signal(libc::SIGTERM);
     assert_eq!(server.wait().0, 0);
 }
 
@@ -499,7 +498,7 @@ fn kill_9_under_append_load_loses_nothing_acknowledged() {
                 .expect("appends are acknowledged"),
         );
     }
-    server.signal("-KILL");
+    server.signal(libc::SIGKILL);
     let (status, _) = server.wait();
     assert_eq!(status, -1, "killed by a signal");
     for client in clients {
@@ -510,7 +509,7 @@ fn kill_9_under_append_load_loses_nothing_acknowledged() {
 
     // Restart (recovery runs), stop, and look with the admin commands.
     let server = Server::start(&env, &config, 2);
-    server.signal("-TERM");
+    server.signal(libc::SIGTERM);
     assert_eq!(server.wait().0, 0);
     let out = env.path("after-crash");
     env.ok(&[
