@@ -544,3 +544,57 @@ fn kill_9_under_append_load_loses_nothing_acknowledged() {
         "{verify}"
     );
 }
+
+/// The shared smoke tools (`../shared/tools`) walk every common IMAP and POP3 operation; here
+/// both servers run in one process over one store (the POP3 tool seeds its mail over IMAP).
+#[test]
+fn the_shared_imap_and_pop3_smoke_tools_pass_against_one_serve_process() {
+    let env = Env::new();
+    let config = write_config(&env, "");
+    let server = Server::start(&env, &config, 2);
+    let (user, password) = server.account.clone().unwrap();
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools");
+    let imap = server.address("IMAP (plain)").port().to_string();
+    let pop3 = server.address("POP3 (plain)").port().to_string();
+    let runs = [
+        (
+            "imap_smoke.py",
+            vec!["--port", &imap, "--user", &user, "--password", &password],
+        ),
+        (
+            "pop3_smoke.py",
+            vec![
+                "--port",
+                &pop3,
+                "--imap-port",
+                &imap,
+                "--user",
+                &user,
+                "--password",
+                &password,
+            ],
+        ),
+    ];
+    for (tool, args) in runs {
+        let output = Command::new("python3")
+            .arg(tools.join(tool))
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{tool}:\n{text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(text.contains(" 0 failed"), "{tool}:\n{text}");
+    }
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+    assert!(
+        env.ok(&["verify"])["problems"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
