@@ -243,7 +243,7 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
         ));
     }
 
-    let store = ctx.store_creating().await?;
+    let store = ctx.store().await?;
     let user = find_user(&store, &args.user).await?;
     let (mailbox, created_mailbox) = match store.get_mailbox(user.id, &args.mailbox).await {
         Ok(mailbox) => (mailbox, false),
