@@ -28,8 +28,15 @@ struct Server {
 impl Server {
     /// Starts the server with a config file and waits until it prints `listeners` addresses.
     fn start(env: &Env, config: &Path, listeners: usize) -> Server {
-        let mut child = env
-            .command(&["--config", config.to_str().unwrap(), "serve"])
+        Server::spawn(
+            env.command(&["--config", config.to_str().unwrap(), "serve"]),
+            listeners,
+        )
+    }
+
+    /// Runs `command` (a `wildduck … serve`) and waits until it prints `listeners` addresses.
+    fn spawn(mut command: Command, listeners: usize) -> Server {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -597,4 +604,32 @@ fn the_shared_imap_and_pop3_smoke_tools_pass_against_one_serve_process() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// What the README's one command does: no config file, no variables but the ports (the
+/// defaults 1143/1110 may be taken on a test machine): data lands in ./wildduck-data.
+#[test]
+fn without_any_configuration_the_store_is_wildduck_data_in_the_working_directory() {
+    let env = Env::new();
+    let mut command = env.command(&["serve"]);
+    command
+        .env_remove("WILDDUCK_DATA_DIR")
+        .env("WILDDUCK_IMAP_LISTEN", "127.0.0.1:0")
+        .env("WILDDUCK_POP3_LISTEN", "127.0.0.1:0")
+        .current_dir(env.dir.path());
+    let server = Server::spawn(command, 2);
+    let (user, password) = server.account.clone().expect("an account on first start");
+    assert!(env.path("wildduck-data").is_dir());
+    let imap = server.address("IMAP (plain)");
+    let args = [
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        user,
+        password,
+        "plain".into(),
+    ];
+    let (status, text) = python(IMAP_READ_WELCOME, &args);
+    assert_eq!(status, 0, "{text}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
 }
