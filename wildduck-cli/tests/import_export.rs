@@ -666,3 +666,164 @@ fn a_generated_mbox_imports_as_pythons_mailbox_reads_it_and_round_trips() {
         "mbox round trip changed messages"
     );
 }
+
+#[test]
+fn a_tree_exported_with_all_imports_back_into_the_same_mailboxes() {
+    let env = Env::new();
+    env.add_user("alice", "alice-password");
+    env.add_user("bob", "bob-password");
+    env.add_user("carol", "carol-password");
+    env.deliver("alice", &message("inbox", "in inbox"));
+    let source = env.path("m");
+    make_maildir(&source);
+    put(
+        &source,
+        "cur",
+        "1.a:2,S",
+        b"Subject: p\r\n\r\nproject\r\n",
+        1_000_000_000,
+    );
+    put(
+        &source,
+        "cur",
+        "2.b:2,FR",
+        b"Subject: q\r\n\r\nanother\r\n",
+        1_100_000_000,
+    );
+    env.ok(&[
+        "import",
+        "--user",
+        "alice",
+        "--mailbox",
+        "Work/Projects",
+        source.to_str().unwrap(),
+    ]);
+
+    let original = env.path("original");
+    env.ok(&[
+        "export",
+        "--user",
+        "alice",
+        "--all",
+        "--format",
+        "maildir",
+        "-o",
+        original.to_str().unwrap(),
+    ]);
+    let mbox_tree = env.path("mbox-tree");
+    env.ok(&[
+        "export",
+        "--user",
+        "alice",
+        "--all",
+        "--format",
+        "mbox",
+        "-o",
+        mbox_tree.to_str().unwrap(),
+    ]);
+
+    // Bob gets the Maildir tree, Carol the mbox tree; both end up with Alice's mail.
+    for (user, tree) in [("bob", &original), ("carol", &mbox_tree)] {
+        let doc = env.ok(&["import", "--user", user, "--tree", tree.to_str().unwrap()]);
+        assert_eq!(doc["imported"], 3, "{doc}");
+        let copy = env.path(&format!("{user}-copy"));
+        env.ok(&[
+            "export",
+            "--user",
+            user,
+            "--all",
+            "--format",
+            "maildir",
+            "-o",
+            copy.to_str().unwrap(),
+        ]);
+        for mailbox in ["INBOX", "Work/Projects", "Work", "Sent Mail"] {
+            assert_eq!(
+                read_maildir(&copy.join(mailbox)),
+                read_maildir(&original.join(mailbox)),
+                "{user} {mailbox}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_maildir_plus_plus_tree_maps_dot_folders_to_mailboxes() {
+    let env = Env::new();
+    env.add_user("alice", "alice-password");
+    let root = env.path("Maildir");
+    make_maildir(&root);
+    put(
+        &root,
+        "cur",
+        "1.a:2,S",
+        b"Subject: inbox\r\n\r\nx\r\n",
+        1_000_000_000,
+    );
+    for folder in [".Sent", ".Work.Projects"] {
+        make_maildir(&root.join(folder));
+        put(
+            &root.join(folder),
+            "new",
+            "1.b",
+            b"Subject: in folder\r\n\r\ny\r\n",
+            1_000_000_000,
+        );
+    }
+    fs::create_dir(root.join(".not-a-maildir")).unwrap();
+    let doc = env.ok(&[
+        "import",
+        "--user",
+        "alice",
+        "--tree",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(doc["imported"], 3, "{doc}");
+    let list = env.ok(&["mailbox", "list", "alice"]);
+    let count = |path: &str| {
+        list["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["path"] == path)
+            .map(|m| m["messages"].clone())
+    };
+    assert_eq!(count("INBOX"), Some(1.into()), "{list}");
+    assert_eq!(count("Sent"), Some(1.into()), "{list}");
+    assert_eq!(count("Work/Projects"), Some(1.into()), "{list}");
+
+    // A corrupt message anywhere in the tree: nothing anywhere is imported.
+    put(
+        &root.join(".Sent"),
+        "cur",
+        "2.c:2,",
+        b"no header here\n",
+        1_000_000_000,
+    );
+    env.ok(&["user", "add", "bob", "--password", "bob-password"]);
+    env.fails(
+        &["import", "--user", "bob", "--tree", root.to_str().unwrap()],
+        65,
+        "data",
+    );
+    let list = env.ok(&["mailbox", "list", "bob"]);
+    assert!(
+        list["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["messages"] == 0),
+        "{list}"
+    );
+    env.fails(
+        &[
+            "import",
+            "--user",
+            "bob",
+            "--tree",
+            env.path("m-missing").to_str().unwrap(),
+        ],
+        66,
+        "not_found",
+    );
+}

@@ -13,7 +13,8 @@ use mail_parser::MessageParser;
 use serde::Serialize;
 use serde_json::json;
 use wildduck_store::{
-    Error as StoreError, Flag, FlagOp, Flags, MailboxError, Store, Timestamp, Uid, UidSet,
+    Error as StoreError, Flag, FlagOp, Flags, Mailbox, MailboxError, Store, Timestamp, Uid, UidSet,
+    User,
 };
 
 use super::{Ctx, find_user};
@@ -37,7 +38,12 @@ pub struct ImportArgs {
     /// Skip messages that can not be imported instead of importing nothing.
     #[arg(long)]
     continue_on_error: bool,
-    /// mbox files, Maildir directories or .eml files.
+    /// Each PATH is a directory of mailboxes, as `export --all` writes them (`A/B.mbox` files,
+    /// `A/B/` Maildirs) or a Maildir++ (root = INBOX, `.A.B/` = A/B); they go to mailboxes of
+    /// the same names, created when missing.
+    #[arg(long, conflicts_with_all = ["mailbox", "format"])]
+    tree: bool,
+    /// mbox files, Maildir directories or .eml files (with --tree: directories).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
 }
@@ -104,6 +110,67 @@ fn settle_format(path: &Path, format: Format) -> CliResult<Source> {
         }
     };
     Ok(source)
+}
+
+/// The mailboxes under a tree root: (mailbox path, source), sorted by mailbox path.
+fn tree_sources(root: &Path) -> CliResult<Vec<(String, Source)>> {
+    let mut found = Vec::new();
+    if maildir::is_maildir(root) {
+        found.push(("INBOX".to_string(), Source::Maildir(root.into())));
+    }
+    walk_tree(root, "", &mut found)?;
+    if found.is_empty() {
+        return Err(CliError::new(
+            ErrorKind::Data,
+            format!("{}: no mbox files or Maildirs in it", root.display()),
+        ));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+fn walk_tree(dir: &Path, prefix: &str, found: &mut Vec<(String, Source)>) -> CliResult<()> {
+    let join = |name: &str| {
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}/{name}")
+        }
+    };
+    let in_maildir = maildir::is_maildir(dir);
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|err| CliError::io(dir, err))?
+        .collect::<Result<_, _>>()
+        .map_err(|err| CliError::io(dir, err))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            return Err(CliError::new(
+                ErrorKind::Data,
+                format!("{}: not a UTF-8 name", path.display()),
+            ));
+        };
+        if path.is_dir() {
+            if in_maildir && ["cur", "new", "tmp"].contains(&name.as_str()) {
+                continue;
+            }
+            if let Some(dotted) = name.strip_prefix('.') {
+                // Maildir++: `.A.B` is the folder A/B; other dot directories are not mail.
+                if !dotted.is_empty() && maildir::is_maildir(&path) {
+                    found.push((join(&dotted.replace('.', "/")), Source::Maildir(path)));
+                }
+                continue;
+            }
+            if maildir::is_maildir(&path) {
+                found.push((join(&name), Source::Maildir(path.clone())));
+            }
+            walk_tree(&path, &join(&name), found)?;
+        } else if let Some(stem) = name.strip_suffix(".mbox") {
+            found.push((join(stem), Source::Mbox(path)));
+        }
+    }
+    Ok(())
 }
 
 type MailResult = Result<Mail, Problem>;
@@ -210,18 +277,29 @@ fn internal_date(mail: &Mail) -> Option<Timestamp> {
     })
 }
 
+/// One target mailbox of the run and what was stored into it.
+struct Target {
+    path: String,
+    mailbox: Mailbox,
+    created: bool,
+    uids: Vec<Uid>,
+}
+
 pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
-    let sources = args
-        .paths
-        .iter()
-        .map(|p| settle_format(p, args.format))
-        .collect::<CliResult<Vec<_>>>()?;
+    let mut plan: Vec<(String, Source)> = Vec::new();
+    for path in &args.paths {
+        if args.tree {
+            plan.extend(tree_sources(path)?);
+        } else {
+            plan.push((args.mailbox.clone(), settle_format(path, args.format)?));
+        }
+    }
     let max_size = ctx.config.store.max_message_size;
 
     // First pass: read and check everything, store nothing.
     let mut total = 0usize;
     let mut problems = Vec::new();
-    for source in &sources {
+    for (_, source) in &plan {
         for item in messages(source, max_size) {
             match checked(item, max_size) {
                 Ok(_) => total += 1,
@@ -245,31 +323,35 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
 
     let store = ctx.store().await?;
     let user = find_user(&store, &args.user).await?;
-    let (mailbox, created_mailbox) = match store.get_mailbox(user.id, &args.mailbox).await {
-        Ok(mailbox) => (mailbox, false),
-        Err(StoreError::Mailbox(MailboxError::NotFound)) => (
-            store
-                .create_mailbox(user.id, &args.mailbox, None)
-                .await
-                .map_err(|err| CliError::from(err).context(&args.mailbox))?,
-            true,
-        ),
-        Err(err) => return Err(err.into()),
-    };
-
     let progress = Progress::new(total, !ctx.json && std::io::stderr().is_terminal());
-    let mut imported: Vec<Uid> = Vec::new();
-    for source in &sources {
+    let mut targets: Vec<Target> = Vec::new();
+    let mut imported = 0usize;
+    for (path, source) in &plan {
+        let index = match targets.iter().position(|t| &t.path == path) {
+            Some(index) => index,
+            None => match target(&store, &user, path).await {
+                Ok(target) => {
+                    targets.push(target);
+                    targets.len() - 1
+                }
+                Err(err) => {
+                    progress.finish();
+                    let undone = roll_back(&store, &user, &targets).await;
+                    return Err(err.context(format!("{path}: import stopped, {undone}")));
+                }
+            },
+        };
         for item in messages(source, max_size) {
             // Problems were counted in the first pass; the same checks skip them here.
             let Ok(mail) = checked(item, max_size) else {
                 continue;
             };
+            let mailbox = targets[index].mailbox.id;
             match store
-                .append(mailbox.id, &mail.raw, &mail.flags, internal_date(&mail))
+                .append(mailbox, &mail.raw, &mail.flags, internal_date(&mail))
                 .await
             {
-                Ok(outcome) => imported.push(outcome.uid),
+                Ok(outcome) => targets[index].uids.push(outcome.uid),
                 Err(err) => {
                     let err = CliError::from(err);
                     if args.continue_on_error && err.kind == ErrorKind::Data {
@@ -280,81 +362,95 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
                         continue;
                     }
                     progress.finish();
-                    let undone = roll_back(
-                        &store,
-                        mailbox.id,
-                        &imported,
-                        created_mailbox.then_some((user.id, &args.mailbox)),
-                    )
-                    .await;
+                    let undone = roll_back(&store, &user, &targets).await;
                     return Err(err.context(format!("{}: import stopped, {undone}", mail.origin)));
                 }
             }
-            progress.tick(imported.len());
+            imported += 1;
+            progress.tick(imported);
         }
     }
     progress.finish();
 
-    let text = match problems.len() {
-        0 => format!("imported {} messages into {}", imported.len(), mailbox.path),
-        n => format!(
-            "imported {} messages into {}, skipped {n}:\n{}",
-            imported.len(),
-            mailbox.path,
-            problems
-                .iter()
-                .map(|p| format!("  {p}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
-    };
+    let per_mailbox: Vec<_> = targets
+        .iter()
+        .map(|t| json!({ "mailbox": t.mailbox.path, "imported": t.uids.len(), "created": t.created }))
+        .collect();
+    let mut text: Vec<String> = targets
+        .iter()
+        .map(|t| format!("imported {} messages into {}", t.uids.len(), t.mailbox.path))
+        .collect();
+    if !problems.is_empty() {
+        text.push(format!("skipped {}:", problems.len()));
+        text.extend(problems.iter().map(|p| format!("  {p}")));
+    }
     Ok(Report::new(
         json!({
             "user": user.username,
-            "mailbox": mailbox.path,
-            "imported": imported.len(),
+            "imported": imported,
             "skipped": problems.len(),
             "problems": problems,
+            "mailboxes": per_mailbox,
         }),
-        text,
+        text.join("\n"),
     ))
 }
 
-/// Takes out what this run stored; says what happened, for the error message.
-async fn roll_back(
-    store: &Store,
-    mailbox: wildduck_store::MailboxId,
-    uids: &[Uid],
-    created: Option<(wildduck_store::UserId, &String)>,
-) -> String {
-    if uids.is_empty() && created.is_none() {
-        return "nothing was imported".into();
-    }
-    let result = async {
-        if let Some((user, path)) = created {
-            return store.delete_mailbox(user, path).await;
-        }
-        let set: UidSet = uids.iter().copied().collect();
-        store
-            .store_flags(
-                mailbox,
-                &set,
-                FlagOp::Add,
-                &Flags::from([Flag::Deleted]),
-                None,
-            )
-            .await?;
-        store.expunge(mailbox, Some(&set)).await.map(|_| ())
-    }
-    .await;
-    match result {
-        Ok(()) => format!(
-            "the {} messages already stored were removed again",
-            uids.len()
+/// The mailbox at `path`, created when missing.
+async fn target(store: &Store, user: &User, path: &str) -> CliResult<Target> {
+    let (mailbox, created) = match store.get_mailbox(user.id, path).await {
+        Ok(mailbox) => (mailbox, false),
+        Err(StoreError::Mailbox(MailboxError::NotFound)) => (
+            store
+                .create_mailbox(user.id, path, None)
+                .await
+                .map_err(|err| CliError::from(err).context(path))?,
+            true,
         ),
-        Err(err) => format!(
-            "and removing the {} messages already stored failed too ({err}); they remain",
-            uids.len()
+        Err(err) => return Err(err.into()),
+    };
+    Ok(Target {
+        path: path.to_string(),
+        mailbox,
+        created,
+        uids: Vec::new(),
+    })
+}
+
+/// Takes out what this run stored (mailboxes it created go entirely); says what happened,
+/// for the error message.
+async fn roll_back(store: &Store, user: &User, targets: &[Target]) -> String {
+    let stored: usize = targets.iter().map(|t| t.uids.len()).sum();
+    let mut failures = Vec::new();
+    for target in targets {
+        let result = if target.created {
+            store.delete_mailbox(user.id, &target.mailbox.path).await
+        } else if target.uids.is_empty() {
+            Ok(())
+        } else {
+            let set: UidSet = target.uids.iter().copied().collect();
+            let deleted = Flags::from([Flag::Deleted]);
+            match store
+                .store_flags(target.mailbox.id, &set, FlagOp::Add, &deleted, None)
+                .await
+            {
+                Ok(_) => store
+                    .expunge(target.mailbox.id, Some(&set))
+                    .await
+                    .map(|_| ()),
+                Err(err) => Err(err),
+            }
+        };
+        if let Err(err) = result {
+            failures.push(format!("{}: {err}", target.mailbox.path));
+        }
+    }
+    match (stored, failures.is_empty()) {
+        (0, true) => "nothing was imported".into(),
+        (n, true) => format!("the {n} messages already stored were removed again"),
+        (n, false) => format!(
+            "and removing the {n} messages already stored failed ({}); some remain",
+            failures.join("; ")
         ),
     }
 }
