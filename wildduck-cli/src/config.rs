@@ -29,6 +29,7 @@ pub struct Config {
     pub tls: TlsSection,
     pub log: LogSection,
     pub initial_account: InitialAccountSection,
+    pub maintenance: MaintenanceSection,
 }
 
 impl Default for Config {
@@ -41,6 +42,7 @@ impl Default for Config {
             tls: TlsSection::default(),
             log: LogSection::default(),
             initial_account: InitialAccountSection::default(),
+            maintenance: MaintenanceSection::default(),
         }
     }
 }
@@ -160,6 +162,30 @@ impl Default for InitialAccountSection {
     }
 }
 
+/// Housekeeping `serve` does while it runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MaintenanceSection {
+    pub enabled: bool,
+    /// Seconds between runs (the first run is one interval after start).
+    pub interval_secs: u64,
+    /// Journal entries older than this are dropped; sessions further behind re-sync.
+    pub journal_max_age_secs: u64,
+    /// Unreferenced content younger than this is kept (appends in flight may still need it).
+    pub gc_grace_secs: u64,
+}
+
+impl Default for MaintenanceSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_secs: 3600,
+            journal_max_age_secs: 30 * 24 * 3600,
+            gc_grace_secs: 3600,
+        }
+    }
+}
+
 impl Config {
     /// Defaults, then the file (if any), then the `WILDDUCK_*` variables of `env`.
     pub fn load(
@@ -230,6 +256,9 @@ impl Config {
         }
         if self.initial_account.create && self.initial_account.username.trim().is_empty() {
             return Err(config_error("initial_account.username is empty"));
+        }
+        if self.maintenance.enabled && self.maintenance.interval_secs == 0 {
+            return Err(config_error("maintenance.interval_secs must be at least 1"));
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(config_error("tls.cert and tls.key must be set together"));

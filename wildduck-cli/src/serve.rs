@@ -1,12 +1,15 @@
 //! `wildduck serve`: IMAP and POP3, plain and implicit-TLS listeners, over one store in one
 //! process, until SIGINT or SIGTERM.
 //!
+//! While running, a maintenance task trims the journal and collects unreferenced content.
+//!
 //! Shutdown: the watch channel turns true, every server sends BYE / `-ERR` to its sessions and
 //! returns when they have ended; then the store is dropped. A second signal stops at once.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -17,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use wildduck_store::Store;
 
 use crate::commands::Ctx;
+use crate::config::MaintenanceSection;
 use crate::error::{CliError, CliResult, ErrorKind};
 use crate::first_run;
 use crate::output::Report;
@@ -67,6 +71,15 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
         );
         let name = listener.protocol;
         servers.spawn(async move { (name, server.await) });
+    }
+
+    if config.maintenance.enabled {
+        let maintenance = maintain(
+            store.clone(),
+            config.maintenance.clone(),
+            shutdown_rx.clone(),
+        );
+        servers.spawn(async move { ("maintenance", maintenance.await) });
     }
 
     let failure = tokio::select! {
@@ -158,6 +171,32 @@ fn start(
         let mut config = ctx.config.pop3.server.clone();
         config.implicit_tls = listener.implicit_tls;
         Box::pin(wildduck_pop3::serve(store, config, socket, tls, shutdown))
+    }
+}
+
+/// Trims the journal and collects unreferenced content every interval until shutdown.
+/// Failures are logged and retried next time: housekeeping must not stop the servers.
+async fn maintain(
+    store: Store,
+    settings: MaintenanceSection,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let interval = Duration::from_secs(settings.interval_secs);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        }
+        match store.trim_journal(settings.journal_max_age_secs).await {
+            Ok(0) => {}
+            Ok(trimmed) => tracing::info!("maintenance: dropped {trimmed} old journal entries"),
+            Err(err) => tracing::warn!("maintenance: trimming the journal failed: {err}"),
+        }
+        match store.gc(settings.gc_grace_secs).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!("maintenance: deleted {deleted} unreferenced blobs"),
+            Err(err) => tracing::warn!("maintenance: gc failed: {err}"),
+        }
     }
 }
 

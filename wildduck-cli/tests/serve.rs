@@ -633,3 +633,35 @@ fn without_any_configuration_the_store_is_wildduck_data_in_the_working_directory
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait().0, 0);
 }
+
+#[test]
+fn maintenance_collects_content_of_deleted_messages_while_serving() {
+    let env = Env::new();
+    let config = write_config(
+        &env,
+        "[maintenance]\ninterval_secs = 1\ngc_grace_secs = 0\n",
+    );
+    let server = Server::start(&env, &config, 2);
+    let blobs = || env.ok(&["stats"])["blobs"].as_u64().unwrap();
+    let raw = common::message("to be deleted", &"unique content 5f3a9c\r\n".repeat(500));
+    let uid = env.deliver("admin", &raw);
+    let with_message = blobs();
+    env.ok(&["message", "delete", "admin", &uid.to_string()]);
+    let mut collected = false;
+    for _ in 0..100 {
+        if blobs() < with_message {
+            collected = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(collected, "the deleted message's content was not collected");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+    assert!(
+        env.ok(&["verify"])["problems"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
