@@ -41,6 +41,7 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
         _ => None,
     };
     let store = ctx.store_creating().await?;
+    tracing::info!("store opened in {}", config.data_dir.display());
     if let Some(account) = first_run::ensure_account(&store, &config.initial_account).await? {
         announce_account(ctx.json, &account);
     }
