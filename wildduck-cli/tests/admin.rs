@@ -138,6 +138,21 @@ fn addresses_are_unique_and_find_their_user() {
         "{error}"
     );
     env.fails(&["address", "add", "bob", "not an address"], 65, "data");
+    // A user whose address is taken is not created at all.
+    env.fails(
+        &[
+            "user",
+            "add",
+            "carol",
+            "--password",
+            "carol-password",
+            "--address",
+            "alice@example.com",
+        ],
+        73,
+        "cant_create",
+    );
+    env.fails(&["user", "show", "carol"], 67, "no_user");
     env.fails(
         &["address", "add", "nobody", "x@example.com"],
         67,
