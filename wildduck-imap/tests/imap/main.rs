@@ -4,6 +4,7 @@ mod harness;
 
 mod bad_input;
 mod condstore;
+mod dovecot_parity;
 mod idle;
 mod mailboxes;
 mod messages;
