@@ -619,3 +619,74 @@ fn validate_flags(flags: &Flags) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store_with_hash(dir: &Path, legacy_hash: &str) -> (Store, User) {
+        let store = Store::open_sqlite(dir, StoreConfig::default())
+            .await
+            .unwrap();
+        let user = store
+            .create_user(NewUser {
+                username: "legacy".into(),
+                password: "irrelevant".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        store
+            .backend()
+            .update_user(user.id, UserUpdate::PasswordHash(legacy_hash.into()))
+            .await
+            .unwrap();
+        (store, user)
+    }
+
+    async fn stored_hash(store: &Store, user: UserId) -> String {
+        store
+            .backend()
+            .user_by_id(user)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+    }
+
+    #[tokio::test]
+    async fn legacy_hashes_are_upgraded_on_login() {
+        let pbkdf2 = "$pbkdf2-sha256$i=4096,l=40\
+            $c2FsdFNBTFRzYWx0U0FMVHNhbHRTQUxUc2FsdFNBTFRzYWx0\
+            $NIyJ28vTKy8y2BS4EW6EzysXNH68GAAYHE4qH7jdU+HGNVGMfaxH6Q";
+        let bcrypt = bcrypt::hash("passwordPASSWORDpassword", 4).unwrap();
+        for legacy in [pbkdf2, bcrypt.as_str()] {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, user) = store_with_hash(dir.path(), legacy).await;
+            assert_eq!(
+                store.authenticate("legacy", "wrong", Scope::Imap).await,
+                Err(AuthError::InvalidCredentials.into())
+            );
+            assert_eq!(
+                stored_hash(&store, user.id).await,
+                legacy,
+                "no rehash on failure"
+            );
+            store
+                .authenticate("legacy", "passwordPASSWORDpassword", Scope::Imap)
+                .await
+                .unwrap();
+            let upgraded = stored_hash(&store, user.id).await;
+            assert!(upgraded.starts_with("$argon2id$"), "{upgraded}");
+            store
+                .authenticate("legacy", "passwordPASSWORDpassword", Scope::Pop3)
+                .await
+                .unwrap();
+            assert_eq!(
+                stored_hash(&store, user.id).await,
+                upgraded,
+                "current hash kept"
+            );
+        }
+    }
+}

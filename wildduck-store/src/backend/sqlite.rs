@@ -1518,7 +1518,7 @@ impl Backend for SqliteBackend {
             }
             // UID/MODSEQ order: every UID below uidnext, every MODSEQ at most highest_modseq.
             let mut stmt = tx.prepare(
-                "SELECT b.path, b.uidnext, b.highest_modseq,
+                "SELECT b.id, b.path, b.uidnext, b.highest_modseq,
                      (SELECT max(uid) FROM messages m WHERE m.mailbox = b.id),
                      (SELECT max(modseq) FROM messages m WHERE m.mailbox = b.id),
                      (SELECT max(modseq) FROM journal j WHERE j.mailbox = b.id)
@@ -1527,23 +1527,38 @@ impl Backend for SqliteBackend {
             let counters = stmt
                 .query_map([], |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
                         r.get::<_, i64>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, i64>(3)?,
                         r.get::<_, Option<i64>>(4)?,
                         r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<i64>>(6)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            for (path, uidnext, highest, max_uid, max_modseq, max_journal) in counters {
-                if max_uid.is_some_and(|u| u >= uidnext) {
+            for (id, path, uidnext, highest, max_uid, max_modseq, max_journal) in counters {
+                let max_modseq = max_modseq.max(max_journal);
+                let uid_drift = max_uid.filter(|&u| u >= uidnext);
+                let modseq_drift = max_modseq.filter(|&m| m > highest);
+                if uid_drift.is_some() {
                     problems.push(format!("mailbox {path}: a UID is not below uidnext {uidnext}"));
                 }
-                if max_modseq.max(max_journal).is_some_and(|m| m > highest) {
+                if modseq_drift.is_some() {
                     problems.push(format!(
                         "mailbox {path}: a MODSEQ is above highest_modseq {highest}"
                     ));
+                }
+                // Repair only ever raises the counters, so no UID or MODSEQ is handed out twice.
+                if repair && (uid_drift.is_some() || modseq_drift.is_some()) {
+                    tx.execute(
+                        "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
+                        params![
+                            id,
+                            uid_drift.map_or(uidnext, |u| u + 1),
+                            modseq_drift.unwrap_or(highest)
+                        ],
+                    )?;
                 }
             }
             Ok(VerifyReport {
@@ -1609,4 +1624,100 @@ fn insert_address(tx: &Transaction, address: &Address) -> TxResult<()> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::*;
+    use crate::store::{Store, StoreConfig};
+
+    /// Opens the same database file behind the store's back, to age or corrupt records.
+    fn raw(dir: &std::path::Path) -> rusqlite::Connection {
+        super::open_connection(&dir.join("store.sqlite")).unwrap()
+    }
+
+    async fn store_with_mail(dir: &std::path::Path) -> (Store, User, Mailbox) {
+        let store = Store::open_sqlite(dir, StoreConfig::default())
+            .await
+            .unwrap();
+        let user = store
+            .create_user(NewUser {
+                username: "drift".into(),
+                password: "pw".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let inbox = store.get_mailbox(user.id, "INBOX").await.unwrap();
+        for n in 0..3 {
+            let raw = format!("Subject: {n}\r\n\r\nbody\r\n");
+            store
+                .append(inbox.id, raw.as_bytes(), &Flags::new(), None)
+                .await
+                .unwrap();
+        }
+        (store, user, inbox)
+    }
+
+    #[tokio::test]
+    async fn verify_reports_and_repairs_drift() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, user, inbox) = store_with_mail(dir.path()).await;
+        let used = store.get_user(user.id).await.unwrap().storage_used;
+        let db = raw(dir.path());
+        db.execute_batch(
+            "UPDATE users SET storage_used = 5;
+             UPDATE blobs SET refcount = refcount + 7;
+             UPDATE mailboxes SET uidnext = 2, highest_modseq = 1 WHERE path = 'INBOX';",
+        )
+        .unwrap();
+        let found = store.verify(false).await.unwrap();
+        assert!(!found.repaired);
+        assert_eq!(found.problems.len(), 1 + 3 + 2, "{:?}", found.problems);
+        assert_eq!(
+            store.verify(false).await.unwrap(),
+            found,
+            "report only changes nothing"
+        );
+
+        let fixed = store.verify(true).await.unwrap();
+        assert!(fixed.repaired);
+        assert_eq!(fixed.problems, found.problems);
+        assert!(store.verify(false).await.unwrap().problems.is_empty());
+        assert_eq!(store.get_user(user.id).await.unwrap().storage_used, used);
+        let snap = store.snapshot(inbox.id).await.unwrap();
+        assert_eq!((snap.uidnext, snap.highest_modseq), (4, 3));
+        let next = store
+            .append(inbox.id, b"x", &Flags::new(), None)
+            .await
+            .unwrap();
+        assert_eq!((next.uid, next.modseq), (4, 4));
+    }
+
+    #[tokio::test]
+    async fn trimmed_journal_reports_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, inbox) = store_with_mail(dir.path()).await;
+        assert_eq!(store.trim_journal(3600).await.unwrap(), 0);
+        raw(dir.path())
+            .execute("UPDATE journal SET created = created - 7200", [])
+            .unwrap();
+        store
+            .store_flags(
+                inbox.id,
+                &UidSet::all(),
+                FlagOp::Add,
+                &[Flag::Seen].into(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.trim_journal(3600).await.unwrap(), 3);
+        let old = store.changes_since(inbox.id, 1).await.unwrap();
+        assert!(old.truncated);
+        let recent = store.changes_since(inbox.id, 3).await.unwrap();
+        assert!(!recent.truncated);
+        assert_eq!(recent.changes.len(), 3);
+        assert!(recent.changes.iter().all(|c| c.modseq == 4));
+    }
 }
