@@ -7,6 +7,7 @@ mod condstore;
 mod dovecot_parity;
 mod idle;
 mod mailboxes;
+mod mbsync;
 mod messages;
 mod session_state;
 mod smoke;
