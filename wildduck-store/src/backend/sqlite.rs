@@ -76,6 +76,8 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE(mailbox, uid)
 );
 CREATE INDEX IF NOT EXISTS messages_user ON messages(user);
+-- Covers mailbox_status (count, unseen, size) without reading message rows.
+CREATE INDEX IF NOT EXISTS messages_status ON messages(mailbox, seen, size);
 CREATE TABLE IF NOT EXISTS message_blobs (
     message BLOB NOT NULL,
     seq INTEGER NOT NULL,
