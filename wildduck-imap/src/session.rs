@@ -256,15 +256,11 @@ impl Session {
 
     /// Runs the session until LOGOUT, the client leaving, a fatal error, or shutdown.
     pub async fn run(mut self) {
-        let greeting = if self.login_allowed() || self.shared.tls.is_some() {
-            format!(
-                "OK [CAPABILITY {}] {}",
-                self.capabilities(),
-                self.shared.config.greeting
-            )
-        } else {
-            format!("OK {}", self.shared.config.greeting)
-        };
+        let greeting = format!(
+            "OK [CAPABILITY {}] {}",
+            self.capabilities(),
+            self.shared.config.greeting
+        );
         self.conn.untagged(&greeting);
         if self.conn.flush().await.is_err() {
             return;
@@ -481,10 +477,7 @@ impl Session {
         let authenticated = self.user.is_some();
         let selected = self.selected.is_some();
         match kind {
-            Capability | Noop | Logout | Id | Idle if !authenticated && matches!(kind, Idle) => {
-                Some(Reply::Bad("Log in first".into()))
-            }
-            Capability | Noop | Logout | Id | Idle => None,
+            Capability | Noop | Logout | Id => None,
             StartTls | Authenticate { .. } | Login { .. } if authenticated => {
                 Some(Reply::Bad("Already logged in".into()))
             }
@@ -510,7 +503,8 @@ impl Session {
         use command::*;
         match kind {
             Kind::Capability => auth::capability(self),
-            Kind::Noop | Kind::Check => Ok(Reply::Ok(format!("{} completed", "Command"))),
+            Kind::Noop => Ok(Reply::Ok("NOOP completed".into())),
+            Kind::Check => Ok(Reply::Ok("CHECK completed".into())),
             Kind::Logout => Ok(Reply::Logout),
             Kind::StartTls => auth::starttls(self, tag).await,
             Kind::Authenticate { mechanism, initial } => {

@@ -18,8 +18,18 @@
 //! The store keeps messages byte-exact; a message with bare LF line ends or without a final
 //! line end is sent with CRLF (module `wire`), so its POP3 size can be larger than its stored
 //! size. That size is computed from the content when first needed (LIST/STAT compute the
-//! ones they show; RETR learns it while sending) and remembered by message id for the life
-//! of the server: stored messages never change, so the remembered size never goes stale.
+//! ones they show, reading several messages at a time; RETR learns it while sending) and
+//! remembered by message id for the life of the server: stored messages never change, so
+//! the remembered size never goes stale. (Were the store to record this size at ingest,
+//! the first STAT of a session would not have to read content at all.)
+//!
+//! # Limits
+//!
+//! Line length, idle timeout (also for a client that stops reading), bad commands and failed
+//! logins per connection (with a pause before each failure answer), connections per server,
+//! the newest-N cap on the maildrop, and a daily RETR byte allowance per user. The failed
+//! login count and the download allowance live in this server's memory: the store offers no
+//! shared counters yet, so they are neither shared with IMAP nor across processes.
 //!
 //! # Concurrent sessions
 //!
@@ -34,6 +44,7 @@
 mod command;
 pub mod config;
 mod connection;
+mod download;
 mod maildrop;
 mod server;
 mod session;

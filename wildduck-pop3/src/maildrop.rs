@@ -4,12 +4,17 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use tokio::task::JoinSet;
+
 use wildduck_store::{
     Error, Flag, FlagOp, Flags, MailboxError, MailboxId, MessageError, MessageId, MetaFields,
     Section, SpecialUse, Store, Uid, UidSet, UserId,
 };
 
 use crate::wire;
+
+/// Messages whose content is read at once when sizes are computed.
+const PARALLEL_READS: usize = 8;
 
 /// One message as the session sees it.
 pub(crate) struct Message {
@@ -124,7 +129,8 @@ impl Maildrop {
         })
     }
 
-    /// Makes sure the wire sizes of `number` (or of every message) are known.
+    /// Makes sure the wire sizes of `number` (or of every message) are known. Unknown ones
+    /// are computed from the content, several messages at a time.
     pub(crate) async fn ensure_sizes(
         &mut self,
         store: &Store,
@@ -136,20 +142,42 @@ impl Maildrop {
             Some(_) => return Ok(()),
             None => 0..self.messages.len(),
         };
-        for message in &mut self.messages[range] {
-            if message.wire_size.is_some() {
-                continue;
+        let mut unknown = Vec::new();
+        for index in range {
+            let message = &mut self.messages[index];
+            if message.wire_size.is_none() {
+                message.wire_size = cache.get(message.id);
             }
-            if let Some(size) = cache.get(message.id) {
-                message.wire_size = Some(size);
-                continue;
+            if message.wire_size.is_none() {
+                unknown.push((index, message.uid));
             }
-            match store
-                .read_section(self.mailbox, message.uid, &Section::full(), None)
-                .await
-            {
-                Ok(body) => {
-                    let size = wire::wire_size(body.chunks.iter().map(|c| &c[..]));
+        }
+        let mut unknown = unknown.into_iter();
+        let mut reads = JoinSet::new();
+        loop {
+            while reads.len() < PARALLEL_READS {
+                let Some((index, uid)) = unknown.next() else {
+                    break;
+                };
+                let (store, mailbox) = (store.clone(), self.mailbox);
+                reads.spawn(async move {
+                    let body = store
+                        .read_section(mailbox, uid, &Section::full(), None)
+                        .await;
+                    (
+                        index,
+                        body.map(|body| wire::wire_size(body.chunks.iter().map(|c| &c[..]))),
+                    )
+                });
+            }
+            let Some(done) = reads.join_next().await else {
+                return Ok(());
+            };
+            let (index, size) =
+                done.map_err(|error| Error::Backend(format!("size task: {error}")))?;
+            let message = &mut self.messages[index];
+            match size {
+                Ok(size) => {
                     cache.insert(message.id, size);
                     message.wire_size = Some(size);
                 }
@@ -160,7 +188,6 @@ impl Maildrop {
                 Err(other) => return Err(other),
             }
         }
-        Ok(())
     }
 
     /// Records a size learnt while sending the message.

@@ -13,6 +13,7 @@ use wildduck_store::Store;
 
 use crate::config::Config;
 use crate::connection::{Connection, Stream};
+use crate::download::DownloadMeter;
 use crate::maildrop::WireSizeCache;
 use crate::session::Session;
 
@@ -25,6 +26,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) wire_sizes: WireSizeCache,
+    pub(crate) downloads: DownloadMeter,
 }
 
 /// Accepts connections on `listener` until `shutdown` turns true (or its sender is
@@ -50,6 +52,7 @@ pub async fn serve(
         config,
         tls,
         wire_sizes: WireSizeCache::new(WIRE_SIZE_CACHE_ENTRIES),
+        downloads: DownloadMeter::default(),
     });
     let mut sessions = JoinSet::new();
     loop {

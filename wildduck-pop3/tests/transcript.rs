@@ -652,3 +652,31 @@ async fn concurrent_sessions_touch_only_their_own_uids() {
     assert_eq!(meta.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![3]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn daily_download_limit_refuses_retr() {
+    let raws = [message("first", 20), message("second", 20)];
+    let (_dir, account, server) = setup(Config {
+        daily_download_limit: Some(raws[0].len() as u64 + 10),
+        ..test_config()
+    })
+    .await;
+    for raw in &raws {
+        account.append(raw).await;
+    }
+    let mut client = server.logged_in(2).await;
+    client.send(b"RETR 1\r\n").await;
+    client.expect(&retr_response(&raws[0])).await;
+    client
+        .transcript(
+            "RETR 2\r\nTOP 2 1\r\n",
+            "-ERR [SYS/TEMP] Daily download limit reached, try again tomorrow\r\n\
+             +OK Top of message follows\r\nFrom: Bob <bob@example.com>\r\nTo: Alice <alice@example.org>\r\n\
+             Subject: second\r\nMessage-ID: <second@example.com>\r\n\r\nline 1\r\n.\r\n",
+        )
+        .await;
+    client
+        .transcript("QUIT\r\n", "+OK Bye, 0 messages removed\r\n")
+        .await;
+    server.stop().await;
+}

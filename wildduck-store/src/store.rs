@@ -140,6 +140,12 @@ impl Store {
         let record = match self.find_user_record(username).await {
             Ok(record) => record,
             Err(Error::User(_) | Error::Address(_)) => {
+                let candidate = password.to_string();
+                blocking(move || {
+                    accounts::verify_against_nothing(&candidate);
+                    Ok(())
+                })
+                .await?;
                 return Err(AuthError::InvalidCredentials.into());
             }
             Err(other) => return Err(other),

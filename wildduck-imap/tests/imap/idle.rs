@@ -46,7 +46,7 @@ async fn idle_gets_exists_expunge_and_flags_from_another_connection() {
     assert_eq!(idler.until_tagged("i1").await, "i1 OK IDLE terminated\r\n");
     assert_eq!(
         idler.exchange("n1 NOOP\r\n").await,
-        "n1 OK Command completed\r\n"
+        "n1 OK NOOP completed\r\n"
     );
     server.stop().await;
 }

@@ -275,6 +275,10 @@ async fn select_examine_unselect_close() {
     );
     c.exchange("s9 SELECT INBOX\r\n").await;
     assert_eq!(
+        c.exchange("s9b CHECK\r\n").await,
+        "s9b OK CHECK completed\r\n"
+    );
+    assert_eq!(
         c.exchange("s10 STORE 1 +FLAGS.SILENT (\\Deleted)\r\n")
             .await,
         "s10 OK Store completed\r\n"

@@ -4,8 +4,10 @@ mod harness;
 
 mod bad_input;
 mod condstore;
+mod dovecot_parity;
 mod idle;
 mod mailboxes;
+mod mbsync;
 mod messages;
 mod session_state;
 mod smoke;

@@ -395,7 +395,7 @@ async fn updates_from_other_sessions_follow_rfc3501_7_4_1() {
     append(&mut b, "b1", "INBOX", "", &message("three", "x")).await;
     assert_eq!(
         a.exchange("n1 NOOP\r\n").await,
-        "* 3 EXISTS\r\nn1 OK Command completed\r\n"
+        "* 3 EXISTS\r\nn1 OK NOOP completed\r\n"
     );
 
     // Flags changed elsewhere arrive as FETCH.
@@ -403,7 +403,7 @@ async fn updates_from_other_sessions_follow_rfc3501_7_4_1() {
         .await;
     assert_eq!(
         a.exchange("n2 NOOP\r\n").await,
-        "* 2 FETCH (UID 2 FLAGS (\\Answered))\r\nn2 OK Command completed\r\n"
+        "* 2 FETCH (UID 2 FLAGS (\\Answered))\r\nn2 OK NOOP completed\r\n"
     );
 
     // An expunge elsewhere is held back during FETCH, STORE and SEARCH...
@@ -422,25 +422,19 @@ async fn updates_from_other_sessions_follow_rfc3501_7_4_1() {
     // ...and reported by NOOP, without a stray EXISTS.
     assert_eq!(
         a.exchange("n3 NOOP\r\n").await,
-        "* 1 EXPUNGE\r\nn3 OK Command completed\r\n"
+        "* 1 EXPUNGE\r\nn3 OK NOOP completed\r\n"
     );
-    assert_eq!(
-        a.exchange("n4 NOOP\r\n").await,
-        "n4 OK Command completed\r\n"
-    );
+    assert_eq!(a.exchange("n4 NOOP\r\n").await, "n4 OK NOOP completed\r\n");
     // Our own EXPUNGE does not echo EXISTS or EXPUNGE twice.
     a.exchange("x1 STORE 1 +FLAGS.SILENT (\\Deleted)\r\n").await;
     assert_eq!(
         a.exchange("x2 EXPUNGE\r\n").await,
         "* 1 EXPUNGE\r\nx2 OK Expunge completed\r\n"
     );
-    assert_eq!(
-        a.exchange("x3 NOOP\r\n").await,
-        "x3 OK Command completed\r\n"
-    );
+    assert_eq!(a.exchange("x3 NOOP\r\n").await, "x3 OK NOOP completed\r\n");
     assert_eq!(
         b.exchange("x4 NOOP\r\n").await,
-        "* 1 EXPUNGE\r\nx4 OK Command completed\r\n"
+        "* 1 EXPUNGE\r\nx4 OK NOOP completed\r\n"
     );
     server.stop().await;
 }

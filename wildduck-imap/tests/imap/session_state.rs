@@ -25,10 +25,7 @@ async fn greeting_and_capability_before_and_after_login() {
             .await,
         format!("c2 OK [CAPABILITY IMAP4rev1 {CAPS_TAIL}] Logged in\r\n")
     );
-    assert_eq!(
-        c.exchange("c3 NOOP\r\n").await,
-        "c3 OK Command completed\r\n"
-    );
+    assert_eq!(c.exchange("c3 NOOP\r\n").await, "c3 OK NOOP completed\r\n");
     assert_eq!(
         c.exchange("c4 CHECK\r\n").await,
         "c4 BAD Select a mailbox first\r\n"
@@ -142,7 +139,12 @@ async fn logindisabled_without_tls_when_plaintext_is_not_allowed() {
     };
     let server = TestServer::start_with(config).await;
     let mut c = server.connect().await;
-    assert_eq!(c.greeting, "* OK WildDuck-rs ready\r\n");
+    assert!(
+        c.greeting
+            .starts_with("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED ID"),
+        "{}",
+        c.greeting
+    );
     let caps = c.exchange("c1 CAPABILITY\r\n").await;
     assert!(
         caps.starts_with("* CAPABILITY IMAP4rev1 LOGINDISABLED ID"),

@@ -35,6 +35,13 @@ pub(crate) async fn retr(session: &mut Session, number: u32) -> io::Result<Flow>
     };
     let size = wire::wire_size(body.chunks.iter().map(|c| &c[..]));
     maildrop.learn_size(number, size, &shared.wire_sizes);
+    if let Some(limit) = shared.config.daily_download_limit
+        && !shared.downloads.charge(transaction.user.id, size, limit)
+    {
+        conn.err("[SYS/TEMP] Daily download limit reached, try again tomorrow")
+            .await?;
+        return Ok(Flow::Continue);
+    }
     conn.ok(&format!("{size} octets")).await?;
     let mut encoder = WireEncoder::transmit();
     send(conn, &mut encoder, &body).await?;
