@@ -499,7 +499,7 @@ fn chunk_sources(
     let stand_ins = StandIns::new(&packed.leaves);
     let text = stand_ins.fill(&packed.skeleton);
     let tree = mime::split(&text);
-    let pieces = section_pieces(&text, &tree, section)?
+    let pieces = section_pieces(&tree, section, |range| &text[range])?
         .into_iter()
         .map(|piece| match piece {
             Piece::Raw(range) => Piece::Raw(stand_ins.range(&range)),
