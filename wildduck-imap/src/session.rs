@@ -576,7 +576,16 @@ impl Session {
             return Ok(());
         };
         let (mailbox, since) = (selected.mailbox.id, selected.modseq);
-        let changes = self.shared.store.changes_since(mailbox, since).await?;
+        let changes = match self.shared.store.changes_since(mailbox, since).await {
+            Ok(changes) => changes,
+            Err(Error::Mailbox(MailboxError::NotFound)) => {
+                // Deleted by another session: the sequence map means nothing any more.
+                self.conn
+                    .untagged("BYE Selected mailbox was deleted, have to disconnect");
+                return Err(Fail::Io(io::Error::other("selected mailbox deleted")));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if changes.truncated {
             return self.resync_from_snapshot(expunge_allowed).await;
         }
