@@ -426,7 +426,7 @@ fn chunk_sources(
     let stand_ins = StandIns::new(&packed.layout.leaves);
     let text = stand_ins.fill(&packed.layout.skeleton);
     let tree = mime::split(&text);
-    let pieces = section_pieces(&tree, section, |range| &text[range])?
+    let pieces = section_pieces(&text, &tree, section)?
         .into_iter()
         .map(|piece| match piece {
             Piece::Raw(range) => Piece::Raw(stand_ins.range(&range)),
