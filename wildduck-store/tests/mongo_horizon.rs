@@ -6,7 +6,7 @@
 
 mod servers;
 
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Bson, Document, doc};
 use servers::{fresh_database_uri, servers};
 use wildduck_store::testkit::{sample_message, user};
 use wildduck_store::*;
@@ -23,7 +23,11 @@ async fn store_and_mailboxes() -> (Store, mongodb::Collection<Document>) {
 /// Does what a writer does in its first step: takes the next MODSEQ, pending since `started`.
 async fn stalled_writer(mailboxes: &mongodb::Collection<Document>, mailbox: MailboxId, started: i64) -> String {
     let before = mailboxes.find_one(doc! {"_id": mailbox.0}).await.unwrap().unwrap();
-    let floor = before.get_i64("modseq").unwrap();
+    let floor = match before.get("modseq") {
+        Some(Bson::Int32(v)) => *v as i64,
+        Some(Bson::Int64(v)) => *v,
+        other => panic!("modseq stored as {other:?}"),
+    };
     let token = format!("t{started}_1");
     mailboxes
         .update_one(

@@ -105,16 +105,40 @@ impl From<&MessageDoc> for Removal {
     }
 }
 
-/// Filter for the messages of `mailbox` whose UID is in `uids`.
-fn uid_filter(mailbox: MailboxId, uids: &UidSet) -> Document {
-    let range = |&(first, last): &(Uid, Uid)| doc! {"uid": {"$gte": first as i64, "$lte": last as i64}};
-    let mut filter = match uids.ranges() {
-        [] => doc! {"uid": -1i64},
-        [one] => range(one),
-        many => doc! {"$or": many.iter().map(range).collect::<Vec<_>>()},
-    };
-    filter.insert("mailbox", mailbox.0);
-    filter
+/// Visits the messages of `mailbox` whose UID is in `uids` and that are not being removed,
+/// in UID order: one range query per range (ranges are sorted and disjoint).
+async fn find_in_set<T>(
+    collection: &Collection<T>,
+    mailbox: MailboxId,
+    uids: &UidSet,
+    projection: Option<Document>,
+) -> Result<Vec<T>>
+where
+    T: serde::de::DeserializeOwned + Unpin + Send + Sync,
+{
+    let mut out = Vec::new();
+    for &(first, last) in uids.ranges() {
+        let filter = doc! {
+            "mailbox": id_is(mailbox.0),
+            "uid": {"$gte": first as i64, "$lte": last as i64},
+            "expunged": Bson::Null,
+        };
+        let found: Vec<T> = collection
+            .find(filter)
+            .with_options(
+                mongodb::options::FindOptions::builder()
+                    .sort(doc! {"uid": 1})
+                    .projection(projection.clone())
+                    .build(),
+            )
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        out.extend(found);
+    }
+    Ok(out)
 }
 
 /// Whether a message belongs to a snapshot taken at `horizon`: it arrived at or before the
@@ -305,39 +329,45 @@ impl MongoBackend {
     async fn path_exists(&self, user: UserId, path: &str) -> Result<bool> {
         Ok(self
             .mailboxes
-            .find_one(doc! {"user": user.0, "path": path})
+            .find_one(doc! {"user": id_is(user.0), "path": path})
             .await
             .map_err(db_error)?
             .is_some())
     }
 
-    /// Takes `needed` bytes of the user's quota in one guarded `$inc`.
+    /// Takes `needed` bytes of the user's quota in one guarded `$inc`: the filter names the
+    /// quota just read and requires `storage_used ≤ quota − needed`, so concurrent
+    /// reservations can never overshoot; a quota changed meanwhile makes us re-read.
     async fn reserve_quota(&self, user: UserId, needed: u64) -> Result<()> {
         let needed_i = needed.min(i64::MAX as u64) as i64;
-        let reserved = self
-            .users
-            .update_one(
-                doc! {
+        loop {
+            let record = self.user_doc(user).await?;
+            let filter = match record.quota {
+                None => doc! {"_id": user.0, "quota": Bson::Null},
+                Some(quota) if quota - needed_i < record.storage_used => {
+                    let user = record.into_record().user;
+                    return Err(MessageError::OverQuota {
+                        used: user.storage_used,
+                        needed,
+                        quota: user.quota.unwrap_or(0),
+                    }
+                    .into());
+                }
+                Some(quota) => doc! {
                     "_id": user.0,
-                    "$or": [
-                        {"quota": Bson::Null},
-                        {"$expr": {"$lte": [{"$add": ["$storage_used", needed_i]}, "$quota"]}},
-                    ],
+                    "quota": quota,
+                    "storage_used": {"$lte": quota - needed_i},
                 },
-                doc! {"$inc": {"storage_used": needed_i}},
-            )
-            .await
-            .map_err(db_error)?;
-        if reserved.matched_count == 1 {
-            return Ok(());
+            };
+            let reserved = self
+                .users
+                .update_one(filter, doc! {"$inc": {"storage_used": needed_i}})
+                .await
+                .map_err(db_error)?;
+            if reserved.matched_count == 1 {
+                return Ok(());
+            }
         }
-        let record = self.user_doc(user).await?.into_record();
-        Err(MessageError::OverQuota {
-            used: record.user.storage_used,
-            needed,
-            quota: record.user.quota.unwrap_or(0),
-        }
-        .into())
     }
 
     /// Moves `storage_used` by `delta`. Used after the change it accounts for (or to undo a
@@ -401,7 +431,7 @@ impl MongoBackend {
         }
         let messages: Vec<Removal> = self
             .raw_messages()
-            .find(doc! {"mailbox": mailbox.id})
+            .find(doc! {"mailbox": id_is(mailbox.id)})
             .projection(doc! {"_id": 1, "size": 1, "blobs": 1})
             .await
             .map_err(db_error)?
@@ -414,7 +444,7 @@ impl MongoBackend {
         let owner = release_quota.then_some(UserId(mailbox.user));
         self.remove_messages(&messages, owner).await?;
         self.journal
-            .delete_many(doc! {"mailbox": mailbox.id})
+            .delete_many(doc! {"mailbox": id_is(mailbox.id)})
             .await
             .map_err(db_error)?;
         Ok(())
@@ -422,16 +452,7 @@ impl MongoBackend {
 
     /// The full documents of the messages of `uids` not being removed, in UID order.
     async fn messages_in(&self, mailbox: MailboxId, uids: &UidSet) -> Result<Vec<MessageDoc>> {
-        let mut filter = uid_filter(mailbox, uids);
-        filter.insert("expunged", Bson::Null);
-        self.messages
-            .find(filter)
-            .sort(doc! {"uid": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)
+        find_in_set(&self.messages, mailbox, uids, None).await
     }
 
     async fn insert_journal(&self, entries: Vec<Document>) -> Result<()> {
@@ -457,7 +478,7 @@ impl MongoBackend {
         if let Some(allocation) = allocation {
             if let Err(e) = self
                 .journal
-                .delete_many(doc! {"mailbox": allocation.mailbox.0, "modseq": allocation.modseq as i64})
+                .delete_many(doc! {"mailbox": id_is(allocation.mailbox.0), "modseq": allocation.modseq as i64})
                 .await
             {
                 tracing::warn!(error = %e, "could not remove journal entries of a failed change");
@@ -633,8 +654,8 @@ impl Backend for MongoBackend {
             };
         }
         if result.is_err() {
-            let _ = self.mailboxes.delete_many(doc! {"user": user.0}).await;
-            let _ = self.addresses.delete_many(doc! {"user": user.0}).await;
+            let _ = self.mailboxes.delete_many(doc! {"user": id_is(user.0)}).await;
+            let _ = self.addresses.delete_many(doc! {"user": id_is(user.0)}).await;
         }
         result
     }
@@ -693,7 +714,7 @@ impl Backend for MongoBackend {
         self.user_doc(user).await?;
         let mailboxes: Vec<MailboxDoc> = self
             .mailboxes
-            .find(doc! {"user": user.0})
+            .find(doc! {"user": id_is(user.0)})
             .await
             .map_err(db_error)?
             .try_collect()
@@ -705,7 +726,7 @@ impl Backend for MongoBackend {
             .await
             .map_err(db_error)?;
         self.addresses
-            .delete_many(doc! {"user": user.0})
+            .delete_many(doc! {"user": id_is(user.0)})
             .await
             .map_err(db_error)?;
         let mut wakes = Vec::new();
@@ -735,7 +756,7 @@ impl Backend for MongoBackend {
     async fn remove_address(&self, user: UserId, addrview: &str) -> Result<()> {
         let removed = self
             .addresses
-            .delete_one(doc! {"user": user.0, "addrview": addrview})
+            .delete_one(doc! {"user": id_is(user.0), "addrview": addrview})
             .await
             .map_err(db_error)?;
         if removed.deleted_count == 0 {
@@ -748,7 +769,7 @@ impl Backend for MongoBackend {
         self.user_doc(user).await?;
         let docs: Vec<AddressDoc> = self
             .addresses
-            .find(doc! {"user": user.0})
+            .find(doc! {"user": id_is(user.0)})
             .sort(doc! {"address": 1})
             .await
             .map_err(db_error)?
@@ -771,7 +792,7 @@ impl Backend for MongoBackend {
         self.user_doc(user).await?;
         let docs: Vec<MailboxDoc> = self
             .mailboxes
-            .find(doc! {"user": user.0})
+            .find(doc! {"user": id_is(user.0)})
             .await
             .map_err(db_error)?
             .try_collect()
@@ -786,7 +807,7 @@ impl Backend for MongoBackend {
     async fn mailbox_by_path(&self, user: UserId, path: &str) -> Result<Option<Mailbox>> {
         Ok(self
             .mailboxes
-            .find_one(doc! {"user": user.0, "path": path})
+            .find_one(doc! {"user": id_is(user.0), "path": path})
             .await
             .map_err(db_error)?
             .map(|d| d.to_model()))
@@ -829,7 +850,7 @@ impl Backend for MongoBackend {
         let prefix = format!("{from}/");
         let all: Vec<MailboxDoc> = self
             .mailboxes
-            .find(doc! {"user": user.0})
+            .find(doc! {"user": id_is(user.0)})
             .await
             .map_err(db_error)?
             .try_collect()
@@ -901,7 +922,7 @@ impl Backend for MongoBackend {
         let horizon = record.horizon();
         let mut cursor = self
             .raw_messages()
-            .find(doc! {"mailbox": mailbox.0})
+            .find(doc! {"mailbox": id_is(mailbox.0)})
             .projection(doc! {"added": 1, "expunged": 1, "seen": 1, "size": 1})
             .await
             .map_err(db_error)?;
@@ -909,7 +930,7 @@ impl Backend for MongoBackend {
         while let Some(m) = cursor.try_next().await.map_err(db_error)? {
             if visible_at(int_field(&m, "added")?, optional_int(&m, "expunged"), horizon) {
                 messages += 1;
-                unseen += u32::from(!m.get_bool("seen").unwrap_or(false));
+                unseen += u32::from(!bool_field(&m, "seen"));
                 size += int_field(&m, "size")?.max(0) as u64;
             }
         }
@@ -1263,7 +1284,7 @@ impl Backend for MongoBackend {
         let horizon = record.horizon();
         let mut cursor = self
             .raw_messages()
-            .find(doc! {"mailbox": mailbox.0})
+            .find(doc! {"mailbox": id_is(mailbox.0)})
             .projection(doc! {"uid": 1, "added": 1, "expunged": 1})
             .sort(doc! {"uid": 1})
             .await
@@ -1289,7 +1310,7 @@ impl Backend for MongoBackend {
         let entries: Vec<Document> = self
             .journal
             .find(doc! {
-                "mailbox": mailbox.0,
+                "mailbox": id_is(mailbox.0),
                 "modseq": {"$gt": modseq.min(i64::MAX as u64) as i64, "$lte": horizon as i64},
             })
             .sort(doc! {"modseq": 1, "uid": 1})
@@ -1315,8 +1336,6 @@ impl Backend for MongoBackend {
         fields: MetaFields,
     ) -> Result<Vec<MessageMeta>> {
         self.mailbox_doc(mailbox).await?;
-        let mut filter = uid_filter(mailbox, uids);
-        filter.insert("expunged", Bson::Null);
         let mut projection = doc! {
             "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1,
         };
@@ -1326,16 +1345,7 @@ impl Backend for MongoBackend {
         if fields.body_structure {
             projection.insert("bodystructure", 1);
         }
-        let docs: Vec<Document> = self
-            .raw_messages()
-            .find(filter)
-            .projection(projection)
-            .sort(doc! {"uid": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+        let docs = find_in_set(&self.raw_messages(), mailbox, uids, Some(projection)).await?;
         docs.into_iter()
             .map(|mut m| {
                 let flags = string_list(&m, "flags");
@@ -1370,7 +1380,7 @@ impl Backend for MongoBackend {
     async fn load_content(&self, mailbox: MailboxId, uid: Uid) -> Result<ContentRead> {
         let mut m = self
             .raw_messages()
-            .find_one(doc! {"mailbox": mailbox.0, "uid": uid as i64})
+            .find_one(doc! {"mailbox": id_is(mailbox.0), "uid": uid as i64})
             .projection(doc! {"layout": 1, "blobs": 1})
             .await
             .map_err(db_error)?
@@ -1394,7 +1404,7 @@ impl Backend for MongoBackend {
         }
         let docs: Vec<Document> = self
             .raw_messages()
-            .find(doc! {"mailbox": mailbox.0, "expunged": Bson::Null})
+            .find(doc! {"mailbox": id_is(mailbox.0), "expunged": Bson::Null})
             .projection(projection)
             .sort(doc! {"uid": 1})
             .await

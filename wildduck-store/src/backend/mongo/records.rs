@@ -20,6 +20,7 @@ pub struct UserDoc {
     pub password: String,
     pub quota: Option<i64>,
     pub storage_used: i64,
+    #[serde(deserialize_with = "lenient_bool")]
     pub disabled: bool,
     pub created: i64,
 }
@@ -105,6 +106,7 @@ pub struct MailboxDoc {
     pub pending: Document,
     #[serde(default)]
     pub journal_floor: i64,
+    #[serde(deserialize_with = "lenient_bool")]
     pub subscribed: bool,
 }
 
@@ -172,7 +174,9 @@ pub struct MessageDoc {
     #[serde(default)]
     pub expunged: Option<i64>,
     pub flags: Vec<String>,
+    #[serde(deserialize_with = "lenient_bool")]
     pub seen: bool,
+    #[serde(deserialize_with = "lenient_bool")]
     pub deleted: bool,
     pub idate: i64,
     pub hdate: Option<i64>,
@@ -221,6 +225,25 @@ pub fn to_document<T: Serialize>(value: &T) -> Result<Document> {
 pub fn from_document<T: serde::de::DeserializeOwned>(doc: Document) -> Result<T> {
     mongodb::bson::deserialize_from_document(doc)
         .map_err(|e| Error::Backend(format!("decoding record: {e}")))
+}
+
+/// A boolean as stored, or as 0/1: nx-27017 hands back booleans set by `$set` as integers.
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    match Bson::deserialize(deserializer)? {
+        Bson::Boolean(b) => Ok(b),
+        other => bson_int(&other)
+            .map(|i| i != 0)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected a boolean, found {other:?}"))),
+    }
+}
+
+/// A boolean field stored as a boolean or as 0/1 (missing = false).
+pub fn bool_field(doc: &Document, key: &str) -> bool {
+    match doc.get(key) {
+        Some(Bson::Boolean(b)) => *b,
+        Some(other) => bson_int(other).is_some_and(|i| i != 0),
+        None => false,
+    }
 }
 
 /// An integer field however the server chose to encode it.
@@ -274,6 +297,13 @@ pub fn change_from_entry(entry: &Document) -> Result<Change> {
         uid: int_field(entry, "uid")? as u32,
         kind,
     })
+}
+
+/// Filter value matching a field that holds `id`. A one-element `$in`, which MongoDB plans
+/// exactly like an equality, because nx-27017 (the CI server) does not match plain ObjectId
+/// equality on fields other than `_id`.
+pub fn id_is(id: ObjectId) -> Document {
+    doc! {"$in": [id]}
 }
 
 /// The strings of an array field (missing or null = empty).

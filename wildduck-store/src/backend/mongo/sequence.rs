@@ -27,7 +27,7 @@
 use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
 
-use super::records::{MailboxDoc, bson_int, from_document};
+use super::records::{MailboxDoc, bson_int, from_document, id_is};
 use super::{MongoBackend, db_error};
 use crate::backend::now;
 use crate::error::{Error, MailboxError, Result};
@@ -40,7 +40,6 @@ pub const PENDING_TIMEOUT_SECS: i64 = 60;
 #[derive(Clone, Debug)]
 pub struct Allocation {
     pub mailbox: MailboxId,
-    pub user: UserId,
     pub modseq: ModSeq,
     /// The first of the allocated UIDs (`uidnext` before the allocation).
     pub first_uid: Uid,
@@ -91,7 +90,6 @@ impl MongoBackend {
         let after: MailboxDoc = from_document(after)?;
         let allocation = Allocation {
             mailbox,
-            user: UserId(after.user),
             modseq: after.modseq as u64,
             first_uid: (after.uidnext - uids as i64) as u32,
             uidvalidity: after.uidvalidity as u32,
@@ -99,7 +97,7 @@ impl MongoBackend {
         };
         if after.uidnext >= u32::MAX as i64 {
             // A concurrent allocation got there first; give the MODSEQ back as a gap.
-            self.commit(&allocation).await?;
+            self.release_token(mailbox, &allocation.token).await?;
             return Err(Error::Backend("UID space of mailbox exhausted".into()));
         }
         Ok(allocation)
@@ -140,28 +138,28 @@ impl MongoBackend {
         let (from, to) = (old.modseq as i64, fresh.modseq as i64);
         self.journal
             .update_many(
-                doc! {"mailbox": old.mailbox.0, "modseq": from},
+                doc! {"mailbox": id_is(old.mailbox.0), "modseq": from},
                 doc! {"$set": {"modseq": to}},
             )
             .await
             .map_err(db_error)?;
         self.messages
             .update_many(
-                doc! {"mailbox": old.mailbox.0, "modseq": from},
+                doc! {"mailbox": id_is(old.mailbox.0), "modseq": from},
                 doc! {"$set": {"modseq": to}},
             )
             .await
             .map_err(db_error)?;
         self.messages
             .update_many(
-                doc! {"mailbox": old.mailbox.0, "added": from},
+                doc! {"mailbox": id_is(old.mailbox.0), "added": from},
                 doc! {"$set": {"added": to}},
             )
             .await
             .map_err(db_error)?;
         self.messages
             .update_many(
-                doc! {"mailbox": old.mailbox.0, "expunged": from},
+                doc! {"mailbox": id_is(old.mailbox.0), "expunged": from},
                 doc! {"$set": {"expunged": to}},
             )
             .await
