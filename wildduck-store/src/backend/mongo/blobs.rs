@@ -125,8 +125,8 @@ impl MongoBackend {
             .is_some())
     }
 
-    /// Writes every chunk by id; rewriting identical bytes is harmless, so concurrent
-    /// writers of the same blob never disturb each other.
+    /// Writes every chunk by id; a chunk that exists already has the same bytes (the id
+    /// is the content hash), so concurrent writers of one blob never disturb each other.
     async fn write_chunks(&self, hash: &str, data: &[u8]) -> Result<()> {
         let pieces: Vec<&[u8]> = if data.is_empty() {
             Vec::new()
@@ -135,13 +135,10 @@ impl MongoBackend {
         };
         for (n, piece) in pieces.into_iter().enumerate() {
             let id = chunk_id(hash, n);
+            // Insert, not upsert: a chunk with this id already holds these very bytes.
             let written = self
                 .chunks
-                .replace_one(
-                    doc! {"_id": &id},
-                    doc! {"_id": &id, "h": hash, "n": n as i64, "data": binary(piece.to_vec())},
-                )
-                .upsert(true)
+                .insert_one(doc! {"_id": &id, "h": hash, "n": n as i64, "data": binary(piece.to_vec())})
                 .await;
             match written {
                 Ok(_) => {}
