@@ -226,7 +226,11 @@ struct Harness {
 }
 
 impl Harness {
-    async fn new(store: Store, backing: Box<dyn std::any::Any + Send>, bodies: Vec<Vec<u8>>) -> Self {
+    async fn new(
+        store: Store,
+        backing: Box<dyn std::any::Any + Send>,
+        bodies: Vec<Vec<u8>>,
+    ) -> Self {
         let user = store
             .create_user(NewUser {
                 username: "model".into(),

@@ -17,7 +17,10 @@ const WAIT: Duration = Duration::from_secs(15);
 async fn pair(redis_url: &str) -> (Store, Store) {
     let uri = fresh_database_uri(&servers().mongodb_uri);
     let open = || Store::open_mongodb(&uri, Some(redis_url), StoreConfig::default());
-    (open().await.expect("store A"), open().await.expect("store B"))
+    (
+        open().await.expect("store A"),
+        open().await.expect("store B"),
+    )
 }
 
 /// Waits until `rx` reports `mailbox` at `modseq` or later (earlier wake-ups may come first).
@@ -48,7 +51,10 @@ async fn parallel_appends_through_two_stores_get_distinct_increasing_uids() {
             let mut got = Vec::new();
             for n in 0..PER_TASK {
                 let raw = sample_message(t * 100 + n);
-                let out = store.append(inbox.id, &raw, &Flags::new(), None).await.unwrap();
+                let out = store
+                    .append(inbox.id, &raw, &Flags::new(), None)
+                    .await
+                    .unwrap();
                 got.push((out.uid, out.modseq, raw));
             }
             got
@@ -72,10 +78,17 @@ async fn parallel_appends_through_two_stores_get_distinct_increasing_uids() {
         assert_eq!(snapshot.uids, uids.iter().copied().collect::<Vec<_>>());
         assert_eq!(snapshot.highest_modseq, *modseqs.last().unwrap());
         let changes = store.changes_since(inbox.id, 0).await.unwrap();
-        assert_eq!(changes.changes.len(), all.len(), "one journal entry per append");
+        assert_eq!(
+            changes.changes.len(),
+            all.len(),
+            "one journal entry per append"
+        );
     }
     for (uid, _, raw) in &all {
-        let body = b.read_section(inbox.id, *uid, &Section::full(), None).await.unwrap();
+        let body = b
+            .read_section(inbox.id, *uid, &Section::full(), None)
+            .await
+            .unwrap();
         assert_eq!(&body.to_vec(), raw, "BODY[] of UID {uid}");
     }
     let used: u64 = all.iter().map(|g| g.2.len() as u64).sum();
@@ -90,13 +103,29 @@ async fn a_subscriber_on_one_store_hears_changes_made_through_the_other() {
     let inbox = a.get_mailbox(owner.id, "INBOX").await.unwrap();
     let mut on_b = b.subscribe(owner.id);
 
-    let appended = a.append(inbox.id, &sample_message(1), &Flags::new(), None).await.unwrap();
+    let appended = a
+        .append(inbox.id, &sample_message(1), &Flags::new(), None)
+        .await
+        .unwrap();
     wait_for(&mut on_b, inbox.id, appended.modseq).await;
     let changes = b.changes_since(inbox.id, 0).await.unwrap();
-    assert_eq!(changes.changes, vec![Change { modseq: appended.modseq, uid: appended.uid, kind: ChangeKind::Exists }]);
+    assert_eq!(
+        changes.changes,
+        vec![Change {
+            modseq: appended.modseq,
+            uid: appended.uid,
+            kind: ChangeKind::Exists
+        }]
+    );
 
     let flagged = a
-        .store_flags(inbox.id, &UidSet::all(), FlagOp::Add, &[Flag::Deleted].into(), None)
+        .store_flags(
+            inbox.id,
+            &UidSet::all(),
+            FlagOp::Add,
+            &[Flag::Deleted].into(),
+            None,
+        )
         .await
         .unwrap();
     wait_for(&mut on_b, inbox.id, flagged.modseq.unwrap()).await;
@@ -104,7 +133,13 @@ async fn a_subscriber_on_one_store_hears_changes_made_through_the_other() {
     wait_for(&mut on_b, inbox.id, expunged.modseq.unwrap()).await;
     let changes = b.changes_since(inbox.id, appended.modseq).await.unwrap();
     let kinds: Vec<ChangeKind> = changes.changes.into_iter().map(|c| c.kind).collect();
-    assert_eq!(kinds, vec![ChangeKind::Flags([Flag::Deleted].into()), ChangeKind::Expunge]);
+    assert_eq!(
+        kinds,
+        vec![
+            ChangeKind::Flags([Flag::Deleted].into()),
+            ChangeKind::Expunge
+        ]
+    );
     assert!(b.snapshot(inbox.id).await.unwrap().uids.is_empty());
 }
 
@@ -115,9 +150,12 @@ async fn quota_holds_exactly_under_parallel_appends_through_both() {
     let inbox = a.get_mailbox(owner.id, "INBOX").await.unwrap();
     let raw = sample_message(7);
     const FITS: u64 = 5;
-    a.set_quota(owner.id, Some(FITS * raw.len() as u64 + raw.len() as u64 / 2))
-        .await
-        .unwrap();
+    a.set_quota(
+        owner.id,
+        Some(FITS * raw.len() as u64 + raw.len() as u64 / 2),
+    )
+    .await
+    .unwrap();
     let mut tasks = Vec::new();
     for store in [&a, &b, &a, &b] {
         let (store, raw) = (store.clone(), raw.clone());
@@ -156,7 +194,10 @@ async fn wake_ups_resume_after_a_redis_restart() {
     let mut on_b = b.subscribe(owner.id);
 
     redis.stop();
-    let during = a.append(inbox.id, &sample_message(1), &Flags::new(), None).await.unwrap();
+    let during = a
+        .append(inbox.id, &sample_message(1), &Flags::new(), None)
+        .await
+        .unwrap();
     wait_for(&mut on_a, inbox.id, during.modseq).await;
     assert_eq!(
         b.snapshot(inbox.id).await.unwrap().uids,
@@ -167,6 +208,9 @@ async fn wake_ups_resume_after_a_redis_restart() {
     redis.restart();
     // The change made during the outage reaches the other store once Redis is back.
     wait_for(&mut on_b, inbox.id, during.modseq).await;
-    let after = a.append(inbox.id, &sample_message(2), &Flags::new(), None).await.unwrap();
+    let after = a
+        .append(inbox.id, &sample_message(2), &Flags::new(), None)
+        .await
+        .unwrap();
     wait_for(&mut on_b, inbox.id, after.modseq).await;
 }

@@ -8,7 +8,7 @@
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -27,23 +27,37 @@ WILDDUCK_TEST_REDIS_URL=redis://127.0.0.1:PORT/ \
 pub struct Servers {
     pub mongodb_uri: String,
     pub redis_url: String,
+    /// The servers this binary started (none when the environment named them); they live
+    /// as long as the test process, and the watcher stops them after it.
+    _nx_27017: Option<Child>,
+    _redis: Option<RedisServer>,
 }
 
 /// The servers of this test binary, started on first use.
 pub fn servers() -> &'static Servers {
     static SERVERS: OnceLock<Servers> = OnceLock::new();
-    SERVERS.get_or_init(|| Servers {
-        mongodb_uri: std::env::var(MONGODB_ENV).unwrap_or_else(|_| {
-            let port = start_nx_27017();
-            format!("mongodb://127.0.0.1:{port}/?directConnection=true")
-        }),
-        redis_url: std::env::var(REDIS_ENV).unwrap_or_else(|_| {
-            let redis = RedisServer::start();
-            let url = redis.url();
-            // Lives as long as the test binary; the watcher stops it afterwards.
-            std::mem::forget(redis);
-            url
-        }),
+    SERVERS.get_or_init(|| {
+        let (mongodb_uri, nx_27017) = match std::env::var(MONGODB_ENV) {
+            Ok(uri) => (uri, None),
+            Err(_) => {
+                let (port, child) = start_nx_27017();
+                let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+                (uri, Some(child))
+            }
+        };
+        let (redis_url, redis) = match std::env::var(REDIS_ENV) {
+            Ok(url) => (url, None),
+            Err(_) => {
+                let redis = RedisServer::start();
+                (redis.url(), Some(redis))
+            }
+        };
+        Servers {
+            mongodb_uri,
+            redis_url,
+            _nx_27017: nx_27017,
+            _redis: redis,
+        }
     })
 }
 
@@ -82,7 +96,10 @@ pub fn free_port() -> u16 {
 fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -94,7 +111,7 @@ fn scratch_dir() -> PathBuf {
 }
 
 /// Runs `program args…` under a shell watcher that kills it once this test process is gone.
-fn spawn_watched(program: &str, args: &[String], log: &PathBuf) -> Child {
+fn spawn_watched(program: &str, args: &[String], log: &Path) -> Child {
     let quoted: Vec<String> = std::iter::once(program.to_string())
         .chain(args.iter().cloned())
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
@@ -119,8 +136,11 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn start_nx_27017() -> u16 {
-    assert!(on_path("nx-27017"), "{MONGODB_ENV} is unset and nx-27017 is not installed: {HOW_TO}");
+fn start_nx_27017() -> (u16, Child) {
+    assert!(
+        on_path("nx-27017"),
+        "{MONGODB_ENV} is unset and nx-27017 is not installed: {HOW_TO}"
+    );
     let port = free_port();
     let dir = scratch_dir();
     let args: Vec<String> = [
@@ -138,9 +158,9 @@ fn start_nx_27017() -> u16 {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    spawn_watched("nx-27017", &args, &dir.join(format!("nx-{port}.out")));
+    let child = spawn_watched("nx-27017", &args, &dir.join(format!("nx-{port}.out")));
     wait_for_port(port, "nx-27017");
-    port
+    (port, child)
 }
 
 /// A redis-server of our own, stoppable and restartable on the same port.

@@ -138,7 +138,9 @@ impl MongoBackend {
             // Insert, not upsert: a chunk with this id already holds these very bytes.
             let written = self
                 .chunks
-                .insert_one(doc! {"_id": &id, "h": hash, "n": n as i64, "data": binary(piece.to_vec())})
+                .insert_one(
+                    doc! {"_id": &id, "h": hash, "n": n as i64, "data": binary(piece.to_vec())},
+                )
                 .await;
             match written {
                 Ok(_) => {}
@@ -189,7 +191,9 @@ impl MongoBackend {
             .await
             .map_err(db_error)?;
         while let Some(meta) = cursor.try_next().await.map_err(db_error)? {
-            let id = meta.get_str("_id").map_err(|e| Error::Backend(e.to_string()))?;
+            let id = meta
+                .get_str("_id")
+                .map_err(|e| Error::Backend(e.to_string()))?;
             metas.insert(id.to_string(), meta);
         }
         let mut ids = Vec::new();

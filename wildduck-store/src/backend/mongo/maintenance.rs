@@ -29,9 +29,15 @@ fn object_id(doc: &Document, key: &str) -> Result<ObjectId> {
 
 impl MongoBackend {
     /// Sums of one numeric field per collection, through the server's `$group`.
-    async fn sum_field(&self, collection: &mongodb::Collection<Document>, field: &str) -> Result<u64> {
+    async fn sum_field(
+        &self,
+        collection: &mongodb::Collection<Document>,
+        field: &str,
+    ) -> Result<u64> {
         let rows: Vec<Document> = collection
-            .aggregate([doc! {"$group": {"_id": Bson::Null, "total": {"$sum": format!("${field}")}}}])
+            .aggregate([
+                doc! {"$group": {"_id": Bson::Null, "total": {"$sum": format!("${field}")}}},
+            ])
             .await
             .map_err(db_error)?
             .try_collect()
@@ -58,12 +64,24 @@ impl MongoBackend {
             .unwrap_or(0)
             .max(0) as u64;
         Ok(StoreStats {
-            users: self.users.count_documents(doc! {}).await.map_err(db_error)?,
-            mailboxes: self.mailboxes.count_documents(doc! {}).await.map_err(db_error)?,
+            users: self
+                .users
+                .count_documents(doc! {})
+                .await
+                .map_err(db_error)?,
+            mailboxes: self
+                .mailboxes
+                .count_documents(doc! {})
+                .await
+                .map_err(db_error)?,
             messages: messages.count_documents(doc! {}).await.map_err(db_error)?,
             raw_bytes,
             stored_bytes: layouts + blob_bytes,
-            blobs: self.blobs.count_documents(doc! {}).await.map_err(db_error)?,
+            blobs: self
+                .blobs
+                .count_documents(doc! {})
+                .await
+                .map_err(db_error)?,
             dedup_hits,
         })
     }
@@ -76,7 +94,9 @@ impl MongoBackend {
         let mut cursor = self
             .raw_messages()
             .find(doc! {})
-            .projection(doc! {"user": 1, "mailbox": 1, "uid": 1, "modseq": 1, "size": 1, "blobs": 1})
+            .projection(
+                doc! {"user": 1, "mailbox": 1, "uid": 1, "modseq": 1, "size": 1, "blobs": 1},
+            )
             .await
             .map_err(db_error)?;
         while let Some(m) = cursor.try_next().await.map_err(db_error)? {
@@ -117,7 +137,10 @@ impl MongoBackend {
                 ));
                 if repair {
                     self.users
-                        .update_one(doc! {"_id": user.id}, doc! {"$set": {"storage_used": actual}})
+                        .update_one(
+                            doc! {"_id": user.id},
+                            doc! {"$set": {"storage_used": actual}},
+                        )
                         .await
                         .map_err(db_error)?;
                 }
@@ -145,7 +168,11 @@ impl MongoBackend {
                     "blob {hash}: refcount {stored}, referenced {actual} times"
                 ));
                 if repair {
-                    let unreferenced = if actual == 0 { Bson::Int64(now()) } else { Bson::Null };
+                    let unreferenced = if actual == 0 {
+                        Bson::Int64(now())
+                    } else {
+                        Bson::Null
+                    };
                     self.blobs
                         .update_one(
                             doc! {"_id": hash},

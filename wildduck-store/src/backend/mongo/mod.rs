@@ -304,7 +304,12 @@ impl MongoBackend {
     }
 
     async fn insert_mailbox(&self, user: UserId, new: &NewMailbox) -> Result<MailboxDoc> {
-        let doc = MailboxDoc::new(user, &new.path, new.special_use, self.next_uidvalidity().await?);
+        let doc = MailboxDoc::new(
+            user,
+            &new.path,
+            new.special_use,
+            self.next_uidvalidity().await?,
+        );
         match self.mailboxes.insert_one(&doc).await {
             Ok(_) => Ok(doc),
             Err(e) if is_duplicate_key(&e) => Err(MailboxError::AlreadyExists.into()),
@@ -459,10 +464,7 @@ impl MongoBackend {
         if entries.is_empty() {
             return Ok(());
         }
-        self.journal
-            .insert_many(entries)
-            .await
-            .map_err(db_error)?;
+        self.journal.insert_many(entries).await.map_err(db_error)?;
         Ok(())
     }
 
@@ -476,15 +478,18 @@ impl MongoBackend {
         quota: Option<(UserId, i64)>,
     ) {
         if let Some(allocation) = allocation {
-            if let Err(e) = self
-                .journal
-                .delete_many(doc! {"mailbox": id_is(allocation.mailbox.0), "modseq": allocation.modseq as i64})
-                .await
-            {
+            let entries = doc! {
+                "mailbox": id_is(allocation.mailbox.0),
+                "modseq": allocation.modseq as i64,
+            };
+            if let Err(e) = self.journal.delete_many(entries).await {
                 tracing::warn!(error = %e, "could not remove journal entries of a failed change");
             }
         }
-        let removed = self.remove_messages(inserted, None).await.unwrap_or_default();
+        let removed = self
+            .remove_messages(inserted, None)
+            .await
+            .unwrap_or_default();
         self.release_blobs(not_inserted_blobs).await;
         if let Some((user, reserved)) = quota {
             // Documents someone else removed had their quota released by that remover.
@@ -493,7 +498,8 @@ impl MongoBackend {
                 .filter(|r| !removed.contains(&r.id))
                 .map(|r| r.size)
                 .sum();
-            self.add_storage(user, -(reserved - released_by_others)).await;
+            self.add_storage(user, -(reserved - released_by_others))
+                .await;
         }
         if let Some(allocation) = allocation
             && let Err(e) = self.commit(allocation).await
@@ -521,7 +527,10 @@ impl MongoBackend {
             }
             let result = self
                 .messages
-                .update_one(filter, doc! {"$set": {"expunged": allocation.modseq as i64}})
+                .update_one(
+                    filter,
+                    doc! {"$set": {"expunged": allocation.modseq as i64}},
+                )
                 .await
                 .map_err(db_error)?;
             if result.matched_count == 1 {
@@ -654,8 +663,14 @@ impl Backend for MongoBackend {
             };
         }
         if result.is_err() {
-            let _ = self.mailboxes.delete_many(doc! {"user": id_is(user.0)}).await;
-            let _ = self.addresses.delete_many(doc! {"user": id_is(user.0)}).await;
+            let _ = self
+                .mailboxes
+                .delete_many(doc! {"user": id_is(user.0)})
+                .await;
+            let _ = self
+                .addresses
+                .delete_many(doc! {"user": id_is(user.0)})
+                .await;
         }
         result
     }
@@ -928,7 +943,11 @@ impl Backend for MongoBackend {
             .map_err(db_error)?;
         let (mut messages, mut unseen, mut size) = (0u32, 0u32, 0u64);
         while let Some(m) = cursor.try_next().await.map_err(db_error)? {
-            if visible_at(int_field(&m, "added")?, optional_int(&m, "expunged"), horizon) {
+            if visible_at(
+                int_field(&m, "added")?,
+                optional_int(&m, "expunged"),
+                horizon,
+            ) {
                 messages += 1;
                 unseen += u32::from(!bool_field(&m, "seen"));
                 size += int_field(&m, "size")?.max(0) as u64;
@@ -1107,7 +1126,13 @@ impl Backend for MongoBackend {
             }
             copies.push(Removal::from(&copy));
             pairs.push((original.uid as u32, new_uid));
-            entries.push(journal_entry(target, allocation.modseq, new_uid, KIND_EXISTS, None));
+            entries.push(journal_entry(
+                target,
+                allocation.modseq,
+                new_uid,
+                KIND_EXISTS,
+                None,
+            ));
         }
         let written = match failure {
             Some(e) => Err(e),
@@ -1194,7 +1219,14 @@ impl Backend for MongoBackend {
         if !to_change.is_empty() {
             let allocation = self.allocate(mailbox, 0).await?;
             let changed = self
-                .apply_flags(&allocation, to_change, op, flags, unchanged_since, &mut results)
+                .apply_flags(
+                    &allocation,
+                    to_change,
+                    op,
+                    flags,
+                    unchanged_since,
+                    &mut results,
+                )
                 .await;
             let committed = self.commit(&allocation).await;
             if changed? {
@@ -1255,7 +1287,11 @@ impl Backend for MongoBackend {
             .await?;
         let by_id: HashMap<ObjectId, Uid> =
             candidates.iter().map(|m| (m.id, m.uid as u32)).collect();
-        let mut expunged: Vec<Uid> = marked.iter().filter_map(|r| by_id.get(&r.id)).copied().collect();
+        let mut expunged: Vec<Uid> = marked
+            .iter()
+            .filter_map(|r| by_id.get(&r.id))
+            .copied()
+            .collect();
         expunged.sort_unstable();
         if expunged.is_empty() {
             return Ok((
@@ -1291,7 +1327,11 @@ impl Backend for MongoBackend {
             .map_err(db_error)?;
         let mut uids = Vec::new();
         while let Some(m) = cursor.try_next().await.map_err(db_error)? {
-            if visible_at(int_field(&m, "added")?, optional_int(&m, "expunged"), horizon) {
+            if visible_at(
+                int_field(&m, "added")?,
+                optional_int(&m, "expunged"),
+                horizon,
+            ) {
                 uids.push(int_field(&m, "uid")? as Uid);
             }
         }
@@ -1465,7 +1505,10 @@ impl Backend for MongoBackend {
         // Raise the floors before deleting, so no reader takes a gap for "nothing changed".
         for (mailbox, floor) in floors {
             self.mailboxes
-                .update_one(doc! {"_id": mailbox}, doc! {"$max": {"journal_floor": floor}})
+                .update_one(
+                    doc! {"_id": mailbox},
+                    doc! {"$max": {"journal_floor": floor}},
+                )
                 .await
                 .map_err(db_error)?;
         }

@@ -111,7 +111,12 @@ pub struct MailboxDoc {
 }
 
 impl MailboxDoc {
-    pub fn new(user: UserId, path: &str, special_use: Option<SpecialUse>, uidvalidity: u32) -> Self {
+    pub fn new(
+        user: UserId,
+        path: &str,
+        special_use: Option<SpecialUse>,
+        uidvalidity: u32,
+    ) -> Self {
         MailboxDoc {
             id: ObjectId::new(),
             user: user.0,
@@ -231,9 +236,9 @@ pub fn from_document<T: serde::de::DeserializeOwned>(doc: Document) -> Result<T>
 fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     match Bson::deserialize(deserializer)? {
         Bson::Boolean(b) => Ok(b),
-        other => bson_int(&other)
-            .map(|i| i != 0)
-            .ok_or_else(|| serde::de::Error::custom(format!("expected a boolean, found {other:?}"))),
+        other => bson_int(&other).map(|i| i != 0).ok_or_else(|| {
+            serde::de::Error::custom(format!("expected a boolean, found {other:?}"))
+        }),
     }
 }
 
@@ -288,9 +293,7 @@ pub fn change_from_entry(entry: &Document) -> Result<Change> {
     let kind = match int_field(entry, "kind")? as i32 {
         KIND_EXISTS => ChangeKind::Exists,
         KIND_EXPUNGE => ChangeKind::Expunge,
-        _ => {
-            ChangeKind::Flags(flags_from_strings(&string_list(entry, "flags")))
-        }
+        _ => ChangeKind::Flags(flags_from_strings(&string_list(entry, "flags"))),
     };
     Ok(Change {
         modseq: int_field(entry, "modseq")? as u64,

@@ -106,7 +106,10 @@ impl MongoBackend {
     /// Ends the pending state of an allocation: its changes become visible to readers.
     /// `MailboxError::NotFound` when the mailbox was deleted meanwhile (the caller undoes).
     pub(super) async fn commit(&self, allocation: &Allocation) -> Result<()> {
-        if self.release_token(allocation.mailbox, &allocation.token).await? {
+        if self
+            .release_token(allocation.mailbox, &allocation.token)
+            .await?
+        {
             return Ok(());
         }
         self.mailbox_doc(allocation.mailbox).await?;
