@@ -1,1 +1,204 @@
-fn main() {}
+//! `wildduck`: runs the mail servers (`serve`) and administers the store (everything else).
+//!
+//! Exit codes follow BSD sysexits so scripts and MTAs can act on them; see `error.rs`.
+
+mod commands;
+mod config;
+mod dates;
+mod error;
+mod first_run;
+mod formats;
+mod output;
+mod serve;
+mod tls;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::Ctx;
+use crate::config::Config;
+use crate::error::{CliError, CliResult, ErrorKind};
+use crate::output::Report;
+
+#[derive(Parser)]
+#[command(
+    name = "wildduck",
+    version,
+    about = "WildDuck mail server: IMAP and POP3 over a database store, and its admin tool",
+    after_help = "Exit codes: 0 ok, 64 usage, 65 bad data, 66 not found, 67 no such user, \
+                  69 can not listen, 70 internal error, 73 already exists / can not create, 74 I/O error, \
+                  75 temporary failure (retry), 77 not permitted, 78 configuration error."
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = config::CONFIG_FILE_VAR, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Print the result, or the error, as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the IMAP and POP3 servers until SIGINT or SIGTERM. On an empty store, first create
+    /// an account and print its username and password.
+    Serve,
+    /// Show or check the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
+    /// Manage the addresses that deliver to a user.
+    #[command(subcommand)]
+    Address(commands::address::AddressCommand),
+    /// Manage a user's mailboxes.
+    #[command(subcommand)]
+    Mailbox(commands::mailbox::MailboxCommand),
+    /// Look at, export or delete single messages.
+    #[command(subcommand)]
+    Message(commands::message::MessageCommand),
+    /// Import mbox files, Maildirs or .eml files into a user's mailbox.
+    Import(commands::import::ImportArgs),
+    /// Export a mailbox (or all of a user's) to mbox or Maildir.
+    Export(commands::export::ExportArgs),
+    /// Deliver one message from stdin (for an MTA, like dovecot-lda).
+    Deliver(commands::deliver::DeliverArgs),
+    /// Counts of users, mailboxes, messages; raw and stored bytes.
+    Stats,
+    /// Check quota counters, blob references and UID/MODSEQ order.
+    Verify {
+        /// Fix what is found.
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Delete content no message refers to any more.
+    Gc {
+        /// Keep unreferenced content younger than this many seconds.
+        #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+        grace: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration as TOML (secrets masked).
+    Print,
+    /// Check the configuration (and TLS files) and exit 0 if it is usable.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    let as_json = cli.json;
+    let outcome = std::panic::catch_unwind(move || run(cli));
+    let result = match outcome {
+        Ok(result) => result,
+        // The panic message is already on stderr.
+        Err(_) => Err(CliError::new(
+            ErrorKind::Software,
+            "internal error (see above)",
+        )),
+    };
+    match result {
+        Ok(report) => {
+            output::print_report(&report, as_json);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            output::print_error(&err, as_json);
+            ExitCode::from(err.kind.exit_code())
+        }
+    }
+}
+
+/// Help and version go to stdout with 0; real parse errors exit with EX_USAGE.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind as ClapKind;
+    if matches!(err.kind(), ClapKind::DisplayHelp | ClapKind::DisplayVersion) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    if std::env::args().any(|a| a == "--json") {
+        let message = err.render().to_string();
+        let first_line = message
+            .lines()
+            .next()
+            .unwrap_or("usage error")
+            .trim_start_matches("error: ");
+        output::print_error(&CliError::new(ErrorKind::Usage, first_line), true);
+    } else {
+        let _ = err.print();
+    }
+    ExitCode::from(ErrorKind::Usage.exit_code())
+}
+
+fn run(cli: Cli) -> CliResult<Report> {
+    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    config.validate()?;
+    init_logging(&config, matches!(cli.command, Command::Serve));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| {
+            CliError::new(
+                ErrorKind::Software,
+                format!("can not start the runtime: {err}"),
+            )
+        })?;
+    let ctx = Ctx {
+        config,
+        json: cli.json,
+    };
+    runtime.block_on(dispatch(ctx, cli.command))
+}
+
+async fn dispatch(ctx: Ctx, command: Command) -> CliResult<Report> {
+    match command {
+        Command::Serve => serve::run(&ctx).await,
+        Command::Config(ConfigCommand::Print) => commands::print_config(&ctx.config),
+        Command::Config(ConfigCommand::Check) => commands::check_config(&ctx.config),
+        Command::User(cmd) => commands::user::run(&ctx, cmd).await,
+        Command::Address(cmd) => commands::address::run(&ctx, cmd).await,
+        Command::Mailbox(cmd) => commands::mailbox::run(&ctx, cmd).await,
+        Command::Message(cmd) => commands::message::run(&ctx, cmd).await,
+        Command::Import(args) => commands::import::run(&ctx, args).await,
+        Command::Export(args) => commands::export::run(&ctx, args).await,
+        Command::Deliver(args) => commands::deliver::run(&ctx, args).await,
+        Command::Stats => commands::maint::stats(&ctx).await,
+        Command::Verify { repair } => commands::maint::verify(&ctx, repair).await,
+        Command::Gc { grace } => commands::maint::gc(&ctx, grace).await,
+    }
+}
+
+/// Logs go to stderr (stdout carries results); `RUST_LOG` overrides the configured level.
+/// Admin commands log warnings only, unless asked.
+fn init_logging(config: &Config, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default_level = if serving {
+        config.log.level.as_str()
+    } else {
+        "warn"
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(default_level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

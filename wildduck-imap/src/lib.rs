@@ -1,1 +1,68 @@
+//! `wildduck-imap`: an IMAP4rev1 server that turns IMAP into calls on [`wildduck_store::Store`].
+//!
+//! Layout: [`server`] accepts connections, `connection` frames bytes into commands (imap-codec's
+//! `Fragmentizer`) and writes responses, `session` keeps the per-connection state machine and
+//! the selected mailbox's sequence map, `command/` has one file per command group, `encode`
+//! serializes ENVELOPE/BODYSTRUCTURE, `utf7` converts mailbox names, `search` maps SEARCH keys.
 
+mod command;
+mod connection;
+mod encode;
+mod search;
+mod server;
+mod session;
+mod utf7;
+
+use serde::{Deserialize, Serialize};
+
+pub use server::serve;
+
+/// Config of the IMAP server; serde so the `wildduck` binary can embed it in its TOML.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Most connections served at once; more are greeted with BYE.
+    pub max_connections: usize,
+    /// Most simultaneous sessions of one user.
+    pub max_connections_per_user: usize,
+    /// Longest command line (without literals) in bytes.
+    pub max_line_length: u32,
+    /// Largest literal other than an APPEND message (logins, search strings) in bytes.
+    pub max_small_literal: u32,
+    /// Bad commands in one session before the server says BYE.
+    pub max_bad_commands: u32,
+    /// Seconds of client silence before the session is closed (RFC 3501 asks for >= 30 min).
+    pub idle_timeout_secs: u64,
+    /// Seconds between `* OK Still here` during IDLE, so NATs keep the connection.
+    pub idle_keepalive_secs: u64,
+    /// Seconds between journal checks during IDLE, for changes made by other processes on the
+    /// same store (the store's wake-ups only cover this process).
+    pub idle_poll_secs: u64,
+    /// LOGIN and AUTHENTICATE over a connection without TLS. `None`: only for loopback peers.
+    pub allow_plaintext_login: Option<bool>,
+    /// Every connection starts with TLS (port 993 style) instead of offering STARTTLS.
+    pub implicit_tls: bool,
+    /// Accept non-synchronizing literals (RFC 7888 LITERAL+).
+    pub literal_plus: bool,
+    /// Text of the greeting.
+    pub greeting: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_connections: 1000,
+            max_connections_per_user: 15,
+            max_line_length: 1024 * 1024,
+            max_small_literal: 64 * 1024,
+            max_bad_commands: 20,
+            idle_timeout_secs: 30 * 60,
+            idle_keepalive_secs: 120,
+            idle_poll_secs: 10,
+            allow_plaintext_login: None,
+            implicit_tls: false,
+            literal_plus: true,
+            greeting: "WildDuck-rs ready".to_string(),
+        }
+    }
+}

@@ -73,6 +73,26 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
+    // 32 clients appending at once: the writer commits them in groups.
+    let raw = message(2 * 1024);
+    append.bench_function("32 concurrent x 2 KiB", |b| {
+        b.to_async(&rt).iter(|| async {
+            let tasks: Vec<_> = (0..32)
+                .map(|_| {
+                    let (store, raw) = (store.clone(), raw.clone());
+                    tokio::spawn(async move {
+                        store
+                            .append(inbox.id, &raw, &Flags::new(), None)
+                            .await
+                            .unwrap()
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        })
+    });
     append.finish();
 
     let big = rt

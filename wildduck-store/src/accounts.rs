@@ -105,6 +105,14 @@ pub fn verify_password(password: &str, stored: &str) -> PasswordCheck {
     }
 }
 
+/// Spends the time of one argon2 verification, so that a login for an unknown user takes as
+/// long as one with a wrong password (no user enumeration by timing).
+pub fn verify_against_nothing(password: &str) {
+    static DUMMY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| hash_password("no such user").unwrap_or_default());
+    let _ = verify_password(password, &DUMMY);
+}
+
 /// An address in its stored forms.
 #[derive(Debug, PartialEq, Eq)]
 pub struct NormalizedAddress {

@@ -375,10 +375,11 @@ pub struct Changes {
     pub truncated: bool,
 }
 
-/// An address in an envelope (RFC 3501 §7.4.2 fields, already decoded to UTF-8).
+/// An address in an envelope (RFC 3501 §7.4.2 fields), as written in the header: RFC 2047
+/// words stay encoded, as IMAP servers send them (see `mime` for the Dovecot rules).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvelopeAddress {
-    /// Display name, decoded (RFC 2047) to UTF-8.
+    /// Display name as written (RFC 2047 words not decoded).
     pub name: Option<String>,
     /// Source route, obsolete; kept for completeness.
     pub adl: Option<String>,
@@ -388,7 +389,7 @@ pub struct EnvelopeAddress {
     pub host: Option<String>,
 }
 
-/// The envelope of a message (RFC 3501 §7.4.2), decoded to UTF-8.
+/// The envelope of a message (RFC 3501 §7.4.2), strings as written in the header.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     pub date: Option<String>,
@@ -406,11 +407,11 @@ pub struct Envelope {
 /// The structure of one MIME part (RFC 3501 BODYSTRUCTURE fields, protocol-neutral).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BodyStructure {
-    /// Lower-case media type, e.g. `text`.
+    /// Media type as written, e.g. `text` (compare case-insensitively).
     pub media_type: String,
-    /// Lower-case subtype, e.g. `plain`.
+    /// Subtype as written, e.g. `plain` (compare case-insensitively).
     pub media_subtype: String,
-    /// Content-Type parameters (names lower-case, values decoded per RFC 2231).
+    /// Content-Type parameters as written (RFC 2231 continuations joined, not decoded).
     pub params: Vec<(String, String)>,
     pub id: Option<String>,
     pub description: Option<String>,

@@ -171,6 +171,12 @@ impl Store {
         let record = match self.find_user_record(username).await {
             Ok(record) => record,
             Err(Error::User(_) | Error::Address(_)) => {
+                let candidate = password.to_string();
+                blocking(move || {
+                    accounts::verify_against_nothing(&candidate);
+                    Ok(())
+                })
+                .await?;
                 return Err(AuthError::InvalidCredentials.into());
             }
             Err(other) => return Err(other),
@@ -419,11 +425,12 @@ impl Store {
     ) -> Result<AppendOutcome> {
         self.check_size(raw.len() as u64)?;
         validate_flags(flags)?;
-        let raw = raw.to_vec();
+        let raw = bytes::Bytes::copy_from_slice(raw);
         let flags = flags.clone();
         let message = blocking(move || {
-            let analysis = mime::analyze(&raw);
-            let content = content::pack(&raw)?;
+            let tree = mime::split(&raw);
+            let analysis = mime::analyze_tree(&raw, &tree);
+            let content = content::pack(&raw, &tree)?;
             Ok(NewMessage {
                 id: MessageId::new(),
                 flags,
@@ -561,13 +568,30 @@ impl Store {
         section: &Section,
         partial: Option<Partial>,
     ) -> Result<SectionBody> {
-        let stored = self.backend().load_content(mailbox, uid).await?;
-        let section = section.clone();
-        blocking(move || {
-            let raw = content::unpack(stored)?;
-            mime::read_section(&raw, &section, partial)
-        })
-        .await
+        // The plan is made from the layout inside the backend's read, so only the blobs the
+        // section needs are loaded; it comes back out through `planned`.
+        let planned = Arc::new(std::sync::Mutex::new(None));
+        let select: crate::backend::BlobSelector = {
+            let (planned, section) = (planned.clone(), section.clone());
+            Box::new(move |layout: &[u8]| {
+                let plan = content::SectionPlan::new(layout, &section, partial);
+                let wanted = plan.as_ref().map(|p| p.blobs()).unwrap_or_default();
+                if let Ok(mut slot) = planned.lock() {
+                    *slot = Some(plan);
+                }
+                wanted
+            })
+        };
+        let stored = self
+            .backend()
+            .load_content_selected(mailbox, uid, select)
+            .await?;
+        let plan = planned
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .ok_or_else(|| Error::Backend("section read was not planned".into()))??;
+        blocking(move || plan.read(stored.blobs)).await
     }
 
     /// UIDs of the messages matching `key`, ascending.

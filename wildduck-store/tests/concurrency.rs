@@ -170,3 +170,53 @@ async fn concurrent_moves_never_lose_or_duplicate_messages() {
     let report = store.verify(false).await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
+
+/// Concurrent appends racing for the last bytes of quota: exactly as many succeed as fit,
+/// the rest fail with OverQuota and leave no trace (a failing operation never spoils the
+/// others committed with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_for_quota_admits_exactly_what_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(dir.path(), StoreConfig::default())
+        .await
+        .unwrap();
+    let raw = message(3, 3);
+    let size = raw.len() as u64;
+    let fits = 17u64;
+    let user = store
+        .create_user(NewUser {
+            username: "tight".into(),
+            password: "pw".into(),
+            quota: Some(size * fits + size / 2),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let inbox = store.get_mailbox(user.id, "INBOX").await.unwrap();
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (store, raw) = (store.clone(), raw.clone());
+            tokio::spawn(async move { store.append(inbox.id, &raw, &Flags::new(), None).await })
+        })
+        .collect();
+    let mut admitted = Vec::new();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(out) => admitted.push(out.uid),
+            Err(Error::Message(MessageError::OverQuota { .. })) => refused += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    admitted.sort_unstable();
+    assert_eq!(admitted, (1..=fits as u32).collect::<Vec<_>>());
+    assert_eq!(refused, 40 - fits as usize);
+    assert_eq!(
+        store.get_user(user.id).await.unwrap().storage_used,
+        size * fits
+    );
+    let snap = store.snapshot(inbox.id).await.unwrap();
+    assert_eq!((snap.uidnext, snap.highest_modseq), (fits as u32 + 1, fits));
+    let report = store.verify(false).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}

@@ -12,18 +12,42 @@ use wildduck_store::mime::{analyze, read_section};
 use wildduck_store::{BodyStructure, Envelope, EnvelopeAddress};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/dovecot");
+const EXTRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/extra");
+
+/// The shared fixtures and our own edge cases (`extra-NAME`), as (stem, bytes).
+fn messages() -> Vec<(String, Vec<u8>)> {
+    let mut all = fixtures();
+    let mut extra: Vec<_> = std::fs::read_dir(EXTRA)
+        .expect("extra dir")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            let stem = path
+                .file_stem()
+                .expect("stem")
+                .to_string_lossy()
+                .into_owned();
+            (
+                format!("extra-{stem}"),
+                std::fs::read(&path).expect("extra message"),
+            )
+        })
+        .collect();
+    extra.sort();
+    all.extend(extra);
+    all
+}
 
 fn golden(stem: &str, ext: &str) -> Vec<u8> {
     let path = format!("{GOLDEN}/{stem}.{ext}");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run record-dovecot.sh)"))
 }
 
-/// Every fixture has golden files, and every golden file a fixture.
+/// Every message has golden files.
 #[test]
 fn goldens_cover_every_fixture() {
-    let fixtures = fixtures();
-    assert!(!fixtures.is_empty());
-    for (stem, _) in &fixtures {
+    let messages = messages();
+    assert!(messages.len() > 8);
+    for (stem, _) in &messages {
         golden(stem, "fetch");
         golden(stem, "sections");
     }
@@ -33,7 +57,7 @@ fn goldens_cover_every_fixture() {
 fn sections_equal_dovecot() {
     let mut checked = 0;
     let mut failures = Vec::new();
-    for (stem, raw) in fixtures() {
+    for (stem, raw) in messages() {
         let raw = Bytes::from(crlf(&raw));
         let recorded = golden(&stem, "sections");
         for (spec, expected) in parse_sections_file(&recorded) {
@@ -65,18 +89,13 @@ fn sections_equal_dovecot() {
 #[test]
 fn envelope_and_bodystructure_equal_dovecot() {
     let mut failures = Vec::new();
-    for (stem, raw) in fixtures() {
+    for (stem, raw) in messages() {
         let analysis = analyze(&crlf(&raw));
         let fetch = golden(&stem, "fetch");
         let items = fetch_items(&fetch);
         let envelope = to_envelope(item(&items, "ENVELOPE"));
         let structure = to_body_structure(item(&items, "BODYSTRUCTURE"));
-        if analysis.envelope != envelope {
-            failures.push(format!(
-                "{stem} ENVELOPE:\n ours    {:?}\n dovecot {envelope:?}",
-                analysis.envelope
-            ));
-        }
+        compare_envelope(&stem, &analysis.envelope, &envelope, &mut failures);
         compare_structure(
             &stem,
             "",
@@ -86,6 +105,31 @@ fn envelope_and_bodystructure_equal_dovecot() {
         );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn compare_envelope(stem: &str, ours: &Envelope, theirs: &Envelope, failures: &mut Vec<String>) {
+    macro_rules! same {
+        ($($field:ident),*) => {$(
+            if ours.$field != theirs.$field {
+                failures.push(format!(
+                    "{stem} ENVELOPE {}: ours {:?}, dovecot {:?}",
+                    stringify!($field), ours.$field, theirs.$field
+                ));
+            }
+        )*};
+    }
+    same!(
+        date,
+        subject,
+        from,
+        sender,
+        reply_to,
+        to,
+        cc,
+        bcc,
+        in_reply_to,
+        message_id
+    );
 }
 
 /// Field-by-field comparison so a failure names the part and field that differ.
@@ -113,12 +157,16 @@ fn compare_structure(
             )
         };
     }
+    // Types keep the case they were written in, as Dovecot sends them; the test parser
+    // names multiparts "multipart" whatever the header says.
+    let same_type = if theirs.media_type == "multipart" {
+        ours.media_type.eq_ignore_ascii_case("multipart")
+    } else {
+        ours.media_type == theirs.media_type
+    };
     check(
         "type",
-        ours.media_type.eq_ignore_ascii_case(&theirs.media_type)
-            && ours
-                .media_subtype
-                .eq_ignore_ascii_case(&theirs.media_subtype),
+        same_type && ours.media_subtype == theirs.media_subtype,
         format!("{}/{}", ours.media_type, ours.media_subtype),
         format!("{}/{}", theirs.media_type, theirs.media_subtype),
     );

@@ -15,7 +15,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::*;
 
 /// A user as the backend stores it, with the password hash and the unique lookup key.
@@ -50,6 +50,10 @@ pub struct ContentRead {
     pub layout: Vec<u8>,
     pub blobs: Vec<(u8, Vec<u8>)>,
 }
+
+/// Picks, from a message's layout bytes, the positions (ascending, in layout order) of the
+/// blobs a read needs.
+pub type BlobSelector = Box<dyn FnOnce(&[u8]) -> Vec<usize> + Send>;
 
 /// Everything the backend stores for a new message.
 #[derive(Clone, Debug)]
@@ -209,6 +213,32 @@ pub trait Backend: Send + Sync {
     ) -> Result<Vec<MessageMeta>>;
     /// `MessageError::NotFound` when there is no such UID.
     async fn load_content(&self, mailbox: MailboxId, uid: Uid) -> Result<ContentRead>;
+    /// Like `load_content`, reading only the blobs `select` picks from the layout;
+    /// `ContentRead::blobs` holds those, in the order picked. Engines that can fetch a
+    /// subset of blobs override this default, which loads all and drops the rest.
+    async fn load_content_selected(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+        select: BlobSelector,
+    ) -> Result<ContentRead> {
+        let content = self.load_content(mailbox, uid).await?;
+        let wanted = select(&content.layout);
+        let mut blobs: Vec<Option<(u8, Vec<u8>)>> = content.blobs.into_iter().map(Some).collect();
+        let picked = wanted
+            .into_iter()
+            .map(|position| {
+                blobs
+                    .get_mut(position)
+                    .and_then(Option::take)
+                    .ok_or_else(|| Error::Backend(format!("no blob at position {position}")))
+            })
+            .collect::<Result<_>>()?;
+        Ok(ContentRead {
+            layout: content.layout,
+            blobs: picked,
+        })
+    }
     async fn search_rows(&self, mailbox: MailboxId, with_text: bool) -> Result<Vec<SearchRow>>;
 
     // ---- maintenance ----

@@ -1,17 +1,21 @@
 //! The embedded default engine: one SQLite file per store (bundled SQLite).
 //!
 //! WAL journal with `synchronous=FULL`, so a committed transaction survives a crash of the
-//! process (and of the machine). One writer connection behind a mutex, several reader
-//! connections; every call runs on tokio's blocking pool, never on the async runtime. Each
-//! domain operation is one `BEGIN IMMEDIATE` transaction; reads run inside a deferred
-//! transaction so they see one consistent snapshot.
+//! process (and of the machine). Writes go to one writer thread that owns the only write
+//! connection; reads run on tokio's blocking pool over several reader connections, each in a
+//! deferred transaction so it sees one consistent snapshot. Nothing blocks the async runtime.
+//!
+//! Group commit: the writer takes every operation that is waiting, runs each inside its own
+//! savepoint of one transaction and commits once, then answers them all. Each operation stays
+//! atomic (a failing one rolls back to its savepoint), and none is answered before the commit
+//! that makes it durable has returned.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::*;
 use crate::error::{AddressError, Error, MailboxError, MessageError, UserError};
@@ -72,6 +76,8 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE(mailbox, uid)
 );
 CREATE INDEX IF NOT EXISTS messages_user ON messages(user);
+-- Covers mailbox_status (count, unseen, size) without reading message rows.
+CREATE INDEX IF NOT EXISTS messages_status ON messages(mailbox, seen, size);
 CREATE TABLE IF NOT EXISTS message_blobs (
     message BLOB NOT NULL,
     seq INTEGER NOT NULL,
@@ -103,6 +109,8 @@ CREATE INDEX IF NOT EXISTS journal_created ON journal(created);
 "#;
 
 const READERS: usize = 4;
+/// Most operations one group commit takes.
+const MAX_GROUP: usize = 256;
 
 const KIND_EXISTS: i64 = 1;
 const KIND_EXPUNGE: i64 = 2;
@@ -142,9 +150,16 @@ impl From<Fail> for Error {
 
 type TxResult<T> = std::result::Result<T, Fail>;
 
+/// A write operation queued for the writer thread: runs on the connection (inside a
+/// savepoint) and says whether it succeeded, returning what answers its caller once the
+/// commit outcome is known.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Answer) + Send>;
+/// Sends a job's result, or the commit error that voided it.
+type Answer = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+
 /// The SQLite engine.
 pub struct SqliteBackend {
-    writer: Arc<Mutex<Connection>>,
+    writer: mpsc::Sender<Job>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
 }
@@ -177,8 +192,13 @@ impl SqliteBackend {
             let readers = (0..READERS)
                 .map(|_| open_connection(&file).map(Mutex::new))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let (jobs, queue) = mpsc::channel::<Job>();
+            std::thread::Builder::new()
+                .name("wildduck-sqlite-writer".into())
+                .spawn(move || write_loop(writer, queue))
+                .map_err(|e| Error::Backend(format!("starting the writer thread: {e}")))?;
             Ok(SqliteBackend {
-                writer: Arc::new(Mutex::new(writer)),
+                writer: jobs,
                 readers: Arc::new(readers),
                 next_reader: AtomicUsize::new(0),
             })
@@ -188,30 +208,39 @@ impl SqliteBackend {
         .map_err(Error::from)
     }
 
-    /// Runs `f` in one write transaction on the blocking pool; commits only when it succeeds.
+    /// Runs `f` as one atomic unit on the writer thread; answers after it has committed.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction) -> TxResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> TxResult<T> + Send + 'static,
     {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || -> TxResult<T> {
-            let mut conn = lock(&writer);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
-        .map_err(join_error)?
-        .map_err(Error::from)
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            let outcome = f(conn);
+            let ok = outcome.is_ok();
+            let answer: Answer = Box::new(move |commit_error| {
+                let result = match (outcome, commit_error) {
+                    (Ok(value), None) => Ok(value),
+                    (Ok(_), Some(e)) => Err(Error::Backend(format!("sqlite commit: {e}"))),
+                    (Err(e), _) => Err(e.into()),
+                };
+                let _ = reply.send(result);
+            });
+            (ok, answer)
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| Error::Backend("the writer thread has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| Error::Backend("a write operation was abandoned".into()))?
     }
 
     /// Runs `f` in one read transaction (one consistent snapshot) on a reader connection.
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction) -> TxResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> TxResult<T> + Send + 'static,
     {
         let readers = self.readers.clone();
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
@@ -229,6 +258,59 @@ impl SqliteBackend {
         .map_err(join_error)?
         .map_err(Error::from)
     }
+}
+
+/// The writer thread: group commit of whatever operations are waiting. Ends when the
+/// backend (the only sender) is dropped.
+fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let answers = run_group(&conn, group);
+        let committed = conn.execute_batch("COMMIT");
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for answer in answers {
+            answer(committed.as_ref().err());
+        }
+    }
+}
+
+/// Runs each job in its own savepoint of one open transaction. A job that fails or panics is
+/// rolled back alone (a panicking job's caller sees its reply channel close).
+fn run_group(conn: &Connection, group: Vec<Job>) -> Vec<Answer> {
+    let mut answers = Vec::with_capacity(group.len());
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Dropping the jobs closes their reply channels: every caller gets an error.
+        tracing::error!("sqlite begin: {e}");
+        return answers;
+    }
+    for job in group {
+        if conn.execute_batch("SAVEPOINT op").is_err() {
+            continue;
+        }
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+        match ran {
+            Ok((true, answer)) => {
+                let _ = conn.execute_batch("RELEASE op");
+                answers.push(answer);
+            }
+            Ok((false, answer)) => {
+                let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
+                answers.push(answer);
+            }
+            Err(_) => {
+                let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
+            }
+        }
+    }
+    answers
 }
 
 fn join_error(e: tokio::task::JoinError) -> Error {
@@ -330,7 +412,7 @@ fn address_from_row(row: &Row) -> rusqlite::Result<Address> {
 
 // ---- helpers used inside transactions ----
 
-fn get_mailbox(tx: &Transaction, mailbox: MailboxId) -> TxResult<Mailbox> {
+fn get_mailbox(tx: &Connection, mailbox: MailboxId) -> TxResult<Mailbox> {
     tx.query_row(
         &format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?1"),
         [id_bytes(mailbox.0)],
@@ -340,7 +422,7 @@ fn get_mailbox(tx: &Transaction, mailbox: MailboxId) -> TxResult<Mailbox> {
     .ok_or_else(|| MailboxError::NotFound.into())
 }
 
-fn get_user(tx: &Transaction, user: UserId) -> TxResult<UserRecord> {
+fn get_user(tx: &Connection, user: UserId) -> TxResult<UserRecord> {
     tx.query_row(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
         [id_bytes(user.0)],
@@ -352,7 +434,7 @@ fn get_user(tx: &Transaction, user: UserId) -> TxResult<UserRecord> {
 
 /// Next UIDVALIDITY: seconds-based, but always above every value handed out before, so a
 /// path never gets a UIDVALIDITY it had already.
-fn next_uidvalidity(tx: &Transaction) -> TxResult<u32> {
+fn next_uidvalidity(tx: &Connection) -> TxResult<u32> {
     let last: i64 = tx
         .query_row(
             "SELECT value FROM meta WHERE key = 'uidvalidity'",
@@ -373,7 +455,7 @@ fn next_uidvalidity(tx: &Transaction) -> TxResult<u32> {
     Ok(next as u32)
 }
 
-fn bump_counter(tx: &Transaction, key: &str, by: i64) -> TxResult<()> {
+fn bump_counter(tx: &Connection, key: &str, by: i64) -> TxResult<()> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
@@ -382,7 +464,7 @@ fn bump_counter(tx: &Transaction, key: &str, by: i64) -> TxResult<()> {
     Ok(())
 }
 
-fn insert_mailbox(tx: &Transaction, user: UserId, new: &NewMailbox) -> TxResult<Mailbox> {
+fn insert_mailbox(tx: &Connection, user: UserId, new: &NewMailbox) -> TxResult<Mailbox> {
     let mailbox = Mailbox {
         id: MailboxId::new(),
         user,
@@ -410,7 +492,7 @@ fn insert_mailbox(tx: &Transaction, user: UserId, new: &NewMailbox) -> TxResult<
     Ok(mailbox)
 }
 
-fn path_exists(tx: &Transaction, user: UserId, path: &str) -> TxResult<bool> {
+fn path_exists(tx: &Connection, user: UserId, path: &str) -> TxResult<bool> {
     Ok(tx
         .query_row(
             "SELECT 1 FROM mailboxes WHERE user = ?1 AND path = ?2",
@@ -421,7 +503,7 @@ fn path_exists(tx: &Transaction, user: UserId, path: &str) -> TxResult<bool> {
         .is_some())
 }
 
-fn create_missing(tx: &Transaction, user: UserId, paths: &[String]) -> TxResult<()> {
+fn create_missing(tx: &Connection, user: UserId, paths: &[String]) -> TxResult<()> {
     for path in paths {
         if !path_exists(tx, user, path)? {
             insert_mailbox(
@@ -438,7 +520,7 @@ fn create_missing(tx: &Transaction, user: UserId, paths: &[String]) -> TxResult<
 }
 
 fn journal(
-    tx: &Transaction,
+    tx: &Connection,
     mailbox: MailboxId,
     modseq: ModSeq,
     uid: Uid,
@@ -461,7 +543,7 @@ fn journal(
 }
 
 fn set_mailbox_counters(
-    tx: &Transaction,
+    tx: &Connection,
     mailbox: MailboxId,
     uidnext: Uid,
     highest_modseq: ModSeq,
@@ -473,7 +555,7 @@ fn set_mailbox_counters(
     Ok(())
 }
 
-fn add_storage(tx: &Transaction, user: UserId, delta: i64) -> TxResult<()> {
+fn add_storage(tx: &Connection, user: UserId, delta: i64) -> TxResult<()> {
     tx.execute(
         "UPDATE users SET storage_used = storage_used + ?2 WHERE id = ?1",
         params![id_bytes(user.0), delta],
@@ -481,7 +563,7 @@ fn add_storage(tx: &Transaction, user: UserId, delta: i64) -> TxResult<()> {
     Ok(())
 }
 
-fn check_quota(tx: &Transaction, user: UserId, needed: u64) -> TxResult<()> {
+fn check_quota(tx: &Connection, user: UserId, needed: u64) -> TxResult<()> {
     let record = get_user(tx, user)?;
     if let Some(quota) = record.user.quota {
         let used = record.user.storage_used;
@@ -498,7 +580,7 @@ fn check_quota(tx: &Transaction, user: UserId, needed: u64) -> TxResult<()> {
 }
 
 /// Adds `by` references to a blob that exists (a copy of a message sharing it).
-fn reference_blob(tx: &Transaction, hash: &[u8], by: i64) -> TxResult<()> {
+fn reference_blob(tx: &Connection, hash: &[u8], by: i64) -> TxResult<()> {
     tx.prepare_cached(
         "UPDATE blobs SET refcount = refcount + ?2,
              unreferenced_since = CASE WHEN refcount + ?2 > 0 THEN NULL ELSE unreferenced_since END
@@ -510,7 +592,7 @@ fn reference_blob(tx: &Transaction, hash: &[u8], by: i64) -> TxResult<()> {
 
 /// Drops the blob references of messages that go away; blobs reaching 0 start their grace
 /// period.
-fn release_message_blobs(tx: &Transaction, message: &[u8]) -> TxResult<()> {
+fn release_message_blobs(tx: &Connection, message: &[u8]) -> TxResult<()> {
     let mut refs = tx.prepare_cached("SELECT hash FROM message_blobs WHERE message = ?1")?;
     let hashes = refs
         .query_map([message], |r| r.get::<_, Vec<u8>>(0))?
@@ -530,7 +612,7 @@ fn release_message_blobs(tx: &Transaction, message: &[u8]) -> TxResult<()> {
 
 /// Visits rows of `mailbox` whose UID is in `uids`, in UID order.
 fn for_each_in_set(
-    tx: &Transaction,
+    tx: &Connection,
     columns: &str,
     mailbox: MailboxId,
     uids: &UidSet,
@@ -551,7 +633,7 @@ fn for_each_in_set(
 /// Deletes messages (by row id) from a mailbox: blob refs, quota, journal, one MODSEQ.
 /// Returns the new MODSEQ (None when the list was empty).
 fn remove_messages(
-    tx: &Transaction,
+    tx: &Connection,
     mailbox: &Mailbox,
     victims: &[(Vec<u8>, Uid, u64)],
 ) -> TxResult<Option<ModSeq>> {
@@ -573,7 +655,7 @@ fn remove_messages(
 }
 
 /// Deletes every message of a mailbox, its journal and the mailbox row.
-fn drop_mailbox(tx: &Transaction, mailbox: &Mailbox) -> TxResult<()> {
+fn drop_mailbox(tx: &Connection, mailbox: &Mailbox) -> TxResult<()> {
     let mut stmt = tx.prepare("SELECT id, size FROM messages WHERE mailbox = ?1")?;
     let rows = stmt
         .query_map([id_bytes(mailbox.id.0)], |r| {
@@ -1390,6 +1472,42 @@ impl Backend for SqliteBackend {
         .await
     }
 
+    async fn load_content_selected(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+        select: BlobSelector,
+    ) -> Result<ContentRead> {
+        self.read(move |tx| {
+            let (id, layout): (Vec<u8>, Vec<u8>) = tx
+                .query_row(
+                    "SELECT id, layout FROM messages WHERE mailbox = ?1 AND uid = ?2",
+                    params![id_bytes(mailbox.0), uid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or(MessageError::NotFound)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT b.codec, b.data FROM message_blobs m JOIN blobs b ON b.hash = m.hash
+                 WHERE m.message = ?1 AND m.seq = ?2",
+            )?;
+            let blobs = select(&layout)
+                .into_iter()
+                .map(|seq| {
+                    stmt.query_row(params![id, seq as i64], |r| {
+                        Ok((r.get::<_, u8>(0)?, r.get::<_, Vec<u8>>(1)?))
+                    })
+                    .optional()?
+                    .ok_or_else(|| {
+                        Error::Backend(format!("message has no blob at position {seq}")).into()
+                    })
+                })
+                .collect::<TxResult<Vec<_>>>()?;
+            Ok(ContentRead { layout, blobs })
+        })
+        .await
+    }
+
     async fn search_rows(&self, mailbox: MailboxId, with_text: bool) -> Result<Vec<SearchRow>> {
         self.read(move |tx| {
             get_mailbox(tx, mailbox)?;
@@ -1599,7 +1717,7 @@ impl Backend for SqliteBackend {
     }
 }
 
-fn insert_address(tx: &Transaction, address: &Address) -> TxResult<()> {
+fn insert_address(tx: &Connection, address: &Address) -> TxResult<()> {
     let taken = tx
         .query_row(
             "SELECT 1 FROM addresses WHERE addrview = ?1",
@@ -1650,7 +1768,11 @@ mod tests {
             .unwrap();
         let inbox = store.get_mailbox(user.id, "INBOX").await.unwrap();
         for n in 0..3 {
-            let raw = format!("Subject: {n}\r\n\r\nbody\r\n");
+            // Bodies big enough to become one leaf blob each.
+            let raw = format!(
+                "Subject: {n}\r\n\r\n{}\r\n",
+                format!("body {n} ").repeat(200)
+            );
             store
                 .append(inbox.id, raw.as_bytes(), &Flags::new(), None)
                 .await

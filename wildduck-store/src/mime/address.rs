@@ -262,15 +262,6 @@ fn angle_address(lexer: &mut Lexer<'_>) -> EnvelopeAddress {
             break;
         }
     }
-    if local.is_empty() && host.is_empty() && adl.is_none() {
-        // `<>` (null sender)
-        return EnvelopeAddress {
-            name: None,
-            adl: None,
-            mailbox: Some(String::new()),
-            host: Some(String::new()),
-        };
-    }
     EnvelopeAddress {
         name: None,
         adl,

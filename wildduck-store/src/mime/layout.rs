@@ -62,6 +62,8 @@ pub struct Leaf {
     /// Offset and length of the leaf's bytes in the original message.
     pub offset: usize,
     pub len: usize,
+    /// Length of the stored bytes (the decoded length for base64 leaves).
+    pub decoded_len: usize,
     pub encoding: LeafEncoding,
 }
 
@@ -114,6 +116,7 @@ pub fn split_with_policy(raw: &Bytes, tree: &PartTree, policy: LayoutPolicy) -> 
             at: layout.skeleton.len(),
             offset: body.start,
             len,
+            decoded_len: stored.len(),
             encoding,
         });
         leaf_bodies.push(stored);
@@ -275,6 +278,94 @@ fn push_lines_from(out: &mut Vec<u8>, chars: &[u8], layout: &Base64Layout, first
     if let Some((first, rest)) = chars.split_first() {
         out.push(*first);
         push_lines(out, rest, layout, first_char + 1);
+    }
+}
+
+/// Where a byte range of the original message is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Bytes of the skeleton.
+    Skeleton(Range<usize>),
+    /// Bytes of leaf `index`, in the leaf's form in the message (encoded for base64 leaves).
+    Leaf { index: usize, range: Range<usize> },
+}
+
+impl Layout {
+    /// Length of the original message.
+    pub fn original_len(&self) -> usize {
+        self.skeleton.len() + self.leaves.iter().map(|l| l.len).sum::<usize>()
+    }
+
+    /// The pieces of the skeleton and of the leaves that make up `range` of the message.
+    pub fn sources(&self, range: Range<usize>) -> Vec<Source> {
+        let mut out = Vec::new();
+        let clip = |start: usize, end: usize| {
+            let (a, b) = (range.start.max(start), range.end.min(end));
+            (a < b).then(|| (a - start, b - start))
+        };
+        let mut original = 0;
+        let mut skeleton = 0;
+        for (index, leaf) in self.leaves.iter().enumerate() {
+            if let Some((a, b)) = clip(original, leaf.offset) {
+                out.push(Source::Skeleton(skeleton + a..skeleton + b));
+            }
+            skeleton += leaf.offset.saturating_sub(original);
+            if let Some((a, b)) = clip(leaf.offset, leaf.offset + leaf.len) {
+                out.push(Source::Leaf { index, range: a..b });
+            }
+            original = leaf.offset + leaf.len;
+        }
+        let tail = self.skeleton.len().saturating_sub(skeleton);
+        if let Some((a, b)) = clip(original, original + tail) {
+            out.push(Source::Skeleton(skeleton + a..skeleton + b));
+        }
+        out
+    }
+
+    /// `range` of the message when it lies wholly in the skeleton (headers always do).
+    pub fn skeleton_slice(&self, range: Range<usize>) -> Option<&[u8]> {
+        if range.is_empty() {
+            return Some(&[]);
+        }
+        match self.sources(range).as_slice() {
+            [Source::Skeleton(r)] => self.skeleton.get(r.clone()),
+            _ => None,
+        }
+    }
+
+    /// Reads `range` of the message. `fetch_leaf(index, stored_range)` must return those
+    /// bytes of leaf `index` as stored (decoded bytes for base64 leaves), so only the part
+    /// of a blob the range needs is read.
+    pub fn read(
+        &self,
+        range: Range<usize>,
+        mut fetch_leaf: impl FnMut(usize, Range<usize>) -> Result<Bytes>,
+    ) -> Result<Vec<Bytes>> {
+        let mut out = Vec::new();
+        for source in self.sources(range) {
+            match source {
+                Source::Skeleton(r) => out.push(Bytes::copy_from_slice(&self.skeleton[r])),
+                Source::Leaf { index, range } => {
+                    let leaf = &self.leaves[index];
+                    match &leaf.encoding {
+                        LeafEncoding::Raw => out.push(fetch_leaf(index, range)?),
+                        LeafEncoding::Base64(b64) => {
+                            let decoded_len = leaf.decoded_len;
+                            let need = decoded_range_for(range.clone(), decoded_len, b64);
+                            let part = fetch_leaf(index, need.clone())?;
+                            out.push(Bytes::from(encoded_slice(
+                                &part,
+                                need,
+                                decoded_len,
+                                range,
+                                b64,
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

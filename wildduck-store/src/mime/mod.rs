@@ -9,6 +9,13 @@
 //! - [`text`]: decoded text for SEARCH;
 //! - [`section`]: which bytes a section (and a partial range of it) is made of;
 //! - [`layout`]: skeleton + leaf bodies for storage, base64 bodies kept decoded when exact.
+//!
+//! ENVELOPE and BODYSTRUCTURE follow Dovecot 2.3 exactly (checked against its answers in
+//! `tests/golden/`), which differs from a "decoded" reading of the model in three ways:
+//! strings are the header text as written (RFC 2047 words stay encoded; IMAP clients decode
+//! them), media types and parameter names keep the case they were written in, and RFC 2231
+//! parameters are joined but not decoded (`filename*` = `utf-8''caf%C3%A9`). Sizes are octets
+//! as stored (Dovecot counts CRLF line endings; a bare-LF message gives smaller sizes here).
 
 pub mod address;
 pub mod header;
@@ -23,9 +30,9 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::model::{BodyStructure, Envelope, Partial, Section, SectionBody, Timestamp};
 
-pub use layout::{Layout, Leaf, LeafEncoding, reassemble, split_for_storage};
+pub use layout::{Layout, Leaf, LeafEncoding, Source, reassemble, split_for_storage};
 pub use section::Piece;
-pub use split::{PartKind, PartNode, PartTree, Splitter, split};
+pub use split::{MAX_DEPTH, MAX_PARTS, PartKind, PartNode, PartTree, Splitter, split};
 
 /// What the store keeps about a message's content besides its bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -55,8 +55,19 @@ pub fn find_part(tree: &PartTree, path: &[u32]) -> Option<usize> {
     Some(current)
 }
 
-/// The pieces of a section, before any partial range is applied.
+/// The pieces of a section of `raw`, before any partial range is applied.
 pub fn section_pieces(raw: &[u8], tree: &PartTree, section: &Section) -> Result<Vec<Piece>> {
+    section_pieces_with(tree, section, |range| &raw[range])
+}
+
+/// [`section_pieces`] without the message at hand: `bytes_of` gives bytes of the message by
+/// range and is only asked for header blocks (for HEADER.FIELDS), which a storage layout
+/// keeps in its skeleton.
+pub fn section_pieces_with<'a>(
+    tree: &PartTree,
+    section: &Section,
+    bytes_of: impl Fn(Range<usize>) -> &'a [u8],
+) -> Result<Vec<Piece>> {
     if section.part.contains(&0) {
         return Err(MessageError::InvalidSection("part numbers start at 1".into()).into());
     }
@@ -88,11 +99,17 @@ pub fn section_pieces(raw: &[u8], tree: &PartTree, section: &Section) -> Result<
             None => Vec::new(),
         },
         SectionText::HeaderFields(names) => match message {
-            Some(m) => header_fields(raw, tree, m, names, true),
+            Some(m) => header_fields(bytes_of(tree.parts[m].header.clone()), tree, m, names, true),
             None => Vec::new(),
         },
         SectionText::HeaderFieldsNot(names) => match message {
-            Some(m) => header_fields(raw, tree, m, names, false),
+            Some(m) => header_fields(
+                bytes_of(tree.parts[m].header.clone()),
+                tree,
+                m,
+                names,
+                false,
+            ),
             None => Vec::new(),
         },
     };
@@ -102,7 +119,7 @@ pub fn section_pieces(raw: &[u8], tree: &PartTree, section: &Section) -> Result<
 /// The fields of a message's header whose names are (`wanted`) or are not in `names`, then
 /// the blank line that ends the header (CRLF when the header has none).
 fn header_fields(
-    raw: &[u8],
+    block: &[u8],
     tree: &PartTree,
     message: usize,
     names: &[String],
@@ -110,7 +127,6 @@ fn header_fields(
 ) -> Vec<Piece> {
     let header = tree.parts[message].header.clone();
     let base = header.start;
-    let block = &raw[header.clone()];
     let mut pieces = Vec::new();
     let mut fields_end = 0;
     for field in HeaderFields::new(block) {

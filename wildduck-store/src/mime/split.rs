@@ -12,6 +12,8 @@
 
 use std::ops::Range;
 
+use serde::{Deserialize, Serialize};
+
 use super::header::{HeaderFields, parse_content_type};
 
 /// Parts nested deeper than this are opaque leaves (protects the stack and the tree).
@@ -23,15 +25,16 @@ pub const MAX_PARTS: usize = 50_000;
 const MAX_PARSED_HEADER: usize = 1 << 20;
 /// Of a body line only this much is needed (to recognise a boundary).
 const BODY_LINE_PREFIX: usize = 512;
+/// Longer boundaries (RFC 2046 allows 70 characters) are ignored, so that a boundary always
+/// fits the part of a line that is kept and chunking never changes the result.
+const MAX_BOUNDARY: usize = 256;
 
 /// What a part contains, as far as the splitter cares.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PartKind {
     /// A body that is not split further.
     Leaf,
-    /// A multipart: its children, and the delimiter lines between them. Each delimiter range
-    /// starts at the line ending that precedes `--boundary` and ends after the line's own
-    /// line ending.
+    /// A multipart: its children, and its boundary lines (each with its own line ending).
     Multipart {
         children: Vec<usize>,
         delimiters: Vec<Range<usize>>,
@@ -41,7 +44,7 @@ pub enum PartKind {
 }
 
 /// One node of the part tree. Offsets are absolute positions in the message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartNode {
     /// The header block, including the blank line that ends it when there is one.
     pub header: Range<usize>,
@@ -58,8 +61,9 @@ pub struct PartNode {
     pub depth: usize,
 }
 
-/// The parts of one message; `parts[0]` is the message itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The parts of one message; `parts[0]` is the message itself. Serializable, so a store can
+/// keep it and serve sections from a [`Layout`](super::Layout) without splitting again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartTree {
     pub parts: Vec<PartNode>,
     /// Length of the whole message.
@@ -112,8 +116,7 @@ pub struct Splitter {
     offset: usize,
     /// Line feeds seen before `line_start`.
     lf_before_line: u64,
-    /// The current incomplete line: where it starts, its length so far, a prefix of it, and
-    /// its last byte (to know whether a line feed is preceded by a carriage return).
+    /// The current incomplete line: where it starts, its length so far, and a prefix of it.
     line_start: usize,
     line_len: usize,
     line_prefix: Vec<u8>,
@@ -122,7 +125,11 @@ pub struct Splitter {
     /// Whether the previous line was a boundary line: its line ending then already belongs
     /// to it, so a boundary line right after takes no line ending from the part before.
     prev_line_was_boundary: bool,
-    /// The last byte fed so far.
+    /// The part whose header the current line (a blank line) ended, and the same for the
+    /// previous line.
+    line_ended_header: Option<usize>,
+    prev_line_ended_header: Option<usize>,
+    /// The last byte fed so far (to know whether a line feed follows a carriage return).
     last_byte: Option<u8>,
     /// No more boundaries are recognised once the part limit is reached.
     parts_exhausted: bool,
@@ -146,40 +153,50 @@ impl Splitter {
             line_prefix: Vec::new(),
             prev_eol: 0,
             last_byte: None,
+            line_ended_header: None,
+            prev_line_ended_header: None,
             prev_line_was_boundary: false,
             parts_exhausted: false,
         };
-        splitter.open_part(0, 0);
+        splitter.open_part(0, 0, false);
         splitter
     }
 
     /// Feeds the next chunk of the message.
     pub fn feed(&mut self, chunk: &[u8]) {
         let mut rest = chunk;
-        while !rest.is_empty() {
-            match memchr(b'\n', rest) {
-                Some(pos) => {
-                    let cr_before_lf = if pos > 0 {
-                        rest[pos - 1] == b'\r'
-                    } else {
-                        self.last_byte == Some(b'\r')
-                    };
-                    self.extend_line(&rest[..=pos]);
-                    self.end_line(Some(cr_before_lf));
-                    rest = &rest[pos + 1..];
-                }
-                None => {
-                    self.extend_line(rest);
-                    rest = &[];
-                }
+        while let Some(pos) = memchr(b'\n', rest) {
+            let line = &rest[..=pos];
+            let cr_before_lf = if pos > 0 {
+                rest[pos - 1] == b'\r'
+            } else {
+                self.last_byte == Some(b'\r')
+            };
+            if self.line_len == 0 {
+                // The whole line is in this chunk: look at it where it is.
+                self.line_len = line.len();
+                self.offset += line.len();
+                self.last_byte = Some(b'\n');
+                self.end_line(line, Some(cr_before_lf));
+            } else {
+                self.extend_line(line);
+                let carried = std::mem::take(&mut self.line_prefix);
+                self.end_line(&carried, Some(cr_before_lf));
+                self.line_prefix = carried;
+                self.line_prefix.clear();
             }
+            rest = &rest[pos + 1..];
+        }
+        if !rest.is_empty() {
+            self.extend_line(rest);
         }
     }
 
     /// Ends the input and returns the part tree.
     pub fn finish(mut self) -> PartTree {
         if self.line_len > 0 {
-            self.end_line(None);
+            let carried = std::mem::take(&mut self.line_prefix);
+            self.end_line(&carried, None);
         }
         let end = self.offset;
         let lf_total = self.lf_before_line;
@@ -214,17 +231,15 @@ impl Splitter {
 
     /// Processes the completed current line. `lf` tells whether the line ends with a line
     /// feed preceded by a carriage return; `None` only for a last line without line feed.
-    fn end_line(&mut self, lf: Option<bool>) {
-        let line = std::mem::take(&mut self.line_prefix);
+    fn end_line(&mut self, line: &[u8], lf: Option<bool>) {
         let has_lf = lf.is_some();
         let eol = match lf {
             None => 0,
             Some(true) if self.line_len >= 2 => 2,
             Some(_) => 1,
         };
-        self.prev_line_was_boundary = self.process_line(&line, eol);
-        self.line_prefix = line;
-        self.line_prefix.clear();
+        self.prev_line_ended_header = self.line_ended_header.take();
+        self.prev_line_was_boundary = self.process_line(line, eol);
         self.line_start += self.line_len;
         self.line_len = 0;
         if has_lf {
@@ -278,46 +293,81 @@ impl Splitter {
     /// A boundary line of the multipart at `frame_index`: ends every part nested in it, then
     /// either opens the next part or starts the epilogue.
     fn boundary_line(&mut self, frame_index: usize, closing: bool, eol: usize) {
-        // The line ending before the boundary belongs to the boundary, unless the boundary
-        // is the first line of the innermost part's header or body, or follows another
-        // boundary line.
-        let innermost_start = match self.stack.last() {
-            Some(Frame {
-                state: FrameState::Header { .. },
-                part,
-                ..
-            }) => self.parts[*part].header.start,
-            Some(frame) => self.parts[frame.part].body.start,
-            None => self.line_start,
-        };
-        let strip_eol =
-            self.line_start > innermost_start && self.prev_eol > 0 && !self.prev_line_was_boundary;
-        let (cut, lf_at_cut) = if strip_eol {
-            (self.line_start - self.prev_eol, self.lf_before_line - 1)
-        } else {
-            (self.line_start, self.lf_before_line)
+        let at_line = (self.line_start, self.lf_before_line);
+        let before_eol = (
+            self.line_start - self.prev_eol,
+            self.lf_before_line.saturating_sub(1),
+        );
+        let top = self.stack.len() - 1;
+        // Which parts end where, as Dovecot's parser has it: the line ending before a
+        // boundary line belongs to the boundary. If the boundary comes right after a header's
+        // blank line, that header loses the blank line and its (empty) body sits there; if
+        // it interrupts a header, the header loses its last line ending; in either case the
+        // enclosing parts end at the boundary line itself. Inside a body, every closed part
+        // ends before the line ending, unless the boundary is the first line of the body or
+        // follows another boundary line.
+        let header_ended_at = self
+            .prev_line_ended_header
+            .and_then(|part| self.stack.iter().rposition(|f| f.part == part))
+            .filter(|&index| index > frame_index && self.prev_eol > 0);
+        let top_frame = &self.stack[top];
+        let top_part = &self.parts[top_frame.part];
+        let (collapse_from, inner_end, outer_end) = match (&top_frame.state, header_ended_at) {
+            (_, Some(index)) => (Some(index), before_eol, at_line),
+            (FrameState::Header { .. }, None)
+                if self.line_start > top_part.header.start && self.prev_eol > 0 =>
+            {
+                (None, before_eol, at_line)
+            }
+            (FrameState::Body, None)
+                if self.line_start > top_part.body.start
+                    && self.prev_eol > 0
+                    && !self.prev_line_was_boundary =>
+            {
+                (None, before_eol, before_eol)
+            }
+            _ => (None, at_line, at_line),
         };
         while self.stack.len() > frame_index + 1 {
-            if let Some(frame) = self.stack.pop() {
-                self.close_frame(frame, cut, lf_at_cut);
+            let index = self.stack.len() - 1;
+            let Some(frame) = self.stack.pop() else {
+                break;
+            };
+            match collapse_from {
+                Some(from) if index >= from => self.collapse(frame, inner_end.0, index == from),
+                Some(_) => self.close_frame(frame, outer_end.0, outer_end.1),
+                None if index == top => self.close_frame(frame, inner_end.0, inner_end.1),
+                None => self.close_frame(frame, outer_end.0, outer_end.1),
             }
         }
         let line_end = self.line_start + self.line_len;
         let parent = self.stack[frame_index].part;
         if let PartKind::Multipart { delimiters, .. } = &mut self.parts[parent].kind {
-            delimiters.push(cut..line_end);
+            delimiters.push(self.line_start..line_end);
         }
         if closing {
             self.stack[frame_index].boundary = None;
         } else {
             let lf_after = self.lf_before_line + u64::from(eol > 0);
             let depth = self.parts[parent].depth + 1;
-            let child = self.open_part(line_end, depth);
+            // A part of a multipart is MIME by position (as in Dovecot).
+            let child = self.open_part(line_end, depth, true);
             if let PartKind::Multipart { children, .. } = &mut self.parts[parent].kind {
                 children.push(child);
             }
             self.stack_top_lf(lf_after);
         }
+    }
+
+    /// Ends a part whose header just ended (or a part nested in it) with nothing after: its
+    /// header ends at `at` (losing the blank line's line ending when `header_owner`), and
+    /// its body is empty there.
+    fn collapse(&mut self, frame: Frame, at: usize, header_owner: bool) {
+        let part = &mut self.parts[frame.part];
+        let start = if header_owner { part.header.start } else { at };
+        part.header = start..at.max(start);
+        part.body = part.header.end..part.header.end;
+        part.body_lines = 0;
     }
 
     fn stack_top_lf(&mut self, lf: u64) {
@@ -327,7 +377,7 @@ impl Splitter {
     }
 
     /// Starts a new part whose header begins at `start`.
-    fn open_part(&mut self, start: usize, depth: usize) -> usize {
+    fn open_part(&mut self, start: usize, depth: usize, is_mime: bool) -> usize {
         let index = self.parts.len();
         self.parts.push(PartNode {
             header: start..start,
@@ -335,7 +385,7 @@ impl Splitter {
             body_lines: 0,
             media_type: "text".into(),
             media_subtype: "plain".into(),
-            is_mime: false,
+            is_mime,
             kind: PartKind::Leaf,
             depth,
         });
@@ -369,7 +419,8 @@ impl Splitter {
         };
         frame.body_lf_start = lf_after;
         let part_index = frame.part;
-        let info = classify(&parsed, parent_is_digest);
+        self.line_ended_header = Some(part_index);
+        let info = classify(&parsed, parent_is_digest, self.parts[part_index].is_mime);
         let part = &mut self.parts[part_index];
         part.header.end = body_start;
         part.body = body_start..body_start;
@@ -387,7 +438,7 @@ impl Splitter {
             }
         } else if part.media_type == "message" && part.media_subtype == "rfc822" && nest {
             let depth = part.depth + 1;
-            let child = self.open_part(body_start, depth);
+            let child = self.open_part(body_start, depth, false);
             self.parts[part_index].kind = PartKind::Message { child };
             self.stack_top_lf(lf_after);
         }
@@ -421,11 +472,12 @@ struct PartInfo {
     boundary: Option<Vec<u8>>,
 }
 
-/// Applies Dovecot's rules: Content-Type or MIME-Version makes a part MIME; without a
-/// Content-Type the default is text/plain, or message/rfc822 inside multipart/digest.
-fn classify(header: &[u8], parent_is_digest: bool) -> PartInfo {
+/// Applies Dovecot's rules: a part of a multipart is MIME, other parts when they have a
+/// Content-Type or MIME-Version; without a Content-Type the default is text/plain, or
+/// message/rfc822 inside multipart/digest.
+fn classify(header: &[u8], parent_is_digest: bool, mime_by_position: bool) -> PartInfo {
     let mut content_type = None;
-    let mut is_mime = false;
+    let mut is_mime = mime_by_position;
     for field in HeaderFields::new(header) {
         if field.name.eq_ignore_ascii_case(b"content-type") {
             is_mime = true;
@@ -443,7 +495,7 @@ fn classify(header: &[u8], parent_is_digest: bool) -> PartInfo {
                 .iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case("boundary"))
                 .map(|(_, value)| value.as_bytes().to_vec())
-                .filter(|b| !b.is_empty());
+                .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY);
             PartInfo {
                 media_type: ct.media_type.to_ascii_lowercase(),
                 media_subtype: ct.media_subtype.to_ascii_lowercase(),

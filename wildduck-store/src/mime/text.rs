@@ -47,7 +47,7 @@ pub fn header_date(header: &[u8]) -> Option<Timestamp> {
 /// The decoded text of every text/* leaf of the message (HTML reduced to its text).
 pub fn search_body(raw: &[u8], tree: &PartTree) -> String {
     let mut out = String::new();
-    for (index, node) in tree.parts.iter().enumerate() {
+    for node in &tree.parts {
         if node.kind != PartKind::Leaf || node.media_type != "text" {
             continue;
         }
@@ -57,7 +57,7 @@ pub fn search_body(raw: &[u8], tree: &PartTree) -> String {
         } else {
             text
         };
-        if !out.is_empty() && index > 0 {
+        if !out.is_empty() {
             out.push('\n');
         }
         out.push_str(&text);

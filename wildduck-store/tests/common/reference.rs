@@ -4,7 +4,9 @@
 //!
 //! Rules: a line starting with `--` + an active boundary (longest wins) is a boundary line;
 //! the line ending before it belongs to it unless the line is the first of a header, of a
-//! body, or of an epilogue; nesting deeper than 100 is a leaf.
+//! body, or of an epilogue; a boundary right after a header's blank line, or inside a
+//! header, takes that header's last line ending while the enclosing parts end at the boundary
+//! line; nesting deeper than 100 is a leaf.
 
 use std::ops::Range;
 
@@ -122,7 +124,8 @@ fn parse_entity(
     depth: usize,
     in_digest: bool,
 ) -> (RefPart, Stop) {
-    // Header: up to the blank line, a boundary line, or EOF.
+    // Header: up to the blank line, a boundary line, or EOF. A boundary line inside the
+    // header takes the header's last line ending; the enclosing parts end at the line.
     let mut pos = start;
     let mut header_end = None;
     while let Some((ls, le)) = next_line(raw, pos) {
@@ -140,7 +143,7 @@ fn parse_entity(
             };
             let stop = Stop::Boundary {
                 level,
-                cut,
+                cut: ls,
                 line_end: le,
                 close,
             };
@@ -148,12 +151,12 @@ fn parse_entity(
         }
         let line = &raw[ls..le];
         if line == b"\n" || line == b"\r\n" {
-            header_end = Some(le);
+            header_end = Some((ls, le));
             break;
         }
         pos = le;
     }
-    let Some(body_start) = header_end else {
+    let Some((blank_start, body_start)) = header_end else {
         let part = RefPart {
             header: start..raw.len(),
             body: raw.len()..raw.len(),
@@ -167,6 +170,45 @@ fn parse_entity(
     let is_multipart = content_type.starts_with("multipart/");
     let is_message = content_type == "message/rfc822" || (content_type.is_empty() && in_digest);
     let nest = depth < MAX_DEPTH;
+    // A boundary of an enclosing part right after the blank line: the header loses the blank
+    // line, the body is empty there (a nested message too), enclosing parts end at the line.
+    // (A multipart's own boundary counts here too: its first delimiter is no such boundary.)
+    let own = (is_multipart && nest).then(|| boundary.clone()).flatten();
+    let outer_levels = stack.len();
+    stack.push(own);
+    let next_boundary = next_line(raw, body_start)
+        .and_then(|(ls, le)| Some((ls, le, boundary_of(&raw[ls..le], stack)?)));
+    stack.pop();
+    if let Some((ls, le, (level, close))) = next_boundary
+        && level < outer_levels
+    {
+        let empty = blank_start..blank_start;
+        let kind = if is_multipart {
+            RefKind::Multipart(Vec::new())
+        } else if is_message && nest {
+            RefKind::Message(Box::new(RefPart {
+                header: empty.clone(),
+                body: empty.clone(),
+                kind: RefKind::Leaf,
+                content_type: String::new(),
+            }))
+        } else {
+            RefKind::Leaf
+        };
+        let part = RefPart {
+            header: start..blank_start,
+            body: empty,
+            kind,
+            content_type,
+        };
+        let stop = Stop::Boundary {
+            level,
+            cut: ls,
+            line_end: le,
+            close,
+        };
+        return (part, stop);
+    }
     let (kind, stop) = if is_multipart && nest && boundary.is_some() {
         stack.push(boundary);
         let level = stack.len() - 1;
@@ -271,7 +313,7 @@ fn content_type_of(header: &[u8]) -> (String, Option<Vec<u8>>) {
         let ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
         let boundary = pieces.find_map(|p| {
             let (k, v) = p.split_once('=')?;
-            if k.trim().to_ascii_lowercase() != "boundary" {
+            if !k.trim().eq_ignore_ascii_case("boundary") {
                 return None;
             }
             let v = v.trim();
@@ -279,7 +321,8 @@ fn content_type_of(header: &[u8]) -> (String, Option<Vec<u8>>) {
                 .strip_prefix('"')
                 .map(|q| q.split('"').next().unwrap_or(""))
                 .unwrap_or(v);
-            (!v.is_empty()).then(|| v.as_bytes().to_vec())
+            // Boundaries longer than 256 bytes are ignored (the engine's limit).
+            (!v.is_empty() && v.len() <= 256).then(|| v.as_bytes().to_vec())
         });
         let valid = ty
             .split_once('/')

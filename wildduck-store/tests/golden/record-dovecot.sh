@@ -7,12 +7,17 @@
 #   NAME.fetch     the raw untagged response to FETCH 1 (ENVELOPE BODYSTRUCTURE BODY)
 #   NAME.sections  every fetched section as "SECTION <item> <length>\n<bytes>\n"
 #
+# The messages are the shared fixtures plus our own edge cases in tests/golden/extra/
+# (recorded as extra-NAME).
+#
 # Usage: record-dovecot.sh [FIXTURE_DIR] (default: ../../../../shared/fixtures/mime)
+# Environment: GOLDEN_OUT (where to write; default tests/golden/dovecot), DOVECOT_PORT.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=${1:-$here/../../../../shared/fixtures/mime}
 fixtures=$(cd "$fixtures" && pwd)
-out=$here/dovecot
+extra=$here/extra
+out=${GOLDEN_OUT:-$here/dovecot}  # GOLDEN_OUT: record elsewhere, e.g. to check the goldens
 mkdir -p "$out"
 tmp=$(mktemp -d)
 port=${DOVECOT_PORT:-14343}
@@ -69,10 +74,10 @@ pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "${KEEP_TMP:-}" ] && cat "$tmp/dovecot.log"; rm -rf "$tmp"' EXIT
 sleep 1
 
-python3 - "$port" "$fixtures" "$out" <<'PY'
+python3 - "$port" "$fixtures" "$out" "$extra" <<'PY'
 import os, re, socket, sys, time
 
-port, fixtures, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, fixtures, out, extra = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 
 class Imap:
     def __init__(self):
@@ -172,9 +177,13 @@ partials = [("", "<0.100>"), ("", "<17.3>"), ("", "<100000000.10>"), ("TEXT", "<
 
 imap = Imap()
 imap.command(b"LOGIN tester secret")
-for n, name in enumerate(sorted(os.listdir(fixtures))):
-    raw = open(os.path.join(fixtures, name), "rb").read()
-    stem = os.path.splitext(name)[0]
+messages = [(os.path.join(fixtures, f), os.path.splitext(f)[0])
+            for f in sorted(os.listdir(fixtures))]
+messages += [(os.path.join(extra, f), "extra-" + os.path.splitext(f)[0])
+             for f in sorted(os.listdir(extra))]
+for n, (path, stem) in enumerate(messages):
+    raw = open(path, "rb").read()
+    name = os.path.basename(path)
     box = b"fixture%d" % n
     imap.command(b"CREATE " + box)
     imap.command(b"APPEND " + box, raw)

@@ -1,0 +1,140 @@
+//! The admin commands, one module per group, and what they share: the opened store and
+//! look-ups that turn "no such thing" into errors that name the thing.
+
+pub mod address;
+pub mod deliver;
+pub mod export;
+pub mod import;
+pub mod mailbox;
+pub mod maint;
+pub mod message;
+pub mod user;
+
+use serde::Serialize;
+use serde_json::json;
+use wildduck_store::{
+    AddressError, Error as StoreError, Flags, Mailbox, MailboxError, Store, StoreConfig, User,
+    UserError,
+};
+
+use crate::config::Config;
+use crate::dates;
+use crate::error::{CliError, CliResult, ErrorKind};
+use crate::output::Report;
+
+/// What every command gets: the effective configuration and the output mode.
+pub struct Ctx {
+    pub config: Config,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            max_message_size: self.config.store.max_message_size,
+        }
+    }
+
+    /// Opens the store, which must exist already (a mistyped data_dir should not quietly
+    /// start an empty store).
+    pub async fn store(&self) -> CliResult<Store> {
+        let dir = &self.config.data_dir;
+        if !dir.is_dir() {
+            return Err(CliError::new(
+                ErrorKind::Config,
+                format!(
+                    "data directory {} does not exist (set data_dir or WILDDUCK_DATA_DIR; \
+                     `wildduck serve` or `wildduck user add` creates it)",
+                    dir.display()
+                ),
+            ));
+        }
+        self.open_store().await
+    }
+
+    /// Opens the store, creating it when missing.
+    pub async fn store_creating(&self) -> CliResult<Store> {
+        self.open_store().await
+    }
+
+    async fn open_store(&self) -> CliResult<Store> {
+        let dir = &self.config.data_dir;
+        Store::open_sqlite(dir, self.store_config())
+            .await
+            .map_err(|err| {
+                CliError::from(err).context(format!("opening the store in {}", dir.display()))
+            })
+    }
+}
+
+/// A user by username or address; "no such user: NAME" otherwise.
+pub async fn find_user(store: &Store, name: &str) -> CliResult<User> {
+    store.find_user(name).await.map_err(|err| match err {
+        // An address that matches nobody is "no such user" too.
+        StoreError::User(UserError::NotFound) | StoreError::Address(AddressError::NotFound) => {
+            CliError::new(ErrorKind::NoUser, format!("no such user: {name}"))
+        }
+        other => other.into(),
+    })
+}
+
+/// A mailbox of a user by path; "no such mailbox" naming both otherwise.
+pub async fn find_mailbox(store: &Store, user: &User, path: &str) -> CliResult<Mailbox> {
+    store
+        .get_mailbox(user.id, path)
+        .await
+        .map_err(|err| match err {
+            StoreError::Mailbox(MailboxError::NotFound) => CliError::new(
+                ErrorKind::NotFound,
+                format!("no such mailbox: {path} (user {})", user.username),
+            ),
+            other => other.into(),
+        })
+}
+
+/// Flags as IMAP spells them, for output.
+pub fn flag_names(flags: &Flags) -> Vec<String> {
+    flags.iter().map(ToString::to_string).collect()
+}
+
+/// How a user looks in command output.
+#[derive(Serialize)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    /// Bytes; null = unlimited.
+    pub quota: Option<u64>,
+    pub storage_used: u64,
+    pub disabled: bool,
+    pub created: String,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            username: user.username.clone(),
+            quota: user.quota,
+            storage_used: user.storage_used,
+            disabled: user.disabled,
+            created: dates::rfc3339(user.created),
+        }
+    }
+}
+
+/// `wildduck config print`.
+pub fn print_config(config: &Config) -> CliResult<Report> {
+    let masked = config.masked()?;
+    Ok(Report::new(&masked, config.to_masked_toml()?))
+}
+
+/// `wildduck config check`: parsing and validation already ran; this also reads the TLS files.
+pub fn check_config(config: &Config) -> CliResult<Report> {
+    if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) {
+        crate::tls::load_acceptor(cert, key)?;
+    }
+    Ok(Report::new(
+        json!({ "ok": true, "tls": config.tls.cert.is_some() }),
+        "configuration OK",
+    ))
+}

@@ -1,0 +1,532 @@
+//! The configuration: defaults, then one TOML file, then `WILDDUCK_*` environment variables.
+//!
+//! An environment variable names a key by its path in upper case joined with `_`:
+//! `WILDDUCK_DATA_DIR` → `data_dir`, `WILDDUCK_IMAP_LISTEN` → `imap.listen`,
+//! `WILDDUCK_TLS_CERT` → `tls.cert`. Unknown keys, from the file or the environment, are errors:
+//! a typo must not silently fall back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use crate::error::{CliError, CliResult, ErrorKind};
+
+/// The variable that names the config file (read by the command line parser, not a key).
+pub const CONFIG_FILE_VAR: &str = "WILDDUCK_CONFIG";
+const ENV_PREFIX: &str = "WILDDUCK_";
+const MASK: &str = "********";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Directory of the embedded store.
+    pub data_dir: PathBuf,
+    pub store: StoreSection,
+    pub imap: ImapSection,
+    pub pop3: Pop3Section,
+    pub tls: TlsSection,
+    pub log: LogSection,
+    pub initial_account: InitialAccountSection,
+    pub maintenance: MaintenanceSection,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./wildduck-data"),
+            store: StoreSection::default(),
+            imap: ImapSection::default(),
+            pop3: Pop3Section::default(),
+            tls: TlsSection::default(),
+            log: LogSection::default(),
+            initial_account: InitialAccountSection::default(),
+            maintenance: MaintenanceSection::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoreSection {
+    /// Only `sqlite` (the embedded store) is built in so far.
+    pub backend: String,
+    /// Largest message accepted, in bytes.
+    pub max_message_size: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            backend: "sqlite".into(),
+            max_message_size: wildduck_store::StoreConfig::default().max_message_size,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImapSection {
+    pub enabled: bool,
+    /// Plain listener (STARTTLS offered when `[tls]` is configured).
+    pub listen: SocketAddr,
+    /// Implicit-TLS listener, started only when `[tls]` is configured.
+    pub tls_listen: SocketAddr,
+    /// The IMAP server's own settings (`implicit_tls` is set per listener by `serve`).
+    #[serde(flatten)]
+    pub server: wildduck_imap::Config,
+}
+
+impl Default for ImapSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 1143)),
+            tls_listen: SocketAddr::from(([127, 0, 0, 1], 1993)),
+            server: wildduck_imap::Config::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Pop3Section {
+    pub enabled: bool,
+    /// Plain listener (STLS offered when `[tls]` is configured).
+    pub listen: SocketAddr,
+    /// Implicit-TLS listener, started only when `[tls]` is configured.
+    pub tls_listen: SocketAddr,
+    /// The POP3 server's own settings (`implicit_tls` is set per listener by `serve`).
+    #[serde(flatten)]
+    pub server: wildduck_pop3::Config,
+}
+
+impl Default for Pop3Section {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 1110)),
+            tls_listen: SocketAddr::from(([127, 0, 0, 1], 1995)),
+            server: wildduck_pop3::Config::default(),
+        }
+    }
+}
+
+/// PEM files of the server certificate chain and its private key.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsSection {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSection {
+    /// A `tracing` filter: `info`, `debug`, `wildduck_imap=trace,info`… (`RUST_LOG` wins).
+    pub level: String,
+    /// `human` or `json`.
+    pub format: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "human".into(),
+        }
+    }
+}
+
+/// The account `serve` creates when it finds a store with no users.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InitialAccountSection {
+    pub create: bool,
+    pub username: String,
+    /// Fixed password; when unset a random one is made and printed once.
+    pub password: Option<String>,
+    /// An address for the account (optional).
+    pub address: Option<String>,
+}
+
+impl Default for InitialAccountSection {
+    fn default() -> Self {
+        Self {
+            create: true,
+            username: "admin".into(),
+            password: None,
+            address: None,
+        }
+    }
+}
+
+/// Housekeeping `serve` does while it runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MaintenanceSection {
+    pub enabled: bool,
+    /// Seconds between runs (the first run is one interval after start).
+    pub interval_secs: u64,
+    /// Journal entries older than this are dropped; sessions further behind re-sync.
+    pub journal_max_age_secs: u64,
+    /// Unreferenced content younger than this is kept (appends in flight may still need it).
+    pub gc_grace_secs: u64,
+}
+
+impl Default for MaintenanceSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_secs: 3600,
+            journal_max_age_secs: 30 * 24 * 3600,
+            gc_grace_secs: 3600,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then the `WILDDUCK_*` variables of `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> CliResult<Config> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|err| config_error(format!("{}: {err}", path.display())))?;
+                text.parse::<Table>()
+                    .map_err(|err| config_error(format!("{}: {err}", path.display())))?
+            }
+            None => Table::new(),
+        };
+        let origin = file
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "defaults".into());
+        let mut sources: Vec<(Vec<String>, String)> = Vec::new();
+        let defaults =
+            Value::try_from(Config::default()).map_err(|err| config_error(err.to_string()))?;
+        let defaults = defaults.as_table().cloned().unwrap_or_default();
+        for (name, value) in env {
+            let Some(suffix) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if name == CONFIG_FILE_VAR {
+                continue;
+            }
+            let path = key_path(&defaults, &suffix.to_ascii_lowercase());
+            set_path(&mut table, &defaults, &path, &value)
+                .map_err(|err| config_error(format!("{name}: {err}")))?;
+            sources.push((path, name));
+        }
+
+        let config: Config = Config::deserialize(Value::Table(table.clone()))
+            .map_err(|err| config_error(format!("{origin}: {err}")))?;
+        let effective = Value::try_from(&config).map_err(|err| config_error(err.to_string()))?;
+        if let Some(unknown) =
+            first_unknown_key(&table, effective.as_table().unwrap_or(&Table::new()), &[])
+        {
+            let from = sources
+                .iter()
+                .find(|(path, _)| *path == unknown)
+                .map(|(_, var)| var.clone())
+                .unwrap_or(origin);
+            return Err(config_error(format!(
+                "{from}: unknown config key `{}`",
+                unknown.join(".")
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Checks what parsing can not: values that must agree, files that must exist.
+    pub fn validate(&self) -> CliResult<()> {
+        if self.store.backend != "sqlite" {
+            return Err(config_error(format!(
+                "store.backend = {:?}: only \"sqlite\" is built in",
+                self.store.backend
+            )));
+        }
+        if !["human", "json"].contains(&self.log.format.as_str()) {
+            return Err(config_error(format!(
+                "log.format = {:?}: expected \"human\" or \"json\"",
+                self.log.format
+            )));
+        }
+        if self.initial_account.create && self.initial_account.username.trim().is_empty() {
+            return Err(config_error("initial_account.username is empty"));
+        }
+        if self.maintenance.enabled && self.maintenance.interval_secs == 0 {
+            return Err(config_error("maintenance.interval_secs must be at least 1"));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(config_error("tls.cert and tls.key must be set together"));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration, secrets replaced by `********`.
+    pub fn masked(&self) -> CliResult<Value> {
+        let mut value = Value::try_from(self).map_err(|err| config_error(err.to_string()))?;
+        mask_secrets(&mut value);
+        Ok(value)
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_masked_toml(&self) -> CliResult<String> {
+        toml::to_string(&self.masked()?).map_err(|err| config_error(err.to_string()))
+    }
+}
+
+fn config_error(message: impl Into<String>) -> CliError {
+    CliError::new(ErrorKind::Config, message)
+}
+
+/// Splits `imap_tls_listen` into the key path it names, guided by the known keys: the longest
+/// key that matches at each level wins; what matches nothing is taken as one (unknown) key.
+fn key_path(known: &Table, name: &str) -> Vec<String> {
+    if known.contains_key(name) {
+        return vec![name.to_string()];
+    }
+    let mut best: Option<&String> = None;
+    for key in known.keys() {
+        let is_prefix = name.len() > key.len()
+            && name.starts_with(key.as_str())
+            && name.as_bytes()[key.len()] == b'_';
+        if is_prefix && known[key].is_table() && best.is_none_or(|b| key.len() > b.len()) {
+            best = Some(key);
+        }
+    }
+    match best {
+        Some(key) => {
+            let rest = &name[key.len() + 1..];
+            let sub = known[key].as_table().cloned().unwrap_or_default();
+            let mut path = vec![key.clone()];
+            path.extend(key_path(&sub, rest));
+            path
+        }
+        None => vec![name.to_string()],
+    }
+}
+
+/// Sets `path` in `table` to `text`, typed like the default at that path (or guessed: a number,
+/// a boolean, else a string, for keys whose default is unset).
+fn set_path(
+    table: &mut Table,
+    defaults: &Table,
+    path: &[String],
+    text: &str,
+) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut target = table;
+    let mut known = Some(defaults);
+    for key in parents {
+        known = known.and_then(|k| k.get(key)).and_then(Value::as_table);
+        let entry = target
+            .entry(key.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
+        target = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{key}` is not a table"))?;
+    }
+    let value = match known.and_then(|k| k.get(last)) {
+        Some(Value::Integer(_)) => Value::Integer(
+            text.parse()
+                .map_err(|_| format!("expected a number, got {text:?}"))?,
+        ),
+        Some(Value::Boolean(_)) => Value::Boolean(
+            parse_bool(text).ok_or_else(|| format!("expected true or false, got {text:?}"))?,
+        ),
+        Some(Value::Float(_)) => Value::Float(
+            text.parse()
+                .map_err(|_| format!("expected a number, got {text:?}"))?,
+        ),
+        Some(_) => Value::String(text.to_string()),
+        None => text
+            .parse::<i64>()
+            .map(Value::Integer)
+            .ok()
+            .or_else(|| parse_bool(text).map(Value::Boolean))
+            .unwrap_or_else(|| Value::String(text.to_string())),
+    };
+    target.insert(last.clone(), value);
+    Ok(())
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// The first key of `given` that the parsed config does not have (so was not understood).
+fn first_unknown_key(given: &Table, effective: &Table, prefix: &[String]) -> Option<Vec<String>> {
+    for (key, value) in given {
+        let mut path = prefix.to_vec();
+        path.push(key.clone());
+        match (value, effective.get(key)) {
+            (_, None) => return Some(path),
+            (Value::Table(inner), Some(Value::Table(known))) => {
+                if let Some(found) = first_unknown_key(inner, known, &path) {
+                    return Some(found);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Replaces values of keys that hold secrets, and passwords inside URLs.
+fn mask_secrets(value: &mut Value) {
+    let Value::Table(table) = value else { return };
+    for (key, value) in table.iter_mut() {
+        let secret_key = ["password", "secret", "token"]
+            .iter()
+            .any(|s| key.contains(s));
+        match value {
+            Value::Table(_) => mask_secrets(value),
+            Value::String(text) if secret_key => *text = MASK.into(),
+            Value::String(text) => {
+                if let Some(masked) = mask_url_password(text) {
+                    *text = masked;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `scheme://user:pass@host` → `scheme://user:********@host`.
+fn mask_url_password(text: &str) -> Option<String> {
+    let (scheme, rest) = text.split_once("://")?;
+    let (userinfo, host) = rest.split_once('@')?;
+    let (user, _) = userinfo.split_once(':')?;
+    Some(format!("{scheme}://{user}:{MASK}@{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn write_config(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("./wildduck-data"));
+        assert_eq!(config.imap.listen.to_string(), "127.0.0.1:1143");
+        assert_eq!(config.pop3.listen.to_string(), "127.0.0.1:1110");
+        assert_eq!(config.imap.tls_listen.port(), 1993);
+        assert_eq!(config.pop3.tls_listen.port(), 1995);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = write_config("data_dir = \"/from/file\"\n[imap]\nlisten = \"127.0.0.1:2143\"\n");
+        let config = Config::load(
+            Some(file.path()),
+            env(&[
+                ("WILDDUCK_IMAP_TLS_LISTEN", "127.0.0.1:2993"),
+                ("WILDDUCK_DATA_DIR", "/from/env"),
+                ("WILDDUCK_POP3_ENABLED", "false"),
+                ("WILDDUCK_STORE_MAX_MESSAGE_SIZE", "1000"),
+                ("WILDDUCK_TLS_CERT", "/c.pem"),
+                ("WILDDUCK_IMAP_ALLOW_PLAINTEXT_LOGIN", "true"),
+                ("WILDDUCK_POP3_MAX_CONNECTIONS", "7"),
+                ("WILDDUCK_CONFIG", "ignored: names the file"),
+                ("HOME", "/not/ours"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/from/env"));
+        assert_eq!(config.imap.listen.port(), 2143);
+        assert_eq!(config.imap.tls_listen.port(), 2993);
+        assert!(!config.pop3.enabled);
+        assert_eq!(config.store.max_message_size, 1000);
+        assert_eq!(config.tls.cert, Some(PathBuf::from("/c.pem")));
+        // Keys of the embedded server configs, including ones unset by default.
+        assert_eq!(config.imap.server.allow_plaintext_login, Some(true));
+        assert_eq!(config.pop3.server.max_connections, 7);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_their_source() {
+        let file = write_config("[imap]\nlisten = \"127.0.0.1:2143\"\nlisen = 1\n");
+        let err = Config::load(Some(file.path()), env(&[])).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Config);
+        assert!(err.message.contains("imap.lisen"), "{}", err.message);
+
+        let err = Config::load(None, env(&[("WILDDUCK_IMAP_PORT", "1")])).unwrap_err();
+        assert!(
+            err.message.contains("WILDDUCK_IMAP_PORT"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("imap.port"), "{}", err.message);
+    }
+
+    #[test]
+    fn badly_typed_values_are_errors() {
+        let err =
+            Config::load(None, env(&[("WILDDUCK_STORE_MAX_MESSAGE_SIZE", "lots")])).unwrap_err();
+        assert!(
+            err.message.contains("WILDDUCK_STORE_MAX_MESSAGE_SIZE"),
+            "{}",
+            err.message
+        );
+        let file = write_config("[imap]\nlisten = \"not an address\"\n");
+        assert_eq!(
+            Config::load(Some(file.path()), env(&[])).unwrap_err().kind,
+            ErrorKind::Config
+        );
+    }
+
+    #[test]
+    fn validation_catches_what_parsing_can_not() {
+        let mut config = Config::default();
+        config.tls.cert = Some("/c.pem".into());
+        assert!(config.validate().unwrap_err().message.contains("together"));
+        let mut config = Config::default();
+        config.store.backend = "mongodb".into();
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn printing_masks_secrets() {
+        let mut config = Config::default();
+        config.initial_account.password = Some("hunter2".into());
+        let text = config.to_masked_toml().unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("password = \"********\""), "{text}");
+        assert_eq!(
+            mask_url_password("mongodb://u:p@h:27017/db").as_deref(),
+            Some("mongodb://u:********@h:27017/db")
+        );
+        assert_eq!(mask_url_password("redis://h:6379"), None);
+    }
+
+    #[test]
+    fn printed_config_loads_back_to_the_same() {
+        let mut config = Config::default();
+        config.imap.listen = "127.0.0.1:1".parse().unwrap();
+        let file = write_config(&config.to_masked_toml().unwrap());
+        let loaded = Config::load(Some(file.path()), env(&[])).unwrap();
+        assert_eq!(loaded.imap.listen, config.imap.listen);
+    }
+}

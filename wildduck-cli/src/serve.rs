@@ -1,0 +1,283 @@
+//! `wildduck serve`: IMAP and POP3, plain and implicit-TLS listeners, over one store in one
+//! process, until SIGINT or SIGTERM.
+//!
+//! While running, a maintenance task trims the journal and collects unreferenced content.
+//!
+//! Shutdown: the watch channel turns true, every server sends BYE / `-ERR` to its sessions and
+//! returns when they have ended; then the store is dropped. A second signal stops at once.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use wildduck_store::Store;
+
+use crate::commands::Ctx;
+use crate::config::MaintenanceSection;
+use crate::error::{CliError, CliResult, ErrorKind};
+use crate::first_run;
+use crate::output::Report;
+
+type ServerFuture = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+
+/// One listener to start: which protocol, where, and whether it is the implicit-TLS one.
+struct Listener {
+    protocol: &'static str,
+    address: SocketAddr,
+    implicit_tls: bool,
+}
+
+pub async fn run(ctx: &Ctx) -> CliResult<Report> {
+    let config = &ctx.config;
+    let tls = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => Some(crate::tls::load_acceptor(cert, key)?),
+        _ => None,
+    };
+    let store = ctx.store_creating().await?;
+    tracing::info!("store opened in {}", config.data_dir.display());
+    if let Some(account) = first_run::ensure_account(&store, &config.initial_account).await? {
+        announce_account(ctx.json, &account);
+    }
+
+    // Handlers go in before anything listens, so an early signal is not lost.
+    let mut signals = Signals::install()?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut servers: JoinSet<(&'static str, std::io::Result<()>)> = JoinSet::new();
+    for listener in planned_listeners(ctx, tls.is_some()) {
+        let socket = TcpListener::bind(listener.address).await.map_err(|err| {
+            CliError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "{}: can not listen on {}: {err}",
+                    listener.protocol, listener.address
+                ),
+            )
+        })?;
+        let bound = socket.local_addr().unwrap_or(listener.address);
+        announce_listener(ctx.json, &listener, bound);
+        let server = start(
+            ctx,
+            &store,
+            &listener,
+            socket,
+            tls.clone(),
+            shutdown_rx.clone(),
+        );
+        let name = listener.protocol;
+        servers.spawn(async move { (name, server.await) });
+    }
+
+    if config.maintenance.enabled {
+        let maintenance = maintain(
+            store.clone(),
+            config.maintenance.clone(),
+            shutdown_rx.clone(),
+        );
+        servers.spawn(async move { ("maintenance", maintenance.await) });
+    }
+
+    let failure = tokio::select! {
+        name = signals.next() => {
+            tracing::info!("{name}: shutting down, sessions are told goodbye");
+            None
+        }
+        Some(ended) = servers.join_next() => Some(ended),
+    };
+    let _ = shutdown.send(true);
+    let mut first_error = failure.and_then(server_error);
+    loop {
+        tokio::select! {
+            next = servers.join_next() => match next {
+                Some(ended) => {
+                    if let Some(err) = server_error(ended) {
+                        first_error.get_or_insert(err);
+                    }
+                }
+                None => break,
+            },
+            name = signals.next() => {
+                tracing::warn!("{name} again: stopping without waiting for sessions");
+                servers.abort_all();
+                break;
+            }
+        }
+    }
+    drop(store);
+    match first_error {
+        Some(err) => Err(err),
+        None => {
+            announce(ctx.json, json!({ "event": "stopped" }), "wildduck stopped");
+            Ok(Report::default())
+        }
+    }
+}
+
+fn planned_listeners(ctx: &Ctx, with_tls: bool) -> Vec<Listener> {
+    let config = &ctx.config;
+    let mut listeners = Vec::new();
+    let mut add = |protocol, enabled: bool, plain: SocketAddr, secure: SocketAddr| {
+        if !enabled {
+            return;
+        }
+        listeners.push(Listener {
+            protocol,
+            address: plain,
+            implicit_tls: false,
+        });
+        if with_tls {
+            listeners.push(Listener {
+                protocol,
+                address: secure,
+                implicit_tls: true,
+            });
+        }
+    };
+    add(
+        "IMAP",
+        config.imap.enabled,
+        config.imap.listen,
+        config.imap.tls_listen,
+    );
+    add(
+        "POP3",
+        config.pop3.enabled,
+        config.pop3.listen,
+        config.pop3.tls_listen,
+    );
+    listeners
+}
+
+/// The server future for one listener, its protocol config set for plain or implicit TLS.
+fn start(
+    ctx: &Ctx,
+    store: &Store,
+    listener: &Listener,
+    socket: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shutdown: watch::Receiver<bool>,
+) -> ServerFuture {
+    let store = store.clone();
+    if listener.protocol == "IMAP" {
+        let mut config = ctx.config.imap.server.clone();
+        config.implicit_tls = listener.implicit_tls;
+        Box::pin(wildduck_imap::serve(store, config, socket, tls, shutdown))
+    } else {
+        let mut config = ctx.config.pop3.server.clone();
+        config.implicit_tls = listener.implicit_tls;
+        Box::pin(wildduck_pop3::serve(store, config, socket, tls, shutdown))
+    }
+}
+
+/// Trims the journal and collects unreferenced content every interval until shutdown.
+/// Failures are logged and retried next time: housekeeping must not stop the servers.
+async fn maintain(
+    store: Store,
+    settings: MaintenanceSection,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let interval = Duration::from_secs(settings.interval_secs);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        }
+        match store.trim_journal(settings.journal_max_age_secs).await {
+            Ok(0) => {}
+            Ok(trimmed) => tracing::info!("maintenance: dropped {trimmed} old journal entries"),
+            Err(err) => tracing::warn!("maintenance: trimming the journal failed: {err}"),
+        }
+        match store.gc(settings.gc_grace_secs).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!("maintenance: deleted {deleted} unreferenced blobs"),
+            Err(err) => tracing::warn!("maintenance: gc failed: {err}"),
+        }
+    }
+}
+
+/// A server that stopped with an error (or panicked) becomes the command's error.
+fn server_error(
+    ended: Result<(&'static str, std::io::Result<()>), tokio::task::JoinError>,
+) -> Option<CliError> {
+    match ended {
+        Ok((_, Ok(()))) => None,
+        Ok((name, Err(err))) => Some(CliError::new(
+            ErrorKind::Unavailable,
+            format!("{name} server: {err}"),
+        )),
+        Err(err) => Some(CliError::new(
+            ErrorKind::Software,
+            format!("a server task failed: {err}"),
+        )),
+    }
+}
+
+/// Prints one event: a JSON line with `--json`, else text for people.
+fn announce(as_json: bool, event: serde_json::Value, text: &str) {
+    if as_json {
+        println!("{event}");
+    } else {
+        println!("{text}");
+    }
+}
+
+fn announce_account(as_json: bool, account: &first_run::CreatedAccount) {
+    let shown_password = if account.password_from_config {
+        "(the one in the configuration file)"
+    } else {
+        account.password.as_str()
+    };
+    announce(
+        as_json,
+        json!({ "event": "account_created", "username": account.username, "password": shown_password }),
+        &format!(
+            "Created the first account (the password is shown only this once):\n  username: {}\n  password: {shown_password}",
+            account.username
+        ),
+    );
+}
+
+fn announce_listener(as_json: bool, listener: &Listener, bound: SocketAddr) {
+    let kind = if listener.implicit_tls {
+        "TLS"
+    } else {
+        "plain"
+    };
+    announce(
+        as_json,
+        json!({ "event": "listening", "protocol": listener.protocol.to_ascii_lowercase(), "tls": listener.implicit_tls, "address": bound.to_string() }),
+        &format!("{} ({kind}) listening on {bound}", listener.protocol),
+    );
+}
+
+/// SIGINT and SIGTERM, whichever comes.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn install() -> CliResult<Self> {
+        let install = |kind| {
+            signal(kind)
+                .map_err(|err| CliError::new(ErrorKind::Software, format!("signal handler: {err}")))
+        };
+        Ok(Self {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}

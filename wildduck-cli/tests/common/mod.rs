@@ -1,0 +1,134 @@
+//! Runs the built `wildduck` binary against a temporary data directory.
+#![allow(dead_code)] // each test file uses a different part of this
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_wildduck");
+
+/// A scratch directory with a data dir inside it (not created: commands that need it do).
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A command with only our variables set, so the caller's environment can not leak in.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("WILDDUCK_") || name == "RUST_LOG" {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.env("WILDDUCK_DATA_DIR", self.data_dir()).args(args);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, b"")
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        run_command(self.command(args), input)
+    }
+
+    /// Runs with `--json`; returns the exit code and the parsed stdout.
+    pub fn json(&self, args: &[&str]) -> (i32, Value) {
+        self.json_with_stdin(args, b"")
+    }
+
+    pub fn json_with_stdin(&self, args: &[&str], input: &[u8]) -> (i32, Value) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let output = self.run_with_stdin(&all, input);
+        (code(&output), parse_json(&output))
+    }
+
+    /// Runs with `--json` and insists on exit 0.
+    pub fn ok(&self, args: &[&str]) -> Value {
+        let (status, doc) = self.json(args);
+        assert_eq!(status, 0, "wildduck {args:?} failed: {doc}");
+        doc
+    }
+
+    /// Runs with `--json` and insists on the given failure; returns the error object.
+    pub fn fails(&self, args: &[&str], exit_code: i32, kind: &str) -> Value {
+        let (status, doc) = self.json(args);
+        assert_eq!(status, exit_code, "wildduck {args:?}: {doc}");
+        let error = doc["error"].clone();
+        assert_eq!(error["kind"], kind, "wildduck {args:?}: {doc}");
+        assert_eq!(error["exit_code"], exit_code, "wildduck {args:?}: {doc}");
+        assert!(!error["message"].as_str().unwrap_or("").is_empty(), "{doc}");
+        error
+    }
+
+    /// Creates a user with a known password.
+    pub fn add_user(&self, name: &str, password: &str) {
+        self.ok(&["user", "add", name, "--password", password]);
+    }
+
+    /// Delivers a message; returns its UID.
+    pub fn deliver(&self, user: &str, raw: &[u8]) -> u64 {
+        let (status, doc) = self.json_with_stdin(&["deliver", "--user", user], raw);
+        assert_eq!(status, 0, "deliver: {doc}");
+        doc["uid"].as_u64().expect("uid")
+    }
+}
+
+pub fn run_command(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wildduck");
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that does not read stdin may close it first; that is fine.
+        let _ = stdin.write_all(input);
+    }
+    child.wait_with_output().expect("wait for wildduck")
+}
+
+pub fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+pub fn parse_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "stdout is not JSON ({err}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// The shared MIME fixtures (`../shared/fixtures/mime` beside the repository).
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/mime")
+}
+
+/// A small message with a header that identifies it.
+pub fn message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Sender <sender@example.com>\r\nTo: rcpt@example.com\r\nSubject: {subject}\r\nDate: Sun, 29 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{subject}@example.com>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}

@@ -1,0 +1,153 @@
+//! `wildduck deliver` as an MTA uses it: sysexits codes, and many processes at once.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Env, code, message, run_command};
+
+#[test]
+fn deliver_exit_codes_tell_an_mta_to_bounce_or_retry() {
+    let env = Env::new();
+    // No store yet: retry later, do not bounce.
+    let (status, doc) = env.json_with_stdin(&["deliver", "--user", "alice"], &message("m", "b"));
+    assert_eq!(status, 75, "{doc}");
+
+    env.ok(&[
+        "user",
+        "add",
+        "alice",
+        "--password",
+        "alice-password",
+        "--address",
+        "alice@example.com",
+    ]);
+    let (status, doc) = env.json_with_stdin(&["deliver", "--user", "nobody"], &message("m", "b"));
+    assert_eq!(
+        (status, doc["error"]["kind"].as_str()),
+        (67, Some("no_user")),
+        "{doc}"
+    );
+    let (status, doc) = env.json_with_stdin(&["deliver", "--user", "alice"], b"");
+    assert_eq!(
+        (status, doc["error"]["kind"].as_str()),
+        (65, Some("data")),
+        "{doc}"
+    );
+
+    let big = [message("big", "").as_slice(), &[b'x'; 2000]].concat();
+    let output = run_command(
+        {
+            let mut cmd = env.command(&["deliver", "--user", "alice"]);
+            cmd.env("WILDDUCK_STORE_MAX_MESSAGE_SIZE", "1000");
+            cmd
+        },
+        &big,
+    );
+    assert_eq!(
+        code(&output),
+        65,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Addresses (with +tags) reach their user; a missing mailbox falls back to INBOX.
+    let (status, doc) = env.json_with_stdin(
+        &[
+            "deliver",
+            "--user",
+            "alice+news@example.com",
+            "--mailbox",
+            "Nope",
+        ],
+        &message("tagged", "b"),
+    );
+    assert_eq!(status, 0, "{doc}");
+    assert_eq!(doc["mailbox"], "INBOX");
+    let (status, doc) = env.json_with_stdin(
+        &["deliver", "--user", "alice", "--mailbox", "Junk"],
+        &message("junk", "b"),
+    );
+    assert_eq!(
+        (status, doc["mailbox"].as_str()),
+        (0, Some("Junk")),
+        "{doc}"
+    );
+
+    // Success prints nothing without --json (an MTA would log it as a warning).
+    let quiet = env.run_with_stdin(&["deliver", "--user", "alice"], &message("quiet", "b"));
+    assert_eq!(code(&quiet), 0);
+    assert!(quiet.stdout.is_empty());
+
+    // Over quota is temporary: the MTA keeps the mail and retries.
+    env.ok(&["user", "quota", "alice", "10"]);
+    let (status, doc) = env.json_with_stdin(&["deliver", "--user", "alice"], &message("over", "b"));
+    assert_eq!(
+        (status, doc["error"]["kind"].as_str()),
+        (75, Some("temp_fail")),
+        "{doc}"
+    );
+}
+
+#[test]
+fn a_thousand_deliveries_from_four_processes_are_each_stored_once() {
+    const PROCESSES: usize = 4;
+    const PER_PROCESS: usize = 250;
+    let env = Env::new();
+    env.add_user("alice", "alice-password");
+
+    std::thread::scope(|scope| {
+        for worker in 0..PROCESSES {
+            let env = &env;
+            scope.spawn(move || {
+                for i in 0..PER_PROCESS {
+                    let n = worker * PER_PROCESS + i;
+                    let raw = format!("Subject: delivery {n}\r\nX-Seq: {n}\r\n\r\nbody of {n}\r\n");
+                    let output =
+                        env.run_with_stdin(&["deliver", "--user", "alice"], raw.as_bytes());
+                    assert_eq!(
+                        code(&output),
+                        0,
+                        "delivery {n}: {}",
+                        String::from_utf8_lossy(&output.stderr)
+                    );
+                }
+            });
+        }
+    });
+
+    // Count every X-Seq in the exported mailbox: each exactly once.
+    let out = env.path("all");
+    env.ok(&[
+        "export",
+        "--user",
+        "alice",
+        "--format",
+        "maildir",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    for entry in std::fs::read_dir(out.join("cur")).unwrap() {
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        let seq: usize = text
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Seq: "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("X-Seq header");
+        *seen.entry(seq).or_default() += 1;
+    }
+    assert_eq!(seen.len(), PROCESSES * PER_PROCESS);
+    assert!(
+        seen.values().all(|&count| count == 1),
+        "duplicates: {seen:?}"
+    );
+    assert_eq!(env.ok(&["stats"])["messages"], PROCESSES * PER_PROCESS);
+    assert!(
+        env.ok(&["verify"])["problems"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

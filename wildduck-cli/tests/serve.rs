@@ -1,0 +1,667 @@
+//! `wildduck serve` as a new user meets it: first start makes an account and prints it, real
+//! clients (Python's imaplib/poplib) log in and read the welcome mail, SIGTERM says BYE and
+//! stops cleanly, TLS works, and a kill -9 under APPEND load loses nothing acknowledged.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{Env, code};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A running `wildduck serve` and what it printed on start.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// "IMAP (plain)" → address, as printed.
+    listening: Vec<(String, SocketAddr)>,
+    /// Username and password of the account made on first start, if one was.
+    account: Option<(String, String)>,
+}
+
+impl Server {
+    /// Starts the server with a config file and waits until it prints `listeners` addresses.
+    fn start(env: &Env, config: &Path, listeners: usize) -> Server {
+        Server::spawn(
+            env.command(&["--config", config.to_str().unwrap(), "serve"]),
+            listeners,
+        )
+    }
+
+    /// Runs `command` (a `wildduck … serve`) and waits until it prints `listeners` addresses.
+    fn spawn(mut command: Command, listeners: usize) -> Server {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start wildduck serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            lines,
+            listening: Vec::new(),
+            account: None,
+        };
+        let mut username = None;
+        while server.listening.len() < listeners {
+            let line = server
+                .lines
+                .recv_timeout(WAIT)
+                .expect("serve printed its listeners in time");
+            if let Some(name) = line.strip_prefix("  username: ") {
+                username = Some(name.to_string());
+            } else if let Some(password) = line.strip_prefix("  password: ") {
+                server.account = Some((
+                    username.clone().expect("username before password"),
+                    password.to_string(),
+                ));
+            } else if let Some((what, address)) = line.split_once(" listening on ") {
+                server
+                    .listening
+                    .push((what.to_string(), address.parse().expect("an address")));
+            }
+        }
+        server
+    }
+
+    fn address(&self, what: &str) -> SocketAddr {
+        self.listening
+            .iter()
+            .find(|(w, _)| w == what)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no {what} in {:?}", self.listening))
+    }
+
+    fn signal(&self, signal: i32) {
+        send_signal(self.child.id(), signal);
+    }
+
+    /// Waits for the process to end (bounded); returns its exit code.
+    fn wait(mut self) -> (i32, Vec<String>) {
+        for _ in 0..600 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let rest: Vec<String> = self.lines.try_iter().collect();
+                return (status.code().unwrap_or(-1), rest);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("wildduck serve did not stop within 60 s");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) on a child process id we own; no memory is involved.
+    let result = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(result, 0, "kill({pid}, {signal})");
+}
+
+fn write_config(env: &Env, extra: &str) -> std::path::PathBuf {
+    let path = env.path("wildduck.toml");
+    let text = format!(
+        "[imap]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n\
+         [pop3]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n{extra}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs a Python script with arguments; returns its exit code and output.
+fn python(script: &str, args: &[String]) -> (i32, String) {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (code(&output), text)
+}
+
+const IMAP_READ_WELCOME: &str = r#"
+import imaplib, ssl, sys
+host, port, user, password, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+context = ssl.create_default_context(cafile=sys.argv[6]) if len(sys.argv) > 6 else None
+if context: context.check_hostname = False
+if mode == "tls":
+    imap = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=30)
+else:
+    imap = imaplib.IMAP4(host, port, timeout=30)
+    if mode == "starttls":
+        imap.starttls(ssl_context=context)
+imap.login(user, password)
+typ, data = imap.select("INBOX")
+assert typ == "OK" and int(data[0]) >= 1, data
+typ, data = imap.fetch("1", "(BODY.PEEK[])")
+assert typ == "OK", data
+raw = data[0][1]
+assert b"Subject: Welcome to WildDuck" in raw, raw[:200]
+assert b"Hello " + user.encode() in raw, raw
+imap.logout()
+print("read the welcome mail")
+"#;
+
+const POP3_READ_WELCOME: &str = r#"
+import poplib, sys
+pop = poplib.POP3(sys.argv[1], int(sys.argv[2]), timeout=30)
+pop.user(sys.argv[3]); pop.pass_(sys.argv[4])
+count, size = pop.stat()
+assert count >= 1, count
+resp, lines, octets = pop.retr(1)
+assert b"Subject: Welcome to WildDuck" in lines, lines
+pop.quit()
+print("read the welcome mail over POP3")
+"#;
+
+#[test]
+fn first_start_prints_an_account_that_clients_use_to_read_the_welcome_mail() {
+    let env = Env::new();
+    let config = write_config(&env, "");
+    let server = Server::start(&env, &config, 2);
+    let (user, password) = server
+        .account
+        .clone()
+        .expect("first start prints an account");
+    assert_eq!(user, "admin");
+    assert_eq!(password.len(), 20);
+    let imap = server.address("IMAP (plain)");
+    let pop3 = server.address("POP3 (plain)");
+    assert!(imap.ip().is_loopback() && pop3.ip().is_loopback());
+
+    let args = [
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        user.clone(),
+        password.clone(),
+        "plain".into(),
+    ];
+    let (status, text) = python(IMAP_READ_WELCOME, &args);
+    assert_eq!(status, 0, "{text}");
+    let args = [
+        pop3.ip().to_string(),
+        pop3.port().to_string(),
+        user.clone(),
+        password.clone(),
+    ];
+    let (status, text) = python(POP3_READ_WELCOME, &args);
+    assert_eq!(status, 0, "{text}");
+    let (status, _) = python(
+        IMAP_READ_WELCOME,
+        &[
+            imap.ip().to_string(),
+            imap.port().to_string(),
+            user.clone(),
+            "wrong-password".into(),
+            "plain".into(),
+        ],
+    );
+    assert_ne!(status, 0, "a wrong password is refused");
+
+    server.signal(libc::SIGTERM);
+    let (status, rest) = server.wait();
+    assert_eq!(status, 0, "{rest:?}");
+    assert!(rest.iter().any(|l| l == "wildduck stopped"), "{rest:?}");
+
+    // Second start: the store has a user, so no account is made or printed; the password
+    // from the first start still works.
+    let server = Server::start(&env, &config, 2);
+    assert!(server.account.is_none());
+    let imap = server.address("IMAP (plain)");
+    let (status, text) = python(
+        IMAP_READ_WELCOME,
+        &[
+            imap.ip().to_string(),
+            imap.port().to_string(),
+            user,
+            password,
+            "plain".into(),
+        ],
+    );
+    assert_eq!(status, 0, "{text}");
+    server.signal(libc::SIGINT);
+    assert_eq!(server.wait().0, 0);
+    assert_eq!(
+        env.ok(&["user", "list"])["users"].as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn with_json_serve_announces_its_events_as_json_lines() {
+    let env = Env::new();
+    let config = write_config(&env, "");
+    let mut child = env
+        .command(&["--json", "--config", config.to_str().unwrap(), "serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        let line = lines.next().expect("an event line").unwrap();
+        events.push(serde_json::from_str::<serde_json::Value>(&line).expect("JSON"));
+    }
+    assert_eq!(events[0]["event"], "account_created");
+    assert_eq!(events[0]["username"], "admin");
+    assert_eq!(events[0]["password"].as_str().map(str::len), Some(20));
+    assert_eq!(events[1]["event"], "listening");
+    assert_eq!(events[1]["protocol"], "imap");
+    assert_eq!(events[2]["protocol"], "pop3");
+    assert!(
+        events[2]["address"]
+            .as_str()
+            .unwrap()
+            .parse::<SocketAddr>()
+            .is_ok()
+    );
+    send_signal(child.id(), libc::SIGTERM);
+    let stopped: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(stopped["event"], "stopped");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// Reads CRLF lines until one starts with `prefix`; returns every line read.
+fn read_until(reader: &mut BufReader<TcpStream>, prefix: &str) -> std::io::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("closed after {lines:?}"),
+            ));
+        }
+        let done = line.starts_with(prefix);
+        lines.push(line);
+        if done {
+            return Ok(lines);
+        }
+    }
+}
+
+fn imap_login(
+    address: SocketAddr,
+    user: &str,
+    password: &str,
+) -> std::io::Result<(BufReader<TcpStream>, TcpStream)> {
+    let stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(WAIT))?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    read_until(&mut reader, "* OK")?;
+    writer.write_all(format!("a1 LOGIN {user} {password}\r\n").as_bytes())?;
+    let lines = read_until(&mut reader, "a1 ")?;
+    assert!(lines.last().unwrap().starts_with("a1 OK"), "{lines:?}");
+    Ok((reader, writer))
+}
+
+#[test]
+fn sigterm_tells_open_sessions_goodbye_and_exits_zero() {
+    let env = Env::new();
+    let config = write_config(
+        &env,
+        "[initial_account]\nusername = \"demo\"\npassword = \"demo-password-1\"\n",
+    );
+    let server = Server::start(&env, &config, 2);
+    let (user, shown) = server.account.clone().unwrap();
+    assert_eq!(user, "demo");
+    assert!(
+        !shown.contains("demo-password-1"),
+        "a configured password is not printed"
+    );
+
+    let (mut reader, _writer) =
+        imap_login(server.address("IMAP (plain)"), "demo", "demo-password-1").unwrap();
+    let pop3 = TcpStream::connect(server.address("POP3 (plain)")).unwrap();
+    pop3.set_read_timeout(Some(WAIT)).unwrap();
+    let mut pop3 = BufReader::new(pop3);
+    read_until(&mut pop3, "+OK").unwrap();
+
+    server.signal(libc::SIGTERM);
+    let lines = read_until(&mut reader, "* BYE").unwrap();
+    assert!(lines.last().unwrap().starts_with("* BYE"), "{lines:?}");
+    let lines = read_until(&mut pop3, "-ERR").unwrap();
+    assert!(!lines.is_empty());
+    assert_eq!(server.wait().0, 0);
+}
+
+#[test]
+fn tls_listeners_and_starttls_work_with_a_configured_certificate() {
+    let env = Env::new();
+    let (cert, key) = (env.path("cert.pem"), env.path("key.pem"));
+    let output = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl)");
+    assert!(output.status.success());
+    let config = write_config(&env, &format!("[tls]\ncert = {cert:?}\nkey = {key:?}\n"));
+    let server = Server::start(&env, &config, 4);
+    let (user, password) = server.account.clone().unwrap();
+    let cafile = cert.to_str().unwrap().to_string();
+    for (listener, mode) in [("IMAP (TLS)", "tls"), ("IMAP (plain)", "starttls")] {
+        let address = server.address(listener);
+        let args = [
+            address.ip().to_string(),
+            address.port().to_string(),
+            user.clone(),
+            password.clone(),
+            mode.into(),
+            cafile.clone(),
+        ];
+        let (status, text) = python(IMAP_READ_WELCOME, &args);
+        assert_eq!(status, 0, "{listener} {mode}: {text}");
+    }
+    let pop3s = server.address("POP3 (TLS)");
+    let script = r#"
+import poplib, ssl, sys
+context = ssl.create_default_context(cafile=sys.argv[5]); context.check_hostname = False
+pop = poplib.POP3_SSL(sys.argv[1], int(sys.argv[2]), context=context, timeout=30)
+pop.user(sys.argv[3]); pop.pass_(sys.argv[4])
+assert pop.stat()[0] >= 1
+pop.quit()
+"#;
+    let (status, text) = python(
+        script,
+        &[
+            pop3s.ip().to_string(),
+            pop3s.port().to_string(),
+            user,
+            password,
+            cafile,
+        ],
+    );
+    assert_eq!(status, 0, "{text}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let env = Env::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = env.path("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[imap]\nlisten = \"{}\"\n[pop3]\nenabled = false\n",
+            taken.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let output = env.run(&["--config", config.to_str().unwrap(), "serve"]);
+    assert_eq!(
+        code(&output),
+        69,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("can not listen"));
+}
+
+/// One APPEND with a synchronizing literal; true when it got a tagged OK.
+fn append(
+    reader: &mut BufReader<TcpStream>,
+    writer: &mut TcpStream,
+    tag: &str,
+    raw: &[u8],
+) -> std::io::Result<bool> {
+    writer.write_all(format!("{tag} APPEND INBOX {{{}}}\r\n", raw.len()).as_bytes())?;
+    let lines = read_until(reader, "+")?;
+    if !lines.last().is_some_and(|l| l.starts_with('+')) {
+        return Ok(false);
+    }
+    writer.write_all(raw)?;
+    writer.write_all(b"\r\n")?;
+    let lines = read_until(reader, &format!("{tag} "))?;
+    Ok(lines
+        .last()
+        .is_some_and(|l| l.starts_with(&format!("{tag} OK"))))
+}
+
+#[test]
+fn kill_9_under_append_load_loses_nothing_acknowledged() {
+    const CLIENTS: usize = 4;
+    let env = Env::new();
+    let config = write_config(&env, "[initial_account]\npassword = \"crash-test-pw\"\n");
+    let server = Server::start(&env, &config, 2);
+    let imap = server.address("IMAP (plain)");
+
+    let (acked_tx, acked_rx) = mpsc::channel::<Vec<u8>>();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let acked = acked_tx.clone();
+            std::thread::spawn(move || {
+                let Ok((mut reader, mut writer)) = imap_login(imap, "admin", "crash-test-pw")
+                else {
+                    return;
+                };
+                for n in 0.. {
+                    // Varied sizes and shared attachment-like content, so dedup is exercised.
+                    let body = "shared line of text\r\n".repeat(1 + (n % 7) * 40);
+                    let raw =
+                        format!("Subject: crash {client}/{n}\r\nX-Id: {client}-{n}\r\n\r\n{body}")
+                            .into_bytes();
+                    match append(&mut reader, &mut writer, &format!("c{n}"), &raw) {
+                        Ok(true) => {
+                            if acked.send(raw).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(false) | Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(acked_tx);
+
+    let mut acknowledged = Vec::new();
+    while acknowledged.len() < 120 {
+        acknowledged.push(
+            acked_rx
+                .recv_timeout(WAIT)
+                .expect("appends are acknowledged"),
+        );
+    }
+    server.signal(libc::SIGKILL);
+    let (status, _) = server.wait();
+    assert_eq!(status, -1, "killed by a signal");
+    for client in clients {
+        client.join().unwrap();
+    }
+    // Acknowledgements that arrived before the kill landed.
+    acknowledged.extend(acked_rx.try_iter());
+
+    // Restart (recovery runs), stop, and look with the admin commands.
+    let server = Server::start(&env, &config, 2);
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+    let out = env.path("after-crash");
+    env.ok(&[
+        "export",
+        "--user",
+        "admin",
+        "--format",
+        "maildir",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let mut stored: Vec<Vec<u8>> = std::fs::read_dir(out.join("cur"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    for raw in &acknowledged {
+        let position = stored.iter().position(|s| s == raw);
+        let id = String::from_utf8_lossy(&raw[..40]).into_owned();
+        let index =
+            position.unwrap_or_else(|| panic!("acknowledged message missing or changed: {id}"));
+        stored.swap_remove(index);
+    }
+    let verify = env.ok(&["verify"]);
+    assert!(
+        verify["problems"].as_array().unwrap().is_empty(),
+        "{verify}"
+    );
+    env.ok(&["gc", "--grace", "0"]);
+    let verify = env.ok(&["verify"]);
+    assert!(
+        verify["problems"].as_array().unwrap().is_empty(),
+        "{verify}"
+    );
+}
+
+/// The shared smoke tools (`../shared/tools`) walk every common IMAP and POP3 operation; here
+/// both servers run in one process over one store (the POP3 tool seeds its mail over IMAP).
+#[test]
+fn the_shared_imap_and_pop3_smoke_tools_pass_against_one_serve_process() {
+    let env = Env::new();
+    let config = write_config(&env, "");
+    let server = Server::start(&env, &config, 2);
+    let (user, password) = server.account.clone().unwrap();
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools");
+    let imap = server.address("IMAP (plain)").port().to_string();
+    let pop3 = server.address("POP3 (plain)").port().to_string();
+    let runs = [
+        (
+            "imap_smoke.py",
+            vec!["--port", &imap, "--user", &user, "--password", &password],
+        ),
+        (
+            "pop3_smoke.py",
+            vec![
+                "--port",
+                &pop3,
+                "--imap-port",
+                &imap,
+                "--user",
+                &user,
+                "--password",
+                &password,
+            ],
+        ),
+    ];
+    for (tool, args) in runs {
+        let output = Command::new("python3")
+            .arg(tools.join(tool))
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{tool}:\n{text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(text.contains(" 0 failed"), "{tool}:\n{text}");
+    }
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+    assert!(
+        env.ok(&["verify"])["problems"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// What the README's one command does: no config file, no variables but the ports (the
+/// defaults 1143/1110 may be taken on a test machine): data lands in ./wildduck-data.
+#[test]
+fn without_any_configuration_the_store_is_wildduck_data_in_the_working_directory() {
+    let env = Env::new();
+    let mut command = env.command(&["serve"]);
+    command
+        .env_remove("WILDDUCK_DATA_DIR")
+        .env("WILDDUCK_IMAP_LISTEN", "127.0.0.1:0")
+        .env("WILDDUCK_POP3_LISTEN", "127.0.0.1:0")
+        .current_dir(env.dir.path());
+    let server = Server::spawn(command, 2);
+    let (user, password) = server.account.clone().expect("an account on first start");
+    assert!(env.path("wildduck-data").is_dir());
+    let imap = server.address("IMAP (plain)");
+    let args = [
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        user,
+        password,
+        "plain".into(),
+    ];
+    let (status, text) = python(IMAP_READ_WELCOME, &args);
+    assert_eq!(status, 0, "{text}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+}
+
+#[test]
+fn maintenance_collects_content_of_deleted_messages_while_serving() {
+    let env = Env::new();
+    let config = write_config(
+        &env,
+        "[maintenance]\ninterval_secs = 1\ngc_grace_secs = 0\n",
+    );
+    let server = Server::start(&env, &config, 2);
+    let blobs = || env.ok(&["stats"])["blobs"].as_u64().unwrap();
+    let raw = common::message("to be deleted", &"unique content 5f3a9c\r\n".repeat(500));
+    let uid = env.deliver("admin", &raw);
+    let with_message = blobs();
+    env.ok(&["message", "delete", "admin", &uid.to_string()]);
+    let mut collected = false;
+    for _ in 0..100 {
+        if blobs() < with_message {
+            collected = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(collected, "the deleted message's content was not collected");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+    assert!(
+        env.ok(&["verify"])["problems"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

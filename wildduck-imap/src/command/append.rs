@@ -1,0 +1,103 @@
+//! APPEND: the mailbox and the size are checked before the literal is accepted (TOOBIG,
+//! OVERQUOTA, TRYCREATE); the message is read from the framer without another copy.
+
+use wildduck_store::{Error, Flags, MailboxError, Timestamp};
+
+use super::extended::complete_words;
+use super::mailbox_name;
+use crate::session::{Outcome, Reply, Session, store_error};
+
+/// When an APPEND command line announces the message literal, the target mailbox name; `None`
+/// while the announced literal is the mailbox name itself.
+pub fn announced_mailbox(message_so_far: &[u8]) -> Option<String> {
+    let words = complete_words(message_so_far);
+    // tag, APPEND, mailbox, then flags/date or nothing before the message literal.
+    let name = words.get(2)?.as_ref()?;
+    mailbox_name(name).ok()
+}
+
+/// Refuses an APPEND before its literal: the tagged reply text (with status) on refusal.
+pub async fn precheck(session: &Session, mailbox: &str, size: u64) -> Result<(), String> {
+    let Some(user) = session.user.as_ref() else {
+        return Err("BAD Log in first".into());
+    };
+    let target = match session.store().get_mailbox(user.id, mailbox).await {
+        Ok(target) => target,
+        Err(Error::Mailbox(MailboxError::NotFound)) => {
+            return Err("NO [TRYCREATE] No such mailbox".into());
+        }
+        Err(e) => return Err(reply_text(store_error(&e))),
+    };
+    session
+        .store()
+        .check_append(target.id, size)
+        .await
+        .map_err(|e| reply_text(store_error(&e)))
+}
+
+fn reply_text(reply: Reply) -> String {
+    match reply {
+        Reply::No(text) => format!("NO {text}"),
+        Reply::Bad(text) => format!("BAD {text}"),
+        other => format!("NO {other:?}"),
+    }
+}
+
+pub async fn append(
+    session: &mut Session,
+    mailbox: &str,
+    flags: &Flags,
+    date: Option<Timestamp>,
+) -> Outcome {
+    let Some(user) = session.user.as_ref() else {
+        return Ok(Reply::Bad("Log in first".into()));
+    };
+    let store = session.store().clone();
+    let target = match store.get_mailbox(user.id, mailbox).await {
+        Ok(target) => target,
+        Err(Error::Mailbox(MailboxError::NotFound)) => {
+            return Ok(Reply::No("[TRYCREATE] No such mailbox".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(message) = session.conn.last_literal() else {
+        return Ok(Reply::Bad("APPEND needs a message literal".into()));
+    };
+    if message.is_empty() {
+        return Ok(Reply::No("Empty message".into()));
+    }
+    let outcome = store.append(target.id, message, flags, date).await?;
+    Ok(Reply::Ok(format!(
+        "[APPENDUID {} {}] Append completed",
+        outcome.uidvalidity, outcome.uid
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_mailbox_of_an_announced_message() {
+        assert_eq!(
+            announced_mailbox(b"a APPEND INBOX {10}\r\n").as_deref(),
+            Some("INBOX")
+        );
+        assert_eq!(
+            announced_mailbox(
+                b"a APPEND \"Sent Mail\" (\\Seen) \"02-Jan-2023 10:00:00 +0000\" {10+}\r\n"
+            )
+            .as_deref(),
+            Some("Sent Mail")
+        );
+        assert_eq!(announced_mailbox(b"a APPEND {5}\r\n"), None);
+        assert_eq!(
+            announced_mailbox(b"a APPEND {5}\r\nDraft {10}\r\n").as_deref(),
+            Some("Draft")
+        );
+        assert_eq!(
+            announced_mailbox(b"a APPEND Entw&APw-rfe {3}\r\n").as_deref(),
+            Some("Entwürfe")
+        );
+    }
+}

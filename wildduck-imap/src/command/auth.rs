@@ -1,0 +1,172 @@
+//! Any-state and not-authenticated commands: CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE PLAIN
+//! (with SASL-IR), ID, ENABLE.
+
+use base64::Engine;
+use imap_codec::AuthenticateDataCodec;
+use imap_codec::decode::Decoder;
+use imap_codec::imap_types::auth::AuthenticateData;
+use wildduck_store::{AuthError, Error, Scope};
+
+use crate::connection::Inbound;
+use crate::session::{Fail, Outcome, Reply, Session};
+
+pub fn capability(session: &mut Session) -> Outcome {
+    let caps = session.capabilities();
+    session.conn.untagged(&format!("CAPABILITY {caps}"));
+    Ok(Reply::Ok("Capability completed".into()))
+}
+
+pub async fn starttls(session: &mut Session, tag: &str) -> Outcome {
+    if session.conn.is_tls() {
+        return Ok(Reply::Bad("TLS is already active".into()));
+    }
+    let Some(acceptor) = session.shared.tls.clone() else {
+        return Ok(Reply::No("TLS is not available".into()));
+    };
+    session.conn.tagged(tag, "OK Begin TLS negotiation now");
+    session.conn.start_tls(&acceptor).await?;
+    Ok(Reply::AlreadySent)
+}
+
+pub async fn login(session: &mut Session, username: &str, password: &str) -> Outcome {
+    if !session.login_allowed() {
+        return Ok(Reply::No("[PRIVACYREQUIRED] Use STARTTLS first".into()));
+    }
+    authenticate_user(session, username, password).await
+}
+
+async fn authenticate_user(session: &mut Session, username: &str, password: &str) -> Outcome {
+    match session
+        .store()
+        .authenticate(username, password, Scope::Imap)
+        .await
+    {
+        Ok(user) => {
+            if let Err(reply) = session.log_in(user) {
+                return Ok(reply);
+            }
+            Ok(Reply::Ok(format!(
+                "[CAPABILITY {}] Logged in",
+                session.capabilities()
+            )))
+        }
+        Err(Error::Auth(AuthError::Disabled)) => {
+            tracing::info!(user = username, "login refused: account disabled");
+            Ok(Reply::No(
+                "[AUTHENTICATIONFAILED] Authentication failed".into(),
+            ))
+        }
+        Err(Error::Auth(_)) | Err(Error::User(_)) => {
+            tracing::info!(user = username, "login failed");
+            Ok(Reply::No(
+                "[AUTHENTICATIONFAILED] Authentication failed".into(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `authzid NUL authcid NUL password`; an authzid other than the user is not supported.
+fn plain_credentials(data: &[u8]) -> Option<(String, String)> {
+    let mut parts = data.split(|&b| b == 0);
+    let authzid = parts.next()?;
+    let authcid = std::str::from_utf8(parts.next()?).ok()?;
+    let password = std::str::from_utf8(parts.next()?).ok()?;
+    if parts.next().is_some() || (!authzid.is_empty() && authzid != authcid.as_bytes()) {
+        return None;
+    }
+    Some((authcid.to_string(), password.to_string()))
+}
+
+pub async fn authenticate(
+    session: &mut Session,
+    mechanism: &str,
+    initial: Option<Vec<u8>>,
+) -> Outcome {
+    if !mechanism.eq_ignore_ascii_case("PLAIN") {
+        return Ok(Reply::No("Unsupported authentication mechanism".into()));
+    }
+    if !session.login_allowed() {
+        return Ok(Reply::No("[PRIVACYREQUIRED] Use STARTTLS first".into()));
+    }
+    let data = match initial {
+        Some(data) => data,
+        None => {
+            session.conn.push(b"+ \r\n");
+            session.conn.flush().await?;
+            match session.conn.read_inbound().await? {
+                Inbound::Message => {}
+                Inbound::Closed => return Err(Fail::Io(std::io::ErrorKind::UnexpectedEof.into())),
+                Inbound::LineTooLong | Inbound::LiteralAnnounced { .. } => {
+                    return Err(Fail::Io(std::io::Error::other("bad authentication line")));
+                }
+            }
+            match AuthenticateDataCodec::default().decode(session.conn.message_bytes()) {
+                Ok((_, AuthenticateData::Continue(data))) => data.declassify().to_vec(),
+                Ok((_, AuthenticateData::Cancel)) => {
+                    return Ok(Reply::Bad("Authentication cancelled".into()));
+                }
+                Err(_) => {
+                    // Base64 that does not decode: imap-codec refuses it.
+                    let line = String::from_utf8_lossy(session.conn.message_bytes())
+                        .trim()
+                        .to_string();
+                    match base64::engine::general_purpose::STANDARD.decode(line) {
+                        Ok(data) => data,
+                        Err(_) => return Ok(Reply::Bad("Invalid base64".into())),
+                    }
+                }
+            }
+        }
+    };
+    match plain_credentials(&data) {
+        Some((username, password)) => authenticate_user(session, &username, &password).await,
+        None => Ok(Reply::No(
+            "[AUTHENTICATIONFAILED] Malformed PLAIN credentials".into(),
+        )),
+    }
+}
+
+pub fn id(session: &mut Session) -> Outcome {
+    session.conn.untagged(&format!(
+        "ID (\"name\" \"wildduck-rs\" \"version\" \"{}\")",
+        env!("CARGO_PKG_VERSION")
+    ));
+    Ok(Reply::Ok("ID completed".into()))
+}
+
+pub fn enable(session: &mut Session, capabilities: &[String]) -> Outcome {
+    let mut enabled = Vec::new();
+    for capability in capabilities {
+        if capability.eq_ignore_ascii_case("CONDSTORE") && !session.condstore {
+            session.condstore = true;
+            enabled.push("CONDSTORE");
+        }
+    }
+    let mut line = String::from("ENABLED");
+    for capability in enabled {
+        line.push(' ');
+        line.push_str(capability);
+    }
+    session.conn.untagged(&line);
+    Ok(Reply::Ok("Enabled".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_credentials_split() {
+        assert_eq!(
+            plain_credentials(b"\0bob\0pw"),
+            Some(("bob".into(), "pw".into()))
+        );
+        assert_eq!(
+            plain_credentials(b"bob\0bob\0pw"),
+            Some(("bob".into(), "pw".into()))
+        );
+        assert_eq!(plain_credentials(b"eve\0bob\0pw"), None);
+        assert_eq!(plain_credentials(b"bob\0pw"), None);
+    }
+}

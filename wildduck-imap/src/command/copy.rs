@@ -1,0 +1,113 @@
+//! COPY, MOVE and their UID forms, with UIDPLUS COPYUID.
+
+use imap_codec::imap_types::sequence::SequenceSet;
+use wildduck_store::{CopyOutcome, Error, MailboxError, Uid, UidSet};
+
+use crate::search::resolve;
+use crate::session::{Fail, Outcome, Reply, Session};
+
+/// `1:3,7` form of ascending UIDs, paired in the order given.
+fn compact(uids: impl Iterator<Item = Uid>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut run: Option<(Uid, Uid)> = None;
+    for uid in uids {
+        run = match run {
+            Some((start, end)) if end.checked_add(1) == Some(uid) => Some((start, uid)),
+            Some(done) => {
+                parts.push(range_text(done));
+                Some((uid, uid))
+            }
+            None => Some((uid, uid)),
+        };
+    }
+    parts.extend(run.map(range_text));
+    parts.join(",")
+}
+
+fn range_text((start, end): (Uid, Uid)) -> String {
+    if start == end {
+        start.to_string()
+    } else {
+        format!("{start}:{end}")
+    }
+}
+
+fn copyuid(outcome: &CopyOutcome) -> String {
+    format!(
+        "COPYUID {} {} {}",
+        outcome.uidvalidity,
+        compact(outcome.pairs.iter().map(|p| p.0)),
+        compact(outcome.pairs.iter().map(|p| p.1))
+    )
+}
+
+pub async fn copy(
+    session: &mut Session,
+    uid_mode: bool,
+    set: &SequenceSet,
+    target: &str,
+    is_move: bool,
+) -> Outcome {
+    let store = session.shared.store.clone();
+    let (Some(selected), Some(user)) = (session.selected.as_ref(), session.user.as_ref()) else {
+        return Ok(Reply::Bad("Select a mailbox first".into()));
+    };
+    if is_move && selected.read_only {
+        return Ok(Reply::No("[READ-ONLY] Mailbox is read-only".into()));
+    }
+    let source = selected.mailbox.id;
+    let uids = resolve(set, &selected.uids, uid_mode, !uid_mode)
+        .map_err(|e| Fail::Reply(Reply::Bad(e)))?;
+    let target = match store.get_mailbox(user.id, target).await {
+        Ok(target) => target,
+        Err(Error::Mailbox(MailboxError::NotFound)) => {
+            return Ok(Reply::No("[TRYCREATE] No such mailbox".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let verb = if is_move { "Move" } else { "Copy" };
+    if uids.is_empty() {
+        return Ok(Reply::Ok(format!("{verb} completed")));
+    }
+    let uid_set: UidSet = uids.iter().copied().collect();
+    if !is_move {
+        let outcome = store.copy(source, &uid_set, target.id).await?;
+        if outcome.pairs.is_empty() {
+            return Ok(Reply::Ok("Copy completed".into()));
+        }
+        return Ok(Reply::Ok(format!("[{}] Copy completed", copyuid(&outcome))));
+    }
+    let outcome = store.move_messages(source, &uid_set, target.id).await?;
+    if !outcome.pairs.is_empty() {
+        session
+            .conn
+            .untagged(&format!("OK [{}] Moved", copyuid(&outcome)));
+    }
+    // Report the moved messages as expunged, highest sequence number first so each number
+    // stays valid while earlier ones are removed.
+    if let Some(selected) = session.selected.as_mut() {
+        let mut seqs: Vec<usize> = outcome
+            .pairs
+            .iter()
+            .filter_map(|(uid, _)| selected.sequence_of(*uid))
+            .collect();
+        seqs.sort_unstable_by(|a, b| b.cmp(a));
+        for seq in seqs {
+            selected.uids.remove(seq - 1);
+            session.conn.untagged(&format!("{seq} EXPUNGE"));
+        }
+    }
+    Ok(Reply::Ok("Move completed".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_lists_compact_into_ranges() {
+        assert_eq!(compact([1, 2, 3, 5, 7, 8].into_iter()), "1:3,5,7:8");
+        assert_eq!(compact([4].into_iter()), "4");
+        assert_eq!(compact([9, 3].into_iter()), "9,3");
+    }
+}

@@ -1,0 +1,379 @@
+//! Our own small parser for the commands imap-codec cannot parse: LIST with LIST-EXTENDED
+//! selection and RETURN options (RFC 5258, 6154, 5819), XLIST, and CREATE … (USE (…))
+//! (RFC 6154). Works on a whole command message (lines with their literals).
+
+use imap_codec::imap_types::status::StatusDataItemName;
+use wildduck_store::SpecialUse;
+
+use super::{Kind, ListRequest, Refusal, Request, mailbox_name};
+
+#[derive(Debug, PartialEq)]
+enum Token {
+    Atom(String),
+    Str(Vec<u8>),
+    List(Vec<Token>),
+}
+
+/// Deepest parenthesis nesting accepted; LIST and CREATE need two levels.
+const MAX_NESTING: usize = 4;
+
+struct Tokenizer<'a> {
+    input: &'a [u8],
+    pos: usize,
+    depth: usize,
+}
+
+impl Tokenizer<'_> {
+    fn skip_spaces(&mut self) {
+        while self.input.get(self.pos) == Some(&b' ') {
+            self.pos += 1;
+        }
+    }
+
+    fn at_line_end(&mut self) -> bool {
+        self.skip_spaces();
+        matches!(self.input.get(self.pos), None | Some(b'\r') | Some(b'\n'))
+    }
+
+    fn token(&mut self) -> Option<Token> {
+        self.skip_spaces();
+        match *self.input.get(self.pos)? {
+            b'(' => {
+                // Bounded so a line of nested parentheses can not exhaust the stack.
+                if self.depth >= MAX_NESTING {
+                    return None;
+                }
+                self.pos += 1;
+                self.depth += 1;
+                let mut items = Vec::new();
+                loop {
+                    self.skip_spaces();
+                    if self.input.get(self.pos) == Some(&b')') {
+                        self.pos += 1;
+                        self.depth -= 1;
+                        return Some(Token::List(items));
+                    }
+                    items.push(self.token()?);
+                }
+            }
+            b'"' => {
+                self.pos += 1;
+                let mut text = Vec::new();
+                loop {
+                    match *self.input.get(self.pos)? {
+                        b'"' => {
+                            self.pos += 1;
+                            return Some(Token::Str(text));
+                        }
+                        b'\\' => {
+                            text.push(*self.input.get(self.pos + 1)?);
+                            self.pos += 2;
+                        }
+                        b'\r' | b'\n' => return None,
+                        other => {
+                            text.push(other);
+                            self.pos += 1;
+                        }
+                    }
+                }
+            }
+            b'{' => {
+                let close = self.input[self.pos..].iter().position(|&b| b == b'}')? + self.pos;
+                let digits = std::str::from_utf8(&self.input[self.pos + 1..close]).ok()?;
+                let length: usize = digits.trim_end_matches('+').parse().ok()?;
+                let mut start = close + 1;
+                if self.input.get(start) == Some(&b'\r') {
+                    start += 1;
+                }
+                if self.input.get(start) != Some(&b'\n') {
+                    return None;
+                }
+                start += 1;
+                let data = self.input.get(start..start.checked_add(length)?)?.to_vec();
+                self.pos = start + length;
+                Some(Token::Str(data))
+            }
+            b')' => None,
+            _ => {
+                let start = self.pos;
+                while let Some(&b) = self.input.get(self.pos) {
+                    if matches!(b, b' ' | b'(' | b')' | b'\r' | b'\n') {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                // `\Sent` style attributes may follow a `(` directly; they are atoms here.
+                Some(Token::Atom(
+                    String::from_utf8_lossy(&self.input[start..self.pos]).into_owned(),
+                ))
+            }
+        }
+    }
+}
+
+fn word(token: &Token) -> Option<&str> {
+    match token {
+        Token::Atom(a) => Some(a),
+        _ => None,
+    }
+}
+
+fn name_bytes(token: &Token) -> Option<&[u8]> {
+    match token {
+        Token::Atom(a) => Some(a.as_bytes()),
+        Token::Str(s) => Some(s),
+        Token::List(_) => None,
+    }
+}
+
+fn name(token: &Token) -> Result<String, Refusal> {
+    let bytes = name_bytes(token).ok_or_else(|| Refusal {
+        text: "Expected a mailbox name".into(),
+    })?;
+    mailbox_name(bytes)
+}
+
+fn bad<T>(text: &str) -> Result<T, Refusal> {
+    Err(Refusal {
+        text: text.to_string(),
+    })
+}
+
+fn status_items(list: &[Token]) -> Result<Vec<StatusDataItemName>, Refusal> {
+    list.iter()
+        .map(|t| match word(t).map(str::to_ascii_uppercase).as_deref() {
+            Some("MESSAGES") => Ok(StatusDataItemName::Messages),
+            Some("RECENT") => Ok(StatusDataItemName::Recent),
+            Some("UIDNEXT") => Ok(StatusDataItemName::UidNext),
+            Some("UIDVALIDITY") => Ok(StatusDataItemName::UidValidity),
+            Some("UNSEEN") => Ok(StatusDataItemName::Unseen),
+            Some("HIGHESTMODSEQ") => Ok(StatusDataItemName::HighestModSeq),
+            _ => bad("Unknown STATUS item"),
+        })
+        .collect()
+}
+
+fn parse_list(tokens: &[Token], xlist: bool) -> Result<ListRequest, Refusal> {
+    let mut request = ListRequest {
+        xlist,
+        ..Default::default()
+    };
+    let mut rest = tokens;
+    if let [Token::List(selection), tail @ ..] = rest {
+        for option in selection {
+            match word(option).map(str::to_ascii_uppercase).as_deref() {
+                Some("SUBSCRIBED") => request.select_subscribed = true,
+                Some("SPECIAL-USE") => request.select_special_use = true,
+                Some("RECURSIVEMATCH") | Some("REMOTE") => {}
+                _ => return bad("Unknown LIST selection option"),
+            }
+        }
+        rest = tail;
+    }
+    let [reference, patterns, tail @ ..] = rest else {
+        return bad("LIST needs a reference and a pattern");
+    };
+    request.reference = name(reference)?;
+    request.patterns = match patterns {
+        Token::List(many) => many.iter().map(name).collect::<Result<_, _>>()?,
+        one => vec![name(one)?],
+    };
+    match tail {
+        [] => {}
+        [keyword, Token::List(options)]
+            if word(keyword).is_some_and(|w| w.eq_ignore_ascii_case("RETURN")) =>
+        {
+            let mut options = options.iter();
+            while let Some(option) = options.next() {
+                match word(option).map(str::to_ascii_uppercase).as_deref() {
+                    Some("SUBSCRIBED") => request.return_subscribed = true,
+                    Some("CHILDREN") => request.return_children = true,
+                    Some("SPECIAL-USE") => request.return_special_use = true,
+                    Some("STATUS") => match options.next() {
+                        Some(Token::List(items)) => {
+                            request.return_status = Some(status_items(items)?)
+                        }
+                        _ => return bad("RETURN STATUS needs a list of items"),
+                    },
+                    _ => return bad("Unknown LIST return option"),
+                }
+            }
+        }
+        _ => return bad("Unexpected LIST arguments"),
+    }
+    Ok(request)
+}
+
+fn parse_create_use(tokens: &[Token]) -> Result<Kind, Refusal> {
+    let [mailbox, Token::List(params)] = tokens else {
+        return bad("CREATE takes a mailbox and optional parameters");
+    };
+    let [keyword, Token::List(uses)] = params.as_slice() else {
+        return bad("Unknown CREATE parameter");
+    };
+    if !word(keyword).is_some_and(|w| w.eq_ignore_ascii_case("USE")) {
+        return bad("Unknown CREATE parameter");
+    }
+    let special_use = match uses.as_slice() {
+        [] => None,
+        [one] => match word(one).and_then(SpecialUse::from_attribute) {
+            Some(role) => Some(role),
+            None => {
+                return Err(Refusal {
+                    text: "[USEATTR] Unknown special-use attribute".into(),
+                });
+            }
+        },
+        _ => {
+            return Err(Refusal {
+                text: "[USEATTR] Only one special-use attribute per mailbox".into(),
+            });
+        }
+    };
+    Ok(Kind::Create {
+        mailbox: name(mailbox)?,
+        special_use,
+    })
+}
+
+/// The words of a command read so far, up to the first token that is not complete yet (an
+/// announced literal whose data has not arrived).
+pub fn complete_words(message: &[u8]) -> Vec<Option<Vec<u8>>> {
+    let mut tokenizer = Tokenizer {
+        input: message,
+        pos: 0,
+        depth: 0,
+    };
+    let mut words = Vec::new();
+    while !tokenizer.at_line_end() || tokenizer.pos < message.len() {
+        let start = tokenizer.pos;
+        match tokenizer.token() {
+            Some(token) => words.push(name_bytes(&token).map(<[u8]>::to_vec)),
+            None => break,
+        }
+        if tokenizer.pos == start {
+            break;
+        }
+        // Skip the line break after a literal announcement's data.
+        while matches!(
+            tokenizer.input.get(tokenizer.pos),
+            Some(b'\r') | Some(b'\n')
+        ) {
+            tokenizer.pos += 1;
+        }
+    }
+    words
+}
+
+/// Parses `message` if it is one of the commands this module handles. `None`: not ours (the
+/// caller answers BAD with imap-codec's verdict).
+pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
+    let mut tokenizer = Tokenizer {
+        input: message,
+        pos: 0,
+        depth: 0,
+    };
+    let tag = match tokenizer.token()? {
+        Token::Atom(tag) => tag,
+        _ => return None,
+    };
+    let command = match tokenizer.token()? {
+        Token::Atom(command) => command.to_ascii_uppercase(),
+        _ => return None,
+    };
+    if !matches!(command.as_str(), "LIST" | "XLIST" | "CREATE") {
+        return None;
+    }
+    let mut tokens = Vec::new();
+    while !tokenizer.at_line_end() {
+        match tokenizer.token() {
+            Some(token) => tokens.push(token),
+            None => {
+                return Some(Err(Refusal {
+                    text: format!("Syntax error in {command}"),
+                }));
+            }
+        }
+    }
+    let kind = match command.as_str() {
+        "LIST" => parse_list(&tokens, false).map(Kind::List),
+        "XLIST" => parse_list(&tokens, true).map(Kind::List),
+        _ => parse_create_use(&tokens),
+    };
+    Some(kind.map(|kind| Request { tag, kind }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(message: &[u8]) -> ListRequest {
+        match parse(message) {
+            Some(Ok(Request {
+                kind: Kind::List(list),
+                ..
+            })) => list,
+            other => panic!("not a LIST: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn list_extended_selection_and_return_options() {
+        let l = list(b"a1 LIST (SPECIAL-USE) \"\" \"*\"\r\n");
+        assert!(l.select_special_use);
+        assert_eq!(l.patterns, vec!["*"]);
+        let l = list(b"a2 LIST \"\" (\"INBOX\" \"Sent Mail\") RETURN (SPECIAL-USE CHILDREN SUBSCRIBED STATUS (MESSAGES UNSEEN))\r\n");
+        assert!(l.return_special_use && l.return_children && l.return_subscribed);
+        assert_eq!(l.patterns, vec!["INBOX", "Sent Mail"]);
+        assert_eq!(
+            l.return_status,
+            Some(vec![
+                StatusDataItemName::Messages,
+                StatusDataItemName::Unseen
+            ])
+        );
+        let l = list(b"a3 XLIST \"\" %\r\n");
+        assert!(l.xlist);
+        let l = list(b"a4 LIST {0}\r\n {1}\r\n*\r\n");
+        assert_eq!(
+            (l.reference.as_str(), l.patterns),
+            ("", vec!["*".to_string()])
+        );
+    }
+
+    #[test]
+    fn create_with_use() {
+        match parse(b"c CREATE Archive2 (USE (\\Archive))\r\n") {
+            Some(Ok(Request {
+                kind:
+                    Kind::Create {
+                        mailbox,
+                        special_use,
+                    },
+                ..
+            })) => {
+                assert_eq!(mailbox, "Archive2");
+                assert_eq!(special_use, Some(SpecialUse::Archive));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            parse(b"c CREATE X (USE (\\Bogus))\r\n"),
+            Some(Err(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_is_refused_or_not_ours() {
+        assert!(matches!(parse(b"a LIST (BOGUS) \"\" *\r\n"), Some(Err(_))));
+        assert!(matches!(parse(b"a LIST \"unterminated\r\n"), Some(Err(_))));
+        assert!(parse(b"a FETCH 1 FLAGS\r\n").is_none());
+        assert!(parse(b"\r\n").is_none());
+        let deep = format!("a LIST {}\r\n", "(".repeat(100_000));
+        assert!(matches!(parse(deep.as_bytes()), Some(Err(_))));
+        assert!(matches!(
+            parse(b"a LIST {18446744073709551615}\r\nx\r\n"),
+            Some(Err(_))
+        ));
+    }
+}

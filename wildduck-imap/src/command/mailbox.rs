@@ -1,0 +1,358 @@
+//! Mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE,
+//! LIST/LSUB/XLIST (with LIST-EXTENDED, SPECIAL-USE, LIST-STATUS), STATUS, NAMESPACE.
+
+use std::collections::BTreeSet;
+
+use imap_codec::imap_types::status::StatusDataItemName;
+use wildduck_store::{
+    Error, Flag, Mailbox, MailboxError, MetaFields, PATH_SEPARATOR, SearchKey, SpecialUse, UidSet,
+};
+
+use super::ListRequest;
+use crate::encode;
+use crate::session::{Outcome, Reply, Selected, Session, flags_line};
+use crate::utf7;
+
+/// The name of a mailbox on the wire (modified UTF-7, quoted when needed).
+pub fn wire_name(path: &str) -> String {
+    let mut out = Vec::new();
+    encode::astring(&mut out, &utf7::encode(path));
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn user_id(session: &Session) -> Result<wildduck_store::UserId, Reply> {
+    session
+        .user
+        .as_ref()
+        .map(|u| u.id)
+        .ok_or_else(|| Reply::Bad("Log in first".into()))
+}
+
+pub fn namespace(session: &mut Session) -> Outcome {
+    session.conn.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
+    Ok(Reply::Ok("Namespace completed".into()))
+}
+
+pub async fn select(
+    session: &mut Session,
+    name: &str,
+    read_only: bool,
+    condstore: bool,
+) -> Outcome {
+    // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
+    session.selected = None;
+    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    if condstore {
+        session.condstore = true;
+    }
+    let store = session.store().clone();
+    let mailbox = store.get_mailbox(user, name).await?;
+    let snapshot = store.snapshot(mailbox.id).await?;
+    let metas = store
+        .fetch_meta(mailbox.id, &UidSet::all(), MetaFields::default())
+        .await?;
+    let keywords: BTreeSet<String> = metas
+        .iter()
+        .flat_map(|m| m.flags.iter())
+        .filter_map(|f| match f {
+            Flag::Keyword(k) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
+    let first_unseen = snapshot.uids.iter().position(|uid| {
+        metas
+            .binary_search_by_key(uid, |m| m.uid)
+            .is_ok_and(|i| !metas[i].flags.contains(&Flag::Seen))
+    });
+    drop(metas);
+    let flags = flags_line(&keywords);
+    session.conn.untagged(&format!("FLAGS {flags}"));
+    if read_only {
+        session
+            .conn
+            .untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
+    } else {
+        let permanent = flags.trim_end_matches(')').to_string() + " \\*)";
+        session
+            .conn
+            .untagged(&format!("OK [PERMANENTFLAGS {permanent}] Flags permitted"));
+    }
+    session
+        .conn
+        .untagged(&format!("{} EXISTS", snapshot.uids.len()));
+    session.conn.untagged("0 RECENT");
+    if let Some(index) = first_unseen {
+        session
+            .conn
+            .untagged(&format!("OK [UNSEEN {}] First unseen", index + 1));
+    }
+    session.conn.untagged(&format!(
+        "OK [UIDVALIDITY {}] UIDs valid",
+        snapshot.uidvalidity
+    ));
+    session.conn.untagged(&format!(
+        "OK [UIDNEXT {}] Predicted next UID",
+        snapshot.uidnext
+    ));
+    session.conn.untagged(&format!(
+        "OK [HIGHESTMODSEQ {}] Highest",
+        snapshot.highest_modseq
+    ));
+    session.selected = Some(Selected {
+        mailbox,
+        read_only,
+        uids: snapshot.uids,
+        modseq: snapshot.highest_modseq,
+        own_modseqs: Vec::new(),
+        keywords,
+    });
+    let mode = if read_only {
+        "[READ-ONLY] EXAMINE"
+    } else {
+        "[READ-WRITE] SELECT"
+    };
+    Ok(Reply::Ok(format!("{mode} completed")))
+}
+
+pub async fn create(session: &mut Session, name: &str, special_use: Option<SpecialUse>) -> Outcome {
+    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let name = name.trim_end_matches(PATH_SEPARATOR);
+    if name.is_empty() {
+        return Ok(Reply::Bad("Mailbox name is empty".into()));
+    }
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok(Reply::No("[ALREADYEXISTS] INBOX always exists".into()));
+    }
+    session
+        .store()
+        .create_mailbox(user, name, special_use)
+        .await?;
+    Ok(Reply::Ok("Create completed".into()))
+}
+
+pub async fn delete(session: &mut Session, name: &str) -> Outcome {
+    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok(Reply::No("[CANNOT] INBOX can not be deleted".into()));
+    }
+    session.store().delete_mailbox(user, name).await?;
+    if session
+        .selected
+        .as_ref()
+        .is_some_and(|s| s.mailbox.path == name)
+    {
+        session.selected = None;
+    }
+    Ok(Reply::Ok("Delete completed".into()))
+}
+
+pub async fn rename(session: &mut Session, from: &str, to: &str) -> Outcome {
+    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let to = to.trim_end_matches(PATH_SEPARATOR);
+    if to.eq_ignore_ascii_case("INBOX") {
+        return Ok(Reply::No("[ALREADYEXISTS] INBOX always exists".into()));
+    }
+    session.store().rename_mailbox(user, from, to).await?;
+    Ok(Reply::Ok("Rename completed".into()))
+}
+
+pub async fn subscribe(session: &mut Session, name: &str, subscribed: bool) -> Outcome {
+    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    session
+        .store()
+        .set_subscribed(user, name, subscribed)
+        .await?;
+    Ok(Reply::Ok(format!(
+        "{} completed",
+        if subscribed {
+            "Subscribe"
+        } else {
+            "Unsubscribe"
+        }
+    )))
+}
+
+/// Whether `path` matches an IMAP LIST pattern (`*` anything, `%` anything but `/`).
+pub fn matches_pattern(pattern: &str, path: &str) -> bool {
+    // INBOX is case-insensitive, also as the first level of a pattern.
+    let pattern = match pattern.get(..5) {
+        Some(head) if head.eq_ignore_ascii_case("INBOX") && path.starts_with("INBOX") => {
+            format!("INBOX{}", &pattern[5..])
+        }
+        _ => pattern.to_string(),
+    };
+    let pattern: Vec<char> = pattern.chars().collect();
+    let path: Vec<char> = path.chars().collect();
+    // Dynamic programming over (pattern prefix, path prefix): linear in each, so hostile
+    // patterns like `*a*a*a*…` cost no more than plain ones.
+    let mut reachable = vec![false; path.len() + 1];
+    reachable[0] = true;
+    for &p in &pattern {
+        let mut next = vec![false; path.len() + 1];
+        match p {
+            '*' | '%' => {
+                for i in 0..=path.len() {
+                    next[i] = reachable[i]
+                        || (i > 0 && next[i - 1] && (p == '*' || path[i - 1] != PATH_SEPARATOR));
+                }
+            }
+            c => {
+                for i in 1..=path.len() {
+                    next[i] = reachable[i - 1] && path[i - 1] == c;
+                }
+            }
+        }
+        reachable = next;
+    }
+    reachable[path.len()]
+}
+
+fn xlist_attribute(mailbox: &Mailbox) -> Option<&'static str> {
+    if mailbox.path == "INBOX" {
+        return Some("\\Inbox");
+    }
+    mailbox.special_use.map(|role| match role {
+        SpecialUse::Junk => "\\Spam",
+        SpecialUse::All => "\\AllMail",
+        SpecialUse::Flagged => "\\Starred",
+        other => other.attribute(),
+    })
+}
+
+pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
+    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let keyword = if request.lsub {
+        "LSUB"
+    } else if request.xlist {
+        "XLIST"
+    } else {
+        "LIST"
+    };
+    if request.patterns.iter().all(String::is_empty) {
+        session
+            .conn
+            .untagged(&format!("{keyword} (\\Noselect) \"/\" \"\""));
+        return Ok(Reply::Ok(format!("{keyword} completed")));
+    }
+    let store = session.store().clone();
+    let mailboxes = store.list_mailboxes(user).await?;
+    let patterns: Vec<String> = request
+        .patterns
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{}{}", request.reference, p))
+        .collect();
+    for mailbox in &mailboxes {
+        if !patterns.iter().any(|p| matches_pattern(p, &mailbox.path)) {
+            continue;
+        }
+        let only_subscribed = request.lsub || request.select_subscribed;
+        if (only_subscribed && !mailbox.subscribed)
+            || (request.select_special_use && mailbox.special_use.is_none())
+        {
+            continue;
+        }
+        let prefix = format!("{}{}", mailbox.path, PATH_SEPARATOR);
+        let has_children = mailboxes.iter().any(|m| m.path.starts_with(&prefix));
+        let mut attributes = vec![if has_children {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        }];
+        if (request.select_subscribed || request.return_subscribed) && mailbox.subscribed {
+            attributes.push("\\Subscribed");
+        }
+        if request.xlist {
+            attributes.extend(xlist_attribute(mailbox));
+        } else if !request.lsub {
+            attributes.extend(mailbox.special_use.map(SpecialUse::attribute));
+        }
+        let name = wire_name(&mailbox.path);
+        session.conn.untagged(&format!(
+            "{keyword} ({}) \"/\" {name}",
+            attributes.join(" ")
+        ));
+        if let Some(items) = &request.return_status {
+            let line = status_line(session, mailbox, items).await?;
+            session.conn.untagged(&line);
+        }
+    }
+    Ok(Reply::Ok(format!("{keyword} completed")))
+}
+
+async fn status_line(
+    session: &Session,
+    mailbox: &Mailbox,
+    items: &[StatusDataItemName],
+) -> Result<String, crate::session::Fail> {
+    let status = session.store().mailbox_status(mailbox.id).await?;
+    let mut values = Vec::new();
+    for item in items {
+        let value = match item {
+            StatusDataItemName::Messages => format!("MESSAGES {}", status.messages),
+            StatusDataItemName::Recent => "RECENT 0".to_string(),
+            StatusDataItemName::UidNext => format!("UIDNEXT {}", status.uidnext),
+            StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", status.uidvalidity),
+            StatusDataItemName::Unseen => format!("UNSEEN {}", status.unseen),
+            StatusDataItemName::HighestModSeq => format!("HIGHESTMODSEQ {}", status.highest_modseq),
+            StatusDataItemName::Deleted => {
+                let deleted = session
+                    .store()
+                    .search(mailbox.id, &SearchKey::Flag(Flag::Deleted, true))
+                    .await?;
+                format!("DELETED {}", deleted.len())
+            }
+            StatusDataItemName::DeletedStorage => {
+                return Err(crate::session::Fail::Reply(Reply::Bad(
+                    "DELETED-STORAGE is not supported".into(),
+                )));
+            }
+        };
+        values.push(value);
+    }
+    Ok(format!(
+        "STATUS {} ({})",
+        wire_name(&mailbox.path),
+        values.join(" ")
+    ))
+}
+
+pub async fn status(session: &mut Session, name: &str, items: &[StatusDataItemName]) -> Outcome {
+    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let mailbox = match session.store().get_mailbox(user, name).await {
+        Ok(mailbox) => mailbox,
+        Err(Error::Mailbox(MailboxError::NotFound)) => {
+            return Ok(Reply::No("[NONEXISTENT] No such mailbox".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let line = status_line(session, &mailbox, items).await?;
+    session.conn.untagged(&line);
+    Ok(Reply::Ok("Status completed".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_patterns() {
+        assert!(matches_pattern("*", "a/b/c"));
+        assert!(matches_pattern("%", "INBOX"));
+        assert!(!matches_pattern("%", "a/b"));
+        assert!(matches_pattern("a/%", "a/b"));
+        assert!(!matches_pattern("a/%", "a/b/c"));
+        assert!(matches_pattern("inbox", "INBOX"));
+        assert!(matches_pattern("Inbox/*", "INBOX/x"));
+        assert!(matches_pattern("smoke-1*", "smoke-1-tmp"));
+        assert!(!matches_pattern("Sent", "Sent Mail"));
+        assert!(matches_pattern("Entw*", "Entwürfe"));
+    }
+
+    #[test]
+    fn names_on_the_wire() {
+        assert_eq!(wire_name("INBOX"), "INBOX");
+        assert_eq!(wire_name("Sent Mail"), "\"Sent Mail\"");
+        assert_eq!(wire_name("Entwürfe/日本"), "Entw&APw-rfe/&ZeVnLA-");
+    }
+}

@@ -1,0 +1,573 @@
+//! Commands: an owned form of every command we serve ([`Request`]), built from imap-codec's
+//! parse (or from our own parser for the syntax it lacks), and one file per command group that
+//! executes them on a [`crate::session::Session`].
+
+pub mod append;
+pub mod auth;
+pub mod copy;
+pub mod expunge;
+pub mod extended;
+pub mod fetch;
+pub mod idle;
+pub mod mailbox;
+pub mod search;
+pub mod store;
+
+use imap_codec::imap_types::command::{CommandBody, FetchModifier, SelectParameter, StoreModifier};
+use imap_codec::imap_types::core::AString;
+use imap_codec::imap_types::extensions::enable::CapabilityEnable;
+use imap_codec::imap_types::fetch::{
+    Macro, MacroOrMessageDataItemNames, MessageDataItemName, Section as ImapSection,
+};
+use imap_codec::imap_types::flag::{Flag as ImapFlag, StoreResponse, StoreType};
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as ImapMailbox};
+use imap_codec::imap_types::sequence::SequenceSet;
+use imap_codec::imap_types::status::StatusDataItemName;
+use wildduck_store::{
+    Flag, FlagOp, Flags, SearchKey, Section, SectionText, SpecialUse, Timestamp, Uid,
+};
+
+use crate::utf7;
+
+/// A decoded command with owned arguments (an APPEND message stays in the framer).
+#[derive(Debug)]
+pub struct Request {
+    pub tag: String,
+    pub kind: Kind,
+}
+
+#[derive(Debug)]
+pub enum Kind {
+    Capability,
+    Noop,
+    Logout,
+    StartTls,
+    Authenticate {
+        mechanism: String,
+        initial: Option<Vec<u8>>,
+    },
+    Login {
+        username: String,
+        password: String,
+    },
+    Select {
+        mailbox: String,
+        read_only: bool,
+        condstore: bool,
+    },
+    Create {
+        mailbox: String,
+        special_use: Option<SpecialUse>,
+    },
+    Delete {
+        mailbox: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    Subscribe {
+        mailbox: String,
+        subscribe: bool,
+    },
+    List(ListRequest),
+    Status {
+        mailbox: String,
+        items: Vec<StatusDataItemName>,
+    },
+    Append {
+        mailbox: String,
+        flags: Flags,
+        date: Option<Timestamp>,
+    },
+    Check,
+    Close,
+    Unselect,
+    Expunge {
+        uids: Option<SequenceSet>,
+    },
+    Search {
+        uid: bool,
+        key: SearchKey,
+    },
+    Fetch {
+        uid: bool,
+        set: SequenceSet,
+        items: Vec<FetchItem>,
+        changed_since: Option<u64>,
+    },
+    Store {
+        uid: bool,
+        set: SequenceSet,
+        op: FlagOp,
+        silent: bool,
+        flags: Flags,
+        unchanged_since: Option<u64>,
+    },
+    Copy {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: String,
+        is_move: bool,
+    },
+    Idle,
+    Enable {
+        capabilities: Vec<String>,
+    },
+    Id,
+    Namespace,
+}
+
+/// LIST, LSUB and XLIST with the LIST-EXTENDED options clients send.
+#[derive(Debug, Default)]
+pub struct ListRequest {
+    pub reference: String,
+    pub patterns: Vec<String>,
+    pub lsub: bool,
+    pub xlist: bool,
+    pub select_subscribed: bool,
+    pub select_special_use: bool,
+    pub return_subscribed: bool,
+    pub return_children: bool,
+    pub return_special_use: bool,
+    pub return_status: Option<Vec<StatusDataItemName>>,
+}
+
+/// What FETCH asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchItem {
+    Uid,
+    Flags,
+    InternalDate,
+    Size,
+    Envelope,
+    BodyStructure,
+    /// Non-extensible BODY.
+    Body,
+    ModSeq,
+    Section {
+        label: String,
+        section: Section,
+        peek: bool,
+        partial: Option<(u32, u32)>,
+    },
+}
+
+/// Why a command could not be turned into a [`Request`].
+#[derive(Debug)]
+pub struct Refusal {
+    pub text: String,
+}
+
+fn refuse<T>(text: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal { text: text.into() })
+}
+
+fn utf8(bytes: &[u8]) -> Result<String, Refusal> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_string()),
+        Err(_) => refuse("Argument is not valid UTF-8"),
+    }
+}
+
+pub fn astring(value: &AString<'_>) -> Result<String, Refusal> {
+    utf8(value.as_ref())
+}
+
+/// A mailbox name from the wire (modified UTF-7) as a store path.
+pub fn mailbox_name(wire: &[u8]) -> Result<String, Refusal> {
+    if wire.eq_ignore_ascii_case(b"INBOX") {
+        return Ok("INBOX".to_string());
+    }
+    match utf7::decode(wire) {
+        Some(name) => Ok(name),
+        None => refuse("Mailbox name is not valid modified UTF-7"),
+    }
+}
+
+fn mailbox(value: &ImapMailbox<'_>) -> Result<String, Refusal> {
+    match value {
+        ImapMailbox::Inbox => Ok("INBOX".to_string()),
+        ImapMailbox::Other(other) => mailbox_name(other.as_ref()),
+    }
+}
+
+fn list_mailbox(value: &ListMailbox<'_>) -> Result<String, Refusal> {
+    match value {
+        ListMailbox::Token(token) => mailbox_name(token.as_ref()),
+        ListMailbox::String(string) => mailbox_name(string.as_ref()),
+    }
+}
+
+pub fn store_flag(flag: &ImapFlag<'_>) -> Result<Flag, Refusal> {
+    Ok(match flag {
+        ImapFlag::Answered => Flag::Answered,
+        ImapFlag::Deleted => Flag::Deleted,
+        ImapFlag::Draft => Flag::Draft,
+        ImapFlag::Flagged => Flag::Flagged,
+        ImapFlag::Seen => Flag::Seen,
+        ImapFlag::Keyword(atom) => Flag::Keyword(atom.inner().to_string()),
+        ImapFlag::Extension(_) => return refuse(format!("Flag {flag} can not be set")),
+    })
+}
+
+fn store_flags(flags: &[ImapFlag<'_>]) -> Result<Flags, Refusal> {
+    flags.iter().map(store_flag).collect()
+}
+
+/// A part path as `1.2.3`.
+fn part_label(part: &[u32]) -> String {
+    part.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn header_names(names: &[AString<'_>]) -> Result<(Vec<String>, String), Refusal> {
+    let names: Vec<String> = names.iter().map(astring).collect::<Result<_, _>>()?;
+    let mut shown = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            shown.push(b' ');
+        }
+        crate::encode::astring(&mut shown, name);
+    }
+    Ok((names, String::from_utf8_lossy(&shown).into_owned()))
+}
+
+/// The store section and the label the response repeats, e.g. `1.2.HEADER.FIELDS (FROM)`.
+fn section(value: Option<&ImapSection<'_>>) -> Result<(Section, String), Refusal> {
+    let part_of = |p: &imap_codec::imap_types::fetch::Part| -> Vec<u32> {
+        p.0.as_ref().iter().map(|n| n.get()).collect()
+    };
+    let with_prefix = |part: &[u32], text: &str| {
+        if part.is_empty() {
+            text.to_string()
+        } else if text.is_empty() {
+            part_label(part)
+        } else {
+            format!("{}.{}", part_label(part), text)
+        }
+    };
+    Ok(match value {
+        None => (Section::full(), String::new()),
+        Some(ImapSection::Part(p)) => {
+            let part = part_of(p);
+            let label = part_label(&part);
+            (
+                Section {
+                    part,
+                    text: SectionText::Full,
+                },
+                label,
+            )
+        }
+        Some(ImapSection::Header(p)) => {
+            let part = p.as_ref().map(part_of).unwrap_or_default();
+            let label = with_prefix(&part, "HEADER");
+            (
+                Section {
+                    part,
+                    text: SectionText::Header,
+                },
+                label,
+            )
+        }
+        Some(ImapSection::HeaderFields(p, names)) => {
+            let part = p.as_ref().map(part_of).unwrap_or_default();
+            let (names, shown) = header_names(names.as_ref())?;
+            let label = with_prefix(&part, &format!("HEADER.FIELDS ({shown})"));
+            (
+                Section {
+                    part,
+                    text: SectionText::HeaderFields(names),
+                },
+                label,
+            )
+        }
+        Some(ImapSection::HeaderFieldsNot(p, names)) => {
+            let part = p.as_ref().map(part_of).unwrap_or_default();
+            let (names, shown) = header_names(names.as_ref())?;
+            let label = with_prefix(&part, &format!("HEADER.FIELDS.NOT ({shown})"));
+            (
+                Section {
+                    part,
+                    text: SectionText::HeaderFieldsNot(names),
+                },
+                label,
+            )
+        }
+        Some(ImapSection::Text(p)) => {
+            let part = p.as_ref().map(part_of).unwrap_or_default();
+            let label = with_prefix(&part, "TEXT");
+            (
+                Section {
+                    part,
+                    text: SectionText::Text,
+                },
+                label,
+            )
+        }
+        Some(ImapSection::Mime(p)) => {
+            let part = part_of(p);
+            let label = with_prefix(&part, "MIME");
+            (
+                Section {
+                    part,
+                    text: SectionText::Mime,
+                },
+                label,
+            )
+        }
+    })
+}
+
+fn fetch_item(item: &MessageDataItemName<'_>) -> Result<FetchItem, Refusal> {
+    let whole = |label: &str, text: SectionText, peek: bool| FetchItem::Section {
+        label: label.to_string(),
+        section: Section {
+            part: Vec::new(),
+            text,
+        },
+        peek,
+        partial: None,
+    };
+    Ok(match item {
+        MessageDataItemName::Body => FetchItem::Body,
+        MessageDataItemName::BodyExt {
+            section: s,
+            partial,
+            peek,
+        } => {
+            let (section, label) = section(s.as_ref())?;
+            FetchItem::Section {
+                label: format!("BODY[{label}]"),
+                section,
+                peek: *peek,
+                partial: partial.map(|(offset, length)| (offset, length.get())),
+            }
+        }
+        MessageDataItemName::BodyStructure => FetchItem::BodyStructure,
+        MessageDataItemName::Envelope => FetchItem::Envelope,
+        MessageDataItemName::Flags => FetchItem::Flags,
+        MessageDataItemName::InternalDate => FetchItem::InternalDate,
+        MessageDataItemName::Rfc822 => whole("RFC822", SectionText::Full, false),
+        MessageDataItemName::Rfc822Header => whole("RFC822.HEADER", SectionText::Header, true),
+        MessageDataItemName::Rfc822Size => FetchItem::Size,
+        MessageDataItemName::Rfc822Text => whole("RFC822.TEXT", SectionText::Text, false),
+        MessageDataItemName::Uid => FetchItem::Uid,
+        MessageDataItemName::ModSeq => FetchItem::ModSeq,
+        MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. } => {
+            return refuse("BINARY is not supported");
+        }
+    })
+}
+
+/// Turns imap-codec's parse into a [`Request`]. `map` is the selected mailbox's UID list
+/// (SEARCH sequence sets are resolved against it right away).
+pub fn from_codec(body: &CommandBody<'_>, map: &[Uid]) -> Result<Kind, Refusal> {
+    Ok(match body {
+        CommandBody::Capability => Kind::Capability,
+        CommandBody::Noop => Kind::Noop,
+        CommandBody::Logout => Kind::Logout,
+        CommandBody::StartTLS => Kind::StartTls,
+        CommandBody::Authenticate {
+            mechanism,
+            initial_response,
+        } => Kind::Authenticate {
+            mechanism: mechanism.to_string(),
+            initial: initial_response.as_ref().map(|r| r.declassify().to_vec()),
+        },
+        CommandBody::Login { username, password } => Kind::Login {
+            username: astring(username)?,
+            password: astring(password.declassify())?,
+        },
+        CommandBody::Select {
+            mailbox: m,
+            parameters,
+        } => Kind::Select {
+            mailbox: mailbox(m)?,
+            read_only: false,
+            condstore: parameters
+                .iter()
+                .any(|p| matches!(p, SelectParameter::CondStore)),
+        },
+        CommandBody::Examine {
+            mailbox: m,
+            parameters,
+        } => Kind::Select {
+            mailbox: mailbox(m)?,
+            read_only: true,
+            condstore: parameters
+                .iter()
+                .any(|p| matches!(p, SelectParameter::CondStore)),
+        },
+        CommandBody::Unselect => Kind::Unselect,
+        CommandBody::Create { mailbox: m } => Kind::Create {
+            mailbox: mailbox(m)?,
+            special_use: None,
+        },
+        CommandBody::Delete { mailbox: m } => Kind::Delete {
+            mailbox: mailbox(m)?,
+        },
+        CommandBody::Rename { from, to } => Kind::Rename {
+            from: mailbox(from)?,
+            to: mailbox(to)?,
+        },
+        CommandBody::Subscribe { mailbox: m } => Kind::Subscribe {
+            mailbox: mailbox(m)?,
+            subscribe: true,
+        },
+        CommandBody::Unsubscribe { mailbox: m } => Kind::Subscribe {
+            mailbox: mailbox(m)?,
+            subscribe: false,
+        },
+        CommandBody::List {
+            reference,
+            mailbox_wildcard,
+        } => Kind::List(ListRequest {
+            reference: mailbox(reference)?,
+            patterns: vec![list_mailbox(mailbox_wildcard)?],
+            ..Default::default()
+        }),
+        CommandBody::Lsub {
+            reference,
+            mailbox_wildcard,
+        } => Kind::List(ListRequest {
+            reference: mailbox(reference)?,
+            patterns: vec![list_mailbox(mailbox_wildcard)?],
+            lsub: true,
+            ..Default::default()
+        }),
+        CommandBody::Status {
+            mailbox: m,
+            item_names,
+        } => Kind::Status {
+            mailbox: mailbox(m)?,
+            items: item_names.to_vec(),
+        },
+        CommandBody::Append {
+            mailbox: m,
+            flags,
+            date,
+            ..
+        } => Kind::Append {
+            mailbox: mailbox(m)?,
+            flags: store_flags(flags)?,
+            date: date.as_ref().map(|d| d.as_ref().timestamp()),
+        },
+        CommandBody::Check => Kind::Check,
+        CommandBody::Close => Kind::Close,
+        CommandBody::Expunge => Kind::Expunge { uids: None },
+        CommandBody::ExpungeUid { sequence_set } => Kind::Expunge {
+            uids: Some(sequence_set.clone()),
+        },
+        CommandBody::Search {
+            charset,
+            criteria,
+            uid,
+        } => {
+            if let Some(charset) = charset {
+                let name = charset.as_ref();
+                if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
+                    return refuse("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+                }
+            }
+            let keys: Vec<SearchKey> = criteria
+                .as_ref()
+                .iter()
+                .map(|k| crate::search::to_store_key(k, map))
+                .collect::<Result<_, _>>()
+                .map_err(|text| Refusal { text })?;
+            let key = match <[SearchKey; 1]>::try_from(keys) {
+                Ok([single]) => single,
+                Err(many) => SearchKey::And(many),
+            };
+            Kind::Search { uid: *uid, key }
+        }
+        CommandBody::Fetch {
+            sequence_set,
+            macro_or_item_names,
+            uid,
+            modifiers,
+        } => {
+            let names: Vec<MessageDataItemName<'_>> = match macro_or_item_names {
+                MacroOrMessageDataItemNames::Macro(m) => match m {
+                    Macro::Fast | Macro::All | Macro::Full => m.expand(),
+                    _ => return refuse("Unknown FETCH macro"),
+                },
+                MacroOrMessageDataItemNames::MessageDataItemNames(names) => names.clone(),
+            };
+            let items = names.iter().map(fetch_item).collect::<Result<_, _>>()?;
+            let changed_since = modifiers.iter().find_map(|m| match m {
+                FetchModifier::ChangedSince(n) => Some(n.get()),
+                FetchModifier::Vanished => None,
+            });
+            if modifiers
+                .iter()
+                .any(|m| matches!(m, FetchModifier::Vanished))
+            {
+                return refuse("VANISHED needs QRESYNC, which is not enabled");
+            }
+            Kind::Fetch {
+                uid: *uid,
+                set: sequence_set.clone(),
+                items,
+                changed_since,
+            }
+        }
+        CommandBody::Store {
+            sequence_set,
+            kind,
+            response,
+            flags,
+            uid,
+            modifiers,
+        } => Kind::Store {
+            uid: *uid,
+            set: sequence_set.clone(),
+            op: match kind {
+                StoreType::Add => FlagOp::Add,
+                StoreType::Remove => FlagOp::Remove,
+                StoreType::Replace => FlagOp::Replace,
+            },
+            silent: matches!(response, StoreResponse::Silent),
+            flags: store_flags(flags)?,
+            unchanged_since: modifiers
+                .iter()
+                .map(|StoreModifier::UnchangedSince(n)| *n)
+                .next(),
+        },
+        CommandBody::Copy {
+            sequence_set,
+            mailbox: m,
+            uid,
+        } => Kind::Copy {
+            uid: *uid,
+            set: sequence_set.clone(),
+            mailbox: mailbox(m)?,
+            is_move: false,
+        },
+        CommandBody::Move {
+            sequence_set,
+            mailbox: m,
+            uid,
+        } => Kind::Copy {
+            uid: *uid,
+            set: sequence_set.clone(),
+            mailbox: mailbox(m)?,
+            is_move: true,
+        },
+        CommandBody::Idle => Kind::Idle,
+        CommandBody::Enable { capabilities } => Kind::Enable {
+            capabilities: capabilities
+                .as_ref()
+                .iter()
+                .map(|c: &CapabilityEnable<'_>| c.to_string())
+                .collect(),
+        },
+        CommandBody::Id { .. } => Kind::Id,
+        CommandBody::Namespace => Kind::Namespace,
+        other => return refuse(format!("{} is not supported", other.name())),
+    })
+}

@@ -1,0 +1,311 @@
+//! Framing over a (possibly TLS) stream: imap-codec's `Fragmentizer` cuts the input into lines
+//! and literals; we add the limits it lacks (line length, literal acceptance) and the response
+//! writer (buffered text, literals streamed chunk by chunk).
+
+use std::io;
+use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer};
+use imap_codec::imap_types::core::LiteralMode;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+/// Bytes read from the socket at a time; bounds what sits unparsed in the framer.
+const READ_CHUNK: usize = 8 * 1024;
+/// Buffers grown past this by one big command are given back afterwards.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
+/// A client connection, plain or TLS.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only while STARTTLS swaps the stream.
+    Upgrading,
+}
+
+fn upgrading_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "stream is being upgraded to TLS",
+    )
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(upgrading_error())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(upgrading_error())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
+            Stream::Upgrading => Poll::Ready(Err(upgrading_error())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Upgrading => Poll::Ready(Err(upgrading_error())),
+        }
+    }
+}
+
+/// What the framer has for the session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// A whole command (lines and literals) is in [`Connection::message_bytes`].
+    Message,
+    /// The current line announces a literal; the session must accept or reject it.
+    LiteralAnnounced { length: u32, sync: bool },
+    /// A line exceeded the limit; its rest was not buffered. The stream is out of step now.
+    LineTooLong,
+    /// The client closed the connection.
+    Closed,
+}
+
+pub struct Connection {
+    stream: Stream,
+    framer: Fragmentizer,
+    max_message: u32,
+    max_line: usize,
+    /// Offset in the current message where the line being read starts.
+    line_start: usize,
+    /// Inside an accepted literal: line limits do not apply.
+    in_literal: bool,
+    /// Range of the last literal of the current message (the APPEND message).
+    last_literal: Option<Range<usize>>,
+    out: Vec<u8>,
+}
+
+impl Connection {
+    /// `max_message` bounds a whole command with its literals, `max_line` each line.
+    pub fn new(stream: Stream, max_message: u32, max_line: u32) -> Self {
+        Self {
+            stream,
+            framer: Fragmentizer::new(max_message),
+            max_message,
+            max_line: max_line as usize,
+            line_start: 0,
+            in_literal: false,
+            last_literal: None,
+            out: Vec::new(),
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Reads until a complete command, a literal announcement, or a framing failure.
+    /// Cancel-safe: bytes are only handed to the framer after a read completed.
+    pub async fn read_inbound(&mut self) -> io::Result<Inbound> {
+        if self.framer.is_message_complete() {
+            self.start_next_message();
+        }
+        loop {
+            match self.framer.progress() {
+                Some(FragmentInfo::Line {
+                    start,
+                    end,
+                    announcement,
+                    ..
+                }) => {
+                    self.line_start = end;
+                    if end - start > self.max_line {
+                        return Ok(Inbound::LineTooLong);
+                    }
+                    return Ok(match announcement {
+                        Some(literal) => Inbound::LiteralAnnounced {
+                            length: literal.length,
+                            sync: literal.mode == LiteralMode::Sync,
+                        },
+                        None => Inbound::Message,
+                    });
+                }
+                Some(FragmentInfo::Literal { start, end }) => {
+                    self.in_literal = false;
+                    self.line_start = end;
+                    self.last_literal = Some(start..end);
+                }
+                None => {
+                    let unfinished_line = self.framer.message_bytes().len() - self.line_start;
+                    if !self.in_literal && unfinished_line > self.max_line {
+                        return Ok(Inbound::LineTooLong);
+                    }
+                    let mut chunk = [0u8; READ_CHUNK];
+                    let n = self.stream.read(&mut chunk).await?;
+                    if n == 0 {
+                        return Ok(Inbound::Closed);
+                    }
+                    self.framer.enqueue_bytes(&chunk[..n]);
+                }
+            }
+        }
+    }
+
+    /// Resets per-message state; gives memory back after a big command.
+    fn start_next_message(&mut self) {
+        if self.framer.message_bytes().len() > KEEP_CAPACITY {
+            // `skip_message` is what `progress` does at a message start; cloning then drops
+            // the grown buffer's capacity while keeping pipelined bytes.
+            self.framer.skip_message();
+            self.framer = self.framer.clone();
+        }
+        self.line_start = 0;
+        self.in_literal = false;
+        self.last_literal = None;
+    }
+
+    /// The bytes of the current command so far (lines and literals).
+    pub fn message_bytes(&self) -> &[u8] {
+        self.framer.message_bytes()
+    }
+
+    /// The last literal of the current command (an APPEND message), without copying.
+    pub fn last_literal(&self) -> Option<&[u8]> {
+        self.framer.message_bytes().get(self.last_literal_range()?)
+    }
+
+    /// Where the last literal sits in [`Self::message_bytes`].
+    pub fn last_literal_range(&self) -> Option<Range<usize>> {
+        let range = self.last_literal.clone()?;
+        (range.end <= self.framer.message_bytes().len()).then_some(range)
+    }
+
+    pub fn is_message_truncated(&self) -> bool {
+        self.framer.is_max_message_size_exceeded()
+    }
+
+    /// Accepts an announced literal; a synchronizing one gets the continuation request.
+    pub async fn accept_literal(&mut self, sync: bool) -> io::Result<()> {
+        self.in_literal = true;
+        if sync {
+            self.push(b"+ Ready for literal data\r\n");
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the current command after refusing its synchronizing literal (the client will
+    /// not send the literal, so the next line is a new command).
+    pub fn reject_literal(&mut self) {
+        self.framer.skip_message();
+        self.line_start = 0;
+        self.in_literal = false;
+        self.last_literal = None;
+    }
+
+    /// Upgrades a plain stream to TLS. Bytes the client pipelined after STARTTLS are dropped
+    /// (they were sent in clear and must not be taken as protected commands).
+    pub async fn start_tls(&mut self, acceptor: &tokio_rustls::TlsAcceptor) -> io::Result<()> {
+        self.flush().await?;
+        let tcp = match std::mem::replace(&mut self.stream, Stream::Upgrading) {
+            Stream::Plain(tcp) => tcp,
+            other => {
+                self.stream = other;
+                return Err(io::Error::other("TLS is already active"));
+            }
+        };
+        self.framer = Fragmentizer::new(self.max_message);
+        self.start_next_message();
+        self.stream = Stream::Tls(Box::new(acceptor.accept(tcp).await?));
+        Ok(())
+    }
+
+    /// Appends response bytes to the output buffer.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    pub fn push_str(&mut self, text: &str) {
+        self.push(text.as_bytes());
+    }
+
+    /// Writes one untagged line: `* {text}\r\n`.
+    pub fn untagged(&mut self, text: &str) {
+        self.push(b"* ");
+        self.push_str(text);
+        self.push(b"\r\n");
+    }
+
+    /// Writes one tagged line: `{tag} {text}\r\n`.
+    pub fn tagged(&mut self, tag: &str, text: &str) {
+        self.push_str(tag);
+        self.push(b" ");
+        self.push_str(text);
+        self.push(b"\r\n");
+    }
+
+    pub fn pending_output(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Writes a synchronizing literal whose content comes in pieces, without joining them.
+    /// NUL may not appear in an IMAP literal: it goes out as 0x80 (as Dovecot does).
+    pub async fn write_literal(&mut self, chunks: &[bytes::Bytes]) -> io::Result<()> {
+        let length: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+        self.push_str(&format!("{{{length}}}\r\n"));
+        self.write_out().await?;
+        for chunk in chunks {
+            if chunk.contains(&0) {
+                let cleaned: Vec<u8> = chunk
+                    .iter()
+                    .map(|&b| if b == 0 { 0x80 } else { b })
+                    .collect();
+                self.stream.write_all(&cleaned).await?;
+            } else {
+                self.stream.write_all(chunk.as_ref()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_out(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+            if self.out.capacity() > KEEP_CAPACITY {
+                self.out = Vec::new();
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends everything buffered.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.write_out().await?;
+        self.stream.flush().await
+    }
+
+    pub async fn shutdown(&mut self) {
+        let _ = self.flush().await;
+        let _ = self.stream.shutdown().await;
+    }
+}

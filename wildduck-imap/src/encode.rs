@@ -1,0 +1,360 @@
+//! Serialization of IMAP data values: strings, flag lists, dates, ENVELOPE and BODYSTRUCTURE
+//! (RFC 3501 §7.4.2) from the store's records, whose header text is kept as written (RFC 2047
+//! words still encoded), so it goes out unchanged as Dovecot sends it.
+
+use std::fmt::Write as _;
+
+use wildduck_store::{BodyStructure, Envelope, EnvelopeAddress, Flags, Timestamp};
+
+/// Writes a string: quoted when it can be, else a (synchronizing) literal.
+pub fn string(out: &mut Vec<u8>, bytes: &[u8]) {
+    let quotable = bytes
+        .iter()
+        .all(|&b| (0x01..0x80).contains(&b) && b != b'\r' && b != b'\n');
+    if quotable {
+        out.push(b'"');
+        for &b in bytes {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        let _ = write!(LenWriter(out), "{{{}}}\r\n", bytes.len());
+        out.extend(bytes.iter().map(|&b| if b == 0 { 0x80 } else { b }));
+    }
+}
+
+/// Writes an astring: an atom when the text is a plain atom, else a string.
+pub fn astring(out: &mut Vec<u8>, text: &str) {
+    let atom = !text.is_empty()
+        && text.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\')
+        });
+    if atom {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        string(out, text.as_bytes());
+    }
+}
+
+/// `NIL` or a string.
+pub fn nstring(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => string(out, text.as_bytes()),
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
+
+struct LenWriter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for LenWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// `(\Seen \Flagged keyword)`.
+pub fn flag_list(flags: &Flags) -> String {
+    let names: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    format!("({})", names.join(" "))
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// (year, month 1-12, day) of a count of days since 1970-01-01 (proleptic Gregorian).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// INTERNALDATE text in UTC: `"02-Jan-2023 10:00:00 +0000"` (with quotes).
+pub fn internal_date(ts: Timestamp) -> String {
+    let (year, month, day) = civil_from_days(ts.div_euclid(86_400));
+    let secs = ts.rem_euclid(86_400);
+    format!(
+        "\"{:02}-{}-{:04} {:02}:{:02}:{:02} +0000\"",
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+fn address_list(out: &mut Vec<u8>, addresses: &[EnvelopeAddress]) {
+    if addresses.is_empty() {
+        out.extend_from_slice(b"NIL");
+        return;
+    }
+    out.push(b'(');
+    for address in addresses {
+        out.push(b'(');
+        nstring(out, address.name.as_deref());
+        out.push(b' ');
+        nstring(out, address.adl.as_deref());
+        out.push(b' ');
+        nstring(out, address.mailbox.as_deref());
+        out.push(b' ');
+        nstring(out, address.host.as_deref());
+        out.push(b')');
+    }
+    out.push(b')');
+}
+
+/// ENVELOPE structure. Sender and Reply-To default to From (RFC 3501 §7.4.2).
+pub fn envelope(out: &mut Vec<u8>, env: &Envelope) {
+    out.push(b'(');
+    nstring(out, env.date.as_deref());
+    out.push(b' ');
+    nstring(out, env.subject.as_deref());
+    out.push(b' ');
+    address_list(out, &env.from);
+    out.push(b' ');
+    address_list(
+        out,
+        if env.sender.is_empty() {
+            &env.from
+        } else {
+            &env.sender
+        },
+    );
+    out.push(b' ');
+    address_list(
+        out,
+        if env.reply_to.is_empty() {
+            &env.from
+        } else {
+            &env.reply_to
+        },
+    );
+    for list in [&env.to, &env.cc, &env.bcc] {
+        out.push(b' ');
+        address_list(out, list);
+    }
+    out.push(b' ');
+    nstring(out, env.in_reply_to.as_deref());
+    out.push(b' ');
+    nstring(out, env.message_id.as_deref());
+    out.push(b')');
+}
+
+fn params(out: &mut Vec<u8>, params: &[(String, String)]) {
+    if params.is_empty() {
+        out.extend_from_slice(b"NIL");
+        return;
+    }
+    out.push(b'(');
+    for (i, (name, value)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        string(out, name.as_bytes());
+        out.push(b' ');
+        string(out, value.as_bytes());
+    }
+    out.push(b')');
+}
+
+fn extension_tail(out: &mut Vec<u8>, part: &BodyStructure) {
+    out.push(b' ');
+    match &part.disposition {
+        Some((kind, disposition_params)) => {
+            out.push(b'(');
+            string(out, kind.as_bytes());
+            out.push(b' ');
+            params(out, disposition_params);
+            out.push(b')');
+        }
+        None => out.extend_from_slice(b"NIL"),
+    }
+    out.push(b' ');
+    match part.language.as_slice() {
+        [] => out.extend_from_slice(b"NIL"),
+        [one] => string(out, one.as_bytes()),
+        many => {
+            out.push(b'(');
+            for (i, language) in many.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                string(out, language.as_bytes());
+            }
+            out.push(b')');
+        }
+    }
+    out.push(b' ');
+    nstring(out, part.location.as_deref());
+}
+
+/// BODYSTRUCTURE (`extended`) or BODY (not extended).
+pub fn body_structure(out: &mut Vec<u8>, part: &BodyStructure, extended: bool) {
+    out.push(b'(');
+    if part.media_type.eq_ignore_ascii_case("multipart") {
+        if part.parts.is_empty() {
+            // A multipart without parts still needs one body: show an empty text part.
+            out.extend_from_slice(b"(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0)");
+        }
+        for child in &part.parts {
+            body_structure(out, child, extended);
+        }
+        out.push(b' ');
+        string(out, part.media_subtype.as_bytes());
+        if extended {
+            out.push(b' ');
+            params(out, &part.params);
+            extension_tail(out, part);
+        }
+    } else {
+        string(out, part.media_type.as_bytes());
+        out.push(b' ');
+        string(out, part.media_subtype.as_bytes());
+        out.push(b' ');
+        params(out, &part.params);
+        out.push(b' ');
+        nstring(out, part.id.as_deref());
+        out.push(b' ');
+        nstring(out, part.description.as_deref());
+        out.push(b' ');
+        string(out, part.encoding.as_bytes());
+        let _ = write!(LenWriter(out), " {}", part.size);
+        let is_message = part.media_type.eq_ignore_ascii_case("message")
+            && part.media_subtype.eq_ignore_ascii_case("rfc822");
+        if is_message {
+            out.push(b' ');
+            envelope(
+                out,
+                part.envelope.as_deref().unwrap_or(&Envelope::default()),
+            );
+            out.push(b' ');
+            match part.parts.first() {
+                Some(inner) => body_structure(out, inner, extended),
+                None => out.extend_from_slice(b"(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0)"),
+            }
+        }
+        if is_message || part.media_type.eq_ignore_ascii_case("text") {
+            let _ = write!(LenWriter(out), " {}", part.lines.unwrap_or(0));
+        }
+        if extended {
+            out.push(b' ');
+            nstring(out, part.md5.as_deref());
+            extension_tail(out, part);
+        }
+    }
+    out.push(b')');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wildduck_store::Flag;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn strings_quote_or_turn_into_literals() {
+        assert_eq!(text(|o| string(o, b"a \"b\" \\c")), r#""a \"b\" \\c""#);
+        assert_eq!(text(|o| string(o, b"two\r\nlines")), "{10}\r\ntwo\r\nlines");
+        assert_eq!(text(|o| astring(o, "INBOX")), "INBOX");
+        assert_eq!(text(|o| astring(o, "Sent Mail")), "\"Sent Mail\"");
+        assert_eq!(text(|o| nstring(o, None)), "NIL");
+    }
+
+    #[test]
+    fn dates_in_internaldate_form() {
+        assert_eq!(
+            internal_date(1_672_653_600),
+            "\"02-Jan-2023 10:00:00 +0000\""
+        );
+        assert_eq!(internal_date(0), "\"01-Jan-1970 00:00:00 +0000\"");
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn flags_print_in_order() {
+        let flags: Flags = [Flag::Seen, Flag::Keyword("$Label1".into()), Flag::Answered]
+            .into_iter()
+            .collect();
+        assert_eq!(flag_list(&flags), "(\\Seen \\Answered $Label1)");
+    }
+
+    #[test]
+    fn envelope_defaults_sender_and_sends_8bit_text_as_literals() {
+        let from = EnvelopeAddress {
+            name: Some("Zoë".into()),
+            adl: None,
+            mailbox: Some("zoe".into()),
+            host: Some("example.org".into()),
+        };
+        let env = Envelope {
+            subject: Some("hi".into()),
+            from: vec![from],
+            ..Default::default()
+        };
+        // Header text goes out as written; 8-bit text needs a literal (as Dovecot sends it).
+        let zoe = "({4}\r\nZoë NIL \"zoe\" \"example.org\")";
+        assert_eq!(
+            text(|o| envelope(o, &env)),
+            format!("(NIL \"hi\" ({zoe}) ({zoe}) ({zoe}) NIL NIL NIL NIL NIL)")
+        );
+    }
+
+    #[test]
+    fn bodystructure_of_multipart_with_extension_data() {
+        let leaf = BodyStructure {
+            media_type: "text".into(),
+            media_subtype: "plain".into(),
+            params: vec![("charset".into(), "utf-8".into())],
+            encoding: "7bit".into(),
+            size: 12,
+            lines: Some(2),
+            ..Default::default()
+        };
+        let attachment = BodyStructure {
+            media_type: "application".into(),
+            media_subtype: "octet-stream".into(),
+            encoding: "base64".into(),
+            size: 100,
+            disposition: Some((
+                "attachment".into(),
+                vec![("filename".into(), "a.bin".into())],
+            )),
+            ..Default::default()
+        };
+        let root = BodyStructure {
+            media_type: "multipart".into(),
+            media_subtype: "mixed".into(),
+            params: vec![("boundary".into(), "XX".into())],
+            parts: vec![leaf, attachment],
+            ..Default::default()
+        };
+        assert_eq!(
+            text(|o| body_structure(o, &root, true)),
+            "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 12 2 NIL NIL NIL NIL)\
+             (\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 100 NIL \
+             (\"attachment\" (\"filename\" \"a.bin\")) NIL NIL) \"mixed\" (\"boundary\" \"XX\") NIL NIL NIL)"
+        );
+        assert_eq!(
+            text(|o| body_structure(o, &root, false)),
+            "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 12 2)\
+             (\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 100) \"mixed\")"
+        );
+    }
+}

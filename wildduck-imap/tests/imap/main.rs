@@ -1,0 +1,14 @@
+//! IMAP transcript tests: raw bytes to a server on an ephemeral loopback port, raw bytes back.
+
+mod harness;
+
+mod bad_input;
+mod condstore;
+mod dovecot_parity;
+mod idle;
+mod mailboxes;
+mod mbsync;
+mod messages;
+mod session_state;
+mod smoke;
+mod tls;
