@@ -43,7 +43,11 @@ fn recorded_goldens_equal_a_live_dovecot() {
 
     let committed_dir = golden.join("dovecot");
     let committed = file_names(&committed_dir);
-    assert_eq!(file_names(fresh.path()), committed, "same set of golden files");
+    assert_eq!(
+        file_names(fresh.path()),
+        committed,
+        "same set of golden files"
+    );
     for name in &committed {
         let want = fs::read(committed_dir.join(name)).unwrap();
         let got = fs::read(fresh.path().join(name)).unwrap();
