@@ -244,6 +244,10 @@ service pop3-login {{
 }}
 service anvil {{
   chroot =
+  client_limit = 10000
+}}
+service auth {{
+  client_limit = 10000
 }}
 """
         with open(os.path.join(self.dir, "dovecot.conf"), "w") as f:
@@ -455,13 +459,14 @@ def scaling(tool, ours, dove, chunks, args, work):
     return results
 
 
-def idle_memory(tool, servers, args):
+def idle_memory(tool, servers, args, parallel):
     rows, results = [], {}
     for server in servers:
         before = memory_kib(server.pid)
         cmd = [tool, "--port", str(server.imap_port), "--password", PASSWORD,
                "--user", "bench%d", "--users", str(args.connections),
-               "hold", "-k", str(args.idle_connections), "--seconds", "8"]
+               "hold", "-k", str(args.idle_connections), "--parallel-logins", str(parallel),
+               "--seconds", "8"]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         line = proc.stdout.readline()
         if not line.startswith("READY"):
@@ -479,8 +484,8 @@ def idle_memory(tool, servers, args):
                      f"{after[0]/1024:.1f}"])
         log(f"idle memory {server.name}: {rss:.1f} KiB RSS/conn")
         time.sleep(2)
-    print_table(f"Memory per idle authenticated IMAP connection ({args.idle_connections} connections; "
-                "process-tree sums)",
+    print_table(f"Memory per idle authenticated IMAP connection ({args.idle_connections} connections, "
+                f"{parallel} logins in flight at a time; process-tree sums)",
                 ["server", "RSS KiB/conn", "PSS KiB/conn", "RSS before MiB", "RSS with conns MiB"], rows)
     return results
 
@@ -531,7 +536,7 @@ def main():
         "WILDDUCK_TOOLS", os.path.join(os.path.dirname(REPO), "shared/tools")))
     ap.add_argument("--corpus-cache", default=os.path.expanduser("~/.cache/wildduck-bench"))
     ap.add_argument("--json-out", help="write every number as JSON here")
-    ap.add_argument("--only", default="storage,load,scale,memory,bigappend",
+    ap.add_argument("--only", default="storage,load,scale,bigappend,memory",
                     help="comma-separated parts to run")
     args = ap.parse_args()
     quick = args.quick
@@ -576,10 +581,10 @@ def main():
             results["load"] = load_rounds(args.tool, [ours, dove], args, corpus_path)
         if "scale" in parts:
             results["scale"] = scaling(args.tool, ours, dove, chunks, args, work)
-        if "memory" in parts:
-            results["idle_memory"] = idle_memory(args.tool, [ours, dove], args)
         if "bigappend" in parts:
             results["big_append"] = big_append_memory(args.tool, [ours, dove], args)
+        if "memory" in parts:
+            results["idle_memory"] = idle_memory(args.tool, [ours, dove], args, 4)
     finally:
         for server in servers:
             server.stop()

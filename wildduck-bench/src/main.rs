@@ -97,6 +97,9 @@ enum Command {
     Hold {
         #[arg(short = 'k', long, default_value_t = 1000)]
         connections: usize,
+        /// Most logins in flight at once (a burst of password hashes costs memory too).
+        #[arg(long, default_value_t = 4)]
+        parallel_logins: usize,
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
     },
@@ -210,9 +213,10 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Hold {
             connections,
+            parallel_logins,
             seconds: limit,
         } => {
-            workloads::hold(&accounts, connections, seconds(limit)?).await?;
+            workloads::hold(&accounts, connections, parallel_logins, seconds(limit)?).await?;
             return Ok(());
         }
         Command::BigAppend {

@@ -79,8 +79,8 @@ pub fn print_report(results: &[OpResult], json: bool) {
         println!(
             "{:<22} {:>8} {:>6} {:>10.1} {:>9.2} {:>9.3} {:>9.3} {:>9.3}",
             row["op"].as_str().unwrap_or(""),
-            row["count"],
-            row["failures"],
+            row["count"].as_u64().unwrap_or(0),
+            row["failures"].as_u64().unwrap_or(0),
             row["ops_per_sec"].as_f64().unwrap_or(0.0),
             row["mib_per_sec"].as_f64().unwrap_or(0.0),
             row["p50_ms"].as_f64().unwrap_or(0.0),

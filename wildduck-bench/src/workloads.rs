@@ -455,10 +455,15 @@ fn list_line_mailbox(line: &str) -> Option<String> {
     line.rsplit(' ').next().map(str::to_string)
 }
 
-/// Opens `connections` authenticated IMAP connections (at most 64 logging in at once),
-/// prints `READY n`, and keeps them open for `hold`.
-pub async fn hold(accounts: &Accounts, connections: usize, hold: Duration) -> Result<()> {
-    let logins = Arc::new(Semaphore::new(64));
+/// Opens `connections` authenticated IMAP connections (at most `parallel` logging in at
+/// once), prints `READY n`, and keeps them open for `hold`.
+pub async fn hold(
+    accounts: &Accounts,
+    connections: usize,
+    parallel: usize,
+    hold: Duration,
+) -> Result<()> {
+    let logins = Arc::new(Semaphore::new(parallel.max(1)));
     let tasks: Vec<_> = (0..connections)
         .map(|index| {
             let (accounts, logins) = (accounts.clone(), logins.clone());
