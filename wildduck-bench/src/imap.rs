@@ -119,7 +119,11 @@ impl Imap {
         let mut reply = Reply::default();
         loop {
             self.read_line().await?;
-            let mut logical = if collect { self.line.clone() } else { Vec::new() };
+            let mut logical = if collect {
+                self.line.clone()
+            } else {
+                Vec::new()
+            };
             // A response line may carry several literals; each is followed by more line.
             while let Some(len) = literal_length(&self.line) {
                 reply.literal_bytes += len;
@@ -140,7 +144,9 @@ impl Imap {
                 return Ok(reply);
             }
             if collect && self.line.starts_with(b"* ") {
-                reply.untagged.push(String::from_utf8_lossy(&logical).into_owned());
+                reply
+                    .untagged
+                    .push(String::from_utf8_lossy(&logical).into_owned());
             }
         }
     }

@@ -18,7 +18,10 @@ use crate::error::{Result, bail};
 use crate::workloads::{Accounts, Bounds, Op, SearchWords};
 
 #[derive(Parser)]
-#[command(name = "wildduck-bench", about = "Load an IMAP/POP3 server on loopback and report latency percentiles")]
+#[command(
+    name = "wildduck-bench",
+    about = "Load an IMAP/POP3 server on loopback and report latency percentiles"
+)]
 struct Cli {
     #[command(flatten)]
     target: Target,
@@ -66,7 +69,10 @@ enum Command {
         /// Comma-separated operations: append, select, fetch_flags, fetch_envelope,
         /// fetch_bodystructure, fetch_body, fetch_partial, store, search_header,
         /// search_body, pop3_retr, idle.
-        #[arg(long, default_value = "append,select,fetch_flags,fetch_envelope,fetch_bodystructure,fetch_body,fetch_partial,store,search_header,search_body,idle")]
+        #[arg(
+            long,
+            default_value = "append,select,fetch_flags,fetch_envelope,fetch_bodystructure,fetch_body,fetch_partial,store,search_header,search_body,idle"
+        )]
         ops: String,
         /// Concurrent connections per phase.
         #[arg(short = 'k', long, default_value_t = 4)]
@@ -224,7 +230,10 @@ async fn run(cli: Cli) -> Result<()> {
             hold_seconds,
         } => {
             let size = size_mb.saturating_mul(1024 * 1024);
-            vec![workloads::big_append(&accounts, &target.mailbox, size, seconds(hold_seconds)?).await?]
+            vec![
+                workloads::big_append(&accounts, &target.mailbox, size, seconds(hold_seconds)?)
+                    .await?,
+            ]
         }
     };
     stats::print_report(&results, cli.json);

@@ -2,8 +2,8 @@
 //! mailbox-size scaling, idle connections held open, and one big APPEND.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Barrier, Semaphore};
@@ -185,7 +185,7 @@ fn imap_command(op: Op, seq: u32, round: u64, mailbox: &str, words: &SearchWords
         Op::FetchBody => format!("FETCH {seq} (BODY.PEEK[])"),
         Op::FetchPartial => format!("FETCH {seq} (BODY.PEEK[TEXT]<100.2048>)"),
         // Alternate set and clear so every STORE really changes a flag.
-        Op::Store if round % 2 == 0 => format!("STORE {seq} +FLAGS (\\Flagged)"),
+        Op::Store if round.is_multiple_of(2) => format!("STORE {seq} +FLAGS (\\Flagged)"),
         Op::Store => format!("STORE {seq} -FLAGS (\\Flagged)"),
         Op::SearchHeader => format!("SEARCH SUBJECT {}", quote(&words.header)),
         Op::SearchBody => format!("SEARCH BODY {}", quote(&words.body)),
@@ -351,7 +351,9 @@ pub async fn idle_latency(
         known = watcher
             .idle_wait_exists(known, Duration::from_secs(60))
             .await?;
-        result.latencies.push(Instant::now().saturating_duration_since(appended));
+        result
+            .latencies
+            .push(Instant::now().saturating_duration_since(appended));
         result.bytes += message.len() as u64;
         watcher.idle_done(&tag).await?;
         round += 1;
@@ -408,7 +410,11 @@ pub async fn scale(
             while (result.latencies.len() as u64) < repeat && started.elapsed() < time_per_op {
                 let op_started = Instant::now();
                 let ok = match op {
-                    "select" => imap.command(&format!("SELECT {}", quote(mailbox))).await?.ok,
+                    "select" => {
+                        imap.command(&format!("SELECT {}", quote(mailbox)))
+                            .await?
+                            .ok
+                    }
                     "uid_fetch_all_flags" => imap.command("UID FETCH 1:* (FLAGS)").await?.ok,
                     "uid_search_header" => {
                         let text = format!("UID SEARCH SUBJECT {}", quote(&words.header));
@@ -450,7 +456,11 @@ fn list_line_mailbox(line: &str) -> Option<String> {
     }
     if let Some(inner) = line.strip_suffix('"') {
         let open = inner.rfind(" \"")?;
-        return Some(inner[open + 2..].replace("\\\"", "\"").replace("\\\\", "\\"));
+        return Some(
+            inner[open + 2..]
+                .replace("\\\"", "\"")
+                .replace("\\\\", "\\"),
+        );
     }
     line.rsplit(' ').next().map(str::to_string)
 }
@@ -547,7 +557,9 @@ mod tests {
             deadline: OnceLock::new(),
         };
         assert_eq!(budget.take(), None, "no operation before the clock starts");
-        let _ = budget.deadline.set(Instant::now() + Duration::from_secs(60));
+        let _ = budget
+            .deadline
+            .set(Instant::now() + Duration::from_secs(60));
         assert_eq!(budget.take(), Some(0));
         assert_eq!(budget.take(), Some(1));
         assert_eq!(budget.take(), None);
