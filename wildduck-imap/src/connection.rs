@@ -16,7 +16,7 @@ use tokio_rustls::server::TlsStream;
 /// Bytes read from the socket at a time; bounds what sits unparsed in the framer.
 const READ_CHUNK: usize = 8 * 1024;
 /// Buffers grown past this by one big command are given back afterwards.
-const KEEP_CAPACITY: usize = 64 * 1024;
+const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// A client connection, plain or TLS.
 pub enum Stream {

@@ -1,9 +1,9 @@
 //! Serialization of IMAP data values: strings, flag lists, dates, ENVELOPE and BODYSTRUCTURE
-//! (RFC 3501 §7.4.2) from the store's protocol-neutral records.
+//! (RFC 3501 §7.4.2) from the store's records, whose header text is kept as written (RFC 2047
+//! words still encoded), so it goes out unchanged as Dovecot sends it.
 
 use std::fmt::Write as _;
 
-use base64::Engine;
 use wildduck_store::{BodyStructure, Envelope, EnvelopeAddress, Flags, Timestamp};
 
 /// Writes a string: quoted when it can be, else a (synchronizing) literal.
@@ -44,20 +44,6 @@ pub fn nstring(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => string(out, text.as_bytes()),
         None => out.extend_from_slice(b"NIL"),
-    }
-}
-
-/// Header text for a client without UTF8=ACCEPT: non-ASCII goes out as an RFC 2047 word.
-fn header_text(out: &mut Vec<u8>, text: Option<&str>) {
-    match text {
-        Some(text) if !text.is_ascii() => {
-            let word = format!(
-                "=?UTF-8?B?{}?=",
-                base64::engine::general_purpose::STANDARD.encode(text)
-            );
-            string(out, word.as_bytes());
-        }
-        other => nstring(out, other),
     }
 }
 
@@ -117,7 +103,7 @@ fn address_list(out: &mut Vec<u8>, addresses: &[EnvelopeAddress]) {
     out.push(b'(');
     for address in addresses {
         out.push(b'(');
-        header_text(out, address.name.as_deref());
+        nstring(out, address.name.as_deref());
         out.push(b' ');
         nstring(out, address.adl.as_deref());
         out.push(b' ');
@@ -134,7 +120,7 @@ pub fn envelope(out: &mut Vec<u8>, env: &Envelope) {
     out.push(b'(');
     nstring(out, env.date.as_deref());
     out.push(b' ');
-    header_text(out, env.subject.as_deref());
+    nstring(out, env.subject.as_deref());
     out.push(b' ');
     address_list(out, &env.from);
     out.push(b' ');
@@ -178,7 +164,7 @@ fn params(out: &mut Vec<u8>, params: &[(String, String)]) {
         }
         string(out, name.as_bytes());
         out.push(b' ');
-        header_text(out, Some(value));
+        string(out, value.as_bytes());
     }
     out.push(b')');
 }
@@ -241,7 +227,7 @@ pub fn body_structure(out: &mut Vec<u8>, part: &BodyStructure, extended: bool) {
         out.push(b' ');
         nstring(out, part.id.as_deref());
         out.push(b' ');
-        header_text(out, part.description.as_deref());
+        nstring(out, part.description.as_deref());
         out.push(b' ');
         string(out, part.encoding.as_bytes());
         let _ = write!(LenWriter(out), " {}", part.size);
@@ -310,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn envelope_defaults_sender_and_encodes_utf8_names() {
+    fn envelope_defaults_sender_and_sends_8bit_text_as_literals() {
         let from = EnvelopeAddress {
             name: Some("Zoë".into()),
             adl: None,
@@ -322,7 +308,8 @@ mod tests {
             from: vec![from],
             ..Default::default()
         };
-        let zoe = "(\"=?UTF-8?B?Wm/Dqw==?=\" NIL \"zoe\" \"example.org\")";
+        // Header text goes out as written; 8-bit text needs a literal (as Dovecot sends it).
+        let zoe = "({4}\r\nZoë NIL \"zoe\" \"example.org\")";
         assert_eq!(
             text(|o| envelope(o, &env)),
             format!("(NIL \"hi\" ({zoe}) ({zoe}) ({zoe}) NIL NIL NIL NIL NIL)")

@@ -329,6 +329,7 @@ impl Session {
             return Ok(Flow::Close);
         }
         let bytes = self.conn.message_bytes();
+        let so_far = bytes.len() as u64;
         let (tag, command_word) = leading_words(bytes).unwrap_or(("*", ""));
         let tag = tag.to_string();
         let append_target = if command_word.eq_ignore_ascii_case("APPEND") && self.user.is_some() {
@@ -339,7 +340,9 @@ impl Session {
         let limit = if append_target.is_some() {
             self.store().config().max_message_size
         } else {
+            // Many small literals in one command may not add up past the line limit either.
             u64::from(self.shared.config.max_small_literal)
+                .min(u64::from(self.shared.config.max_line_length).saturating_sub(so_far))
         };
         let refusal = if u64::from(length) > limit {
             Some(if append_target.is_some() {
@@ -573,7 +576,16 @@ impl Session {
             return Ok(());
         };
         let (mailbox, since) = (selected.mailbox.id, selected.modseq);
-        let changes = self.shared.store.changes_since(mailbox, since).await?;
+        let changes = match self.shared.store.changes_since(mailbox, since).await {
+            Ok(changes) => changes,
+            Err(Error::Mailbox(MailboxError::NotFound)) => {
+                // Deleted by another session: the sequence map means nothing any more.
+                self.conn
+                    .untagged("BYE Selected mailbox was deleted, have to disconnect");
+                return Err(Fail::Io(io::Error::other("selected mailbox deleted")));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if changes.truncated {
             return self.resync_from_snapshot(expunge_allowed).await;
         }

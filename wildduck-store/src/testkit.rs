@@ -51,11 +51,14 @@ checks!(
     verify_and_gc,
 );
 
-/// A small message with bare LF, CRLF and a NUL, to prove bytes come back unchanged.
+/// A message with bare LF, CRLF and a NUL, to prove bytes come back unchanged. Its body is
+/// over 1 KiB, so the content engine keeps it as a blob of its own (one blob per distinct
+/// message, which the blob-count checks below rely on).
 pub fn sample_message(n: usize) -> Vec<u8> {
     format!(
         "From: Sender <sender@example.com>\r\nTo: rcpt@example.com\r\nSubject: test {n}\r\n\
-         Message-ID: <{n}@example.com>\r\n\r\nbody {n}\nbare LF line\r\nNUL:\0:end\r\n"
+         Message-ID: <{n}@example.com>\r\n\r\nbody {n}\nbare LF line\r\nNUL:\0:end\r\n{}",
+        "filler text to make the body a leaf\r\n".repeat(30)
     )
     .into_bytes()
 }

@@ -14,9 +14,13 @@ enum Token {
     List(Vec<Token>),
 }
 
+/// Deepest parenthesis nesting accepted; LIST and CREATE need two levels.
+const MAX_NESTING: usize = 4;
+
 struct Tokenizer<'a> {
     input: &'a [u8],
     pos: usize,
+    depth: usize,
 }
 
 impl Tokenizer<'_> {
@@ -35,12 +39,18 @@ impl Tokenizer<'_> {
         self.skip_spaces();
         match *self.input.get(self.pos)? {
             b'(' => {
+                // Bounded so a line of nested parentheses can not exhaust the stack.
+                if self.depth >= MAX_NESTING {
+                    return None;
+                }
                 self.pos += 1;
+                self.depth += 1;
                 let mut items = Vec::new();
                 loop {
                     self.skip_spaces();
                     if self.input.get(self.pos) == Some(&b')') {
                         self.pos += 1;
+                        self.depth -= 1;
                         return Some(Token::List(items));
                     }
                     items.push(self.token()?);
@@ -79,7 +89,7 @@ impl Tokenizer<'_> {
                     return None;
                 }
                 start += 1;
-                let data = self.input.get(start..start + length)?.to_vec();
+                let data = self.input.get(start..start.checked_add(length)?)?.to_vec();
                 self.pos = start + length;
                 Some(Token::Str(data))
             }
@@ -232,6 +242,7 @@ pub fn complete_words(message: &[u8]) -> Vec<Option<Vec<u8>>> {
     let mut tokenizer = Tokenizer {
         input: message,
         pos: 0,
+        depth: 0,
     };
     let mut words = Vec::new();
     while !tokenizer.at_line_end() || tokenizer.pos < message.len() {
@@ -260,6 +271,7 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
     let mut tokenizer = Tokenizer {
         input: message,
         pos: 0,
+        depth: 0,
     };
     let tag = match tokenizer.token()? {
         Token::Atom(tag) => tag,
@@ -357,5 +369,11 @@ mod tests {
         assert!(matches!(parse(b"a LIST \"unterminated\r\n"), Some(Err(_))));
         assert!(parse(b"a FETCH 1 FLAGS\r\n").is_none());
         assert!(parse(b"\r\n").is_none());
+        let deep = format!("a LIST {}\r\n", "(".repeat(100_000));
+        assert!(matches!(parse(deep.as_bytes()), Some(Err(_))));
+        assert!(matches!(
+            parse(b"a LIST {18446744073709551615}\r\nx\r\n"),
+            Some(Err(_))
+        ));
     }
 }

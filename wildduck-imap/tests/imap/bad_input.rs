@@ -140,3 +140,43 @@ async fn client_vanishing_mid_idle_leaves_others_working() {
     assert_eq!(other.until_tagged("i2").await, "i2 BAD Expected DONE\r\n");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn deeply_nested_arguments_do_not_exhaust_the_stack() {
+    let server = TestServer::start().await;
+    let mut c = server.login().await;
+    c.exchange("s0 SELECT INBOX\r\n").await;
+    let deep = "(".repeat(200_000);
+    let list = c.exchange(&format!("n1 LIST {deep}\r\n")).await;
+    assert!(list.starts_with("n1 BAD "), "{list}");
+    let search = c.exchange(&format!("n2 SEARCH {deep}ALL\r\n")).await;
+    assert!(search.starts_with("n2 BAD "), "{search}");
+    let nots = c
+        .exchange(&format!("n3 SEARCH {}ALL\r\n", "NOT ".repeat(100_000)))
+        .await;
+    assert!(nots.starts_with("n3 BAD "), "{nots}");
+    assert_eq!(c.exchange("n4 NOOP\r\n").await, "n4 OK NOOP completed\r\n");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn many_small_literals_can_not_add_up_past_the_line_limit() {
+    let config = Config {
+        max_line_length: 1000,
+        ..Config::default()
+    };
+    let server = TestServer::start_with(config).await;
+    let mut c = server.connect().await;
+    let chunk = "x".repeat(400);
+    c.send("m1 LOGIN {400}\r\n").await;
+    assert_eq!(c.line().await, "+ Ready for literal data\r\n");
+    c.send(format!("{chunk} {{400}}\r\n")).await;
+    assert_eq!(c.line().await, "+ Ready for literal data\r\n");
+    c.send(format!("{chunk} {{400}}\r\n")).await;
+    assert_eq!(
+        c.line().await,
+        "m1 BAD Literal too big (limit 168 bytes)\r\n"
+    );
+    assert_eq!(c.exchange("m2 NOOP\r\n").await, "m2 OK NOOP completed\r\n");
+    server.stop().await;
+}

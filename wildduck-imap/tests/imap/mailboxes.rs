@@ -293,3 +293,23 @@ async fn select_examine_unselect_close() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn selected_mailbox_deleted_elsewhere_ends_the_session() {
+    let server = TestServer::start().await;
+    let mut a = server.login().await;
+    let mut b = server.login().await;
+    a.exchange("c1 CREATE Doomed\r\n").await;
+    a.exchange("s1 SELECT Doomed\r\n").await;
+    assert_eq!(
+        b.exchange("d1 DELETE Doomed\r\n").await,
+        "d1 OK Delete completed\r\n"
+    );
+    a.send("n1 NOOP\r\n").await;
+    assert_eq!(
+        a.until_closed().await,
+        "* BYE Selected mailbox was deleted, have to disconnect\r\n"
+    );
+    assert_eq!(b.exchange("n2 NOOP\r\n").await, "n2 OK NOOP completed\r\n");
+    server.stop().await;
+}

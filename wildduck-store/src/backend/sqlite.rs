@@ -76,6 +76,8 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE(mailbox, uid)
 );
 CREATE INDEX IF NOT EXISTS messages_user ON messages(user);
+-- Covers mailbox_status (count, unseen, size) without reading message rows.
+CREATE INDEX IF NOT EXISTS messages_status ON messages(mailbox, seen, size);
 CREATE TABLE IF NOT EXISTS message_blobs (
     message BLOB NOT NULL,
     seq INTEGER NOT NULL,
@@ -1766,7 +1768,11 @@ mod tests {
             .unwrap();
         let inbox = store.get_mailbox(user.id, "INBOX").await.unwrap();
         for n in 0..3 {
-            let raw = format!("Subject: {n}\r\n\r\nbody\r\n");
+            // Bodies big enough to become one leaf blob each.
+            let raw = format!(
+                "Subject: {n}\r\n\r\n{}\r\n",
+                format!("body {n} ").repeat(200)
+            );
             store
                 .append(inbox.id, raw.as_bytes(), &Flags::new(), None)
                 .await

@@ -84,7 +84,7 @@ pub fn read_section_in(
     section: &Section,
     partial: Option<Partial>,
 ) -> Result<SectionBody> {
-    let pieces = section::section_pieces(tree, section, |range| &raw[range])?;
+    let pieces = section::section_pieces(raw, tree, section)?;
     let chunks = section::apply_partial(pieces, partial)
         .into_iter()
         .map(|piece| match piece {

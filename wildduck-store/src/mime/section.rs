@@ -55,9 +55,15 @@ pub fn find_part(tree: &PartTree, path: &[u32]) -> Option<usize> {
     Some(current)
 }
 
-/// The pieces of a section, before any partial range is applied. `bytes_of` gives bytes of
-/// the message by range; it is only asked for header blocks (for HEADER.FIELDS).
-pub fn section_pieces<'a>(
+/// The pieces of a section of `raw`, before any partial range is applied.
+pub fn section_pieces(raw: &[u8], tree: &PartTree, section: &Section) -> Result<Vec<Piece>> {
+    section_pieces_with(tree, section, |range| &raw[range])
+}
+
+/// [`section_pieces`] without the message at hand: `bytes_of` gives bytes of the message by
+/// range and is only asked for header blocks (for HEADER.FIELDS), which a storage layout
+/// keeps in its skeleton.
+pub fn section_pieces_with<'a>(
     tree: &PartTree,
     section: &Section,
     bytes_of: impl Fn(Range<usize>) -> &'a [u8],

@@ -131,7 +131,7 @@ use wildduck_store::BodyStructure;
 use wildduck_store::mime::layout::{
     LeafEncoding, decoded_range_for, encoded_slice, reassemble, split_for_storage,
 };
-use wildduck_store::mime::section::{Piece, section_pieces};
+use wildduck_store::mime::section::{Piece, section_pieces_with};
 use wildduck_store::mime::{Splitter, analyze, read_section, split};
 
 /// Checks one message every way the MIME engine promises; returns its number of leaves.
@@ -225,7 +225,7 @@ fn read_from_layout(
     section: &Section,
 ) -> Vec<u8> {
     let layout = &stored.layout;
-    let pieces = section_pieces(tree, section, |range| {
+    let pieces = section_pieces_with(tree, section, |range| {
         layout
             .skeleton_slice(range)
             .expect("headers stay in the skeleton")
