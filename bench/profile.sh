@@ -32,4 +32,12 @@ until python3 -c "import socket; socket.create_connection(('127.0.0.1',$pop3),1)
 "$repo/target/release/wildduck-bench" --port "$port" --pop3-port "$pop3" load \
   --ops "$ops" -k 2 -n "$count" --seconds 120 --mbox "$corpus" >&2
 kill -TERM $pid; wait $pid || true
-callgrind_annotate --inclusive=yes "$tmp/callgrind.out" 2>/dev/null | head -60
+out=${PROFILE_OUT:-$repo/target/callgrind.out}
+cp "$tmp/callgrind.out" "$out"
+# Logins hash passwords with argon2 (by design slow); leave them out to see the rest.
+total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+echo "callgrind: $out, $total instructions in all"
+callgrind_annotate --inclusive=yes --threshold=100 "$out" 2>/dev/null \
+  | grep -v -i 'argon2\|blake2\|password' \
+  | grep -E 'wildduck_|sqlite3|rusqlite|serde_json|mail_parser|zstd|blake3|memcpy|malloc|free' \
+  | head -${TOP:-60}
