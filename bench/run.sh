@@ -19,4 +19,5 @@ cargo build --release --bin wildduck --bin wildduck-bench >&2
 
 # 1,000 idle connections on each server need more descriptors than the usual 1024.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-exec python3 "$repo/bench/run.py" "$@"
+bin=${CARGO_TARGET_DIR:-$repo/target}/release
+exec python3 "$repo/bench/run.py" --wildduck "$bin/wildduck" --tool "$bin/wildduck-bench" "$@"
