@@ -141,6 +141,8 @@ impl Selected {
 pub struct Session {
     pub shared: Arc<Shared>,
     pub conn: Connection,
+    /// The client's address: login failures are counted against it.
+    pub peer: std::net::IpAddr,
     pub peer_is_loopback: bool,
     pub user: Option<User>,
     user_slot: Option<UserSlot>,
@@ -159,13 +161,14 @@ impl Session {
     pub fn new(
         shared: Arc<Shared>,
         conn: Connection,
-        peer_is_loopback: bool,
+        peer: std::net::IpAddr,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Self {
             shared,
             conn,
-            peer_is_loopback,
+            peer,
+            peer_is_loopback: peer.to_canonical().is_loopback(),
             user: None,
             user_slot: None,
             selected: None,
@@ -219,6 +222,8 @@ impl Session {
             "LIST-STATUS",
             "XLIST",
             "CONDSTORE",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
         ]);
         if self.shared.config.literal_plus {
             caps.push("LITERAL+");
@@ -566,6 +571,9 @@ impl Session {
                 is_move,
             } => copy::copy(self, uid, &set, &mailbox, is_move).await,
             Kind::Idle => idle::idle(self, tag).await,
+            Kind::GetQuota { root } => quota::get_quota(self, &root).await,
+            Kind::GetQuotaRoot { mailbox } => quota::get_quota_root(self, &mailbox).await,
+            Kind::SetQuota => Ok(quota::set_quota()),
         }
     }
 
@@ -736,7 +744,7 @@ pub fn flags_line(keywords: &BTreeSet<String>) -> String {
     flags
 }
 
-const KNOWN_COMMANDS: [&str; 31] = [
+const KNOWN_COMMANDS: [&str; 34] = [
     "CAPABILITY",
     "NOOP",
     "LOGOUT",
@@ -768,6 +776,9 @@ const KNOWN_COMMANDS: [&str; 31] = [
     "UNSELECT",
     "ID",
     "ENABLE",
+    "GETQUOTA",
+    "GETQUOTAROOT",
+    "SETQUOTA",
 ];
 
 /// The tag and command word of a command's first line, if they look like IMAP.

@@ -10,6 +10,7 @@ pub mod extended;
 pub mod fetch;
 pub mod idle;
 pub mod mailbox;
+pub mod quota;
 pub mod search;
 pub mod store;
 
@@ -116,6 +117,14 @@ pub enum Kind {
     },
     Id,
     Namespace,
+    GetQuota {
+        root: String,
+    },
+    GetQuotaRoot {
+        mailbox: String,
+    },
+    /// Refused whatever it asks; parsed so it gets NO rather than BAD.
+    SetQuota,
 }
 
 /// LIST, LSUB and XLIST with the LIST-EXTENDED options clients send.
@@ -568,6 +577,13 @@ pub fn from_codec(body: &CommandBody<'_>, map: &[Uid]) -> Result<Kind, Refusal> 
         },
         CommandBody::Id { .. } => Kind::Id,
         CommandBody::Namespace => Kind::Namespace,
+        CommandBody::GetQuota { root } => Kind::GetQuota {
+            root: astring(root)?,
+        },
+        CommandBody::GetQuotaRoot { mailbox: m } => Kind::GetQuotaRoot {
+            mailbox: mailbox(m)?,
+        },
+        CommandBody::SetQuota { .. } => Kind::SetQuota,
         other => return refuse(format!("{} is not supported", other.name())),
     })
 }
