@@ -224,6 +224,7 @@ impl Session {
             "CONDSTORE",
             "QUOTA",
             "QUOTA=RES-STORAGE",
+            "COMPRESS=DEFLATE",
         ]);
         if self.shared.config.literal_plus {
             caps.push("LITERAL+");
@@ -574,6 +575,7 @@ impl Session {
             Kind::GetQuota { root } => quota::get_quota(self, &root).await,
             Kind::GetQuotaRoot { mailbox } => quota::get_quota_root(self, &mailbox).await,
             Kind::SetQuota => Ok(quota::set_quota()),
+            Kind::Compress => compress::compress(self, tag).await,
         }
     }
 
@@ -744,7 +746,7 @@ pub fn flags_line(keywords: &BTreeSet<String>) -> String {
     flags
 }
 
-const KNOWN_COMMANDS: [&str; 34] = [
+const KNOWN_COMMANDS: [&str; 35] = [
     "CAPABILITY",
     "NOOP",
     "LOGOUT",
@@ -779,6 +781,7 @@ const KNOWN_COMMANDS: [&str; 34] = [
     "GETQUOTA",
     "GETQUOTAROOT",
     "SETQUOTA",
+    "COMPRESS",
 ];
 
 /// The tag and command word of a command's first line, if they look like IMAP.

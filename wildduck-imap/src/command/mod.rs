@@ -4,6 +4,7 @@
 
 pub mod append;
 pub mod auth;
+pub mod compress;
 pub mod copy;
 pub mod expunge;
 pub mod extended;
@@ -125,6 +126,8 @@ pub enum Kind {
     },
     /// Refused whatever it asks; parsed so it gets NO rather than BAD.
     SetQuota,
+    /// COMPRESS DEFLATE (the only algorithm imap-codec knows).
+    Compress,
 }
 
 /// LIST, LSUB and XLIST with the LIST-EXTENDED options clients send.
@@ -584,6 +587,7 @@ pub fn from_codec(body: &CommandBody<'_>, map: &[Uid]) -> Result<Kind, Refusal> 
             mailbox: mailbox(m)?,
         },
         CommandBody::SetQuota { .. } => Kind::SetQuota,
+        CommandBody::Compress { .. } => Kind::Compress,
         other => return refuse(format!("{} is not supported", other.name())),
     })
 }

@@ -3,6 +3,7 @@
 mod harness;
 
 mod bad_input;
+mod compress;
 mod condstore;
 mod dovecot_parity;
 mod idle;
