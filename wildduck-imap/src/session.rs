@@ -148,6 +148,8 @@ pub struct Session {
     user_slot: Option<UserSlot>,
     pub selected: Option<Selected>,
     pub condstore: bool,
+    /// The client enabled UTF8=ACCEPT (RFC 6855).
+    pub utf8: bool,
     bad_commands: u32,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -173,6 +175,7 @@ impl Session {
             user_slot: None,
             selected: None,
             condstore: false,
+            utf8: false,
             bad_commands: 0,
             shutdown,
         }
@@ -225,6 +228,7 @@ impl Session {
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "COMPRESS=DEFLATE",
+            "UTF8=ACCEPT",
         ]);
         if self.shared.config.literal_plus {
             caps.push("LITERAL+");

@@ -149,6 +149,10 @@ pub fn enable(session: &mut Session, capabilities: &[String]) -> Outcome {
             session.condstore = true;
             enabled.push("CONDSTORE");
         }
+        if capability.eq_ignore_ascii_case("UTF8=ACCEPT") && !session.utf8 {
+            session.utf8 = true;
+            enabled.push("UTF8=ACCEPT");
+        }
     }
     let mut line = String::from("ENABLED");
     for capability in enabled {

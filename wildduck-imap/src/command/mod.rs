@@ -186,10 +186,14 @@ pub fn astring(value: &AString<'_>) -> Result<String, Refusal> {
     utf8(value.as_ref())
 }
 
-/// A mailbox name from the wire (modified UTF-7) as a store path.
+/// A mailbox name from the wire as a store path: modified UTF-7, or UTF-8 as UTF8=ACCEPT
+/// clients send it (8-bit names are never valid modified UTF-7, so the two do not clash).
 pub fn mailbox_name(wire: &[u8]) -> Result<String, Refusal> {
     if wire.eq_ignore_ascii_case(b"INBOX") {
         return Ok("INBOX".to_string());
+    }
+    if !wire.is_ascii() {
+        return utf8(wire);
     }
     match utf7::decode(wire) {
         Some(name) => Ok(name),

@@ -47,7 +47,7 @@ pub async fn get_quota_root(session: &mut Session, mailbox: &str) -> Outcome {
         }
         Err(e) => return Err(e.into()),
     }
-    let name = wire_name(mailbox);
+    let name = wire_name(mailbox, session.utf8);
     match storage(session).await? {
         Some(resources) => {
             session.conn.untagged(&format!("QUOTAROOT {name} \"\""));

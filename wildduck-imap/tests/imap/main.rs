@@ -15,3 +15,4 @@ mod quota;
 mod session_state;
 mod smoke;
 mod tls;
+mod utf8;
