@@ -9,6 +9,7 @@
 //! main output is sizes, not times.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
@@ -22,6 +23,8 @@ const GEN_MBOX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../shared/tools/gen_mbox.py"
 );
+/// Deliveries, and readers, running at once.
+const CONCURRENCY: usize = 16;
 /// Recipients of a mailing-list message.
 const LIST_MEMBERS: usize = 30;
 
@@ -108,6 +111,33 @@ fn database_size(dir: &Path) -> (u64, String) {
     (size, breakdown)
 }
 
+/// Reads `section` of every delivered copy, CONCURRENCY readers at a time; returns the bytes
+/// read.
+async fn read_all(store: &Store, delivered: &Arc<Vec<Delivered>>, section: Section) -> u64 {
+    let mut readers = tokio::task::JoinSet::new();
+    for reader in 0..CONCURRENCY {
+        let (store, delivered, section) = (store.clone(), delivered.clone(), section.clone());
+        readers.spawn(async move {
+            let mut bytes = 0;
+            for d in delivered.iter().skip(reader).step_by(CONCURRENCY) {
+                let body = store
+                    .read_section(d.mailbox, d.uid, &section, None)
+                    .await
+                    .expect("read section");
+                if section == Section::full() {
+                    assert!(
+                        body.len() == d.raw.len() as u64,
+                        "BODY[] has the raw length"
+                    );
+                }
+                bytes += body.len();
+            }
+            bytes
+        });
+    }
+    readers.join_all().await.into_iter().sum()
+}
+
 struct Delivered {
     mailbox: MailboxId,
     uid: Uid,
@@ -139,9 +169,11 @@ async fn main() {
     }
 
     // ---- ingest ----
+    // Deliveries run CONCURRENCY at a time, as an MTA's parallel LMTP sessions would.
     let mut rng = StdRng::seed_from_u64(7);
     let mut delivered = Vec::new();
     let (mut raw_bytes, mut list_messages) = (0u64, 0);
+    let mut in_flight = tokio::task::JoinSet::new();
     let started = Instant::now();
     for message in &messages {
         let recipients = if is_list_mail(message) {
@@ -153,15 +185,23 @@ async fn main() {
         for user in sample(&mut rng, users, recipients) {
             let mut raw = format!("Delivered-To: user{user}@example.com\r\n").into_bytes();
             raw.extend_from_slice(message);
-            let mailbox = inboxes[user];
-            let uid = store
-                .append(mailbox, &raw, &Flags::new(), None)
-                .await
-                .expect("append")
-                .uid;
             raw_bytes += raw.len() as u64;
-            delivered.push(Delivered { mailbox, uid, raw });
+            let (store, mailbox) = (store.clone(), inboxes[user]);
+            in_flight.spawn(async move {
+                let uid = store
+                    .append(mailbox, &raw, &Flags::new(), None)
+                    .await
+                    .expect("append")
+                    .uid;
+                Delivered { mailbox, uid, raw }
+            });
+            if in_flight.len() >= CONCURRENCY {
+                delivered.extend(in_flight.join_next().await.map(|r| r.expect("delivery")));
+            }
         }
+    }
+    while let Some(done) = in_flight.join_next().await {
+        delivered.push(done.expect("delivery"));
     }
     let ingest = started.elapsed().as_secs_f64();
 
@@ -170,20 +210,10 @@ async fn main() {
     let (file_size, breakdown) = database_size(&store_dir);
 
     // ---- section reads ----
+    let delivered = Arc::new(delivered);
     // BODY[] of every copy (the whole message rebuilt from skeleton and leaves).
     let started = Instant::now();
-    let mut read_bytes = 0u64;
-    for d in &delivered {
-        let body = store
-            .read_section(d.mailbox, d.uid, &Section::full(), None)
-            .await
-            .expect("BODY[]");
-        read_bytes += body.len();
-        assert!(
-            body.len() == d.raw.len() as u64,
-            "BODY[] has the raw length"
-        );
-    }
+    let read_bytes = read_all(&store, &delivered, Section::full()).await;
     let full_read = started.elapsed().as_secs_f64();
     // What a mail client fetches for a message list: the header only.
     let header = Section {
@@ -191,14 +221,7 @@ async fn main() {
         text: SectionText::Header,
     };
     let started = Instant::now();
-    let mut header_bytes = 0u64;
-    for d in &delivered {
-        header_bytes += store
-            .read_section(d.mailbox, d.uid, &header, None)
-            .await
-            .expect("BODY[HEADER]")
-            .len();
-    }
+    let header_bytes = read_all(&store, &delivered, header).await;
     let header_read = started.elapsed().as_secs_f64();
     // Exactness of a sample, outside the timings.
     for d in delivered.iter().step_by(97) {
@@ -212,7 +235,8 @@ async fn main() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 
     println!(
-        "corpus: {} messages ({} list mail to {} members), {} users, {} copies delivered",
+        "corpus: {} messages ({} list mail to {} members), {} users, {} copies delivered, \
+         {CONCURRENCY} deliveries/readers at a time",
         messages.len(),
         list_messages,
         LIST_MEMBERS.min(users),

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{BlobData, ContentWrite};
 use crate::error::{Error, Result};
 use crate::mime::layout::{
-    Base64Layout, LayoutPolicy, LeafEncoding, decoded_range_for, encoded_len, encoded_slice,
-    split_with_policy,
+    Base64Layout, Layout, LayoutPolicy, Leaf, LeafEncoding, Source, decoded_range_for, encoded_len,
+    encoded_slice, split_with_policy,
 };
 use crate::mime::section::{apply_partial, section_pieces};
 use crate::mime::{self, PartKind, PartTree, Piece};
@@ -70,19 +70,7 @@ struct Packed {
     raw_len: usize,
     /// Splitting the skeleton with stand-ins gives the message's part tree.
     tree_from_skeleton: bool,
-    skeleton: Bytes,
-    leaves: Vec<StoredLeaf>,
-}
-
-/// Where a leaf sits (in the skeleton and in the message) and how its blob holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct StoredLeaf {
-    at: usize,
-    offset: usize,
-    len: usize,
-    /// Length of the blob's content (decoded bytes for a base64 leaf).
-    stored_len: usize,
-    encoding: LeafEncoding,
+    layout: Layout,
 }
 
 // ---- writing ----
@@ -90,21 +78,8 @@ struct StoredLeaf {
 /// Splits a raw message (already split into its part tree) into what the backend stores.
 pub fn pack(raw: &Bytes, tree: &PartTree) -> Result<ContentWrite> {
     let split = split_with_policy(raw, tree, LEAF_POLICY);
-    let leaves: Vec<StoredLeaf> = split
-        .layout
-        .leaves
-        .iter()
-        .zip(&split.leaf_bodies)
-        .map(|(leaf, body)| StoredLeaf {
-            at: leaf.at,
-            offset: leaf.offset,
-            len: leaf.len,
-            stored_len: body.len(),
-            encoding: leaf.encoding.clone(),
-        })
-        .collect();
-    let skeleton = &split.layout.skeleton;
-    let stand_ins = StandIns::new(&leaves);
+    let (skeleton, leaves) = (&split.layout.skeleton, &split.layout.leaves);
+    let stand_ins = StandIns::new(leaves);
     // Without leaves the stand-in text is the message itself.
     let tree_from_skeleton =
         leaves.is_empty() || trees_agree(tree, &mime::split(&stand_ins.fill(skeleton)), &stand_ins);
@@ -117,11 +92,11 @@ pub fn pack(raw: &Bytes, tree: &PartTree) -> Result<ContentWrite> {
     w.u8(codec);
     w.bytes(&stored_skeleton);
     w.usize(leaves.len());
-    for leaf in &leaves {
+    for leaf in leaves {
         w.usize(leaf.at);
         w.usize(leaf.offset);
         w.usize(leaf.len);
-        w.usize(leaf.stored_len);
+        w.usize(leaf.decoded_len);
         match &leaf.encoding {
             LeafEncoding::Raw => w.u8(ENCODING_RAW),
             LeafEncoding::Base64(b64) => {
@@ -195,7 +170,7 @@ fn parse(layout: &[u8]) -> Result<Stored> {
     let count = r.usize()?;
     let mut leaves = Vec::with_capacity(count.min(layout.len()));
     for _ in 0..count {
-        let (at, offset, len, stored_len) = (r.usize()?, r.usize()?, r.usize()?, r.usize()?);
+        let (at, offset, len, decoded_len) = (r.usize()?, r.usize()?, r.usize()?, r.usize()?);
         let encoding = match r.u8()? {
             ENCODING_RAW => LeafEncoding::Raw,
             ENCODING_BASE64 => LeafEncoding::Base64(Base64Layout {
@@ -205,11 +180,11 @@ fn parse(layout: &[u8]) -> Result<Stored> {
             }),
             other => return Err(corrupt(format!("leaf encoding {other}"))),
         };
-        leaves.push(StoredLeaf {
+        leaves.push(Leaf {
             at,
             offset,
             len,
-            stored_len,
+            decoded_len,
             encoding,
         });
     }
@@ -217,8 +192,7 @@ fn parse(layout: &[u8]) -> Result<Stored> {
     let packed = Packed {
         raw_len,
         tree_from_skeleton,
-        skeleton: Bytes::from(skeleton),
-        leaves,
+        layout: Layout { skeleton, leaves },
     };
     packed.check()?;
     Ok(Stored::Packed(packed))
@@ -229,20 +203,22 @@ impl Packed {
     /// matching their layouts: after this, every slice taken below is in range.
     fn check(&self) -> Result<()> {
         let (mut at, mut real) = (0usize, 0usize);
-        for leaf in &self.leaves {
+        for leaf in &self.layout.leaves {
             let gap = leaf.at.checked_sub(at);
             if gap.and_then(|g| real.checked_add(g)) != Some(leaf.offset) || leaf.len == 0 {
                 return Err(corrupt(format!("leaf at {} out of place", leaf.offset)));
             }
-            if let LeafEncoding::Base64(b64) = &leaf.encoding
-                && (b64.line_len == 0 || encoded_len(leaf.stored_len, b64) != leaf.len)
-            {
-                return Err(corrupt(format!("base64 leaf at {}", leaf.offset)));
-            }
-            if let LeafEncoding::Raw = leaf.encoding
-                && leaf.stored_len != leaf.len
-            {
-                return Err(corrupt(format!("raw leaf at {}", leaf.offset)));
+            let stored_len_fits = match &leaf.encoding {
+                LeafEncoding::Raw => leaf.decoded_len == leaf.len,
+                LeafEncoding::Base64(b64) => {
+                    b64.line_len > 0 && encoded_len(leaf.decoded_len, b64) == leaf.len
+                }
+            };
+            if !stored_len_fits {
+                return Err(corrupt(format!(
+                    "leaf at {} has a wrong length",
+                    leaf.offset
+                )));
             }
             at = leaf.at;
             real = leaf
@@ -250,58 +226,11 @@ impl Packed {
                 .checked_add(leaf.len)
                 .ok_or_else(|| corrupt("leaf length".into()))?;
         }
-        let rest = self.skeleton.len().checked_sub(at);
+        let rest = self.layout.skeleton.len().checked_sub(at);
         if rest.and_then(|r| real.checked_add(r)) != Some(self.raw_len) {
             return Err(corrupt("lengths do not add up".into()));
         }
         Ok(())
-    }
-
-    /// The message as consecutive segments, each from the skeleton or one leaf.
-    fn segments(&self) -> Vec<Segment> {
-        let mut out = Vec::with_capacity(self.leaves.len() * 2 + 1);
-        let (mut at, mut real) = (0, 0);
-        for (index, leaf) in self.leaves.iter().enumerate() {
-            if leaf.at > at {
-                out.push(Segment {
-                    start: real,
-                    source: Source::Skeleton(at..leaf.at),
-                });
-            }
-            out.push(Segment {
-                start: leaf.offset,
-                source: Source::Leaf(index),
-            });
-            at = leaf.at;
-            real = leaf.offset + leaf.len;
-        }
-        if self.skeleton.len() > at {
-            out.push(Segment {
-                start: real,
-                source: Source::Skeleton(at..self.skeleton.len()),
-            });
-        }
-        out
-    }
-}
-
-/// A run of the message starting at `start` (message offset).
-struct Segment {
-    start: usize,
-    source: Source,
-}
-
-enum Source {
-    Skeleton(Range<usize>),
-    Leaf(usize),
-}
-
-impl Segment {
-    fn len(&self, leaves: &[StoredLeaf]) -> usize {
-        match &self.source {
-            Source::Skeleton(range) => range.len(),
-            Source::Leaf(index) => leaves[*index].len,
-        }
     }
 }
 
@@ -319,7 +248,7 @@ struct StandIns {
 const STAND_IN: u8 = b'X';
 
 impl StandIns {
-    fn new(leaves: &[StoredLeaf]) -> Self {
+    fn new(leaves: &[Leaf]) -> Self {
         let mut shift = 0;
         let mut ends = Vec::with_capacity(leaves.len());
         let mut shifts = Vec::with_capacity(leaves.len());
@@ -399,14 +328,10 @@ enum Work {
     Chunks(Vec<ChunkSource>),
 }
 
+/// Where one chunk of a section comes from.
 enum ChunkSource {
     Literal(&'static [u8]),
-    Skeleton(Range<usize>),
-    /// Bytes of a leaf's form in the message.
-    Leaf {
-        index: usize,
-        range: Range<usize>,
-    },
+    Stored(Source),
 }
 
 impl SectionPlan {
@@ -429,12 +354,14 @@ impl SectionPlan {
     pub fn blobs(&self) -> Vec<usize> {
         match (&self.stored, &self.work) {
             (Stored::Whole, _) => vec![0],
-            (Stored::Packed(packed), Work::Reassemble { .. }) => (0..packed.leaves.len()).collect(),
+            (Stored::Packed(packed), Work::Reassemble { .. }) => {
+                (0..packed.layout.leaves.len()).collect()
+            }
             (Stored::Packed(_), Work::Chunks(sources)) => {
                 let mut wanted: Vec<usize> = sources
                     .iter()
                     .filter_map(|s| match s {
-                        ChunkSource::Leaf { index, .. } => Some(*index),
+                        ChunkSource::Stored(Source::Leaf { index, .. }) => Some(*index),
                         _ => None,
                     })
                     .collect();
@@ -457,11 +384,11 @@ impl SectionPlan {
         }
         match (self.stored, self.work) {
             (stored, Work::Reassemble { section, partial }) => {
-                let raw = reassemble(&stored, blobs)?;
+                let raw = reassemble(stored, blobs)?;
                 mime::read_section(&raw, &section, partial)
             }
             (Stored::Packed(packed), Work::Chunks(sources)) => {
-                read_chunks(&packed, &sources, wanted.into_iter().zip(blobs).collect())
+                read_chunks(packed, &sources, wanted.into_iter().zip(blobs).collect())
             }
             (Stored::Whole, Work::Chunks(_)) => {
                 Err(Error::Backend("whole layout planned as chunks".into()))
@@ -471,7 +398,7 @@ impl SectionPlan {
 }
 
 /// The exact raw bytes of a message from its layout and all its blobs.
-fn reassemble(stored: &Stored, blobs: Vec<(u8, Vec<u8>)>) -> Result<Bytes> {
+fn reassemble(stored: Stored, blobs: Vec<(u8, Vec<u8>)>) -> Result<Bytes> {
     match stored {
         Stored::Whole => {
             let [(codec, data)] = <[_; 1]>::try_from(blobs).map_err(|blobs| {
@@ -483,7 +410,7 @@ fn reassemble(stored: &Stored, blobs: Vec<(u8, Vec<u8>)>) -> Result<Bytes> {
             decode_prefix(codec, data, usize::MAX).map(Bytes::from)
         }
         Stored::Packed(packed) => {
-            let sources = chunk_sources_in(packed, vec![Piece::Raw(0..packed.raw_len)])?;
+            let sources = chunk_sources_in(&packed, vec![Piece::Raw(0..packed.raw_len)])?;
             let loaded = blobs.into_iter().enumerate().collect();
             Ok(Bytes::from(read_chunks(packed, &sources, loaded)?.to_vec()))
         }
@@ -496,8 +423,8 @@ fn chunk_sources(
     section: &Section,
     partial: Option<Partial>,
 ) -> Result<Vec<ChunkSource>> {
-    let stand_ins = StandIns::new(&packed.leaves);
-    let text = stand_ins.fill(&packed.skeleton);
+    let stand_ins = StandIns::new(&packed.layout.leaves);
+    let text = stand_ins.fill(&packed.layout.skeleton);
     let tree = mime::split(&text);
     let pieces = section_pieces(&text, &tree, section)?
         .into_iter()
@@ -509,62 +436,45 @@ fn chunk_sources(
     chunk_sources_in(packed, apply_partial(pieces, partial))
 }
 
-/// Cuts pieces (message offsets) along the skeleton/leaf segments.
+/// Cuts pieces (message offsets) into skeleton and leaf ranges.
 fn chunk_sources_in(packed: &Packed, pieces: Vec<Piece>) -> Result<Vec<ChunkSource>> {
-    let segments = packed.segments();
     let mut out = Vec::new();
     for piece in pieces {
-        let range = match piece {
-            Piece::Literal(bytes) => {
-                out.push(ChunkSource::Literal(bytes));
-                continue;
+        match piece {
+            Piece::Literal(bytes) => out.push(ChunkSource::Literal(bytes)),
+            Piece::Raw(range) if range.end > packed.raw_len => {
+                return Err(corrupt("section reaches past the message".into()));
             }
-            Piece::Raw(range) => range,
-        };
-        if range.end > packed.raw_len {
-            return Err(corrupt("section reaches past the message".into()));
-        }
-        let first = segments
-            .partition_point(|s| s.start <= range.start)
-            .saturating_sub(1);
-        for segment in &segments[first..] {
-            if segment.start >= range.end {
-                break;
-            }
-            let end = segment.start + segment.len(&packed.leaves);
-            let (from, to) = (range.start.max(segment.start), range.end.min(end));
-            if from >= to {
-                continue;
-            }
-            let (from, to) = (from - segment.start, to - segment.start);
-            out.push(match &segment.source {
-                Source::Skeleton(at) => ChunkSource::Skeleton(at.start + from..at.start + to),
-                Source::Leaf(index) => ChunkSource::Leaf {
-                    index: *index,
-                    range: from..to,
-                },
-            });
+            Piece::Raw(range) => out.extend(
+                packed
+                    .layout
+                    .sources(range)
+                    .into_iter()
+                    .map(ChunkSource::Stored),
+            ),
         }
     }
     Ok(out)
 }
 
 /// Produces the chunks, decompressing of each loaded leaf only the prefix its ranges need.
+/// Skeleton and raw-leaf chunks share the buffers they come from.
 fn read_chunks(
-    packed: &Packed,
+    packed: Packed,
     sources: &[ChunkSource],
     loaded: Vec<(usize, (u8, Vec<u8>))>,
 ) -> Result<SectionBody> {
-    let mut contents: Vec<Option<Bytes>> = vec![None; packed.leaves.len()];
+    let Layout { skeleton, leaves } = packed.layout;
+    let skeleton = Bytes::from(skeleton);
+    let mut contents: Vec<Option<Bytes>> = vec![None; leaves.len()];
     for (index, (codec, data)) in loaded {
-        let leaf = packed
-            .leaves
+        let leaf = leaves
             .get(index)
             .ok_or_else(|| corrupt(format!("blob {index} has no leaf")))?;
         let needed = sources
             .iter()
             .filter_map(|s| match s {
-                ChunkSource::Leaf { index: i, range } if *i == index => {
+                ChunkSource::Stored(Source::Leaf { index: i, range }) if *i == index => {
                     Some(stored_range(leaf, range).end)
                 }
                 _ => None,
@@ -584,9 +494,9 @@ fn read_chunks(
     for source in sources {
         chunks.push(match source {
             ChunkSource::Literal(bytes) => Bytes::from_static(bytes),
-            ChunkSource::Skeleton(range) => packed.skeleton.slice(range.clone()),
-            ChunkSource::Leaf { index, range } => {
-                let leaf = &packed.leaves[*index];
+            ChunkSource::Stored(Source::Skeleton(range)) => skeleton.slice(range.clone()),
+            ChunkSource::Stored(Source::Leaf { index, range }) => {
+                let leaf = &leaves[*index];
                 let content = contents[*index]
                     .as_ref()
                     .ok_or_else(|| Error::Backend("leaf blob was not loaded".into()))?;
@@ -597,7 +507,7 @@ fn read_chunks(
                         Bytes::from(encoded_slice(
                             &content[decoded.clone()],
                             decoded,
-                            leaf.stored_len,
+                            leaf.decoded_len,
                             range.clone(),
                             b64,
                         ))
@@ -610,10 +520,10 @@ fn read_chunks(
 }
 
 /// The bytes of a leaf's blob content that give `range` of its form in the message.
-fn stored_range(leaf: &StoredLeaf, range: &Range<usize>) -> Range<usize> {
+fn stored_range(leaf: &Leaf, range: &Range<usize>) -> Range<usize> {
     match &leaf.encoding {
         LeafEncoding::Raw => range.clone(),
-        LeafEncoding::Base64(b64) => decoded_range_for(range.clone(), leaf.stored_len, b64),
+        LeafEncoding::Base64(b64) => decoded_range_for(range.clone(), leaf.decoded_len, b64),
     }
 }
 

@@ -5,6 +5,9 @@
 //! The store publishes only after the change has committed. [`LocalNotifier`] serves one
 //! process; a Redis pub/sub implementation of [`Notifier`] serves several.
 
+#[cfg(feature = "redis")]
+pub mod redis;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 

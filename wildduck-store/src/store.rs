@@ -77,6 +77,37 @@ impl Store {
         })
     }
 
+    /// Opens the distributed store: data in MongoDB at `uri` (database from the URI path,
+    /// default `wildduck`; write concern `majority` unless the URI sets `w`), wake-ups
+    /// through Redis at `redis_url` so every process over the same MongoDB hears every
+    /// change. Without `redis_url` wake-ups stay inside this process.
+    #[cfg(feature = "mongodb")]
+    pub async fn open_mongodb(
+        uri: &str,
+        redis_url: Option<&str>,
+        config: StoreConfig,
+    ) -> Result<Store> {
+        let notifier: Arc<dyn Notifier> = match redis_url {
+            None => Arc::new(LocalNotifier::default()),
+            #[cfg(feature = "redis")]
+            Some(url) => Arc::new(crate::notify::redis::RedisNotifier::connect(url).await?),
+            #[cfg(not(feature = "redis"))]
+            Some(_) => {
+                return Err(Error::Backend(
+                    "a Redis URL was given but this build lacks the `redis` feature".into(),
+                ));
+            }
+        };
+        let backend = crate::backend::mongo::MongoBackend::open(uri).await?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                backend: Arc::new(backend),
+                notifier,
+                config,
+            }),
+        })
+    }
+
     pub fn config(&self) -> &StoreConfig {
         &self.inner.config
     }

@@ -221,15 +221,16 @@ struct Harness {
     store: Store,
     user: User,
     model: Model,
-    _dir: tempfile::TempDir,
+    /// Keeps the store's backing (a temporary directory) alive as long as the harness.
+    _backing: Box<dyn std::any::Any + Send>,
 }
 
 impl Harness {
-    async fn new(bodies: Vec<Vec<u8>>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(dir.path(), StoreConfig::default())
-            .await
-            .unwrap();
+    async fn new(
+        store: Store,
+        backing: Box<dyn std::any::Any + Send>,
+        bodies: Vec<Vec<u8>>,
+    ) -> Self {
         let user = store
             .create_user(NewUser {
                 username: "model".into(),
@@ -249,7 +250,7 @@ impl Harness {
             store,
             user,
             model: Model { boxes, bodies },
-            _dir: dir,
+            _backing: backing,
         };
         h.learn_ids().await;
         h
@@ -561,6 +562,39 @@ impl Harness {
     }
 }
 
+/// Runs one generated case on `store` and checks it against the model after every step.
+fn run_case(
+    open: impl std::future::Future<Output = (Store, Box<dyn std::any::Any + Send>)>,
+    bodies: Vec<Vec<u8>>,
+    ops: &[Op],
+) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (store, backing) = open.await;
+        let mut h = Harness::new(store, backing, bodies).await;
+        let mut counters = h.compare(&BTreeMap::new()).await;
+        for op in ops {
+            h.step(op).await;
+            counters = h.compare(&counters).await;
+        }
+        h.compare_bodies().await;
+        let report = h.store.verify(false).await.unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    });
+}
+
+async fn open_sqlite() -> (Store, Box<dyn std::any::Any + Send>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(dir.path(), StoreConfig::default())
+        .await
+        .unwrap();
+    (store, Box::new(dir))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -569,21 +603,27 @@ proptest! {
         bodies in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..400), 1..5),
         ops in prop::collection::vec(op(), 1..40),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let mut h = Harness::new(bodies).await;
-            let mut counters = h.compare(&BTreeMap::new()).await;
-            for op in &ops {
-                h.step(op).await;
-                counters = h.compare(&counters).await;
-            }
-            h.compare_bodies().await;
-            let report = h.store.verify(false).await.unwrap();
-            assert!(report.problems.is_empty(), "{:?}", report.problems);
-        });
+        run_case(open_sqlite(), bodies, &ops);
+    }
+}
+
+#[cfg(all(feature = "mongodb", feature = "redis"))]
+mod servers;
+
+#[cfg(all(feature = "mongodb", feature = "redis"))]
+proptest! {
+    // Fewer cases: every step is several round trips to a server.
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mongodb_store_matches_model(
+        bodies in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..400), 1..5),
+        ops in prop::collection::vec(op(), 1..40),
+    ) {
+        run_case(
+            async { (servers::fresh_store().await, Box::new(()) as Box<dyn std::any::Any + Send>) },
+            bodies,
+            &ops,
+        );
     }
 }

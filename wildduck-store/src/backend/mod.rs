@@ -9,6 +9,8 @@
 //! address normalization, MIME analysis, compression) happens in the facade, and the backend
 //! receives records that are already validated. Only modules under `backend/` know SQL.
 
+#[cfg(feature = "mongodb")]
+pub mod mongo;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -11,12 +11,13 @@
 # (recorded as extra-NAME).
 #
 # Usage: record-dovecot.sh [FIXTURE_DIR] (default: ../../../../shared/fixtures/mime)
+# Environment: GOLDEN_OUT (where to write; default tests/golden/dovecot), DOVECOT_PORT.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=${1:-$here/../../../../shared/fixtures/mime}
 fixtures=$(cd "$fixtures" && pwd)
 extra=$here/extra
-out=$here/dovecot
+out=${GOLDEN_OUT:-$here/dovecot}  # GOLDEN_OUT: record elsewhere, e.g. to check the goldens
 mkdir -p "$out"
 tmp=$(mktemp -d)
 port=${DOVECOT_PORT:-14343}

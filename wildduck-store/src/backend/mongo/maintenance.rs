@@ -1,0 +1,250 @@
+//! Store-wide reads and repairs: statistics and `verify` (quota, refcounts, counters).
+//!
+//! `verify` reads every message, blob and journal entry, so it is an operator's tool for a
+//! quiet moment: on a live cluster an operation in flight shows as transient drift.
+
+use std::collections::HashMap;
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{Bson, Document, doc};
+
+use super::records::{bson_int, int_field, string_list};
+use super::sequence::{PENDING_TIMEOUT_SECS, token_started};
+use super::{MongoBackend, db_error};
+use crate::backend::now;
+use crate::error::{Error, Result};
+use crate::model::*;
+
+/// Per-mailbox maxima found in messages and journal.
+#[derive(Default)]
+struct Seen {
+    max_uid: i64,
+    max_modseq: i64,
+}
+
+fn object_id(doc: &Document, key: &str) -> Result<ObjectId> {
+    doc.get_object_id(key)
+        .map_err(|e| Error::Backend(format!("record field {key}: {e}")))
+}
+
+impl MongoBackend {
+    /// Sums of one numeric field per collection, through the server's `$group`.
+    async fn sum_field(
+        &self,
+        collection: &mongodb::Collection<Document>,
+        field: &str,
+    ) -> Result<u64> {
+        let rows: Vec<Document> = collection
+            .aggregate([
+                doc! {"$group": {"_id": Bson::Null, "total": {"$sum": format!("${field}")}}},
+            ])
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        Ok(rows
+            .first()
+            .and_then(|row| row.get("total").and_then(bson_int))
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
+    pub(super) async fn collect_stats(&self) -> Result<StoreStats> {
+        let messages = self.raw_messages();
+        let raw_bytes = self.sum_field(&messages, "size").await?;
+        let layouts = self.sum_field(&messages, "layout_len").await?;
+        let blob_bytes = self.sum_field(&self.blobs, "stored_len").await?;
+        let dedup_hits = self
+            .counters
+            .find_one(doc! {"_id": "dedup_hits"})
+            .await
+            .map_err(db_error)?
+            .and_then(|d| d.get("value").and_then(bson_int))
+            .unwrap_or(0)
+            .max(0) as u64;
+        Ok(StoreStats {
+            users: self
+                .users
+                .count_documents(doc! {})
+                .await
+                .map_err(db_error)?,
+            mailboxes: self
+                .mailboxes
+                .count_documents(doc! {})
+                .await
+                .map_err(db_error)?,
+            messages: messages.count_documents(doc! {}).await.map_err(db_error)?,
+            raw_bytes,
+            stored_bytes: layouts + blob_bytes,
+            blobs: self
+                .blobs
+                .count_documents(doc! {})
+                .await
+                .map_err(db_error)?,
+            dedup_hits,
+        })
+    }
+
+    pub(super) async fn check_consistency(&self, repair: bool) -> Result<VerifyReport> {
+        let mut problems = Vec::new();
+        let mut used: HashMap<ObjectId, i64> = HashMap::new();
+        let mut references: HashMap<String, i64> = HashMap::new();
+        let mut seen: HashMap<ObjectId, Seen> = HashMap::new();
+        let mut cursor = self
+            .raw_messages()
+            .find(doc! {})
+            .projection(
+                doc! {"user": 1, "mailbox": 1, "uid": 1, "modseq": 1, "size": 1, "blobs": 1},
+            )
+            .await
+            .map_err(db_error)?;
+        while let Some(m) = cursor.try_next().await.map_err(db_error)? {
+            *used.entry(object_id(&m, "user")?).or_default() += int_field(&m, "size")?;
+            for hash in string_list(&m, "blobs") {
+                *references.entry(hash).or_default() += 1;
+            }
+            let s = seen.entry(object_id(&m, "mailbox")?).or_default();
+            s.max_uid = s.max_uid.max(int_field(&m, "uid")?);
+            s.max_modseq = s.max_modseq.max(int_field(&m, "modseq")?);
+        }
+        let mut cursor = self
+            .journal
+            .find(doc! {})
+            .projection(doc! {"mailbox": 1, "modseq": 1})
+            .await
+            .map_err(db_error)?;
+        while let Some(entry) = cursor.try_next().await.map_err(db_error)? {
+            let s = seen.entry(object_id(&entry, "mailbox")?).or_default();
+            s.max_modseq = s.max_modseq.max(int_field(&entry, "modseq")?);
+        }
+
+        // Quota: storage_used = Σ sizes of the user's messages.
+        let users: Vec<_> = self
+            .users
+            .find(doc! {})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        for user in users {
+            let actual = used.get(&user.id).copied().unwrap_or(0);
+            if user.storage_used != actual {
+                problems.push(format!(
+                    "user {}: storage_used {}, messages sum to {actual}",
+                    user.username, user.storage_used
+                ));
+                if repair {
+                    self.users
+                        .update_one(
+                            doc! {"_id": user.id},
+                            doc! {"$set": {"storage_used": actual}},
+                        )
+                        .await
+                        .map_err(db_error)?;
+                }
+            }
+        }
+
+        // Blob refcounts = number of references.
+        let blobs: Vec<Document> = self
+            .blobs
+            .find(doc! {})
+            .projection(doc! {"refcount": 1})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        for blob in &blobs {
+            let hash = blob
+                .get_str("_id")
+                .map_err(|e| Error::Backend(e.to_string()))?;
+            let stored = int_field(blob, "refcount")?;
+            let actual = references.remove(hash).unwrap_or(0);
+            if stored != actual {
+                problems.push(format!(
+                    "blob {hash}: refcount {stored}, referenced {actual} times"
+                ));
+                if repair {
+                    let unreferenced = if actual == 0 {
+                        Bson::Int64(now())
+                    } else {
+                        Bson::Null
+                    };
+                    self.blobs
+                        .update_one(
+                            doc! {"_id": hash},
+                            doc! {"$set": {"refcount": actual, "unreferenced_since": unreferenced}},
+                        )
+                        .await
+                        .map_err(db_error)?;
+                }
+            }
+        }
+        let missing: i64 = references.values().sum();
+        if missing > 0 {
+            problems.push(format!("{missing} message references to missing blobs"));
+        }
+
+        // UID/MODSEQ order, and allocations whose writer never finished.
+        let mailboxes: Vec<_> = self
+            .mailboxes
+            .find(doc! {})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        let stale = now() - PENDING_TIMEOUT_SECS;
+        for mailbox in mailboxes {
+            let s = seen.remove(&mailbox.id).unwrap_or_default();
+            let uid_drift = s.max_uid >= mailbox.uidnext;
+            let modseq_drift = s.max_modseq > mailbox.modseq;
+            if uid_drift {
+                problems.push(format!(
+                    "mailbox {}: a UID is not below uidnext {}",
+                    mailbox.path, mailbox.uidnext
+                ));
+            }
+            if modseq_drift {
+                problems.push(format!(
+                    "mailbox {}: a MODSEQ is above highest_modseq {}",
+                    mailbox.path, mailbox.modseq
+                ));
+            }
+            // Repair only ever raises the counters, so nothing is handed out twice.
+            if repair && (uid_drift || modseq_drift) {
+                self.mailboxes
+                    .update_one(
+                        doc! {"_id": mailbox.id},
+                        doc! {"$max": {"uidnext": s.max_uid + 1, "modseq": s.max_modseq}},
+                    )
+                    .await
+                    .map_err(db_error)?;
+            }
+            for (token, _) in &mailbox.pending {
+                if token_started(token).is_none_or(|started| started < stale) {
+                    problems.push(format!(
+                        "mailbox {}: allocation {token} never committed",
+                        mailbox.path
+                    ));
+                    if repair {
+                        self.mailboxes
+                            .update_one(
+                                doc! {"_id": mailbox.id},
+                                doc! {"$unset": {format!("pending.{token}"): ""}},
+                            )
+                            .await
+                            .map_err(db_error)?;
+                    }
+                }
+            }
+        }
+        Ok(VerifyReport {
+            repaired: repair && !problems.is_empty(),
+            problems,
+        })
+    }
+}

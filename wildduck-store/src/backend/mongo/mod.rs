@@ -1,0 +1,1522 @@
+//! The scale-out engine: MongoDB through the official `mongodb` driver (feature `mongodb`).
+//!
+//! # Collections (DESIGN §3.2)
+//!
+//! | collection | key / indexes | shard key (on a sharded cluster) |
+//! |---|---|---|
+//! | `users` | unique `unameview` | `_id` hashed |
+//! | `addresses` | unique `addrview`, `user` | `addrview` hashed |
+//! | `mailboxes` | unique `(user, path)` | `user` |
+//! | `messages` | unique `(mailbox, uid)`, `(mailbox, modseq)`, `user`, `blobs` | `(mailbox, uid)` range |
+//! | `journal` | `(mailbox, modseq)`, `created` | `(mailbox, modseq)` range |
+//! | `blobs` | `_id` = hex blake3 of stored form | `_id` hashed |
+//! | `blob_chunks` | `_id` = `<hash>:<n>`, `h` | `h` hashed |
+//! | `counters` | `_id` = name (UIDVALIDITY, dedup hits) | unsharded |
+//!
+//! Create the shard keys before the first write (`sh.shardCollection`); every query of a
+//! per-mailbox operation names the mailbox, so it is routed to one shard.
+//!
+//! # Atomicity without multi-document transactions
+//!
+//! The engine uses no transactions, change streams or GridFS (the CI server `nx-27017` has
+//! none, and they cost on a sharded cluster). Each step is an atomic single-document write,
+//! and steps run in an order that keeps the invariants for every reader at every moment:
+//!
+//! - **UID / MODSEQ**: allocated with `$inc` on the mailbox document, pending until the
+//!   change is written; readers trust only the committed horizon (see [`sequence`]).
+//! - **Quota**: reserved with one guarded `$inc` (`$expr: storage_used + size ≤ quota`)
+//!   *before* the message is written, released *after* it is gone.
+//! - **Blobs**: references raised before the message becomes visible, dropped after it is
+//!   gone; our own chunk documents (see [`blobs`]).
+//! - **Removal** (expunge, move out): messages are first marked `expunged` with the new
+//!   MODSEQ, the journal is written, the MODSEQ commits, and only then do the documents go.
+//! - **Failure**: a step that fails undoes the earlier steps of the same operation
+//!   (references, quota, inserted documents); a crash in between leaks (quota or refcount
+//!   too high), which `verify` repairs, but never makes an acknowledged message disappear.
+//!
+//! Writes use write concern `majority` with journaling unless the URI sets `w` itself.
+
+mod blobs;
+mod maintenance;
+mod records;
+mod sequence;
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
+use mongodb::{Client, Collection, IndexModel};
+
+use self::records::*;
+use self::sequence::Allocation;
+use super::*;
+use crate::error::{AddressError, Error, MailboxError, MessageError, UserError};
+
+/// Database used when the URI names none.
+pub const DEFAULT_DATABASE: &str = "wildduck";
+
+/// The MongoDB engine. Cheap to share; the driver pools connections.
+pub struct MongoBackend {
+    users: Collection<UserDoc>,
+    addresses: Collection<AddressDoc>,
+    mailboxes: Collection<MailboxDoc>,
+    messages: Collection<MessageDoc>,
+    journal: Collection<Document>,
+    blobs: Collection<Document>,
+    chunks: Collection<Document>,
+    counters: Collection<Document>,
+}
+
+pub(crate) fn db_error(e: mongodb::error::Error) -> Error {
+    Error::Backend(format!("mongodb: {e}"))
+}
+
+pub(crate) fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    const DUPLICATE_KEY: i32 = 11000;
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
+        ErrorKind::InsertMany(m) => m
+            .write_errors
+            .iter()
+            .flatten()
+            .any(|w| w.code == DUPLICATE_KEY),
+        ErrorKind::Command(c) => c.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+/// A message document about to go: what releasing it needs.
+struct Removal {
+    id: ObjectId,
+    size: i64,
+    blobs: Vec<String>,
+}
+
+impl From<&MessageDoc> for Removal {
+    fn from(m: &MessageDoc) -> Self {
+        Removal {
+            id: m.id,
+            size: m.size,
+            blobs: m.blobs.clone(),
+        }
+    }
+}
+
+/// Visits the messages of `mailbox` whose UID is in `uids` and that are not being removed,
+/// in UID order: one range query per range (ranges are sorted and disjoint).
+async fn find_in_set<T>(
+    collection: &Collection<T>,
+    mailbox: MailboxId,
+    uids: &UidSet,
+    projection: Option<Document>,
+) -> Result<Vec<T>>
+where
+    T: serde::de::DeserializeOwned + Unpin + Send + Sync,
+{
+    let mut out = Vec::new();
+    for &(first, last) in uids.ranges() {
+        let filter = doc! {
+            "mailbox": id_is(mailbox.0),
+            "uid": {"$gte": first as i64, "$lte": last as i64},
+            "expunged": Bson::Null,
+        };
+        let found: Vec<T> = collection
+            .find(filter)
+            .with_options(
+                mongodb::options::FindOptions::builder()
+                    .sort(doc! {"uid": 1})
+                    .projection(projection.clone())
+                    .build(),
+            )
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Whether a message belongs to a snapshot taken at `horizon`: it arrived at or before the
+/// horizon and its removal (if any) commits after it.
+fn visible_at(added: i64, expunged: Option<i64>, horizon: ModSeq) -> bool {
+    let horizon = horizon as i64;
+    added <= horizon && expunged.is_none_or(|at| at > horizon)
+}
+
+fn optional_int(doc: &Document, key: &str) -> Option<i64> {
+    doc.get(key).and_then(bson_int)
+}
+
+fn apply_flag_op(current: &Flags, op: FlagOp, given: &Flags) -> Flags {
+    match op {
+        FlagOp::Add => current.union(given).cloned().collect(),
+        FlagOp::Remove => current.difference(given).cloned().collect(),
+        FlagOp::Replace => given.clone(),
+    }
+}
+
+impl MongoBackend {
+    /// Connects to `uri` (database from the URI path, else [`DEFAULT_DATABASE`]) and makes
+    /// sure the collections' indexes exist.
+    pub async fn open(uri: &str) -> Result<Self> {
+        let mut options = ClientOptions::parse(uri).await.map_err(db_error)?;
+        if options.write_concern.as_ref().is_none_or(|w| w.w.is_none()) {
+            options.write_concern = Some(
+                WriteConcern::builder()
+                    .w(Acknowledgment::Majority)
+                    .journal(true)
+                    .build(),
+            );
+        }
+        options.app_name.get_or_insert_with(|| "wildduck-rs".into());
+        let database = options
+            .default_database
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let client = Client::with_options(options).map_err(db_error)?;
+        let db = client.database(&database);
+        let backend = MongoBackend {
+            users: db.collection("users"),
+            addresses: db.collection("addresses"),
+            mailboxes: db.collection("mailboxes"),
+            messages: db.collection("messages"),
+            journal: db.collection("journal"),
+            blobs: db.collection("blobs"),
+            chunks: db.collection("blob_chunks"),
+            counters: db.collection("counters"),
+        };
+        backend.create_indexes().await?;
+        Ok(backend)
+    }
+
+    async fn create_indexes(&self) -> Result<()> {
+        fn index(keys: Document, unique: bool) -> IndexModel {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().unique(unique).build())
+                .build()
+        }
+        self.users
+            .create_index(index(doc! {"unameview": 1}, true))
+            .await
+            .map_err(db_error)?;
+        self.addresses
+            .create_index(index(doc! {"addrview": 1}, true))
+            .await
+            .map_err(db_error)?;
+        self.addresses
+            .create_index(index(doc! {"user": 1}, false))
+            .await
+            .map_err(db_error)?;
+        self.mailboxes
+            .create_index(index(doc! {"user": 1, "path": 1}, true))
+            .await
+            .map_err(db_error)?;
+        for (keys, unique) in [
+            (doc! {"mailbox": 1, "uid": 1}, true),
+            (doc! {"mailbox": 1, "modseq": 1}, false),
+            (doc! {"user": 1}, false),
+            (doc! {"blobs": 1}, false),
+        ] {
+            self.messages
+                .create_index(index(keys, unique))
+                .await
+                .map_err(db_error)?;
+        }
+        for keys in [doc! {"mailbox": 1, "modseq": 1}, doc! {"created": 1}] {
+            self.journal
+                .create_index(index(keys, false))
+                .await
+                .map_err(db_error)?;
+        }
+        self.chunks
+            .create_index(index(doc! {"h": 1}, false))
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    fn raw_messages(&self) -> Collection<Document> {
+        self.messages.clone_with_type()
+    }
+
+    async fn user_doc(&self, user: UserId) -> Result<UserDoc> {
+        self.users
+            .find_one(doc! {"_id": user.0})
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| UserError::NotFound.into())
+    }
+
+    /// Next UIDVALIDITY: seconds-based, but above every value handed out before.
+    async fn next_uidvalidity(&self) -> Result<u32> {
+        loop {
+            let last = self
+                .counters
+                .find_one(doc! {"_id": "uidvalidity"})
+                .await
+                .map_err(db_error)?
+                .and_then(|d| optional_int(&d, "value"));
+            let next = (last.unwrap_or(0) + 1).max(now()).clamp(1, u32::MAX as i64);
+            if last.is_some_and(|last| next <= last) {
+                return Err(Error::Backend("UIDVALIDITY space exhausted".into()));
+            }
+            let taken = match last {
+                None => match self
+                    .counters
+                    .insert_one(doc! {"_id": "uidvalidity", "value": next})
+                    .await
+                {
+                    Ok(_) => true,
+                    Err(e) if is_duplicate_key(&e) => false,
+                    Err(e) => return Err(db_error(e)),
+                },
+                Some(last) => {
+                    self.counters
+                        .update_one(
+                            doc! {"_id": "uidvalidity", "value": last},
+                            doc! {"$set": {"value": next}},
+                        )
+                        .await
+                        .map_err(db_error)?
+                        .matched_count
+                        == 1
+                }
+            };
+            if taken {
+                return Ok(next as u32);
+            }
+        }
+    }
+
+    async fn bump_counter(&self, key: &str, by: i64) -> Result<()> {
+        self.counters
+            .update_one(doc! {"_id": key}, doc! {"$inc": {"value": by}})
+            .upsert(true)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn insert_mailbox(&self, user: UserId, new: &NewMailbox) -> Result<MailboxDoc> {
+        let doc = MailboxDoc::new(
+            user,
+            &new.path,
+            new.special_use,
+            self.next_uidvalidity().await?,
+        );
+        match self.mailboxes.insert_one(&doc).await {
+            Ok(_) => Ok(doc),
+            Err(e) if is_duplicate_key(&e) => Err(MailboxError::AlreadyExists.into()),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn create_missing(&self, user: UserId, paths: &[String]) -> Result<()> {
+        for path in paths {
+            let new = NewMailbox {
+                path: path.clone(),
+                special_use: None,
+            };
+            match self.insert_mailbox(user, &new).await {
+                Ok(_) | Err(Error::Mailbox(MailboxError::AlreadyExists)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn path_exists(&self, user: UserId, path: &str) -> Result<bool> {
+        Ok(self
+            .mailboxes
+            .find_one(doc! {"user": id_is(user.0), "path": path})
+            .await
+            .map_err(db_error)?
+            .is_some())
+    }
+
+    /// Takes `needed` bytes of the user's quota in one guarded `$inc`: the filter names the
+    /// quota just read and requires `storage_used ≤ quota − needed`, so concurrent
+    /// reservations can never overshoot; a quota changed meanwhile makes us re-read.
+    async fn reserve_quota(&self, user: UserId, needed: u64) -> Result<()> {
+        let needed_i = needed.min(i64::MAX as u64) as i64;
+        loop {
+            let record = self.user_doc(user).await?;
+            let filter = match record.quota {
+                None => doc! {"_id": user.0, "quota": Bson::Null},
+                Some(quota) if quota - needed_i < record.storage_used => {
+                    let user = record.into_record().user;
+                    return Err(MessageError::OverQuota {
+                        used: user.storage_used,
+                        needed,
+                        quota: user.quota.unwrap_or(0),
+                    }
+                    .into());
+                }
+                Some(quota) => doc! {
+                    "_id": user.0,
+                    "quota": quota,
+                    "storage_used": {"$lte": quota - needed_i},
+                },
+            };
+            let reserved = self
+                .users
+                .update_one(filter, doc! {"$inc": {"storage_used": needed_i}})
+                .await
+                .map_err(db_error)?;
+            if reserved.matched_count == 1 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Moves `storage_used` by `delta`. Used after the change it accounts for (or to undo a
+    /// reservation); a failure leaves drift for `verify`, so it is logged, not returned.
+    async fn add_storage(&self, user: UserId, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        if let Err(e) = self
+            .users
+            .update_one(doc! {"_id": user.0}, doc! {"$inc": {"storage_used": delta}})
+            .await
+        {
+            tracing::warn!(%user, delta, error = %e, "could not adjust storage_used");
+        }
+    }
+
+    /// Deletes message documents; whoever deletes a document releases its blobs (and quota
+    /// of `quota_owner`), so two removers never release twice. Returns the deleted ones' ids.
+    async fn remove_messages(
+        &self,
+        victims: &[Removal],
+        quota_owner: Option<UserId>,
+    ) -> Result<Vec<ObjectId>> {
+        let mut freed = 0i64;
+        let mut gone = Vec::with_capacity(victims.len());
+        let mut failure = None;
+        for victim in victims {
+            match self.messages.delete_one(doc! {"_id": victim.id}).await {
+                Ok(r) if r.deleted_count == 1 => {
+                    self.release_blobs(&victim.blobs).await;
+                    freed += victim.size;
+                    gone.push(victim.id);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    failure = Some(db_error(e));
+                    break;
+                }
+            }
+        }
+        if let Some(owner) = quota_owner {
+            self.add_storage(owner, -freed).await;
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(gone),
+        }
+    }
+
+    /// Deletes a mailbox document, then its messages (releasing blobs and, when
+    /// `release_quota`, the owner's quota) and its journal.
+    async fn drop_mailbox(&self, mailbox: &MailboxDoc, release_quota: bool) -> Result<()> {
+        let deleted = self
+            .mailboxes
+            .delete_one(doc! {"_id": mailbox.id})
+            .await
+            .map_err(db_error)?;
+        if deleted.deleted_count == 0 {
+            return Err(MailboxError::NotFound.into());
+        }
+        let messages: Vec<Removal> = self
+            .raw_messages()
+            .find(doc! {"mailbox": id_is(mailbox.id)})
+            .projection(doc! {"_id": 1, "size": 1, "blobs": 1})
+            .await
+            .map_err(db_error)?
+            .try_collect::<Vec<Document>>()
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(removal_from_doc)
+            .collect::<Result<_>>()?;
+        let owner = release_quota.then_some(UserId(mailbox.user));
+        self.remove_messages(&messages, owner).await?;
+        self.journal
+            .delete_many(doc! {"mailbox": id_is(mailbox.id)})
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// The full documents of the messages of `uids` not being removed, in UID order.
+    async fn messages_in(&self, mailbox: MailboxId, uids: &UidSet) -> Result<Vec<MessageDoc>> {
+        find_in_set(&self.messages, mailbox, uids, None).await
+    }
+
+    async fn insert_journal(&self, entries: Vec<Document>) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.journal.insert_many(entries).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Gives back what an operation took before it failed: the pending MODSEQ (left as a
+    /// gap), its journal entries, the documents it inserted, their blobs and quota.
+    async fn undo(
+        &self,
+        allocation: Option<&Allocation>,
+        inserted: &[Removal],
+        not_inserted_blobs: &[String],
+        quota: Option<(UserId, i64)>,
+    ) {
+        if let Some(allocation) = allocation {
+            let entries = doc! {
+                "mailbox": id_is(allocation.mailbox.0),
+                "modseq": allocation.modseq as i64,
+            };
+            if let Err(e) = self.journal.delete_many(entries).await {
+                tracing::warn!(error = %e, "could not remove journal entries of a failed change");
+            }
+        }
+        let removed = self
+            .remove_messages(inserted, None)
+            .await
+            .unwrap_or_default();
+        self.release_blobs(not_inserted_blobs).await;
+        if let Some((user, reserved)) = quota {
+            // Documents someone else removed had their quota released by that remover.
+            let released_by_others: i64 = inserted
+                .iter()
+                .filter(|r| !removed.contains(&r.id))
+                .map(|r| r.size)
+                .sum();
+            self.add_storage(user, -(reserved - released_by_others))
+                .await;
+        }
+        if let Some(allocation) = allocation
+            && let Err(e) = self.commit(allocation).await
+        {
+            tracing::warn!(error = %e, "could not end a failed change's pending MODSEQ");
+        }
+    }
+}
+
+impl MongoBackend {
+    /// Marks messages as leaving with the allocation's MODSEQ and journals each one that
+    /// was still there (and, for an expunge, still `\Deleted`). Returns the marked ones.
+    async fn mark_expunged(
+        &self,
+        allocation: &Allocation,
+        messages: &[MessageDoc],
+        require_deleted: bool,
+    ) -> Result<Vec<Removal>> {
+        let mut marked = Vec::new();
+        let mut entries = Vec::new();
+        for m in messages {
+            let mut filter = doc! {"_id": m.id, "expunged": Bson::Null};
+            if require_deleted {
+                filter.insert("deleted", true);
+            }
+            let result = self
+                .messages
+                .update_one(
+                    filter,
+                    doc! {"$set": {"expunged": allocation.modseq as i64}},
+                )
+                .await
+                .map_err(db_error)?;
+            if result.matched_count == 1 {
+                marked.push(Removal::from(m));
+                entries.push(journal_entry(
+                    allocation.mailbox,
+                    allocation.modseq,
+                    m.uid as Uid,
+                    KIND_EXPUNGE,
+                    None,
+                ));
+            }
+        }
+        self.insert_journal(entries).await?;
+        Ok(marked)
+    }
+
+    /// Writes new flags with the allocation's MODSEQ, each message by compare-and-set on its
+    /// MODSEQ so a concurrent change is never overwritten: on a lost race the message is
+    /// re-read and the operation applied to its new flags. Records each result in
+    /// `results`; returns whether anything changed.
+    async fn apply_flags(
+        &self,
+        allocation: &Allocation,
+        messages: Vec<MessageDoc>,
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+        results: &mut BTreeMap<Uid, Option<(Flags, ModSeq)>>,
+    ) -> Result<bool> {
+        let modseq = allocation.modseq;
+        let mut entries = Vec::new();
+        for mut m in messages {
+            loop {
+                let old = flags_from_strings(&m.flags);
+                let new = apply_flag_op(&old, op, flags);
+                let uid = m.uid as Uid;
+                if unchanged_since.is_some_and(|limit| m.modseq as u64 > limit) {
+                    results.insert(uid, None);
+                    break;
+                }
+                if new == old {
+                    results.insert(uid, Some((old, m.modseq as u64)));
+                    break;
+                }
+                let mut set = flag_fields(&new);
+                set.insert("modseq", modseq as i64);
+                let result = self
+                    .messages
+                    .update_one(
+                        doc! {"_id": m.id, "modseq": m.modseq, "expunged": Bson::Null},
+                        doc! {"$set": set},
+                    )
+                    .await
+                    .map_err(db_error)?;
+                if result.matched_count == 1 {
+                    entries.push(journal_entry(
+                        allocation.mailbox,
+                        modseq,
+                        uid,
+                        KIND_FLAGS,
+                        Some(&new),
+                    ));
+                    results.insert(uid, Some((new, modseq)));
+                    break;
+                }
+                match self
+                    .messages
+                    .find_one(doc! {"_id": m.id, "expunged": Bson::Null})
+                    .await
+                    .map_err(db_error)?
+                {
+                    Some(fresh) => m = fresh,
+                    None => {
+                        results.remove(&uid);
+                        break;
+                    }
+                }
+            }
+        }
+        let changed = !entries.is_empty();
+        self.insert_journal(entries).await?;
+        Ok(changed)
+    }
+}
+
+fn removal_from_doc(doc: &Document) -> Result<Removal> {
+    Ok(Removal {
+        id: doc
+            .get_object_id("_id")
+            .map_err(|e| Error::Backend(e.to_string()))?,
+        size: int_field(doc, "size")?,
+        blobs: string_list(doc, "blobs"),
+    })
+}
+
+#[async_trait]
+impl Backend for MongoBackend {
+    async fn create_user(
+        &self,
+        record: UserRecord,
+        mailboxes: Vec<NewMailbox>,
+        address: Option<Address>,
+    ) -> Result<()> {
+        if self.user_by_unameview(&record.unameview).await?.is_some() {
+            return Err(UserError::AlreadyExists.into());
+        }
+        let user = record.user.id;
+        // Address and mailboxes first, the user document last: the account becomes
+        // visible complete, and its unique unameview is the final guard.
+        if let Some(address) = &address {
+            match self.addresses.insert_one(AddressDoc::from(address)).await {
+                Ok(_) => {}
+                Err(e) if is_duplicate_key(&e) => return Err(AddressError::AlreadyExists.into()),
+                Err(e) => return Err(db_error(e)),
+            }
+        }
+        let mut result = Ok(());
+        for mailbox in &mailboxes {
+            if let Err(e) = self.insert_mailbox(user, mailbox).await {
+                result = Err(e);
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = match self.users.insert_one(UserDoc::from_record(&record)).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_duplicate_key(&e) => Err(UserError::AlreadyExists.into()),
+                Err(e) => Err(db_error(e)),
+            };
+        }
+        if result.is_err() {
+            let _ = self
+                .mailboxes
+                .delete_many(doc! {"user": id_is(user.0)})
+                .await;
+            let _ = self
+                .addresses
+                .delete_many(doc! {"user": id_is(user.0)})
+                .await;
+        }
+        result
+    }
+
+    async fn user_by_id(&self, user: UserId) -> Result<Option<UserRecord>> {
+        Ok(self
+            .users
+            .find_one(doc! {"_id": user.0})
+            .await
+            .map_err(db_error)?
+            .map(UserDoc::into_record))
+    }
+
+    async fn user_by_unameview(&self, unameview: &str) -> Result<Option<UserRecord>> {
+        Ok(self
+            .users
+            .find_one(doc! {"unameview": unameview})
+            .await
+            .map_err(db_error)?
+            .map(UserDoc::into_record))
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let docs: Vec<UserDoc> = self
+            .users
+            .find(doc! {})
+            .sort(doc! {"unameview": 1})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        Ok(docs.into_iter().map(|d| d.into_record().user).collect())
+    }
+
+    async fn update_user(&self, user: UserId, update: UserUpdate) -> Result<()> {
+        let set = match update {
+            UserUpdate::PasswordHash(hash) => doc! {"password": hash},
+            UserUpdate::Quota(quota) => {
+                doc! {"quota": quota.map(|q| q.min(i64::MAX as u64) as i64)}
+            }
+            UserUpdate::Disabled(disabled) => doc! {"disabled": disabled},
+        };
+        let result = self
+            .users
+            .update_one(doc! {"_id": user.0}, doc! {"$set": set})
+            .await
+            .map_err(db_error)?;
+        if result.matched_count == 0 {
+            return Err(UserError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, user: UserId) -> Result<Vec<Wake>> {
+        self.user_doc(user).await?;
+        let mailboxes: Vec<MailboxDoc> = self
+            .mailboxes
+            .find(doc! {"user": id_is(user.0)})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        // The user document goes first: quota reservations for new mail fail from now on.
+        self.users
+            .delete_one(doc! {"_id": user.0})
+            .await
+            .map_err(db_error)?;
+        self.addresses
+            .delete_many(doc! {"user": id_is(user.0)})
+            .await
+            .map_err(db_error)?;
+        let mut wakes = Vec::new();
+        for mailbox in &mailboxes {
+            match self.drop_mailbox(mailbox, false).await {
+                Ok(()) | Err(Error::Mailbox(MailboxError::NotFound)) => {}
+                Err(e) => return Err(e),
+            }
+            wakes.push(Wake {
+                user,
+                mailbox: MailboxId(mailbox.id),
+                modseq: mailbox.modseq as u64 + 1,
+            });
+        }
+        Ok(wakes)
+    }
+
+    async fn add_address(&self, address: Address) -> Result<()> {
+        self.user_doc(address.user).await?;
+        match self.addresses.insert_one(AddressDoc::from(&address)).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(AddressError::AlreadyExists.into()),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn remove_address(&self, user: UserId, addrview: &str) -> Result<()> {
+        let removed = self
+            .addresses
+            .delete_one(doc! {"user": id_is(user.0), "addrview": addrview})
+            .await
+            .map_err(db_error)?;
+        if removed.deleted_count == 0 {
+            return Err(AddressError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>> {
+        self.user_doc(user).await?;
+        let docs: Vec<AddressDoc> = self
+            .addresses
+            .find(doc! {"user": id_is(user.0)})
+            .sort(doc! {"address": 1})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        Ok(docs.into_iter().map(Address::from).collect())
+    }
+
+    async fn address_by_view(&self, addrview: &str) -> Result<Option<Address>> {
+        Ok(self
+            .addresses
+            .find_one(doc! {"addrview": addrview})
+            .await
+            .map_err(db_error)?
+            .map(Address::from))
+    }
+
+    async fn list_mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>> {
+        self.user_doc(user).await?;
+        let docs: Vec<MailboxDoc> = self
+            .mailboxes
+            .find(doc! {"user": id_is(user.0)})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        // Sorted here by byte order of the path, as SQLite's ORDER BY path does.
+        let mut list: Vec<Mailbox> = docs.iter().map(MailboxDoc::to_model).collect();
+        list.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(list)
+    }
+
+    async fn mailbox_by_path(&self, user: UserId, path: &str) -> Result<Option<Mailbox>> {
+        Ok(self
+            .mailboxes
+            .find_one(doc! {"user": id_is(user.0), "path": path})
+            .await
+            .map_err(db_error)?
+            .map(|d| d.to_model()))
+    }
+
+    async fn mailbox_by_id(&self, mailbox: MailboxId) -> Result<Option<Mailbox>> {
+        Ok(self
+            .mailboxes
+            .find_one(doc! {"_id": mailbox.0})
+            .await
+            .map_err(db_error)?
+            .map(|d| d.to_model()))
+    }
+
+    async fn create_mailbox(
+        &self,
+        user: UserId,
+        parents: Vec<String>,
+        mailbox: NewMailbox,
+    ) -> Result<Mailbox> {
+        self.user_doc(user).await?;
+        if self.path_exists(user, &mailbox.path).await? {
+            return Err(MailboxError::AlreadyExists.into());
+        }
+        self.create_missing(user, &parents).await?;
+        Ok(self.insert_mailbox(user, &mailbox).await?.to_model())
+    }
+
+    async fn rename_mailbox_tree(
+        &self,
+        user: UserId,
+        from: &str,
+        to: &str,
+        to_parents: Vec<String>,
+    ) -> Result<()> {
+        self.user_doc(user).await?;
+        if !self.path_exists(user, from).await? {
+            return Err(MailboxError::NotFound.into());
+        }
+        let prefix = format!("{from}/");
+        let all: Vec<MailboxDoc> = self
+            .mailboxes
+            .find(doc! {"user": id_is(user.0)})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        let renamed: Vec<(ObjectId, String, String)> = all
+            .into_iter()
+            .filter(|m| m.path == from || m.path.starts_with(&prefix))
+            .map(|m| {
+                let new_path = format!("{to}{}", &m.path[from.len()..]);
+                (m.id, m.path, new_path)
+            })
+            .collect();
+        for (_, _, new_path) in &renamed {
+            if self.path_exists(user, new_path).await? {
+                return Err(MailboxError::AlreadyExists.into());
+            }
+        }
+        for (done, (id, _, new_path)) in renamed.iter().enumerate() {
+            let result = self
+                .mailboxes
+                .update_one(doc! {"_id": id}, doc! {"$set": {"path": new_path}})
+                .await;
+            if let Err(e) = result {
+                // Put back what moved already, so the tree is never half renamed.
+                for (id, old_path, _) in &renamed[..done] {
+                    let _ = self
+                        .mailboxes
+                        .update_one(doc! {"_id": id}, doc! {"$set": {"path": old_path}})
+                        .await;
+                }
+                return Err(if is_duplicate_key(&e) {
+                    MailboxError::AlreadyExists.into()
+                } else {
+                    db_error(e)
+                });
+            }
+        }
+        self.create_missing(user, &to_parents).await
+    }
+
+    async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<Vec<Wake>> {
+        let record = self.mailbox_doc(mailbox).await?;
+        self.drop_mailbox(&record, true).await?;
+        Ok(vec![Wake {
+            user: UserId(record.user),
+            mailbox,
+            modseq: record.modseq as u64 + 1,
+        }])
+    }
+
+    async fn set_subscribed(&self, mailbox: MailboxId, subscribed: bool) -> Result<()> {
+        let result = self
+            .mailboxes
+            .update_one(
+                doc! {"_id": mailbox.0},
+                doc! {"$set": {"subscribed": subscribed}},
+            )
+            .await
+            .map_err(db_error)?;
+        if result.matched_count == 0 {
+            return Err(MailboxError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
+        let record = self.mailbox_doc(mailbox).await?;
+        let horizon = record.horizon();
+        let mut cursor = self
+            .raw_messages()
+            .find(doc! {"mailbox": id_is(mailbox.0)})
+            .projection(doc! {"added": 1, "expunged": 1, "seen": 1, "size": 1})
+            .await
+            .map_err(db_error)?;
+        let (mut messages, mut unseen, mut size) = (0u32, 0u32, 0u64);
+        while let Some(m) = cursor.try_next().await.map_err(db_error)? {
+            if visible_at(
+                int_field(&m, "added")?,
+                optional_int(&m, "expunged"),
+                horizon,
+            ) {
+                messages += 1;
+                unseen += u32::from(!bool_field(&m, "seen"));
+                size += int_field(&m, "size")?.max(0) as u64;
+            }
+        }
+        let model = record.to_model();
+        Ok(MailboxStatus {
+            messages,
+            unseen,
+            uidnext: model.uidnext,
+            uidvalidity: model.uidvalidity,
+            highest_modseq: horizon,
+            size,
+        })
+    }
+
+    async fn quota_of_mailbox(&self, mailbox: MailboxId) -> Result<(u64, Option<u64>)> {
+        let record = self.mailbox_doc(mailbox).await?;
+        let user = self.user_doc(UserId(record.user)).await?.into_record().user;
+        Ok((user.storage_used, user.quota))
+    }
+
+    async fn append(
+        &self,
+        mailbox: MailboxId,
+        message: NewMessage,
+    ) -> Result<(AppendOutcome, Vec<Wake>)> {
+        let target = self.mailbox_doc(mailbox).await?;
+        let user = UserId(target.user);
+        let size = message.size.min(i64::MAX as u64) as i64;
+        self.reserve_quota(user, message.size).await?;
+        let hashes = match self.reference_new_blobs(&message.content.blobs).await {
+            Ok(hashes) => hashes,
+            Err(e) => {
+                self.add_storage(user, -size).await;
+                return Err(e);
+            }
+        };
+        let allocation = match self.allocate(mailbox, 1).await {
+            Ok(allocation) => allocation,
+            Err(e) => {
+                self.undo(None, &[], &hashes, Some((user, size))).await;
+                return Err(e);
+            }
+        };
+        let modseq = allocation.modseq as i64;
+        let doc = MessageDoc {
+            id: message.id.0,
+            mailbox: mailbox.0,
+            user: user.0,
+            uid: allocation.first_uid as i64,
+            modseq,
+            added: modseq,
+            expunged: None,
+            flags: flags_to_strings(&message.flags),
+            seen: message.flags.contains(&Flag::Seen),
+            deleted: message.flags.contains(&Flag::Deleted),
+            idate: message.internal_date,
+            hdate: message.header_date,
+            size,
+            msgid: message.message_id,
+            subject: message.subject,
+            envelope: to_document(&message.envelope)?,
+            bodystructure: to_document(&message.body_structure)?,
+            layout_len: message.content.layout.len() as i64,
+            layout: binary(message.content.layout),
+            blobs: hashes.clone(),
+            search_headers: message.search_headers,
+            search_body: message.search_body,
+        };
+        let inserted = self.messages.insert_one(&doc).await.map_err(db_error);
+        let written = match inserted {
+            Ok(_) => async {
+                self.insert_journal(vec![journal_entry(
+                    mailbox,
+                    allocation.modseq,
+                    allocation.first_uid,
+                    KIND_EXISTS,
+                    None,
+                )])
+                .await?;
+                self.commit(&allocation).await
+            }
+            .await
+            .map_err(|e| (e, vec![Removal::from(&doc)], Vec::new())),
+            Err(e) => Err((e, Vec::new(), hashes)),
+        };
+        if let Err((e, inserted, blobs)) = written {
+            self.undo(Some(&allocation), &inserted, &blobs, Some((user, size)))
+                .await;
+            return Err(e);
+        }
+        Ok((
+            AppendOutcome {
+                id: message.id,
+                uid: allocation.first_uid,
+                modseq: allocation.modseq,
+                uidvalidity: allocation.uidvalidity,
+                size: message.size,
+            },
+            vec![Wake {
+                user,
+                mailbox,
+                modseq: allocation.modseq,
+            }],
+        ))
+    }
+
+    async fn transfer(
+        &self,
+        source: MailboxId,
+        uids: &UidSet,
+        target: MailboxId,
+        transfer: Transfer,
+    ) -> Result<(CopyOutcome, Vec<Wake>)> {
+        let from = self.mailbox_doc(source).await?;
+        let to = self.mailbox_doc(target).await?;
+        let picked = self.messages_in(source, uids).await?;
+        if picked.is_empty() {
+            return Ok((
+                CopyOutcome {
+                    uidvalidity: to.uidvalidity as u32,
+                    pairs: Vec::new(),
+                    modseq: None,
+                },
+                Vec::new(),
+            ));
+        }
+        let (from_user, to_user) = (UserId(from.user), UserId(to.user));
+        let total: i64 = picked.iter().map(|m| m.size).sum();
+        let quota_moves = transfer == Transfer::Copy || from_user != to_user;
+        let reservation = quota_moves.then_some((to_user, total));
+        if quota_moves {
+            self.reserve_quota(to_user, total as u64).await?;
+        }
+        let mut referenced: Vec<String> = Vec::new();
+        for hash in picked.iter().flat_map(|m| &m.blobs) {
+            match self.add_reference(hash).await {
+                Ok(true) => referenced.push(hash.clone()),
+                outcome => {
+                    self.undo(None, &[], &referenced, reservation).await;
+                    return Err(match outcome {
+                        Err(e) => e,
+                        _ => Error::Backend(format!("blob {hash} of a message is missing")),
+                    });
+                }
+            }
+        }
+        let allocation = match self.allocate(target, picked.len() as u32).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.undo(None, &[], &referenced, reservation).await;
+                return Err(e);
+            }
+        };
+        let modseq = allocation.modseq as i64;
+        let mut copies: Vec<Removal> = Vec::with_capacity(picked.len());
+        let mut pairs = Vec::with_capacity(picked.len());
+        let mut entries = Vec::with_capacity(picked.len());
+        let mut failure = None;
+        for (i, original) in picked.iter().enumerate() {
+            let new_uid = allocation.first_uid + i as u32;
+            let copy = MessageDoc {
+                id: ObjectId::new(),
+                mailbox: target.0,
+                user: to_user.0,
+                uid: new_uid as i64,
+                modseq,
+                added: modseq,
+                expunged: None,
+                ..original.clone()
+            };
+            if let Err(e) = self.messages.insert_one(&copy).await {
+                failure = Some(db_error(e));
+                break;
+            }
+            copies.push(Removal::from(&copy));
+            pairs.push((original.uid as u32, new_uid));
+            entries.push(journal_entry(
+                target,
+                allocation.modseq,
+                new_uid,
+                KIND_EXISTS,
+                None,
+            ));
+        }
+        let written = match failure {
+            Some(e) => Err(e),
+            None => self.insert_journal(entries).await,
+        };
+        if let Err(e) = written {
+            let copied_blobs: usize = copies.iter().map(|c| c.blobs.len()).sum();
+            self.undo(
+                Some(&allocation),
+                &copies,
+                &referenced[copied_blobs..],
+                reservation,
+            )
+            .await;
+            return Err(e);
+        }
+        let mut wakes = vec![Wake {
+            user: to_user,
+            mailbox: target,
+            modseq: allocation.modseq,
+        }];
+        if transfer == Transfer::Copy {
+            self.commit(&allocation).await?;
+            return Ok((
+                CopyOutcome {
+                    uidvalidity: allocation.uidvalidity,
+                    pairs,
+                    modseq: Some(allocation.modseq),
+                },
+                wakes,
+            ));
+        }
+        // Move: the copies are written; now take the originals out of the source.
+        let removal = self.allocate(source, 0).await;
+        let committed = self.commit(&allocation).await;
+        let removal = removal?;
+        committed?;
+        let marked = self.mark_expunged(&removal, &picked, false).await;
+        let committed = self.commit(&removal).await;
+        let marked = marked?;
+        committed?;
+        let owner = (from_user != to_user).then_some(from_user);
+        self.remove_messages(&marked, owner).await?;
+        wakes.push(Wake {
+            user: from_user,
+            mailbox: source,
+            modseq: removal.modseq,
+        });
+        Ok((
+            CopyOutcome {
+                uidvalidity: allocation.uidvalidity,
+                pairs,
+                modseq: Some(allocation.modseq),
+            },
+            wakes,
+        ))
+    }
+
+    async fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<(FlagsOutcome, Vec<Wake>)> {
+        let record = self.mailbox_doc(mailbox).await?;
+        let current = self.messages_in(mailbox, uids).await?;
+        // uid → (flags, modseq) after the command, or None when UNCHANGEDSINCE refused it.
+        let mut results: BTreeMap<Uid, Option<(Flags, ModSeq)>> = BTreeMap::new();
+        let mut to_change = Vec::new();
+        for m in current {
+            let old = flags_from_strings(&m.flags);
+            let new = apply_flag_op(&old, op, flags);
+            if unchanged_since.is_some_and(|limit| m.modseq as u64 > limit) {
+                results.insert(m.uid as u32, None);
+            } else if new == old {
+                results.insert(m.uid as u32, Some((old, m.modseq as u64)));
+            } else {
+                to_change.push(m);
+            }
+        }
+        let mut outcome_modseq = None;
+        if !to_change.is_empty() {
+            let allocation = self.allocate(mailbox, 0).await?;
+            let changed = self
+                .apply_flags(
+                    &allocation,
+                    to_change,
+                    op,
+                    flags,
+                    unchanged_since,
+                    &mut results,
+                )
+                .await;
+            let committed = self.commit(&allocation).await;
+            if changed? {
+                outcome_modseq = Some(allocation.modseq);
+            }
+            committed?;
+        }
+        let mut outcome = FlagsOutcome {
+            modseq: outcome_modseq,
+            updated: Vec::new(),
+            modified: Vec::new(),
+        };
+        for (uid, result) in results {
+            match result {
+                Some((flags, modseq)) => outcome.updated.push((uid, flags, modseq)),
+                None => outcome.modified.push(uid),
+            }
+        }
+        let wakes = outcome_modseq
+            .map(|modseq| Wake {
+                user: UserId(record.user),
+                mailbox,
+                modseq,
+            })
+            .into_iter()
+            .collect();
+        Ok((outcome, wakes))
+    }
+
+    async fn expunge(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&UidSet>,
+    ) -> Result<(ExpungeOutcome, Vec<Wake>)> {
+        let uids = uids.cloned().unwrap_or_else(UidSet::all);
+        let record = self.mailbox_doc(mailbox).await?;
+        let candidates: Vec<MessageDoc> = self
+            .messages_in(mailbox, &uids)
+            .await?
+            .into_iter()
+            .filter(|m| m.deleted)
+            .collect();
+        if candidates.is_empty() {
+            return Ok((
+                ExpungeOutcome {
+                    uids: Vec::new(),
+                    modseq: None,
+                },
+                Vec::new(),
+            ));
+        }
+        let allocation = self.allocate(mailbox, 0).await?;
+        let marked = self.mark_expunged(&allocation, &candidates, true).await;
+        let committed = self.commit(&allocation).await;
+        let marked = marked?;
+        committed?;
+        self.remove_messages(&marked, Some(UserId(record.user)))
+            .await?;
+        let by_id: HashMap<ObjectId, Uid> =
+            candidates.iter().map(|m| (m.id, m.uid as u32)).collect();
+        let mut expunged: Vec<Uid> = marked
+            .iter()
+            .filter_map(|r| by_id.get(&r.id))
+            .copied()
+            .collect();
+        expunged.sort_unstable();
+        if expunged.is_empty() {
+            return Ok((
+                ExpungeOutcome {
+                    uids: expunged,
+                    modseq: None,
+                },
+                Vec::new(),
+            ));
+        }
+        Ok((
+            ExpungeOutcome {
+                uids: expunged,
+                modseq: Some(allocation.modseq),
+            },
+            vec![Wake {
+                user: UserId(record.user),
+                mailbox,
+                modseq: allocation.modseq,
+            }],
+        ))
+    }
+
+    async fn snapshot(&self, mailbox: MailboxId) -> Result<Snapshot> {
+        let record = self.mailbox_doc(mailbox).await?;
+        let horizon = record.horizon();
+        let mut cursor = self
+            .raw_messages()
+            .find(doc! {"mailbox": id_is(mailbox.0)})
+            .projection(doc! {"uid": 1, "added": 1, "expunged": 1})
+            .sort(doc! {"uid": 1})
+            .await
+            .map_err(db_error)?;
+        let mut uids = Vec::new();
+        while let Some(m) = cursor.try_next().await.map_err(db_error)? {
+            if visible_at(
+                int_field(&m, "added")?,
+                optional_int(&m, "expunged"),
+                horizon,
+            ) {
+                uids.push(int_field(&m, "uid")? as Uid);
+            }
+        }
+        let model = record.to_model();
+        Ok(Snapshot {
+            uids,
+            uidvalidity: model.uidvalidity,
+            uidnext: model.uidnext,
+            highest_modseq: horizon,
+        })
+    }
+
+    async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes> {
+        let record = self.mailbox_doc(mailbox).await?;
+        let horizon = record.horizon();
+        let entries: Vec<Document> = self
+            .journal
+            .find(doc! {
+                "mailbox": id_is(mailbox.0),
+                "modseq": {"$gt": modseq.min(i64::MAX as u64) as i64, "$lte": horizon as i64},
+            })
+            .sort(doc! {"modseq": 1, "uid": 1})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        Ok(Changes {
+            changes: entries
+                .iter()
+                .map(change_from_entry)
+                .collect::<Result<_>>()?,
+            highest_modseq: horizon,
+            truncated: (modseq as i64) < record.journal_floor,
+        })
+    }
+
+    async fn fetch_meta(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        fields: MetaFields,
+    ) -> Result<Vec<MessageMeta>> {
+        self.mailbox_doc(mailbox).await?;
+        let mut projection = doc! {
+            "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1,
+        };
+        if fields.envelope {
+            projection.insert("envelope", 1);
+        }
+        if fields.body_structure {
+            projection.insert("bodystructure", 1);
+        }
+        let docs = find_in_set(&self.raw_messages(), mailbox, uids, Some(projection)).await?;
+        docs.into_iter()
+            .map(|mut m| {
+                let flags = string_list(&m, "flags");
+                let envelope = m
+                    .remove("envelope")
+                    .and_then(|e| e.as_document().cloned())
+                    .map(from_document::<Envelope>)
+                    .transpose()?;
+                let body_structure = m
+                    .remove("bodystructure")
+                    .and_then(|b| b.as_document().cloned())
+                    .map(from_document::<BodyStructure>)
+                    .transpose()?;
+                Ok(MessageMeta {
+                    id: MessageId(
+                        m.get_object_id("_id")
+                            .map_err(|e| Error::Backend(e.to_string()))?,
+                    ),
+                    uid: int_field(&m, "uid")? as Uid,
+                    modseq: int_field(&m, "modseq")? as ModSeq,
+                    flags: flags_from_strings(&flags),
+                    internal_date: int_field(&m, "idate")?,
+                    header_date: optional_int(&m, "hdate"),
+                    size: int_field(&m, "size")?.max(0) as u64,
+                    envelope,
+                    body_structure,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_content(&self, mailbox: MailboxId, uid: Uid) -> Result<ContentRead> {
+        let mut m = self
+            .raw_messages()
+            .find_one(doc! {"mailbox": id_is(mailbox.0), "uid": uid as i64})
+            .projection(doc! {"layout": 1, "blobs": 1})
+            .await
+            .map_err(db_error)?
+            .ok_or(MessageError::NotFound)?;
+        let layout = std::mem::take(
+            m.get_binary_generic_mut("layout")
+                .map_err(|e| Error::Backend(format!("message layout: {e}")))?,
+        );
+        let blobs = self.read_blobs(&string_list(&m, "blobs")).await?;
+        Ok(ContentRead { layout, blobs })
+    }
+
+    async fn search_rows(&self, mailbox: MailboxId, with_text: bool) -> Result<Vec<SearchRow>> {
+        self.mailbox_doc(mailbox).await?;
+        let mut projection = doc! {
+            "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1,
+        };
+        if with_text {
+            projection.insert("search_headers", 1);
+            projection.insert("search_body", 1);
+        }
+        let docs: Vec<Document> = self
+            .raw_messages()
+            .find(doc! {"mailbox": id_is(mailbox.0), "expunged": Bson::Null})
+            .projection(projection)
+            .sort(doc! {"uid": 1})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        docs.into_iter()
+            .map(|m| {
+                let flags = string_list(&m, "flags");
+                let text = |key: &str| m.get_str(key).ok().map(str::to_string);
+                Ok(SearchRow {
+                    uid: int_field(&m, "uid")? as Uid,
+                    modseq: int_field(&m, "modseq")? as ModSeq,
+                    flags: flags_from_strings(&flags),
+                    internal_date: int_field(&m, "idate")?,
+                    header_date: optional_int(&m, "hdate"),
+                    size: int_field(&m, "size")?.max(0) as u64,
+                    search_headers: text("search_headers"),
+                    search_body: text("search_body"),
+                })
+            })
+            .collect()
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.collect_stats().await
+    }
+
+    async fn verify(&self, repair: bool) -> Result<VerifyReport> {
+        self.check_consistency(repair).await
+    }
+
+    async fn gc(&self, grace_secs: u64) -> Result<u64> {
+        self.collect_blobs(grace_secs).await
+    }
+
+    async fn trim_journal(&self, max_age_secs: u64) -> Result<u64> {
+        let cutoff = now() - max_age_secs.min(i64::MAX as u64) as i64;
+        let old: Vec<Document> = self
+            .journal
+            .find(doc! {"created": {"$lt": cutoff}})
+            .projection(doc! {"mailbox": 1, "modseq": 1})
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        let mut floors: HashMap<ObjectId, i64> = HashMap::new();
+        for entry in &old {
+            let mailbox = entry
+                .get_object_id("mailbox")
+                .map_err(|e| Error::Backend(e.to_string()))?;
+            let modseq = int_field(entry, "modseq")?;
+            let floor = floors.entry(mailbox).or_insert(modseq);
+            *floor = (*floor).max(modseq);
+        }
+        // Raise the floors before deleting, so no reader takes a gap for "nothing changed".
+        for (mailbox, floor) in floors {
+            self.mailboxes
+                .update_one(
+                    doc! {"_id": mailbox},
+                    doc! {"$max": {"journal_floor": floor}},
+                )
+                .await
+                .map_err(db_error)?;
+        }
+        let removed = self
+            .journal
+            .delete_many(doc! {"created": {"$lt": cutoff}})
+            .await
+            .map_err(db_error)?;
+        Ok(removed.deleted_count)
+    }
+}

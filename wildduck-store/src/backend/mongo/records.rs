@@ -1,0 +1,325 @@
+//! The documents of each collection and their conversion to and from the model.
+//!
+//! Integers the model keeps unsigned are stored as `Int64` (BSON has no unsigned types);
+//! hashes are lower-case hex strings, so every query is a plain string equality or `$in`.
+
+use mongodb::bson::{Binary, Bson, Document, doc, spec::BinarySubtype};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{UserRecord, now};
+use crate::error::{Error, Result};
+use crate::model::*;
+
+/// `users`: one per account. `storage_used` moves only by guarded `$inc`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserDoc {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub username: String,
+    pub unameview: String,
+    pub password: String,
+    pub quota: Option<i64>,
+    pub storage_used: i64,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub disabled: bool,
+    pub created: i64,
+}
+
+impl UserDoc {
+    pub fn from_record(record: &UserRecord) -> Self {
+        let user = &record.user;
+        UserDoc {
+            id: user.id.0,
+            username: user.username.clone(),
+            unameview: record.unameview.clone(),
+            password: record.password_hash.clone(),
+            quota: user.quota.map(|q| q.min(i64::MAX as u64) as i64),
+            storage_used: user.storage_used as i64,
+            disabled: user.disabled,
+            created: user.created,
+        }
+    }
+
+    pub fn into_record(self) -> UserRecord {
+        UserRecord {
+            user: User {
+                id: UserId(self.id),
+                username: self.username,
+                quota: self.quota.map(|q| q.max(0) as u64),
+                storage_used: self.storage_used.max(0) as u64,
+                disabled: self.disabled,
+                created: self.created,
+            },
+            unameview: self.unameview,
+            password_hash: self.password,
+        }
+    }
+}
+
+/// `addresses`: unique `addrview`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AddressDoc {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user: ObjectId,
+    pub address: String,
+    pub addrview: String,
+}
+
+impl From<&Address> for AddressDoc {
+    fn from(a: &Address) -> Self {
+        AddressDoc {
+            id: a.id.0,
+            user: a.user.0,
+            address: a.address.clone(),
+            addrview: a.addrview.clone(),
+        }
+    }
+}
+
+impl From<AddressDoc> for Address {
+    fn from(d: AddressDoc) -> Self {
+        Address {
+            id: AddressId(d.id),
+            user: UserId(d.user),
+            address: d.address,
+            addrview: d.addrview,
+        }
+    }
+}
+
+/// `mailboxes`: unique `(user, path)`. `uidnext` and `modseq` are *allocation* counters
+/// (advanced by `$inc` before the change is written); `pending` maps each in-flight
+/// operation's token to the highest MODSEQ known committed when it started (its floor).
+/// See the module docs of `sequence` for how readers derive the committed horizon.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MailboxDoc {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user: ObjectId,
+    pub path: String,
+    pub special_use: Option<String>,
+    pub uidvalidity: i64,
+    pub uidnext: i64,
+    pub modseq: i64,
+    #[serde(default)]
+    pub pending: Document,
+    #[serde(default)]
+    pub journal_floor: i64,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub subscribed: bool,
+}
+
+impl MailboxDoc {
+    pub fn new(
+        user: UserId,
+        path: &str,
+        special_use: Option<SpecialUse>,
+        uidvalidity: u32,
+    ) -> Self {
+        MailboxDoc {
+            id: ObjectId::new(),
+            user: user.0,
+            path: path.to_string(),
+            special_use: special_use.map(|u| u.attribute().to_string()),
+            uidvalidity: uidvalidity as i64,
+            uidnext: 1,
+            modseq: 0,
+            pending: Document::new(),
+            journal_floor: 0,
+            subscribed: true,
+        }
+    }
+
+    /// The model's view: `highest_modseq` is the committed horizon, not the allocation
+    /// counter, so a reader never announces a MODSEQ whose change is still being written.
+    pub fn to_model(&self) -> Mailbox {
+        Mailbox {
+            id: MailboxId(self.id),
+            user: UserId(self.user),
+            path: self.path.clone(),
+            special_use: self
+                .special_use
+                .as_deref()
+                .and_then(SpecialUse::from_attribute),
+            uidvalidity: self.uidvalidity as u32,
+            uidnext: self.uidnext.clamp(1, u32::MAX as i64) as u32,
+            highest_modseq: self.horizon(),
+            subscribed: self.subscribed,
+        }
+    }
+
+    /// The highest MODSEQ below which every allocated MODSEQ has committed (or was abandoned).
+    pub fn horizon(&self) -> ModSeq {
+        let lowest_floor = self
+            .pending
+            .iter()
+            .filter_map(|(_, floor)| bson_int(floor))
+            .min();
+        let horizon = match lowest_floor {
+            Some(floor) => floor.min(self.modseq),
+            None => self.modseq,
+        };
+        horizon.max(0) as u64
+    }
+}
+
+/// `messages`: unique `(mailbox, uid)`. `added` is the MODSEQ at which the message entered
+/// this mailbox (snapshots show it only once that MODSEQ is committed); `expunged` marks a
+/// message whose removal is in flight (the document goes once the removal has committed).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MessageDoc {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub mailbox: ObjectId,
+    pub user: ObjectId,
+    pub uid: i64,
+    pub modseq: i64,
+    pub added: i64,
+    #[serde(default)]
+    pub expunged: Option<i64>,
+    pub flags: Vec<String>,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub seen: bool,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub deleted: bool,
+    pub idate: i64,
+    pub hdate: Option<i64>,
+    pub size: i64,
+    pub msgid: Option<String>,
+    pub subject: Option<String>,
+    pub envelope: Document,
+    pub bodystructure: Document,
+    pub layout: Binary,
+    pub layout_len: i64,
+    /// Blob hashes (hex) in layout order; one reference each.
+    pub blobs: Vec<String>,
+    pub search_headers: String,
+    pub search_body: String,
+}
+
+pub fn flags_to_strings(flags: &Flags) -> Vec<String> {
+    flags.iter().map(|f| f.to_string()).collect()
+}
+
+pub fn flags_from_strings(list: &[String]) -> Flags {
+    list.iter().map(|s| Flag::parse(s)).collect()
+}
+
+/// `$set` fields that give a message these flags.
+pub fn flag_fields(flags: &Flags) -> Document {
+    doc! {
+        "flags": flags_to_strings(flags),
+        "seen": flags.contains(&Flag::Seen),
+        "deleted": flags.contains(&Flag::Deleted),
+    }
+}
+
+pub fn binary(bytes: Vec<u8>) -> Binary {
+    Binary {
+        subtype: BinarySubtype::Generic,
+        bytes,
+    }
+}
+
+pub fn to_document<T: Serialize>(value: &T) -> Result<Document> {
+    mongodb::bson::serialize_to_document(value)
+        .map_err(|e| Error::Backend(format!("encoding record: {e}")))
+}
+
+pub fn from_document<T: serde::de::DeserializeOwned>(doc: Document) -> Result<T> {
+    mongodb::bson::deserialize_from_document(doc)
+        .map_err(|e| Error::Backend(format!("decoding record: {e}")))
+}
+
+/// A boolean as stored, or as 0/1: nx-27017 hands back booleans set by `$set` as integers.
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    match Bson::deserialize(deserializer)? {
+        Bson::Boolean(b) => Ok(b),
+        other => bson_int(&other).map(|i| i != 0).ok_or_else(|| {
+            serde::de::Error::custom(format!("expected a boolean, found {other:?}"))
+        }),
+    }
+}
+
+/// A boolean field stored as a boolean or as 0/1 (missing = false).
+pub fn bool_field(doc: &Document, key: &str) -> bool {
+    match doc.get(key) {
+        Some(Bson::Boolean(b)) => *b,
+        Some(other) => bson_int(other).is_some_and(|i| i != 0),
+        None => false,
+    }
+}
+
+/// An integer field however the server chose to encode it.
+pub fn bson_int(value: &Bson) -> Option<i64> {
+    match value {
+        Bson::Int32(v) => Some(*v as i64),
+        Bson::Int64(v) => Some(*v),
+        Bson::Double(v) if v.fract() == 0.0 => Some(*v as i64),
+        _ => None,
+    }
+}
+
+pub fn int_field(doc: &Document, key: &str) -> Result<i64> {
+    doc.get(key)
+        .and_then(bson_int)
+        .ok_or_else(|| Error::Backend(format!("record lacks integer field {key}")))
+}
+
+/// `journal`: one entry per message per change, read by `changes_since`.
+pub const KIND_EXISTS: i32 = 1;
+pub const KIND_EXPUNGE: i32 = 2;
+pub const KIND_FLAGS: i32 = 3;
+
+pub fn journal_entry(
+    mailbox: MailboxId,
+    modseq: ModSeq,
+    uid: Uid,
+    kind: i32,
+    flags: Option<&Flags>,
+) -> Document {
+    doc! {
+        "mailbox": mailbox.0,
+        "modseq": modseq as i64,
+        "uid": uid as i64,
+        "kind": kind,
+        "flags": flags.map(flags_to_strings),
+        "created": now(),
+    }
+}
+
+pub fn change_from_entry(entry: &Document) -> Result<Change> {
+    let kind = match int_field(entry, "kind")? as i32 {
+        KIND_EXISTS => ChangeKind::Exists,
+        KIND_EXPUNGE => ChangeKind::Expunge,
+        _ => ChangeKind::Flags(flags_from_strings(&string_list(entry, "flags"))),
+    };
+    Ok(Change {
+        modseq: int_field(entry, "modseq")? as u64,
+        uid: int_field(entry, "uid")? as u32,
+        kind,
+    })
+}
+
+/// Filter value matching a field that holds `id`. A one-element `$in`, which MongoDB plans
+/// exactly like an equality, because nx-27017 (the CI server) does not match plain ObjectId
+/// equality on fields other than `_id`.
+pub fn id_is(id: ObjectId) -> Document {
+    doc! {"$in": [id]}
+}
+
+/// The strings of an array field (missing or null = empty).
+pub fn string_list(doc: &Document, key: &str) -> Vec<String> {
+    doc.get_array(key)
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

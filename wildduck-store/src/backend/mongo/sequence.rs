@@ -1,0 +1,218 @@
+//! UID and MODSEQ allocation without transactions, and the committed horizon readers trust.
+//!
+//! A change to a mailbox runs in three steps:
+//!
+//! 1. **Allocate** — one atomic `findOneAndUpdate` on the mailbox document:
+//!    `$inc {uidnext: n, modseq: 1}` and `$set {"pending.<token>": floor}`, where `floor` is
+//!    the allocation counter `modseq` as read just before (so `floor < ` the MODSEQ we get).
+//! 2. **Write** the messages and journal entries stamped with that MODSEQ.
+//! 3. **Commit** — `$unset {"pending.<token>"}`.
+//!
+//! A reader reads the mailbox document once and trusts MODSEQs up to the *horizon*
+//! `min(modseq, every pending floor)`. Any MODSEQ at or below the horizon was allocated
+//! (it is ≤ `modseq`) by an operation that is no longer pending, because a pending one has a
+//! floor below its own MODSEQ. So `changes_since` never returns a MODSEQ above the horizon
+//! and never skips one that commits late: a late writer holds the horizon below itself
+//! until it commits. Snapshots filter on the same horizon (`added ≤ horizon`, removals
+//! above it still shown), so a session's UID list and its MODSEQ agree.
+//!
+//! A writer that dies between 1 and 3 would hold the horizon forever, so a pending entry
+//! older than [`PENDING_TIMEOUT_SECS`] (its token carries its start time) is reaped by the
+//! next writer. If the writer was only slow and commits after its entry was reaped, its
+//! unset matches nothing: it then **restamps** — allocates a fresh MODSEQ and moves its
+//! journal entries and messages onto it — so readers that already passed the old MODSEQ
+//! still see the change. What a dead writer left half-done (a message without its journal
+//! entry, raised refcounts or quota) is what `verify` repairs; nothing committed is lost.
+
+use mongodb::bson::{Document, doc};
+use mongodb::options::ReturnDocument;
+
+use super::records::{MailboxDoc, bson_int, from_document, id_is};
+use super::{MongoBackend, db_error};
+use crate::backend::now;
+use crate::error::{Error, MailboxError, Result};
+use crate::model::*;
+
+/// A writer's pending entry older than this is presumed dead and reaped.
+pub const PENDING_TIMEOUT_SECS: i64 = 60;
+
+/// One allocated MODSEQ (and UIDs) of one mailbox, pending until committed.
+#[derive(Clone, Debug)]
+pub struct Allocation {
+    pub mailbox: MailboxId,
+    pub modseq: ModSeq,
+    /// The first of the allocated UIDs (`uidnext` before the allocation).
+    pub first_uid: Uid,
+    pub uidvalidity: u32,
+    token: String,
+}
+
+fn new_token() -> String {
+    format!("t{}_{}", now(), rand::random::<u32>())
+}
+
+/// When the writer holding `token` started (seconds since the epoch).
+pub fn token_started(token: &str) -> Option<i64> {
+    token.strip_prefix('t')?.split('_').next()?.parse().ok()
+}
+
+impl MongoBackend {
+    pub(super) async fn mailbox_doc(&self, mailbox: MailboxId) -> Result<MailboxDoc> {
+        self.mailboxes
+            .find_one(doc! {"_id": mailbox.0})
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| MailboxError::NotFound.into())
+    }
+
+    /// Allocates one MODSEQ and `uids` UIDs in `mailbox`, pending until [`Self::commit`].
+    pub(super) async fn allocate(&self, mailbox: MailboxId, uids: u32) -> Result<Allocation> {
+        let before = self.mailbox_doc(mailbox).await?;
+        self.reap_stale(&before).await?;
+        if before.uidnext + uids as i64 >= u32::MAX as i64 {
+            return Err(Error::Backend("UID space of mailbox exhausted".into()));
+        }
+        let token = new_token();
+        let after = self
+            .mailboxes
+            .clone_with_type::<Document>()
+            .find_one_and_update(
+                doc! {"_id": mailbox.0},
+                doc! {
+                    "$inc": {"uidnext": uids as i64, "modseq": 1i64},
+                    "$set": {format!("pending.{token}"): before.modseq},
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(db_error)?
+            .ok_or(MailboxError::NotFound)?;
+        let after: MailboxDoc = from_document(after)?;
+        let allocation = Allocation {
+            mailbox,
+            modseq: after.modseq as u64,
+            first_uid: (after.uidnext - uids as i64) as u32,
+            uidvalidity: after.uidvalidity as u32,
+            token,
+        };
+        if after.uidnext >= u32::MAX as i64 {
+            // A concurrent allocation got there first; give the MODSEQ back as a gap.
+            self.release_token(mailbox, &allocation.token).await?;
+            return Err(Error::Backend("UID space of mailbox exhausted".into()));
+        }
+        Ok(allocation)
+    }
+
+    /// Ends the pending state of an allocation: its changes become visible to readers.
+    /// `MailboxError::NotFound` when the mailbox was deleted meanwhile (the caller undoes).
+    pub(super) async fn commit(&self, allocation: &Allocation) -> Result<()> {
+        if self
+            .release_token(allocation.mailbox, &allocation.token)
+            .await?
+        {
+            return Ok(());
+        }
+        self.mailbox_doc(allocation.mailbox).await?;
+        self.restamp(allocation).await
+    }
+
+    async fn release_token(&self, mailbox: MailboxId, token: &str) -> Result<bool> {
+        let key = format!("pending.{token}");
+        let result = self
+            .mailboxes
+            .update_one(
+                doc! {"_id": mailbox.0, &key: {"$exists": true}},
+                doc! {"$unset": {&key: ""}},
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(result.matched_count == 1)
+    }
+
+    /// Our pending entry was reaped: readers may have passed our MODSEQ. Move every record
+    /// stamped with it to a fresh MODSEQ and commit that one instead.
+    async fn restamp(&self, old: &Allocation) -> Result<()> {
+        tracing::warn!(
+            mailbox = %old.mailbox,
+            modseq = old.modseq,
+            "pending MODSEQ was reaped before it committed; restamping"
+        );
+        let fresh = self.allocate(old.mailbox, 0).await?;
+        let (from, to) = (old.modseq as i64, fresh.modseq as i64);
+        self.journal
+            .update_many(
+                doc! {"mailbox": id_is(old.mailbox.0), "modseq": from},
+                doc! {"$set": {"modseq": to}},
+            )
+            .await
+            .map_err(db_error)?;
+        self.messages
+            .update_many(
+                doc! {"mailbox": id_is(old.mailbox.0), "modseq": from},
+                doc! {"$set": {"modseq": to}},
+            )
+            .await
+            .map_err(db_error)?;
+        self.messages
+            .update_many(
+                doc! {"mailbox": id_is(old.mailbox.0), "added": from},
+                doc! {"$set": {"added": to}},
+            )
+            .await
+            .map_err(db_error)?;
+        self.messages
+            .update_many(
+                doc! {"mailbox": id_is(old.mailbox.0), "expunged": from},
+                doc! {"$set": {"expunged": to}},
+            )
+            .await
+            .map_err(db_error)?;
+        if self.release_token(fresh.mailbox, &fresh.token).await? {
+            Ok(())
+        } else {
+            Err(Error::Backend(
+                "MODSEQ allocation reaped twice; the database is too slow for the pending timeout"
+                    .into(),
+            ))
+        }
+    }
+
+    /// Removes pending entries of writers that died (older than the timeout).
+    async fn reap_stale(&self, mailbox: &MailboxDoc) -> Result<()> {
+        let cutoff = now() - PENDING_TIMEOUT_SECS;
+        for (token, floor) in &mailbox.pending {
+            if token_started(token).is_some_and(|started| started < cutoff) {
+                tracing::warn!(mailbox = %mailbox.id, token, floor = bson_int(floor),
+                    "reaping a MODSEQ allocation whose writer never committed");
+                self.release_token(MailboxId(mailbox.id), token).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_their_start_time() {
+        let token = new_token();
+        let started = token_started(&token).expect("parses");
+        assert!((now() - started).abs() <= 1);
+        assert_eq!(token_started("garbage"), None);
+        assert_eq!(token_started("t12_34"), Some(12));
+    }
+
+    #[test]
+    fn horizon_is_below_every_pending_floor() {
+        let mut mailbox = MailboxDoc::new(UserId::new(), "INBOX", None, 1);
+        mailbox.modseq = 9;
+        assert_eq!(mailbox.horizon(), 9);
+        mailbox.pending.insert("t1_1", 7i64);
+        mailbox.pending.insert("t1_2", 5i64);
+        assert_eq!(mailbox.horizon(), 5);
+        mailbox.pending.remove("t1_2");
+        assert_eq!(mailbox.horizon(), 7);
+    }
+}
