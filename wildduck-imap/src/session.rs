@@ -221,7 +221,8 @@ impl Session {
             "MOVE",
             "CHILDREN",
             "SPECIAL-USE",
-            "LIST-EXTENDED",
+            // Not LIST-EXTENDED: RECURSIVEMATCH would need CHILDINFO, which LIST does not
+            // produce; the options clients send are still parsed.
             "LIST-STATUS",
             "XLIST",
             "CONDSTORE",

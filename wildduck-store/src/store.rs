@@ -45,6 +45,14 @@ struct Inner {
     limiter: Arc<Limiter>,
 }
 
+/// In-process lockout and traffic counters with the default limits.
+fn default_limiter() -> Arc<Limiter> {
+    Arc::new(Limiter::new(
+        Box::new(MemoryCounters::default()),
+        LimitsConfig::default(),
+    ))
+}
+
 /// Wake-ups for one user: every committed change to one of their mailboxes sends
 /// `(mailbox, highest_modseq after the change)`. Lagging receivers skip to the newest;
 /// they must then re-read `changes_since`, which is always correct.
@@ -69,10 +77,7 @@ impl Store {
                 backend: Arc::new(backend),
                 notifier,
                 config,
-                limiter: Arc::new(Limiter::new(
-                    Box::new(MemoryCounters::default()),
-                    LimitsConfig::default(),
-                )),
+                limiter: default_limiter(),
             }),
         })
     }
@@ -104,6 +109,7 @@ impl Store {
                 backend: Arc::new(backend),
                 notifier,
                 config,
+                limiter: default_limiter(),
             }),
         })
     }
