@@ -103,6 +103,8 @@ pub struct Connection {
     in_literal: bool,
     /// Range of the last literal of the current message (the APPEND message).
     last_literal: Option<Range<usize>>,
+    /// The current command was already refused: its literals and lines are read and dropped.
+    discarding: bool,
     out: Vec<u8>,
     /// Set once COMPRESS DEFLATE has been accepted.
     deflate: Option<Box<Deflate>>,
@@ -178,6 +180,7 @@ impl Connection {
             line_start: 0,
             in_literal: false,
             last_literal: None,
+            discarding: false,
             out: Vec::new(),
             deflate: None,
         }
@@ -224,13 +227,23 @@ impl Connection {
                     if end - start > self.max_line {
                         return Ok(Inbound::LineTooLong);
                     }
-                    return Ok(match announcement {
+                    let inbound = match announcement {
                         Some(literal) => Inbound::LiteralAnnounced {
                             length: literal.length,
                             sync: literal.mode == LiteralMode::Sync,
                         },
                         None => Inbound::Message,
-                    });
+                    };
+                    if !self.discarding {
+                        return Ok(inbound);
+                    }
+                    match inbound {
+                        // The client waits for a continuation that will not come: the
+                        // refused command ends here.
+                        Inbound::LiteralAnnounced { sync: true, .. } => self.reject_literal(),
+                        Inbound::LiteralAnnounced { .. } => self.in_literal = true,
+                        _ => self.start_next_message(),
+                    }
                 }
                 Some(FragmentInfo::Literal { start, end }) => {
                     self.in_literal = false;
@@ -270,6 +283,7 @@ impl Connection {
         self.line_start = 0;
         self.in_literal = false;
         self.last_literal = None;
+        self.discarding = false;
     }
 
     /// The bytes of the current command so far (lines and literals).
@@ -309,6 +323,15 @@ impl Connection {
         self.line_start = 0;
         self.in_literal = false;
         self.last_literal = None;
+        self.discarding = false;
+    }
+
+    /// Reads the rest of the current, already answered command (its announced literal
+    /// included) and drops it; the framer keeps at most `max_message` bytes of it meanwhile.
+    pub fn discard_message(&mut self) {
+        self.framer.poison_message();
+        self.in_literal = true;
+        self.discarding = true;
     }
 
     /// Upgrades a plain stream to TLS. Bytes the client pipelined after STARTTLS are dropped

@@ -42,10 +42,40 @@ pub struct Config {
     pub allow_plaintext_login: Option<bool>,
     /// Every connection starts with TLS (port 993 style) instead of offering STARTTLS.
     pub implicit_tls: bool,
-    /// Accept non-synchronizing literals (RFC 7888 LITERAL+).
-    pub literal_plus: bool,
+    /// Non-synchronizing literals (RFC 7888): `plus` (LITERAL+, any size within the limits),
+    /// `minus` (LITERAL-, up to 4096 bytes) or `sync-only` (none).
+    pub literal: Literals,
+    /// The older switch, still read so existing configs load: `false` turns `plus` into
+    /// `sync-only`; it never changes `minus`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub literal_plus: Option<bool>,
     /// Text of the greeting.
     pub greeting: String,
+}
+
+/// Which non-synchronizing literals (`{n+}`) the server takes (RFC 7888).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Literals {
+    /// LITERAL+: any size the other limits allow.
+    Plus,
+    /// LITERAL-: up to [`LITERAL_MINUS_MAX`] bytes.
+    Minus,
+    /// Only synchronizing literals; `{n+}` closes the connection.
+    SyncOnly,
+}
+
+/// The largest non-synchronizing literal a LITERAL- server must take (RFC 7888).
+pub const LITERAL_MINUS_MAX: u32 = 4096;
+
+impl Config {
+    /// The literal mode in force, with the older `literal_plus` switch applied.
+    pub fn literals(&self) -> Literals {
+        match (self.literal, self.literal_plus) {
+            (Literals::Plus, Some(false)) => Literals::SyncOnly,
+            (mode, _) => mode,
+        }
+    }
 }
 
 impl Default for Config {
@@ -61,7 +91,8 @@ impl Default for Config {
             idle_poll_secs: 10,
             allow_plaintext_login: None,
             implicit_tls: false,
-            literal_plus: true,
+            literal: Literals::Plus,
+            literal_plus: None,
             greeting: "WildDuck-rs ready".to_string(),
         }
     }

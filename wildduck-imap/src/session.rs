@@ -14,10 +14,10 @@ use wildduck_store::{
     UserId,
 };
 
-use crate::Config;
 use crate::command::{self, Kind, Request};
 use crate::connection::{Connection, Inbound};
 use crate::encode;
+use crate::{Config, LITERAL_MINUS_MAX, Literals};
 
 /// What every session of one server shares.
 pub struct Shared {
@@ -231,8 +231,10 @@ impl Session {
             "COMPRESS=DEFLATE",
             "UTF8=ACCEPT",
         ]);
-        if self.shared.config.literal_plus {
-            caps.push("LITERAL+");
+        match self.shared.config.literals() {
+            Literals::Plus => caps.push("LITERAL+"),
+            Literals::Minus => caps.push("LITERAL-"),
+            Literals::SyncOnly => {}
         }
         let mut text = caps.join(" ");
         text.push_str(&format!(
@@ -334,10 +336,20 @@ impl Session {
 
     /// Decides on a literal before it is sent: limits, and for APPEND the quota and size.
     async fn on_literal(&mut self, length: u32, sync: bool) -> io::Result<Flow> {
-        if !sync && !self.shared.config.literal_plus {
+        let literals = self.shared.config.literals();
+        if !sync && literals == Literals::SyncOnly {
             self.reply_untagged_bad("Non-synchronizing literals are not supported");
             self.conn.untagged("BYE Protocol error");
             return Ok(Flow::Close);
+        }
+        if !sync && literals == Literals::Minus && length > LITERAL_MINUS_MAX {
+            // RFC 7888 LITERAL-: the command is refused; its literal is read and dropped, so
+            // the connection stays in step.
+            self.reply_untagged_bad(&format!(
+                "[TOOBIG] Non-synchronizing literals may have at most {LITERAL_MINUS_MAX} bytes"
+            ));
+            self.conn.discard_message();
+            return Ok(Flow::Continue);
         }
         let bytes = self.conn.message_bytes();
         let so_far = bytes.len() as u64;

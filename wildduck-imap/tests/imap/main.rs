@@ -7,6 +7,7 @@ mod compress;
 mod condstore;
 mod dovecot_parity;
 mod idle;
+mod literals;
 mod lockout;
 mod mailboxes;
 mod mbsync;
