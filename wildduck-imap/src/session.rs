@@ -373,6 +373,12 @@ impl Session {
             } else {
                 format!("BAD Literal too big (limit {limit} bytes)")
             })
+        } else if sync
+            && append_target.is_some()
+            && !self.utf8
+            && command::append::announces_literal8(bytes)
+        {
+            Some(format!("BAD {}", command::append::UTF8_NOT_ENABLED))
         } else if let (Some(target), true) = (&append_target, sync) {
             command::append::precheck(self, target, u64::from(length))
                 .await
@@ -560,7 +566,8 @@ impl Session {
                 mailbox,
                 flags,
                 date,
-            } => append::append(self, &mailbox, &flags, date).await,
+                utf8,
+            } => append::append(self, &mailbox, &flags, date, utf8).await,
             Kind::Close => expunge::close(self).await,
             Kind::Unselect => {
                 self.selected = None;

@@ -7,6 +7,21 @@ use super::extended::complete_words;
 use super::mailbox_name;
 use crate::session::{Outcome, Reply, Session, store_error};
 
+/// Why `APPEND … UTF8 (~{n})` is refused to a client that has not enabled UTF8=ACCEPT.
+pub const UTF8_NOT_ENABLED: &str = "APPEND with UTF8 (~{n}) needs ENABLE UTF8=ACCEPT first";
+
+/// Whether the literal the command's last line announces is a `~{n}` one (RFC 6855's
+/// `UTF8 (~{n})` message).
+pub fn announces_literal8(message_so_far: &[u8]) -> bool {
+    let line = message_so_far
+        .strip_suffix(b"\r\n")
+        .or_else(|| message_so_far.strip_suffix(b"\n"))
+        .unwrap_or(message_so_far);
+    line.iter()
+        .rposition(|&b| b == b'{')
+        .is_some_and(|open| open > 0 && line[open - 1] == b'~')
+}
+
 /// When an APPEND command line announces the message literal, the target mailbox name; `None`
 /// while the announced literal is the mailbox name itself.
 pub fn announced_mailbox(message_so_far: &[u8]) -> Option<String> {
@@ -48,10 +63,14 @@ pub async fn append(
     mailbox: &str,
     flags: &Flags,
     date: Option<Timestamp>,
+    utf8: bool,
 ) -> Outcome {
     let Some(user) = session.user.as_ref() else {
         return Ok(Reply::Bad("Log in first".into()));
     };
+    if utf8 && !session.utf8 {
+        return Ok(Reply::Bad(UTF8_NOT_ENABLED.into()));
+    }
     let store = session.store().clone();
     let target = match store.get_mailbox(user.id, mailbox).await {
         Ok(target) => target,
@@ -99,5 +118,17 @@ mod tests {
             announced_mailbox(b"a APPEND Entw&APw-rfe {3}\r\n").as_deref(),
             Some("Entwürfe")
         );
+        assert_eq!(
+            announced_mailbox(b"a APPEND Drafts UTF8 (~{3}\r\n").as_deref(),
+            Some("Drafts")
+        );
+    }
+
+    #[test]
+    fn tells_literal8_announcements_apart() {
+        assert!(announces_literal8(b"a APPEND INBOX UTF8 (~{3}\r\n"));
+        assert!(announces_literal8(b"a APPEND INBOX UTF8 (~{3+}\r\n"));
+        assert!(!announces_literal8(b"a APPEND INBOX {3}\r\n"));
+        assert!(!announces_literal8(b"{3}\r\n"));
     }
 }

@@ -1,17 +1,24 @@
 //! Our own small parser for the commands imap-codec cannot parse: LIST with LIST-EXTENDED
-//! selection and RETURN options (RFC 5258, 6154, 5819), XLIST, and CREATE … (USE (…))
-//! (RFC 6154). Works on a whole command message (lines with their literals).
+//! selection and RETURN options (RFC 5258, 6154, 5819), XLIST, CREATE … (USE (…))
+//! (RFC 6154) and APPEND … UTF8 (~{n}) (RFC 6855). Works on a whole command message (lines
+//! with their literals).
 
+use std::ops::Range;
+
+use imap_codec::CommandCodec;
+use imap_codec::decode::Decoder;
 use imap_codec::imap_types::status::StatusDataItemName;
 use wildduck_store::SpecialUse;
 
-use super::{Kind, ListRequest, Refusal, Request, mailbox_name};
+use super::{Kind, ListRequest, Refusal, Request, from_codec, mailbox_name};
 
 #[derive(Debug, PartialEq)]
 enum Token {
     Atom(String),
     Str(Vec<u8>),
     List(Vec<Token>),
+    /// A `~{n}` literal (RFC 3516 literal8): where its data sits, not a copy (it is a message).
+    Literal8(Range<usize>),
 }
 
 /// Deepest parenthesis nesting accepted; LIST and CREATE need two levels.
@@ -78,20 +85,12 @@ impl Tokenizer<'_> {
                 }
             }
             b'{' => {
-                let close = self.input[self.pos..].iter().position(|&b| b == b'}')? + self.pos;
-                let digits = std::str::from_utf8(&self.input[self.pos + 1..close]).ok()?;
-                let length: usize = digits.trim_end_matches('+').parse().ok()?;
-                let mut start = close + 1;
-                if self.input.get(start) == Some(&b'\r') {
-                    start += 1;
-                }
-                if self.input.get(start) != Some(&b'\n') {
-                    return None;
-                }
-                start += 1;
-                let data = self.input.get(start..start.checked_add(length)?)?.to_vec();
-                self.pos = start + length;
-                Some(Token::Str(data))
+                let data = self.literal()?;
+                Some(Token::Str(self.input[data].to_vec()))
+            }
+            b'~' if self.input.get(self.pos + 1) == Some(&b'{') => {
+                self.pos += 1;
+                self.literal().map(Token::Literal8)
             }
             b')' => None,
             _ => {
@@ -116,6 +115,29 @@ impl Tokenizer<'_> {
     }
 }
 
+impl Tokenizer<'_> {
+    /// A literal `{n}` or `{n+}` at `pos`, announcement and data: the data's range.
+    fn literal(&mut self) -> Option<Range<usize>> {
+        let close = self.input[self.pos..].iter().position(|&b| b == b'}')? + self.pos;
+        let digits = std::str::from_utf8(&self.input[self.pos + 1..close]).ok()?;
+        let length: usize = digits.trim_end_matches('+').parse().ok()?;
+        let mut start = close + 1;
+        if self.input.get(start) == Some(&b'\r') {
+            start += 1;
+        }
+        if self.input.get(start) != Some(&b'\n') {
+            return None;
+        }
+        start += 1;
+        let end = start.checked_add(length)?;
+        if end > self.input.len() {
+            return None;
+        }
+        self.pos = end;
+        Some(start..end)
+    }
+}
+
 fn word(token: &Token) -> Option<&str> {
     match token {
         Token::Atom(a) => Some(a),
@@ -127,7 +149,7 @@ fn name_bytes(token: &Token) -> Option<&[u8]> {
     match token {
         Token::Atom(a) => Some(a.as_bytes()),
         Token::Str(s) => Some(s),
-        Token::List(_) => None,
+        Token::List(_) | Token::Literal8(_) => None,
     }
 }
 
@@ -241,6 +263,62 @@ fn parse_create_use(tokens: &[Token]) -> Result<Kind, Refusal> {
     })
 }
 
+/// `APPEND mailbox [flags] [date] UTF8 (~{n})`: the arguments before `UTF8` are parsed by
+/// imap-codec as a plain APPEND of an empty literal; the message stays in the framer as the
+/// command's last literal. `None` when it is not this form (imap-codec's verdict stands).
+fn parse_append_utf8(
+    message: &[u8],
+    mut tokenizer: Tokenizer<'_>,
+    tag: String,
+) -> Option<Result<Request, Refusal>> {
+    let mut seen = 0;
+    let utf8_at = loop {
+        if tokenizer.at_line_end() {
+            return None;
+        }
+        let start = tokenizer.pos;
+        let token = tokenizer.token()?;
+        // The first argument is the mailbox, which may well be called UTF8.
+        if seen > 0 && word(&token).is_some_and(|w| w.eq_ignore_ascii_case("UTF8")) {
+            break start;
+        }
+        seen += 1;
+    };
+    let one_literal8 = matches!(
+        tokenizer.token(),
+        Some(Token::List(items)) if matches!(items.as_slice(), [Token::Literal8(_)])
+    );
+    if !one_literal8 || !tokenizer.at_line_end() {
+        return Some(bad("APPEND with UTF8 takes one message as (~{n})"));
+    }
+    let arguments = message[..utf8_at].trim_ascii_end();
+    let mut plain = Vec::with_capacity(arguments.len() + 8);
+    plain.extend_from_slice(arguments);
+    plain.extend_from_slice(b" {0}\r\n\r\n");
+    let kind = match CommandCodec::default().decode(&plain) {
+        Ok(([], command)) => from_codec(&command.body, &[]),
+        _ => bad("Syntax error in APPEND"),
+    };
+    Some(match kind {
+        Ok(Kind::Append {
+            mailbox,
+            flags,
+            date,
+            ..
+        }) => Ok(Request {
+            tag,
+            kind: Kind::Append {
+                mailbox,
+                flags,
+                date,
+                utf8: true,
+            },
+        }),
+        Ok(_) => bad("Syntax error in APPEND"),
+        Err(refusal) => Err(refusal),
+    })
+}
+
 /// The words of a command read so far, up to the first token that is not complete yet (an
 /// announced literal whose data has not arrived).
 pub fn complete_words(message: &[u8]) -> Vec<Option<Vec<u8>>> {
@@ -286,6 +364,9 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
         Token::Atom(command) => command.to_ascii_uppercase(),
         _ => return None,
     };
+    if command == "APPEND" {
+        return parse_append_utf8(message, tokenizer, tag);
+    }
     if !matches!(command.as_str(), "LIST" | "XLIST" | "CREATE") {
         return None;
     }
@@ -364,6 +445,35 @@ mod tests {
         }
         assert!(matches!(
             parse(b"c CREATE X (USE (\\Bogus))\r\n"),
+            Some(Err(_))
+        ));
+    }
+
+    #[test]
+    fn append_utf8_form() {
+        match parse(b"a APPEND {4}\r\nUTF8 (\\Draft) UTF8 (~{3+}\r\nabc)\r\n") {
+            Some(Ok(Request {
+                kind:
+                    Kind::Append {
+                        mailbox,
+                        flags,
+                        date: None,
+                        utf8: true,
+                    },
+                ..
+            })) => {
+                assert_eq!(mailbox, "UTF8");
+                assert!(flags.contains(&wildduck_store::Flag::Draft));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(parse(b"a APPEND INBOX {3}\r\nabc\r\n").is_none());
+        assert!(matches!(
+            parse(b"a APPEND INBOX UTF8 (~{1}\r\nx ~{1}\r\ny)\r\n"),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            parse(b"a APPEND INBOX UTF8 ({1}\r\nx)\r\n"),
             Some(Err(_))
         ));
     }

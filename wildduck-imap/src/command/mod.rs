@@ -17,6 +17,7 @@ pub mod store;
 
 use imap_codec::imap_types::command::{CommandBody, FetchModifier, SelectParameter, StoreModifier};
 use imap_codec::imap_types::core::AString;
+use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::extensions::enable::CapabilityEnable;
 use imap_codec::imap_types::fetch::{
     Macro, MacroOrMessageDataItemNames, MessageDataItemName, Section as ImapSection,
@@ -81,6 +82,8 @@ pub enum Kind {
         mailbox: String,
         flags: Flags,
         date: Option<Timestamp>,
+        /// The `UTF8 (~{n})` form of RFC 6855 §4: only for clients that enabled UTF8=ACCEPT.
+        utf8: bool,
     },
     Check,
     Close,
@@ -466,12 +469,18 @@ pub fn from_codec(body: &CommandBody<'_>, map: &[Uid]) -> Result<Kind, Refusal> 
             mailbox: m,
             flags,
             date,
-            ..
-        } => Kind::Append {
-            mailbox: mailbox(m)?,
-            flags: store_flags(flags)?,
-            date: date.as_ref().map(|d| d.as_ref().timestamp()),
-        },
+            message,
+        } => {
+            if matches!(message, LiteralOrLiteral8::Literal8(_)) {
+                return refuse("A bare ~{n} message needs BINARY, which is not supported");
+            }
+            Kind::Append {
+                mailbox: mailbox(m)?,
+                flags: store_flags(flags)?,
+                date: date.as_ref().map(|d| d.as_ref().timestamp()),
+                utf8: false,
+            }
+        }
         CommandBody::Check => Kind::Check,
         CommandBody::Close => Kind::Close,
         CommandBody::Expunge => Kind::Expunge { uids: None },
