@@ -1,9 +1,12 @@
 //! Serialization of IMAP data values: strings, flag lists, dates, ENVELOPE and BODYSTRUCTURE
 //! (RFC 3501 §7.4.2) from the store's records, whose header text is kept as written (RFC 2047
-//! words still encoded), so it goes out unchanged as Dovecot sends it.
+//! words still encoded), so it goes out unchanged as Dovecot sends it; 8-bit text is encoded
+//! for clients without UTF8=ACCEPT.
 
 use std::fmt::Write as _;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use wildduck_store::{BodyStructure, Envelope, EnvelopeAddress, Flags, Timestamp};
 
 /// Writes a string: quoted when it can be, else a (synchronizing) literal.
@@ -123,14 +126,14 @@ pub fn internal_date(ts: Timestamp) -> String {
     )
 }
 
-/// ENVELOPE text: as written; raw UTF-8 in quoted strings for UTF8=ACCEPT clients. For
-/// others an internationalized domain goes out as punycode (its ASCII form); other 8-bit
-/// text goes out as written in a literal, as Dovecot does.
+/// ENVELOPE text: as written; raw UTF-8 in quoted strings for UTF8=ACCEPT clients. Others
+/// never get 8-bit text: it goes out as RFC 2047 encoded words, and an internationalized
+/// domain as punycode (its ASCII form).
 fn envelope_text(out: &mut Vec<u8>, text: Option<&str>, utf8: bool) {
-    if utf8 {
-        nstring_utf8(out, text);
-    } else {
-        nstring(out, text);
+    match text {
+        _ if utf8 => nstring_utf8(out, text),
+        Some(text) if !text.is_ascii() => string(out, encoded_words(text).as_bytes()),
+        other => nstring(out, other),
     }
 }
 
@@ -138,10 +141,33 @@ fn envelope_host(out: &mut Vec<u8>, host: Option<&str>, utf8: bool) {
     match host {
         Some(host) if !utf8 && !host.is_ascii() => match idna::domain_to_ascii(host) {
             Ok(ascii) => nstring(out, Some(&ascii)),
-            Err(_) => nstring(out, Some(host)),
+            Err(_) => envelope_text(out, Some(host), utf8),
         },
         other => envelope_text(out, other, utf8),
     }
+}
+
+/// Bytes of UTF-8 per encoded word: 60 base64 characters, 72 with the `=?utf-8?b?…?=`
+/// frame, within RFC 2047's 75.
+const ENCODED_WORD_BYTES: usize = 45;
+
+/// `text` as RFC 2047 encoded words (`=?utf-8?b?…?=`), split between characters, joined
+/// by spaces (which decoders drop between encoded words).
+pub fn encoded_words(text: &str) -> String {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for (at, c) in text.char_indices() {
+        if at + c.len_utf8() - start > ENCODED_WORD_BYTES {
+            pieces.push(&text[start..at]);
+            start = at;
+        }
+    }
+    pieces.push(&text[start..]);
+    pieces
+        .iter()
+        .map(|piece| format!("=?utf-8?b?{}?=", BASE64.encode(piece)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn address_list(out: &mut Vec<u8>, addresses: &[EnvelopeAddress], utf8: bool) {
@@ -350,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn envelope_defaults_sender_and_sends_8bit_text_as_literals() {
+    fn envelope_defaults_sender_and_encodes_8bit_text_for_legacy_clients() {
         let from = EnvelopeAddress {
             name: Some("Zoë".into()),
             adl: None,
@@ -362,12 +388,37 @@ mod tests {
             from: vec![from],
             ..Default::default()
         };
-        // Header text goes out as written; 8-bit text needs a literal (as Dovecot sends it).
-        let zoe = "({4}\r\nZoë NIL \"zoe\" \"example.org\")";
+        // ASCII header text goes out as written; 8-bit text as an RFC 2047 encoded word.
+        let zoe = "(\"=?utf-8?b?Wm/Dqw==?=\" NIL \"zoe\" \"example.org\")";
         assert_eq!(
             text(|o| envelope(o, &env, false)),
             format!("(NIL \"hi\" ({zoe}) ({zoe}) ({zoe}) NIL NIL NIL NIL NIL)")
         );
+        let zoe = "(\"Zoë\" NIL \"zoe\" \"example.org\")";
+        assert_eq!(
+            text(|o| envelope(o, &env, true)),
+            format!("(NIL \"hi\" ({zoe}) ({zoe}) ({zoe}) NIL NIL NIL NIL NIL)")
+        );
+    }
+
+    #[test]
+    fn long_text_splits_into_encoded_words_between_characters() {
+        let long = "ü".repeat(40);
+        let words = encoded_words(&long);
+        let pieces: Vec<&str> = words.split(' ').collect();
+        assert_eq!(pieces.len(), 2, "{words}");
+        assert!(pieces.iter().all(|w| w.len() <= 75), "{words}");
+        let decoded: Vec<u8> = pieces
+            .iter()
+            .flat_map(|w| {
+                let inner = w
+                    .strip_prefix("=?utf-8?b?")
+                    .and_then(|w| w.strip_suffix("?="));
+                BASE64.decode(inner.unwrap_or_default()).unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(String::from_utf8(decoded).as_deref(), Ok(long.as_str()));
+        assert_eq!(encoded_words("Grüße"), "=?utf-8?b?R3LDvMOfZQ==?=");
     }
 
     #[test]

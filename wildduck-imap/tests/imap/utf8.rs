@@ -62,10 +62,24 @@ async fn utf8_and_legacy_clients_see_their_own_forms() {
             .contains("l3 OK")
     );
     let envelope = legacy.exchange("l4 FETCH 1 ENVELOPE\r\n").await;
-    // The domain in its ASCII (punycode) form; 8-bit text as a literal, never quoted.
-    assert!(envelope.contains("\"xn--bcher-kva.example\""), "{envelope}");
-    assert!(envelope.contains("{6}\r\njösé"), "{envelope}");
-    assert!(!envelope.contains("\"Grüße\""), "{envelope}");
+    // No 8-bit at all: the domain in its ASCII (punycode) form, other text as RFC 2047
+    // encoded words; ASCII text (the encoded display name) as written.
+    assert!(envelope.is_ascii(), "{envelope}");
+    assert!(
+        envelope.contains(
+            "(\"=?UTF-8?Q?J=C3=B6s=C3=A9?=\" NIL \"=?utf-8?b?asO2c8Op?=\" \"xn--bcher-kva.example\")"
+        ),
+        "{envelope}"
+    );
+    assert!(
+        envelope.contains(" \"=?utf-8?b?R3LDvMOfZQ==?=\" "),
+        "{envelope}"
+    );
+    // Even a Message-ID with an 8-bit domain is only ever shown encoded.
+    assert!(
+        envelope.contains(" \"=?utf-8?b?PG0xQGLDvGNoZXIuZXhhbXBsZT4=?=\")"),
+        "{envelope}"
+    );
     server.stop().await;
 }
 
@@ -136,5 +150,17 @@ async fn append_utf8_form_needs_enable() {
         "{fetched}"
     );
     assert!(fetched.ends_with("u5 OK Fetch completed\r\n"), "{fetched}");
+
+    // The legacy client gets the same 8-bit headers RFC 2047 encoded.
+    legacy.exchange("l5 SELECT INBOX\r\n").await;
+    let envelope = legacy.exchange("l6 FETCH 1 ENVELOPE\r\n").await;
+    assert!(envelope.is_ascii(), "{envelope}");
+    assert!(
+        envelope.contains(&format!(
+            "\"{}\" ((\"=?utf-8?b?SsO2c8Op?=\" NIL \"=?utf-8?b?asO2c8Op?=\" \"xn--bcher-kva.example\"))",
+            "=?utf-8?b?R3LDvMOfZSBhdXMgS8O2bG4=?="
+        )),
+        "{envelope}"
+    );
     server.stop().await;
 }
