@@ -1,11 +1,14 @@
-//! APPEND: the mailbox and the size are checked before the literal is accepted (TOOBIG,
-//! OVERQUOTA, TRYCREATE); the message is read from the framer without another copy.
+//! APPEND: the mailbox, the size and the daily upload limit are checked before the literal is
+//! accepted (TOOBIG, OVERQUOTA, TRYCREATE, LIMIT); the message is read from the framer without
+//! another copy, and its bytes count against the upload limit once stored.
 
 use wildduck_store::{Error, Flags, MailboxError, Timestamp};
 
 use super::extended::complete_words;
 use super::mailbox_name;
 use crate::session::{Outcome, Reply, Session, store_error};
+
+const UPLOAD_LIMIT_REACHED: &str = "[LIMIT] Daily upload limit reached, try again tomorrow";
 
 /// Why `APPEND … UTF8 (~{n})` is refused to a client that has not enabled UTF8=ACCEPT.
 pub const UTF8_NOT_ENABLED: &str = "APPEND with UTF8 (~{n}) needs ENABLE UTF8=ACCEPT first";
@@ -36,6 +39,11 @@ pub async fn precheck(session: &Session, mailbox: &str, size: u64) -> Result<(),
     let Some(user) = session.user.as_ref() else {
         return Err("BAD Log in first".into());
     };
+    match session.store().add_upload(user.id, 0).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => return Err(format!("NO {UPLOAD_LIMIT_REACHED}")),
+        Err(e) => return Err(reply_text(store_error(&e))),
+    }
     let target = match session.store().get_mailbox(user.id, mailbox).await {
         Ok(target) => target,
         Err(Error::Mailbox(MailboxError::NotFound)) => {
@@ -71,8 +79,12 @@ pub async fn append(
     if utf8 && !session.utf8 {
         return Ok(Reply::Bad(UTF8_NOT_ENABLED.into()));
     }
+    let user = user.id;
     let store = session.store().clone();
-    let target = match store.get_mailbox(user.id, mailbox).await {
+    if store.add_upload(user, 0).await?.is_err() {
+        return Ok(Reply::No(UPLOAD_LIMIT_REACHED.into()));
+    }
+    let target = match store.get_mailbox(user, mailbox).await {
         Ok(target) => target,
         Err(Error::Mailbox(MailboxError::NotFound)) => {
             return Ok(Reply::No("[TRYCREATE] No such mailbox".into()));
@@ -86,6 +98,8 @@ pub async fn append(
         return Ok(Reply::No("Empty message".into()));
     }
     let outcome = store.append(target.id, message, flags, date).await?;
+    // Counted once stored; a total past the limit refuses the next upload, not this one.
+    let _total_or_past_limit = store.add_upload(user, message.len() as u64).await?;
     Ok(Reply::Ok(format!(
         "[APPENDUID {} {}] Append completed",
         outcome.uidvalidity, outcome.uid

@@ -1,5 +1,7 @@
 //! FETCH and UID FETCH: metadata from `fetch_meta`, sections from `read_section` streamed as
-//! literals, `\Seen` set by non-PEEK body fetches (and reported in FLAGS).
+//! literals, `\Seen` set by non-PEEK body fetches (and reported in FLAGS). Section bytes count
+//! against the user's daily download limit: a FETCH is refused once the day's total is past
+//! it (as WildDuck does), and one that crosses it stops after the message that did.
 
 use std::collections::HashMap;
 
@@ -43,6 +45,13 @@ pub async fn fetch(
     }
     if uids.is_empty() {
         return Ok(Reply::Ok("Fetch completed".into()));
+    }
+    let user = session.user.as_ref().map(|u| u.id);
+    let downloads = items.iter().any(|i| matches!(i, FetchItem::Section { .. }));
+    if let (Some(user), true) = (user, downloads)
+        && store.add_download(user, 0).await?.is_err()
+    {
+        return Ok(download_limit_reached());
     }
     let fields = MetaFields {
         envelope: items.contains(&FetchItem::Envelope),
@@ -102,9 +111,10 @@ pub async fn fetch(
                 conn.push(b" ");
             }
         };
+        let mut sent = 0;
         for item in &items {
             separator(&mut session.conn);
-            write_item(session, &store, mailbox, meta, item).await?;
+            sent += write_item(session, &store, mailbox, meta, item).await?;
         }
         if show_flags {
             separator(&mut session.conn);
@@ -116,8 +126,39 @@ pub async fn fetch(
         if session.conn.pending_output() > FLUSH_AT {
             session.conn.flush().await?;
         }
+        if let (Some(user), true) = (user, sent > 0)
+            && store.add_download(user, sent).await?.is_err()
+        {
+            unmark_unsent(session, &store, mailbox, seen_now.into_keys()).await?;
+            return Ok(download_limit_reached());
+        }
     }
     Ok(Reply::Ok("Fetch completed".into()))
+}
+
+fn download_limit_reached() -> Reply {
+    Reply::No("[LIMIT] Daily download limit reached, try again tomorrow".into())
+}
+
+/// A FETCH stopped early: messages it marked `\Seen` but did not send lose the flag again.
+async fn unmark_unsent(
+    session: &mut Session,
+    store: &wildduck_store::Store,
+    mailbox: wildduck_store::MailboxId,
+    unsent: impl Iterator<Item = Uid>,
+) -> Result<(), Fail> {
+    let unsent: UidSet = unsent.collect();
+    if unsent.is_empty() {
+        return Ok(());
+    }
+    let seen: Flags = [Flag::Seen].into_iter().collect();
+    let outcome = store
+        .store_flags(mailbox, &unsent, FlagOp::Remove, &seen, None)
+        .await?;
+    if let (Some(modseq), Some(selected)) = (outcome.modseq, session.selected.as_mut()) {
+        selected.own_modseqs.push(modseq);
+    }
+    Ok(())
 }
 
 async fn write_item(
@@ -126,7 +167,7 @@ async fn write_item(
     mailbox: wildduck_store::MailboxId,
     meta: &wildduck_store::MessageMeta,
     item: &FetchItem,
-) -> Result<(), Fail> {
+) -> Result<u64, Fail> {
     let utf8 = session.utf8;
     let conn = &mut session.conn;
     match item {
@@ -181,7 +222,8 @@ async fn write_item(
             }
             conn.push(b" ");
             conn.write_literal(&body.chunks).await?;
+            return Ok(body.chunks.iter().map(|c| c.len() as u64).sum());
         }
     }
-    Ok(())
+    Ok(0)
 }

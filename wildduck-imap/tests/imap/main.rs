@@ -5,6 +5,7 @@ mod harness;
 mod bad_input;
 mod compress;
 mod condstore;
+mod daily_limits;
 mod dovecot_parity;
 mod idle;
 mod literals;
