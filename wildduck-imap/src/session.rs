@@ -221,8 +221,7 @@ impl Session {
             "MOVE",
             "CHILDREN",
             "SPECIAL-USE",
-            // Not LIST-EXTENDED: RECURSIVEMATCH would need CHILDINFO, which LIST does not
-            // produce; the options clients send are still parsed.
+            "LIST-EXTENDED",
             "LIST-STATUS",
             "XLIST",
             "CONDSTORE",

@@ -187,13 +187,19 @@ fn parse_list(tokens: &[Token], xlist: bool) -> Result<ListRequest, Refusal> {
     };
     let mut rest = tokens;
     if let [Token::List(selection), tail @ ..] = rest {
+        request.extended = true;
         for option in selection {
             match word(option).map(str::to_ascii_uppercase).as_deref() {
                 Some("SUBSCRIBED") => request.select_subscribed = true,
                 Some("SPECIAL-USE") => request.select_special_use = true,
-                Some("RECURSIVEMATCH") | Some("REMOTE") => {}
+                Some("RECURSIVEMATCH") => request.recursive_match = true,
+                // No remote mailboxes exist here.
+                Some("REMOTE") => {}
                 _ => return bad("Unknown LIST selection option"),
             }
+        }
+        if request.recursive_match && !request.select_subscribed && !request.select_special_use {
+            return bad("RECURSIVEMATCH needs another selection option");
         }
         rest = tail;
     }
@@ -202,9 +208,13 @@ fn parse_list(tokens: &[Token], xlist: bool) -> Result<ListRequest, Refusal> {
     };
     request.reference = name(reference)?;
     request.patterns = match patterns {
-        Token::List(many) => many.iter().map(name).collect::<Result<_, _>>()?,
+        Token::List(many) => {
+            request.extended = true;
+            many.iter().map(name).collect::<Result<_, _>>()?
+        }
         one => vec![name(one)?],
     };
+    request.extended |= !tail.is_empty();
     match tail {
         [] => {}
         [keyword, Token::List(options)]
@@ -418,8 +428,12 @@ mod tests {
                 StatusDataItemName::Unseen
             ])
         );
+        assert!(l.extended && !l.recursive_match);
         let l = list(b"a3 XLIST \"\" %\r\n");
-        assert!(l.xlist);
+        assert!(l.xlist && !l.extended);
+        let l = list(b"a5 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %\r\n");
+        assert!(l.extended && l.recursive_match && l.select_subscribed);
+        assert!(list(b"a6 LIST () \"\" \"\"\r\n").extended);
         let l = list(b"a4 LIST {0}\r\n {1}\r\n*\r\n");
         assert_eq!(
             (l.reference.as_str(), l.patterns),
@@ -487,6 +501,10 @@ mod tests {
     #[test]
     fn garbage_is_refused_or_not_ours() {
         assert!(matches!(parse(b"a LIST (BOGUS) \"\" *\r\n"), Some(Err(_))));
+        assert!(matches!(
+            parse(b"a LIST (REMOTE RECURSIVEMATCH) \"\" *\r\n"),
+            Some(Err(_))
+        ));
         assert!(matches!(parse(b"a LIST \"unterminated\r\n"), Some(Err(_))));
         assert!(parse(b"a FETCH 1 FLAGS\r\n").is_none());
         assert!(parse(b"\r\n").is_none());

@@ -234,7 +234,7 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
     } else {
         "LIST"
     };
-    if request.patterns.iter().all(String::is_empty) {
+    if !request.extended && request.patterns.iter().all(String::is_empty) {
         session
             .conn
             .untagged(&format!("{keyword} (\\Noselect) \"/\" \"\""));
@@ -248,18 +248,27 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
         .filter(|p| !p.is_empty())
         .map(|p| format!("{}{}", request.reference, p))
         .collect();
+    let only_subscribed = request.lsub || request.select_subscribed;
+    let selected = |m: &Mailbox| {
+        (!only_subscribed || m.subscribed)
+            && (!request.select_special_use || m.special_use.is_some())
+    };
+    let matched = |m: &Mailbox| patterns.iter().any(|p| matches_pattern(p, &m.path));
+    let childinfo = childinfo_item(request);
     for mailbox in &mailboxes {
-        if !patterns.iter().any(|p| matches_pattern(p, &mailbox.path)) {
-            continue;
-        }
-        let only_subscribed = request.lsub || request.select_subscribed;
-        if (only_subscribed && !mailbox.subscribed)
-            || (request.select_special_use && mailbox.special_use.is_none())
-        {
+        if !matched(mailbox) {
             continue;
         }
         let prefix = format!("{}{}", mailbox.path, PATH_SEPARATOR);
-        let has_children = mailboxes.iter().any(|m| m.path.starts_with(&prefix));
+        let descendants = || mailboxes.iter().filter(|m| m.path.starts_with(&prefix));
+        // RECURSIVEMATCH (RFC 5258 §3.1): a parent that does not meet the selection is shown
+        // for descendants that do and that the patterns do not show themselves.
+        let shown_for_descendants =
+            request.recursive_match && descendants().any(|d| selected(d) && !matched(d));
+        if !selected(mailbox) && !shown_for_descendants {
+            continue;
+        }
+        let has_children = descendants().next().is_some();
         let mut attributes = vec![if has_children {
             "\\HasChildren"
         } else {
@@ -274,8 +283,12 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
             attributes.extend(mailbox.special_use.map(SpecialUse::attribute));
         }
         let name = wire_name(&mailbox.path, session.utf8);
+        let extended_data = match &childinfo {
+            Some(item) if descendants().any(selected) => item.as_str(),
+            _ => "",
+        };
         session.conn.untagged(&format!(
-            "{keyword} ({}) \"/\" {name}",
+            "{keyword} ({}) \"/\" {name}{extended_data}",
             attributes.join(" ")
         ));
         if let Some(items) = &request.return_status {
@@ -284,6 +297,21 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
         }
     }
     Ok(Reply::Ok(format!("{keyword} completed")))
+}
+
+/// ` ("CHILDINFO" (…))` naming the selection options descendants met, for RECURSIVEMATCH.
+fn childinfo_item(request: &ListRequest) -> Option<String> {
+    if !request.recursive_match {
+        return None;
+    }
+    let mut options = Vec::new();
+    if request.select_subscribed {
+        options.push("\"SUBSCRIBED\"");
+    }
+    if request.select_special_use {
+        options.push("\"SPECIAL-USE\"");
+    }
+    Some(format!(" (\"CHILDINFO\" ({}))", options.join(" ")))
 }
 
 async fn status_line(

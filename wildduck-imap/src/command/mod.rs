@@ -133,15 +133,21 @@ pub enum Kind {
     Compress,
 }
 
-/// LIST, LSUB and XLIST with the LIST-EXTENDED options clients send.
+/// LIST, LSUB and XLIST with the LIST-EXTENDED options (RFC 5258, 6154, 5819).
 #[derive(Debug, Default)]
 pub struct ListRequest {
     pub reference: String,
     pub patterns: Vec<String>,
     pub lsub: bool,
     pub xlist: bool,
+    /// The extended syntax was used (selection options, a pattern list or RETURN): an empty
+    /// pattern is then no request for the hierarchy delimiter (RFC 5258 §3).
+    pub extended: bool,
     pub select_subscribed: bool,
     pub select_special_use: bool,
+    /// RECURSIVEMATCH: parents of mailboxes that meet the selection are shown too, with
+    /// CHILDINFO.
+    pub recursive_match: bool,
     pub return_subscribed: bool,
     pub return_children: bool,
     pub return_special_use: bool,

@@ -8,6 +8,7 @@ mod condstore;
 mod daily_limits;
 mod dovecot_parity;
 mod idle;
+mod list_extended;
 mod literals;
 mod lockout;
 mod mailboxes;
