@@ -97,3 +97,32 @@ impl Default for Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn literal_mode_from_config_files_old_and_new() {
+        let old = read("literal_plus = false").expect("older switch");
+        assert_eq!(old.literals(), Literals::SyncOnly);
+        let minus = read("literal = \"minus\"").expect("literal");
+        assert_eq!(minus.literals(), Literals::Minus);
+        let sync_only = read("literal = \"sync-only\"").expect("literal");
+        assert_eq!(sync_only.literals(), Literals::SyncOnly);
+        assert_eq!(read("").expect("empty").literals(), Literals::Plus);
+        assert!(read("literal = \"maybe\"").is_err());
+        // The default writes the new key only, and reads back the same.
+        let written = toml::to_string(&Config::default()).expect("serialize");
+        assert!(written.contains("literal = \"plus\""), "{written}");
+        assert!(!written.contains("literal_plus"), "{written}");
+        assert_eq!(
+            read(&written).expect("round trip").literals(),
+            Literals::Plus
+        );
+    }
+}
