@@ -45,10 +45,9 @@ pub struct Config {
     /// Non-synchronizing literals (RFC 7888): `plus` (LITERAL+, any size within the limits),
     /// `minus` (LITERAL-, up to 4096 bytes) or `sync-only` (none).
     pub literal: Literals,
-    /// The older switch, still read so existing configs load: `false` turns `plus` into
-    /// `sync-only`; it never changes `minus`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub literal_plus: Option<bool>,
+    /// The older switch, kept so existing config files and `WILDDUCK_IMAP_LITERAL_PLUS` still
+    /// work: `false` turns `plus` into `sync-only`; it never changes `minus`.
+    pub literal_plus: bool,
     /// Text of the greeting.
     pub greeting: String,
 }
@@ -72,7 +71,7 @@ impl Config {
     /// The literal mode in force, with the older `literal_plus` switch applied.
     pub fn literals(&self) -> Literals {
         match (self.literal, self.literal_plus) {
-            (Literals::Plus, Some(false)) => Literals::SyncOnly,
+            (Literals::Plus, false) => Literals::SyncOnly,
             (mode, _) => mode,
         }
     }
@@ -92,7 +91,7 @@ impl Default for Config {
             allow_plaintext_login: None,
             implicit_tls: false,
             literal: Literals::Plus,
-            literal_plus: None,
+            literal_plus: true,
             greeting: "WildDuck-rs ready".to_string(),
         }
     }
@@ -116,13 +115,11 @@ mod tests {
         assert_eq!(sync_only.literals(), Literals::SyncOnly);
         assert_eq!(read("").expect("empty").literals(), Literals::Plus);
         assert!(read("literal = \"maybe\"").is_err());
-        // The default writes the new key only, and reads back the same.
-        let written = toml::to_string(&Config::default()).expect("serialize");
-        assert!(written.contains("literal = \"plus\""), "{written}");
-        assert!(!written.contains("literal_plus"), "{written}");
-        assert_eq!(
-            read(&written).expect("round trip").literals(),
-            Literals::Plus
-        );
+        // Both keys are written (so both can be set from the environment) and read back.
+        let written = toml::to_string(&minus).expect("serialize");
+        assert!(written.contains("literal = \"minus\""), "{written}");
+        assert!(written.contains("literal_plus = true"), "{written}");
+        let again = read(&written).expect("round trip");
+        assert_eq!(again.literals(), Literals::Minus);
     }
 }

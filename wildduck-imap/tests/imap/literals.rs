@@ -73,7 +73,7 @@ async fn literal_minus_takes_up_to_4096_bytes_and_refuses_more() {
 #[tokio::test]
 async fn sync_only_via_the_older_switch_refuses_non_synchronizing_literals() {
     let config = Config {
-        literal_plus: Some(false),
+        literal_plus: false,
         ..Config::default()
     };
     assert_eq!(config.literals(), Literals::SyncOnly);
@@ -98,7 +98,7 @@ async fn sync_only_via_the_older_switch_refuses_non_synchronizing_literals() {
 fn the_older_switch_never_overrides_literal_minus() {
     let minus = Config {
         literal: Literals::Minus,
-        literal_plus: Some(false),
+        literal_plus: false,
         ..Config::default()
     };
     assert_eq!(minus.literals(), Literals::Minus);
