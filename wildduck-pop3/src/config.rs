@@ -37,9 +37,6 @@ pub struct Config {
     pub max_auth_failures: u32,
     /// List only the newest N messages of INBOX (WildDuck's `maxMessages`); None = all.
     pub max_messages: Option<u32>,
-    /// Bytes RETR may send to one user per UTC day (WildDuck's `maxDownloadMB`); None = no
-    /// limit. Counted in memory by each `serve` call (each listener) separately.
-    pub daily_download_limit: Option<u64>,
     /// Messages deleted with DELE go to the Trash special-use folder at QUIT instead of
     /// being expunged (WildDuck's behaviour). Off by default: RFC 1939 DELE deletes.
     pub delete_moves_to_trash: bool,
@@ -56,7 +53,6 @@ impl Default for Config {
             max_bad_commands: 10,
             max_auth_failures: 3,
             max_messages: None,
-            daily_download_limit: None,
             delete_moves_to_trash: false,
         }
     }

@@ -27,9 +27,9 @@
 //!
 //! Line length, idle timeout (also for a client that stops reading), bad commands and failed
 //! logins per connection (with a pause before each failure answer), connections per server,
-//! the newest-N cap on the maildrop, and a daily RETR byte allowance per user. The failed
-//! login count and the download allowance live in this server's memory: the store offers no
-//! shared counters yet, so they are neither shared with IMAP nor across processes.
+//! the newest-N cap on the maildrop. The failed-login lockout and the daily download
+//! allowance (`LimitsConfig::daily_download`, counted by RETR) are the store's counters, so
+//! IMAP and POP3 share them (and, with Redis, every process does).
 //!
 //! # Concurrent sessions
 //!
@@ -44,7 +44,6 @@
 mod command;
 pub mod config;
 mod connection;
-mod download;
 mod maildrop;
 mod server;
 mod session;

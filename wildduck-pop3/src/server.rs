@@ -13,7 +13,6 @@ use wildduck_store::Store;
 
 use crate::config::Config;
 use crate::connection::{Connection, Stream};
-use crate::download::DownloadMeter;
 use crate::maildrop::WireSizeCache;
 use crate::session::Session;
 
@@ -26,7 +25,6 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) wire_sizes: WireSizeCache,
-    pub(crate) downloads: DownloadMeter,
 }
 
 /// Accepts connections on `listener` until `shutdown` turns true (or its sender is
@@ -52,7 +50,6 @@ pub async fn serve(
         config,
         tls,
         wire_sizes: WireSizeCache::new(WIRE_SIZE_CACHE_ENTRIES),
-        downloads: DownloadMeter::default(),
     });
     let mut sessions = JoinSet::new();
     loop {

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use wildduck_pop3::{Config, PlaintextLogin};
-use wildduck_store::{Flag, MetaFields, UidSet};
+use wildduck_store::{Flag, LimitsConfig, MemoryCounters, MetaFields, UidSet};
 
 #[tokio::test]
 async fn capa_differs_by_state() {
@@ -656,14 +656,27 @@ async fn concurrent_sessions_touch_only_their_own_uids() {
 #[tokio::test]
 async fn daily_download_limit_refuses_retr() {
     let raws = [message("first", 20), message("second", 20)];
-    let (_dir, account, server) = setup(Config {
-        daily_download_limit: Some(raws[0].len() as u64 + 10),
-        ..test_config()
-    })
-    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut account = open_account(dir.path()).await;
+    // The allowance is the store's, so bytes counted elsewhere (an IMAP FETCH) count here.
+    let fetched_by_imap = 7;
+    let limits = LimitsConfig {
+        daily_download: Some(fetched_by_imap + raws[0].len() as u64 + 10),
+        ..LimitsConfig::default()
+    };
+    account.store = account
+        .store
+        .with_limits(Box::new(MemoryCounters::default()), limits);
     for raw in &raws {
         account.append(raw).await;
     }
+    account
+        .store
+        .add_download(account.user.id, fetched_by_imap)
+        .await
+        .expect("count")
+        .expect("under the limit");
+    let server = Server::start(account.store.clone(), test_config(), None).await;
     let mut client = server.logged_in(2).await;
     client.send(b"RETR 1\r\n").await;
     client.expect(&retr_response(&raws[0])).await;
@@ -678,5 +691,13 @@ async fn daily_download_limit_refuses_retr() {
     client
         .transcript("QUIT\r\n", "+OK Bye, 0 messages removed\r\n")
         .await;
+    // RETR counted what it sent, and the refused RETR counted nothing.
+    let total = account
+        .store
+        .add_download(account.user.id, 0)
+        .await
+        .expect("count")
+        .expect("under the limit");
+    assert_eq!(total, fetched_by_imap + raws[0].len() as u64);
     server.stop().await;
 }

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use wildduck_store::{Error, MessageError, Section, SectionBody};
+use wildduck_store::{Error, MessageError, Section, SectionBody, Store, UserId};
 
 use crate::connection::Connection;
 use crate::session::{Flow, Session};
@@ -35,12 +35,14 @@ pub(crate) async fn retr(session: &mut Session, number: u32) -> io::Result<Flow>
     };
     let size = wire::wire_size(body.chunks.iter().map(|c| &c[..]));
     maildrop.learn_size(number, size, &shared.wire_sizes);
-    if let Some(limit) = shared.config.daily_download_limit
-        && !shared.downloads.charge(transaction.user.id, size, limit)
-    {
-        conn.err("[SYS/TEMP] Daily download limit reached, try again tomorrow")
-            .await?;
-        return Ok(Flow::Continue);
+    match charge_download(&shared.store, transaction.user.id, size).await {
+        Ok(true) => {}
+        Ok(false) => {
+            conn.err("[SYS/TEMP] Daily download limit reached, try again tomorrow")
+                .await?;
+            return Ok(Flow::Continue);
+        }
+        Err(error) => return unreadable(conn, error).await,
     }
     conn.ok(&format!("{size} octets")).await?;
     let mut encoder = WireEncoder::transmit();
@@ -79,6 +81,25 @@ pub(crate) async fn top(session: &mut Session, number: u32, lines: u64) -> io::R
     send(conn, &mut encoder, &body).await?;
     finish(conn, &mut encoder).await?;
     Ok(Flow::Continue)
+}
+
+/// Counts `size` bytes against the user's daily download allowance (the store's counter,
+/// shared with IMAP and, with Redis, with other processes) unless that would pass the limit;
+/// false = refused, nothing counted.
+async fn charge_download(store: &Store, user: UserId, size: u64) -> Result<bool, Error> {
+    if let Some(limit) = store.limits().daily_download {
+        let used_today = match store.add_download(user, 0).await? {
+            Ok(total) => total,
+            Err(_) => return Ok(false),
+        };
+        if used_today.saturating_add(size) > limit {
+            return Ok(false);
+        }
+    }
+    // Past the limit now only if another session counted meanwhile: this message was
+    // already allowed, like a FETCH that crosses the limit.
+    let _total_or_exceeded = store.add_download(user, size).await?;
+    Ok(true)
 }
 
 async fn unreadable(conn: &mut Connection, error: Error) -> io::Result<Flow> {
