@@ -1,12 +1,14 @@
 //! Framing over a (possibly TLS) stream: imap-codec's `Fragmentizer` cuts the input into lines
 //! and literals; we add the limits it lacks (line length, literal acceptance) and the response
-//! writer (buffered text, literals streamed chunk by chunk).
+//! writer (buffered text, literals streamed chunk by chunk). After COMPRESS (RFC 4978) both
+//! directions pass through raw DEFLATE, with a sync flush whenever responses are flushed.
 
 use std::io;
 use std::ops::Range;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer};
 use imap_codec::imap_types::core::LiteralMode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -102,6 +104,67 @@ pub struct Connection {
     /// Range of the last literal of the current message (the APPEND message).
     last_literal: Option<Range<usize>>,
     out: Vec<u8>,
+    /// Set once COMPRESS DEFLATE has been accepted.
+    deflate: Option<Box<Deflate>>,
+}
+
+/// Raw DEFLATE (no zlib header) in both directions.
+struct Deflate {
+    compress: Compress,
+    decompress: Decompress,
+    /// Compressed since the last sync flush: a flush has something to end.
+    unflushed: bool,
+}
+
+/// Room added to an output buffer before each zlib call.
+const ZLIB_ROOM: usize = 8 * 1024;
+
+/// Runs `step` (one zlib call writing into spare capacity of `out`) until it has consumed all
+/// of `input` and left room in `out`: zlib is done with the input and any requested flush.
+fn drain_zlib(
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    mut step: impl FnMut(&[u8], &mut Vec<u8>) -> io::Result<usize>,
+) -> io::Result<()> {
+    loop {
+        out.reserve(ZLIB_ROOM);
+        let before = out.len();
+        let consumed = step(input, out)?;
+        input = &input[consumed..];
+        let produced = out.len() - before;
+        if (input.is_empty() && out.len() < out.capacity()) || (consumed == 0 && produced == 0) {
+            return Ok(());
+        }
+    }
+}
+
+impl Deflate {
+    fn compress(&mut self, input: &[u8], flush: FlushCompress) -> io::Result<Vec<u8>> {
+        self.unflushed = flush == FlushCompress::None;
+        let mut out = Vec::new();
+        let compress = &mut self.compress;
+        drain_zlib(input, &mut out, |input, out| {
+            let before = compress.total_in();
+            compress
+                .compress_vec(input, out, flush)
+                .map_err(io::Error::other)?;
+            Ok((compress.total_in() - before) as usize)
+        })?;
+        Ok(out)
+    }
+
+    fn decompress(&mut self, input: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let decompress = &mut self.decompress;
+        drain_zlib(input, &mut out, |input, out| {
+            let before = decompress.total_in();
+            decompress
+                .decompress_vec(input, out, FlushDecompress::None)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            Ok((decompress.total_in() - before) as usize)
+        })?;
+        Ok(out)
+    }
 }
 
 impl Connection {
@@ -116,7 +179,27 @@ impl Connection {
             in_literal: false,
             last_literal: None,
             out: Vec::new(),
+            deflate: None,
         }
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
+    }
+
+    /// Starts DEFLATE in both directions, after everything so far went out uncompressed.
+    /// Bytes pipelined after the COMPRESS command are dropped: the client may only send
+    /// compressed data once it has seen the OK.
+    pub async fn start_deflate(&mut self) -> io::Result<()> {
+        self.flush().await?;
+        self.framer = Fragmentizer::new(self.max_message);
+        self.start_next_message();
+        self.deflate = Some(Box::new(Deflate {
+            compress: Compress::new(Compression::default(), false),
+            decompress: Decompress::new(false),
+            unflushed: false,
+        }));
+        Ok(())
     }
 
     pub fn is_tls(&self) -> bool {
@@ -164,7 +247,13 @@ impl Connection {
                     if n == 0 {
                         return Ok(Inbound::Closed);
                     }
-                    self.framer.enqueue_bytes(&chunk[..n]);
+                    match self.deflate.as_mut() {
+                        Some(deflate) => {
+                            let plain = deflate.decompress(&chunk[..n])?;
+                            self.framer.enqueue_bytes(&plain);
+                        }
+                        None => self.framer.enqueue_bytes(&chunk[..n]),
+                    }
                 }
             }
         }
@@ -279,17 +368,31 @@ impl Connection {
                     .iter()
                     .map(|&b| if b == 0 { 0x80 } else { b })
                     .collect();
-                self.stream.write_all(&cleaned).await?;
+                self.write_raw(&cleaned).await?;
             } else {
-                self.stream.write_all(chunk.as_ref()).await?;
+                self.write_raw(chunk.as_ref()).await?;
             }
         }
         Ok(())
     }
 
+    /// Writes to the stream, through the compressor once COMPRESS is active.
+    async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self.deflate.as_mut() {
+            Some(deflate) => {
+                let compressed = deflate.compress(bytes, FlushCompress::None)?;
+                self.stream.write_all(&compressed).await
+            }
+            None => self.stream.write_all(bytes).await,
+        }
+    }
+
     async fn write_out(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.stream.write_all(&self.out).await?;
+            let out = std::mem::take(&mut self.out);
+            let written = self.write_raw(&out).await;
+            self.out = out;
+            written?;
             self.out.clear();
             if self.out.capacity() > KEEP_CAPACITY {
                 self.out = Vec::new();
@@ -301,6 +404,11 @@ impl Connection {
     /// Sends everything buffered.
     pub async fn flush(&mut self) -> io::Result<()> {
         self.write_out().await?;
+        if let Some(deflate) = self.deflate.as_mut().filter(|d| d.unflushed) {
+            // A sync flush ends the burst on a byte boundary the client can decode now.
+            let tail = deflate.compress(&[], FlushCompress::Sync)?;
+            self.stream.write_all(&tail).await?;
+        }
         self.stream.flush().await
     }
 

@@ -39,6 +39,34 @@ pub fn astring(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// Writes an astring for a client that enabled UTF8=ACCEPT: non-ASCII text goes in a
+/// quoted string (RFC 6855 §3), not as modified UTF-7 or a literal.
+pub fn astring_utf8(out: &mut Vec<u8>, text: &str) {
+    if text.is_ascii() {
+        astring(out, text);
+    } else {
+        nstring_utf8(out, Some(text));
+    }
+}
+
+/// `NIL` or a string; for UTF8=ACCEPT clients UTF-8 text is quoted where CR, LF and NUL
+/// do not force a literal.
+fn nstring_utf8(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) if !text.is_ascii() && !text.contains(['\r', '\n', '\0']) => {
+            out.push(b'"');
+            for &b in text.as_bytes() {
+                if b == b'"' || b == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+            out.push(b'"');
+        }
+        other => nstring(out, other),
+    }
+}
+
 /// `NIL` or a string.
 pub fn nstring(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
@@ -95,7 +123,28 @@ pub fn internal_date(ts: Timestamp) -> String {
     )
 }
 
-fn address_list(out: &mut Vec<u8>, addresses: &[EnvelopeAddress]) {
+/// ENVELOPE text: as written; raw UTF-8 in quoted strings for UTF8=ACCEPT clients. For
+/// others an internationalized domain goes out as punycode (its ASCII form); other 8-bit
+/// text goes out as written in a literal, as Dovecot does.
+fn envelope_text(out: &mut Vec<u8>, text: Option<&str>, utf8: bool) {
+    if utf8 {
+        nstring_utf8(out, text);
+    } else {
+        nstring(out, text);
+    }
+}
+
+fn envelope_host(out: &mut Vec<u8>, host: Option<&str>, utf8: bool) {
+    match host {
+        Some(host) if !utf8 && !host.is_ascii() => match idna::domain_to_ascii(host) {
+            Ok(ascii) => nstring(out, Some(&ascii)),
+            Err(_) => nstring(out, Some(host)),
+        },
+        other => envelope_text(out, other, utf8),
+    }
+}
+
+fn address_list(out: &mut Vec<u8>, addresses: &[EnvelopeAddress], utf8: bool) {
     if addresses.is_empty() {
         out.extend_from_slice(b"NIL");
         return;
@@ -103,26 +152,26 @@ fn address_list(out: &mut Vec<u8>, addresses: &[EnvelopeAddress]) {
     out.push(b'(');
     for address in addresses {
         out.push(b'(');
-        nstring(out, address.name.as_deref());
+        envelope_text(out, address.name.as_deref(), utf8);
         out.push(b' ');
-        nstring(out, address.adl.as_deref());
+        envelope_text(out, address.adl.as_deref(), utf8);
         out.push(b' ');
-        nstring(out, address.mailbox.as_deref());
+        envelope_text(out, address.mailbox.as_deref(), utf8);
         out.push(b' ');
-        nstring(out, address.host.as_deref());
+        envelope_host(out, address.host.as_deref(), utf8);
         out.push(b')');
     }
     out.push(b')');
 }
 
 /// ENVELOPE structure. Sender and Reply-To default to From (RFC 3501 §7.4.2).
-pub fn envelope(out: &mut Vec<u8>, env: &Envelope) {
+pub fn envelope(out: &mut Vec<u8>, env: &Envelope, utf8: bool) {
     out.push(b'(');
-    nstring(out, env.date.as_deref());
+    envelope_text(out, env.date.as_deref(), utf8);
     out.push(b' ');
-    nstring(out, env.subject.as_deref());
+    envelope_text(out, env.subject.as_deref(), utf8);
     out.push(b' ');
-    address_list(out, &env.from);
+    address_list(out, &env.from, utf8);
     out.push(b' ');
     address_list(
         out,
@@ -131,6 +180,7 @@ pub fn envelope(out: &mut Vec<u8>, env: &Envelope) {
         } else {
             &env.sender
         },
+        utf8,
     );
     out.push(b' ');
     address_list(
@@ -140,15 +190,16 @@ pub fn envelope(out: &mut Vec<u8>, env: &Envelope) {
         } else {
             &env.reply_to
         },
+        utf8,
     );
     for list in [&env.to, &env.cc, &env.bcc] {
         out.push(b' ');
-        address_list(out, list);
+        address_list(out, list, utf8);
     }
     out.push(b' ');
-    nstring(out, env.in_reply_to.as_deref());
+    envelope_text(out, env.in_reply_to.as_deref(), utf8);
     out.push(b' ');
-    nstring(out, env.message_id.as_deref());
+    envelope_text(out, env.message_id.as_deref(), utf8);
     out.push(b')');
 }
 
@@ -201,7 +252,9 @@ fn extension_tail(out: &mut Vec<u8>, part: &BodyStructure) {
 }
 
 /// BODYSTRUCTURE (`extended`) or BODY (not extended).
-pub fn body_structure(out: &mut Vec<u8>, part: &BodyStructure, extended: bool) {
+/// BODY/BODYSTRUCTURE; `utf8`: the envelopes of message/rfc822 parts are for a UTF8=ACCEPT
+/// client.
+pub fn body_structure(out: &mut Vec<u8>, part: &BodyStructure, extended: bool, utf8: bool) {
     out.push(b'(');
     if part.media_type.eq_ignore_ascii_case("multipart") {
         if part.parts.is_empty() {
@@ -209,7 +262,7 @@ pub fn body_structure(out: &mut Vec<u8>, part: &BodyStructure, extended: bool) {
             out.extend_from_slice(b"(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0)");
         }
         for child in &part.parts {
-            body_structure(out, child, extended);
+            body_structure(out, child, extended, utf8);
         }
         out.push(b' ');
         string(out, part.media_subtype.as_bytes());
@@ -238,10 +291,11 @@ pub fn body_structure(out: &mut Vec<u8>, part: &BodyStructure, extended: bool) {
             envelope(
                 out,
                 part.envelope.as_deref().unwrap_or(&Envelope::default()),
+                utf8,
             );
             out.push(b' ');
             match part.parts.first() {
-                Some(inner) => body_structure(out, inner, extended),
+                Some(inner) => body_structure(out, inner, extended, utf8),
                 None => out.extend_from_slice(b"(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0)"),
             }
         }
@@ -311,7 +365,7 @@ mod tests {
         // Header text goes out as written; 8-bit text needs a literal (as Dovecot sends it).
         let zoe = "({4}\r\nZoë NIL \"zoe\" \"example.org\")";
         assert_eq!(
-            text(|o| envelope(o, &env)),
+            text(|o| envelope(o, &env, false)),
             format!("(NIL \"hi\" ({zoe}) ({zoe}) ({zoe}) NIL NIL NIL NIL NIL)")
         );
     }
@@ -346,13 +400,13 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            text(|o| body_structure(o, &root, true)),
+            text(|o| body_structure(o, &root, true, false)),
             "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 12 2 NIL NIL NIL NIL)\
              (\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 100 NIL \
              (\"attachment\" (\"filename\" \"a.bin\")) NIL NIL) \"mixed\" (\"boundary\" \"XX\") NIL NIL NIL)"
         );
         assert_eq!(
-            text(|o| body_structure(o, &root, false)),
+            text(|o| body_structure(o, &root, false, false)),
             "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 12 2)\
              (\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 100) \"mixed\")"
         );

@@ -79,7 +79,7 @@ pub async fn serve(
                 .saturating_add(max_line.saturating_mul(2));
             let conn = Connection::new(stream, max_message, max_line);
             tracing::debug!(%peer, "session starts");
-            Session::new(shared, conn, peer.ip().is_loopback(), session_shutdown)
+            Session::new(shared, conn, peer.ip(), session_shutdown)
                 .run()
                 .await;
             tracing::debug!(%peer, "session ends");

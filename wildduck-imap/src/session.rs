@@ -141,11 +141,15 @@ impl Selected {
 pub struct Session {
     pub shared: Arc<Shared>,
     pub conn: Connection,
+    /// The client's address: login failures are counted against it.
+    pub peer: std::net::IpAddr,
     pub peer_is_loopback: bool,
     pub user: Option<User>,
     user_slot: Option<UserSlot>,
     pub selected: Option<Selected>,
     pub condstore: bool,
+    /// The client enabled UTF8=ACCEPT (RFC 6855).
+    pub utf8: bool,
     bad_commands: u32,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -159,17 +163,19 @@ impl Session {
     pub fn new(
         shared: Arc<Shared>,
         conn: Connection,
-        peer_is_loopback: bool,
+        peer: std::net::IpAddr,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Self {
             shared,
             conn,
-            peer_is_loopback,
+            peer,
+            peer_is_loopback: peer.to_canonical().is_loopback(),
             user: None,
             user_slot: None,
             selected: None,
             condstore: false,
+            utf8: false,
             bad_commands: 0,
             shutdown,
         }
@@ -215,10 +221,15 @@ impl Session {
             "MOVE",
             "CHILDREN",
             "SPECIAL-USE",
-            "LIST-EXTENDED",
+            // Not LIST-EXTENDED: RECURSIVEMATCH would need CHILDINFO, which LIST does not
+            // produce; the options clients send are still parsed.
             "LIST-STATUS",
             "XLIST",
             "CONDSTORE",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
+            "COMPRESS=DEFLATE",
+            "UTF8=ACCEPT",
         ]);
         if self.shared.config.literal_plus {
             caps.push("LITERAL+");
@@ -566,6 +577,10 @@ impl Session {
                 is_move,
             } => copy::copy(self, uid, &set, &mailbox, is_move).await,
             Kind::Idle => idle::idle(self, tag).await,
+            Kind::GetQuota { root } => quota::get_quota(self, &root).await,
+            Kind::GetQuotaRoot { mailbox } => quota::get_quota_root(self, &mailbox).await,
+            Kind::SetQuota => Ok(quota::set_quota()),
+            Kind::Compress => compress::compress(self, tag).await,
         }
     }
 
@@ -736,7 +751,7 @@ pub fn flags_line(keywords: &BTreeSet<String>) -> String {
     flags
 }
 
-const KNOWN_COMMANDS: [&str; 31] = [
+const KNOWN_COMMANDS: [&str; 35] = [
     "CAPABILITY",
     "NOOP",
     "LOGOUT",
@@ -768,6 +783,10 @@ const KNOWN_COMMANDS: [&str; 31] = [
     "UNSELECT",
     "ID",
     "ENABLE",
+    "GETQUOTA",
+    "GETQUOTAROOT",
+    "SETQUOTA",
+    "COMPRESS",
 ];
 
 /// The tag and command word of a command's first line, if they look like IMAP.

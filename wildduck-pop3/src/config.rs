@@ -32,10 +32,9 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// Unknown, malformed or wrong-state commands allowed before the connection is closed.
     pub max_bad_commands: u32,
-    /// Failed logins allowed on one connection before it is closed.
+    /// Failed logins allowed on one connection before it is closed. The pause before each
+    /// answer and the lockout per user and IP are the store's (`Store::limits`).
     pub max_auth_failures: u32,
-    /// Pause before answering a failed login, to slow password guessing.
-    pub failed_login_delay_ms: u64,
     /// List only the newest N messages of INBOX (WildDuck's `maxMessages`); None = all.
     pub max_messages: Option<u32>,
     /// Bytes RETR may send to one user per UTC day (WildDuck's `maxDownloadMB`); None = no
@@ -56,7 +55,6 @@ impl Default for Config {
             idle_timeout_secs: 600,
             max_bad_commands: 10,
             max_auth_failures: 3,
-            failed_login_delay_ms: 1000,
             max_messages: None,
             daily_download_limit: None,
             delete_moves_to_trash: false,

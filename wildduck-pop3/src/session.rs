@@ -165,27 +165,56 @@ impl Session {
             }
     }
 
-    /// Checks credentials and opens the maildrop: the step into TRANSACTION.
+    /// Checks credentials under the store's lockout (shared with IMAP, per user and per
+    /// IP) and opens the maildrop: the step into TRANSACTION. Every attempt is logged, never
+    /// with the password.
     pub(crate) async fn login(&mut self, username: &str, password: &str) -> io::Result<Flow> {
-        let store = &self.shared.store;
-        let user = match store.authenticate(username, password, Scope::Pop3).await {
-            Ok(user) => user,
-            Err(Error::Auth(AuthError::Disabled)) => {
-                return self.failed_login("[AUTH] Account is disabled").await;
+        let store = self.shared.store.clone();
+        let ip = self.peer.ip();
+        match store.login_allowed(username, ip).await {
+            Ok(Ok(())) => {}
+            Ok(Err(left)) => {
+                tracing::info!(user = username, %ip, outcome = "locked", "POP3 login attempt");
+                let reason = format!(
+                    "[LOGIN-DELAY] Too many failed logins, try again in {} seconds",
+                    left.as_secs().max(1)
+                );
+                let pause = store.limits().max_failure_delay.min(left);
+                return self.failed_login(&reason, pause).await;
             }
+            Err(error) => return self.auth_unavailable(error).await,
+        }
+        let (failure, reason) = match store.authenticate(username, password, Scope::Pop3).await {
+            Ok(user) => {
+                tracing::info!(user = username, %ip, outcome = "success", "POP3 login attempt");
+                if let Err(error) = store.record_login_success(username, ip).await {
+                    return self.auth_unavailable(error).await;
+                }
+                return self.open_maildrop(user).await;
+            }
+            Err(Error::Auth(AuthError::Disabled)) => ("disabled", "[AUTH] Account is disabled"),
             Err(Error::Auth(_) | Error::User(_)) => {
-                return self
-                    .failed_login("[AUTH] Invalid username or password")
-                    .await;
+                ("bad credentials", "[AUTH] Invalid username or password")
             }
-            Err(error) => {
-                tracing::warn!(%error, "POP3 authentication failed in the store");
-                self.conn
-                    .err("[SYS/TEMP] Authentication is unavailable, try again later")
-                    .await?;
-                return Ok(Flow::Continue);
-            }
+            Err(error) => return self.auth_unavailable(error).await,
         };
+        tracing::info!(user = username, %ip, outcome = failure, "POP3 login attempt");
+        match store.record_login_failure(username, ip).await {
+            Ok(pause) => self.failed_login(reason, pause).await,
+            Err(error) => self.auth_unavailable(error).await,
+        }
+    }
+
+    async fn auth_unavailable(&mut self, error: Error) -> io::Result<Flow> {
+        tracing::warn!(%error, "POP3 authentication failed in the store");
+        self.conn
+            .err("[SYS/TEMP] Authentication is unavailable, try again later")
+            .await?;
+        Ok(Flow::Continue)
+    }
+
+    async fn open_maildrop(&mut self, user: User) -> io::Result<Flow> {
+        let store = &self.shared.store;
         let maildrop = match Maildrop::open(store, user.id, self.shared.config.max_messages).await {
             Ok(maildrop) => maildrop,
             Err(error) => {
@@ -205,15 +234,12 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    async fn failed_login(&mut self, reason: &str) -> io::Result<Flow> {
+    /// Answers a failed or locked-out login after `pause` (the store's lockout paces it).
+    async fn failed_login(&mut self, reason: &str, pause: Duration) -> io::Result<Flow> {
         self.auth_failures += 1;
-        tracing::info!(peer = %self.peer, "POP3 login failed");
         // Flush first: pipelined answers before this one are not held back by the delay.
         self.conn.flush().await?;
-        tokio::time::sleep(Duration::from_millis(
-            self.shared.config.failed_login_delay_ms,
-        ))
-        .await;
+        tokio::time::sleep(pause).await;
         if self.auth_failures >= self.shared.config.max_auth_failures {
             self.conn
                 .err(&format!(

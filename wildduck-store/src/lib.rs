@@ -10,6 +10,7 @@ mod accounts;
 mod backend;
 mod content;
 pub mod error;
+pub mod limits;
 pub mod mime;
 pub mod model;
 mod names;
@@ -20,5 +21,6 @@ mod store;
 pub mod testkit;
 
 pub use error::*;
+pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters};
 pub use model::*;
 pub use store::{Store, StoreConfig, Subscription};

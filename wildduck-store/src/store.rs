@@ -11,6 +11,7 @@ use crate::accounts::{self, PasswordCheck};
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
 use crate::error::{AddressError, AuthError, Error, MailboxError, MessageError, Result, UserError};
+use crate::limits::{Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters};
 use crate::model::*;
 use crate::names::{self, INBOX};
 use crate::notify::{LocalNotifier, Notifier};
@@ -41,6 +42,15 @@ struct Inner {
     backend: Arc<dyn Backend>,
     notifier: Arc<dyn Notifier>,
     config: StoreConfig,
+    limiter: Arc<Limiter>,
+}
+
+/// In-process lockout and traffic counters with the default limits.
+fn default_limiter() -> Arc<Limiter> {
+    Arc::new(Limiter::new(
+        Box::new(MemoryCounters::default()),
+        LimitsConfig::default(),
+    ))
 }
 
 /// Wake-ups for one user: every committed change to one of their mailboxes sends
@@ -67,6 +77,7 @@ impl Store {
                 backend: Arc::new(backend),
                 notifier,
                 config,
+                limiter: default_limiter(),
             }),
         })
     }
@@ -98,6 +109,7 @@ impl Store {
                 backend: Arc::new(backend),
                 notifier,
                 config,
+                limiter: default_limiter(),
             }),
         })
     }
@@ -117,6 +129,65 @@ impl Store {
                 .notifier
                 .publish(wake.user, wake.mailbox, wake.modseq);
         }
+    }
+
+    // ---- abuse limits (shared by every shell of this store) ----
+
+    /// This store with other limits, counted by `counters` (in-process, or shared between
+    /// processes). Clones made before keep the old limits.
+    pub fn with_limits(&self, counters: Box<dyn Counters>, limits: LimitsConfig) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                backend: self.inner.backend.clone(),
+                notifier: self.inner.notifier.clone(),
+                config: self.inner.config.clone(),
+                limiter: Arc::new(Limiter::new(counters, limits)),
+            }),
+        }
+    }
+
+    pub fn limits(&self) -> &LimitsConfig {
+        self.inner.limiter.config()
+    }
+
+    /// `Err(time left)` while the username (as typed) or the client IP is locked out.
+    pub async fn login_allowed(
+        &self,
+        user_key: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<std::result::Result<(), std::time::Duration>> {
+        self.inner.limiter.login_allowed(user_key, ip).await
+    }
+
+    /// Counts a failed login; returns how long to wait before answering it.
+    pub async fn record_login_failure(
+        &self,
+        user_key: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<std::time::Duration> {
+        self.inner.limiter.record_login_failure(user_key, ip).await
+    }
+
+    pub async fn record_login_success(&self, user_key: &str, ip: std::net::IpAddr) -> Result<()> {
+        self.inner.limiter.record_login_success(user_key, ip).await
+    }
+
+    /// Counts bytes sent to `user` today; `Err` once past the daily download limit.
+    pub async fn add_download(
+        &self,
+        user: UserId,
+        bytes: u64,
+    ) -> Result<std::result::Result<u64, DailyLimitExceeded>> {
+        self.inner.limiter.add_download(user, bytes).await
+    }
+
+    /// Counts bytes received from `user` today; `Err` once past the daily upload limit.
+    pub async fn add_upload(
+        &self,
+        user: UserId,
+        bytes: u64,
+    ) -> Result<std::result::Result<u64, DailyLimitExceeded>> {
+        self.inner.limiter.add_upload(user, bytes).await
     }
 
     // ---- users ----

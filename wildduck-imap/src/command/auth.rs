@@ -35,35 +35,42 @@ pub async fn login(session: &mut Session, username: &str, password: &str) -> Out
     authenticate_user(session, username, password).await
 }
 
+/// Checks credentials under the store's lockout: a locked username or client IP is refused
+/// without looking at the password, and every failure is answered after a growing pause.
+/// Every attempt is logged, never with the password.
 async fn authenticate_user(session: &mut Session, username: &str, password: &str) -> Outcome {
-    match session
-        .store()
-        .authenticate(username, password, Scope::Imap)
-        .await
-    {
+    let store = session.store().clone();
+    let ip = session.peer;
+    if let Err(left) = store.login_allowed(username, ip).await? {
+        tracing::info!(user = username, %ip, outcome = "locked", "IMAP login attempt");
+        tokio::time::sleep(store.limits().max_failure_delay.min(left)).await;
+        return Ok(Reply::No(format!(
+            "[LIMIT] Too many failed logins, try again in {} seconds",
+            left.as_secs().max(1)
+        )));
+    }
+    let failure = match store.authenticate(username, password, Scope::Imap).await {
         Ok(user) => {
+            tracing::info!(user = username, %ip, outcome = "success", "IMAP login attempt");
+            store.record_login_success(username, ip).await?;
             if let Err(reply) = session.log_in(user) {
                 return Ok(reply);
             }
-            Ok(Reply::Ok(format!(
+            return Ok(Reply::Ok(format!(
                 "[CAPABILITY {}] Logged in",
                 session.capabilities()
-            )))
+            )));
         }
-        Err(Error::Auth(AuthError::Disabled)) => {
-            tracing::info!(user = username, "login refused: account disabled");
-            Ok(Reply::No(
-                "[AUTHENTICATIONFAILED] Authentication failed".into(),
-            ))
-        }
-        Err(Error::Auth(_)) | Err(Error::User(_)) => {
-            tracing::info!(user = username, "login failed");
-            Ok(Reply::No(
-                "[AUTHENTICATIONFAILED] Authentication failed".into(),
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
+        Err(Error::Auth(AuthError::Disabled)) => "disabled",
+        Err(Error::Auth(_)) | Err(Error::User(_)) => "bad credentials",
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(user = username, %ip, outcome = failure, "IMAP login attempt");
+    let pause = store.record_login_failure(username, ip).await?;
+    tokio::time::sleep(pause).await;
+    Ok(Reply::No(
+        "[AUTHENTICATIONFAILED] Authentication failed".into(),
+    ))
 }
 
 /// `authzid NUL authcid NUL password`; an authzid other than the user is not supported.
@@ -141,6 +148,10 @@ pub fn enable(session: &mut Session, capabilities: &[String]) -> Outcome {
         if capability.eq_ignore_ascii_case("CONDSTORE") && !session.condstore {
             session.condstore = true;
             enabled.push("CONDSTORE");
+        }
+        if capability.eq_ignore_ascii_case("UTF8=ACCEPT") && !session.utf8 {
+            session.utf8 = true;
+            enabled.push("UTF8=ACCEPT");
         }
     }
     let mut line = String::from("ENABLED");

@@ -102,6 +102,11 @@ impl Tokenizer<'_> {
                     }
                     self.pos += 1;
                 }
+                // A line end inside a list (`(~{5}` waiting for its literal) is no token:
+                // stop instead of yielding empty atoms forever.
+                if self.pos == start {
+                    return None;
+                }
                 // `\Sent` style attributes may follow a `(` directly; they are atoms here.
                 Some(Token::Atom(
                     String::from_utf8_lossy(&self.input[start..self.pos]).into_owned(),
@@ -361,6 +366,12 @@ mod tests {
             parse(b"c CREATE X (USE (\\Bogus))\r\n"),
             Some(Err(_))
         ));
+    }
+
+    #[test]
+    fn a_list_open_at_the_line_end_ends_the_words() {
+        let words = complete_words(b"a APPEND INBOX UTF8 (~{5}\r\n");
+        assert_eq!(words.len(), 4, "{words:?}");
     }
 
     #[test]

@@ -127,6 +127,7 @@ async fn write_item(
     meta: &wildduck_store::MessageMeta,
     item: &FetchItem,
 ) -> Result<(), Fail> {
+    let utf8 = session.utf8;
     let conn = &mut session.conn;
     match item {
         FetchItem::Uid => conn.push_str(&format!("UID {}", meta.uid)),
@@ -142,6 +143,7 @@ async fn write_item(
             encode::envelope(
                 &mut out,
                 meta.envelope.as_ref().unwrap_or(&Default::default()),
+                utf8,
             );
             conn.push(&out);
         }
@@ -156,6 +158,7 @@ async fn write_item(
                 &mut out,
                 meta.body_structure.as_ref().unwrap_or(&Default::default()),
                 extended,
+                utf8,
             );
             conn.push(&out);
         }

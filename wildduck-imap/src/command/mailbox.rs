@@ -14,9 +14,15 @@ use crate::session::{Outcome, Reply, Selected, Session, flags_line};
 use crate::utf7;
 
 /// The name of a mailbox on the wire (modified UTF-7, quoted when needed).
-pub fn wire_name(path: &str) -> String {
+/// A store path as the client reads it: UTF-8 once it enabled UTF8=ACCEPT (RFC 6855),
+/// modified UTF-7 otherwise.
+pub fn wire_name(path: &str, utf8: bool) -> String {
     let mut out = Vec::new();
-    encode::astring(&mut out, &utf7::encode(path));
+    if utf8 {
+        encode::astring_utf8(&mut out, path);
+    } else {
+        encode::astring(&mut out, &utf7::encode(path));
+    }
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -267,7 +273,7 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
         } else if !request.lsub {
             attributes.extend(mailbox.special_use.map(SpecialUse::attribute));
         }
-        let name = wire_name(&mailbox.path);
+        let name = wire_name(&mailbox.path, session.utf8);
         session.conn.untagged(&format!(
             "{keyword} ({}) \"/\" {name}",
             attributes.join(" ")
@@ -312,7 +318,7 @@ async fn status_line(
     }
     Ok(format!(
         "STATUS {} ({})",
-        wire_name(&mailbox.path),
+        wire_name(&mailbox.path, session.utf8),
         values.join(" ")
     ))
 }
@@ -351,8 +357,9 @@ mod tests {
 
     #[test]
     fn names_on_the_wire() {
-        assert_eq!(wire_name("INBOX"), "INBOX");
-        assert_eq!(wire_name("Sent Mail"), "\"Sent Mail\"");
-        assert_eq!(wire_name("Entwürfe/日本"), "Entw&APw-rfe/&ZeVnLA-");
+        assert_eq!(wire_name("INBOX", false), "INBOX");
+        assert_eq!(wire_name("Sent Mail", false), "\"Sent Mail\"");
+        assert_eq!(wire_name("Entwürfe/日本", false), "Entw&APw-rfe/&ZeVnLA-");
+        assert_eq!(wire_name("Entwürfe/日本", true), "\"Entwürfe/日本\"");
     }
 }

@@ -4,12 +4,14 @@
 
 pub mod append;
 pub mod auth;
+pub mod compress;
 pub mod copy;
 pub mod expunge;
 pub mod extended;
 pub mod fetch;
 pub mod idle;
 pub mod mailbox;
+pub mod quota;
 pub mod search;
 pub mod store;
 
@@ -116,6 +118,16 @@ pub enum Kind {
     },
     Id,
     Namespace,
+    GetQuota {
+        root: String,
+    },
+    GetQuotaRoot {
+        mailbox: String,
+    },
+    /// Refused whatever it asks; parsed so it gets NO rather than BAD.
+    SetQuota,
+    /// COMPRESS DEFLATE (the only algorithm imap-codec knows).
+    Compress,
 }
 
 /// LIST, LSUB and XLIST with the LIST-EXTENDED options clients send.
@@ -174,10 +186,14 @@ pub fn astring(value: &AString<'_>) -> Result<String, Refusal> {
     utf8(value.as_ref())
 }
 
-/// A mailbox name from the wire (modified UTF-7) as a store path.
+/// A mailbox name from the wire as a store path: modified UTF-7, or UTF-8 as UTF8=ACCEPT
+/// clients send it (8-bit names are never valid modified UTF-7, so the two do not clash).
 pub fn mailbox_name(wire: &[u8]) -> Result<String, Refusal> {
     if wire.eq_ignore_ascii_case(b"INBOX") {
         return Ok("INBOX".to_string());
+    }
+    if !wire.is_ascii() {
+        return utf8(wire);
     }
     match utf7::decode(wire) {
         Some(name) => Ok(name),
@@ -568,6 +584,14 @@ pub fn from_codec(body: &CommandBody<'_>, map: &[Uid]) -> Result<Kind, Refusal> 
         },
         CommandBody::Id { .. } => Kind::Id,
         CommandBody::Namespace => Kind::Namespace,
+        CommandBody::GetQuota { root } => Kind::GetQuota {
+            root: astring(root)?,
+        },
+        CommandBody::GetQuotaRoot { mailbox: m } => Kind::GetQuotaRoot {
+            mailbox: mailbox(m)?,
+        },
+        CommandBody::SetQuota { .. } => Kind::SetQuota,
+        CommandBody::Compress { .. } => Kind::Compress,
         other => return refuse(format!("{} is not supported", other.name())),
     })
 }

@@ -3,12 +3,16 @@
 mod harness;
 
 mod bad_input;
+mod compress;
 mod condstore;
 mod dovecot_parity;
 mod idle;
+mod lockout;
 mod mailboxes;
 mod mbsync;
 mod messages;
+mod quota;
 mod session_state;
 mod smoke;
 mod tls;
+mod utf8;

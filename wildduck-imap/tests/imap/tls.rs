@@ -10,7 +10,7 @@ use wildduck_imap::Config;
 
 use crate::harness::*;
 
-fn tls_pair() -> (TlsAcceptor, TlsConnector) {
+pub fn tls_pair() -> (TlsAcceptor, TlsConnector) {
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
     let cert = certified.cert.der().clone();

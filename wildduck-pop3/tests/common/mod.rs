@@ -19,7 +19,6 @@ pub const PASSWORD: &str = "correct horse";
 /// Limits that keep tests quick: no failed-login pause.
 pub fn test_config() -> Config {
     Config {
-        failed_login_delay_ms: 0,
         ..Config::default()
     }
 }

@@ -1,0 +1,601 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of `wildduck serve` against Dovecot on this machine.
+
+Started by bench/run.sh (which installs Dovecot if missing and builds the release binaries).
+Both servers run on loopback ports with the same accounts and the same corpus
+(gen_mbox.py); the same load runs against each alternately, several rounds; the medians
+and the ratio ours/Dovecot are printed per operation. Then mailbox-size scaling, memory per
+idle connection, peak memory of a 50 MB APPEND, and stored bytes.
+
+Our server keeps its durability settings (SQLite synchronous=FULL); Dovecot keeps its
+default fsync (mail_fsync = optimized).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PASSWORD = "secret"
+
+
+def log(*parts):
+    print(time.strftime("%H:%M:%S"), *parts, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {seconds}s")
+
+
+# ---------------------------------------------------------------- process memory
+
+def tree_pids(root):
+    """root and all its descendants (from /proc)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def memory_kib(root):
+    """(RSS sum, PSS sum) in KiB over the process tree of root."""
+    rss = pss = 0
+    for pid in tree_pids(root):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            pass
+    return rss, pss
+
+
+def rss_only_kib(root):
+    total = 0
+    for pid in tree_pids(root):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class PeakSampler:
+    """Samples the RSS sum of a process tree every 20 ms in a thread; keeps the peak."""
+
+    def __init__(self, root):
+        self.root, self.peak, self.stop = root, 0, threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak = max(self.peak, rss_only_kib(self.root))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+# ---------------------------------------------------------------- corpus
+
+def split_mbox(path):
+    """Raw mbox chunks, each starting with its `From ` line."""
+    data = open(path, "rb").read()
+    chunks, start = [], 0
+    while True:
+        nxt = data.find(b"\nFrom ", start)
+        if nxt < 0:
+            chunks.append(data[start:])
+            return chunks
+        chunks.append(data[start:nxt + 1])
+        start = nxt + 1
+
+
+def chunk_message(chunk):
+    """The message of an mbox chunk: From line dropped, >From unquoted (mboxrd)."""
+    lines = chunk.split(b"\n")[1:]
+    out = []
+    for line in lines:
+        stripped = line.lstrip(b">")
+        if stripped is not line and len(stripped) < len(line) and stripped.startswith(b"From "):
+            line = line[1:]
+        out.append(line)
+    body = b"\n".join(out)
+    if body.endswith(b"\n\n"):
+        body = body[:-1]
+    return body
+
+
+# ---------------------------------------------------------------- servers
+
+class Dovecot:
+    name = "dovecot"
+
+    def __init__(self, work, users):
+        self.dir = os.path.join(work, "dovecot")
+        self.mail = os.path.join(self.dir, "mail")
+        os.makedirs(self.mail)
+        self.imap_port, self.pop3_port = free_port(), free_port()
+        if os.getuid() == 0:
+            # Dovecot refuses to run its login processes and mail access as root.
+            login_user, user, group = "dovenull", "dovecot", "dovecot"
+        else:
+            import grp
+            import pwd
+            login_user = user = pwd.getpwuid(os.getuid()).pw_name
+            group = grp.getgrgid(os.getgid()).gr_name
+        import pwd as _pwd
+        self.uid, self.gid = _pwd.getpwnam(user).pw_uid, _pwd.getpwnam(user).pw_gid
+        conf = f"""
+base_dir = {self.dir}/run
+state_dir = {self.dir}/state
+log_path = {self.dir}/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+default_login_user = {login_user}
+default_internal_user = {user}
+default_internal_group = {group}
+mail_location = maildir:{self.mail}/%u
+first_valid_uid = 1
+default_process_limit = 3000
+default_client_limit = 6000
+default_vsz_limit = 1G
+passdb {{
+  driver = static
+  args = password={PASSWORD}
+}}
+userdb {{
+  driver = static
+  args = uid={self.uid} gid={self.gid} home={self.dir}/home/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Drafts {{
+    auto = create
+    special_use = \\Drafts
+  }}
+  mailbox "Sent Mail" {{
+    auto = create
+    special_use = \\Sent
+  }}
+  mailbox Junk {{
+    auto = create
+    special_use = \\Junk
+  }}
+  mailbox Trash {{
+    auto = create
+    special_use = \\Trash
+  }}
+}}
+protocol imap {{
+  mail_max_userip_connections = 3000
+}}
+protocol pop3 {{
+  mail_max_userip_connections = 3000
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {self.pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+  client_limit = 10000
+}}
+service auth {{
+  client_limit = 10000
+}}
+"""
+        with open(os.path.join(self.dir, "dovecot.conf"), "w") as f:
+            f.write(conf)
+        os.chown(self.dir, self.uid, self.gid)
+        os.chown(self.mail, self.uid, self.gid)
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", os.path.join(self.dir, "dovecot.conf")])
+        wait_port(self.imap_port)
+        wait_port(self.pop3_port)
+        self.pid = self.proc.pid
+
+    def fill(self, user, mailbox, messages):
+        """Writes messages as maildir files (what delivery would have written)."""
+        folder = os.path.join(self.mail, user) if mailbox == "INBOX" else \
+            os.path.join(self.mail, user, "." + mailbox.replace("/", "."))
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(folder, sub), exist_ok=True)
+        base = int(time.time())
+        for i, message in enumerate(messages):
+            name = f"{base}.M{i}P{os.getpid()}.bench,S={len(message)}:2,S"
+            with open(os.path.join(folder, "cur", name), "wb") as f:
+                f.write(message)
+        for dirpath, dirnames, filenames in os.walk(os.path.join(self.mail, user)):
+            os.chown(dirpath, self.uid, self.gid)
+            for name in filenames:
+                os.chown(os.path.join(dirpath, name), self.uid, self.gid)
+
+    def stored_bytes(self, user, mailbox):
+        folder = os.path.join(self.mail, user, "." + mailbox)
+        return int(subprocess.check_output(["du", "-sb", folder]).split()[0])
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Ours:
+    name = "ours"
+
+    def __init__(self, work, binary, users):
+        self.binary = binary
+        self.dir = os.path.join(work, "wildduck")
+        os.makedirs(self.dir)
+        self.data = os.path.join(self.dir, "data")
+        self.imap_port, self.pop3_port = free_port(), free_port()
+        self.config = os.path.join(self.dir, "wildduck.toml")
+        with open(self.config, "w") as f:
+            f.write(f"""data_dir = "{self.data}"
+[imap]
+listen = "127.0.0.1:{self.imap_port}"
+max_connections = 3000
+max_connections_per_user = 3000
+[pop3]
+listen = "127.0.0.1:{self.pop3_port}"
+[log]
+level = "warn"
+[initial_account]
+username = "{users[0]}"
+password = "{PASSWORD}"
+""")
+        self.log = open(os.path.join(self.dir, "serve.log"), "w")
+        self.proc = subprocess.Popen([binary, "--config", self.config, "serve"],
+                                     stdout=self.log, stderr=self.log)
+        wait_port(self.imap_port)
+        wait_port(self.pop3_port)
+        self.pid = self.proc.pid
+        for user in users[1:]:
+            self.admin("user", "add", user, "--password", PASSWORD)
+
+    def admin(self, *args):
+        return subprocess.run([self.binary, "--config", self.config, *args],
+                              check=True, capture_output=True).stdout
+
+    def import_mbox(self, user, mailbox, path):
+        self.admin("import", "--user", user, "--mailbox", mailbox, path)
+
+    def stats(self):
+        return json.loads(self.admin("--json", "stats"))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---------------------------------------------------------------- runs
+
+def bench_tool(tool, server, *args, capture=True):
+    cmd = [tool, "--port", str(server.imap_port), "--pop3-port", str(server.pop3_port),
+           "--password", PASSWORD, "--json", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{server.name}: {' '.join(cmd)}\n{out.stderr}")
+    return {r["op"]: r for r in json.loads(out.stdout)["results"]}
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def print_table(title, header, rows):
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    sys.stdout.flush()
+
+
+def load_rounds(tool, servers, args, corpus_path):
+    ops = ("append,select,fetch_flags,fetch_envelope,fetch_bodystructure,fetch_body,"
+           "fetch_partial,store,search_header,search_body,pop3_retr,idle")
+    per = {s.name: {} for s in servers}
+    for round_no in range(args.rounds):
+        order = servers if round_no % 2 == 0 else list(reversed(servers))
+        for server in order:
+            log(f"load round {round_no + 1}/{args.rounds} on {server.name}")
+            results = bench_tool(tool, server, "--user", "bench%d", "--users", str(args.connections),
+                                 "load", "--ops", ops, "-k", str(args.connections),
+                                 "-n", str(args.count), "--seconds", str(args.seconds),
+                                 "--mbox", corpus_path)
+            for op, r in results.items():
+                per[server.name].setdefault(op, []).append(r)
+    rows = []
+    summary = {}
+    for op in per["ours"]:
+        ours, dove = per["ours"][op], per["dovecot"].get(op, [])
+        if op == "idle_wakeup":
+            o, d = median([r["p50_ms"] for r in ours]), median([r["p50_ms"] for r in dove])
+            rows.append([op, f"p50 {o:.2f} ms", f"p50 {d:.2f} ms", f"{ratio(o, d):.2f} (latency)",
+                         f"{median([r['p99_ms'] for r in ours]):.2f}",
+                         f"{median([r['p99_ms'] for r in dove]):.2f}"])
+            summary[op] = {"ours_p50_ms": o, "dovecot_p50_ms": d}
+            continue
+        o = median([r["ops_per_sec"] for r in ours])
+        d = median([r["ops_per_sec"] for r in dove])
+        op50 = median([r["p50_ms"] for r in ours])
+        dp50 = median([r["p50_ms"] for r in dove])
+        rows.append([op, f"{o:.0f}", f"{d:.0f}", f"{ratio(o, d):.2f}",
+                     f"{op50:.2f} / {median([r['p99_ms'] for r in ours]):.2f}",
+                     f"{dp50:.2f} / {median([r['p99_ms'] for r in dove]):.2f}"])
+        summary[op] = {"ours_ops": o, "dovecot_ops": d, "ratio": ratio(o, d),
+                       "ours_p50_ms": op50, "dovecot_p50_ms": dp50}
+    print_table(f"Load: K={args.connections} connections, ≤{args.count} ops or ≤{args.seconds}s per "
+                f"phase, median of {args.rounds} rounds",
+                ["op", "ours ops/s", "Dovecot ops/s", "ratio ours/Dovecot",
+                 "ours p50/p99 ms", "Dovecot p50/p99 ms"], rows)
+    return summary
+
+
+def scaling(tool, ours, dove, chunks, args, work):
+    results = {}
+    rows = []
+    mailboxes = []
+    messages = [chunk_message(c) for c in chunks]
+    for size in args.sizes:
+        box = f"scale{size}"
+        path = os.path.join(work, f"{box}.mbox")
+        with open(path, "wb") as f:
+            for i in range(size):
+                f.write(chunks[i % len(chunks)])
+        started = time.time()
+        ours.import_mbox("bench0", box, path)
+        ours_fill = time.time() - started
+        started = time.time()
+        dove.fill("bench0", box, (messages[i % len(messages)] for i in range(size)))
+        dove_fill = time.time() - started
+        os.unlink(path)
+        log(f"filled {box}: ours import {ours_fill:.1f}s, dovecot maildir write {dove_fill:.1f}s")
+        results[box] = {"ours_fill_s": ours_fill, "dovecot_fill_s": dove_fill}
+        mailboxes.append(box)
+        # The next size would take about ten times this; stop when that does not fit.
+        if size != args.sizes[-1] and ours_fill * 10 > args.fill_budget:
+            log(f"skipping sizes after {size}: the next fill would take ~{ours_fill * 10:.0f}s "
+                f"(budget {args.fill_budget}s)")
+            results["skipped_after"] = size
+            break
+    per = {}
+    for server in (dove, ours):
+        log(f"scale on {server.name}: {','.join(mailboxes)}")
+        per[server.name] = bench_tool(tool, server, "--user", "bench0", "scale", "--mailboxes",
+                                      ",".join(mailboxes), "--repeat", str(args.scale_repeat),
+                                      "--seconds", str(args.seconds * 3))
+    for name in per["ours"]:
+        o, d = per["ours"][name]["p50_ms"], per["dovecot"][name]["p50_ms"]
+        box = name.split("/")[0]
+        size = int(box[len("scale"):])
+        rows.append([name, f"{o:.2f}", f"{d:.2f}", f"{ratio(o, d):.2f}",
+                     f"{o * 1000 / size:.2f}", f"{d * 1000 / size:.2f}"])
+        results[name] = {"ours_p50_ms": o, "dovecot_p50_ms": d}
+    print_table("Scaling: one connection, median latency (STATUS = every folder of the account)",
+                ["mailbox/op", "ours p50 ms", "Dovecot p50 ms", "ratio ours/Dovecot (time)",
+                 "ours µs/msg", "Dovecot µs/msg"], rows)
+    fills = [[k, f"{v['ours_fill_s']:.1f}", f"{v['dovecot_fill_s']:.1f}"]
+             for k, v in results.items() if isinstance(v, dict) and "ours_fill_s" in v]
+    print_table("Scaling fill time (ours: `wildduck import`, durable; Dovecot: maildir files "
+                "written directly, indexed at first SELECT)", ["mailbox", "ours s", "Dovecot s"], fills)
+    return results
+
+
+def idle_memory(tool, servers, args, parallel):
+    rows, results = [], {}
+    for server in servers:
+        before = memory_kib(server.pid)
+        cmd = [tool, "--port", str(server.imap_port), "--password", PASSWORD,
+               "--user", "bench%d", "--users", str(args.connections),
+               "hold", "-k", str(args.idle_connections), "--parallel-logins", str(parallel),
+               "--seconds", "8"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = proc.stdout.readline()
+        if not line.startswith("READY"):
+            proc.wait()
+            raise SystemExit(f"{server.name}: hold failed: {line}")
+        time.sleep(2)
+        after = memory_kib(server.pid)
+        proc.wait()
+        n = args.idle_connections
+        rss = (after[0] - before[0]) / n
+        pss = (after[1] - before[1]) / n
+        results[server.name] = {"rss_kib_per_conn": rss, "pss_kib_per_conn": pss,
+                                "rss_before_kib": before[0], "rss_after_kib": after[0]}
+        rows.append([server.name, f"{rss:.1f}", f"{pss:.1f}", f"{before[0]/1024:.1f}",
+                     f"{after[0]/1024:.1f}"])
+        log(f"idle memory {server.name}: {rss:.1f} KiB RSS/conn")
+        time.sleep(2)
+    print_table(f"Memory per idle authenticated IMAP connection ({args.idle_connections} connections, "
+                f"{parallel} logins in flight at a time; process-tree sums)",
+                ["server", "RSS KiB/conn", "PSS KiB/conn", "RSS before MiB", "RSS with conns MiB"], rows)
+    return results
+
+
+def big_append_memory(tool, servers, args):
+    rows, results = [], {}
+    for server in servers:
+        time.sleep(1)
+        base = rss_only_kib(server.pid)
+        with PeakSampler(server.pid) as sampler:
+            r = bench_tool(tool, server, "--user", "bench0", "big-append", "--size-mb",
+                           str(args.big_mb), "--hold-seconds", "1")["append_big"]
+        results[server.name] = {"base_kib": base, "peak_kib": sampler.peak,
+                                "seconds": r["seconds"]}
+        rows.append([server.name, f"{base/1024:.1f}", f"{sampler.peak/1024:.1f}",
+                     f"{(sampler.peak - base)/1024:.1f}", f"{r['seconds']:.2f}"])
+    print_table(f"APPEND of one {args.big_mb} MiB message (RSS sum of the server's process tree, "
+                "sampled every 20 ms)",
+                ["server", "RSS before MiB", "peak RSS MiB", "peak - before MiB", "APPEND s"], rows)
+    return results
+
+
+def storage(ours, dove, corpus_path, chunks):
+    ours.import_mbox("bench0", "corpus", corpus_path)
+    dove.fill("bench0", "corpus", (chunk_message(c) for c in chunks))
+    raw = sum(len(chunk_message(c)) for c in chunks)
+    stats = ours.stats()
+    data_du = int(subprocess.check_output(["du", "-sb", ours.data]).split()[0])
+    maildir = dove.stored_bytes("bench0", "corpus")
+    rows = [["corpus raw (LF line ends)", f"{raw}", "100%"],
+            ["Dovecot maildir `du -sb`", f"{maildir}", f"{100 * maildir / raw:.1f}%"],
+            ["ours `wildduck stats` stored bytes", f"{stats['stored_bytes']}",
+             f"{100 * stats['stored_bytes'] / raw:.1f}%"],
+            ["ours data dir `du -sb` (SQLite + WAL + indexes, whole store)", f"{data_du}",
+             f"{100 * data_du / raw:.1f}%"]]
+    print_table(f"Storage: the corpus ({len(chunks)} messages) in a fresh store",
+                ["what", "bytes", "of raw"], rows)
+    return {"raw": raw, "maildir": maildir, "ours_stored": stats["stored_bytes"],
+            "ours_data_du": data_du, "ours_stats": stats}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a run under 3 minutes")
+    ap.add_argument("--wildduck", default=os.path.join(REPO, "target/release/wildduck"))
+    ap.add_argument("--tool", default=os.path.join(REPO, "target/release/wildduck-bench"))
+    ap.add_argument("--tools-dir", default=os.environ.get(
+        "WILDDUCK_TOOLS", os.path.join(os.path.dirname(REPO), "shared/tools")))
+    ap.add_argument("--corpus-cache", default=os.path.expanduser("~/.cache/wildduck-bench"))
+    ap.add_argument("--json-out", help="write every number as JSON here")
+    ap.add_argument("--only", default="storage,load,scale,bigappend,memory",
+                    help="comma-separated parts to run")
+    args = ap.parse_args()
+    quick = args.quick
+    args.messages = 300 if quick else 1000
+    args.rounds = 1 if quick else 3
+    args.connections = 4
+    args.count = 400 if quick else 2000
+    args.seconds = 3.0 if quick else 6.0
+    args.sizes = [1000] if quick else [1000, 10000, 100000]
+    args.fill_budget = 0 if quick else 240
+    args.scale_repeat = 5
+    args.idle_connections = 1000
+    args.big_mb = 50
+    parts = set(args.only.split(","))
+
+    os.makedirs(args.corpus_cache, exist_ok=True)
+    corpus_path = os.path.join(args.corpus_cache, f"corpus-{args.messages}-seed1.mbox")
+    if not os.path.exists(corpus_path):
+        log(f"generating {corpus_path}")
+        subprocess.run([sys.executable, os.path.join(args.tools_dir, "gen_mbox.py"), "-n",
+                        str(args.messages), "--seed", "1", "-o", corpus_path + ".tmp"], check=True)
+        os.rename(corpus_path + ".tmp", corpus_path)
+    chunks = split_mbox(corpus_path)
+
+    work = tempfile.mkdtemp(prefix="wildduck-bench-")
+    os.chmod(work, 0o755)
+    users = [f"bench{i}" for i in range(args.connections)]
+    servers = []
+    results = {"quick": quick, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+               "nproc": os.cpu_count()}
+    started = time.time()
+    try:
+        dove = Dovecot(work, users)
+        servers.append(dove)
+        ours = Ours(work, args.wildduck, users)
+        servers.append(ours)
+        log(f"dovecot imap {dove.imap_port} pop3 {dove.pop3_port}; "
+            f"ours imap {ours.imap_port} pop3 {ours.pop3_port}; work dir {work}")
+        if "storage" in parts:
+            results["storage"] = storage(ours, dove, corpus_path, chunks)
+        if "load" in parts:
+            results["load"] = load_rounds(args.tool, [ours, dove], args, corpus_path)
+        if "scale" in parts:
+            results["scale"] = scaling(args.tool, ours, dove, chunks, args, work)
+        if "bigappend" in parts:
+            results["big_append"] = big_append_memory(args.tool, [ours, dove], args)
+        if "memory" in parts:
+            results["idle_memory"] = idle_memory(args.tool, [ours, dove], args, 4)
+    finally:
+        for server in servers:
+            server.stop()
+        if not os.environ.get("KEEP_WORK"):
+            shutil.rmtree(work, ignore_errors=True)
+    results["seconds"] = time.time() - started
+    log(f"done in {results['seconds']:.0f}s")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
