@@ -13,7 +13,7 @@ mod servers;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Env;
@@ -49,42 +49,47 @@ impl Cluster {
         doc
     }
 
-    /// Starts `wildduck serve` with IMAP only, on a free loopback port.
-    fn serve(&self) -> Server {
-        let config = self
-            .env
-            .path(&format!("serve-{}.toml", servers::free_port()));
+    /// Starts `wildduck serve` with IMAP only, on a free loopback port. IDLE's own polling
+    /// is turned off, so whatever an IDLE client hears came through Redis.
+    fn serve(&self, name: &str) -> Server {
+        let config = self.env.path(&format!("{name}.toml"));
         std::fs::write(
             &config,
-            "[imap]\nlisten = \"127.0.0.1:0\"\n[pop3]\nenabled = false\n\
-             [initial_account]\ncreate = false\n",
+            "[imap]\nlisten = \"127.0.0.1:0\"\nidle_poll_secs = 3600\n\
+             [pop3]\nenabled = false\n[initial_account]\ncreate = false\n",
         )
         .unwrap();
+        let log = std::fs::File::create(self.env.path(&format!("{name}.log"))).unwrap();
         let mut child = self
             .command(&["--config", config.to_str().unwrap(), "serve"])
+            .env("WILDDUCK_LOG_LEVEL", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start wildduck serve");
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut address = None;
-        for line in stdout.lines() {
-            let line = line.expect("serve output");
-            if let Some((_, at)) = line.split_once(" listening on ") {
-                address = Some(at.parse().expect("an address"));
-                break;
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let imap = loop {
+            line.clear();
+            let read = stdout.read_line(&mut line).expect("serve output");
+            assert!(read > 0, "{name} exited before listening");
+            if let Some((_, at)) = line.trim_end().split_once(" listening on ") {
+                break at.parse().expect("an address");
             }
-        }
+        };
         Server {
             child,
-            imap: address.expect("serve printed its IMAP address"),
+            _stdout: stdout,
+            imap,
         }
     }
 }
 
 struct Server {
     child: Child,
+    /// Kept open: serve writes its events here until it stops.
+    _stdout: BufReader<ChildStdout>,
     imap: SocketAddr,
 }
 
@@ -125,7 +130,10 @@ impl Imap {
 
     fn line(&mut self) -> String {
         let mut line = String::new();
-        let read = self.reader.read_line(&mut line).expect("read a line");
+        let read = self
+            .reader
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("no line from the server within {WAIT:?}: {e}"));
         assert!(read > 0, "server closed the connection");
         line.trim_end().to_string()
     }
@@ -177,7 +185,10 @@ impl Imap {
             .unwrap_or_else(|| panic!("UID in {done}"))
     }
 
+    /// Every UID in the mailbox, after a NOOP has brought the session up to date (a search
+    /// covers only the messages the session has announced).
     fn uids(&mut self) -> Vec<u32> {
+        self.ok("NOOP");
         let lines = self.ok("UID SEARCH ALL");
         let search = lines.iter().find(|l| l.starts_with("* SEARCH")).unwrap();
         search
@@ -205,6 +216,13 @@ impl Imap {
                 return line;
             }
         }
+    }
+
+    /// Whether the server has closed the connection (NOOP gets no answer).
+    fn closed(&mut self) -> bool {
+        let _ = self.writer.write_all(b"z NOOP\r\n");
+        let mut line = String::new();
+        matches!(self.reader.read_line(&mut line), Ok(0) | Err(_))
     }
 
     fn done(&mut self, tag: &str) {
@@ -236,8 +254,8 @@ fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
         redis_url: redis.url(),
     };
     cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
-    let first = cluster.serve();
-    let mut second = cluster.serve();
+    let first = cluster.serve("first");
+    let mut second = cluster.serve("second");
 
     // IDLE on the first hears what the second does.
     let mut watcher = Imap::login(first.imap);
@@ -312,6 +330,7 @@ fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
     // The second server dies mid-session; its client moves to the first and finds everything.
     acknowledged.push((writer.append(&message(200)), 200));
     second.kill_9();
+    assert!(writer.closed(), "the killed server's connection is gone");
     let mut moved = Imap::login(first.imap);
     let mut expected: Vec<u32> = acknowledged.iter().map(|(uid, _)| *uid).collect();
     expected.sort_unstable();
