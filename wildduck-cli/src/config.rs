@@ -295,6 +295,17 @@ impl Config {
                 )));
             }
         }
+        if let Some(url) = &self.redis.url
+            // No rediss://: the Redis client is built without TLS.
+            && !["redis://", "redis+unix://", "unix://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+        {
+            return Err(config_error(format!(
+                "redis.url = {:?}: expected redis:// or unix:// (TLS is not built in)",
+                mask_url_password(url).unwrap_or(url.clone())
+            )));
+        }
         if !["human", "json"].contains(&self.log.format.as_str()) {
             return Err(config_error(format!(
                 "log.format = {:?}: expected \"human\" or \"json\"",
@@ -571,6 +582,9 @@ mod tests {
                 .message
                 .contains("mongodb.uri")
         );
+        let mut config = Config::default();
+        config.redis.url = Some("cache:6379".into());
+        assert!(config.validate().unwrap_err().message.contains("redis.url"));
     }
 
     #[test]
