@@ -1,7 +1,8 @@
 //! Two `wildduck serve` processes over one MongoDB(-wire server) and one Redis: IDLE on one
 //! hears APPEND/STORE/EXPUNGE made through the other, parallel APPENDs through both get
-//! distinct increasing UIDs, quota stays exact, a Redis outage loses nothing, and after a
-//! kill -9 of one server its clients find every acknowledged message on the other.
+//! distinct increasing UIDs, quota stays exact, a Redis outage loses nothing (IDLE catches up
+//! when it returns, also on changes whose wake-ups were never sent), and after a kill -9 of
+//! one server its clients find every acknowledged message on the other.
 //!
 //! The servers come from the store's test fixture (`nx-27017 --data-dir memory`, or
 //! `WILDDUCK_TEST_MONGODB_URI`); Redis is always our own, since the test stops and restarts it.
@@ -312,7 +313,8 @@ fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
     };
     assert_eq!(storage_used(&cluster), bytes(&acknowledged));
 
-    // Redis goes away: writes still succeed, and the IDLE client catches up once it is back.
+    // Redis goes away: writes still succeed, and the IDLE client catches up once it is back
+    // (the writing server re-sends the wake-ups it could not send).
     let mut watcher = Imap::login(first.imap);
     let idle = watcher.idle();
     redis.stop();
@@ -320,6 +322,24 @@ fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
         let n = 100 + i;
         acknowledged.push((writer.append(&message(n)), n));
     }
+    std::thread::sleep(Duration::from_secs(3));
+    redis.restart();
+    let total = acknowledged.len();
+    watcher.await_update(|l| l == format!("* {total} EXISTS"));
+
+    // Again, but the only change comes from a process without Redis (an MTA's `deliver`),
+    // which sends no wake-up at all: the IDLE client hears of it only because its server
+    // wakes its sessions to resync from the journal when its Redis subscription returns.
+    redis.stop();
+    let mut deliver = cluster.command(&["--json", "deliver", "--user", USER]);
+    deliver.env_remove("WILDDUCK_REDIS_URL");
+    let output = common::run_command(deliver, &message(150));
+    let delivered = common::parse_json(&output);
+    assert_eq!(common::code(&output), 0, "deliver: {delivered}");
+    let uid = delivered["uid"]
+        .as_u64()
+        .and_then(|uid| u32::try_from(uid).ok());
+    acknowledged.push((uid.expect("a UID"), 150));
     std::thread::sleep(Duration::from_secs(3));
     redis.restart();
     let total = acknowledged.len();
