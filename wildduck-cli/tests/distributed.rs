@@ -115,7 +115,8 @@ struct Imap {
 }
 
 impl Imap {
-    fn login(at: SocketAddr) -> Imap {
+    /// Connects and reads the greeting.
+    fn connect(at: SocketAddr) -> Imap {
         let stream = TcpStream::connect(at).expect("connect");
         stream.set_read_timeout(Some(WAIT)).unwrap();
         let mut imap = Imap {
@@ -124,9 +125,25 @@ impl Imap {
             next_tag: 1,
         };
         assert!(imap.line().starts_with("* OK"));
+        imap
+    }
+
+    fn login(at: SocketAddr) -> Imap {
+        let mut imap = Imap::connect(at);
         imap.ok(&format!("LOGIN {USER} \"{PASSWORD}\""));
         imap.ok("SELECT INBOX");
         imap
+    }
+
+    /// Sends `command`; returns its tagged completion without the tag, whatever the status.
+    fn status(&mut self, command: &str) -> String {
+        let tag = self.tag();
+        self.send(format!("{tag} {command}\r\n").as_bytes());
+        loop {
+            if let Some(status) = self.line().strip_prefix(&format!("{tag} ")) {
+                return status.to_string();
+            }
+        }
     }
 
     fn line(&mut self) -> String {
@@ -362,4 +379,33 @@ fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
         Some(0),
         "{verify}"
     );
+}
+
+/// The default lockout (10 failures of one username) counted in Redis: failures through
+/// both servers add up, and the lock holds on both, even for the right password.
+#[test]
+fn a_lockout_reached_through_both_servers_holds_on_each() {
+    let redis = RedisServer::start();
+    let cluster = Cluster {
+        env: Env::new(),
+        mongodb_uri: servers::fresh_database_uri(&servers::servers().mongodb_uri),
+        redis_url: redis.url(),
+    };
+    cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
+    let servers = [cluster.serve("first"), cluster.serve("second")];
+    // In parallel, since each failure is answered after a growing pause.
+    let failures: Vec<_> = (0..10)
+        .map(|i| {
+            let at = servers[i % 2].imap;
+            std::thread::spawn(move || Imap::connect(at).status(&format!("LOGIN {USER} wrong")))
+        })
+        .collect();
+    for failure in failures {
+        let status = failure.join().expect("login thread");
+        assert!(status.starts_with("NO"), "{status}");
+    }
+    for server in &servers {
+        let status = Imap::connect(server.imap).status(&format!("LOGIN {USER} \"{PASSWORD}\""));
+        assert!(status.starts_with("NO [LIMIT]"), "{status}");
+    }
 }
