@@ -575,13 +575,13 @@ mod tests {
         let mut config = Config::default();
         config.store.backend = "mongodb".into();
         config.mongodb.uri = "127.0.0.1:27017".into();
-        assert!(
-            config
-                .validate()
-                .unwrap_err()
-                .message
-                .contains("mongodb.uri")
-        );
+        let message = config.validate().unwrap_err().message;
+        let expected = if cfg!(feature = "distributed") {
+            "mongodb.uri"
+        } else {
+            "the `distributed` feature"
+        };
+        assert!(message.contains(expected), "{message}");
         let mut config = Config::default();
         config.redis.url = Some("cache:6379".into());
         assert!(config.validate().unwrap_err().message.contains("redis.url"));
