@@ -24,6 +24,10 @@ pub struct Config {
     /// Directory of the embedded store.
     pub data_dir: PathBuf,
     pub store: StoreSection,
+    /// The MongoDB of `store.backend = "mongodb"`.
+    pub mongodb: MongodbSection,
+    /// The Redis that carries wake-ups between processes over one MongoDB.
+    pub redis: RedisSection,
     pub imap: ImapSection,
     pub pop3: Pop3Section,
     pub tls: TlsSection,
@@ -37,6 +41,8 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("./wildduck-data"),
             store: StoreSection::default(),
+            mongodb: MongodbSection::default(),
+            redis: RedisSection::default(),
             imap: ImapSection::default(),
             pop3: Pop3Section::default(),
             tls: TlsSection::default(),
@@ -50,7 +56,8 @@ impl Default for Config {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StoreSection {
-    /// Only `sqlite` (the embedded store) is built in so far.
+    /// `sqlite` (the embedded store in `data_dir`) or `mongodb` (the distributed store at
+    /// `mongodb.uri`, wake-ups through `redis.url`; `serve` then keeps no state of its own).
     pub backend: String,
     /// Largest message accepted, in bytes.
     pub max_message_size: u64,
@@ -63,6 +70,29 @@ impl Default for StoreSection {
             max_message_size: wildduck_store::StoreConfig::default().max_message_size,
         }
     }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MongodbSection {
+    /// Database from the URI path (default `wildduck`); write concern `majority` unless the
+    /// URI sets `w`.
+    pub uri: String,
+}
+
+impl Default for MongodbSection {
+    fn default() -> Self {
+        Self {
+            uri: "mongodb://127.0.0.1:27017/wildduck".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisSection {
+    /// `redis://host:port/`; unset, wake-ups (IDLE) reach only sessions of the same process.
+    pub url: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -242,10 +272,38 @@ impl Config {
 
     /// Checks what parsing can not: values that must agree, files that must exist.
     pub fn validate(&self) -> CliResult<()> {
-        if self.store.backend != "sqlite" {
+        match self.store.backend.as_str() {
+            "sqlite" => {}
+            "mongodb" if cfg!(feature = "distributed") => {
+                if !self.mongodb.uri.starts_with("mongodb://")
+                    && !self.mongodb.uri.starts_with("mongodb+srv://")
+                {
+                    return Err(config_error(format!(
+                        "mongodb.uri = {:?}: expected mongodb:// or mongodb+srv://",
+                        mask_url_password(&self.mongodb.uri).unwrap_or(self.mongodb.uri.clone())
+                    )));
+                }
+            }
+            "mongodb" => {
+                return Err(config_error(
+                    "store.backend = \"mongodb\": this build lacks the `distributed` feature",
+                ));
+            }
+            other => {
+                return Err(config_error(format!(
+                    "store.backend = {other:?}: expected \"sqlite\" or \"mongodb\""
+                )));
+            }
+        }
+        if let Some(url) = &self.redis.url
+            // No rediss://: the Redis client is built without TLS.
+            && !["redis://", "redis+unix://", "unix://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+        {
             return Err(config_error(format!(
-                "store.backend = {:?}: only \"sqlite\" is built in",
-                self.store.backend
+                "redis.url = {:?}: expected redis:// or unix:// (TLS is not built in)",
+                mask_url_password(url).unwrap_or(url.clone())
             )));
         }
         if !["human", "json"].contains(&self.log.format.as_str()) {
@@ -264,6 +322,15 @@ impl Config {
             return Err(config_error("tls.cert and tls.key must be set together"));
         }
         Ok(())
+    }
+
+    /// Where the store is, for messages (passwords in URIs masked).
+    pub fn store_location(&self) -> String {
+        if self.store.backend == "mongodb" {
+            mask_url_password(&self.mongodb.uri).unwrap_or_else(|| self.mongodb.uri.clone())
+        } else {
+            self.data_dir.display().to_string()
+        }
     }
 
     /// The effective configuration, secrets replaced by `********`.
@@ -503,8 +570,59 @@ mod tests {
         config.tls.cert = Some("/c.pem".into());
         assert!(config.validate().unwrap_err().message.contains("together"));
         let mut config = Config::default();
-        config.store.backend = "mongodb".into();
+        config.store.backend = "cassandra".into();
         assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.store.backend = "mongodb".into();
+        config.mongodb.uri = "127.0.0.1:27017".into();
+        let message = config.validate().unwrap_err().message;
+        let expected = if cfg!(feature = "distributed") {
+            "mongodb.uri"
+        } else {
+            "the `distributed` feature"
+        };
+        assert!(message.contains(expected), "{message}");
+        let mut config = Config::default();
+        config.redis.url = Some("cache:6379".into());
+        assert!(config.validate().unwrap_err().message.contains("redis.url"));
+    }
+
+    #[test]
+    fn distributed_store_from_the_environment() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("WILDDUCK_STORE_BACKEND", "mongodb"),
+                (
+                    "WILDDUCK_MONGODB_URI",
+                    "mongodb://u:pw@db1,db2/mail?replicaSet=rs",
+                ),
+                ("WILDDUCK_REDIS_URL", "redis://:secret@cache:6379/"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.store.backend, "mongodb");
+        assert_eq!(
+            config.mongodb.uri,
+            "mongodb://u:pw@db1,db2/mail?replicaSet=rs"
+        );
+        assert_eq!(
+            config.redis.url.as_deref(),
+            Some("redis://:secret@cache:6379/")
+        );
+        assert_eq!(
+            config.validate().is_ok(),
+            cfg!(feature = "distributed"),
+            "mongodb is usable exactly when built in"
+        );
+        let text = config.to_masked_toml().unwrap();
+        assert!(!text.contains("pw@") && !text.contains("secret"), "{text}");
+        assert!(text.contains("mongodb://u:********@db1,db2/mail"), "{text}");
+        assert!(text.contains("redis://:********@cache:6379/"), "{text}");
+        assert_eq!(
+            config.store_location(),
+            "mongodb://u:********@db1,db2/mail?replicaSet=rs"
+        );
     }
 
     #[test]

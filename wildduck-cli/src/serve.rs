@@ -41,7 +41,10 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
         _ => None,
     };
     let store = ctx.store_creating().await?;
-    tracing::info!("store opened in {}", config.data_dir.display());
+    tracing::info!("store opened in {}", config.store_location());
+    if config.store.backend == "mongodb" && config.redis.url.is_none() {
+        tracing::warn!("redis.url is unset: IDLE hears only changes made through this process");
+    }
     if let Some(account) = first_run::ensure_account(&store, &config.initial_account).await? {
         announce_account(ctx.json, &account);
     }

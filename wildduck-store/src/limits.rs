@@ -2,8 +2,11 @@
 //! per client IP (with growing lock times), and daily byte counters per user.
 //!
 //! The policy lives in [`Limiter`]; the counting lives behind [`Counters`], expiring integer
-//! counters that an in-process map ([`MemoryCounters`]) implements today and a shared engine
-//! (Redis `INCRBY` + `EXPIRE`) can implement later, so that several processes share one view.
+//! counters that an in-process map ([`MemoryCounters`]) implements, and Redis
+//! ([`redis::RedisCounters`], feature `redis`) so that several processes share one view.
+
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -31,6 +31,21 @@ pub struct LocalNotifier {
     channels: Mutex<HashMap<UserId, broadcast::Sender<(MailboxId, ModSeq)>>>,
 }
 
+impl LocalNotifier {
+    /// Users with at least one live subscription.
+    pub fn subscribed_users(&self) -> Vec<UserId> {
+        let channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        channels
+            .iter()
+            .filter(|(_, sender)| sender.receiver_count() > 0)
+            .map(|(&user, _)| user)
+            .collect()
+    }
+}
+
 impl Notifier for LocalNotifier {
     fn publish(&self, user: UserId, mailbox: MailboxId, modseq: ModSeq) {
         let mut channels = self

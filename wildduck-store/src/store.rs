@@ -85,17 +85,26 @@ impl Store {
     /// Opens the distributed store: data in MongoDB at `uri` (database from the URI path,
     /// default `wildduck`; write concern `majority` unless the URI sets `w`), wake-ups
     /// through Redis at `redis_url` so every process over the same MongoDB hears every
-    /// change. Without `redis_url` wake-ups stay inside this process.
+    /// change and shares the login lockout and daily byte counters. Without `redis_url`
+    /// wake-ups and counters stay inside this process.
     #[cfg(feature = "mongodb")]
     pub async fn open_mongodb(
         uri: &str,
         redis_url: Option<&str>,
         config: StoreConfig,
     ) -> Result<Store> {
-        let notifier: Arc<dyn Notifier> = match redis_url {
-            None => Arc::new(LocalNotifier::default()),
+        let backend: Arc<dyn Backend> =
+            Arc::new(crate::backend::mongo::MongoBackend::open(uri).await?);
+        let (notifier, limiter): (Arc<dyn Notifier>, _) = match redis_url {
+            None => (Arc::new(LocalNotifier::default()), default_limiter()),
             #[cfg(feature = "redis")]
-            Some(url) => Arc::new(crate::notify::redis::RedisNotifier::connect(url).await?),
+            Some(url) => (
+                Arc::new(crate::notify::redis::RedisNotifier::connect(url, backend.clone()).await?),
+                Arc::new(Limiter::new(
+                    Box::new(crate::limits::redis::RedisCounters::connect(url).await?),
+                    LimitsConfig::default(),
+                )),
+            ),
             #[cfg(not(feature = "redis"))]
             Some(_) => {
                 return Err(Error::Backend(
@@ -103,13 +112,12 @@ impl Store {
                 ));
             }
         };
-        let backend = crate::backend::mongo::MongoBackend::open(uri).await?;
         Ok(Store {
             inner: Arc::new(Inner {
-                backend: Arc::new(backend),
+                backend,
                 notifier,
                 config,
-                limiter: default_limiter(),
+                limiter,
             }),
         })
     }

@@ -214,3 +214,27 @@ async fn wake_ups_resume_after_a_redis_restart() {
         .unwrap();
     wait_for(&mut on_b, inbox.id, after.modseq).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_back_from_a_gap_wakes_its_sessions_to_resync() {
+    let mut redis = RedisServer::start();
+    let uri = fresh_database_uri(&servers().mongodb_uri);
+    // The writer publishes no wake-up at all, so only the listener's resync can tell.
+    let silent = Store::open_mongodb(&uri, None, StoreConfig::default())
+        .await
+        .unwrap();
+    let listening = Store::open_mongodb(&uri, Some(&redis.url()), StoreConfig::default())
+        .await
+        .unwrap();
+    let owner = user(&silent, "gap").await;
+    let inbox = silent.get_mailbox(owner.id, "INBOX").await.unwrap();
+    let mut session = listening.subscribe(owner.id);
+
+    redis.stop();
+    let during = silent
+        .append(inbox.id, &sample_message(1), &Flags::new(), None)
+        .await
+        .unwrap();
+    redis.restart();
+    wait_for(&mut session, inbox.id, during.modseq).await;
+}

@@ -36,8 +36,11 @@ impl Ctx {
     }
 
     /// Opens the store, which must exist already (a mistyped data_dir should not quietly
-    /// start an empty store).
+    /// start an empty store; a MongoDB database is shared, so it is taken as it is).
     pub async fn store(&self) -> CliResult<Store> {
+        if self.config.store.backend == "mongodb" {
+            return self.open_store().await;
+        }
         let dir = &self.config.data_dir;
         if !dir.is_dir() {
             return Err(CliError::new(
@@ -58,12 +61,24 @@ impl Ctx {
     }
 
     async fn open_store(&self) -> CliResult<Store> {
-        let dir = &self.config.data_dir;
-        Store::open_sqlite(dir, self.store_config())
-            .await
-            .map_err(|err| {
-                CliError::from(err).context(format!("opening the store in {}", dir.display()))
-            })
+        let opened = match self.config.store.backend.as_str() {
+            #[cfg(feature = "distributed")]
+            "mongodb" => {
+                Store::open_mongodb(
+                    &self.config.mongodb.uri,
+                    self.config.redis.url.as_deref(),
+                    self.store_config(),
+                )
+                .await
+            }
+            _ => Store::open_sqlite(&self.config.data_dir, self.store_config()).await,
+        };
+        opened.map_err(|err| {
+            CliError::from(err).context(format!(
+                "opening the store in {}",
+                self.config.store_location()
+            ))
+        })
     }
 }
 

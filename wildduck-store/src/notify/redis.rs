@@ -12,7 +12,10 @@
 //!
 //! Redis going away loses nothing a reader relies on (wake-ups carry no data; readers re-read
 //! the journal). Both directions recover by themselves:
-//! - the listener reconnects with backoff and subscribes again;
+//! - the listener reconnects with backoff and subscribes again, then wakes every local
+//!   subscriber for every mailbox of theirs, so sessions resync from the journal whatever
+//!   was published while this process was not listening (the publisher's re-send below may
+//!   reach Redis before this process has subscribed again);
 //! - the publisher keeps, per mailbox, the newest unsent MODSEQ and retries until Redis is
 //!   back, so sessions on other processes catch up with what changed during the outage.
 
@@ -26,6 +29,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{LocalNotifier, Notifier};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::model::{MailboxId, ModSeq, UserId};
 use crate::store::Subscription;
@@ -66,8 +70,9 @@ fn decode(payload: &str) -> Option<(u64, WakeUp)> {
 
 impl RedisNotifier {
     /// Connects to Redis at `url` (e.g. `redis://127.0.0.1:6379/`) and starts listening.
-    /// Returns once the subscription is active, so no later wake-up is missed.
-    pub async fn connect(url: &str) -> Result<Self> {
+    /// Returns once the subscription is active, so no later wake-up is missed. After a lost
+    /// subscription, the mailboxes to wake are read from `backend`.
+    pub(crate) async fn connect(url: &str, backend: Arc<dyn Backend>) -> Result<Self> {
         let client = redis::Client::open(url).map_err(redis_error)?;
         let publisher = ConnectionManager::new(client.clone())
             .await
@@ -75,7 +80,7 @@ impl RedisNotifier {
         let local = Arc::new(LocalNotifier::default());
         let origin = rand::random::<u64>();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let listener = tokio::spawn(listen(client, local.clone(), origin, ready_tx));
+        let listener = tokio::spawn(listen(client, local.clone(), backend, origin, ready_tx));
         ready_rx
             .await
             .map_err(|_| Error::Backend("redis listener ended before subscribing".into()))?;
@@ -111,6 +116,7 @@ impl Notifier for RedisNotifier {
 async fn listen(
     client: redis::Client,
     local: Arc<LocalNotifier>,
+    backend: Arc<dyn Backend>,
     origin: u64,
     ready: oneshot::Sender<()>,
 ) {
@@ -119,8 +125,11 @@ async fn listen(
     loop {
         match subscribed(&client).await {
             Ok(mut pubsub) => {
-                if let Some(ready) = ready.take() {
-                    let _ = ready.send(());
+                match ready.take() {
+                    Some(ready) => {
+                        let _ = ready.send(());
+                    }
+                    None => wake_everyone(backend.as_ref(), &local).await,
                 }
                 backoff = FIRST_BACKOFF;
                 let mut messages = pubsub.on_message();
@@ -138,6 +147,27 @@ async fn listen(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// After a gap in listening: wakes each local subscriber for every mailbox of theirs.
+async fn wake_everyone(backend: &dyn Backend, local: &LocalNotifier) {
+    let users = local.subscribed_users();
+    tracing::info!(
+        users = users.len(),
+        "redis subscription back; waking local sessions to resync"
+    );
+    for user in users {
+        match backend.list_mailboxes(user).await {
+            Ok(mailboxes) => {
+                for mailbox in mailboxes {
+                    local.publish(user, mailbox.id, mailbox.highest_modseq);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %user, "no resync wake-up: listing mailboxes failed")
+            }
+        }
     }
 }
 

@@ -1,0 +1,411 @@
+//! Two `wildduck serve` processes over one MongoDB(-wire server) and one Redis: IDLE on one
+//! hears APPEND/STORE/EXPUNGE made through the other, parallel APPENDs through both get
+//! distinct increasing UIDs, quota stays exact, a Redis outage loses nothing (IDLE catches up
+//! when it returns, also on changes whose wake-ups were never sent), and after a kill -9 of
+//! one server its clients find every acknowledged message on the other.
+//!
+//! The servers come from the store's test fixture (`nx-27017 --data-dir memory`, or
+//! `WILDDUCK_TEST_MONGODB_URI`); Redis is always our own, since the test stops and restarts it.
+#![cfg(feature = "distributed")]
+
+mod common;
+#[path = "../../wildduck-store/tests/servers/mod.rs"]
+mod servers;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Env;
+use servers::RedisServer;
+
+const WAIT: Duration = Duration::from_secs(30);
+const USER: &str = "alice";
+const PASSWORD: &str = "correct horse";
+
+/// The CLI environment for one MongoDB database and one Redis.
+struct Cluster {
+    env: Env,
+    mongodb_uri: String,
+    redis_url: String,
+}
+
+impl Cluster {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.env.command(args);
+        command
+            .env("WILDDUCK_STORE_BACKEND", "mongodb")
+            .env("WILDDUCK_MONGODB_URI", &self.mongodb_uri)
+            .env("WILDDUCK_REDIS_URL", &self.redis_url);
+        command
+    }
+
+    fn ok(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let output = common::run_command(self.command(&all), b"");
+        let doc = common::parse_json(&output);
+        assert_eq!(common::code(&output), 0, "wildduck {args:?}: {doc}");
+        doc
+    }
+
+    /// Starts `wildduck serve` with IMAP only, on a free loopback port. IDLE's own polling
+    /// is turned off, so whatever an IDLE client hears came through Redis.
+    fn serve(&self, name: &str) -> Server {
+        let config = self.env.path(&format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            "[imap]\nlisten = \"127.0.0.1:0\"\nidle_poll_secs = 3600\n\
+             [pop3]\nenabled = false\n[initial_account]\ncreate = false\n",
+        )
+        .unwrap();
+        let log = std::fs::File::create(self.env.path(&format!("{name}.log"))).unwrap();
+        let mut child = self
+            .command(&["--config", config.to_str().unwrap(), "serve"])
+            .env("WILDDUCK_LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start wildduck serve");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let imap = loop {
+            line.clear();
+            let read = stdout.read_line(&mut line).expect("serve output");
+            assert!(read > 0, "{name} exited before listening");
+            if let Some((_, at)) = line.trim_end().split_once(" listening on ") {
+                break at.parse().expect("an address");
+            }
+        };
+        Server {
+            child,
+            _stdout: stdout,
+            imap,
+        }
+    }
+}
+
+struct Server {
+    child: Child,
+    /// Kept open: serve writes its events here until it stops.
+    _stdout: BufReader<ChildStdout>,
+    imap: SocketAddr,
+}
+
+impl Server {
+    fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// A raw IMAP client: tagged commands, untagged lines collected, no literals read.
+struct Imap {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    next_tag: u32,
+}
+
+impl Imap {
+    /// Connects and reads the greeting.
+    fn connect(at: SocketAddr) -> Imap {
+        let stream = TcpStream::connect(at).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut imap = Imap {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+            next_tag: 1,
+        };
+        assert!(imap.line().starts_with("* OK"));
+        imap
+    }
+
+    fn login(at: SocketAddr) -> Imap {
+        let mut imap = Imap::connect(at);
+        imap.ok(&format!("LOGIN {USER} \"{PASSWORD}\""));
+        imap.ok("SELECT INBOX");
+        imap
+    }
+
+    /// Sends `command`; returns its tagged completion without the tag, whatever the status.
+    fn status(&mut self, command: &str) -> String {
+        let tag = self.tag();
+        self.send(format!("{tag} {command}\r\n").as_bytes());
+        loop {
+            if let Some(status) = self.line().strip_prefix(&format!("{tag} ")) {
+                return status.to_string();
+            }
+        }
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        let read = self
+            .reader
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("no line from the server within {WAIT:?}: {e}"));
+        assert!(read > 0, "server closed the connection");
+        line.trim_end().to_string()
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write");
+    }
+
+    fn tag(&mut self) -> String {
+        self.next_tag += 1;
+        format!("a{}", self.next_tag)
+    }
+
+    /// Reads until the tagged completion of `tag`; returns every line, insisting on OK.
+    fn finish(&mut self, tag: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line();
+            if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
+                assert!(status.starts_with("OK"), "{line} after {lines:?}");
+                lines.push(line);
+                return lines;
+            }
+            lines.push(line);
+        }
+    }
+
+    fn ok(&mut self, command: &str) -> Vec<String> {
+        let tag = self.tag();
+        self.send(format!("{tag} {command}\r\n").as_bytes());
+        self.finish(&tag)
+    }
+
+    /// APPENDs `raw` to INBOX; returns the UID from APPENDUID.
+    fn append(&mut self, raw: &[u8]) -> u32 {
+        let tag = self.tag();
+        self.send(format!("{tag} APPEND INBOX {{{}}}\r\n", raw.len()).as_bytes());
+        let go_ahead = self.line();
+        assert!(go_ahead.starts_with('+'), "{go_ahead}");
+        self.send(raw);
+        self.send(b"\r\n");
+        let lines = self.finish(&tag);
+        let done = lines.last().unwrap();
+        let (_, after) = done.split_once("APPENDUID ").expect("APPENDUID");
+        after
+            .split([' ', ']'])
+            .nth(1)
+            .and_then(|uid| uid.parse().ok())
+            .unwrap_or_else(|| panic!("UID in {done}"))
+    }
+
+    /// Every UID in the mailbox, after a NOOP has brought the session up to date (a search
+    /// covers only the messages the session has announced).
+    fn uids(&mut self) -> Vec<u32> {
+        self.ok("NOOP");
+        let lines = self.ok("UID SEARCH ALL");
+        let search = lines.iter().find(|l| l.starts_with("* SEARCH")).unwrap();
+        search
+            .split(' ')
+            .skip(2)
+            .map(|n| n.parse().unwrap())
+            .collect()
+    }
+
+    fn idle(&mut self) -> String {
+        let tag = self.tag();
+        self.send(format!("{tag} IDLE\r\n").as_bytes());
+        let go_ahead = self.line();
+        assert!(go_ahead.starts_with('+'), "{go_ahead}");
+        tag
+    }
+
+    /// Reads IDLE updates until `wanted` matches one (within the read timeout).
+    fn await_update(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < deadline, "no awaited update in time");
+            let line = self.line();
+            if wanted(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Whether the server has closed the connection (NOOP gets no answer).
+    fn closed(&mut self) -> bool {
+        let _ = self.writer.write_all(b"z NOOP\r\n");
+        let mut line = String::new();
+        matches!(self.reader.read_line(&mut line), Ok(0) | Err(_))
+    }
+
+    fn done(&mut self, tag: &str) {
+        self.send(b"DONE\r\n");
+        self.finish(tag);
+    }
+}
+
+fn message(n: usize) -> Vec<u8> {
+    common::message(
+        &format!("distributed-{n}"),
+        &format!("body {n} {}", "x".repeat(n)),
+    )
+}
+
+fn storage_used(cluster: &Cluster) -> u64 {
+    let doc = cluster.ok(&["user", "show", USER]);
+    doc["user"]["storage_used"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("storage_used in {doc}"))
+}
+
+#[test]
+fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
+    let mut redis = RedisServer::start();
+    let cluster = Cluster {
+        env: Env::new(),
+        mongodb_uri: servers::fresh_database_uri(&servers::servers().mongodb_uri),
+        redis_url: redis.url(),
+    };
+    cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
+    let first = cluster.serve("first");
+    let mut second = cluster.serve("second");
+
+    // IDLE on the first hears what the second does.
+    let mut watcher = Imap::login(first.imap);
+    let mut writer = Imap::login(second.imap);
+    let idle = watcher.idle();
+    let doomed = message(0);
+    let doomed_uid = writer.append(&doomed);
+    watcher.await_update(|l| l == "* 1 EXISTS");
+    writer.ok("NOOP");
+    writer.ok(&format!("UID STORE {doomed_uid} +FLAGS (\\Flagged)"));
+    let fetch = watcher.await_update(|l| l.starts_with("* 1 FETCH"));
+    assert!(fetch.contains("\\Flagged"), "{fetch}");
+    writer.ok(&format!("UID STORE {doomed_uid} +FLAGS (\\Deleted)"));
+    writer.ok("EXPUNGE");
+    watcher.await_update(|l| l == "* 1 EXPUNGE");
+    watcher.done(&idle);
+    drop(watcher);
+
+    // Parallel APPENDs through both servers.
+    let per_server = 15;
+    let appenders: Vec<_> = [first.imap, second.imap]
+        .into_iter()
+        .enumerate()
+        .map(|(server, at)| {
+            std::thread::spawn(move || {
+                let mut client = Imap::login(at);
+                (0..per_server)
+                    .map(|i| {
+                        let n = 1 + server * per_server + i;
+                        (client.append(&message(n)), n)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut acknowledged: Vec<(u32, usize)> = Vec::new();
+    for appender in appenders {
+        let appended = appender.join().expect("appender thread");
+        let uids: Vec<u32> = appended.iter().map(|(uid, _)| *uid).collect();
+        assert!(uids.windows(2).all(|w| w[0] < w[1]), "{uids:?}");
+        acknowledged.extend(appended);
+    }
+    let mut uids: Vec<u32> = acknowledged.iter().map(|(uid, _)| *uid).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    assert_eq!(uids.len(), 2 * per_server, "UIDs are distinct");
+    assert!(uids[0] > doomed_uid);
+    assert_eq!(writer.uids(), uids);
+    let bytes = |acknowledged: &[(u32, usize)]| -> u64 {
+        acknowledged
+            .iter()
+            .map(|(_, n)| message(*n).len() as u64)
+            .sum()
+    };
+    assert_eq!(storage_used(&cluster), bytes(&acknowledged));
+
+    // Redis goes away: writes still succeed, and the IDLE client catches up once it is back
+    // (the writing server re-sends the wake-ups it could not send).
+    let mut watcher = Imap::login(first.imap);
+    let idle = watcher.idle();
+    redis.stop();
+    for i in 0..3 {
+        let n = 100 + i;
+        acknowledged.push((writer.append(&message(n)), n));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    redis.restart();
+    let total = acknowledged.len();
+    watcher.await_update(|l| l == format!("* {total} EXISTS"));
+
+    // Again, but the only change comes from a process without Redis (an MTA's `deliver`),
+    // which sends no wake-up at all: the IDLE client hears of it only because its server
+    // wakes its sessions to resync from the journal when its Redis subscription returns.
+    redis.stop();
+    let mut deliver = cluster.command(&["--json", "deliver", "--user", USER]);
+    deliver.env_remove("WILDDUCK_REDIS_URL");
+    let output = common::run_command(deliver, &message(150));
+    let delivered = common::parse_json(&output);
+    assert_eq!(common::code(&output), 0, "deliver: {delivered}");
+    let uid = delivered["uid"]
+        .as_u64()
+        .and_then(|uid| u32::try_from(uid).ok());
+    acknowledged.push((uid.expect("a UID"), 150));
+    std::thread::sleep(Duration::from_secs(3));
+    redis.restart();
+    let total = acknowledged.len();
+    watcher.await_update(|l| l == format!("* {total} EXISTS"));
+    watcher.done(&idle);
+    assert_eq!(storage_used(&cluster), bytes(&acknowledged));
+
+    // The second server dies mid-session; its client moves to the first and finds everything.
+    acknowledged.push((writer.append(&message(200)), 200));
+    second.kill_9();
+    assert!(writer.closed(), "the killed server's connection is gone");
+    let mut moved = Imap::login(first.imap);
+    let mut expected: Vec<u32> = acknowledged.iter().map(|(uid, _)| *uid).collect();
+    expected.sort_unstable();
+    assert_eq!(moved.uids(), expected);
+    assert_eq!(storage_used(&cluster), bytes(&acknowledged));
+    let verify = cluster.ok(&["verify"]);
+    assert_eq!(
+        verify["problems"].as_array().map(Vec::len),
+        Some(0),
+        "{verify}"
+    );
+}
+
+/// The default lockout (10 failures of one username) counted in Redis: failures through
+/// both servers add up, and the lock holds on both, even for the right password.
+#[test]
+fn a_lockout_reached_through_both_servers_holds_on_each() {
+    let redis = RedisServer::start();
+    let cluster = Cluster {
+        env: Env::new(),
+        mongodb_uri: servers::fresh_database_uri(&servers::servers().mongodb_uri),
+        redis_url: redis.url(),
+    };
+    cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
+    let servers = [cluster.serve("first"), cluster.serve("second")];
+    // In parallel, since each failure is answered after a growing pause.
+    let failures: Vec<_> = (0..10)
+        .map(|i| {
+            let at = servers[i % 2].imap;
+            std::thread::spawn(move || Imap::connect(at).status(&format!("LOGIN {USER} wrong")))
+        })
+        .collect();
+    for failure in failures {
+        let status = failure.join().expect("login thread");
+        assert!(status.starts_with("NO"), "{status}");
+    }
+    for server in &servers {
+        let status = Imap::connect(server.imap).status(&format!("LOGIN {USER} \"{PASSWORD}\""));
+        assert!(status.starts_with("NO [LIMIT]"), "{status}");
+    }
+}
