@@ -7,9 +7,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
+use wildduck_store::LimitsConfig;
 
 use crate::error::{CliError, CliResult, ErrorKind};
 
@@ -28,6 +30,8 @@ pub struct Config {
     pub mongodb: MongodbSection,
     /// The Redis that carries wake-ups between processes over one MongoDB.
     pub redis: RedisSection,
+    /// Login lockout and daily traffic limits, shared by IMAP and POP3.
+    pub limits: LimitsSection,
     pub imap: ImapSection,
     pub pop3: Pop3Section,
     pub tls: TlsSection,
@@ -43,6 +47,7 @@ impl Default for Config {
             store: StoreSection::default(),
             mongodb: MongodbSection::default(),
             redis: RedisSection::default(),
+            limits: LimitsSection::default(),
             imap: ImapSection::default(),
             pop3: Pop3Section::default(),
             tls: TlsSection::default(),
@@ -93,6 +98,68 @@ impl Default for MongodbSection {
 pub struct RedisSection {
     /// `redis://host:port/`; unset, wake-ups (IDLE) reach only sessions of the same process.
     pub url: Option<String>,
+}
+
+/// The store's `LimitsConfig` in config-file units. Counted in this process, or in Redis
+/// when `redis.url` is set for a MongoDB store, so every server process shares them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitsSection {
+    /// Failed logins of one username within `failure_window_secs` before it is locked.
+    pub max_user_failures: u64,
+    /// Failed logins from one client IP within `failure_window_secs` before it is locked.
+    pub max_ip_failures: u64,
+    pub failure_window_secs: u64,
+    /// First lock time; each further lock within a day doubles it, up to `max_lock_secs`.
+    pub lock_secs: u64,
+    pub max_lock_secs: u64,
+    /// Pause before the n-th failure answer: n × this, at most `max_failure_delay_ms`.
+    pub failure_delay_ms: u64,
+    pub max_failure_delay_ms: u64,
+    /// MiB one user may download (FETCH bodies, RETR) per UTC day, as WildDuck's
+    /// `maxDownloadMB`; unset = no limit.
+    pub daily_download_mb: Option<u64>,
+    /// MiB one user may upload (APPEND) per UTC day, as WildDuck's `maxUploadMB`.
+    pub daily_upload_mb: Option<u64>,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        let limits = LimitsConfig::default();
+        Self {
+            max_user_failures: limits.max_user_failures,
+            max_ip_failures: limits.max_ip_failures,
+            failure_window_secs: limits.failure_window.as_secs(),
+            lock_secs: limits.lock.as_secs(),
+            max_lock_secs: limits.max_lock.as_secs(),
+            failure_delay_ms: millis(limits.failure_delay),
+            max_failure_delay_ms: millis(limits.max_failure_delay),
+            daily_download_mb: limits.daily_download.map(|bytes| bytes / MIB),
+            daily_upload_mb: limits.daily_upload.map(|bytes| bytes / MIB),
+        }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl LimitsSection {
+    pub fn to_store(&self) -> LimitsConfig {
+        LimitsConfig {
+            max_user_failures: self.max_user_failures,
+            max_ip_failures: self.max_ip_failures,
+            failure_window: Duration::from_secs(self.failure_window_secs),
+            lock: Duration::from_secs(self.lock_secs),
+            max_lock: Duration::from_secs(self.max_lock_secs),
+            failure_delay: Duration::from_millis(self.failure_delay_ms),
+            max_failure_delay: Duration::from_millis(self.max_failure_delay_ms),
+            daily_download: self.daily_download_mb.map(|mb| mb.saturating_mul(MIB)),
+            daily_upload: self.daily_upload_mb.map(|mb| mb.saturating_mul(MIB)),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -501,6 +568,29 @@ mod tests {
         assert_eq!(config.imap.tls_listen.port(), 1993);
         assert_eq!(config.pop3.tls_listen.port(), 1995);
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn limits_reach_the_store_in_its_units() {
+        let file = write_config("[limits]\nmax_user_failures = 3\nfailure_delay_ms = 250\n");
+        let config = Config::load(
+            Some(file.path()),
+            env(&[
+                ("WILDDUCK_LIMITS_DAILY_DOWNLOAD_MB", "2"),
+                ("WILDDUCK_LIMITS_LOCK_SECS", "30"),
+            ]),
+        )
+        .unwrap();
+        let limits = config.limits.to_store();
+        assert_eq!(limits.max_user_failures, 3);
+        assert_eq!(limits.failure_delay, Duration::from_millis(250));
+        assert_eq!(limits.lock, Duration::from_secs(30));
+        assert_eq!(limits.daily_download, Some(2 * 1024 * 1024));
+        assert_eq!(limits.daily_upload, None);
+        // Untouched keys keep the store's defaults.
+        let defaults = LimitsConfig::default();
+        assert_eq!(limits.max_ip_failures, defaults.max_ip_failures);
+        assert_eq!(limits.failure_window, defaults.failure_window);
     }
 
     #[test]

@@ -665,3 +665,51 @@ fn maintenance_collects_content_of_deleted_messages_while_serving() {
             .is_empty()
     );
 }
+
+#[test]
+fn configured_limits_lock_an_account_for_imap_and_pop3_alike() {
+    let env = Env::new();
+    let config = write_config(
+        &env,
+        "[initial_account]\nusername = \"demo\"\npassword = \"demo-password-1\"\n\
+         [limits]\nmax_user_failures = 2\nlock_secs = 600\nfailure_delay_ms = 1\n",
+    );
+    let server = Server::start(&env, &config, 2);
+    let imap = TcpStream::connect(server.address("IMAP (plain)")).unwrap();
+    imap.set_read_timeout(Some(WAIT)).unwrap();
+    let mut writer = imap.try_clone().unwrap();
+    let mut reader = BufReader::new(imap);
+    read_until(&mut reader, "* OK").unwrap();
+    for tag in ["a1", "a2"] {
+        writer
+            .write_all(format!("{tag} LOGIN demo wrong-password\r\n").as_bytes())
+            .unwrap();
+        let lines = read_until(&mut reader, tag).unwrap();
+        assert!(
+            lines.last().unwrap().starts_with(&format!("{tag} NO")),
+            "{lines:?}"
+        );
+    }
+    // The third try is refused by the lock even with the right password (two failures are
+    // the configured limit, not the default ten)...
+    writer
+        .write_all(b"a3 LOGIN demo demo-password-1\r\n")
+        .unwrap();
+    let lines = read_until(&mut reader, "a3").unwrap();
+    assert!(
+        lines.last().unwrap().starts_with("a3 NO [LIMIT]"),
+        "{lines:?}"
+    );
+    // ...and POP3 of the same process sees the same lock.
+    let pop3 = TcpStream::connect(server.address("POP3 (plain)")).unwrap();
+    pop3.set_read_timeout(Some(WAIT)).unwrap();
+    let mut pop3_writer = pop3.try_clone().unwrap();
+    let mut pop3 = BufReader::new(pop3);
+    read_until(&mut pop3, "+OK").unwrap();
+    pop3_writer
+        .write_all(b"USER demo\r\nPASS demo-password-1\r\n")
+        .unwrap();
+    read_until(&mut pop3, "+OK").unwrap();
+    let lines = read_until(&mut pop3, "-ERR").unwrap();
+    assert!(lines.last().unwrap().contains("[LOGIN-DELAY]"), "{lines:?}");
+}

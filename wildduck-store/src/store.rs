@@ -22,12 +22,16 @@ use crate::{content, mime, search};
 pub struct StoreConfig {
     /// Largest message `append` accepts, in bytes.
     pub max_message_size: u64,
+    /// Login lockout and daily byte limits, counted in this process or, for a MongoDB
+    /// store with Redis, in Redis.
+    pub limits: LimitsConfig,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             max_message_size: 64 * 1024 * 1024,
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -45,11 +49,11 @@ struct Inner {
     limiter: Arc<Limiter>,
 }
 
-/// In-process lockout and traffic counters with the default limits.
-fn default_limiter() -> Arc<Limiter> {
+/// In-process lockout and traffic counters.
+fn memory_limiter(limits: &LimitsConfig) -> Arc<Limiter> {
     Arc::new(Limiter::new(
         Box::new(MemoryCounters::default()),
-        LimitsConfig::default(),
+        limits.clone(),
     ))
 }
 
@@ -76,8 +80,8 @@ impl Store {
             inner: Arc::new(Inner {
                 backend: Arc::new(backend),
                 notifier,
+                limiter: memory_limiter(&config.limits),
                 config,
-                limiter: default_limiter(),
             }),
         })
     }
@@ -96,13 +100,16 @@ impl Store {
         let backend: Arc<dyn Backend> =
             Arc::new(crate::backend::mongo::MongoBackend::open(uri).await?);
         let (notifier, limiter): (Arc<dyn Notifier>, _) = match redis_url {
-            None => (Arc::new(LocalNotifier::default()), default_limiter()),
+            None => (
+                Arc::new(LocalNotifier::default()),
+                memory_limiter(&config.limits),
+            ),
             #[cfg(feature = "redis")]
             Some(url) => (
                 Arc::new(crate::notify::redis::RedisNotifier::connect(url, backend.clone()).await?),
                 Arc::new(Limiter::new(
                     Box::new(crate::limits::redis::RedisCounters::connect(url).await?),
-                    LimitsConfig::default(),
+                    config.limits.clone(),
                 )),
             ),
             #[cfg(not(feature = "redis"))]
@@ -148,7 +155,10 @@ impl Store {
             inner: Arc::new(Inner {
                 backend: self.inner.backend.clone(),
                 notifier: self.inner.notifier.clone(),
-                config: self.inner.config.clone(),
+                config: StoreConfig {
+                    limits: limits.clone(),
+                    ..self.inner.config.clone()
+                },
                 limiter: Arc::new(Limiter::new(counters, limits)),
             }),
         }

@@ -32,6 +32,7 @@ impl Ctx {
     pub fn store_config(&self) -> StoreConfig {
         StoreConfig {
             max_message_size: self.config.store.max_message_size,
+            limits: self.config.limits.to_store(),
         }
     }
 
