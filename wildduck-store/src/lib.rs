@@ -11,6 +11,7 @@ mod backend;
 mod content;
 pub mod error;
 pub mod limits;
+mod migrate;
 pub mod mime;
 pub mod model;
 mod names;
@@ -22,5 +23,6 @@ pub mod testkit;
 
 pub use error::*;
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters};
+pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
 pub use store::{Store, StoreConfig, Subscription};
