@@ -21,6 +21,7 @@ mod store;
 #[doc(hidden)]
 pub mod testkit;
 
+pub use backend::LiveContent;
 pub use error::*;
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, LiveContent};
 use crate::error::Result;
 use crate::model::{Mailbox, StoreStats};
 
@@ -50,10 +50,11 @@ pub struct MigrateProgress {
     pub messages_copied: u64,
 }
 
-/// One end's state after the copy: its counts and what `verify` found.
+/// One end's state after the copy: its counts, its live content and what `verify` found.
 #[derive(Clone, Debug, Serialize)]
 pub struct EndCheck {
     pub stats: StoreStats,
+    pub live: LiveContent,
     pub problems: Vec<String>,
 }
 
@@ -137,7 +138,7 @@ pub(crate) async fn run(
     }
     let source_end = check(source).await?;
     let target_end = check(target).await?;
-    report.mismatches = mismatches(&source_end.stats, &target_end.stats);
+    report.mismatches = mismatches(&source_end, &target_end);
     report.source = Some(source_end);
     report.target = Some(target_end);
     Ok(report)
@@ -180,18 +181,25 @@ async fn check(store: &dyn Backend) -> Result<EndCheck> {
     Ok(EndCheck {
         problems: store.verify(false).await?.problems,
         stats: store.stats().await?,
+        live: store.live_content().await?,
     })
 }
 
-/// The counts a complete copy must reproduce. (`dedup_hits` counts history, not content.)
-fn mismatches(source: &StoreStats, target: &StoreStats) -> Vec<String> {
+/// The counts a complete copy must reproduce: records and live content. (Blobs awaiting
+/// `gc` are not copied; `dedup_hits` counts history, not content.)
+fn mismatches(source: &EndCheck, target: &EndCheck) -> Vec<String> {
+    let (s, t) = (&source.stats, &target.stats);
     [
-        ("users", source.users, target.users),
-        ("mailboxes", source.mailboxes, target.mailboxes),
-        ("messages", source.messages, target.messages),
-        ("raw bytes", source.raw_bytes, target.raw_bytes),
-        ("stored bytes", source.stored_bytes, target.stored_bytes),
-        ("blobs", source.blobs, target.blobs),
+        ("users", s.users, t.users),
+        ("mailboxes", s.mailboxes, t.mailboxes),
+        ("messages", s.messages, t.messages),
+        ("raw bytes", s.raw_bytes, t.raw_bytes),
+        (
+            "stored bytes",
+            source.live.stored_bytes,
+            target.live.stored_bytes,
+        ),
+        ("blobs", source.live.blobs, target.live.blobs),
     ]
     .into_iter()
     .filter(|(_, a, b)| a != b)

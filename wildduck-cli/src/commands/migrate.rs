@@ -163,12 +163,18 @@ fn summary(report: &MigrateReport) -> String {
         text.push_str(&format!("\nrepaired in the target: {problem}"));
     }
     if let (Some(source), Some(target)) = (&report.source, &report.target) {
-        let (s, t) = (&source.stats, &target.stats);
+        let (s, live) = (&target.stats, &target.live);
         text.push_str(&format!(
             "\nverified: both ends consistent and equal: {} users, {} mailboxes, {} messages, \
-             {} blobs, {} stored bytes (source) / {} (target)",
-            t.users, t.mailboxes, t.messages, t.blobs, s.stored_bytes, t.stored_bytes
+             {} blobs, {} stored bytes",
+            s.users, s.mailboxes, s.messages, live.blobs, live.stored_bytes
         ));
+        let garbage = source.stats.blobs.saturating_sub(source.live.blobs);
+        if garbage > 0 {
+            text.push_str(&format!(
+                "\n{garbage} unreferenced blobs awaiting gc in the source were not copied"
+            ));
+        }
     }
     text
 }

@@ -150,6 +150,15 @@ pub struct MessageExport {
     pub blobs: Vec<BlobHash>,
 }
 
+/// The content a store holds for its messages: blobs some message refers to, and the bytes
+/// stored for them and for the messages' layouts. What a complete copy reproduces exactly
+/// (blobs that only await `gc` are not copied).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LiveContent {
+    pub blobs: u64,
+    pub stored_bytes: u64,
+}
+
 /// Record-level export and import, for copying a whole store between engines with every
 /// id and counter unchanged (`Store::migrate_to`). Imports are keyed by ids and UIDs, so
 /// running one again after an interruption adds only what is missing.
@@ -189,6 +198,7 @@ pub trait RecordCopy: Send + Sync {
         messages: Vec<MessageExport>,
         blobs: Vec<BlobData>,
     ) -> Result<u64>;
+    async fn live_content(&self) -> Result<LiveContent>;
 }
 
 /// The domain operations every storage engine provides. Object-safe; held as

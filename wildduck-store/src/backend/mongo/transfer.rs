@@ -14,7 +14,7 @@ use mongodb::bson::{Bson, Document, doc};
 use super::blobs::CHUNK_BYTES;
 use super::records::*;
 use super::{MongoBackend, db_error, is_duplicate_key};
-use crate::backend::{BlobData, BlobHash, MessageExport, RecordCopy, UserExport};
+use crate::backend::{BlobData, BlobHash, LiveContent, MessageExport, RecordCopy, UserExport};
 use crate::error::{AddressError, Error, MailboxError, Result, UserError};
 use crate::model::*;
 
@@ -394,5 +394,37 @@ impl RecordCopy for MongoBackend {
             .await
             .map_err(db_error)?;
         Ok(count)
+    }
+
+    /// Streams message and blob documents (only their small fields) and sums client-side,
+    /// which any MongoDB-wire server can serve; memory grows with the number of blobs.
+    async fn live_content(&self) -> Result<LiveContent> {
+        let mut referenced: HashSet<String> = HashSet::new();
+        let mut layouts = 0i64;
+        let mut messages = self
+            .raw_messages()
+            .find(doc! {})
+            .projection(doc! {"blobs": 1, "layout_len": 1})
+            .await
+            .map_err(db_error)?;
+        while let Some(message) = messages.try_next().await.map_err(db_error)? {
+            layouts += int_field(&message, "layout_len")?;
+            referenced.extend(string_list(&message, "blobs"));
+        }
+        let mut live = LiveContent::default();
+        let mut blobs = self
+            .blobs
+            .find(doc! {})
+            .projection(doc! {"stored_len": 1})
+            .await
+            .map_err(db_error)?;
+        while let Some(blob) = blobs.try_next().await.map_err(db_error)? {
+            if blob.get_str("_id").is_ok_and(|id| referenced.contains(id)) {
+                live.blobs += 1;
+                live.stored_bytes += int_field(&blob, "stored_len")?.max(0) as u64;
+            }
+        }
+        live.stored_bytes += layouts.max(0) as u64;
+        Ok(live)
     }
 }

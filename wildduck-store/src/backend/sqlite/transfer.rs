@@ -306,6 +306,27 @@ impl RecordCopy for SqliteBackend {
         })
         .await
     }
+
+    async fn live_content(&self) -> Result<LiveContent> {
+        self.read(|tx| {
+            let (blobs, blob_bytes): (i64, i64) = tx.query_row(
+                "SELECT count(*), coalesce(sum(stored_len), 0) FROM blobs b
+                 WHERE EXISTS (SELECT 1 FROM message_blobs m WHERE m.hash = b.hash)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let layouts: i64 = tx.query_row(
+                "SELECT coalesce(sum(length(layout)), 0) FROM messages",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(LiveContent {
+                blobs: blobs as u64,
+                stored_bytes: (blob_bytes + layouts) as u64,
+            })
+        })
+        .await
+    }
 }
 
 /// A unique-key clash on import as the domain error, other SQLite errors as they are.
