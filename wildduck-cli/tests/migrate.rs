@@ -24,9 +24,9 @@ use wildduck_store::{
 };
 
 /// Messages delivered to both alice and bob (so their content is stored once).
-const SHARED: usize = 1000;
-/// Messages only carol has, in an Archive mailbox.
-const OWN: usize = 600;
+const SHARED: usize = 4000;
+/// Messages only carol has, in an Archive mailbox (every tenth is expunged): 10,026 in all.
+const OWN: usize = 2250;
 
 const USERS: [(&str, &str); 3] = [
     ("alice", "pw-alice-1"),
@@ -144,8 +144,17 @@ async fn build_source(env: &Env, shared: usize, own: usize) -> u64 {
     store.stats().await.expect("stats").blobs
 }
 
-/// Asserts that `copy` holds exactly what `original` holds, record by record and byte by byte.
-async fn assert_same(original: &Store, copy: &Store) {
+/// Whether `assert_same` compares every message's BODY[] too.
+#[derive(Clone, Copy, PartialEq)]
+enum Bodies {
+    Compare,
+    /// Records only: for a store whose content reached a later copy that is compared.
+    Skip,
+}
+
+/// Asserts that `copy` holds exactly what `original` holds, record by record (and with
+/// `Bodies::Compare` byte by byte), and that its users log in with their passwords.
+async fn assert_same(original: &Store, copy: &Store, bodies: Bodies) {
     let users = original.list_users().await.expect("users");
     assert_eq!(users, copy.list_users().await.expect("users"), "users");
     let all = MetaFields {
@@ -189,7 +198,7 @@ async fn assert_same(original: &Store, copy: &Store) {
                 user.username,
                 mailbox.path
             );
-            for meta in &metas {
+            for meta in metas.iter().filter(|_| bodies == Bodies::Compare) {
                 let a = original
                     .read_section(mailbox.id, meta.uid, &Section::full(), None)
                     .await
@@ -315,8 +324,10 @@ async fn embedded_to_mongodb_and_back_is_exact() {
 
     let started = Instant::now();
     let middle = open_mongodb(&mongodb).await;
-    assert_same(&source, &middle).await;
-    assert_same(&source, &open_embedded(&back_dir).await).await;
+    // The final copy's bytes came out of the middle one, so comparing them with the source
+    // checks both; the middle's records are compared on their own.
+    assert_same(&source, &middle, Bodies::Skip).await;
+    assert_same(&source, &open_embedded(&back_dir).await, Bodies::Compare).await;
     eprintln!(
         "compared three stores in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -382,7 +393,7 @@ async fn killed_migration_resumes_without_duplicates() {
         .as_u64()
         .expect("copied");
     assert_eq!(partial + copied, total, "{resumed}");
-    assert_same(&source, &target).await;
+    assert_same(&source, &target, Bodies::Compare).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,7 +429,7 @@ async fn migration_in_steps_completes_between_embedded_stores() {
         assert_eq!(step["progress"]["messages_copied"], 70, "{step}");
     }
     assert_eq!(done, total);
-    assert_same(&source, &open_embedded(&copy_dir).await).await;
+    assert_same(&source, &open_embedded(&copy_dir).await, Bodies::Compare).await;
 
     // A finished migration run again copies nothing and still agrees.
     let again = migrate(&env, source_dir, copy, &[]);
@@ -435,5 +446,10 @@ async fn migration_in_steps_completes_between_embedded_stores() {
         "--to",
         other_dir.to_str().expect("utf-8 path"),
     ]);
-    assert_ne!(status, 0, "{doc}");
+    assert_eq!(status, 73, "{doc}");
+    let message = doc["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("holds user alice who is not in the source"),
+        "{doc}"
+    );
 }

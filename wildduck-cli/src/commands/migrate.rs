@@ -4,6 +4,7 @@
 //! A store is named by a directory (the embedded SQLite store, as `data_dir`) or by a
 //! `mongodb://` / `mongodb+srv://` URI (the database from its path, default `wildduck`).
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -90,6 +91,7 @@ pub async fn run(ctx: &Ctx, args: MigrateArgs) -> CliResult<Report> {
     }
     let source = StoreSpec::parse(&args.from)?.open(ctx, true).await?;
     let target = StoreSpec::parse(&args.to)?.open(ctx, false).await?;
+    refuse_foreign_target(&source, &target, &args.to).await?;
     let options = MigrateOptions {
         batch_size: args.batch_size,
         max_messages: args.max_messages,
@@ -116,6 +118,33 @@ pub async fn run(ctx: &Ctx, args: MigrateArgs) -> CliResult<Report> {
     }
     let text = summary(&report);
     Ok(Report::new(&report, text))
+}
+
+/// A target may hold only what an earlier run of this migration put there: copying into a
+/// store with other accounts would merge two stores and never verify.
+async fn refuse_foreign_target(source: &Store, target: &Store, name: &str) -> CliResult<()> {
+    let ours: HashSet<_> = source
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    if let Some(stranger) = target
+        .list_users()
+        .await?
+        .into_iter()
+        .find(|u| !ours.contains(&u.id))
+    {
+        return Err(CliError::new(
+            ErrorKind::CantCreate,
+            format!(
+                "{name} holds user {} who is not in the source; migrate into an empty store \
+                 (or one an interrupted migration of this source left)",
+                stranger.username
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// One progress line, rewritten in place.
