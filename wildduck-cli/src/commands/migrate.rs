@@ -35,14 +35,22 @@ pub struct MigrateArgs {
 /// Where a store lives, as named on the command line.
 enum StoreSpec {
     Embedded(PathBuf),
+    #[cfg(feature = "mongodb")]
     MongoDb(String),
 }
 
 impl StoreSpec {
     fn parse(spec: &str) -> CliResult<Self> {
         if spec.starts_with("mongodb://") || spec.starts_with("mongodb+srv://") {
-            Ok(StoreSpec::MongoDb(spec.to_string()))
-        } else if spec.contains("://") {
+            #[cfg(feature = "mongodb")]
+            return Ok(StoreSpec::MongoDb(spec.to_string()));
+            #[cfg(not(feature = "mongodb"))]
+            return Err(CliError::new(
+                ErrorKind::Config,
+                "this wildduck was built without MongoDB support (cargo feature `mongodb`)",
+            ));
+        }
+        if spec.contains("://") {
             Err(CliError::new(
                 ErrorKind::Usage,
                 format!("unknown store {spec:?}: give a directory or a mongodb:// URI"),
@@ -73,11 +81,6 @@ impl StoreSpec {
             StoreSpec::MongoDb(uri) => Store::open_mongodb(uri, None, ctx.store_config())
                 .await
                 .map_err(|err| CliError::from(err).context("opening the MongoDB store")),
-            #[cfg(not(feature = "mongodb"))]
-            StoreSpec::MongoDb(_) => Err(CliError::new(
-                ErrorKind::Config,
-                "this wildduck was built without MongoDB support (cargo feature `mongodb`)",
-            )),
         }
     }
 }
@@ -149,11 +152,9 @@ async fn refuse_foreign_target(source: &Store, target: &Store, name: &str) -> Cl
 
 /// One progress line, rewritten in place.
 fn print_progress(progress: &MigrateProgress) {
-    let percent = if progress.messages_total == 0 {
-        100
-    } else {
-        progress.messages_done * 100 / progress.messages_total
-    };
+    let percent = (progress.messages_done * 100)
+        .checked_div(progress.messages_total)
+        .unwrap_or(100);
     let mut err = std::io::stderr();
     let _ = write!(
         err,
