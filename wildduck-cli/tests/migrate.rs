@@ -329,7 +329,7 @@ async fn embedded_to_mongodb_and_back_is_exact() {
     assert_same(&source, &middle, Bodies::Skip).await;
     assert_same(&source, &open_embedded(&back_dir).await, Bodies::Compare).await;
     eprintln!(
-        "compared three stores in {:.1}s",
+        "compared the copies with the source in {:.1}s",
         started.elapsed().as_secs_f64()
     );
 }
