@@ -70,6 +70,9 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Deliver one message from stdin (for an MTA, like dovecot-lda).
     Deliver(commands::deliver::DeliverArgs),
+    /// Copy a whole store into another (embedded directory or mongodb:// URI), keeping
+    /// UIDVALIDITY, UIDs, MODSEQs and flags; resumable; verifies both ends.
+    Migrate(commands::migrate::MigrateArgs),
     /// Counts of users, mailboxes, messages; raw and stored bytes.
     Stats,
     /// Check quota counters, blob references and UID/MODSEQ order.
@@ -174,6 +177,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> CliResult<Report> {
         Command::Import(args) => commands::import::run(&ctx, args).await,
         Command::Export(args) => commands::export::run(&ctx, args).await,
         Command::Deliver(args) => commands::deliver::run(&ctx, args).await,
+        Command::Migrate(args) => commands::migrate::run(&ctx, args).await,
         Command::Stats => commands::maint::stats(&ctx).await,
         Command::Verify { repair } => commands::maint::verify(&ctx, repair).await,
         Command::Gc { grace } => commands::maint::gc(&ctx, grace).await,

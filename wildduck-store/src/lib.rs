@@ -11,6 +11,7 @@ mod backend;
 mod content;
 pub mod error;
 pub mod limits;
+mod migrate;
 pub mod mime;
 pub mod model;
 mod names;
@@ -20,7 +21,9 @@ mod store;
 #[doc(hidden)]
 pub mod testkit;
 
+pub use backend::LiveContent;
 pub use error::*;
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters};
+pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
 pub use store::{Store, StoreConfig, Subscription};

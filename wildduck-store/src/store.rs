@@ -12,6 +12,7 @@ use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
 use crate::error::{AddressError, AuthError, Error, MailboxError, MessageError, Result, UserError};
 use crate::limits::{Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters};
+use crate::migrate::{MigrateOptions, MigrateProgress, MigrateReport};
 use crate::model::*;
 use crate::names::{self, INBOX};
 use crate::notify::{LocalNotifier, Notifier};
@@ -722,6 +723,20 @@ impl Store {
     /// Deletes blobs with no reference older than `grace_secs`. Returns how many went.
     pub async fn gc(&self, grace_secs: u64) -> Result<u64> {
         self.backend().gc(grace_secs).await
+    }
+
+    /// Copies everything in this store into `target` (empty, or holding an interrupted
+    /// earlier migration of this store), keeping every id, UIDVALIDITY, UID, MODSEQ and
+    /// flag and storing each blob once; then runs `verify` on both ends and compares their
+    /// counts (see [`MigrateReport::agrees`]). `progress` hears after every batch. Neither
+    /// store should be in use by a server meanwhile. Details in the `migrate` module.
+    pub async fn migrate_to(
+        &self,
+        target: &Store,
+        options: &MigrateOptions,
+        progress: impl FnMut(&MigrateProgress),
+    ) -> Result<MigrateReport> {
+        crate::migrate::run(self.backend(), target.backend(), options, progress).await
     }
 
     /// Drops journal entries older than `max_age_secs`. Returns how many went. A session

@@ -8,6 +8,7 @@ pub mod import;
 pub mod mailbox;
 pub mod maint;
 pub mod message;
+pub mod migrate;
 pub mod user;
 
 use serde::Serialize;

@@ -115,10 +115,96 @@ pub enum Transfer {
     Move,
 }
 
+/// The blake3 hash that names a stored blob (see [`BlobData::hash`]).
+pub type BlobHash = [u8; 32];
+
+/// A user with everything that hangs off it except messages, as a migration copies it:
+/// ids, password hash, quota, addresses, and mailboxes with their UIDVALIDITY, UIDNEXT,
+/// highest MODSEQ, subscription and role as stored.
+#[derive(Clone, Debug)]
+pub struct UserExport {
+    pub record: UserRecord,
+    pub addresses: Vec<Address>,
+    pub mailboxes: Vec<Mailbox>,
+}
+
+/// One stored message record: id, UID, MODSEQ, flags and analysis as stored, and its
+/// content as the layout plus blob hashes (the blob bytes travel separately, once).
+#[derive(Clone, Debug)]
+pub struct MessageExport {
+    pub id: MessageId,
+    pub uid: Uid,
+    pub modseq: ModSeq,
+    pub flags: Flags,
+    pub internal_date: Timestamp,
+    pub header_date: Option<Timestamp>,
+    pub size: u64,
+    pub message_id: Option<String>,
+    pub subject: Option<String>,
+    pub envelope: Envelope,
+    pub body_structure: BodyStructure,
+    pub search_headers: String,
+    pub search_body: String,
+    pub layout: Vec<u8>,
+    /// In layout order, repeats included (one reference each), like `ContentWrite::blobs`.
+    pub blobs: Vec<BlobHash>,
+}
+
+/// The content a store holds for its messages: blobs some message refers to, and the bytes
+/// stored for them and for the messages' layouts. What a complete copy reproduces exactly
+/// (blobs that only await `gc` are not copied).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LiveContent {
+    pub blobs: u64,
+    pub stored_bytes: u64,
+}
+
+/// Record-level export and import, for copying a whole store between engines with every
+/// id and counter unchanged (`Store::migrate_to`). Imports are keyed by ids and UIDs, so
+/// running one again after an interruption adds only what is missing.
+///
+/// Meant for a quiet store: nothing here takes part in the journal, quota checks or
+/// wake-ups of the live operations.
+#[async_trait]
+pub trait RecordCopy: Send + Sync {
+    async fn export_users(&self) -> Result<Vec<UserExport>>;
+    /// Inserts the user, its addresses and mailboxes with their ids and counters; records
+    /// whose id exists already are left as they are. A new user's `storage_used` starts at 0
+    /// and grows with its imported messages. A new mailbox's journal starts at its highest
+    /// MODSEQ, so a client asking for older changes is told to resynchronize.
+    /// `AlreadyExists` when a username, address or path is taken by a different id.
+    async fn import_user(&self, user: UserExport) -> Result<()>;
+    /// Up to `limit` messages of `mailbox` with a UID above `after`, in UID order.
+    async fn export_messages(
+        &self,
+        mailbox: MailboxId,
+        after: Uid,
+        limit: usize,
+    ) -> Result<Vec<MessageExport>>;
+    /// The highest UID stored in `mailbox` (0 when empty): where a resumed copy goes on.
+    async fn last_uid(&self, mailbox: MailboxId) -> Result<Uid>;
+    /// Those of `hashes` that this store does not hold.
+    async fn missing_blobs(&self, hashes: Vec<BlobHash>) -> Result<Vec<BlobHash>>;
+    /// The stored blobs of `hashes`; an error naming the first one that is missing.
+    async fn export_blobs(&self, hashes: Vec<BlobHash>) -> Result<Vec<BlobData>>;
+    /// Stores `messages` (in UID order) in `mailbox` with their ids, UIDs, MODSEQs and flags
+    /// unchanged, adding blob references and `storage_used` without a quota check and
+    /// without journal entries. `blobs` carries the blobs the messages use that this store
+    /// lacks. A message whose UID the mailbox already holds is skipped. Returns how many
+    /// messages were stored.
+    async fn import_messages(
+        &self,
+        mailbox: MailboxId,
+        messages: Vec<MessageExport>,
+        blobs: Vec<BlobData>,
+    ) -> Result<u64>;
+    async fn live_content(&self) -> Result<LiveContent>;
+}
+
 /// The domain operations every storage engine provides. Object-safe; held as
 /// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
 #[async_trait]
-pub trait Backend: Send + Sync {
+pub trait Backend: RecordCopy + Send + Sync {
     // ---- users ----
 
     /// Inserts the user, their first mailboxes and optional address in one unit.

@@ -20,6 +20,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::*;
 use crate::error::{AddressError, Error, MailboxError, MessageError, UserError};
 
+mod transfer;
+
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,

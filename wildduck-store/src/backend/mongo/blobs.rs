@@ -127,7 +127,7 @@ impl MongoBackend {
 
     /// Writes every chunk by id; a chunk that exists already has the same bytes (the id
     /// is the content hash), so concurrent writers of one blob never disturb each other.
-    async fn write_chunks(&self, hash: &str, data: &[u8]) -> Result<()> {
+    pub(super) async fn write_chunks(&self, hash: &str, data: &[u8]) -> Result<()> {
         let pieces: Vec<&[u8]> = if data.is_empty() {
             Vec::new()
         } else {

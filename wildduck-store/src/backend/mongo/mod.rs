@@ -40,6 +40,7 @@ mod blobs;
 mod maintenance;
 mod records;
 mod sequence;
+mod transfer;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,0 +1,455 @@
+//! `wildduck migrate`: a store built by the real CLI from generated mail (several users, the
+//! same messages delivered to two of them, flags, expunge gaps, an unsubscribed special-use
+//! mailbox) goes embedded → MongoDB → embedded, and every end must show the same users,
+//! addresses, passwords, mailboxes (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ), messages (ids,
+//! UIDs, MODSEQs, flags, dates, ENVELOPE, BODYSTRUCTURE, BODY[] bytes) and blob count.
+//! Interrupted migrations (kill -9, `--max-messages`) continue on a re-run without
+//! duplicating anything.
+//!
+//! MongoDB is `nx-27017 --data-dir memory` started by `servers` (or WILDDUCK_TEST_MONGODB_URI).
+#![cfg(feature = "distributed")]
+
+mod common;
+#[path = "../../wildduck-store/tests/servers/mod.rs"]
+mod servers;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Env;
+use serde_json::Value;
+use wildduck_store::{
+    Flag, FlagOp, Flags, MetaFields, Scope, Section, SpecialUse, Store, StoreConfig, UidSet,
+};
+
+/// Messages delivered to both alice and bob (so their content is stored once).
+const SHARED: usize = 4000;
+/// Messages only carol has, in an Archive mailbox (every tenth is expunged): 10,026 in all.
+const OWN: usize = 2250;
+
+const USERS: [(&str, &str); 3] = [
+    ("alice", "pw-alice-1"),
+    ("bob", "pw-bob-2"),
+    ("carol", "pw-carol-3"),
+];
+
+fn gen_mbox(env: &Env, name: &str, count: usize, seed: u32) -> PathBuf {
+    let path = env.path(name);
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/gen_mbox.py");
+    let status = Command::new("python3")
+        .arg(&tool)
+        .args(["-n", &count.to_string(), "--seed", &seed.to_string(), "-o"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run gen_mbox.py");
+    assert!(status.success(), "gen_mbox.py failed");
+    path
+}
+
+async fn open_embedded(dir: &Path) -> Store {
+    Store::open_sqlite(dir, StoreConfig::default())
+        .await
+        .expect("open embedded store")
+}
+
+async fn open_mongodb(uri: &str) -> Store {
+    Store::open_mongodb(uri, None, StoreConfig::default())
+        .await
+        .expect("open MongoDB store")
+}
+
+/// Builds the source store in `env`'s data dir: users through the CLI, mail through
+/// `wildduck import`, then flags, expunges and subscriptions through the store.
+/// Returns the source's blob count, which includes the content of the expunged messages
+/// (awaiting `gc`, so not copied).
+async fn build_source(env: &Env, shared: usize, own: usize) -> u64 {
+    for (i, (name, password)) in USERS.iter().enumerate() {
+        let address = format!("{name}@example.com");
+        let quota = format!("{}G", i + 1);
+        env.ok(&[
+            "user",
+            "add",
+            name,
+            "--password",
+            password,
+            "--address",
+            &address,
+            "--quota",
+            &quota,
+        ]);
+    }
+    let shared_mbox = gen_mbox(env, "shared.mbox", shared, 1);
+    let own_mbox = gen_mbox(env, "own.mbox", own, 2);
+    let shared_path = shared_mbox.to_str().expect("utf-8 path");
+    env.ok(&["import", "--user", "alice", shared_path]);
+    env.ok(&["import", "--user", "bob", shared_path]);
+    env.ok(&[
+        "import",
+        "--user",
+        "carol",
+        "--mailbox",
+        "Archive",
+        own_mbox.to_str().expect("utf-8 path"),
+    ]);
+    std::fs::remove_file(shared_mbox).expect("remove mbox");
+    std::fs::remove_file(own_mbox).expect("remove mbox");
+
+    let store = open_embedded(&env.data_dir()).await;
+    let alice = store.find_user("alice").await.expect("alice");
+    let bob = store.find_user("bob").await.expect("bob");
+    let carol = store.find_user("carol").await.expect("carol");
+    let inbox = store.get_mailbox(alice.id, "INBOX").await.expect("INBOX");
+    let seen: Flags = [Flag::Seen].into();
+    let odd = UidSet::from_ranges((1..shared as u32).step_by(2).map(|u| (u, u)));
+    store
+        .store_flags(inbox.id, &odd, FlagOp::Add, &seen, None)
+        .await
+        .expect("flag");
+    let labelled: Flags = [Flag::Flagged, Flag::Keyword("$Label1".into())].into();
+    let bob_inbox = store.get_mailbox(bob.id, "INBOX").await.expect("INBOX");
+    let sevenths = UidSet::from_ranges((7..shared as u32).step_by(7).map(|u| (u, u)));
+    store
+        .store_flags(bob_inbox.id, &sevenths, FlagOp::Add, &labelled, None)
+        .await
+        .expect("flag");
+    let archive = store
+        .get_mailbox(carol.id, "Archive")
+        .await
+        .expect("Archive");
+    let deleted: Flags = [Flag::Deleted].into();
+    let tenths = UidSet::from_ranges((10..own as u32).step_by(10).map(|u| (u, u)));
+    store
+        .store_flags(archive.id, &tenths, FlagOp::Add, &deleted, None)
+        .await
+        .expect("flag");
+    store.expunge(archive.id, None).await.expect("expunge");
+    store
+        .set_subscribed(carol.id, "Archive", false)
+        .await
+        .expect("unsubscribe");
+    store
+        .create_mailbox(alice.id, "Projects/2026", Some(SpecialUse::Flagged))
+        .await
+        .expect("create");
+    assert!(
+        store
+            .verify(false)
+            .await
+            .expect("verify")
+            .problems
+            .is_empty()
+    );
+    store.stats().await.expect("stats").blobs
+}
+
+/// Whether `assert_same` compares every message's BODY[] too.
+#[derive(Clone, Copy, PartialEq)]
+enum Bodies {
+    Compare,
+    /// Records only: for a store whose content reached a later copy that is compared.
+    Skip,
+}
+
+/// Asserts that `copy` holds exactly what `original` holds, record by record (and with
+/// `Bodies::Compare` byte by byte), and that its users log in with their passwords.
+async fn assert_same(original: &Store, copy: &Store, bodies: Bodies) {
+    let users = original.list_users().await.expect("users");
+    assert_eq!(users, copy.list_users().await.expect("users"), "users");
+    let all = MetaFields {
+        envelope: true,
+        body_structure: true,
+    };
+    for user in &users {
+        assert_eq!(
+            original.list_addresses(user.id).await.expect("addresses"),
+            copy.list_addresses(user.id).await.expect("addresses"),
+            "addresses of {}",
+            user.username
+        );
+        let mailboxes = original.list_mailboxes(user.id).await.expect("mailboxes");
+        assert_eq!(
+            mailboxes,
+            copy.list_mailboxes(user.id).await.expect("mailboxes")
+        );
+        for mailbox in &mailboxes {
+            // The journal is not copied: nothing changed since the copy's HIGHESTMODSEQ,
+            // and older MODSEQs are answered "resynchronize".
+            let since = copy
+                .changes_since(mailbox.id, mailbox.highest_modseq)
+                .await
+                .expect("changes");
+            assert!(since.changes.is_empty() && !since.truncated, "{since:?}");
+            if mailbox.highest_modseq > 0 {
+                let before = copy.changes_since(mailbox.id, 0).await.expect("changes");
+                assert!(before.truncated, "{} {}", user.username, mailbox.path);
+            }
+            let metas = original
+                .fetch_meta(mailbox.id, &UidSet::all(), all)
+                .await
+                .expect("meta");
+            assert_eq!(
+                metas,
+                copy.fetch_meta(mailbox.id, &UidSet::all(), all)
+                    .await
+                    .expect("meta"),
+                "messages of {} {}",
+                user.username,
+                mailbox.path
+            );
+            for meta in metas.iter().filter(|_| bodies == Bodies::Compare) {
+                let a = original
+                    .read_section(mailbox.id, meta.uid, &Section::full(), None)
+                    .await
+                    .expect("BODY[]");
+                let b = copy
+                    .read_section(mailbox.id, meta.uid, &Section::full(), None)
+                    .await
+                    .expect("BODY[]");
+                assert!(
+                    a.chunks.concat() == b.chunks.concat(),
+                    "BODY[] of {} {} UID {} differs",
+                    user.username,
+                    mailbox.path,
+                    meta.uid
+                );
+            }
+        }
+    }
+    for (name, password) in USERS {
+        copy.authenticate(name, password, Scope::Imap)
+            .await
+            .unwrap_or_else(|e| panic!("{name} can not log in to the copy: {e}"));
+    }
+    let (a, b) = (
+        original.stats().await.expect("stats"),
+        copy.stats().await.expect("stats"),
+    );
+    assert_eq!(
+        (
+            a.users,
+            a.mailboxes,
+            a.messages,
+            a.raw_bytes,
+            a.stored_bytes,
+            a.blobs
+        ),
+        (
+            b.users,
+            b.mailboxes,
+            b.messages,
+            b.raw_bytes,
+            b.stored_bytes,
+            b.blobs
+        ),
+        "store counts"
+    );
+    assert!(
+        copy.verify(false)
+            .await
+            .expect("verify")
+            .problems
+            .is_empty()
+    );
+}
+
+fn fresh_mongodb() -> String {
+    servers::fresh_database_uri(&servers::servers().mongodb_uri)
+}
+
+/// Runs `wildduck --json migrate` and insists on exit 0; returns the summary.
+fn migrate(env: &Env, from: &str, to: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["migrate", "--from", from, "--to", to];
+    args.extend_from_slice(extra);
+    let started = Instant::now();
+    let doc = env.ok(&args);
+    eprintln!(
+        "migrate {from} -> {to}: {:.1}s, {} messages copied",
+        started.elapsed().as_secs_f64(),
+        doc["progress"]["messages_copied"]
+    );
+    doc
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_to_mongodb_and_back_is_exact() {
+    let env = Env::new();
+    let started = Instant::now();
+    let source_blobs = build_source(&env, SHARED, OWN).await;
+    let source = open_embedded(&env.data_dir()).await;
+    let total = source.stats().await.expect("stats").messages;
+    eprintln!(
+        "source store: {total} messages in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(total as usize, 2 * SHARED + OWN - (OWN - 1) / 10);
+
+    let mongodb = fresh_mongodb();
+    let source_dir = env.data_dir();
+    let source_dir = source_dir.to_str().expect("utf-8 path");
+    let there = migrate(&env, source_dir, &mongodb, &[]);
+    assert_eq!(there["complete"], true, "{there}");
+    assert_eq!(there["resumed"], false, "{there}");
+    assert_eq!(there["progress"]["messages_copied"], total, "{there}");
+    // Content of the expunged messages awaits gc in the source and is not copied; live
+    // content must match exactly, and the target holds nothing else.
+    assert_eq!(there["source"]["stats"]["blobs"], source_blobs, "{there}");
+    assert!(
+        there["source"]["live"]["blobs"].as_u64() < Some(source_blobs),
+        "{there}"
+    );
+    assert_eq!(there["source"]["live"], there["target"]["live"], "{there}");
+    assert_eq!(
+        there["target"]["live"]["blobs"], there["target"]["stats"]["blobs"],
+        "{there}"
+    );
+    assert_eq!(
+        there["target"]["live"]["stored_bytes"], there["target"]["stats"]["stored_bytes"],
+        "{there}"
+    );
+    // Without the garbage, the source's counts equal the copies' (checked in assert_same).
+    env.ok(&["gc", "--grace", "0"]);
+    assert!(
+        there["target_repairs"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "{there}"
+    );
+
+    let back_dir = env.path("back");
+    let back = back_dir.to_str().expect("utf-8 path");
+    let returned = migrate(&env, &mongodb, back, &[]);
+    assert_eq!(returned["progress"]["messages_copied"], total, "{returned}");
+
+    let started = Instant::now();
+    let middle = open_mongodb(&mongodb).await;
+    // The final copy's bytes came out of the middle one, so comparing them with the source
+    // checks both; the middle's records are compared on their own.
+    assert_same(&source, &middle, Bodies::Skip).await;
+    assert_same(&source, &open_embedded(&back_dir).await, Bodies::Compare).await;
+    eprintln!(
+        "compared the copies with the source in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Polls the target until it holds at least `count` messages (or the migration ended).
+async fn wait_for_messages(target: &Store, child: &mut std::process::Child, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        assert!(
+            child.try_wait().expect("poll migrate").is_none(),
+            "migrate finished before it could be interrupted"
+        );
+        if target.stats().await.expect("stats").messages >= count {
+            return;
+        }
+        assert!(Instant::now() < deadline, "migrate made no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_migration_resumes_without_duplicates() {
+    let env = Env::new();
+    build_source(&env, 200, 100).await;
+    env.ok(&["gc", "--grace", "0"]);
+    let source = open_embedded(&env.data_dir()).await;
+    let total = source.stats().await.expect("stats").messages;
+    let mongodb = fresh_mongodb();
+    let source_dir = env.data_dir();
+    let source_dir = source_dir.to_str().expect("utf-8 path");
+
+    let mut child = env
+        .command(&[
+            "--json",
+            "migrate",
+            "--from",
+            source_dir,
+            "--to",
+            &mongodb,
+            "--batch-size",
+            "5",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start migrate");
+    let target = open_mongodb(&mongodb).await;
+    wait_for_messages(&target, &mut child, total / 3).await;
+    child.kill().expect("kill -9 migrate");
+    child.wait().expect("reap migrate");
+    let partial = target.stats().await.expect("stats").messages;
+    assert!(
+        partial < total,
+        "the kill came too late: {partial} of {total}"
+    );
+
+    let resumed = migrate(&env, source_dir, &mongodb, &[]);
+    assert_eq!(resumed["resumed"], true, "{resumed}");
+    assert_eq!(resumed["complete"], true, "{resumed}");
+    let copied = resumed["progress"]["messages_copied"]
+        .as_u64()
+        .expect("copied");
+    assert_eq!(partial + copied, total, "{resumed}");
+    assert_same(&source, &target, Bodies::Compare).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_in_steps_completes_between_embedded_stores() {
+    let env = Env::new();
+    build_source(&env, 120, 60).await;
+    env.ok(&["gc", "--grace", "0"]);
+    let source = open_embedded(&env.data_dir()).await;
+    let total = source.stats().await.expect("stats").messages;
+    let source_dir = env.data_dir();
+    let source_dir = source_dir.to_str().expect("utf-8 path");
+    let copy_dir = env.path("copy");
+    let copy = copy_dir.to_str().expect("utf-8 path");
+
+    let mut done = 0;
+    let mut rounds = 0;
+    loop {
+        let step = migrate(
+            &env,
+            source_dir,
+            copy,
+            &["--max-messages", "70", "--batch-size", "16"],
+        );
+        done += step["progress"]["messages_copied"]
+            .as_u64()
+            .expect("copied");
+        rounds += 1;
+        assert!(rounds < 10, "no end: {step}");
+        if step["complete"] == true {
+            assert_eq!(step["resumed"], true, "{step}");
+            break;
+        }
+        assert_eq!(step["progress"]["messages_copied"], 70, "{step}");
+    }
+    assert_eq!(done, total);
+    assert_same(&source, &open_embedded(&copy_dir).await, Bodies::Compare).await;
+
+    // A finished migration run again copies nothing and still agrees.
+    let again = migrate(&env, source_dir, copy, &[]);
+    assert_eq!(again["progress"]["messages_copied"], 0, "{again}");
+
+    // Pointing it at a store with other data fails clearly instead of merging.
+    let other = Env::new();
+    other.ok(&["user", "add", "alice", "--password", "x"]);
+    let other_dir = other.data_dir();
+    let (status, doc) = env.json(&[
+        "migrate",
+        "--from",
+        source_dir,
+        "--to",
+        other_dir.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(status, 73, "{doc}");
+    let message = doc["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("holds user alice who is not in the source"),
+        "{doc}"
+    );
+}
