@@ -538,6 +538,8 @@ def main():
     ap.add_argument("--json-out", help="write every number as JSON here")
     ap.add_argument("--only", default="storage,load,scale,bigappend,memory",
                     help="comma-separated parts to run")
+    ap.add_argument("--fill-budget", type=float,
+                    help="seconds a scaling mailbox may take to fill (default 240, 0 with --quick)")
     args = ap.parse_args()
     quick = args.quick
     args.messages = 300 if quick else 1000
@@ -546,7 +548,8 @@ def main():
     args.count = 400 if quick else 2000
     args.seconds = 3.0 if quick else 6.0
     args.sizes = [1000] if quick else [1000, 10000, 100000]
-    args.fill_budget = 0 if quick else 240
+    if args.fill_budget is None:
+        args.fill_budget = 0 if quick else 240
     args.scale_repeat = 5
     args.idle_connections = 1000
     args.big_mb = 50

@@ -360,6 +360,13 @@ impl Connection {
         self.push(text.as_bytes());
     }
 
+    /// Appends formatted text straight to the output buffer (`write!(conn, ..)`), with no
+    /// string allocated per response line.
+    pub fn push_fmt(&mut self, args: std::fmt::Arguments<'_>) {
+        // Writing into a Vec cannot fail.
+        let _ = std::io::Write::write_fmt(&mut self.out, args);
+    }
+
     /// Writes one untagged line: `* {text}\r\n`.
     pub fn untagged(&mut self, text: &str) {
         self.push(b"* ");

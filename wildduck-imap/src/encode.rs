@@ -89,8 +89,23 @@ impl std::fmt::Write for LenWriter<'_> {
 
 /// `(\Seen \Flagged keyword)`.
 pub fn flag_list(flags: &Flags) -> String {
-    let names: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
-    format!("({})", names.join(" "))
+    FlagList(flags).to_string()
+}
+
+/// A flag list written in place (`write!`), without building a string per message.
+pub struct FlagList<'a>(pub &'a Flags);
+
+impl std::fmt::Display for FlagList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(")?;
+        for (i, flag) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            std::fmt::Display::fmt(flag, f)?;
+        }
+        f.write_str(")")
+    }
 }
 
 const MONTHS: [&str; 12] = [

@@ -1,5 +1,5 @@
-//! Store benchmarks: durable append, and snapshot / metadata reads on a 100,000-message
-//! mailbox. Run: `cargo bench -p wildduck-store --bench store`.
+//! Store benchmarks: durable append, and snapshot / metadata / search reads on a
+//! 100,000-message mailbox. Run: `cargo bench -p wildduck-store --bench store`.
 //!
 //! The big mailbox is built with a few whole-mailbox copies (one transaction each), not
 //! 100,000 appends, so setup stays short.
@@ -121,6 +121,28 @@ fn benches(c: &mut Criterion) {
                     big.id,
                     &UidSet::from_ranges([(50_000, 50_099)]),
                     MetaFields::default(),
+                )
+                .await
+                .unwrap()
+        })
+    });
+    // What SELECT reads: the flags of every message.
+    reads.bench_function("fetch_meta all flags", |b| {
+        b.to_async(&rt).iter(|| async {
+            let metas = store
+                .fetch_meta(big.id, &UidSet::all(), MetaFields::default())
+                .await
+                .unwrap();
+            assert_eq!(metas.len(), BIG as usize);
+            metas
+        })
+    });
+    reads.bench_function("search subject", |b| {
+        b.to_async(&rt).iter(|| async {
+            store
+                .search(
+                    big.id,
+                    &SearchKey::Header("subject".into(), "nothing".into()),
                 )
                 .await
                 .unwrap()

@@ -205,14 +205,18 @@ pub enum Flag {
 impl Flag {
     /// Parses `\Seen`-style system flags case-insensitively; anything else is a keyword.
     pub fn parse(s: &str) -> Flag {
-        match s.to_ascii_lowercase().as_str() {
-            "\\seen" => Flag::Seen,
-            "\\answered" => Flag::Answered,
-            "\\flagged" => Flag::Flagged,
-            "\\deleted" => Flag::Deleted,
-            "\\draft" => Flag::Draft,
-            _ => Flag::Keyword(s.to_string()),
-        }
+        const SYSTEM: [(&str, Flag); 5] = [
+            ("\\seen", Flag::Seen),
+            ("\\answered", Flag::Answered),
+            ("\\flagged", Flag::Flagged),
+            ("\\deleted", Flag::Deleted),
+            ("\\draft", Flag::Draft),
+        ];
+        // Compared in place: parsing runs for every flag of every message read.
+        SYSTEM
+            .into_iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map_or_else(|| Flag::Keyword(s.to_string()), |(_, flag)| flag)
     }
 }
 

@@ -1,16 +1,34 @@
 //! SEARCH evaluation over stored message metadata and search text (never message content).
 
-use crate::backend::SearchRow;
+use crate::backend::{SearchRow, TextNeeded};
 use crate::model::SearchKey;
 
-/// Whether evaluating `key` needs the decoded header/body text of messages.
-pub fn needs_text(key: &SearchKey) -> bool {
+/// Which decoded text (headers, body) evaluating `key` reads.
+pub fn text_needed(key: &SearchKey) -> TextNeeded {
+    let either = |a: TextNeeded, b: TextNeeded| TextNeeded {
+        headers: a.headers || b.headers,
+        body: a.body || b.body,
+    };
     match key {
-        SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => true,
-        SearchKey::Not(inner) => needs_text(inner),
-        SearchKey::Or(a, b) => needs_text(a) || needs_text(b),
-        SearchKey::And(keys) => keys.iter().any(needs_text),
-        _ => false,
+        SearchKey::Header(..) => TextNeeded {
+            headers: true,
+            body: false,
+        },
+        SearchKey::Body(_) => TextNeeded {
+            headers: false,
+            body: true,
+        },
+        SearchKey::Text(_) => TextNeeded {
+            headers: true,
+            body: true,
+        },
+        SearchKey::Not(inner) => text_needed(inner),
+        SearchKey::Or(a, b) => either(text_needed(a), text_needed(b)),
+        SearchKey::And(keys) => keys
+            .iter()
+            .map(text_needed)
+            .fold(TextNeeded::default(), either),
+        _ => TextNeeded::default(),
     }
 }
 
@@ -138,9 +156,37 @@ mod tests {
             ])),
             vec![1]
         );
-        assert!(needs_text(&SearchKey::Not(Box::new(SearchKey::Body(
-            "x".into()
-        )))));
-        assert!(!needs_text(&SearchKey::And(vec![SearchKey::Larger(1)])));
+        let body_only = TextNeeded {
+            headers: false,
+            body: true,
+        };
+        assert_eq!(
+            text_needed(&SearchKey::Not(Box::new(SearchKey::Body("x".into())))),
+            body_only
+        );
+        assert_eq!(
+            text_needed(&SearchKey::Or(
+                Box::new(SearchKey::Header("subject".into(), "x".into())),
+                Box::new(SearchKey::Body("y".into()))
+            )),
+            TextNeeded {
+                headers: true,
+                body: true
+            }
+        );
+        assert_eq!(
+            text_needed(&SearchKey::And(vec![
+                SearchKey::Larger(1),
+                SearchKey::Header("from".into(), "".into())
+            ])),
+            TextNeeded {
+                headers: true,
+                body: false
+            }
+        );
+        assert_eq!(
+            text_needed(&SearchKey::And(vec![SearchKey::Larger(1)])),
+            TextNeeded::default()
+        );
     }
 }

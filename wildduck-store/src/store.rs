@@ -688,7 +688,7 @@ impl Store {
     pub async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>> {
         let rows = self
             .backend()
-            .search_rows(mailbox, search::needs_text(key))
+            .search_rows(mailbox, search::text_needed(key))
             .await?;
         let key = key.clone();
         blocking(move || {

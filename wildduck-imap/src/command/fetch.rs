@@ -104,7 +104,7 @@ pub async fn fetch(
             meta.modseq = modseq;
             show_flags = !items.contains(&FetchItem::Flags);
         }
-        session.conn.push_str(&format!("* {seq} FETCH ("));
+        session.conn.push_fmt(format_args!("* {seq} FETCH ("));
         let mut first = true;
         let mut separator = |conn: &mut crate::connection::Connection| {
             if !std::mem::take(&mut first) {
@@ -120,7 +120,7 @@ pub async fn fetch(
             separator(&mut session.conn);
             session
                 .conn
-                .push_str(&format!("FLAGS {}", encode::flag_list(&meta.flags)));
+                .push_fmt(format_args!("FLAGS {}", encode::FlagList(&meta.flags)));
         }
         session.conn.push(b")\r\n");
         if session.conn.pending_output() > FLUSH_AT {
@@ -171,14 +171,14 @@ async fn write_item(
     let utf8 = session.utf8;
     let conn = &mut session.conn;
     match item {
-        FetchItem::Uid => conn.push_str(&format!("UID {}", meta.uid)),
-        FetchItem::Flags => conn.push_str(&format!("FLAGS {}", encode::flag_list(&meta.flags))),
-        FetchItem::InternalDate => conn.push_str(&format!(
+        FetchItem::Uid => conn.push_fmt(format_args!("UID {}", meta.uid)),
+        FetchItem::Flags => conn.push_fmt(format_args!("FLAGS {}", encode::FlagList(&meta.flags))),
+        FetchItem::InternalDate => conn.push_fmt(format_args!(
             "INTERNALDATE {}",
             encode::internal_date(meta.internal_date)
         )),
-        FetchItem::Size => conn.push_str(&format!("RFC822.SIZE {}", meta.size)),
-        FetchItem::ModSeq => conn.push_str(&format!("MODSEQ ({})", meta.modseq)),
+        FetchItem::Size => conn.push_fmt(format_args!("RFC822.SIZE {}", meta.size)),
+        FetchItem::ModSeq => conn.push_fmt(format_args!("MODSEQ ({})", meta.modseq)),
         FetchItem::Envelope => {
             let mut out = b"ENVELOPE ".to_vec();
             encode::envelope(

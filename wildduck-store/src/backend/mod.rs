@@ -72,6 +72,13 @@ pub struct NewMessage {
     pub content: ContentWrite,
 }
 
+/// Which decoded text a search reads: each is a wide column, loaded only when a key needs it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextNeeded {
+    pub headers: bool,
+    pub body: bool,
+}
+
 /// What `search` needs of one message; text fields only when asked for.
 #[derive(Clone, Debug)]
 pub struct SearchRow {
@@ -325,7 +332,7 @@ pub trait Backend: RecordCopy + Send + Sync {
             blobs: picked,
         })
     }
-    async fn search_rows(&self, mailbox: MailboxId, with_text: bool) -> Result<Vec<SearchRow>>;
+    async fn search_rows(&self, mailbox: MailboxId, text: TextNeeded) -> Result<Vec<SearchRow>>;
 
     // ---- maintenance ----
 

@@ -110,7 +110,36 @@ CREATE INDEX IF NOT EXISTS journal_mailbox ON journal(mailbox, modseq);
 CREATE INDEX IF NOT EXISTS journal_created ON journal(created);
 "#;
 
+/// Steps that bring a store made by an older version up to date, in order. `PRAGMA
+/// user_version` counts the steps applied; a new store runs them all after `SCHEMA`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the per-message columns SELECT and FETCH FLAGS read, in one narrow index, so a scan of
+    // a mailbox reads only this index and never the wide rows (envelope, body structure,
+    // layout, search text).
+    "CREATE INDEX IF NOT EXISTS messages_meta
+         ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id);",
+];
+
+/// Creates the tables of a new store and applies the migrations an existing one lacks, in one
+/// transaction (a concurrent opener waits, then finds them applied).
+fn prepare_schema(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(SCHEMA)?;
+    let applied: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    for step in MIGRATIONS.iter().skip(applied) {
+        tx.execute_batch(step)?;
+    }
+    if applied < MIGRATIONS.len() {
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    }
+    tx.commit()
+}
+
 const READERS: usize = 4;
+/// Prepared statements kept per connection (rusqlite's default of 16 is fewer than the
+/// distinct statements of an append or a FETCH session, so they evicted each other).
+const STATEMENT_CACHE: usize = 128;
 /// Most operations one group commit takes.
 const MAX_GROUP: usize = 256;
 
@@ -178,6 +207,8 @@ fn open_connection(file: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // Room for every distinct statement of the hot paths, so none is parsed again per call.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -189,8 +220,8 @@ impl SqliteBackend {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::Backend(format!("creating {}: {e}", dir.display())))?;
             let file = dir.join("store.sqlite");
-            let writer = open_connection(&file)?;
-            writer.execute_batch(SCHEMA)?;
+            let mut writer = open_connection(&file)?;
+            prepare_schema(&mut writer)?;
             let readers = (0..READERS)
                 .map(|_| open_connection(&file).map(Mutex::new))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -326,8 +357,9 @@ fn id_bytes(id: ObjectId) -> [u8; 12] {
 }
 
 fn oid(row: &Row, idx: usize) -> rusqlite::Result<ObjectId> {
-    let bytes: Vec<u8> = row.get(idx)?;
-    let arr: [u8; 12] = bytes.as_slice().try_into().map_err(|_| {
+    // Borrowed from the row: no allocation per message on the metadata scans.
+    let bytes = row.get_ref(idx)?.as_blob()?;
+    let arr: [u8; 12] = bytes.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
             idx,
             rusqlite::types::Type::Blob,
@@ -351,6 +383,11 @@ fn flags_from_text(text: &str) -> Flags {
         .filter(|s| !s.is_empty())
         .map(Flag::parse)
         .collect()
+}
+
+/// The flags column of a row, parsed where it lies (no string copied per message).
+fn flags_at(row: &Row, idx: usize) -> rusqlite::Result<Flags> {
+    Ok(flags_from_text(row.get_ref(idx)?.as_str()?))
 }
 
 fn special_use_to_text(u: Option<SpecialUse>) -> Option<&'static str> {
@@ -415,23 +452,19 @@ fn address_from_row(row: &Row) -> rusqlite::Result<Address> {
 // ---- helpers used inside transactions ----
 
 fn get_mailbox(tx: &Connection, mailbox: MailboxId) -> TxResult<Mailbox> {
-    tx.query_row(
-        &format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?1"),
-        [id_bytes(mailbox.0)],
-        mailbox_from_row,
-    )
+    tx.prepare_cached(&format!(
+        "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE id = ?1"
+    ))?
+    .query_row([id_bytes(mailbox.0)], mailbox_from_row)
     .optional()?
     .ok_or_else(|| MailboxError::NotFound.into())
 }
 
 fn get_user(tx: &Connection, user: UserId) -> TxResult<UserRecord> {
-    tx.query_row(
-        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-        [id_bytes(user.0)],
-        user_from_row,
-    )
-    .optional()?
-    .ok_or_else(|| UserError::NotFound.into())
+    tx.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id_bytes(user.0)], user_from_row)
+        .optional()?
+        .ok_or_else(|| UserError::NotFound.into())
 }
 
 /// Next UIDVALIDITY: seconds-based, but always above every value handed out before, so a
@@ -612,6 +645,39 @@ fn release_message_blobs(tx: &Connection, message: &[u8]) -> TxResult<()> {
     Ok(())
 }
 
+fn in_set_sql(columns: &str) -> String {
+    format!(
+        "SELECT {columns} FROM messages WHERE mailbox = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
+    )
+}
+
+/// The columns `fetch_meta` reads; without envelope and body structure all of them are in the
+/// `messages_meta` index.
+fn meta_columns(fields: MetaFields) -> String {
+    format!(
+        "id, uid, modseq, flags, idate, hdate, size, {}, {}",
+        if fields.envelope { "envelope" } else { "NULL" },
+        if fields.body_structure {
+            "bodystructure"
+        } else {
+            "NULL"
+        }
+    )
+}
+
+fn search_sql(text: TextNeeded) -> String {
+    format!(
+        "SELECT uid, modseq, flags, idate, hdate, size, {}, {} FROM messages
+         WHERE mailbox = ?1 ORDER BY uid",
+        if text.headers {
+            "search_headers"
+        } else {
+            "NULL"
+        },
+        if text.body { "search_body" } else { "NULL" }
+    )
+}
+
 /// Visits rows of `mailbox` whose UID is in `uids`, in UID order.
 fn for_each_in_set(
     tx: &Connection,
@@ -620,9 +686,7 @@ fn for_each_in_set(
     uids: &UidSet,
     mut visit: impl FnMut(&Row) -> TxResult<()>,
 ) -> TxResult<()> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {columns} FROM messages WHERE mailbox = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
-    ))?;
+    let mut stmt = tx.prepare_cached(&in_set_sql(columns))?;
     for &(first, last) in uids.ranges() {
         let mut rows = stmt.query(params![id_bytes(mailbox.0), first, last])?;
         while let Some(row) = rows.next()? {
@@ -732,14 +796,10 @@ impl Backend for SqliteBackend {
     }
 
     async fn user_by_id(&self, user: UserId) -> Result<Option<UserRecord>> {
-        self.read(move |tx| {
-            Ok(tx
-                .query_row(
-                    &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-                    [id_bytes(user.0)],
-                    user_from_row,
-                )
-                .optional()?)
+        self.read(move |tx| match get_user(tx, user) {
+            Ok(record) => Ok(Some(record)),
+            Err(Fail::Store(Error::User(UserError::NotFound))) => Ok(None),
+            Err(e) => Err(e),
         })
         .await
     }
@@ -748,11 +808,10 @@ impl Backend for SqliteBackend {
         let unameview = unameview.to_string();
         self.read(move |tx| {
             Ok(tx
-                .query_row(
-                    &format!("SELECT {USER_COLUMNS} FROM users WHERE unameview = ?1"),
-                    [unameview],
-                    user_from_row,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE unameview = ?1"
+                ))?
+                .query_row([unameview], user_from_row)
                 .optional()?)
         })
         .await
@@ -877,7 +936,7 @@ impl Backend for SqliteBackend {
     async fn list_mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>> {
         self.read(move |tx| {
             get_user(tx, user)?;
-            let mut stmt = tx.prepare(&format!(
+            let mut stmt = tx.prepare_cached(&format!(
                 "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user = ?1 ORDER BY path"
             ))?;
             let list = stmt
@@ -892,13 +951,10 @@ impl Backend for SqliteBackend {
         let path = path.to_string();
         self.read(move |tx| {
             Ok(tx
-                .query_row(
-                    &format!(
-                        "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user = ?1 AND path = ?2"
-                    ),
-                    params![id_bytes(user.0), path],
-                    mailbox_from_row,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user = ?1 AND path = ?2"
+                ))?
+                .query_row(params![id_bytes(user.0), path], mailbox_from_row)
                 .optional()?)
         })
         .await
@@ -1004,18 +1060,18 @@ impl Backend for SqliteBackend {
     async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
         self.read(move |tx| {
             let record = get_mailbox(tx, mailbox)?;
-            let (messages, unseen, size) = tx.query_row(
-                "SELECT count(*), coalesce(sum(1 - seen), 0), coalesce(sum(size), 0)
-                 FROM messages WHERE mailbox = ?1",
-                [id_bytes(mailbox.0)],
-                |r| {
+            let (messages, unseen, size) = tx
+                .prepare_cached(
+                    "SELECT count(*), coalesce(sum(1 - seen), 0), coalesce(sum(size), 0)
+                     FROM messages WHERE mailbox = ?1",
+                )?
+                .query_row([id_bytes(mailbox.0)], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, i64>(1)?,
                         r.get::<_, i64>(2)?,
                     ))
-                },
-            )?;
+                })?;
             Ok(MailboxStatus {
                 messages: messages as u32,
                 unseen: unseen as u32,
@@ -1267,7 +1323,7 @@ impl Backend for SqliteBackend {
                     r.get(0)?,
                     r.get(1)?,
                     r.get::<_, i64>(2)? as u64,
-                    flags_from_text(&r.get::<_, String>(3)?),
+                    flags_at(r, 3)?,
                 ));
                 Ok(())
             })?;
@@ -1372,11 +1428,9 @@ impl Backend for SqliteBackend {
     async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes> {
         self.read(move |tx| {
             let record = get_mailbox(tx, mailbox)?;
-            let floor: i64 = tx.query_row(
-                "SELECT journal_floor FROM mailboxes WHERE id = ?1",
-                [id_bytes(mailbox.0)],
-                |r| r.get(0),
-            )?;
+            let floor: i64 = tx
+                .prepare_cached("SELECT journal_floor FROM mailboxes WHERE id = ?1")?
+                .query_row([id_bytes(mailbox.0)], |r| r.get(0))?;
             let mut stmt = tx.prepare_cached(
                 "SELECT modseq, uid, kind, flags FROM journal WHERE mailbox = ?1 AND modseq > ?2
                  ORDER BY modseq, uid",
@@ -1415,15 +1469,7 @@ impl Backend for SqliteBackend {
         let uids = uids.clone();
         self.read(move |tx| {
             get_mailbox(tx, mailbox)?;
-            let columns = format!(
-                "id, uid, modseq, flags, idate, hdate, size, {}, {}",
-                if fields.envelope { "envelope" } else { "NULL" },
-                if fields.body_structure {
-                    "bodystructure"
-                } else {
-                    "NULL"
-                }
-            );
+            let columns = meta_columns(fields);
             let mut out = Vec::new();
             for_each_in_set(tx, &columns, mailbox, &uids, |r| {
                 let envelope = r
@@ -1438,7 +1484,7 @@ impl Backend for SqliteBackend {
                     id: MessageId(oid(r, 0)?),
                     uid: r.get(1)?,
                     modseq: r.get::<_, i64>(2)? as u64,
-                    flags: flags_from_text(&r.get::<_, String>(3)?),
+                    flags: flags_at(r, 3)?,
                     internal_date: r.get(4)?,
                     header_date: r.get(5)?,
                     size: r.get::<_, i64>(6)? as u64,
@@ -1455,11 +1501,10 @@ impl Backend for SqliteBackend {
     async fn load_content(&self, mailbox: MailboxId, uid: Uid) -> Result<ContentRead> {
         self.read(move |tx| {
             let (id, layout): (Vec<u8>, Vec<u8>) = tx
-                .query_row(
-                    "SELECT id, layout FROM messages WHERE mailbox = ?1 AND uid = ?2",
-                    params![id_bytes(mailbox.0), uid],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .prepare_cached("SELECT id, layout FROM messages WHERE mailbox = ?1 AND uid = ?2")?
+                .query_row(params![id_bytes(mailbox.0), uid], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?
                 .ok_or(MessageError::NotFound)?;
             let mut stmt = tx.prepare_cached(
@@ -1482,11 +1527,10 @@ impl Backend for SqliteBackend {
     ) -> Result<ContentRead> {
         self.read(move |tx| {
             let (id, layout): (Vec<u8>, Vec<u8>) = tx
-                .query_row(
-                    "SELECT id, layout FROM messages WHERE mailbox = ?1 AND uid = ?2",
-                    params![id_bytes(mailbox.0), uid],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .prepare_cached("SELECT id, layout FROM messages WHERE mailbox = ?1 AND uid = ?2")?
+                .query_row(params![id_bytes(mailbox.0), uid], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?
                 .ok_or(MessageError::NotFound)?;
             let mut stmt = tx.prepare_cached(
@@ -1510,24 +1554,16 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn search_rows(&self, mailbox: MailboxId, with_text: bool) -> Result<Vec<SearchRow>> {
+    async fn search_rows(&self, mailbox: MailboxId, text: TextNeeded) -> Result<Vec<SearchRow>> {
         self.read(move |tx| {
             get_mailbox(tx, mailbox)?;
-            let text = if with_text {
-                "search_headers, search_body"
-            } else {
-                "NULL, NULL"
-            };
-            let mut stmt = tx.prepare(&format!(
-                "SELECT uid, modseq, flags, idate, hdate, size, {text} FROM messages
-                 WHERE mailbox = ?1 ORDER BY uid"
-            ))?;
+            let mut stmt = tx.prepare_cached(&search_sql(text))?;
             let rows = stmt
                 .query_map([id_bytes(mailbox.0)], |r| {
                     Ok(SearchRow {
                         uid: r.get(0)?,
                         modseq: r.get::<_, i64>(1)? as u64,
-                        flags: flags_from_text(&r.get::<_, String>(2)?),
+                        flags: flags_at(r, 2)?,
                         internal_date: r.get(3)?,
                         header_date: r.get(4)?,
                         size: r.get::<_, i64>(5)? as u64,
@@ -1781,6 +1817,79 @@ mod tests {
                 .unwrap();
         }
         (store, user, inbox)
+    }
+
+    /// The plan SQLite picks for `sql` (the detail column of EXPLAIN QUERY PLAN).
+    fn plan(db: &rusqlite::Connection, sql: &str) -> String {
+        let mut stmt = db.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        // ?1 is a mailbox id, any further ones a UID range.
+        stmt.raw_bind_parameter(1, [0u8; 12]).unwrap();
+        for index in 2..=stmt.parameter_count() {
+            stmt.raw_bind_parameter(index, 1).unwrap();
+        }
+        let mut rows = stmt.raw_query();
+        let mut details = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            details.push(row.get::<_, String>(3).unwrap());
+        }
+        details.join("; ")
+    }
+
+    #[tokio::test]
+    async fn flag_scans_read_only_the_meta_index() {
+        let dir = tempfile::tempdir().unwrap();
+        store_with_mail(dir.path()).await;
+        let db = raw(dir.path());
+        let covering = "USING COVERING INDEX messages_meta";
+        let flags_only = super::in_set_sql(&super::meta_columns(MetaFields::default()));
+        assert!(
+            plan(&db, &flags_only).contains(covering),
+            "{}",
+            plan(&db, &flags_only)
+        );
+        let with_envelope = super::in_set_sql(&super::meta_columns(MetaFields {
+            envelope: true,
+            body_structure: false,
+        }));
+        assert!(!plan(&db, &with_envelope).contains(covering));
+        let no_text = super::search_sql(super::TextNeeded::default());
+        assert!(
+            plan(&db, &no_text).contains(covering),
+            "{}",
+            plan(&db, &no_text)
+        );
+    }
+
+    #[tokio::test]
+    async fn older_store_gains_the_meta_index_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, inbox) = store_with_mail(dir.path()).await;
+        drop(store);
+        // Back to a store as the version before schema versioning left it.
+        raw(dir.path())
+            .execute_batch("DROP INDEX messages_meta; PRAGMA user_version = 0;")
+            .unwrap();
+        let store = Store::open_sqlite(dir.path(), StoreConfig::default())
+            .await
+            .unwrap();
+        let db = raw(dir.path());
+        let version: i64 = db
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, super::MIGRATIONS.len() as i64);
+        let indexes: i64 = db
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_meta'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 1);
+        let metas = store
+            .fetch_meta(inbox.id, &UidSet::all(), MetaFields::default())
+            .await
+            .unwrap();
+        assert_eq!(metas.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[tokio::test]

@@ -1434,13 +1434,15 @@ impl Backend for MongoBackend {
         Ok(ContentRead { layout, blobs })
     }
 
-    async fn search_rows(&self, mailbox: MailboxId, with_text: bool) -> Result<Vec<SearchRow>> {
+    async fn search_rows(&self, mailbox: MailboxId, text: TextNeeded) -> Result<Vec<SearchRow>> {
         self.mailbox_doc(mailbox).await?;
         let mut projection = doc! {
             "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1,
         };
-        if with_text {
+        if text.headers {
             projection.insert("search_headers", 1);
+        }
+        if text.body {
             projection.insert("search_body", 1);
         }
         let docs: Vec<Document> = self
