@@ -1,9 +1,9 @@
 //! One client session: the RFC 3501 state machine, the selected mailbox's sequence map and the
 //! journal-driven untagged updates (EXISTS, EXPUNGE, FETCH FLAGS) where §7.4.1 allows them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use imap_codec::CommandCodec;
@@ -11,7 +11,6 @@ use imap_codec::decode::Decoder;
 use tokio::sync::watch;
 use wildduck_store::{
     Change, ChangeKind, Error, Flag, Mailbox, MailboxError, MessageError, ModSeq, Store, Uid, User,
-    UserId,
 };
 
 use crate::command::{self, Kind, Request};
@@ -24,36 +23,11 @@ pub struct Shared {
     pub store: Store,
     pub config: Config,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
-    sessions_per_user: Mutex<HashMap<UserId, usize>>,
 }
 
 impl Shared {
     pub fn new(store: Store, config: Config, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
-        Self {
-            store,
-            config,
-            tls,
-            sessions_per_user: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-/// Counts one session of a user while it lives.
-pub struct UserSlot {
-    shared: Arc<Shared>,
-    user: UserId,
-}
-
-impl Drop for UserSlot {
-    fn drop(&mut self) {
-        if let Ok(mut counts) = self.shared.sessions_per_user.lock()
-            && let Some(count) = counts.get_mut(&self.user)
-        {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.user);
-            }
-        }
+        Self { store, config, tls }
     }
 }
 
@@ -145,7 +119,7 @@ pub struct Session {
     pub peer: std::net::IpAddr,
     pub peer_is_loopback: bool,
     pub user: Option<User>,
-    user_slot: Option<UserSlot>,
+    user_slot: Option<wildduck_store::SessionSlot>,
     pub selected: Option<Selected>,
     pub condstore: bool,
     /// The client enabled UTF8=ACCEPT (RFC 6855).
@@ -243,25 +217,17 @@ impl Session {
         text
     }
 
-    /// Marks the session as logged in as `user`, unless the user has too many sessions.
-    pub fn log_in(&mut self, user: User) -> Result<(), Reply> {
-        let limit = self.shared.config.max_connections_per_user;
-        let Ok(mut counts) = self.shared.sessions_per_user.lock() else {
-            return Err(Reply::No("[SERVERBUG] Internal error".into()));
-        };
-        let count = counts.entry(user.id).or_insert(0);
-        if *count >= limit {
-            return Err(Reply::No(
+    /// Marks the session as logged in as `user`, unless the user has too many sessions
+    /// (counted by the store, so across processes when they share Redis).
+    pub async fn log_in(&mut self, user: User) -> Result<(), Fail> {
+        let limit = u64::try_from(self.shared.config.max_connections_per_user).unwrap_or(u64::MAX);
+        let Some(slot) = self.store().hold_session("imap", user.id, limit).await? else {
+            return Err(Fail::Reply(Reply::No(
                 "[LIMIT] Too many simultaneous connections for this user".into(),
-            ));
-        }
-        *count += 1;
-        drop(counts);
+            )));
+        };
         tracing::info!(user = %user.username, "logged in");
-        self.user_slot = Some(UserSlot {
-            shared: self.shared.clone(),
-            user: user.id,
-        });
+        self.user_slot = Some(slot);
         self.user = Some(user);
         Ok(())
     }

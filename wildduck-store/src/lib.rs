@@ -23,7 +23,7 @@ pub mod testkit;
 
 pub use backend::LiveContent;
 pub use error::*;
-pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters};
+pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
 pub use store::{Store, StoreConfig, Subscription};

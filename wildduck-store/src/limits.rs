@@ -1,16 +1,18 @@
 //! Abuse limits shared by every protocol shell of one store: failed-login lockout per user and
-//! per client IP (with growing lock times), and daily byte counters per user.
+//! per client IP (with growing lock times), daily byte counters per user, and simultaneous
+//! sessions per user.
 //!
 //! The policy lives in [`Limiter`]; the counting lives behind [`Counters`], expiring integer
-//! counters that an in-process map ([`MemoryCounters`]) implements, and Redis
-//! ([`redis::RedisCounters`], feature `redis`) so that several processes share one view.
+//! counters and bounded sets of slots that an in-process map ([`MemoryCounters`]) implements,
+//! and Redis ([`redis::RedisCounters`], feature `redis`) so that several processes share one
+//! view.
 
 #[cfg(feature = "redis")]
 pub mod redis;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -30,12 +32,19 @@ pub trait Counters: Send + Sync {
     /// The value of a live key and the time it has left.
     async fn get(&self, key: &str) -> Result<Option<(u64, Duration)>>;
     async fn remove(&self, key: &str) -> Result<()>;
+    /// Takes one of at most `limit` slots of `key` for `holder` (a holder that already has
+    /// one keeps it); `false` when all are taken. A slot lives until it is released or, when
+    /// shared between processes, until its process stops renewing it.
+    async fn acquire_slot(&self, key: &str, holder: &str, limit: u64) -> Result<bool>;
+    /// Gives a slot back. Not async, so that a guard's `Drop` frees it at once.
+    fn release_slot(&self, key: &str, holder: &str);
 }
 
 /// [`Counters`] in this process's memory.
 #[derive(Default)]
 pub struct MemoryCounters {
     entries: Mutex<HashMap<String, (u64, Instant)>>,
+    slots: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 /// Expired entries are swept when the map grows past this many keys.
@@ -46,6 +55,12 @@ impl MemoryCounters {
         self.entries
             .lock()
             .map_err(|_| Error::Backend("limit counters lock poisoned".into()))
+    }
+
+    fn slots(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, HashSet<String>>>> {
+        self.slots
+            .lock()
+            .map_err(|_| Error::Backend("session slots lock poisoned".into()))
     }
 }
 
@@ -83,6 +98,33 @@ impl Counters for MemoryCounters {
     async fn remove(&self, key: &str) -> Result<()> {
         self.entries()?.remove(key);
         Ok(())
+    }
+
+    async fn acquire_slot(&self, key: &str, holder: &str, limit: u64) -> Result<bool> {
+        let mut slots = self.slots()?;
+        let holders = slots.entry(key.to_string()).or_default();
+        if holders.contains(holder) {
+            return Ok(true);
+        }
+        if u64::try_from(holders.len()).unwrap_or(u64::MAX) >= limit {
+            if holders.is_empty() {
+                slots.remove(key);
+            }
+            return Ok(false);
+        }
+        holders.insert(holder.to_string());
+        Ok(true)
+    }
+
+    fn release_slot(&self, key: &str, holder: &str) {
+        if let Ok(mut slots) = self.slots()
+            && let Some(holders) = slots.get_mut(key)
+        {
+            holders.remove(holder);
+            if holders.is_empty() {
+                slots.remove(key);
+            }
+        }
     }
 }
 
@@ -130,8 +172,21 @@ pub struct DailyLimitExceeded {
 
 /// The login and traffic policy over some [`Counters`].
 pub struct Limiter {
-    counters: Box<dyn Counters>,
+    counters: Arc<dyn Counters>,
     config: LimitsConfig,
+}
+
+/// One session of a user, counted against the user's limit while this guard lives.
+pub struct SessionSlot {
+    counters: Arc<dyn Counters>,
+    key: String,
+    holder: String,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.counters.release_slot(&self.key, &self.holder);
+    }
 }
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -146,7 +201,10 @@ fn subjects(user_key: &str, ip: IpAddr) -> [(String, u64); 2] {
 
 impl Limiter {
     pub fn new(counters: Box<dyn Counters>, config: LimitsConfig) -> Self {
-        Self { counters, config }
+        Self {
+            counters: Arc::from(counters),
+            config,
+        }
     }
 
     pub fn config(&self) -> &LimitsConfig {
@@ -238,6 +296,28 @@ impl Limiter {
             Some(limit) if total > limit => Err(DailyLimitExceeded { limit }),
             _ => Ok(total),
         })
+    }
+
+    /// A slot for one more `protocol` session of `user`, or `None` when the user already
+    /// has `limit` of them (in this process, or with Redis in all processes together).
+    pub async fn hold_session(
+        &self,
+        protocol: &str,
+        user: UserId,
+        limit: u64,
+    ) -> Result<Option<SessionSlot>> {
+        let key = format!("sessions:{protocol}:{user}");
+        // Unique across processes, so two servers never share a holder name.
+        let holder = crate::model::ObjectId::new().to_hex();
+        Ok(self
+            .counters
+            .acquire_slot(&key, &holder, limit)
+            .await?
+            .then(|| SessionSlot {
+                counters: self.counters.clone(),
+                key,
+                holder,
+            }))
     }
 
     pub async fn add_download(
@@ -357,5 +437,63 @@ mod tests {
             Err(DailyLimitExceeded { limit: 100 })
         );
         assert_eq!(limits.add_download(UserId::new(), 1).await.unwrap(), Ok(1));
+    }
+
+    #[tokio::test]
+    async fn sessions_per_user_are_limited_and_freed_on_drop() {
+        let limits = limiter();
+        let user = UserId::new();
+        let first = limits.hold_session("imap", user, 2).await.unwrap();
+        let second = limits.hold_session("imap", user, 2).await.unwrap();
+        assert!(first.is_some() && second.is_some());
+        assert!(
+            limits
+                .hold_session("imap", user, 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            limits
+                .hold_session("pop3", user, 2)
+                .await
+                .unwrap()
+                .is_some(),
+            "protocols count apart"
+        );
+        assert!(
+            limits
+                .hold_session("imap", UserId::new(), 2)
+                .await
+                .unwrap()
+                .is_some(),
+            "users count apart"
+        );
+        drop(first);
+        let third = limits.hold_session("imap", user, 2).await.unwrap();
+        assert!(third.is_some(), "a dropped slot is free at once");
+        assert!(
+            limits
+                .hold_session("imap", user, 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_slots_forget_empty_keys() {
+        let counters = MemoryCounters::default();
+        assert!(!counters.acquire_slot("k", "a", 0).await.unwrap());
+        assert!(counters.acquire_slot("k", "a", 1).await.unwrap());
+        assert!(
+            counters.acquire_slot("k", "a", 1).await.unwrap(),
+            "a holder keeps its slot"
+        );
+        assert!(!counters.acquire_slot("k", "b", 1).await.unwrap());
+        counters.release_slot("k", "a");
+        counters.release_slot("k", "a");
+        assert!(counters.slots().unwrap().is_empty());
+        assert!(counters.acquire_slot("k", "b", 1).await.unwrap());
     }
 }

@@ -11,7 +11,9 @@ use crate::accounts::{self, PasswordCheck};
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
 use crate::error::{AddressError, AuthError, Error, MailboxError, MessageError, Result, UserError};
-use crate::limits::{Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters};
+use crate::limits::{
+    Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters, SessionSlot,
+};
 use crate::migrate::{MigrateOptions, MigrateProgress, MigrateReport};
 use crate::model::*;
 use crate::names::{self, INBOX};
@@ -189,6 +191,18 @@ impl Store {
 
     pub async fn record_login_success(&self, user_key: &str, ip: std::net::IpAddr) -> Result<()> {
         self.inner.limiter.record_login_success(user_key, ip).await
+    }
+
+    /// A slot for one more `protocol` session of `user`, held until the returned guard is
+    /// dropped, or `None` when the user already has `limit` sessions — in this process, or
+    /// for a MongoDB store with Redis in every process together.
+    pub async fn hold_session(
+        &self,
+        protocol: &str,
+        user: UserId,
+        limit: u64,
+    ) -> Result<Option<SessionSlot>> {
+        self.inner.limiter.hold_session(protocol, user, limit).await
     }
 
     /// Counts bytes sent to `user` today; `Err` once past the daily download limit.

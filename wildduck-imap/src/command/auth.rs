@@ -53,9 +53,7 @@ async fn authenticate_user(session: &mut Session, username: &str, password: &str
         Ok(user) => {
             tracing::info!(user = username, %ip, outcome = "success", "IMAP login attempt");
             store.record_login_success(username, ip).await?;
-            if let Err(reply) = session.log_in(user) {
-                return Ok(reply);
-            }
+            session.log_in(user).await?;
             return Ok(Reply::Ok(format!(
                 "[CAPABILITY {}] Logged in",
                 session.capabilities()
