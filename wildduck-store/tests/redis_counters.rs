@@ -118,6 +118,12 @@ async fn a_redis_restart_falls_back_to_local_counts_then_shares_again() {
     );
     a.set("lock:during", 1, minute).await.unwrap();
     assert!(a.get("lock:during").await.unwrap().is_some());
+    // Session slots too: counted in this process only, and freed locally.
+    assert!(a.acquire_slot("slots", "one", 1).await.unwrap());
+    assert!(!a.acquire_slot("slots", "two", 1).await.unwrap());
+    assert!(b.acquire_slot("slots", "two", 1).await.unwrap());
+    a.release_slot("slots", "one");
+    assert!(a.acquire_slot("slots", "two", 1).await.unwrap());
 
     redis.restart();
     // Redis came back empty (no persistence): counting is shared again, from zero.
@@ -128,4 +134,68 @@ async fn a_redis_restart_falls_back_to_local_counts_then_shares_again() {
         seen + 10,
         "both count into one key again"
     );
+}
+
+/// Holds slots of `key` for `holders` until one is refused; returns how many it got.
+async fn take_slots(counters: &RedisCounters, key: &str, holders: &[&str], limit: u64) -> usize {
+    let mut taken = 0;
+    for holder in holders {
+        if counters.acquire_slot(key, holder, limit).await.unwrap() {
+            taken += 1;
+        }
+    }
+    taken
+}
+
+#[tokio::test]
+async fn session_slots_are_shared_renewed_released_and_lapse_with_their_process() {
+    let redis = RedisServer::start();
+    let ttl = Duration::from_millis(600);
+    let a = RedisCounters::connect_with_slot_ttl(&redis.url(), ttl)
+        .await
+        .unwrap();
+    let b = RedisCounters::connect_with_slot_ttl(&redis.url(), ttl)
+        .await
+        .unwrap();
+    // A limit of 3 shared by two processes: two through A, one through B, then full.
+    assert_eq!(take_slots(&a, "sessions", &["a1", "a2"], 3).await, 2);
+    assert_eq!(take_slots(&b, "sessions", &["b1", "b2"], 3).await, 1);
+    assert!(!a.acquire_slot("sessions", "a3", 3).await.unwrap());
+
+    // Live processes renew their slots: still full well past one TTL.
+    tokio::time::sleep(ttl * 3).await;
+    assert!(!b.acquire_slot("sessions", "b2", 3).await.unwrap());
+
+    // A released slot is free for the other process (the removal runs in the background).
+    b.release_slot("sessions", "b1");
+    let deadline = Instant::now() + WAIT;
+    while !a.acquire_slot("sessions", "a3", 3).await.unwrap() {
+        assert!(Instant::now() < deadline, "released slot never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A dies holding a1..a3 without releasing them: they stay taken until the TTL runs out,
+    // then B gets all three.
+    drop(a);
+    assert_eq!(take_slots(&b, "sessions", &["b1", "b2", "b3"], 3).await, 0);
+    tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+    assert_eq!(take_slots(&b, "sessions", &["b1", "b2", "b3"], 3).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_session_limit_holds_across_stores() {
+    let redis = RedisServer::start();
+    let (a, b) = pair(&redis.url()).await;
+    let owner = user(&a, "sessions").await;
+    let first = a.hold_session("imap", owner.id, 2).await.unwrap();
+    let second = b.hold_session("imap", owner.id, 2).await.unwrap();
+    assert!(first.is_some() && second.is_some());
+    assert!(a.hold_session("imap", owner.id, 2).await.unwrap().is_none());
+    assert!(b.hold_session("imap", owner.id, 2).await.unwrap().is_none());
+    drop(first);
+    let deadline = Instant::now() + WAIT;
+    while b.hold_session("imap", owner.id, 2).await.unwrap().is_none() {
+        assert!(Instant::now() < deadline, "dropped session never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
