@@ -53,11 +53,18 @@ impl Cluster {
     /// Starts `wildduck serve` with IMAP only, on a free loopback port. IDLE's own polling
     /// is turned off, so whatever an IDLE client hears came through Redis.
     fn serve(&self, name: &str) -> Server {
+        self.serve_with(name, "")
+    }
+
+    /// Like [`Cluster::serve`], with `imap_settings` (TOML lines) added to `[imap]`.
+    fn serve_with(&self, name: &str, imap_settings: &str) -> Server {
         let config = self.env.path(&format!("{name}.toml"));
         std::fs::write(
             &config,
-            "[imap]\nlisten = \"127.0.0.1:0\"\nidle_poll_secs = 3600\n\
-             [pop3]\nenabled = false\n[initial_account]\ncreate = false\n",
+            format!(
+                "[imap]\nlisten = \"127.0.0.1:0\"\nidle_poll_secs = 3600\n{imap_settings}\
+                 [pop3]\nenabled = false\n[initial_account]\ncreate = false\n"
+            ),
         )
         .unwrap();
         let log = std::fs::File::create(self.env.path(&format!("{name}.log"))).unwrap();
@@ -379,6 +386,42 @@ fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
         Some(0),
         "{verify}"
     );
+}
+
+/// `max_connections_per_user` counted in Redis: a user at the limit on one server is refused
+/// on the other, and logging out there frees the slot for it.
+#[test]
+fn a_user_at_the_session_limit_on_one_server_is_refused_on_the_other() {
+    let redis = RedisServer::start();
+    let cluster = Cluster {
+        env: Env::new(),
+        mongodb_uri: servers::fresh_database_uri(&servers::servers().mongodb_uri),
+        redis_url: redis.url(),
+    };
+    cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
+    let one_each = "max_connections_per_user = 1\n";
+    let servers = [
+        cluster.serve_with("first", one_each),
+        cluster.serve_with("second", one_each),
+    ];
+    let mut holder = Imap::login(servers[0].imap);
+    let mut waiting = Imap::connect(servers[1].imap);
+    let login = format!("LOGIN {USER} \"{PASSWORD}\"");
+    assert_eq!(
+        waiting.status(&login),
+        "NO [LIMIT] Too many simultaneous connections for this user"
+    );
+    holder.ok("LOGOUT");
+    // The slot is removed from Redis right after the session ends.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = waiting.status(&login);
+        if status.starts_with("OK") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "slot never freed: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The default lockout (10 failures of one username) counted in Redis: failures through
