@@ -372,6 +372,14 @@ impl SectionPlan {
         }
     }
 
+    /// Length of the whole message, when the layout records it (not for whole-message blobs).
+    pub fn message_len(&self) -> Option<usize> {
+        match &self.stored {
+            Stored::Packed(packed) => Some(packed.raw_len),
+            Stored::Whole => None,
+        }
+    }
+
     /// The section's bytes, given the blobs [`SectionPlan::blobs`] named, in that order.
     pub fn read(self, blobs: Vec<(u8, Vec<u8>)>) -> Result<SectionBody> {
         let wanted = self.blobs();
@@ -527,6 +535,12 @@ fn stored_range(leaf: &Leaf, range: &Range<usize>) -> Range<usize> {
     }
 }
 
+thread_local! {
+    /// One zstd decompression context per thread, reset for every blob.
+    static DECOMPRESSOR: std::cell::RefCell<zstd::zstd_safe::DCtx<'static>> =
+        std::cell::RefCell::new(zstd::zstd_safe::DCtx::create());
+}
+
 /// At least the first `len` bytes of a blob's content (all of it if shorter); a zstd blob
 /// is decompressed only that far.
 fn decode_prefix(codec: u8, mut data: Vec<u8>, len: usize) -> Result<Vec<u8>> {
@@ -536,13 +550,16 @@ fn decode_prefix(codec: u8, mut data: Vec<u8>, len: usize) -> Result<Vec<u8>> {
             data.truncate(len);
             Ok(data)
         }
-        CODEC_ZSTD => {
+        CODEC_ZSTD => DECOMPRESSOR.with_borrow_mut(|context| {
             let mut out = Vec::new();
-            zstd::stream::read::Decoder::new(data.as_slice())
-                .and_then(|decoder| decoder.take(len as u64).read_to_end(&mut out))
+            // `&[u8]` is its own read buffer, and the context is reused: creating both per
+            // blob cost more than decompressing a typical message part.
+            zstd::stream::read::Decoder::with_context(data.as_slice(), context)
+                .take(len as u64)
+                .read_to_end(&mut out)
                 .map_err(|e| Error::Backend(format!("corrupt zstd blob: {e}")))?;
             Ok(out)
-        }
+        }),
         other => Err(Error::Backend(format!("unknown blob codec {other}"))),
     }
 }

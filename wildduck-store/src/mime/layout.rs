@@ -192,12 +192,17 @@ pub fn encode_with_layout(decoded: &[u8], layout: &Base64Layout) -> Vec<u8> {
 /// inserting line endings at line boundaries (not after the last character of all).
 fn push_lines(out: &mut Vec<u8>, chars: &[u8], layout: &Base64Layout, first_char: usize) {
     let line = layout.line_len.max(1);
-    for (i, &c) in chars.iter().enumerate() {
-        let index = first_char + i;
+    let mut rest = chars;
+    let mut index = first_char;
+    while !rest.is_empty() {
         if index > 0 && index.is_multiple_of(line) {
             out.extend_from_slice(&layout.eol);
         }
-        out.push(c);
+        // Up to the next line boundary in one copy.
+        let take = (line - index % line).min(rest.len());
+        out.extend_from_slice(&rest[..take]);
+        rest = &rest[take..];
+        index += take;
     }
 }
 
