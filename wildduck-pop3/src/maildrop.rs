@@ -190,6 +190,12 @@ impl Maildrop {
         }
     }
 
+    /// The wire size of `number` if this session or another one has computed it.
+    pub(crate) fn known_size(&self, number: u32, cache: &WireSizeCache) -> Option<u64> {
+        let message = self.get(number).ok()?;
+        message.wire_size.or_else(|| cache.get(message.id))
+    }
+
     /// Records a size learnt while sending the message.
     pub(crate) fn learn_size(&mut self, number: u32, size: u64, cache: &WireSizeCache) {
         if let Ok(message) = self.get_mut(number) {

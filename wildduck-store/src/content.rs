@@ -83,7 +83,7 @@ pub fn pack(raw: &Bytes, tree: &PartTree) -> Result<ContentWrite> {
     // Without leaves the stand-in text is the message itself.
     let tree_from_skeleton =
         leaves.is_empty() || trees_agree(tree, &mime::split(&stand_ins.fill(skeleton)), &stand_ins);
-    let (codec, stored_skeleton) = compress(skeleton)?;
+    let (codec, stored_skeleton) = compress(skeleton.as_slice())?;
 
     let mut w = Writer::new(PACKED_TAG);
     w.usize(raw.len());
@@ -111,33 +111,35 @@ pub fn pack(raw: &Bytes, tree: &PartTree) -> Result<ContentWrite> {
         layout: w.finish(),
         blobs: split
             .leaf_bodies
-            .iter()
-            .map(|body| encode_blob(body))
+            .into_iter()
+            .map(encode_blob)
             .collect::<Result<_>>()?,
     })
 }
 
-/// zstd unless that does not make the bytes smaller.
-fn compress(bytes: &[u8]) -> Result<(u8, Vec<u8>)> {
-    let compressed = zstd::bulk::compress(bytes, ZSTD_LEVEL)
+/// zstd unless that does not make the bytes smaller. Kept raw, owned bytes are passed on
+/// without a copy (a big attachment is then held once, not twice).
+fn compress(bytes: impl AsRef<[u8]> + Into<Vec<u8>>) -> Result<(u8, Vec<u8>)> {
+    let compressed = zstd::bulk::compress(bytes.as_ref(), ZSTD_LEVEL)
         .map_err(|e| Error::Backend(format!("zstd: {e}")))?;
-    Ok(if compressed.len() < bytes.len() {
-        (CODEC_ZSTD, compressed)
-    } else {
-        (CODEC_RAW, bytes.to_vec())
-    })
+    if compressed.len() < bytes.as_ref().len() {
+        return Ok((CODEC_ZSTD, compressed));
+    }
+    drop(compressed);
+    Ok((CODEC_RAW, bytes.into()))
 }
 
 /// Compresses a blob unless that does not make it smaller; keys it by blake3 of codec and
 /// stored bytes.
-fn encode_blob(content: &[u8]) -> Result<BlobData> {
+fn encode_blob(content: Bytes) -> Result<BlobData> {
+    let raw_len = content.len() as u64;
     let (codec, data) = compress(content)?;
     let mut hasher = blake3::Hasher::new();
     hasher.update(&[codec]);
     hasher.update(&data);
     Ok(BlobData {
         hash: *hasher.finalize().as_bytes(),
-        raw_len: content.len() as u64,
+        raw_len,
         codec,
         data,
     })
@@ -372,6 +374,14 @@ impl SectionPlan {
         }
     }
 
+    /// Length of the whole message, when the layout records it (not for whole-message blobs).
+    pub fn message_len(&self) -> Option<usize> {
+        match &self.stored {
+            Stored::Packed(packed) => Some(packed.raw_len),
+            Stored::Whole => None,
+        }
+    }
+
     /// The section's bytes, given the blobs [`SectionPlan::blobs`] named, in that order.
     pub fn read(self, blobs: Vec<(u8, Vec<u8>)>) -> Result<SectionBody> {
         let wanted = self.blobs();
@@ -527,6 +537,12 @@ fn stored_range(leaf: &Leaf, range: &Range<usize>) -> Range<usize> {
     }
 }
 
+thread_local! {
+    /// One zstd decompression context per thread, reset for every blob.
+    static DECOMPRESSOR: std::cell::RefCell<zstd::zstd_safe::DCtx<'static>> =
+        std::cell::RefCell::new(zstd::zstd_safe::DCtx::create());
+}
+
 /// At least the first `len` bytes of a blob's content (all of it if shorter); a zstd blob
 /// is decompressed only that far.
 fn decode_prefix(codec: u8, mut data: Vec<u8>, len: usize) -> Result<Vec<u8>> {
@@ -536,13 +552,16 @@ fn decode_prefix(codec: u8, mut data: Vec<u8>, len: usize) -> Result<Vec<u8>> {
             data.truncate(len);
             Ok(data)
         }
-        CODEC_ZSTD => {
+        CODEC_ZSTD => DECOMPRESSOR.with_borrow_mut(|context| {
             let mut out = Vec::new();
-            zstd::stream::read::Decoder::new(data.as_slice())
-                .and_then(|decoder| decoder.take(len as u64).read_to_end(&mut out))
+            // `&[u8]` is its own read buffer, and the context is reused: creating both per
+            // blob cost more than decompressing a typical message part.
+            zstd::stream::read::Decoder::with_context(data.as_slice(), context)
+                .take(len as u64)
+                .read_to_end(&mut out)
                 .map_err(|e| Error::Backend(format!("corrupt zstd blob: {e}")))?;
             Ok(out)
-        }
+        }),
         other => Err(Error::Backend(format!("unknown blob codec {other}"))),
     }
 }

@@ -695,6 +695,14 @@ impl Store {
             .ok()
             .and_then(|mut slot| slot.take())
             .ok_or_else(|| Error::Backend("section read was not planned".into()))??;
+        // A small message is rebuilt in microseconds: cheaper here than a second hop to the
+        // blocking pool (the load above already took one).
+        if plan
+            .message_len()
+            .is_some_and(|len| len <= INLINE_SECTION_READ)
+        {
+            return plan.read(stored.blobs);
+        }
         blocking(move || plan.read(stored.blobs)).await
     }
 
@@ -772,6 +780,9 @@ where
 }
 
 const MAX_KEYWORD_BYTES: usize = 128;
+
+/// Messages up to this length have sections read on the calling task (see `read_section`).
+const INLINE_SECTION_READ: usize = 128 * 1024;
 
 /// Keywords must be IMAP atoms; `\`-names other than the system flags do not exist.
 fn validate_flags(flags: &Flags) -> Result<()> {

@@ -33,8 +33,15 @@ pub(crate) async fn retr(session: &mut Session, number: u32) -> io::Result<Flow>
         Ok(body) => body,
         Err(error) => return unreadable(conn, error).await,
     };
-    let size = wire::wire_size(body.chunks.iter().map(|c| &c[..]));
-    maildrop.learn_size(number, size, &shared.wire_sizes);
+    // STAT/LIST usually sized it already; counting again is a second pass over the message.
+    let size = match maildrop.known_size(number, &shared.wire_sizes) {
+        Some(size) => size,
+        None => {
+            let size = wire::wire_size(body.chunks.iter().map(|c| &c[..]));
+            maildrop.learn_size(number, size, &shared.wire_sizes);
+            size
+        }
+    };
     match charge_download(&shared.store, transaction.user.id, size).await {
         Ok(true) => {}
         Ok(false) => {

@@ -98,7 +98,7 @@ fn header_and_other_parts_need_no_blob() {
 #[test]
 fn legacy_whole_layout_is_still_read() {
     let raw = b"Subject: old\r\n\r\nstored before the content engine\r\n";
-    let blob = encode_blob(raw).unwrap();
+    let blob = encode_blob(Bytes::from_static(raw)).unwrap();
     let written = ContentWrite {
         layout: serde_json::to_vec(&LegacyLayout::Whole).unwrap(),
         blobs: vec![blob],
@@ -146,13 +146,16 @@ fn corrupt_layouts_and_blobs_are_errors_not_panics() {
 
 #[test]
 fn same_bytes_same_key_incompressible_kept_raw() {
-    let a = encode_blob(b"hello hello hello hello hello hello").unwrap();
-    let b = encode_blob(b"hello hello hello hello hello hello").unwrap();
-    let c = encode_blob(b"hello hello hello hello hello hellO").unwrap();
+    let a = encode_blob(Bytes::from_static(b"hello hello hello hello hello hello")).unwrap();
+    let b = encode_blob(Bytes::from_static(b"hello hello hello hello hello hello")).unwrap();
+    let c = encode_blob(Bytes::from_static(b"hello hello hello hello hello hellO")).unwrap();
     assert_eq!(a.hash, b.hash);
     assert_ne!(a.hash, c.hash);
     assert_eq!(a.codec, CODEC_ZSTD);
-    assert_eq!(encode_blob(b"").unwrap().codec, CODEC_RAW);
+    assert_eq!(
+        encode_blob(Bytes::from_static(b"")).unwrap().codec,
+        CODEC_RAW
+    );
 }
 
 #[test]

@@ -171,12 +171,43 @@ fn base64_layout(body: &[u8]) -> Option<(Base64Layout, Vec<u8>)> {
         eol,
         tail,
     };
-    let mut chars = Vec::with_capacity(content.len());
+    // Decoded and checked in blocks: the decoded bytes are the only copy of the body's size
+    // (a 50 MiB attachment once held its characters and its re-encoding too).
+    let mut decoded = Vec::with_capacity(content.len() / 4 * 3);
+    let mut chars = Vec::with_capacity(DECODE_BLOCK + layout.line_len);
     for line in content.split(|&b| b == b'\n') {
         chars.extend(line.iter().filter(|&&b| b != b'\r'));
+        if chars.len() >= DECODE_BLOCK {
+            let whole = chars.len() / 4 * 4;
+            STANDARD.decode_vec(&chars[..whole], &mut decoded).ok()?;
+            chars.drain(..whole);
+        }
     }
-    let decoded = STANDARD.decode(&chars).ok()?;
-    (encode_with_layout(&decoded, &layout) == body).then_some((layout, decoded))
+    STANDARD.decode_vec(&chars, &mut decoded).ok()?;
+    encodes_as(&decoded, &layout, body).then_some((layout, decoded))
+}
+
+/// Characters gathered before a block is decoded.
+const DECODE_BLOCK: usize = 64 * 1024;
+
+/// Whether `decoded` encoded with `layout` gives exactly `body` ([`encode_with_layout`]
+/// compared piece by piece, without building the whole encoding).
+fn encodes_as(decoded: &[u8], layout: &Base64Layout, body: &[u8]) -> bool {
+    let line = layout.line_len.max(1);
+    // 3 * line bytes encode to 4 whole lines, so pieces start at line boundaries.
+    let piece_len = 3 * line * (DECODE_BLOCK / (4 * line)).max(1);
+    let mut out = Vec::new();
+    let mut rest = body;
+    for (i, piece) in decoded.chunks(piece_len).enumerate() {
+        out.clear();
+        let chars = STANDARD.encode(piece);
+        push_lines(&mut out, chars.as_bytes(), layout, i * piece_len / 3 * 4);
+        match rest.strip_prefix(out.as_slice()) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    rest == layout.tail.as_slice()
 }
 
 /// Encodes bytes with a base64 line layout.
@@ -192,12 +223,17 @@ pub fn encode_with_layout(decoded: &[u8], layout: &Base64Layout) -> Vec<u8> {
 /// inserting line endings at line boundaries (not after the last character of all).
 fn push_lines(out: &mut Vec<u8>, chars: &[u8], layout: &Base64Layout, first_char: usize) {
     let line = layout.line_len.max(1);
-    for (i, &c) in chars.iter().enumerate() {
-        let index = first_char + i;
+    let mut rest = chars;
+    let mut index = first_char;
+    while !rest.is_empty() {
         if index > 0 && index.is_multiple_of(line) {
             out.extend_from_slice(&layout.eol);
         }
-        out.push(c);
+        // Up to the next line boundary in one copy.
+        let take = (line - index % line).min(rest.len());
+        out.extend_from_slice(&rest[..take]);
+        rest = &rest[take..];
+        index += take;
     }
 }
 
@@ -433,6 +469,31 @@ mod tests {
         }
         // A body whose lines vary in length is not reproducible: kept raw.
         assert!(base64_layout(b"QUJD\r\nREVGR0hJ\r\n").is_none());
+    }
+
+    #[test]
+    fn bodies_over_several_decode_blocks_are_checked_whole() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 253) as u8).collect();
+        for l in [layout(76, b"\r\n", b"\r\n"), layout(57, b"\n", b"")] {
+            let encoded = encode_with_layout(&data, &l);
+            let (found, decoded) = base64_layout(&encoded).expect("exact layout");
+            assert_eq!(found, l);
+            assert_eq!(decoded, data);
+            // One line a character short, past the first block: not reproducible.
+            let mut flawed = encoded.clone();
+            let at = flawed.len() - 5000;
+            let eol_at = at + flawed[at..].iter().position(|&b| b == b'\n').unwrap_or(0);
+            flawed.remove(eol_at - l.eol.len());
+            assert!(base64_layout(&flawed).is_none());
+            // A changed character decodes, but to other bytes.
+            let mut changed = encoded.clone();
+            let at = (changed.len() - 7000..)
+                .find(|&i| changed[i].is_ascii_alphanumeric())
+                .unwrap_or(0);
+            changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+            let (_, other) = base64_layout(&changed).expect("still exact");
+            assert_ne!(other, data);
+        }
     }
 
     #[test]
