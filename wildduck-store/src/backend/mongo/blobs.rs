@@ -24,7 +24,7 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 
 use super::records::{binary, hex, int_field};
-use super::{MongoBackend, db_error, is_duplicate_key};
+use super::{FindAll, MongoBackend, db_error, is_duplicate_key};
 use crate::backend::{BlobData, now};
 use crate::error::{Error, Result};
 
@@ -251,11 +251,8 @@ impl MongoBackend {
                 "refcount": {"$lte": 0i64},
                 "unreferenced_since": {"$lte": cutoff},
             })
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         let mut removed = 0;
         for candidate in candidates {
             let hash = candidate

@@ -10,7 +10,7 @@ use mongodb::bson::{Bson, Document, doc};
 
 use super::records::{bson_int, int_field, string_list};
 use super::sequence::{PENDING_TIMEOUT_SECS, token_started};
-use super::{MongoBackend, db_error};
+use super::{FindAll, MongoBackend, db_error};
 use crate::backend::now;
 use crate::error::{Error, Result};
 use crate::model::*;
@@ -38,11 +38,8 @@ impl MongoBackend {
             .aggregate([
                 doc! {"$group": {"_id": Bson::Null, "total": {"$sum": format!("${field}")}}},
             ])
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         Ok(rows
             .first()
             .and_then(|row| row.get("total").and_then(bson_int))
@@ -120,14 +117,7 @@ impl MongoBackend {
         }
 
         // Quota: storage_used = Σ sizes of the user's messages.
-        let users: Vec<_> = self
-            .users
-            .find(doc! {})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+        let users: Vec<_> = self.users.find(doc! {}).all().await?;
         for user in users {
             let actual = used.get(&user.id).copied().unwrap_or(0);
             if user.storage_used != actual {
@@ -152,11 +142,8 @@ impl MongoBackend {
             .blobs
             .find(doc! {})
             .projection(doc! {"refcount": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         for blob in &blobs {
             let hash = blob
                 .get_str("_id")
@@ -189,14 +176,7 @@ impl MongoBackend {
         }
 
         // UID/MODSEQ order, and allocations whose writer never finished.
-        let mailboxes: Vec<_> = self
-            .mailboxes
-            .find(doc! {})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+        let mailboxes: Vec<_> = self.mailboxes.find(doc! {}).all().await?;
         let stale = now() - PENDING_TIMEOUT_SECS;
         for mailbox in mailboxes {
             let s = seen.remove(&mailbox.id).unwrap_or_default();

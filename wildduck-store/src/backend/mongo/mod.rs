@@ -75,6 +75,27 @@ pub(crate) fn db_error(e: mongodb::error::Error) -> Error {
     Error::Backend(format!("mongodb: {e}"))
 }
 
+/// `query.all().await?`: runs a find and gathers every document it returns, with driver
+/// errors turned into ours.
+pub(crate) trait FindAll<T> {
+    fn all(self) -> impl std::future::Future<Output = Result<Vec<T>>> + Send;
+}
+
+impl<Q, T> FindAll<T> for Q
+where
+    Q: std::future::IntoFuture<Output = mongodb::error::Result<mongodb::Cursor<T>>> + Send,
+    Q::IntoFuture: Send,
+    T: serde::de::DeserializeOwned + Send + Sync + Unpin,
+{
+    async fn all(self) -> Result<Vec<T>> {
+        self.await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)
+    }
+}
+
 pub(crate) fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     const DUPLICATE_KEY: i32 = 11000;
     match e.kind.as_ref() {
@@ -132,11 +153,8 @@ where
                     .projection(projection.clone())
                     .build(),
             )
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         out.extend(found);
     }
     Ok(out)
@@ -439,11 +457,8 @@ impl MongoBackend {
             .raw_messages()
             .find(doc! {"mailbox": id_is(mailbox.id)})
             .projection(doc! {"_id": 1, "size": 1, "blobs": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect::<Vec<Document>>()
-            .await
-            .map_err(db_error)?
+            .all()
+            .await?
             .iter()
             .map(removal_from_doc)
             .collect::<Result<_>>()?;
@@ -699,11 +714,8 @@ impl Backend for MongoBackend {
             .users
             .find(doc! {})
             .sort(doc! {"unameview": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         Ok(docs.into_iter().map(|d| d.into_record().user).collect())
     }
 
@@ -731,11 +743,8 @@ impl Backend for MongoBackend {
         let mailboxes: Vec<MailboxDoc> = self
             .mailboxes
             .find(doc! {"user": id_is(user.0)})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         // The user document goes first: quota reservations for new mail fail from now on.
         self.users
             .delete_one(doc! {"_id": user.0})
@@ -787,11 +796,8 @@ impl Backend for MongoBackend {
             .addresses
             .find(doc! {"user": id_is(user.0)})
             .sort(doc! {"address": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         Ok(docs.into_iter().map(Address::from).collect())
     }
 
@@ -809,11 +815,8 @@ impl Backend for MongoBackend {
         let docs: Vec<MailboxDoc> = self
             .mailboxes
             .find(doc! {"user": id_is(user.0)})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         // Sorted here by byte order of the path, as SQLite's ORDER BY path does.
         let mut list: Vec<Mailbox> = docs.iter().map(MailboxDoc::to_model).collect();
         list.sort_by(|a, b| a.path.cmp(&b.path));
@@ -867,11 +870,8 @@ impl Backend for MongoBackend {
         let all: Vec<MailboxDoc> = self
             .mailboxes
             .find(doc! {"user": id_is(user.0)})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         let renamed: Vec<(ObjectId, String, String)> = all
             .into_iter()
             .filter(|m| m.path == from || m.path.starts_with(&prefix))
@@ -1355,11 +1355,8 @@ impl Backend for MongoBackend {
                 "modseq": {"$gt": modseq.min(i64::MAX as u64) as i64, "$lte": horizon as i64},
             })
             .sort(doc! {"modseq": 1, "uid": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         Ok(Changes {
             changes: entries
                 .iter()
@@ -1450,11 +1447,8 @@ impl Backend for MongoBackend {
             .find(doc! {"mailbox": id_is(mailbox.0), "expunged": Bson::Null})
             .projection(projection)
             .sort(doc! {"uid": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         docs.into_iter()
             .map(|m| {
                 let flags = string_list(&m, "flags");
@@ -1491,11 +1485,8 @@ impl Backend for MongoBackend {
             .journal
             .find(doc! {"created": {"$lt": cutoff}})
             .projection(doc! {"mailbox": 1, "modseq": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         let mut floors: HashMap<ObjectId, i64> = HashMap::new();
         for entry in &old {
             let mailbox = entry

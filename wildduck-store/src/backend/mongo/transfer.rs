@@ -13,7 +13,7 @@ use mongodb::bson::{Bson, Document, doc};
 
 use super::blobs::CHUNK_BYTES;
 use super::records::*;
-use super::{MongoBackend, db_error, is_duplicate_key};
+use super::{FindAll, MongoBackend, db_error, is_duplicate_key};
 use crate::backend::{BlobData, BlobHash, LiveContent, MessageExport, RecordCopy, UserExport};
 use crate::error::{AddressError, Error, MailboxError, Result, UserError};
 use crate::model::*;
@@ -158,33 +158,19 @@ impl MongoBackend {
 #[async_trait::async_trait]
 impl RecordCopy for MongoBackend {
     async fn export_users(&self) -> Result<Vec<UserExport>> {
-        let users: Vec<UserDoc> = self
-            .users
-            .find(doc! {})
-            .sort(doc! {"_id": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+        let users: Vec<UserDoc> = self.users.find(doc! {}).sort(doc! {"_id": 1}).all().await?;
         let mut out = Vec::with_capacity(users.len());
         for user in users {
             let addresses: Vec<AddressDoc> = self
                 .addresses
                 .find(doc! {"user": id_is(user.id)})
-                .await
-                .map_err(db_error)?
-                .try_collect()
-                .await
-                .map_err(db_error)?;
+                .all()
+                .await?;
             let mailboxes: Vec<MailboxDoc> = self
                 .mailboxes
                 .find(doc! {"user": id_is(user.id)})
-                .await
-                .map_err(db_error)?
-                .try_collect()
-                .await
-                .map_err(db_error)?;
+                .all()
+                .await?;
             out.push(UserExport {
                 record: user.into_record(),
                 addresses: addresses.into_iter().map(Address::from).collect(),
@@ -257,11 +243,8 @@ impl RecordCopy for MongoBackend {
             })
             .sort(doc! {"uid": 1})
             .limit(limit.min(i64::MAX as usize) as i64)
-            .await
-            .map_err(db_error)?
-            .try_collect()
-            .await
-            .map_err(db_error)?;
+            .all()
+            .await?;
         docs.into_iter().map(export_from_doc).collect()
     }
 
@@ -285,11 +268,8 @@ impl RecordCopy for MongoBackend {
             .blobs
             .find(doc! {"_id": {"$in": &ids}})
             .projection(doc! {"_id": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect::<Vec<Document>>()
-            .await
-            .map_err(db_error)?
+            .all()
+            .await?
             .iter()
             .filter_map(|d| d.get_str("_id").ok().map(str::to_string))
             .collect();
@@ -307,11 +287,8 @@ impl RecordCopy for MongoBackend {
             .blobs
             .find(doc! {"_id": {"$in": &ids}})
             .projection(doc! {"raw_len": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect::<Vec<Document>>()
-            .await
-            .map_err(db_error)?
+            .all()
+            .await?
             .iter()
             .filter_map(|d| {
                 Some((
@@ -351,11 +328,8 @@ impl RecordCopy for MongoBackend {
             .raw_messages()
             .find(doc! {"mailbox": id_is(mailbox.0), "uid": {"$in": uids}})
             .projection(doc! {"uid": 1})
-            .await
-            .map_err(db_error)?
-            .try_collect::<Vec<Document>>()
-            .await
-            .map_err(db_error)?
+            .all()
+            .await?
             .iter()
             .filter_map(|d| int_field(d, "uid").ok())
             .collect();
