@@ -293,6 +293,14 @@ impl UidSet {
         &self.ranges
     }
 
+    /// How many UIDs the set names (present or not).
+    pub fn len(&self) -> u64 {
+        self.ranges
+            .iter()
+            .map(|&(first, last)| u64::from(last - first) + 1)
+            .sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
