@@ -527,11 +527,12 @@ impl Store {
         flags: &Flags,
         internal_date: Option<Timestamp>,
     ) -> Result<AppendOutcome> {
-        self.check_size(raw.len() as u64)?;
+        let size = raw.len() as u64;
+        self.check_size(size)?;
         validate_flags(flags)?;
         let raw = bytes::Bytes::copy_from_slice(raw);
         let flags = flags.clone();
-        let message = blocking(move || {
+        let analyse = move || {
             let tree = mime::split(&raw);
             let analysis = mime::analyze_tree(&raw, &tree);
             let content = content::pack(&raw, &tree)?;
@@ -540,7 +541,7 @@ impl Store {
                 flags,
                 internal_date: internal_date.unwrap_or_else(crate::backend::now),
                 header_date: analysis.header_date,
-                size: raw.len() as u64,
+                size,
                 message_id: analysis.envelope.message_id.clone(),
                 subject: analysis.envelope.subject.clone(),
                 envelope: analysis.envelope,
@@ -549,8 +550,14 @@ impl Store {
                 search_body: analysis.search_body,
                 content,
             })
-        })
-        .await?;
+        };
+        // A small message is analysed in well under a millisecond: cheaper here than the
+        // trip to the blocking pool and back.
+        let message = if size <= INLINE_ANALYSIS {
+            analyse()?
+        } else {
+            blocking(analyse).await?
+        };
         let (outcome, wakes) = self.backend().append(mailbox, message).await?;
         self.publish(wakes);
         Ok(outcome)
@@ -780,6 +787,9 @@ where
 }
 
 const MAX_KEYWORD_BYTES: usize = 128;
+
+/// Messages up to this size are analysed and packed on the calling task (see `append`).
+const INLINE_ANALYSIS: u64 = 64 * 1024;
 
 /// Messages up to this length have sections read on the calling task (see `read_section`).
 const INLINE_SECTION_READ: usize = 128 * 1024;
