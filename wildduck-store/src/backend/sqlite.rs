@@ -356,10 +356,11 @@ fn changes_in_journal(
     modseq: ModSeq,
     limit: Option<usize>,
 ) -> TxResult<Option<Changes>> {
-    let record = get_mailbox(tx, mailbox)?;
-    let floor: i64 = tx
-        .prepare_cached("SELECT journal_floor FROM mailboxes WHERE id = ?1")?
-        .query_row([id_bytes(mailbox.0)], |r| r.get(0))?;
+    let (highest_modseq, floor): (i64, i64) = tx
+        .prepare_cached("SELECT highest_modseq, journal_floor FROM mailboxes WHERE id = ?1")?
+        .query_row([id_bytes(mailbox.0)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or(MailboxError::NotFound)?;
     let mut stmt = tx.prepare_cached(
         "SELECT modseq, uid, kind, flags FROM journal WHERE mailbox = ?1 AND modseq > ?2
          ORDER BY modseq, uid LIMIT ?3",
@@ -387,7 +388,7 @@ fn changes_in_journal(
     }
     Ok(Some(Changes {
         changes,
-        highest_modseq: record.highest_modseq,
+        highest_modseq: highest_modseq as u64,
         truncated: (modseq as i64) < floor,
     }))
 }
@@ -638,11 +639,11 @@ fn next_uidvalidity(tx: &Connection) -> TxResult<u32> {
 }
 
 fn bump_counter(tx: &Connection, key: &str, by: i64) -> TxResult<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
-        params![key, by],
-    )?;
+    )?
+    .execute(params![key, by])?;
     Ok(())
 }
 
@@ -730,18 +731,14 @@ fn set_mailbox_counters(
     uidnext: Uid,
     highest_modseq: ModSeq,
 ) -> TxResult<()> {
-    tx.execute(
-        "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
-        params![id_bytes(mailbox.0), uidnext, highest_modseq as i64],
-    )?;
+    tx.prepare_cached("UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1")?
+        .execute(params![id_bytes(mailbox.0), uidnext, highest_modseq as i64])?;
     Ok(())
 }
 
 fn add_storage(tx: &Connection, user: UserId, delta: i64) -> TxResult<()> {
-    tx.execute(
-        "UPDATE users SET storage_used = storage_used + ?2 WHERE id = ?1",
-        params![id_bytes(user.0), delta],
-    )?;
+    tx.prepare_cached("UPDATE users SET storage_used = storage_used + ?2 WHERE id = ?1")?
+        .execute(params![id_bytes(user.0), delta])?;
     Ok(())
 }
 
