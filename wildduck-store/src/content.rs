@@ -117,10 +117,24 @@ pub fn pack(raw: &Bytes, tree: &PartTree) -> Result<ContentWrite> {
     })
 }
 
+thread_local! {
+    /// One zstd compression context per thread: setting up a fresh one per blob cost about
+    /// as much as compressing a typical message part. Same level, same output.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// zstd unless that does not make the bytes smaller. Kept raw, owned bytes are passed on
 /// without a copy (a big attachment is then held once, not twice).
 fn compress(bytes: impl AsRef<[u8]> + Into<Vec<u8>>) -> Result<(u8, Vec<u8>)> {
-    let compressed = zstd::bulk::compress(bytes.as_ref(), ZSTD_LEVEL)
+    let compressed = COMPRESSOR
+        .with_borrow_mut(|slot| {
+            let compressor = match slot {
+                Some(compressor) => compressor,
+                None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+            };
+            compressor.compress(bytes.as_ref())
+        })
         .map_err(|e| Error::Backend(format!("zstd: {e}")))?;
     if compressed.len() < bytes.as_ref().len() {
         return Ok((CODEC_ZSTD, compressed));
