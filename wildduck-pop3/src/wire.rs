@@ -69,7 +69,7 @@ impl WireEncoder {
                 self.at_line_start = false;
                 self.line_len = 0;
             }
-            let Some(end) = input.iter().position(|&b| b == b'\n') else {
+            let Some(end) = memchr::memchr(b'\n', input) else {
                 emit(input);
                 self.line_len += input.len() as u64;
                 self.last_byte = input.last().copied();
