@@ -176,7 +176,9 @@ fn base64_layout(body: &[u8]) -> Option<(Base64Layout, Vec<u8>)> {
     let mut decoded = Vec::with_capacity(content.len() / 4 * 3);
     let mut chars = Vec::with_capacity(DECODE_BLOCK + layout.line_len);
     for line in content.split(|&b| b == b'\n') {
-        chars.extend(line.iter().filter(|&&b| b != b'\r'));
+        // Only a line's last CR is dropped: one elsewhere is no base64 and fails the decode,
+        // as it would fail the re-encoding check below anyway.
+        chars.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
         if chars.len() >= DECODE_BLOCK {
             let whole = chars.len() / 4 * 4;
             STANDARD.decode_vec(&chars[..whole], &mut decoded).ok()?;
