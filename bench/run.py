@@ -153,7 +153,23 @@ def chunk_message(chunk):
 
 # ---------------------------------------------------------------- servers
 
-class Dovecot:
+class Server:
+    """What both servers share: `proc` (the server process) and `logs` (its log files)."""
+
+    def check_alive(self, doing):
+        """Stops the run with the exit status and log tail of a server that has gone."""
+        if self.proc.poll() is None:
+            return
+        tail = []
+        for path in self.logs:
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    tail += [f"{path}: {line}" for line in f.readlines()[-15:]]
+        raise SystemExit(f"{self.name} exited with status {self.proc.returncode} before "
+                         f"{doing}:\n{''.join(tail)}")
+
+
+class Dovecot(Server):
     name = "dovecot"
 
     def __init__(self, work, users):
@@ -254,22 +270,35 @@ service auth {{
             f.write(conf)
         os.chown(self.dir, self.uid, self.gid)
         os.chown(self.mail, self.uid, self.gid)
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", os.path.join(self.dir, "dovecot.conf")])
+        self.logs = [os.path.join(self.dir, "dovecot.log"), os.path.join(self.dir, "dovecot.stdio")]
+        self.stdio = open(self.logs[1], "w")
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", os.path.join(self.dir, "dovecot.conf")],
+                                     stdout=self.stdio, stderr=self.stdio)
         wait_port(self.imap_port)
         wait_port(self.pop3_port)
         self.pid = self.proc.pid
 
-    def fill(self, user, mailbox, messages):
-        """Writes messages as maildir files (what delivery would have written)."""
+    def fill(self, user, mailbox, messages, link_repeats=False):
+        """Writes messages as maildir files (what delivery would have written). With
+        link_repeats, a message equal to one written before becomes a hard link to that file
+        (what Dovecot's own maildir COPY does), so a corpus repeated to 1M messages takes the
+        disk of one copy."""
         folder = os.path.join(self.mail, user) if mailbox == "INBOX" else \
             os.path.join(self.mail, user, "." + mailbox.replace("/", "."))
         for sub in ("cur", "new", "tmp"):
             os.makedirs(os.path.join(folder, sub), exist_ok=True)
         base = int(time.time())
+        written = {}
         for i, message in enumerate(messages):
-            name = f"{base}.M{i}P{os.getpid()}.bench,S={len(message)}:2,S"
-            with open(os.path.join(folder, "cur", name), "wb") as f:
-                f.write(message)
+            name = os.path.join(folder, "cur", f"{base}.M{i}P{os.getpid()}.bench,S={len(message)}:2,S")
+            first = written.get(message) if link_repeats else None
+            if first is None:
+                with open(name, "wb") as f:
+                    f.write(message)
+                if link_repeats:
+                    written[message] = name
+            else:
+                os.link(first, name)
         for dirpath, dirnames, filenames in os.walk(os.path.join(self.mail, user)):
             os.chown(dirpath, self.uid, self.gid)
             for name in filenames:
@@ -288,7 +317,7 @@ service auth {{
             self.proc.wait()
 
 
-class Ours:
+class Ours(Server):
     name = "ours"
 
     def __init__(self, work, binary, users):
@@ -312,7 +341,8 @@ level = "warn"
 username = "{users[0]}"
 password = "{PASSWORD}"
 """)
-        self.log = open(os.path.join(self.dir, "serve.log"), "w")
+        self.logs = [os.path.join(self.dir, "serve.log")]
+        self.log = open(self.logs[0], "w")
         self.proc = subprocess.Popen([binary, "--config", self.config, "serve"],
                                      stdout=self.log, stderr=self.log)
         wait_port(self.imap_port)
@@ -347,6 +377,7 @@ def bench_tool(tool, server, *args, capture=True):
            "--password", PASSWORD, "--json", *args]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
+        server.check_alive(" ".join(args))
         raise SystemExit(f"{server.name}: {' '.join(cmd)}\n{out.stderr}")
     return {r["op"]: r for r in json.loads(out.stdout)["results"]}
 
@@ -409,53 +440,115 @@ def load_rounds(tool, servers, args, corpus_path):
     return summary
 
 
+def write_mbox(path, chunks, count):
+    """An mbox of the corpus repeated to `count` messages."""
+    with open(path, "wb") as f:
+        for i in range(count):
+            f.write(chunks[i % len(chunks)])
+
+
+def free_bytes(path):
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
+
+
+def fill_ours(ours, box, size, chunks, args, work):
+    """Imports `size` messages of the repeated corpus into `box`. Sizes above
+    --import-piece import one file of that many messages several times (the same messages
+    in the same order), so the mbox on disk stays bounded."""
+    piece = size
+    if size > args.import_piece and size % args.import_piece == 0 \
+            and args.import_piece % len(chunks) == 0:
+        piece = args.import_piece
+    path = os.path.join(work, f"{box}.mbox")
+    write_mbox(path, chunks, piece)
+    started = time.time()
+    try:
+        for _ in range(size // piece):
+            ours.import_mbox("bench0", box, path)
+    finally:
+        os.unlink(path)
+    return time.time() - started
+
+
+def dovecot_fits(dove, size, messages, args):
+    """Whether Dovecot gets a mailbox of `size`, and why not: --dovecot-max-size, and the
+    disk its maildir (one copy of the corpus, the repeats hard links) and index need."""
+    if size > args.dovecot_max_size:
+        return f"above --dovecot-max-size {args.dovecot_max_size}"
+    # Directory entries and index/cache records: about 1 KiB per message, generously.
+    needed = sum(len(m) for m in messages) + size * 1024
+    free = free_bytes(dove.dir)
+    if free - needed < args.keep_free_gb * 2**30:
+        return (f"needs ~{needed / 2**30:.1f} GiB; {free / 2**30:.1f} GiB free, "
+                f"{args.keep_free_gb} GiB must stay free")
+    return None
+
+
 def scaling(tool, ours, dove, chunks, args, work):
     results = {}
     rows = []
-    mailboxes = []
+    boxes = {"ours": [], "dovecot": []}
+    per = {"ours": {}, "dovecot": {}}
     messages = [chunk_message(c) for c in chunks]
     for size in args.sizes:
         box = f"scale{size}"
-        path = os.path.join(work, f"{box}.mbox")
-        with open(path, "wb") as f:
-            for i in range(size):
-                f.write(chunks[i % len(chunks)])
-        started = time.time()
-        ours.import_mbox("bench0", box, path)
-        ours_fill = time.time() - started
-        started = time.time()
-        dove.fill("bench0", box, (messages[i % len(messages)] for i in range(size)))
-        dove_fill = time.time() - started
-        os.unlink(path)
-        log(f"filled {box}: ours import {ours_fill:.1f}s, dovecot maildir write {dove_fill:.1f}s")
-        results[box] = {"ours_fill_s": ours_fill, "dovecot_fill_s": dove_fill}
-        mailboxes.append(box)
+        if free_bytes(work) < args.keep_free_gb * 2**30:
+            log(f"skipping {box} and larger: under {args.keep_free_gb} GiB of disk free")
+            results["skipped_from"] = size
+            break
+        ours_fill = fill_ours(ours, box, size, chunks, args, work)
+        boxes["ours"].append(box)
+        results[box] = {"ours_fill_s": ours_fill, "ours_msgs_per_s": size / ours_fill}
+        log(f"filled {box} on ours: import {ours_fill:.1f}s ({size / ours_fill:.0f} msgs/s)")
+        why_not = dovecot_fits(dove, size, messages, args)
+        if why_not:
+            log(f"{box} not filled on dovecot: {why_not}")
+            results[box]["dovecot_skipped"] = why_not
+        else:
+            started = time.time()
+            dove.fill("bench0", box, (messages[i % len(messages)] for i in range(size)),
+                      link_repeats=True)
+            results[box]["dovecot_fill_s"] = time.time() - started
+            boxes["dovecot"].append(box)
+            log(f"filled {box} on dovecot: maildir write {results[box]['dovecot_fill_s']:.1f}s")
+        # Measured right after filling, so the sizes done survive a later failure.
+        for server in (dove, ours):
+            if box not in boxes[server.name]:
+                continue
+            started = time.time()
+            measured = bench_tool(tool, server, "--user", "bench0", "scale", "--mailboxes", box,
+                                  "--repeat", str(args.scale_repeat),
+                                  "--seconds", str(args.seconds * 3))
+            per[server.name].update(measured)
+            results[box][f"{server.name}_scale_s"] = time.time() - started
+            log(f"scale {box} on {server.name}: " + ", ".join(
+                f"{name.split('/')[1]} {r['p50_ms']:.1f} ms" for name, r in measured.items()))
         # The next size would take about ten times this; stop when that does not fit.
         if size != args.sizes[-1] and ours_fill * 10 > args.fill_budget:
             log(f"skipping sizes after {size}: the next fill would take ~{ours_fill * 10:.0f}s "
                 f"(budget {args.fill_budget}s)")
             results["skipped_after"] = size
             break
-    per = {}
-    for server in (dove, ours):
-        log(f"scale on {server.name}: {','.join(mailboxes)}")
-        per[server.name] = bench_tool(tool, server, "--user", "bench0", "scale", "--mailboxes",
-                                      ",".join(mailboxes), "--repeat", str(args.scale_repeat),
-                                      "--seconds", str(args.seconds * 3))
     for name in per["ours"]:
-        o, d = per["ours"][name]["p50_ms"], per["dovecot"][name]["p50_ms"]
+        o = per["ours"][name]["p50_ms"]
+        d = per["dovecot"].get(name, {}).get("p50_ms")
         box = name.split("/")[0]
         size = int(box[len("scale"):])
-        rows.append([name, f"{o:.2f}", f"{d:.2f}", f"{ratio(o, d):.2f}",
-                     f"{o * 1000 / size:.2f}", f"{d * 1000 / size:.2f}"])
+        missing = "–"
+        rows.append([name, f"{o:.2f}", missing if d is None else f"{d:.2f}",
+                     missing if d is None else f"{ratio(o, d):.2f}",
+                     f"{o * 1000 / size:.2f}", missing if d is None else f"{d * 1000 / size:.2f}"])
         results[name] = {"ours_p50_ms": o, "dovecot_p50_ms": d}
     print_table("Scaling: one connection, median latency (STATUS = every folder of the account)",
                 ["mailbox/op", "ours p50 ms", "Dovecot p50 ms", "ratio ours/Dovecot (time)",
                  "ours µs/msg", "Dovecot µs/msg"], rows)
-    fills = [[k, f"{v['ours_fill_s']:.1f}", f"{v['dovecot_fill_s']:.1f}"]
+    fills = [[k, f"{v['ours_fill_s']:.1f}", f"{v['ours_msgs_per_s']:.0f}",
+              f"{v['dovecot_fill_s']:.1f}" if "dovecot_fill_s" in v else v["dovecot_skipped"]]
              for k, v in results.items() if isinstance(v, dict) and "ours_fill_s" in v]
     print_table("Scaling fill time (ours: `wildduck import`, durable; Dovecot: maildir files "
-                "written directly, indexed at first SELECT)", ["mailbox", "ours s", "Dovecot s"], fills)
+                "written directly, repeats hard-linked, indexed at first SELECT)",
+                ["mailbox", "ours s", "ours msgs/s", "Dovecot s"], fills)
     return results
 
 
@@ -540,6 +633,15 @@ def main():
                     help="comma-separated parts to run")
     ap.add_argument("--fill-budget", type=float,
                     help="seconds a scaling mailbox may take to fill (default 240, 0 with --quick)")
+    ap.add_argument("--sizes", help="scaling mailbox sizes, comma-separated "
+                    "(default 1000,10000,100000; 1000 with --quick)")
+    ap.add_argument("--dovecot-max-size", type=int, default=10**9,
+                    help="largest scaling mailbox Dovecot gets (default: all that fit the disk)")
+    ap.add_argument("--import-piece", type=int, default=100000,
+                    help="larger scaling mailboxes import an mbox of this many messages "
+                         "several times (bounds the file on disk)")
+    ap.add_argument("--keep-free-gb", type=float, default=8,
+                    help="scaling fills stop before the disk has less than this free")
     args = ap.parse_args()
     quick = args.quick
     args.messages = 300 if quick else 1000
@@ -547,7 +649,10 @@ def main():
     args.connections = 4
     args.count = 400 if quick else 2000
     args.seconds = 3.0 if quick else 6.0
-    args.sizes = [1000] if quick else [1000, 10000, 100000]
+    if args.sizes:
+        args.sizes = [int(size) for size in args.sizes.split(",")]
+    else:
+        args.sizes = [1000] if quick else [1000, 10000, 100000]
     if args.fill_budget is None:
         args.fill_budget = 0 if quick else 240
     args.scale_repeat = 5

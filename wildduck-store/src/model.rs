@@ -322,6 +322,23 @@ pub struct AppendOutcome {
     pub size: u64,
 }
 
+/// One message for `Store::append_batch`: what `Store::append` takes, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct AppendItem<'a> {
+    pub raw: &'a [u8],
+    pub flags: &'a Flags,
+    /// None = now.
+    pub internal_date: Option<Timestamp>,
+}
+
+/// Result of a batch append: the messages stored, in order, and why the next one was not
+/// (the ones after it were not tried).
+#[derive(Debug)]
+pub struct BatchOutcome {
+    pub stored: Vec<AppendOutcome>,
+    pub stopped: Option<crate::error::Error>,
+}
+
 /// Result of a copy or move: source UID → target UID, in source UID order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CopyOutcome {

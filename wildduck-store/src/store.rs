@@ -532,34 +532,76 @@ impl Store {
         validate_flags(flags)?;
         let raw = bytes::Bytes::copy_from_slice(raw);
         let flags = flags.clone();
-        let analyse = move || {
-            let tree = mime::split(&raw);
-            let analysis = mime::analyze_tree(&raw, &tree);
-            let content = content::pack(&raw, &tree)?;
-            Ok(NewMessage {
-                id: MessageId::new(),
-                flags,
-                internal_date: internal_date.unwrap_or_else(crate::backend::now),
-                header_date: analysis.header_date,
-                size,
-                message_id: analysis.envelope.message_id.clone(),
-                subject: analysis.envelope.subject.clone(),
-                envelope: analysis.envelope,
-                body_structure: analysis.body_structure,
-                search_headers: analysis.search_headers,
-                search_body: analysis.search_body,
-                content,
-            })
-        };
         // A small message is analysed in well under a millisecond: cheaper here than the
         // trip to the blocking pool and back.
         let message = if size <= INLINE_ANALYSIS {
-            analyse()?
+            analyze(&raw, flags, internal_date)?
         } else {
-            blocking(analyse).await?
+            blocking(move || analyze(&raw, flags, internal_date)).await?
         };
         let (outcome, wakes) = self.backend().append(mailbox, message).await?;
         self.publish(wakes);
+        Ok(outcome)
+    }
+
+    /// Stores messages in order, as many `append` calls would, until one fails: the ones
+    /// before it are stored (and their UIDs follow the order given), the failing one and those
+    /// after it are not, and `stopped` says why. Over quota counts the messages before it.
+    /// Messages are analysed and packed in parallel; on SQLite the whole batch is one write
+    /// (one commit), on MongoDB one append after the other. Every message gets its own MODSEQ
+    /// and journal entry, as with `append`; listeners are woken once with the last MODSEQ.
+    pub async fn append_batch(
+        &self,
+        mailbox: MailboxId,
+        messages: &[AppendItem<'_>],
+    ) -> Result<BatchOutcome> {
+        // A message the facade refuses ends the batch before it.
+        let mut refused = None;
+        let mut accepted = Vec::with_capacity(messages.len());
+        for item in messages {
+            let checked = self
+                .check_size(item.raw.len() as u64)
+                .and_then(|()| validate_flags(item.flags));
+            if let Err(err) = checked {
+                refused = Some(err);
+                break;
+            }
+            accepted.push((
+                bytes::Bytes::copy_from_slice(item.raw),
+                item.flags.clone(),
+                item.internal_date,
+            ));
+        }
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_worker = accepted.len().div_ceil(workers).max(1);
+        let mut tasks = Vec::with_capacity(workers);
+        while !accepted.is_empty() {
+            let rest = accepted.split_off(per_worker.min(accepted.len()));
+            let part = std::mem::replace(&mut accepted, rest);
+            tasks.push(blocking(move || {
+                Ok(part
+                    .into_iter()
+                    .map(|(raw, flags, internal_date)| analyze(&raw, flags, internal_date))
+                    .collect::<Vec<_>>())
+            }));
+        }
+        let mut analysed = Vec::with_capacity(messages.len());
+        'parts: for task in tasks {
+            for message in task.await? {
+                match message {
+                    Ok(message) => analysed.push(message),
+                    Err(err) => {
+                        refused = Some(err);
+                        break 'parts;
+                    }
+                }
+            }
+        }
+        let (mut outcome, wakes) = self.backend().append_batch(mailbox, analysed).await?;
+        self.publish(wakes);
+        if outcome.stopped.is_none() {
+            outcome.stopped = refused;
+        }
         Ok(outcome)
     }
 
@@ -775,15 +817,43 @@ impl Store {
     }
 }
 
-/// Runs CPU-heavy work (hashing, compression, MIME) on the blocking pool.
-async fn blocking<T, F>(f: F) -> Result<T>
+/// MIME analysis and content packing of one message: everything the backend stores.
+fn analyze(
+    raw: &bytes::Bytes,
+    flags: Flags,
+    internal_date: Option<Timestamp>,
+) -> Result<NewMessage> {
+    let tree = mime::split(raw);
+    let analysis = mime::analyze_tree(raw, &tree);
+    let content = content::pack(raw, &tree)?;
+    Ok(NewMessage {
+        id: MessageId::new(),
+        flags,
+        internal_date: internal_date.unwrap_or_else(crate::backend::now),
+        header_date: analysis.header_date,
+        size: raw.len() as u64,
+        message_id: analysis.envelope.message_id.clone(),
+        subject: analysis.envelope.subject.clone(),
+        envelope: analysis.envelope,
+        body_structure: analysis.body_structure,
+        search_headers: analysis.search_headers,
+        search_body: analysis.search_body,
+        content,
+    })
+}
+
+/// Runs CPU-heavy work (hashing, compression, MIME) on the blocking pool. The work starts
+/// at once, not when the result is first awaited, so several can run side by side.
+fn blocking<T, F>(f: F) -> impl Future<Output = Result<T>>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Backend(format!("worker task failed: {e}")))?
+    let task = tokio::task::spawn_blocking(f);
+    async move {
+        task.await
+            .map_err(|e| Error::Backend(format!("worker task failed: {e}")))?
+    }
 }
 
 const MAX_KEYWORD_BYTES: usize = 128;

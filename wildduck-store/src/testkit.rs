@@ -44,6 +44,8 @@ checks!(
     flags_and_unchangedsince,
     copy_and_move,
     quota,
+    append_batch_matches_appends,
+    append_batch_stops_where_a_message_fails,
     expunge_and_journal,
     search_metadata,
     notifications,
@@ -857,6 +859,201 @@ pub async fn copy_and_move(store: Store) {
     assert_eq!(store.snapshot(inbox.id).await.unwrap().uids, vec![2, 3]);
     let report = store.verify(false).await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+/// A batch stores what the same appends one by one store: UIDs in order, MODSEQs, journal,
+/// flags, dates, analysis, bytes and quota; one wake-up with the last MODSEQ.
+pub async fn append_batch_matches_appends(store: Store) {
+    let single = user(&store, "single").await;
+    let batched = user(&store, "batched").await;
+    let single_inbox = inbox(&store, &single).await;
+    let batched_inbox = inbox(&store, &batched).await;
+    let raws: Vec<Vec<u8>> = (1..=5).map(sample_message).collect();
+    let flag_sets = [
+        flags(&[Flag::Seen]),
+        Flags::new(),
+        flags(&[Flag::Flagged, Flag::Keyword("$label1".into())]),
+        flags(&[Flag::Deleted]),
+        Flags::new(),
+    ];
+    let items: Vec<AppendItem> = raws
+        .iter()
+        .zip(&flag_sets)
+        .enumerate()
+        .map(|(i, (raw, flags))| AppendItem {
+            raw,
+            flags,
+            internal_date: Some(1_700_000_000 + i as i64),
+        })
+        .collect();
+    let mut appended = Vec::new();
+    for item in &items {
+        appended.push(
+            store
+                .append(single_inbox.id, item.raw, item.flags, item.internal_date)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut rx = store.subscribe(batched.id);
+    let batch = store.append_batch(batched_inbox.id, &items).await.unwrap();
+    assert!(batch.stopped.is_none());
+    let wake = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a wake-up")
+        .unwrap();
+    let last = batch.stored.last().expect("five stored");
+    assert_eq!(wake, (batched_inbox.id, last.modseq));
+
+    let key = |o: &AppendOutcome| (o.uid, o.modseq, o.size);
+    assert_eq!(
+        batch.stored.iter().map(key).collect::<Vec<_>>(),
+        appended.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        batch.stored.iter().map(|o| o.uid).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    let fields = MetaFields {
+        envelope: true,
+        body_structure: true,
+    };
+    let single_meta = store
+        .fetch_meta(single_inbox.id, &UidSet::all(), fields)
+        .await
+        .unwrap();
+    let batched_meta = store
+        .fetch_meta(batched_inbox.id, &UidSet::all(), fields)
+        .await
+        .unwrap();
+    assert_eq!(batched_meta.len(), 5);
+    for ((one, other), outcome) in single_meta.iter().zip(&batched_meta).zip(&batch.stored) {
+        assert_eq!(other.id, outcome.id);
+        assert_eq!(
+            (
+                one.uid,
+                one.modseq,
+                &one.flags,
+                one.internal_date,
+                one.header_date,
+                one.size
+            ),
+            (
+                other.uid,
+                other.modseq,
+                &other.flags,
+                other.internal_date,
+                other.header_date,
+                other.size
+            )
+        );
+        assert_eq!(one.envelope, other.envelope);
+        assert_eq!(one.body_structure, other.body_structure);
+        assert_eq!(
+            body(&store, batched_inbox.id, other.uid).await,
+            raws[other.uid as usize - 1]
+        );
+    }
+    assert_eq!(
+        store
+            .changes_since(single_inbox.id, 0)
+            .await
+            .unwrap()
+            .changes,
+        store
+            .changes_since(batched_inbox.id, 0)
+            .await
+            .unwrap()
+            .changes
+    );
+    let single_snap = store.snapshot(single_inbox.id).await.unwrap();
+    let batched_snap = store.snapshot(batched_inbox.id).await.unwrap();
+    assert_eq!(
+        (batched_snap.uidnext, batched_snap.highest_modseq),
+        (single_snap.uidnext, single_snap.highest_modseq)
+    );
+    assert_eq!(
+        store.get_user(batched.id).await.unwrap().storage_used,
+        store.get_user(single.id).await.unwrap().storage_used
+    );
+    assert_eq!(
+        store
+            .search(batched_inbox.id, &SearchKey::Body("body 3".into()))
+            .await
+            .unwrap(),
+        vec![3]
+    );
+
+    let empty = store.append_batch(batched_inbox.id, &[]).await.unwrap();
+    assert!(empty.stored.is_empty() && empty.stopped.is_none());
+}
+
+/// A batch stops at the first message that does not fit the quota or is refused: the ones
+/// before it are stored, it and the rest are not.
+pub async fn append_batch_stops_where_a_message_fails(store: Store) {
+    let u = user(&store, "batchquota").await;
+    let inbox = inbox(&store, &u).await;
+    let size = sample_message(1).len() as u64;
+    store
+        .set_quota(u.id, Some(size * 2 + size / 2))
+        .await
+        .unwrap();
+    let raws: Vec<Vec<u8>> = (1..=4).map(sample_message).collect();
+    let no_flags = Flags::new();
+    let items: Vec<AppendItem> = raws
+        .iter()
+        .map(|raw| AppendItem {
+            raw,
+            flags: &no_flags,
+            internal_date: None,
+        })
+        .collect();
+    let outcome = store.append_batch(inbox.id, &items).await.unwrap();
+    assert_eq!(
+        outcome.stored.iter().map(|o| o.uid).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(matches!(
+        outcome.stopped,
+        Some(Error::Message(MessageError::OverQuota { used, needed, .. })) if used == 2 * size && needed == size
+    ));
+    let snap = store.snapshot(inbox.id).await.unwrap();
+    assert_eq!(snap.uids, vec![1, 2]);
+    assert_eq!(snap.uidnext, 3);
+    assert_eq!(snap.highest_modseq, outcome.stored[1].modseq);
+    assert_eq!(store.get_user(u.id).await.unwrap().storage_used, 2 * size);
+    assert_eq!(
+        store
+            .changes_since(inbox.id, 0)
+            .await
+            .unwrap()
+            .changes
+            .len(),
+        2
+    );
+
+    // A refused flag ends the batch the same way, before anything after it is tried.
+    store.set_quota(u.id, None).await.unwrap();
+    let bad = flags(&[Flag::Keyword("bad keyword".into())]);
+    let mixed = [
+        items[2],
+        AppendItem {
+            flags: &bad,
+            ..items[3]
+        },
+        items[0],
+    ];
+    let outcome = store.append_batch(inbox.id, &mixed).await.unwrap();
+    assert_eq!(
+        outcome.stored.iter().map(|o| o.uid).collect::<Vec<_>>(),
+        vec![3]
+    );
+    assert!(matches!(
+        outcome.stopped,
+        Some(Error::Message(MessageError::InvalidFlag(_)))
+    ));
+    assert_eq!(store.snapshot(inbox.id).await.unwrap().uids, vec![1, 2, 3]);
+    assert_eq!(store.get_user(u.id).await.unwrap().storage_used, 3 * size);
 }
 
 /// Over quota: append, copy fail with OverQuota and change nothing; too big is TooBig.

@@ -13,8 +13,8 @@ use mail_parser::MessageParser;
 use serde::Serialize;
 use serde_json::json;
 use wildduck_store::{
-    Error as StoreError, Flag, FlagOp, Flags, Mailbox, MailboxError, Store, Timestamp, Uid, UidSet,
-    User,
+    AppendItem, Error as StoreError, Flag, FlagOp, Flags, Mailbox, MailboxError, Store, Timestamp,
+    Uid, UidSet, User,
 };
 
 use super::{Ctx, find_user};
@@ -323,9 +323,14 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
 
     let store = ctx.store().await?;
     let user = find_user(&store, &args.user).await?;
-    let progress = Progress::new(total, !ctx.json && std::io::stderr().is_terminal());
+    let mut importer = Importer {
+        store: store.clone(),
+        continue_on_error: args.continue_on_error,
+        problems,
+        imported: 0,
+        progress: Progress::new(total, !ctx.json && std::io::stderr().is_terminal()),
+    };
     let mut targets: Vec<Target> = Vec::new();
-    let mut imported = 0usize;
     for (path, source) in &plan {
         let index = match targets.iter().position(|t| &t.path == path) {
             Some(index) => index,
@@ -335,42 +340,38 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
                     targets.len() - 1
                 }
                 Err(err) => {
-                    progress.finish();
+                    importer.progress.finish();
                     let undone = roll_back(&store, &user, &targets).await;
                     return Err(err.context(format!("{path}: import stopped, {undone}")));
                 }
             },
         };
-        for item in messages(source, max_size) {
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
+        let mut items = messages(source, max_size).peekable();
+        while let Some(item) = items.next() {
             // Problems were counted in the first pass; the same checks skip them here.
-            let Ok(mail) = checked(item, max_size) else {
-                continue;
-            };
-            let mailbox = targets[index].mailbox.id;
-            match store
-                .append(mailbox, &mail.raw, &mail.flags, internal_date(&mail))
-                .await
-            {
-                Ok(outcome) => targets[index].uids.push(outcome.uid),
-                Err(err) => {
-                    let err = CliError::from(err);
-                    if args.continue_on_error && err.kind == ErrorKind::Data {
-                        problems.push(Problem {
-                            origin: mail.origin,
-                            reason: err.message,
-                        });
-                        continue;
-                    }
-                    progress.finish();
-                    let undone = roll_back(&store, &user, &targets).await;
-                    return Err(err.context(format!("{}: import stopped, {undone}", mail.origin)));
-                }
+            if let Ok(mail) = checked(item, max_size) {
+                batch_bytes += mail.raw.len();
+                batch.push(mail);
             }
-            imported += 1;
-            progress.tick(imported);
+            let full = batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES;
+            if batch.is_empty() || (!full && items.peek().is_some()) {
+                continue;
+            }
+            if let Err((err, origin)) = importer.store_batch(&mut targets[index], &batch).await {
+                importer.progress.finish();
+                let undone = roll_back(&store, &user, &targets).await;
+                return Err(err.context(format!("{origin}: import stopped, {undone}")));
+            }
+            batch.clear();
+            batch_bytes = 0;
         }
     }
-    progress.finish();
+    importer.progress.finish();
+    let Importer {
+        imported, problems, ..
+    } = importer;
 
     let per_mailbox: Vec<_> = targets
         .iter()
@@ -394,6 +395,66 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
         }),
         text.join("\n"),
     ))
+}
+
+/// A batch is stored in one write: up to this many messages…
+const BATCH_MESSAGES: usize = 256;
+/// …or until the messages in it reach this many bytes.
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// The storing pass: the store, what was stored and what was skipped.
+struct Importer {
+    store: Store,
+    continue_on_error: bool,
+    problems: Vec<Problem>,
+    imported: usize,
+    progress: Progress,
+}
+
+impl Importer {
+    /// Stores `batch` in order into `target`. A message the store refuses as bad data is
+    /// skipped as a problem with `--continue-on-error`; otherwise its error ends the import,
+    /// returned with the origin of the message it stopped at.
+    async fn store_batch(
+        &mut self,
+        target: &mut Target,
+        mut batch: &[Mail],
+    ) -> Result<(), (CliError, String)> {
+        while let Some(first) = batch.first() {
+            let items: Vec<AppendItem> = batch
+                .iter()
+                .map(|mail| AppendItem {
+                    raw: &mail.raw,
+                    flags: &mail.flags,
+                    internal_date: internal_date(mail),
+                })
+                .collect();
+            let outcome = self
+                .store
+                .append_batch(target.mailbox.id, &items)
+                .await
+                .map_err(|err| (CliError::from(err), first.origin.clone()))?;
+            for stored in &outcome.stored {
+                target.uids.push(stored.uid);
+                self.imported += 1;
+                self.progress.tick(self.imported);
+            }
+            let Some(err) = outcome.stopped else {
+                return Ok(());
+            };
+            let failed = &batch[outcome.stored.len()];
+            let err = CliError::from(err);
+            if !(self.continue_on_error && err.kind == ErrorKind::Data) {
+                return Err((err, failed.origin.clone()));
+            }
+            self.problems.push(Problem {
+                origin: failed.origin.clone(),
+                reason: err.message,
+            });
+            batch = &batch[outcome.stored.len() + 1..];
+        }
+        Ok(())
+    }
 }
 
 /// The mailbox at `path`, created when missing.

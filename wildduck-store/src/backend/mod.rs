@@ -275,6 +275,32 @@ pub trait Backend: RecordCopy + Send + Sync {
         mailbox: MailboxId,
         message: NewMessage,
     ) -> Result<(AppendOutcome, Vec<Wake>)>;
+    /// Stores messages in order, each as `append` would, until one fails: those before it
+    /// stay stored and `stopped` holds its error. Wakes only with the last MODSEQ reached.
+    /// This default appends one after the other, each its own unit (what MongoDB does: it has
+    /// no transaction that would make a batch one); SQLite commits a batch once.
+    async fn append_batch(
+        &self,
+        mailbox: MailboxId,
+        messages: Vec<NewMessage>,
+    ) -> Result<(BatchOutcome, Vec<Wake>)> {
+        let mut stored = Vec::with_capacity(messages.len());
+        let mut last_wakes = Vec::new();
+        for message in messages {
+            match self.append(mailbox, message).await {
+                Ok((outcome, wakes)) => {
+                    stored.push(outcome);
+                    last_wakes = wakes;
+                }
+                Err(err) => {
+                    let stopped = Some(err);
+                    return Ok((BatchOutcome { stored, stopped }, last_wakes));
+                }
+            }
+        }
+        let stopped = None;
+        Ok((BatchOutcome { stored, stopped }, last_wakes))
+    }
     /// Copies or moves the existing messages of `uids`. One MODSEQ per touched mailbox.
     async fn transfer(
         &self,

@@ -742,6 +742,88 @@ fn add_storage(tx: &Connection, user: UserId, delta: i64) -> TxResult<()> {
     Ok(())
 }
 
+/// Stores one message in `mailbox`: blobs (shared when present), row, counters, quota,
+/// journal. The one insert path of `append` and `append_batch`.
+fn append_message(
+    tx: &Connection,
+    mailbox: MailboxId,
+    message: &NewMessage,
+) -> TxResult<(AppendOutcome, Wake)> {
+    let target = get_mailbox(tx, mailbox)?;
+    check_quota(tx, target.user, message.size)?;
+    let uid = target.uidnext;
+    if uid == Uid::MAX {
+        return Err(Error::Backend("UID space of mailbox exhausted".into()).into());
+    }
+    let modseq = target.highest_modseq + 1;
+    let key = id_bytes(message.id.0);
+    for (seq, blob) in message.content.blobs.iter().enumerate() {
+        let inserted = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO blobs (hash, refcount, raw_len, stored_len, codec, data)
+                     VALUES (?1, 1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                blob.hash,
+                blob.raw_len as i64,
+                blob.data.len() as i64,
+                blob.codec,
+                blob.data
+            ])?;
+        if inserted == 0 {
+            reference_blob(tx, &blob.hash, 1)?;
+            bump_counter(tx, "dedup_hits", 1)?;
+        }
+        tx.prepare_cached("INSERT INTO message_blobs (message, seq, hash) VALUES (?1, ?2, ?3)")?
+            .execute(params![key, seq as i64, blob.hash])?;
+    }
+    let flags = &message.flags;
+    tx.prepare_cached(
+        "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen, deleted,
+                 idate, hdate, size, msgid, subject, envelope, bodystructure, layout,
+                 search_headers, search_body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                 ?16, ?17, ?18)",
+    )?
+    .execute(params![
+        key,
+        id_bytes(mailbox.0),
+        id_bytes(target.user.0),
+        uid,
+        modseq as i64,
+        flags_to_text(flags),
+        flags.contains(&Flag::Seen),
+        flags.contains(&Flag::Deleted),
+        message.internal_date,
+        message.header_date,
+        message.size as i64,
+        message.message_id,
+        message.subject,
+        to_json(&message.envelope)?,
+        to_json(&message.body_structure)?,
+        message.content.layout,
+        message.search_headers,
+        message.search_body
+    ])?;
+    set_mailbox_counters(tx, mailbox, uid + 1, modseq)?;
+    add_storage(tx, target.user, message.size as i64)?;
+    journal(tx, mailbox, modseq, uid, KIND_EXISTS, None)?;
+    Ok((
+        AppendOutcome {
+            id: message.id,
+            uid,
+            modseq,
+            uidvalidity: target.uidvalidity,
+            size: message.size,
+        },
+        Wake {
+            user: target.user,
+            mailbox,
+            modseq,
+        },
+    ))
+}
+
 fn check_quota(tx: &Connection, user: UserId, needed: u64) -> TxResult<()> {
     let record = get_user(tx, user)?;
     if let Some(quota) = record.user.quota {
@@ -1243,80 +1325,41 @@ impl Backend for SqliteBackend {
         message: NewMessage,
     ) -> Result<(AppendOutcome, Vec<Wake>)> {
         self.write(move |tx| {
-            let target = get_mailbox(tx, mailbox)?;
-            check_quota(tx, target.user, message.size)?;
-            let uid = target.uidnext;
-            if uid == Uid::MAX {
-                return Err(Error::Backend("UID space of mailbox exhausted".into()).into());
-            }
-            let modseq = target.highest_modseq + 1;
-            let key = id_bytes(message.id.0);
-            for (seq, blob) in message.content.blobs.iter().enumerate() {
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO blobs (hash, refcount, raw_len, stored_len, codec, data)
-                         VALUES (?1, 1, ?2, ?3, ?4, ?5)",
-                    )?
-                    .execute(params![
-                        blob.hash,
-                        blob.raw_len as i64,
-                        blob.data.len() as i64,
-                        blob.codec,
-                        blob.data
-                    ])?;
-                if inserted == 0 {
-                    reference_blob(tx, &blob.hash, 1)?;
-                    bump_counter(tx, "dedup_hits", 1)?;
+            let (outcome, wake) = append_message(tx, mailbox, &message)?;
+            Ok((outcome, vec![wake]))
+        })
+        .await
+    }
+
+    async fn append_batch(
+        &self,
+        mailbox: MailboxId,
+        messages: Vec<NewMessage>,
+    ) -> Result<(BatchOutcome, Vec<Wake>)> {
+        self.write(move |tx| {
+            let mut stored = Vec::with_capacity(messages.len());
+            let mut last_wake = None;
+            let mut stopped = None;
+            for message in &messages {
+                // Its own savepoint, so a message that fails leaves nothing behind while
+                // the ones before it are kept.
+                run_cached(tx, "SAVEPOINT batch_message")?;
+                match append_message(tx, mailbox, message) {
+                    Ok((outcome, wake)) => {
+                        run_cached(tx, "RELEASE batch_message")?;
+                        stored.push(outcome);
+                        last_wake = Some(wake);
+                    }
+                    Err(fail) => {
+                        tx.execute_batch("ROLLBACK TO batch_message; RELEASE batch_message")?;
+                        stopped = Some(Error::from(fail));
+                        break;
+                    }
                 }
-                tx.prepare_cached(
-                    "INSERT INTO message_blobs (message, seq, hash) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![key, seq as i64, blob.hash])?;
             }
-            let flags = &message.flags;
-            tx.prepare_cached(
-                "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen, deleted,
-                     idate, hdate, size, msgid, subject, envelope, bodystructure, layout,
-                     search_headers, search_body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?18)",
-            )?
-            .execute(params![
-                key,
-                id_bytes(mailbox.0),
-                id_bytes(target.user.0),
-                uid,
-                modseq as i64,
-                flags_to_text(flags),
-                flags.contains(&Flag::Seen),
-                flags.contains(&Flag::Deleted),
-                message.internal_date,
-                message.header_date,
-                message.size as i64,
-                message.message_id,
-                message.subject,
-                to_json(&message.envelope)?,
-                to_json(&message.body_structure)?,
-                message.content.layout,
-                message.search_headers,
-                message.search_body
-            ])?;
-            set_mailbox_counters(tx, mailbox, uid + 1, modseq)?;
-            add_storage(tx, target.user, message.size as i64)?;
-            journal(tx, mailbox, modseq, uid, KIND_EXISTS, None)?;
             Ok((
-                AppendOutcome {
-                    id: message.id,
-                    uid,
-                    modseq,
-                    uidvalidity: target.uidvalidity,
-                    size: message.size,
-                },
-                vec![Wake {
-                    user: target.user,
-                    mailbox,
-                    modseq,
-                }],
+                BatchOutcome { stored, stopped },
+                last_wake.into_iter().collect(),
             ))
         })
         .await
