@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::*;
 use crate::error::{AddressError, Error, MailboxError, MessageError, UserError};
 
+mod search;
 mod transfer;
 
 const SCHEMA: &str = r#"
@@ -693,19 +694,6 @@ fn meta_columns(fields: MetaFields) -> String {
         } else {
             "NULL"
         }
-    )
-}
-
-fn search_sql(text: TextNeeded) -> String {
-    format!(
-        "SELECT uid, modseq, flags, idate, hdate, size, {}, {} FROM messages
-         WHERE mailbox = ?1 ORDER BY uid",
-        if text.headers {
-            "search_headers"
-        } else {
-            "NULL"
-        },
-        if text.body { "search_body" } else { "NULL" }
     )
 }
 
@@ -1585,27 +1573,9 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn search_rows(&self, mailbox: MailboxId, text: TextNeeded) -> Result<Vec<SearchRow>> {
-        self.read(move |tx| {
-            get_mailbox(tx, mailbox)?;
-            let mut stmt = tx.prepare_cached(&search_sql(text))?;
-            let rows = stmt
-                .query_map([id_bytes(mailbox.0)], |r| {
-                    Ok(SearchRow {
-                        uid: r.get(0)?,
-                        modseq: r.get::<_, i64>(1)? as u64,
-                        flags: flags_at(r, 2)?,
-                        internal_date: r.get(3)?,
-                        header_date: r.get(4)?,
-                        size: r.get::<_, i64>(5)? as u64,
-                        search_headers: r.get(6)?,
-                        search_body: r.get(7)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-        .await
+    async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>> {
+        let key = key.clone();
+        self.read(move |tx| search::search(tx, mailbox, &key)).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {
@@ -1815,6 +1785,8 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::types::Value;
+
     use crate::model::*;
     use crate::store::{Store, StoreConfig};
 
@@ -1883,12 +1855,36 @@ mod tests {
             body_structure: false,
         }));
         assert!(!plan(&db, &with_envelope).contains(covering));
-        let no_text = super::search_sql(super::TextNeeded::default());
+    }
+
+    /// A search on flags, dates and sizes is answered by SQL from the meta index; one with a
+    /// text key reads the rows SQL lets through and leaves the decision to the matcher.
+    #[tokio::test]
+    async fn metadata_searches_are_answered_from_the_meta_index() {
+        let dir = tempfile::tempdir().unwrap();
+        store_with_mail(dir.path()).await;
+        let db = raw(dir.path());
+        let unseen_and_big = SearchKey::And(vec![
+            SearchKey::Flag(Flag::Seen, false),
+            SearchKey::Not(Box::new(SearchKey::Smaller(100))),
+            SearchKey::Or(
+                Box::new(SearchKey::HeaderDateSince(5)),
+                Box::new(SearchKey::Uids(UidSet::from_ranges([(1, 2), (7, 9)]))),
+            ),
+        ]);
+        let (sql, exact) = super::search::search_query(&unseen_and_big, &mut vec![Value::Null]);
+        assert!(exact, "{sql}");
         assert!(
-            plan(&db, &no_text).contains(covering),
+            plan(&db, &sql).contains("USING COVERING INDEX messages_meta"),
             "{}",
-            plan(&db, &no_text)
+            plan(&db, &sql)
         );
+        let subject = SearchKey::And(vec![
+            SearchKey::Flag(Flag::Seen, false),
+            SearchKey::Header("subject".into(), "x".into()),
+        ]);
+        let (sql, exact) = super::search::search_query(&subject, &mut vec![Value::Null]);
+        assert!(!exact && sql.contains("search_headers") && sql.contains("instr"), "{sql}");
     }
 
     #[tokio::test]
