@@ -119,19 +119,51 @@ fn matches<'a>(key: &SearchKey, row: &SearchRow<'a>, text: &mut FoldedText<'a>) 
 /// whether the field exists. Only lines of the asked field are folded: a line's fold does not
 /// depend on its neighbours (final sigma, the one context rule, stops at a line break).
 fn header_matches(headers: &str, name: &str, value: &str) -> bool {
-    headers.lines().any(|line| {
-        let Some((field, _)) = line.split_once(':') else {
-            return false;
+    let name_start = name.as_bytes().first().copied();
+    let mut start = 0;
+    // Lines as `str::lines` cuts them: at `\n`, without the `\r` of a `\r\n`.
+    let ends = memchr::memchr_iter(b'\n', headers.as_bytes()).map(|end| (end, true));
+    for (end, broken) in ends.chain([(headers.len(), false)]) {
+        let line = &headers[start..end];
+        start = end + 1;
+        let line = if broken {
+            line.strip_suffix('\r').unwrap_or(line)
+        } else {
+            line
         };
-        // An ASCII field name folds to its ASCII lower case: most lines end here, unfolded.
-        if field.is_ascii() && !field.trim().eq_ignore_ascii_case(name) {
-            return false;
+        if may_name(line, name_start) && field_matches(line, name, value) {
+            return true;
         }
-        fold(line)
-            .split_once(':')
-            .is_some_and(|(field, content)| {
-                field.trim().eq_ignore_ascii_case(name) && contains_folded(content, value)
-            })
+    }
+    false
+}
+
+/// False when the first byte of `line` rules out field `name` (folded; `name_start` its first
+/// byte): an ASCII byte that is not white space starts the trimmed field name, so it has to
+/// fold to the name's first byte. Most lines of a header end here.
+fn may_name(line: &str, name_start: Option<u8>) -> bool {
+    match (line.as_bytes().first(), name_start) {
+        (None, _) => false,
+        (Some(&first), Some(name_start))
+            if first.is_ascii() && !char::from(first).is_whitespace() =>
+        {
+            first.to_ascii_lowercase() == name_start
+        }
+        _ => true,
+    }
+}
+
+/// Whether one header line is field `name` and contains `value` (both folded).
+fn field_matches(line: &str, name: &str, value: &str) -> bool {
+    let Some((field, _)) = line.split_once(':') else {
+        return false;
+    };
+    // An ASCII field name folds to its ASCII lower case: no need to fold the line to reject it.
+    if field.is_ascii() && !field.trim().eq_ignore_ascii_case(name) {
+        return false;
+    }
+    fold(line).split_once(':').is_some_and(|(field, content)| {
+        field.trim().eq_ignore_ascii_case(name) && contains_folded(content, value)
     })
 }
 
@@ -279,11 +311,45 @@ mod tests {
             "no colon line\nSubject: ascii only\n",
             "Subject: ΑΣ ΑΣx\nFrom: Σ\n",
             "Ünïcode-Field: Second\n",
+            "\tsubject : tabbed\n:empty name\r\nSubject: cr at the end\r",
+            "\u{b}subject: vertical tab\r\n\r\n",
         ];
-        let names = ["subject", "SUBJECT", "from", "x-temp", "to", "Σ", "no colon line", "ÜNÏCODE-field"];
+        let names = [
+            "subject",
+            "SUBJECT",
+            "from",
+            "x-temp",
+            "to",
+            "Σ",
+            "no colon line",
+            "ÜNÏCODE-field",
+            "",
+            ":",
+        ];
         let needles = [
-            "", "hello", "WORLD", "οδος", "οδοσ", "ος", "ς", "σ", "kelvin", "K", "i̇stanbul",
-            "istanbul", "straße", "STRASSE", "ασ", "ας", "second", "ann@", "o", "\n", ": s",
+            "",
+            "hello",
+            "WORLD",
+            "οδος",
+            "οδοσ",
+            "ος",
+            "ς",
+            "σ",
+            "kelvin",
+            "K",
+            "i̇stanbul",
+            "istanbul",
+            "straße",
+            "STRASSE",
+            "ασ",
+            "ας",
+            "second",
+            "ann@",
+            "o",
+            "\n",
+            ": s",
+            "\r",
+            "tab",
         ];
         for text in texts {
             let lowered = text.to_lowercase();

@@ -1150,8 +1150,25 @@ const BODIES: &[&str] = &[
     "KELVIN 300\u{212A} and İ",
 ];
 const NEEDLES: &[&str] = &[
-    "", "report", "REPORT", "straße", "STRASSE", "οδος", "οδοσ", "σας", "ς", "kelvin", "k",
-    "i̇stanbul", "istanbul", "łukasz", "ann@", "colon", ": with", "example", "zzz",
+    "",
+    "report",
+    "REPORT",
+    "straße",
+    "STRASSE",
+    "οδος",
+    "οδοσ",
+    "σας",
+    "ς",
+    "kelvin",
+    "k",
+    "i̇stanbul",
+    "istanbul",
+    "łukasz",
+    "ann@",
+    "colon",
+    ": with",
+    "example",
+    "zzz",
 ];
 const FIELDS: &[&str] = &["subject", "SUBJECT", "from", "x-tag", "date", "cc"];
 
@@ -1193,10 +1210,7 @@ fn random_key(rng: &mut Xorshift, depth: u32) -> SearchKey {
         7 => SearchKey::Larger(200 + rng.below(300)),
         8 => SearchKey::Smaller(200 + rng.below(300)),
         9 => SearchKey::ModSeqAtLeast(rng.below(45)),
-        10 | 11 => SearchKey::Header(
-            rng.pick(FIELDS).to_string(),
-            rng.pick(NEEDLES).to_string(),
-        ),
+        10 | 11 => SearchKey::Header(rng.pick(FIELDS).to_string(), rng.pick(NEEDLES).to_string()),
         12 => SearchKey::Body(rng.pick(NEEDLES).to_string()),
         13 => SearchKey::Text(rng.pick(NEEDLES).to_string()),
         14 => SearchKey::Not(Box::new(random_key(rng, depth - 1))),

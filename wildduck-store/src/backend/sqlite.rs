@@ -1884,7 +1884,10 @@ mod tests {
             SearchKey::Header("subject".into(), "x".into()),
         ]);
         let (sql, exact) = super::search::search_query(&subject, &mut vec![Value::Null]);
-        assert!(!exact && sql.contains("search_headers") && sql.contains("instr"), "{sql}");
+        assert!(
+            !exact && sql.contains("search_headers") && sql.contains("instr"),
+            "{sql}"
+        );
     }
 
     #[tokio::test]

@@ -98,8 +98,7 @@ fn condition(key: &SearchKey, params: &mut Vec<Value>) -> Option<Condition> {
             }
         }
         SearchKey::And(keys) => {
-            let parts: Vec<Option<Condition>> =
-                keys.iter().map(|k| condition(k, params)).collect();
+            let parts: Vec<Option<Condition>> = keys.iter().map(|k| condition(k, params)).collect();
             let exact = parts.iter().all(|p| p.as_ref().is_some_and(|p| p.exact));
             let known: Vec<String> = parts.into_iter().flatten().map(|p| p.sql).collect();
             if known.is_empty() && !keys.is_empty() {
