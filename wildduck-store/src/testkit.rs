@@ -1188,7 +1188,8 @@ fn varied_message(rng: &mut Xorshift, n: u64) -> Vec<u8> {
         raw.push_str(&format!("Subject: {}\r\n", rng.pick(SUBJECTS)));
     }
     raw.push_str("Content-Type: text/plain; charset=utf-8\r\n\r\n");
-    raw.push_str(*rng.pick(BODIES));
+    let body = *rng.pick(BODIES);
+    raw.push_str(body);
     raw.push_str(&format!("\r\nmessage {n}\r\n"));
     raw.push_str(&"filler line\r\n".repeat(rng.below(20) as usize));
     raw.into_bytes()
