@@ -39,6 +39,18 @@ pub fn text_needed(key: &SearchKey) -> TextNeeded {
     }
 }
 
+/// Whether evaluating `key` reads anything besides the decoded text (UIDs, flags, dates,
+/// sizes, MODSEQ). A key that does not can be tested on rows holding the text alone.
+pub fn reads_metadata(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::All | SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => false,
+        SearchKey::Not(inner) => reads_metadata(inner),
+        SearchKey::Or(a, b) => reads_metadata(a) || reads_metadata(b),
+        SearchKey::And(keys) => keys.iter().any(reads_metadata),
+        _ => true,
+    }
+}
+
 /// A key ready to test many messages: its header names and text needles already folded.
 pub struct Matcher {
     key: SearchKey,

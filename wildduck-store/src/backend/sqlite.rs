@@ -120,6 +120,11 @@ const MIGRATIONS: &[&str] = &[
     // layout, search text).
     "CREATE INDEX IF NOT EXISTS messages_meta
          ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id);",
+    // 2: the decoded header text in UID order, so SEARCH on headers (SUBJECT, FROM, HEADER)
+    // reads this index and not the wide rows, whose header text often sits on an overflow
+    // page behind envelope and body structure.
+    "CREATE INDEX IF NOT EXISTS messages_search_headers
+         ON messages(mailbox, uid, search_headers);",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -1887,6 +1892,20 @@ mod tests {
         assert!(
             !exact && sql.contains("search_headers") && sql.contains("instr"),
             "{sql}"
+        ); // A key of header tests alone reads the header index, not the rows.
+        let headers_only = SearchKey::Or(
+            Box::new(SearchKey::Header("subject".into(), "x".into())),
+            Box::new(SearchKey::Not(Box::new(SearchKey::Header(
+                "from".into(),
+                "".into(),
+            )))),
+        );
+        let (sql, exact) = super::search::search_query(&headers_only, &mut vec![Value::Null]);
+        assert!(!exact);
+        assert!(
+            plan(&db, &sql).contains("USING COVERING INDEX messages_search_headers"),
+            "{}",
+            plan(&db, &sql)
         );
     }
 
@@ -1908,35 +1927,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn older_store_gains_the_meta_index_on_open() {
+    async fn older_store_gains_the_scan_indexes_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _, inbox) = store_with_mail(dir.path()).await;
         drop(store);
-        // Back to a store as the version before schema versioning left it.
-        raw(dir.path())
-            .execute_batch("DROP INDEX messages_meta; PRAGMA user_version = 0;")
-            .unwrap();
-        let store = Store::open_sqlite(dir.path(), StoreConfig::default())
-            .await
-            .unwrap();
-        let db = raw(dir.path());
-        let version: i64 = db
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, super::MIGRATIONS.len() as i64);
-        let indexes: i64 = db
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_meta'",
+        let index_count = |db: &rusqlite::Connection| -> i64 {
+            db.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index'
+                 AND name IN ('messages_meta', 'messages_search_headers')",
                 [],
                 |r| r.get(0),
             )
-            .unwrap();
-        assert_eq!(indexes, 1);
-        let metas = store
-            .fetch_meta(inbox.id, &UidSet::all(), MetaFields::default())
-            .await
-            .unwrap();
-        assert_eq!(metas.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
+            .unwrap()
+        };
+        // Back to a store as the version before schema versioning left it, then as step 1
+        // left it.
+        for older in [
+            "DROP INDEX messages_meta; DROP INDEX messages_search_headers; PRAGMA user_version = 0;",
+            "DROP INDEX messages_search_headers; PRAGMA user_version = 1;",
+        ] {
+            let db = raw(dir.path());
+            db.execute_batch(older).unwrap();
+            assert!(index_count(&db) < 2);
+            drop(db);
+            let store = Store::open_sqlite(dir.path(), StoreConfig::default())
+                .await
+                .unwrap();
+            let db = raw(dir.path());
+            let version: i64 = db
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, super::MIGRATIONS.len() as i64);
+            assert_eq!(index_count(&db), 2);
+            let metas = store
+                .fetch_meta(inbox.id, &UidSet::all(), MetaFields::default())
+                .await
+                .unwrap();
+            assert_eq!(metas.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
+            let subject = SearchKey::Header("subject".into(), "2".into());
+            assert_eq!(store.search(inbox.id, &subject).await.unwrap(), [3]);
+        }
     }
 
     #[tokio::test]

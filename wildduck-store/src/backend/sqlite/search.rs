@@ -7,7 +7,7 @@ use rusqlite::params_from_iter;
 use rusqlite::types::Value;
 
 use super::*;
-use crate::search::{Matcher, text_needed};
+use crate::search::{Matcher, reads_metadata, text_needed};
 
 /// Most UID ranges a condition spells out in SQL; a longer set is left to the matcher.
 const MAX_SQL_UID_RANGES: usize = 32;
@@ -138,13 +138,19 @@ pub(super) fn search_query(key: &SearchKey, params: &mut Vec<Value>) -> (String,
     } else {
         let text = text_needed(key);
         format!(
-            "uid, modseq, flags, idate, hdate, size, {}, {}",
+            "uid, {}, {}, {}",
             if text.headers {
                 "search_headers"
             } else {
                 "NULL"
             },
-            if text.body { "search_body" } else { "NULL" }
+            if text.body { "search_body" } else { "NULL" },
+            // Without the metadata a header search is covered by `messages_search_headers`.
+            if reads_metadata(key) {
+                "modseq, flags, idate, hdate, size"
+            } else {
+                "0, '', 0, NULL, 0"
+            }
         )
     };
     let filter = condition.map_or(String::new(), |c| format!(" AND {}", c.sql));
@@ -167,15 +173,16 @@ pub(super) fn search(tx: &Connection, mailbox: MailboxId, key: &SearchKey) -> Tx
             found.push(uid);
             continue;
         };
+        // A key that reads no metadata got placeholders for it (see `search_query`).
         let row = SearchRow {
             uid,
-            modseq: r.get::<_, i64>(1)? as u64,
-            flags: flags_at(r, 2)?,
-            internal_date: r.get(3)?,
-            header_date: r.get(4)?,
-            size: r.get::<_, i64>(5)? as u64,
-            search_headers: text_at(r, 6)?,
-            search_body: text_at(r, 7)?,
+            search_headers: text_at(r, 1)?,
+            search_body: text_at(r, 2)?,
+            modseq: r.get::<_, i64>(3)? as u64,
+            flags: flags_at(r, 4)?,
+            internal_date: r.get(5)?,
+            header_date: r.get(6)?,
+            size: r.get::<_, i64>(7)? as u64,
         };
         if matcher.matches(&row) {
             found.push(uid);
