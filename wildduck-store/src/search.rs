@@ -1,4 +1,11 @@
 //! SEARCH evaluation over stored message metadata and search text (never message content).
+//!
+//! Text keys are case-insensitive substring tests: both sides folded as `str::to_lowercase`
+//! folds them. The needles are folded once per search ([`Matcher::new`]); message text that
+//! is all ASCII is compared where it lies, ignoring ASCII case (the same fold for ASCII), and
+//! only text with other characters is copied to be folded.
+
+use std::borrow::Cow;
 
 use crate::backend::{SearchRow, TextNeeded};
 use crate::model::SearchKey;
@@ -32,31 +39,70 @@ pub fn text_needed(key: &SearchKey) -> TextNeeded {
     }
 }
 
-/// Whether one message matches `key`.
-pub fn matches_row(key: &SearchKey, row: &SearchRow) -> bool {
-    matches(key, row, &mut TextCache::default())
+/// Whether evaluating `key` reads anything besides the decoded text (UIDs, flags, dates,
+/// sizes, MODSEQ). A key that does not can be tested on rows holding the text alone.
+pub fn reads_metadata(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::All | SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => false,
+        SearchKey::Not(inner) => reads_metadata(inner),
+        SearchKey::Or(a, b) => reads_metadata(a) || reads_metadata(b),
+        SearchKey::And(keys) => keys.iter().any(reads_metadata),
+        _ => true,
+    }
 }
 
-/// Lower-cased message text, computed on first use.
+/// A key ready to test many messages: its header names and text needles already folded.
+pub struct Matcher {
+    key: SearchKey,
+}
+
+impl Matcher {
+    pub fn new(key: &SearchKey) -> Self {
+        Self {
+            key: fold_needles(key),
+        }
+    }
+
+    /// Whether one message matches.
+    pub fn matches(&self, row: &SearchRow<'_>) -> bool {
+        matches(&self.key, row, &mut FoldedText::default())
+    }
+}
+
+fn fold_needles(key: &SearchKey) -> SearchKey {
+    match key {
+        SearchKey::Header(name, value) => {
+            SearchKey::Header(name.to_lowercase(), value.to_lowercase())
+        }
+        SearchKey::Body(needle) => SearchKey::Body(needle.to_lowercase()),
+        SearchKey::Text(needle) => SearchKey::Text(needle.to_lowercase()),
+        SearchKey::Not(inner) => SearchKey::Not(Box::new(fold_needles(inner))),
+        SearchKey::Or(a, b) => SearchKey::Or(Box::new(fold_needles(a)), Box::new(fold_needles(b))),
+        SearchKey::And(keys) => SearchKey::And(keys.iter().map(fold_needles).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A message's whole header and body text folded, each on first use (TEXT reads both).
 #[derive(Default)]
-struct TextCache {
-    headers: Option<String>,
-    body: Option<String>,
+struct FoldedText<'a> {
+    headers: Option<Cow<'a, str>>,
+    body: Option<Cow<'a, str>>,
 }
 
-impl TextCache {
-    fn headers(&mut self, row: &SearchRow) -> &str {
+impl<'a> FoldedText<'a> {
+    fn headers(&mut self, row: &SearchRow<'a>) -> &str {
         self.headers
-            .get_or_insert_with(|| row.search_headers.as_deref().unwrap_or("").to_lowercase())
+            .get_or_insert_with(|| fold(row.search_headers.unwrap_or("")))
     }
 
-    fn body(&mut self, row: &SearchRow) -> &str {
+    fn body(&mut self, row: &SearchRow<'a>) -> &str {
         self.body
-            .get_or_insert_with(|| row.search_body.as_deref().unwrap_or("").to_lowercase())
+            .get_or_insert_with(|| fold(row.search_body.unwrap_or("")))
     }
 }
 
-fn matches(key: &SearchKey, row: &SearchRow, text: &mut TextCache) -> bool {
+fn matches<'a>(key: &SearchKey, row: &SearchRow<'a>, text: &mut FoldedText<'a>) -> bool {
     match key {
         SearchKey::All => true,
         SearchKey::Uids(set) => set.contains(row.uid),
@@ -67,11 +113,12 @@ fn matches(key: &SearchKey, row: &SearchRow, text: &mut TextCache) -> bool {
         SearchKey::HeaderDateSince(t) => row.header_date.is_some_and(|d| d >= *t),
         SearchKey::Larger(n) => row.size > *n,
         SearchKey::Smaller(n) => row.size < *n,
-        SearchKey::Header(name, value) => header_matches(text.headers(row), name, value),
-        SearchKey::Body(needle) => text.body(row).contains(&needle.to_lowercase()),
+        SearchKey::Header(name, value) => {
+            header_matches(row.search_headers.unwrap_or(""), name, value)
+        }
+        SearchKey::Body(needle) => contains_folded(text.body(row), needle),
         SearchKey::Text(needle) => {
-            let needle = needle.to_lowercase();
-            text.headers(row).contains(&needle) || text.body(row).contains(&needle)
+            contains_folded(text.headers(row), needle) || contains_folded(text.body(row), needle)
         }
         SearchKey::ModSeqAtLeast(m) => row.modseq >= *m,
         SearchKey::Not(inner) => !matches(inner, row, text),
@@ -80,15 +127,87 @@ fn matches(key: &SearchKey, row: &SearchRow, text: &mut TextCache) -> bool {
     }
 }
 
-/// `headers` is lower-cased `name: value` lines; an empty value asks whether the field exists.
+/// `headers` is `name: value` lines; `name` and `value` are folded; an empty value asks
+/// whether the field exists. Only lines of the asked field are folded: a line's fold does not
+/// depend on its neighbours (final sigma, the one context rule, stops at a line break).
 fn header_matches(headers: &str, name: &str, value: &str) -> bool {
-    let name = name.to_lowercase();
-    let value = value.to_lowercase();
-    headers.lines().any(|line| {
-        line.split_once(':').is_some_and(|(field, content)| {
-            field.trim() == name && content.contains(value.as_str())
-        })
+    let name_start = name.as_bytes().first().copied();
+    let mut start = 0;
+    // Lines as `str::lines` cuts them: at `\n`, without the `\r` of a `\r\n`.
+    let ends = memchr::memchr_iter(b'\n', headers.as_bytes()).map(|end| (end, true));
+    for (end, broken) in ends.chain([(headers.len(), false)]) {
+        let line = &headers[start..end];
+        start = end + 1;
+        let line = if broken {
+            line.strip_suffix('\r').unwrap_or(line)
+        } else {
+            line
+        };
+        if may_name(line, name_start) && field_matches(line, name, value) {
+            return true;
+        }
+    }
+    false
+}
+
+/// False when the first byte of `line` rules out field `name` (folded; `name_start` its first
+/// byte): an ASCII byte that is not white space starts the trimmed field name, so it has to
+/// fold to the name's first byte. Most lines of a header end here.
+fn may_name(line: &str, name_start: Option<u8>) -> bool {
+    match (line.as_bytes().first(), name_start) {
+        (None, _) => false,
+        (Some(&first), Some(name_start))
+            if first.is_ascii() && !char::from(first).is_whitespace() =>
+        {
+            first.to_ascii_lowercase() == name_start
+        }
+        _ => true,
+    }
+}
+
+/// Whether one header line is field `name` and contains `value` (both folded).
+fn field_matches(line: &str, name: &str, value: &str) -> bool {
+    let Some((field, _)) = line.split_once(':') else {
+        return false;
+    };
+    // An ASCII field name folds to its ASCII lower case: no need to fold the line to reject it.
+    if field.is_ascii() && !field.trim().eq_ignore_ascii_case(name) {
+        return false;
+    }
+    fold(line).split_once(':').is_some_and(|(field, content)| {
+        field.trim().eq_ignore_ascii_case(name) && contains_folded(content, value)
     })
+}
+
+/// `text` as `to_lowercase` folds it, or unchanged when it is ASCII (see [`contains_folded`]).
+fn fold(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.to_lowercase())
+    }
+}
+
+/// Whether `text` contains the folded `needle`, where `text` is either folded or ASCII. Bytes
+/// compare ignoring ASCII case: for ASCII text that is the fold; folded text and a folded
+/// needle have no ASCII capitals, so there it is plain equality.
+fn contains_folded(text: &str, needle: &str) -> bool {
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(found) = memchr::memchr2(first, first.to_ascii_uppercase(), &text[from..]) {
+        let start = from + found + 1;
+        let Some(candidate) = text.get(start..start + rest.len()) else {
+            return false;
+        };
+        if candidate.eq_ignore_ascii_case(rest) {
+            return true;
+        }
+        from = start;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -96,7 +215,7 @@ mod tests {
     use super::*;
     use crate::model::{Flag, Flags, UidSet};
 
-    fn row(uid: u32, flags: &[Flag], headers: &str, body: &str) -> SearchRow {
+    fn row<'a>(uid: u32, flags: &[Flag], headers: &'a str, body: &'a str) -> SearchRow<'a> {
         SearchRow {
             uid,
             modseq: uid as u64 * 10,
@@ -104,8 +223,8 @@ mod tests {
             internal_date: 1000 + uid as i64,
             header_date: Some(500),
             size: uid as u64 * 100,
-            search_headers: Some(headers.into()),
-            search_body: Some(body.into()),
+            search_headers: Some(headers),
+            search_body: Some(body),
         }
     }
 
@@ -119,9 +238,10 @@ mod tests {
         );
         let b = row(2, &[], "Subject: other", "nothing");
         let q = |key: SearchKey| {
+            let matcher = Matcher::new(&key);
             [&a, &b]
                 .into_iter()
-                .filter(|r| matches_row(&key, r))
+                .filter(|r| matcher.matches(r))
                 .map(|r| r.uid)
                 .collect::<Vec<_>>()
         };
@@ -188,5 +308,83 @@ mod tests {
             text_needed(&SearchKey::And(vec![SearchKey::Larger(1)])),
             TextNeeded::default()
         );
+    }
+
+    /// The in-place comparisons give what folding the whole text with `to_lowercase` gives,
+    /// including the characters whose fold is not one-to-one or depends on context.
+    #[test]
+    fn text_tests_agree_with_folding_everything() {
+        let texts = [
+            "",
+            "Subject: Hello World\nFrom: Ann <ann@x.org>\n",
+            "Subject: ΟΔΟΣ\nsubject: second\n",
+            "Subject:ΟΔΟΣ\nX-Temp: 300 \u{212A}elvin\n",
+            "To: İstanbul <i@x.tr>\r\nSUBJECT : Straße\r\n",
+            "no colon line\nSubject: ascii only\n",
+            "Subject: ΑΣ ΑΣx\nFrom: Σ\n",
+            "Ünïcode-Field: Second\n",
+            "\tsubject : tabbed\n:empty name\r\nSubject: cr at the end\r",
+            "\u{b}subject: vertical tab\r\n\r\n",
+        ];
+        let names = [
+            "subject",
+            "SUBJECT",
+            "from",
+            "x-temp",
+            "to",
+            "Σ",
+            "no colon line",
+            "ÜNÏCODE-field",
+            "",
+            ":",
+        ];
+        let needles = [
+            "",
+            "hello",
+            "WORLD",
+            "οδος",
+            "οδοσ",
+            "ος",
+            "ς",
+            "σ",
+            "kelvin",
+            "K",
+            "i̇stanbul",
+            "istanbul",
+            "straße",
+            "STRASSE",
+            "ασ",
+            "ας",
+            "second",
+            "ann@",
+            "o",
+            "\n",
+            ": s",
+            "\r",
+            "tab",
+        ];
+        for text in texts {
+            let lowered = text.to_lowercase();
+            for needle in needles {
+                let folded = needle.to_lowercase();
+                assert_eq!(
+                    contains_folded(&fold(text), &folded),
+                    lowered.contains(&folded),
+                    "{text:?} contains {needle:?}"
+                );
+                for name in names {
+                    let expected = lowered.lines().any(|line| {
+                        line.split_once(':').is_some_and(|(field, content)| {
+                            field.trim() == name.to_lowercase() && content.contains(&folded)
+                        })
+                    });
+                    assert_eq!(
+                        header_matches(text, &name.to_lowercase(), &folded),
+                        expected,
+                        "{text:?} has {name:?} containing {needle:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::migrate::{MigrateOptions, MigrateProgress, MigrateReport};
 use crate::model::*;
 use crate::names::{self, INBOX};
 use crate::notify::{LocalNotifier, Notifier};
-use crate::{content, mime, search};
+use crate::{content, mime};
 
 /// Tuning and limits of a store.
 #[derive(Clone, Debug)]
@@ -757,19 +757,7 @@ impl Store {
 
     /// UIDs of the messages matching `key`, ascending.
     pub async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>> {
-        let rows = self
-            .backend()
-            .search_rows(mailbox, search::text_needed(key))
-            .await?;
-        let key = key.clone();
-        blocking(move || {
-            Ok(rows
-                .iter()
-                .filter(|row| search::matches_row(&key, row))
-                .map(|row| row.uid)
-                .collect())
-        })
-        .await
+        self.backend().search(mailbox, key).await
     }
 
     // ---- events ----

@@ -79,17 +79,18 @@ pub struct TextNeeded {
     pub body: bool,
 }
 
-/// What `search` needs of one message; text fields only when asked for.
+/// What the search matcher reads of one message; text fields only when asked for, borrowed
+/// from the engine's row.
 #[derive(Clone, Debug)]
-pub struct SearchRow {
+pub struct SearchRow<'a> {
     pub uid: Uid,
     pub modseq: ModSeq,
     pub flags: Flags,
     pub internal_date: Timestamp,
     pub header_date: Option<Timestamp>,
     pub size: u64,
-    pub search_headers: Option<String>,
-    pub search_body: Option<String>,
+    pub search_headers: Option<&'a str>,
+    pub search_body: Option<&'a str>,
 }
 
 /// A committed change a notifier should announce: mailbox of user reached MODSEQ.
@@ -358,7 +359,8 @@ pub trait Backend: RecordCopy + Send + Sync {
             blobs: picked,
         })
     }
-    async fn search_rows(&self, mailbox: MailboxId, text: TextNeeded) -> Result<Vec<SearchRow>>;
+    /// UIDs of the messages of `mailbox` matching `key`, ascending.
+    async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>>;
 
     // ---- maintenance ----
 

@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::*;
 use crate::error::{AddressError, Error, MailboxError, MessageError, UserError};
 
+mod search;
 mod transfer;
 
 const SCHEMA: &str = r#"
@@ -119,6 +120,11 @@ const MIGRATIONS: &[&str] = &[
     // layout, search text).
     "CREATE INDEX IF NOT EXISTS messages_meta
          ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id);",
+    // 2: the decoded header text in UID order, so SEARCH on headers (SUBJECT, FROM, HEADER)
+    // reads this index and not the wide rows, whose header text often sits on an overflow
+    // page behind envelope and body structure.
+    "CREATE INDEX IF NOT EXISTS messages_search_headers
+         ON messages(mailbox, uid, search_headers);",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -888,19 +894,6 @@ fn meta_columns(fields: MetaFields) -> String {
         } else {
             "NULL"
         }
-    )
-}
-
-fn search_sql(text: TextNeeded) -> String {
-    format!(
-        "SELECT uid, modseq, flags, idate, hdate, size, {}, {} FROM messages
-         WHERE mailbox = ?1 ORDER BY uid",
-        if text.headers {
-            "search_headers"
-        } else {
-            "NULL"
-        },
-        if text.body { "search_body" } else { "NULL" }
     )
 }
 
@@ -1720,27 +1713,9 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn search_rows(&self, mailbox: MailboxId, text: TextNeeded) -> Result<Vec<SearchRow>> {
-        self.read(move |tx| {
-            get_mailbox(tx, mailbox)?;
-            let mut stmt = tx.prepare_cached(&search_sql(text))?;
-            let rows = stmt
-                .query_map([id_bytes(mailbox.0)], |r| {
-                    Ok(SearchRow {
-                        uid: r.get(0)?,
-                        modseq: r.get::<_, i64>(1)? as u64,
-                        flags: flags_at(r, 2)?,
-                        internal_date: r.get(3)?,
-                        header_date: r.get(4)?,
-                        size: r.get::<_, i64>(5)? as u64,
-                        search_headers: r.get(6)?,
-                        search_body: r.get(7)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-        .await
+    async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>> {
+        let key = key.clone();
+        self.read(move |tx| search::search(tx, mailbox, &key)).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {
@@ -1950,6 +1925,8 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::types::Value;
+
     use crate::model::*;
     use crate::store::{Store, StoreConfig};
 
@@ -2018,11 +1995,52 @@ mod tests {
             body_structure: false,
         }));
         assert!(!plan(&db, &with_envelope).contains(covering));
-        let no_text = super::search_sql(super::TextNeeded::default());
+    }
+
+    /// A search on flags, dates and sizes is answered by SQL from the meta index; one with a
+    /// text key reads the rows SQL lets through and leaves the decision to the matcher.
+    #[tokio::test]
+    async fn metadata_searches_are_answered_from_the_meta_index() {
+        let dir = tempfile::tempdir().unwrap();
+        store_with_mail(dir.path()).await;
+        let db = raw(dir.path());
+        let unseen_and_big = SearchKey::And(vec![
+            SearchKey::Flag(Flag::Seen, false),
+            SearchKey::Not(Box::new(SearchKey::Smaller(100))),
+            SearchKey::Or(
+                Box::new(SearchKey::HeaderDateSince(5)),
+                Box::new(SearchKey::Uids(UidSet::from_ranges([(1, 2), (7, 9)]))),
+            ),
+        ]);
+        let (sql, exact) = super::search::search_query(&unseen_and_big, &mut vec![Value::Null]);
+        assert!(exact, "{sql}");
         assert!(
-            plan(&db, &no_text).contains(covering),
+            plan(&db, &sql).contains("USING COVERING INDEX messages_meta"),
             "{}",
-            plan(&db, &no_text)
+            plan(&db, &sql)
+        );
+        let subject = SearchKey::And(vec![
+            SearchKey::Flag(Flag::Seen, false),
+            SearchKey::Header("subject".into(), "x".into()),
+        ]);
+        let (sql, exact) = super::search::search_query(&subject, &mut vec![Value::Null]);
+        assert!(
+            !exact && sql.contains("search_headers") && sql.contains("instr"),
+            "{sql}"
+        ); // A key of header tests alone reads the header index, not the rows.
+        let headers_only = SearchKey::Or(
+            Box::new(SearchKey::Header("subject".into(), "x".into())),
+            Box::new(SearchKey::Not(Box::new(SearchKey::Header(
+                "from".into(),
+                "".into(),
+            )))),
+        );
+        let (sql, exact) = super::search::search_query(&headers_only, &mut vec![Value::Null]);
+        assert!(!exact);
+        assert!(
+            plan(&db, &sql).contains("USING COVERING INDEX messages_search_headers"),
+            "{}",
+            plan(&db, &sql)
         );
     }
 
@@ -2108,35 +2126,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn older_store_gains_the_meta_index_on_open() {
+    async fn older_store_gains_the_scan_indexes_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _, inbox) = store_with_mail(dir.path()).await;
         drop(store);
-        // Back to a store as the version before schema versioning left it.
-        raw(dir.path())
-            .execute_batch("DROP INDEX messages_meta; PRAGMA user_version = 0;")
-            .unwrap();
-        let store = Store::open_sqlite(dir.path(), StoreConfig::default())
-            .await
-            .unwrap();
-        let db = raw(dir.path());
-        let version: i64 = db
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, super::MIGRATIONS.len() as i64);
-        let indexes: i64 = db
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_meta'",
+        let index_count = |db: &rusqlite::Connection| -> i64 {
+            db.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index'
+                 AND name IN ('messages_meta', 'messages_search_headers')",
                 [],
                 |r| r.get(0),
             )
-            .unwrap();
-        assert_eq!(indexes, 1);
-        let metas = store
-            .fetch_meta(inbox.id, &UidSet::all(), MetaFields::default())
-            .await
-            .unwrap();
-        assert_eq!(metas.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
+            .unwrap()
+        };
+        // Back to a store as the version before schema versioning left it, then as step 1
+        // left it.
+        for older in [
+            "DROP INDEX messages_meta; DROP INDEX messages_search_headers; PRAGMA user_version = 0;",
+            "DROP INDEX messages_search_headers; PRAGMA user_version = 1;",
+        ] {
+            let db = raw(dir.path());
+            db.execute_batch(older).unwrap();
+            assert!(index_count(&db) < 2);
+            drop(db);
+            let store = Store::open_sqlite(dir.path(), StoreConfig::default())
+                .await
+                .unwrap();
+            let db = raw(dir.path());
+            let version: i64 = db
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, super::MIGRATIONS.len() as i64);
+            assert_eq!(index_count(&db), 2);
+            let metas = store
+                .fetch_meta(inbox.id, &UidSet::all(), MetaFields::default())
+                .await
+                .unwrap();
+            assert_eq!(metas.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
+            let subject = SearchKey::Header("subject".into(), "2".into());
+            assert_eq!(store.search(inbox.id, &subject).await.unwrap(), [3]);
+        }
     }
 
     #[tokio::test]

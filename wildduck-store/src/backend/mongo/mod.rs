@@ -1431,8 +1431,9 @@ impl Backend for MongoBackend {
         Ok(ContentRead { layout, blobs })
     }
 
-    async fn search_rows(&self, mailbox: MailboxId, text: TextNeeded) -> Result<Vec<SearchRow>> {
+    async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>> {
         self.mailbox_doc(mailbox).await?;
+        let text = crate::search::text_needed(key);
         let mut projection = doc! {
             "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1,
         };
@@ -1449,22 +1450,29 @@ impl Backend for MongoBackend {
             .sort(doc! {"uid": 1})
             .all()
             .await?;
-        docs.into_iter()
-            .map(|m| {
-                let flags = string_list(&m, "flags");
-                let text = |key: &str| m.get_str(key).ok().map(str::to_string);
-                Ok(SearchRow {
-                    uid: int_field(&m, "uid")? as Uid,
-                    modseq: int_field(&m, "modseq")? as ModSeq,
-                    flags: flags_from_strings(&flags),
-                    internal_date: int_field(&m, "idate")?,
-                    header_date: optional_int(&m, "hdate"),
-                    size: int_field(&m, "size")?.max(0) as u64,
-                    search_headers: text("search_headers"),
-                    search_body: text("search_body"),
-                })
-            })
-            .collect()
+        let matcher = crate::search::Matcher::new(key);
+        // Matching every message of a big mailbox is CPU work: off the async runtime.
+        tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            for m in &docs {
+                let row = SearchRow {
+                    uid: int_field(m, "uid")? as Uid,
+                    modseq: int_field(m, "modseq")? as ModSeq,
+                    flags: flags_from_strings(&string_list(m, "flags")),
+                    internal_date: int_field(m, "idate")?,
+                    header_date: optional_int(m, "hdate"),
+                    size: int_field(m, "size")?.max(0) as u64,
+                    search_headers: m.get_str("search_headers").ok(),
+                    search_body: m.get_str("search_body").ok(),
+                };
+                if matcher.matches(&row) {
+                    found.push(row.uid);
+                }
+            }
+            Ok(found)
+        })
+        .await
+        .map_err(|e| Error::Backend(format!("search task failed: {e}")))?
     }
 
     async fn stats(&self) -> Result<StoreStats> {
