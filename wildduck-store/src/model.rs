@@ -376,6 +376,46 @@ pub struct Snapshot {
     pub highest_modseq: ModSeq,
 }
 
+/// What SELECT and EXAMINE report of a mailbox, read at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectView {
+    pub snapshot: Snapshot,
+    /// Every keyword set on some message.
+    pub keywords: BTreeSet<String>,
+    /// Index in `snapshot.uids` of the first message without `\Seen`.
+    pub first_unseen: Option<usize>,
+}
+
+impl SelectView {
+    /// An empty view with the mailbox's counters; messages are added in UID order.
+    pub fn new(uidvalidity: u32, uidnext: Uid, highest_modseq: ModSeq) -> Self {
+        Self {
+            snapshot: Snapshot {
+                uids: Vec::new(),
+                uidvalidity,
+                uidnext,
+                highest_modseq,
+            },
+            keywords: BTreeSet::new(),
+            first_unseen: None,
+        }
+    }
+
+    pub fn push(&mut self, uid: Uid, flags: &Flags) {
+        if self.first_unseen.is_none() && !flags.contains(&Flag::Seen) {
+            self.first_unseen = Some(self.snapshot.uids.len());
+        }
+        for flag in flags {
+            if let Flag::Keyword(keyword) = flag
+                && !self.keywords.contains(keyword)
+            {
+                self.keywords.insert(keyword.clone());
+            }
+        }
+        self.snapshot.uids.push(uid);
+    }
+}
+
 /// One journal entry of a mailbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {

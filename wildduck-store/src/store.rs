@@ -698,6 +698,11 @@ impl Store {
         self.backend().snapshot(mailbox).await
     }
 
+    /// The snapshot SELECT starts from, with the keywords in use and the first unseen message.
+    pub async fn select_view(&self, mailbox: MailboxId) -> Result<SelectView> {
+        self.backend().select_view(mailbox).await
+    }
+
     pub async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes> {
         self.backend().changes_since(mailbox, modseq).await
     }

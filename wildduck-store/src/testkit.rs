@@ -42,6 +42,7 @@ checks!(
     inbox_rename,
     bad_mailbox_names_change_nothing,
     flags_and_unchangedsince,
+    select_view,
     copy_and_move,
     quota,
     append_batch_matches_appends,
@@ -672,6 +673,48 @@ pub async fn bad_mailbox_names_change_nothing(store: Store) {
 }
 
 /// Flags: add/remove/replace, keywords, UNCHANGEDSINCE with the failed list.
+pub async fn select_view(store: Store) {
+    let u = user(&store, "selector").await;
+    let inbox = inbox(&store, &u).await;
+    let empty = store.select_view(inbox.id).await.unwrap();
+    assert_eq!(empty.snapshot, store.snapshot(inbox.id).await.unwrap());
+    assert!(empty.keywords.is_empty() && empty.first_unseen.is_none());
+    let label = |k: &str| Flag::Keyword(k.into());
+    let appended = [
+        flags(&[Flag::Seen, label("$Label1")]),
+        flags(&[Flag::Seen]),
+        flags(&[label("Work")]),
+        flags(&[label("$Label1"), Flag::Flagged]),
+        Flags::new(),
+    ];
+    for (n, message_flags) in appended.iter().enumerate() {
+        store
+            .append(inbox.id, &sample_message(n), message_flags, None)
+            .await
+            .unwrap();
+    }
+    // A gap in the UIDs, so "first unseen" is a position, not a UID.
+    store
+        .store_flags(
+            inbox.id,
+            &UidSet::from_ranges([(1, 1)]),
+            FlagOp::Add,
+            &flags(&[Flag::Deleted]),
+            None,
+        )
+        .await
+        .unwrap();
+    store.expunge(inbox.id, None).await.unwrap();
+    let view = store.select_view(inbox.id).await.unwrap();
+    assert_eq!(view.snapshot, store.snapshot(inbox.id).await.unwrap());
+    assert_eq!(view.snapshot.uids, [2, 3, 4, 5]);
+    assert_eq!(view.first_unseen, Some(1));
+    assert_eq!(
+        view.keywords.into_iter().collect::<Vec<_>>(),
+        ["$Label1", "Work"]
+    );
+}
+
 pub async fn flags_and_unchangedsince(store: Store) {
     let u = user(&store, "flagger").await;
     let inbox = inbox(&store, &u).await;

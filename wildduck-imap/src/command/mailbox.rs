@@ -1,11 +1,9 @@
 //! Mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE,
 //! LIST/LSUB/XLIST (with LIST-EXTENDED, SPECIAL-USE, LIST-STATUS), STATUS, NAMESPACE.
 
-use std::collections::BTreeSet;
-
 use imap_codec::imap_types::status::StatusDataItemName;
 use wildduck_store::{
-    Error, Flag, Mailbox, MailboxError, MetaFields, PATH_SEPARATOR, SearchKey, SpecialUse, UidSet,
+    Error, Flag, Mailbox, MailboxError, PATH_SEPARATOR, SearchKey, SelectView, SpecialUse,
 };
 
 use super::ListRequest;
@@ -53,24 +51,11 @@ pub async fn select(
     }
     let store = session.store().clone();
     let mailbox = store.get_mailbox(user, name).await?;
-    let snapshot = store.snapshot(mailbox.id).await?;
-    let metas = store
-        .fetch_meta(mailbox.id, &UidSet::all(), MetaFields::default())
-        .await?;
-    let keywords: BTreeSet<String> = metas
-        .iter()
-        .flat_map(|m| m.flags.iter())
-        .filter_map(|f| match f {
-            Flag::Keyword(k) => Some(k.clone()),
-            _ => None,
-        })
-        .collect();
-    let first_unseen = snapshot.uids.iter().position(|uid| {
-        metas
-            .binary_search_by_key(uid, |m| m.uid)
-            .is_ok_and(|i| !metas[i].flags.contains(&Flag::Seen))
-    });
-    drop(metas);
+    let SelectView {
+        snapshot,
+        keywords,
+        first_unseen,
+    } = store.select_view(mailbox.id).await?;
     let flags = flags_line(&keywords);
     session.conn.untagged(&format!("FLAGS {flags}"));
     if read_only {

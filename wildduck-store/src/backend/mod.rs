@@ -324,6 +324,27 @@ pub trait Backend: RecordCopy + Send + Sync {
         uids: Option<&UidSet>,
     ) -> Result<(ExpungeOutcome, Vec<Wake>)>;
     async fn snapshot(&self, mailbox: MailboxId) -> Result<Snapshot>;
+    /// The snapshot with the flag summary SELECT shows. This default reads the UIDs and the
+    /// flags apart (an engine with transactions should read both at one moment, in one pass).
+    async fn select_view(&self, mailbox: MailboxId) -> Result<SelectView> {
+        let snapshot = self.snapshot(mailbox).await?;
+        let metas = self
+            .fetch_meta(mailbox, &UidSet::all(), MetaFields::default())
+            .await?;
+        let mut view = SelectView::new(
+            snapshot.uidvalidity,
+            snapshot.uidnext,
+            snapshot.highest_modseq,
+        );
+        let none = Flags::new();
+        for uid in snapshot.uids {
+            let flags = metas
+                .binary_search_by_key(&uid, |m| m.uid)
+                .map_or(&none, |i| &metas[i].flags);
+            view.push(uid, flags);
+        }
+        Ok(view)
+    }
     async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes>;
     async fn fetch_meta(
         &self,

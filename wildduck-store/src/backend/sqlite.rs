@@ -1605,6 +1605,23 @@ impl Backend for SqliteBackend {
         .await
     }
 
+    async fn select_view(&self, mailbox: MailboxId) -> Result<SelectView> {
+        self.read(move |tx| {
+            let record = get_mailbox(tx, mailbox)?;
+            let mut view =
+                SelectView::new(record.uidvalidity, record.uidnext, record.highest_modseq);
+            let mut stmt = tx.prepare_cached(
+                "SELECT uid, flags FROM messages WHERE mailbox = ?1 ORDER BY uid",
+            )?;
+            let mut rows = stmt.query([id_bytes(mailbox.0)])?;
+            while let Some(row) = rows.next()? {
+                view.push(row.get(0)?, &flags_at(row, 1)?);
+            }
+            Ok(view)
+        })
+        .await
+    }
+
     async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes> {
         // Every IMAP command ends with this, and there are seldom more than a few changes:
         // read them on the calling task, unless there turn out to be many.
