@@ -308,6 +308,21 @@ service auth {{
         folder = os.path.join(self.mail, user, "." + mailbox)
         return int(subprocess.check_output(["du", "-sb", folder]).split()[0])
 
+    def mdbox_zstd_bytes(self, user):
+        """Copies the user's mail into an mdbox with the zlib plugin saving zstd (level 3,
+        ours uses zstd too) by `doveadm backup`, and returns its `du -sb` (indexes included);
+        None when doveadm or the plugin is missing."""
+        dest = os.path.join(self.dir, "mdbox-zstd", user)
+        done = subprocess.run(["doveadm", "-c", os.path.join(self.dir, "dovecot.conf"),
+                               "-o", "mail_plugins=zlib", "-o", "plugin/zlib_save=zstd",
+                               "-o", "plugin/zlib_save_level=3",
+                               "backup", "-u", user, f"mdbox:{dest}"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            log(f"mdbox with zstd not measured: doveadm said {done.stderr.strip()[-300:]}")
+            return None
+        return int(subprocess.check_output(["du", "-sb", dest]).split()[0])
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -608,15 +623,19 @@ def storage(ours, dove, corpus_path, chunks):
     stats = ours.stats()
     data_du = int(subprocess.check_output(["du", "-sb", ours.data]).split()[0])
     maildir = dove.stored_bytes("bench0", "corpus")
+    mdbox = dove.mdbox_zstd_bytes("bench0")
     rows = [["corpus raw (LF line ends)", f"{raw}", "100%"],
             ["Dovecot maildir `du -sb`", f"{maildir}", f"{100 * maildir / raw:.1f}%"],
+            ["Dovecot mdbox, zlib plugin saving zstd level 3 (`doveadm backup`), `du -sb`",
+             "n/a" if mdbox is None else f"{mdbox}",
+             "n/a" if mdbox is None else f"{100 * mdbox / raw:.1f}%"],
             ["ours `wildduck stats` stored bytes", f"{stats['stored_bytes']}",
              f"{100 * stats['stored_bytes'] / raw:.1f}%"],
             ["ours data dir `du -sb` (SQLite + WAL + indexes, whole store)", f"{data_du}",
              f"{100 * data_du / raw:.1f}%"]]
     print_table(f"Storage: the corpus ({len(chunks)} messages) in a fresh store",
                 ["what", "bytes", "of raw"], rows)
-    return {"raw": raw, "maildir": maildir, "ours_stored": stats["stored_bytes"],
+    return {"raw": raw, "maildir": maildir, "mdbox_zstd": mdbox, "ours_stored": stats["stored_bytes"],
             "ours_data_du": data_du, "ours_stats": stats}
 
 
