@@ -127,7 +127,8 @@ const MIGRATIONS: &[&str] = &[
          ON messages(mailbox, uid, search_headers);",
     // 3: per-mailbox counts for STATUS, kept by triggers on every write of a message row
     // (no code path can forget them), so STATUS no longer counts rows (216 ms for a 1M-message
-    // account before).
+    // account before). An update that leaves mailbox, \Seen and size alone (most flag
+    // changes) fires nothing.
     "ALTER TABLE mailboxes ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE mailboxes ADD COLUMN unseen_count INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE mailboxes ADD COLUMN message_bytes INTEGER NOT NULL DEFAULT 0;
@@ -147,7 +148,8 @@ const MIGRATIONS: &[&str] = &[
              unseen_count = unseen_count - 1 + OLD.seen, message_bytes = message_bytes - OLD.size
          WHERE id = OLD.mailbox;
      END;
-     CREATE TRIGGER messages_counted_again AFTER UPDATE OF mailbox, seen, size ON messages BEGIN
+     CREATE TRIGGER messages_counted_again AFTER UPDATE OF mailbox, seen, size ON messages
+     WHEN OLD.mailbox != NEW.mailbox OR OLD.seen != NEW.seen OR OLD.size != NEW.size BEGIN
          UPDATE mailboxes SET message_count = message_count - 1,
              unseen_count = unseen_count - 1 + OLD.seen, message_bytes = message_bytes - OLD.size
          WHERE id = OLD.mailbox;
@@ -794,19 +796,7 @@ fn append_message(
     let modseq = target.highest_modseq + 1;
     let key = id_bytes(message.id.0);
     for (seq, blob) in message.content.blobs.iter().enumerate() {
-        let inserted = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO blobs (hash, refcount, raw_len, stored_len, codec, data)
-                     VALUES (?1, 1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                blob.hash,
-                blob.raw_len as i64,
-                blob.data.len() as i64,
-                blob.codec,
-                blob.data
-            ])?;
-        if inserted == 0 {
+        if !insert_blob(tx, blob, 1)? {
             reference_blob(tx, &blob.hash, 1)?;
             bump_counter(tx, "dedup_hits", 1)?;
         }
@@ -874,6 +864,24 @@ fn check_quota(tx: &Connection, user: UserId, needed: u64) -> TxResult<()> {
         }
     }
     Ok(())
+}
+
+/// Stores a blob not stored yet, with `refcount` references; false when its hash is there.
+fn insert_blob(tx: &Connection, blob: &BlobData, refcount: i64) -> TxResult<bool> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO blobs (hash, refcount, raw_len, stored_len, codec, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            blob.hash,
+            refcount,
+            blob.raw_len as i64,
+            blob.data.len() as i64,
+            blob.codec,
+            blob.data
+        ])?;
+    Ok(inserted > 0)
 }
 
 /// Adds `by` references to a blob that exists (a copy of a message sharing it).

@@ -87,17 +87,7 @@ fn insert_message(
     }
     for (seq, hash) in message.blobs.iter().enumerate() {
         if let Some(blob) = arrived.get(hash) {
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO blobs (hash, refcount, raw_len, stored_len, codec, data)
-                 VALUES (?1, 0, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                blob.hash,
-                blob.raw_len as i64,
-                blob.data.len() as i64,
-                blob.codec,
-                blob.data
-            ])?;
+            insert_blob(tx, blob, 0)?;
         }
         let referenced = tx
             .prepare_cached(
