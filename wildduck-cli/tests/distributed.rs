@@ -32,6 +32,15 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// A fresh MongoDB database and its own data dirs, sharing `redis`.
+    fn new(redis: &RedisServer) -> Self {
+        Cluster {
+            env: Env::new(),
+            mongodb_uri: servers::fresh_database_uri(&servers::servers().mongodb_uri),
+            redis_url: redis.url(),
+        }
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut command = self.env.command(args);
         command
@@ -273,11 +282,7 @@ fn storage_used(cluster: &Cluster) -> u64 {
 #[test]
 fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
     let mut redis = RedisServer::start();
-    let cluster = Cluster {
-        env: Env::new(),
-        mongodb_uri: servers::fresh_database_uri(&servers::servers().mongodb_uri),
-        redis_url: redis.url(),
-    };
+    let cluster = Cluster::new(&redis);
     cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
     let first = cluster.serve("first");
     let mut second = cluster.serve("second");
@@ -393,11 +398,7 @@ fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
 #[test]
 fn a_user_at_the_session_limit_on_one_server_is_refused_on_the_other() {
     let redis = RedisServer::start();
-    let cluster = Cluster {
-        env: Env::new(),
-        mongodb_uri: servers::fresh_database_uri(&servers::servers().mongodb_uri),
-        redis_url: redis.url(),
-    };
+    let cluster = Cluster::new(&redis);
     cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
     let one_each = "max_connections_per_user = 1\n";
     let servers = [
@@ -429,11 +430,7 @@ fn a_user_at_the_session_limit_on_one_server_is_refused_on_the_other() {
 #[test]
 fn a_lockout_reached_through_both_servers_holds_on_each() {
     let redis = RedisServer::start();
-    let cluster = Cluster {
-        env: Env::new(),
-        mongodb_uri: servers::fresh_database_uri(&servers::servers().mongodb_uri),
-        redis_url: redis.url(),
-    };
+    let cluster = Cluster::new(&redis);
     cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
     let servers = [cluster.serve("first"), cluster.serve("second")];
     // In parallel, since each failure is answered after a growing pause.
