@@ -4,7 +4,9 @@
 Started by bench/run.sh (which installs Dovecot if missing and builds the release binaries).
 Both servers run on loopback ports with the same accounts and the same corpus
 (gen_mbox.py); the same load runs against each alternately, several rounds; the medians
-and the ratio ours/Dovecot are printed per operation. Then mailbox-size scaling, memory per
+and the ratio ours/Dovecot are printed per operation. Clients are measured as users meet
+them: Python's stock imaplib (bench_append_fetch.py, unchanged), and the bench tool twice,
+with Nagle on as stock clients leave it and with TCP_NODELAY as a tuned client sets it. Then mailbox-size scaling, memory per
 idle connection, peak memory of a 50 MB APPEND, and stored bytes.
 
 Our server keeps its durability settings (SQLite synchronous=FULL); Dovecot keeps its
@@ -414,15 +416,18 @@ def print_table(title, header, rows):
     sys.stdout.flush()
 
 
-def load_rounds(tool, servers, args, corpus_path):
+def load_rounds(tool, servers, args, corpus_path, style):
+    """The load phases with the bench tool's clients in `style`: "stock" (Nagle on, as stock
+    mail clients) or "tuned" (TCP_NODELAY)."""
     ops = ("append,select,fetch_flags,fetch_envelope,fetch_bodystructure,fetch_body,"
            "fetch_partial,store,search_header,search_body,pop3_retr,idle")
     per = {s.name: {} for s in servers}
     for round_no in range(args.rounds):
         order = servers if round_no % 2 == 0 else list(reversed(servers))
         for server in order:
-            log(f"load round {round_no + 1}/{args.rounds} on {server.name}")
-            results = bench_tool(tool, server, "--user", "bench%d", "--users", str(args.connections),
+            log(f"load round {round_no + 1}/{args.rounds} on {server.name}, {style} clients")
+            results = bench_tool(tool, server, "--client", style,
+                                 "--user", "bench%d", "--users", str(args.connections),
                                  "load", "--ops", ops, "-k", str(args.connections),
                                  "-n", str(args.count), "--seconds", str(args.seconds),
                                  "--mbox", corpus_path)
@@ -448,10 +453,51 @@ def load_rounds(tool, servers, args, corpus_path):
                      f"{dp50:.2f} / {median([r['p99_ms'] for r in dove]):.2f}"])
         summary[op] = {"ours_ops": o, "dovecot_ops": d, "ratio": ratio(o, d),
                        "ours_p50_ms": op50, "dovecot_p50_ms": dp50}
-    print_table(f"Load: K={args.connections} connections, ≤{args.count} ops or ≤{args.seconds}s per "
+    print_table(f"Load, {style} clients: K={args.connections} connections, ≤{args.count} ops or ≤{args.seconds}s per "
                 f"phase, median of {args.rounds} rounds",
                 ["op", "ours ops/s", "Dovecot ops/s", "ratio ours/Dovecot",
                  "ours p50/p99 ms", "Dovecot p50/p99 ms"], rows)
+    return summary
+
+
+def imaplib_rounds(servers, args):
+    """APPEND then FETCH BODY.PEEK[] with `bench_append_fetch.py` unchanged: Python's imaplib as
+    it ships (Nagle on, a literal and its CRLF written apart), the client every stall hides from
+    a tuned tool. Synthetic 4 KiB messages, K connections, the same count on both servers."""
+    script = os.path.join(args.tools_dir, "bench_append_fetch.py")
+    per = {s.name: {} for s in servers}
+    for round_no in range(args.rounds):
+        order = servers if round_no % 2 == 0 else list(reversed(servers))
+        for server in order:
+            log(f"imaplib round {round_no + 1}/{args.rounds} on {server.name}")
+            out_path = os.path.join(tempfile.gettempdir(), f"imaplib-{server.name}.json")
+            done = subprocess.run([sys.executable, script, "--port", str(server.imap_port),
+                                   "--user", "bench0", "--password", PASSWORD,
+                                   "-k", str(args.connections), "-n", str(args.count),
+                                   "--mailbox-prefix", f"imaplib{round_no}",
+                                   "--json", out_path], capture_output=True, text=True)
+            if done.returncode != 0:
+                server.check_alive("bench_append_fetch.py")
+                raise SystemExit(f"{server.name}: bench_append_fetch.py failed\n"
+                                 f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+            with open(out_path) as f:
+                for phase in json.load(f)["phases"]:
+                    per[server.name].setdefault(phase["phase"], []).append(phase)
+    rows, summary = [], {}
+    for phase in ("append", "fetch"):
+        ours, dove = per["ours"].get(phase, []), per["dovecot"].get(phase, [])
+        o = median([p["messages_per_s"] for p in ours])
+        d = median([p["messages_per_s"] for p in dove])
+        op50 = median([p["lat_ms_p50"] for p in ours])
+        dp50 = median([p["lat_ms_p50"] for p in dove])
+        rows.append([phase, f"{o:.0f}", f"{d:.0f}", f"{ratio(o, d):.2f}", f"{op50:.2f}",
+                     f"{dp50:.2f}"])
+        summary[phase] = {"ours_msg_s": o, "dovecot_msg_s": d, "ratio": ratio(o, d),
+                          "ours_p50_ms": op50, "dovecot_p50_ms": dp50}
+    print_table(f"Stock imaplib (bench_append_fetch.py): K={args.connections}, {args.count} "
+                f"messages of 4 KiB, median of {args.rounds} rounds",
+                ["phase", "ours msg/s", "Dovecot msg/s", "ratio ours/Dovecot", "ours p50 ms",
+                 "Dovecot p50 ms"], rows)
     return summary
 
 
@@ -648,7 +694,7 @@ def main():
         "WILDDUCK_TOOLS", os.path.join(os.path.dirname(REPO), "shared/tools")))
     ap.add_argument("--corpus-cache", default=os.path.expanduser("~/.cache/wildduck-bench"))
     ap.add_argument("--json-out", help="write every number as JSON here")
-    ap.add_argument("--only", default="storage,load,scale,bigappend,memory",
+    ap.add_argument("--only", default="storage,imaplib,load,scale,bigappend,memory",
                     help="comma-separated parts to run")
     ap.add_argument("--fill-budget", type=float,
                     help="seconds a scaling mailbox may take to fill (default 240, 0 with --quick)")
@@ -704,8 +750,11 @@ def main():
             f"ours imap {ours.imap_port} pop3 {ours.pop3_port}; work dir {work}")
         if "storage" in parts:
             results["storage"] = storage(ours, dove, corpus_path, chunks)
+        if "imaplib" in parts:
+            results["imaplib"] = imaplib_rounds([ours, dove], args)
         if "load" in parts:
-            results["load"] = load_rounds(args.tool, [ours, dove], args, corpus_path)
+            results["load"] = {style: load_rounds(args.tool, [ours, dove], args, corpus_path, style)
+                               for style in ("stock", "tuned")}
         if "scale" in parts:
             results["scale"] = scaling(args.tool, ours, dove, chunks, args, work)
         if "bigappend" in parts:

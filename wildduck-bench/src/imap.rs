@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use crate::client::ClientStyle;
 use crate::error::{Result, bail};
 
 /// What a command's responses held, as far as the benchmark cares.
@@ -56,9 +56,8 @@ fn exists_count(line: &[u8]) -> Option<u32> {
 
 impl Imap {
     /// Connects and reads the greeting.
-    pub async fn connect(addr: SocketAddr) -> Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+    pub async fn connect(addr: SocketAddr, style: ClientStyle) -> Result<Self> {
+        let stream = style.connect(addr).await?;
         let (read, write) = stream.into_split();
         let mut imap = Imap {
             reader: BufReader::with_capacity(64 * 1024, read),
@@ -75,8 +74,13 @@ impl Imap {
     }
 
     /// Connects and logs in; a refused login is an error.
-    pub async fn login(addr: SocketAddr, user: &str, password: &str) -> Result<Self> {
-        let mut imap = Self::connect(addr).await?;
+    pub async fn login(
+        addr: SocketAddr,
+        style: ClientStyle,
+        user: &str,
+        password: &str,
+    ) -> Result<Self> {
+        let mut imap = Self::connect(addr, style).await?;
         let reply = imap
             .command(&format!("LOGIN {} {}", quote(user), quote(password)))
             .await?;

@@ -1,6 +1,7 @@
 //! `wildduck-bench`: a load tool for any IMAP/POP3 server on loopback. Raw protocol over
 //! TCP with a minimal client, so the server, not the tool, is what gets measured.
 
+mod client;
 mod corpus;
 mod error;
 mod imap;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::client::ClientStyle;
 use crate::error::{Result, bail};
 use crate::workloads::{Accounts, Bounds, Op, SearchWords};
 
@@ -60,6 +62,10 @@ struct Target {
     /// Word for SEARCH BODY.
     #[arg(long, global = true, default_value = "consequat")]
     body_word: String,
+    /// Socket behaviour of the clients: `stock` leaves Nagle's algorithm on, as stock mail
+    /// clients do; `tuned` sets TCP_NODELAY.
+    #[arg(long, global = true, value_enum, default_value_t = ClientStyle::Stock)]
+    client: ClientStyle,
 }
 
 #[derive(Subcommand)]
@@ -150,6 +156,7 @@ async fn run(cli: Cli) -> Result<()> {
         user_pattern: target.user.clone(),
         users: target.users,
         password: target.password.clone(),
+        style: target.client,
     };
     let words = SearchWords {
         header: target.header_word.clone(),

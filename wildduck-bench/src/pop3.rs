@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use crate::client::ClientStyle;
 use crate::error::{Result, bail};
 
 pub struct Pop3 {
@@ -16,9 +16,13 @@ pub struct Pop3 {
 
 impl Pop3 {
     /// Connects, reads the greeting and logs in with USER/PASS.
-    pub async fn login(addr: SocketAddr, user: &str, password: &str) -> Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+    pub async fn login(
+        addr: SocketAddr,
+        style: ClientStyle,
+        user: &str,
+        password: &str,
+    ) -> Result<Self> {
+        let stream = style.connect(addr).await?;
         let (read, write) = stream.into_split();
         let mut pop = Pop3 {
             reader: BufReader::with_capacity(64 * 1024, read),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Barrier, Semaphore};
 
+use crate::client::ClientStyle;
 use crate::error::{BenchError, Result, bail};
 use crate::imap::{Imap, quote};
 use crate::pop3::Pop3;
@@ -22,6 +23,7 @@ pub struct Accounts {
     pub user_pattern: String,
     pub users: usize,
     pub password: String,
+    pub style: ClientStyle,
 }
 
 impl Accounts {
@@ -153,14 +155,14 @@ async fn open_session(accounts: &Accounts, index: usize, op: Op, mailbox: &str) 
         let Some(addr) = accounts.pop3 else {
             bail!("pop3_retr needs --pop3-port");
         };
-        let mut pop = Pop3::login(addr, &user, &accounts.password).await?;
+        let mut pop = Pop3::login(addr, accounts.style, &user, &accounts.password).await?;
         let count = pop.count().await?;
         if count == 0 {
             bail!("{user} has no messages for RETR");
         }
         return Ok(Session::Pop3 { pop, count });
     }
-    let mut imap = Imap::login(accounts.imap, &user, &accounts.password).await?;
+    let mut imap = Imap::login(accounts.imap, accounts.style, &user, &accounts.password).await?;
     let mut exists = 0;
     if op != Op::Append {
         let reply = imap.command(&format!("SELECT {}", quote(mailbox))).await?;
@@ -322,8 +324,8 @@ pub async fn idle_latency(
     corpus: &[Vec<u8>],
 ) -> Result<OpResult> {
     let user = accounts.user(0);
-    let mut watcher = Imap::login(accounts.imap, &user, &accounts.password).await?;
-    let mut writer = Imap::login(accounts.imap, &user, &accounts.password).await?;
+    let mut watcher = Imap::login(accounts.imap, accounts.style, &user, &accounts.password).await?;
+    let mut writer = Imap::login(accounts.imap, accounts.style, &user, &accounts.password).await?;
     let reply = watcher
         .command(&format!("SELECT {}", quote(mailbox)))
         .await?;
@@ -384,7 +386,7 @@ pub async fn scale(
     words: &SearchWords,
 ) -> Result<Vec<OpResult>> {
     let user = accounts.user(0);
-    let mut imap = Imap::login(accounts.imap, &user, &accounts.password).await?;
+    let mut imap = Imap::login(accounts.imap, accounts.style, &user, &accounts.password).await?;
     let listing = imap.command_collect("LIST \"\" \"*\"").await?;
     let folders: Vec<String> = listing
         .untagged
@@ -479,7 +481,13 @@ pub async fn hold(
             let (accounts, logins) = (accounts.clone(), logins.clone());
             tokio::spawn(async move {
                 let _permit = logins.acquire().await;
-                Imap::login(accounts.imap, &accounts.user(index), &accounts.password).await
+                Imap::login(
+                    accounts.imap,
+                    accounts.style,
+                    &accounts.user(index),
+                    &accounts.password,
+                )
+                .await
             })
         })
         .collect();
@@ -506,7 +514,13 @@ pub async fn big_append(
     hold: Duration,
 ) -> Result<OpResult> {
     let message = crate::corpus::big_message(size);
-    let mut imap = Imap::login(accounts.imap, &accounts.user(0), &accounts.password).await?;
+    let mut imap = Imap::login(
+        accounts.imap,
+        accounts.style,
+        &accounts.user(0),
+        &accounts.password,
+    )
+    .await?;
     let started = Instant::now();
     let reply = imap.append(mailbox, &message).await?;
     let elapsed = started.elapsed();
