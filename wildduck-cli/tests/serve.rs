@@ -845,3 +845,168 @@ fn lmtp_delivers_per_recipient_and_imap_reads_back_the_exact_bytes() {
     }
     assert!(stored("full").is_empty());
 }
+
+/// A Postfix instance of its own (Debian's `postfix`), on a loopback port, that relays mail
+/// for `example.com` to an LMTP address. Stopped when dropped.
+struct Postfix {
+    config_dir: std::path::PathBuf,
+    smtp: SocketAddr,
+}
+
+impl Postfix {
+    fn start(dir: &Path, lmtp: SocketAddr) -> Postfix {
+        let config_dir = dir.join("conf");
+        std::fs::create_dir_all(&config_dir).unwrap();
+        // Postfix's own user walks into the queue below this directory.
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(dir.join("queue")).unwrap();
+        let smtp = free_loopback_port();
+        let root = dir.display();
+        std::fs::write(
+            config_dir.join("main.cf"),
+            format!(
+                "compatibility_level = 3.6\n\
+                 queue_directory = {root}/queue\n\
+                 data_directory = {root}/data\n\
+                 maillog_file = {root}/maillog\n\
+                 maillog_file_prefixes = {root}\n\
+                 inet_interfaces = 127.0.0.1\n\
+                 inet_protocols = ipv4\n\
+                 myhostname = mx.test.example\n\
+                 mydestination =\n\
+                 local_recipient_maps =\n\
+                 alias_maps =\n\
+                 alias_database =\n\
+                 mynetworks = 127.0.0.0/8\n\
+                 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n\
+                 smtputf8_enable = yes\n\
+                 relay_domains = example.com\n\
+                 relay_recipient_maps =\n\
+                 relay_transport = lmtp:inet:{lmtp}\n"
+            ),
+        )
+        .unwrap();
+        // Only the services this relay uses, none chrooted (the queue is a temporary dir).
+        let services = [
+            format!("{smtp} inet n - n - - smtpd"),
+            "pickup unix n - n 60 1 pickup".into(),
+            "cleanup unix n - n - 0 cleanup".into(),
+            "qmgr unix n - n 300 1 qmgr".into(),
+            "rewrite unix - - n - - trivial-rewrite".into(),
+            "bounce unix - - n - 0 bounce".into(),
+            "defer unix - - n - 0 bounce".into(),
+            "trace unix - - n - 0 bounce".into(),
+            "verify unix - - n - 1 verify".into(),
+            "flush unix n - n 1000? 0 flush".into(),
+            "proxymap unix - - n - - proxymap".into(),
+            "smtp unix - - n - - smtp".into(),
+            "relay unix - - n - - smtp".into(),
+            "error unix - - n - - error".into(),
+            "retry unix - - n - - error".into(),
+            "discard unix - - n - - discard".into(),
+            "lmtp unix - - n - - lmtp".into(),
+            "anvil unix - - n - 1 anvil".into(),
+            "scache unix - - n - 1 scache".into(),
+            "postlog unix-dgram n - n - 1 postlogd".into(),
+        ];
+        std::fs::write(config_dir.join("master.cf"), services.join("\n") + "\n").unwrap();
+        let postfix = Postfix { config_dir, smtp };
+        let output = postfix.command("start");
+        assert!(
+            output.status.success(),
+            "postfix start: {}{}",
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(dir.join("maillog")).unwrap_or_default()
+        );
+        postfix
+    }
+
+    fn command(&self, what: &str) -> std::process::Output {
+        Command::new("postfix")
+            .arg("-c")
+            .arg(&self.config_dir)
+            .arg(what)
+            .output()
+            .expect("postfix (Debian package `postfix`, installed by .ci/setup)")
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = self.command("stop");
+    }
+}
+
+fn free_loopback_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+const SMTP_SEND_THEN_POLL_IMAP: &str = r#"
+import base64, imaplib, smtplib, sys, time
+host, smtp_port, imap_port, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+raw = open(path, "rb").read()
+with smtplib.SMTP(host, smtp_port, timeout=30) as smtp:
+    refused = smtp.sendmail("sender@example.org", ["ann+mx@example.com"], raw)
+    assert not refused, refused
+deadline = time.time() + 60
+while True:
+    imap = imaplib.IMAP4(host, imap_port, timeout=30)
+    imap.login("ann", "pw")
+    typ, data = imap.select("INBOX")
+    if int(data[0]) > 0:
+        typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        print(base64.b64encode(data[0][1]).decode())
+        break
+    imap.logout()
+    assert time.time() < deadline, "Postfix did not deliver within 60 s"
+    time.sleep(0.2)
+"#;
+
+/// A real MTA in front: Postfix takes the message by SMTP and hands it to `serve` over LMTP;
+/// IMAP reads back what Postfix sent, behind our two headers, with its own trace header in it.
+#[test]
+fn postfix_relays_smtp_mail_into_the_store_over_lmtp() {
+    let env = Env::new();
+    env.ok(&[
+        "user",
+        "add",
+        "ann",
+        "--password",
+        "pw",
+        "--address",
+        "ann@example.com",
+    ]);
+    let config = write_config(&env, "[initial_account]\ncreate = false\n");
+    let server = Server::start(&env, &config, 3);
+    let postfix = Postfix::start(&env.path("postfix"), server.address("LMTP (plain)"));
+    let imap = server.address("IMAP (plain)");
+
+    let body = "A line for Postfix.\r\n.a leading dot survives both hops\r\n";
+    let raw = format!(
+        "From: Sender <sender@example.org>\r\nTo: ann+mx@example.com\r\nSubject: via postfix\r\n\
+         Message-ID: <postfix-1@example.org>\r\nDate: Mon, 07 Dec 2026 03:00:00 +0000\r\n\r\n{body}"
+    );
+    let message = env.path("message.eml");
+    std::fs::write(&message, &raw).unwrap();
+    let args = [
+        postfix.smtp.ip().to_string(),
+        postfix.smtp.port().to_string(),
+        imap.port().to_string(),
+        message.to_str().unwrap().to_string(),
+    ];
+    let (status, text) = python(SMTP_SEND_THEN_POLL_IMAP, &args);
+    assert_eq!(status, 0, "{text}");
+    let stored = BASE64_STANDARD.decode(text.trim()).expect("base64");
+    let stored = String::from_utf8(stored).expect("UTF-8");
+    let after_ours = stored
+        .strip_prefix("Delivered-To: ann+mx@example.com\r\nReturn-Path: <sender@example.org>\r\n")
+        .unwrap_or_else(|| panic!("our two headers first:\n{stored}"));
+    // Postfix puts its Received header on top; the sender's message follows byte for byte.
+    assert!(after_ours.starts_with("Received: from "), "{stored}");
+    assert!(
+        after_ours.contains("by mx.test.example (Postfix)"),
+        "{stored}"
+    );
+    assert!(after_ours.ends_with(&raw), "{stored}");
+}
