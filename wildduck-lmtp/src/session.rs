@@ -92,8 +92,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     pub(crate) async fn run(mut self) -> io::Result<()> {
+        // No enhanced status code before LHLO (RFC 2034 §3).
         let greeting = format!("{} LMTP ready", self.config.hostname);
-        self.wire.reply(&Reply::new(220, "2.0.0", greeting));
+        self.wire.reply_lines(220, &[greeting]);
         loop {
             let line = tokio::select! {
                 _ = shutdown_requested(&mut self.shutdown) => {

@@ -162,7 +162,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         self.output.extend_from_slice(line.as_bytes());
     }
 
-    /// Queues a multi-line reply (no enhanced code: LHLO's capability list).
+    /// Queues a reply without an enhanced code, one line or several (the greeting, LHLO).
     pub fn reply_lines(&mut self, code: u16, lines: &[String]) {
         for (index, line) in lines.iter().enumerate() {
             let separator = if index + 1 == lines.len() { ' ' } else { '-' };

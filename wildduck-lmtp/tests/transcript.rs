@@ -84,7 +84,7 @@ impl Server {
             stream: BufReader::new(stream),
         };
         let greeting = client.reply().await;
-        assert!(greeting.starts_with("220 2.0.0 "), "{greeting}");
+        assert_eq!(greeting, "220 localhost LMTP ready");
         client
     }
 }
@@ -437,4 +437,47 @@ async fn shutdown_tells_waiting_sessions_and_stops_the_server() {
         .expect("server stopped in time")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn internationalized_addresses_need_smtputf8_and_resolve_like_ascii_ones() {
+    let server = Server::default().await;
+    let intl = server.user("intl", "ülo@bücher.de").await;
+    let mut client = server.connect().await;
+    client
+        .send(
+            "LHLO mta\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<ülo@bücher.de>\r\n\
+             RCPT TO:<ULO@xn--bcher-kva.de>\r\nRSET\r\n\
+             MAIL FROM:<sënder@example.org> SMTPUTF8\r\nRCPT TO:<Ülo@bücher.de>\r\n\
+             RCPT TO:<ülo@xn--bcher-kva.de>\r\nDATA\r\n"
+                .as_bytes(),
+        )
+        .await;
+    let replies = client.replies(9).await;
+    assert_eq!(
+        codes(&replies[1..]),
+        [
+            "250 2.1.0",
+            "553 5.6.7",
+            "550 5.1.1",
+            "250 2.0.0",
+            "250 2.1.0",
+            "250 2.1.5",
+            "250 2.1.5",
+            "354 2.0.0",
+        ]
+    );
+    client
+        .send("Subject: grüße\r\n\r\nhi\r\n.\r\n".as_bytes())
+        .await;
+    // One user reached twice: one copy, the same answer for both recipients.
+    assert_eq!(codes(&client.replies(2).await), ["250 2.0.0", "250 2.0.0"]);
+    assert_eq!(
+        server.inbox(&intl).await,
+        [traced(
+            "Ülo@bücher.de",
+            "sënder@example.org",
+            "Subject: grüße\r\n\r\nhi\r\n".as_bytes()
+        )]
+    );
 }
