@@ -34,6 +34,8 @@ pub struct Config {
     pub limits: LimitsSection,
     pub imap: ImapSection,
     pub pop3: Pop3Section,
+    /// Delivery from an MTA in front (plain LMTP; keep it on loopback or a private network).
+    pub lmtp: LmtpSection,
     pub tls: TlsSection,
     pub log: LogSection,
     pub initial_account: InitialAccountSection,
@@ -50,6 +52,7 @@ impl Default for Config {
             limits: LimitsSection::default(),
             imap: ImapSection::default(),
             pop3: Pop3Section::default(),
+            lmtp: LmtpSection::default(),
             tls: TlsSection::default(),
             log: LogSection::default(),
             initial_account: InitialAccountSection::default(),
@@ -206,6 +209,27 @@ impl Default for Pop3Section {
             listen: SocketAddr::from(([127, 0, 0, 1], 1110)),
             tls_listen: SocketAddr::from(([127, 0, 0, 1], 1995)),
             server: wildduck_pop3::Config::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LmtpSection {
+    pub enabled: bool,
+    /// Plain listener; anyone who reaches it can deliver to every local user.
+    pub listen: SocketAddr,
+    /// The LMTP server's own settings (its largest message is `store.max_message_size`).
+    #[serde(flatten)]
+    pub server: wildduck_lmtp::Config,
+}
+
+impl Default for LmtpSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 2424)),
+            server: wildduck_lmtp::Config::default(),
         }
     }
 }
@@ -567,6 +591,8 @@ mod tests {
         assert_eq!(config.pop3.listen.to_string(), "127.0.0.1:1110");
         assert_eq!(config.imap.tls_listen.port(), 1993);
         assert_eq!(config.pop3.tls_listen.port(), 1995);
+        assert_eq!(config.lmtp.listen.to_string(), "127.0.0.1:2424");
+        assert!(config.lmtp.enabled);
         config.validate().unwrap();
     }
 
@@ -606,6 +632,8 @@ mod tests {
                 ("WILDDUCK_TLS_CERT", "/c.pem"),
                 ("WILDDUCK_IMAP_ALLOW_PLAINTEXT_LOGIN", "true"),
                 ("WILDDUCK_POP3_MAX_CONNECTIONS", "7"),
+                ("WILDDUCK_LMTP_LISTEN", "127.0.0.1:3424"),
+                ("WILDDUCK_LMTP_MAX_RECIPIENTS", "5"),
                 ("WILDDUCK_CONFIG", "ignored: names the file"),
                 ("HOME", "/not/ours"),
             ]),
@@ -620,6 +648,8 @@ mod tests {
         // Keys of the embedded server configs, including ones unset by default.
         assert_eq!(config.imap.server.allow_plaintext_login, Some(true));
         assert_eq!(config.pop3.server.max_connections, 7);
+        assert_eq!(config.lmtp.listen.port(), 3424);
+        assert_eq!(config.lmtp.server.max_recipients, 5);
     }
 
     #[test]

@@ -11,6 +11,7 @@ fn print_shows_defaults_and_environment_overrides_as_toml() {
         .command(&["config", "print"])
         .env("WILDDUCK_IMAP_LISTEN", "127.0.0.1:2143")
         .env("WILDDUCK_POP3_TLS_LISTEN", "127.0.0.1:2995")
+        .env("WILDDUCK_LMTP_LISTEN", "127.0.0.1:2525")
         .output()
         .unwrap();
     assert_eq!(code(&output), 0);
@@ -19,6 +20,9 @@ fn print_shows_defaults_and_environment_overrides_as_toml() {
     assert_eq!(doc["imap"]["listen"].as_str(), Some("127.0.0.1:2143"));
     assert_eq!(doc["pop3"]["tls_listen"].as_str(), Some("127.0.0.1:2995"));
     assert_eq!(doc["pop3"]["listen"].as_str(), Some("127.0.0.1:1110"));
+    assert_eq!(doc["lmtp"]["listen"].as_str(), Some("127.0.0.1:2525"));
+    assert_eq!(doc["lmtp"]["enabled"].as_bool(), Some(true));
+    assert_eq!(doc["lmtp"]["max_recipients"].as_integer(), Some(1000));
     assert_eq!(doc["data_dir"].as_str(), env.data_dir().to_str());
 }
 

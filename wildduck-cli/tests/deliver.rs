@@ -79,6 +79,31 @@ fn deliver_exit_codes_tell_an_mta_to_bounce_or_retry() {
     assert_eq!(code(&quiet), 0);
     assert!(quiet.stdout.is_empty());
 
+    // Wildcard addresses reach their user as over LMTP; a disabled user is refused (77).
+    env.ok(&[
+        "user",
+        "add",
+        "catch",
+        "--password",
+        "pw",
+        "--address",
+        "*@catch.example",
+    ]);
+    let (status, doc) = env.json_with_stdin(
+        &["deliver", "--user", "any.one+x@catch.example"],
+        &message("w", "b"),
+    );
+    assert_eq!((status, doc["user"].as_str()), (0, Some("catch")), "{doc}");
+    env.ok(&["user", "disable", "catch"]);
+    for name in ["catch", "any.one@catch.example"] {
+        let (status, doc) = env.json_with_stdin(&["deliver", "--user", name], &message("d", "b"));
+        assert_eq!(
+            (status, doc["error"]["kind"].as_str()),
+            (77, Some("no_perm")),
+            "{doc}"
+        );
+    }
+
     // Over quota is temporary: the MTA keeps the mail and retries.
     env.ok(&["user", "quota", "alice", "10"]);
     let (status, doc) = env.json_with_stdin(&["deliver", "--user", "alice"], &message("over", "b"));

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use common::{Env, code};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -123,7 +125,8 @@ fn write_config(env: &Env, extra: &str) -> std::path::PathBuf {
     let path = env.path("wildduck.toml");
     let text = format!(
         "[imap]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n\
-         [pop3]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n{extra}"
+         [pop3]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n\
+         [lmtp]\nlisten = \"127.0.0.1:0\"\n{extra}"
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -265,7 +268,7 @@ fn with_json_serve_announces_its_events_as_json_lines() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut events = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         let line = lines.next().expect("an event line").unwrap();
         events.push(serde_json::from_str::<serde_json::Value>(&line).expect("JSON"));
     }
@@ -275,6 +278,7 @@ fn with_json_serve_announces_its_events_as_json_lines() {
     assert_eq!(events[1]["event"], "listening");
     assert_eq!(events[1]["protocol"], "imap");
     assert_eq!(events[2]["protocol"], "pop3");
+    assert_eq!(events[3]["protocol"], "lmtp");
     assert!(
         events[2]["address"]
             .as_str()
@@ -607,7 +611,7 @@ fn the_shared_imap_and_pop3_smoke_tools_pass_against_one_serve_process() {
 }
 
 /// What the README's one command does: no config file, no variables but the ports (the
-/// defaults 1143/1110 may be taken on a test machine): data lands in ./wildduck-data.
+/// defaults 1143/1110/2424 may be taken on a test machine): data lands in ./wildduck-data.
 #[test]
 fn without_any_configuration_the_store_is_wildduck_data_in_the_working_directory() {
     let env = Env::new();
@@ -616,6 +620,7 @@ fn without_any_configuration_the_store_is_wildduck_data_in_the_working_directory
         .env_remove("WILDDUCK_DATA_DIR")
         .env("WILDDUCK_IMAP_LISTEN", "127.0.0.1:0")
         .env("WILDDUCK_POP3_LISTEN", "127.0.0.1:0")
+        .env("WILDDUCK_LMTP_LISTEN", "127.0.0.1:0")
         .current_dir(env.dir.path());
     let server = Server::spawn(command, 2);
     let (user, password) = server.account.clone().expect("an account on first start");
@@ -712,4 +717,296 @@ fn configured_limits_lock_an_account_for_imap_and_pop3_alike() {
     read_until(&mut pop3, "+OK").unwrap();
     let lines = read_until(&mut pop3, "-ERR").unwrap();
     assert!(lines.last().unwrap().contains("[LOGIN-DELAY]"), "{lines:?}");
+}
+
+const LMTP_DELIVER_AND_READ_BACK: &str = r#"
+import base64, imaplib, json, smtplib, sys
+host, lmtp_port, imap_port, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+recipients = sys.argv[5].split(",")
+raw = open(path, "rb").read()
+lmtp = smtplib.LMTP(host, lmtp_port)
+code, _ = lmtp.ehlo()
+assert code == 250 and lmtp.has_extn("pipelining") and lmtp.has_extn("chunking"), lmtp.esmtp_features
+result = {"mail": lmtp.mail("sender@example.org", ["BODY=8BITMIME"])[0], "rcpt": [], "data": []}
+accepted = 0
+for rcpt in recipients:
+    code, _ = lmtp.rcpt(rcpt)
+    result["rcpt"].append(code)
+    accepted += code == 250
+# smtplib reads one reply after DATA; LMTP sends one per accepted recipient: read the rest.
+result["data"].append(lmtp.data(raw)[0])
+result["data"] += [lmtp.getreply()[0] for _ in range(accepted - 1)]
+lmtp.quit()
+result["stored"] = {}
+for user in sys.argv[6].split(","):
+    imap = imaplib.IMAP4(host, imap_port, timeout=30)
+    imap.login(user, "pw")
+    typ, data = imap.select("INBOX")
+    assert typ == "OK", data
+    typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    assert typ == "OK", data
+    result["stored"][user] = [base64.b64encode(item[1]).decode() for item in data if isinstance(item, tuple)]
+    imap.logout()
+print(json.dumps(result))
+"#;
+
+/// Python's `smtplib.LMTP` delivers one message to a mix of recipients through `serve`:
+/// each gets its own reply in RCPT order, and IMAP reads back exactly the sent bytes after the
+/// two trace headers.
+#[test]
+fn lmtp_delivers_per_recipient_and_imap_reads_back_the_exact_bytes() {
+    let env = Env::new();
+    for (user, address, quota) in [
+        ("ann", "ann@example.com", "unlimited"),
+        ("bob", "bob@example.com", "unlimited"),
+        ("carol", "carol.smith@example.com", "unlimited"),
+        ("dave", "*@catch.example", "unlimited"),
+        ("erin", "erin@mañana.example", "unlimited"),
+        ("full", "full@example.com", "100"),
+    ] {
+        env.ok(&[
+            "user",
+            "add",
+            user,
+            "--password",
+            "pw",
+            "--address",
+            address,
+            "--quota",
+            quota,
+        ]);
+    }
+    let config = write_config(&env, "[initial_account]\ncreate = false\n");
+    let server = Server::start(&env, &config, 3);
+    let lmtp = server.address("LMTP (plain)");
+    let imap = server.address("IMAP (plain)");
+
+    // CRLF throughout (smtplib turns a bare LF into CRLF), a line starting with a dot (stuffed
+    // on the wire, one dot stored), 8-bit text; long enough to pass the small quota.
+    let raw = format!(
+        "From: Sender <sender@example.org>\r\nSubject: caf\u{e9} delivery\r\n\
+         Message-ID: <lmtp-1@example.org>\r\n\r\n.a line with a leading dot\r\n{}\r\nend\r\n",
+        "body text ".repeat(20)
+    );
+    let message = env.path("message.eml");
+    std::fs::write(&message, &raw).unwrap();
+    let recipients = [
+        "ann@example.com",            // exact
+        "bob+lists@example.com",      // +tag
+        "carolsmith@example.com",     // dots ignored
+        "whoever@catch.example",      // wildcard
+        "nobody@example.com",         // unknown
+        "erin@xn--maana-pta.example", // punycode of an IDN address
+        "full@example.com",           // over quota
+    ];
+    let args = [
+        lmtp.ip().to_string(),
+        lmtp.port().to_string(),
+        imap.port().to_string(),
+        message.to_str().unwrap().to_string(),
+        recipients.join(","),
+        "ann,bob,carol,dave,erin,full".to_string(),
+    ];
+    let (status, text) = python(LMTP_DELIVER_AND_READ_BACK, &args);
+    assert_eq!(status, 0, "{text}");
+    let result: serde_json::Value = serde_json::from_str(text.trim()).expect(&text);
+    assert_eq!(result["mail"], 250);
+    assert_eq!(
+        result["rcpt"],
+        serde_json::json!([250, 250, 250, 250, 550, 250, 250])
+    );
+    assert_eq!(
+        result["data"],
+        serde_json::json!([250, 250, 250, 250, 250, 552])
+    );
+
+    let stored = |user: &str| -> Vec<Vec<u8>> {
+        result["stored"][user]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|m| {
+                BASE64_STANDARD
+                    .decode(m.as_str().expect("a string"))
+                    .expect("base64")
+            })
+            .collect()
+    };
+    for (user, rcpt) in [
+        ("ann", "ann@example.com"),
+        ("bob", "bob+lists@example.com"),
+        ("carol", "carolsmith@example.com"),
+        ("dave", "whoever@catch.example"),
+        ("erin", "erin@xn--maana-pta.example"),
+    ] {
+        let expected =
+            format!("Delivered-To: {rcpt}\r\nReturn-Path: <sender@example.org>\r\n{raw}");
+        assert_eq!(stored(user), [expected.into_bytes()], "{user}");
+    }
+    assert!(stored("full").is_empty());
+}
+
+/// A Postfix instance of its own (Debian's `postfix`), on a loopback port, that relays mail
+/// for `example.com` to an LMTP address. Stopped when dropped.
+struct Postfix {
+    config_dir: std::path::PathBuf,
+    smtp: SocketAddr,
+}
+
+impl Postfix {
+    fn start(dir: &Path, lmtp: SocketAddr) -> Postfix {
+        let config_dir = dir.join("conf");
+        std::fs::create_dir_all(&config_dir).unwrap();
+        // Postfix's own user walks into the queue below this directory.
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(dir.join("queue")).unwrap();
+        let smtp = free_loopback_port();
+        let root = dir.display();
+        std::fs::write(
+            config_dir.join("main.cf"),
+            format!(
+                "compatibility_level = 3.6\n\
+                 queue_directory = {root}/queue\n\
+                 data_directory = {root}/data\n\
+                 maillog_file = {root}/maillog\n\
+                 maillog_file_prefixes = {root}\n\
+                 inet_interfaces = 127.0.0.1\n\
+                 inet_protocols = ipv4\n\
+                 myhostname = mx.test.example\n\
+                 mydestination =\n\
+                 local_recipient_maps =\n\
+                 alias_maps =\n\
+                 alias_database =\n\
+                 mynetworks = 127.0.0.0/8\n\
+                 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n\
+                 smtputf8_enable = yes\n\
+                 relay_domains = example.com\n\
+                 relay_recipient_maps =\n\
+                 relay_transport = lmtp:inet:{lmtp}\n"
+            ),
+        )
+        .unwrap();
+        // Only the services this relay uses, none chrooted (the queue is a temporary dir).
+        let services = [
+            format!("{smtp} inet n - n - - smtpd"),
+            "pickup unix n - n 60 1 pickup".into(),
+            "cleanup unix n - n - 0 cleanup".into(),
+            "qmgr unix n - n 300 1 qmgr".into(),
+            "rewrite unix - - n - - trivial-rewrite".into(),
+            "bounce unix - - n - 0 bounce".into(),
+            "defer unix - - n - 0 bounce".into(),
+            "trace unix - - n - 0 bounce".into(),
+            "verify unix - - n - 1 verify".into(),
+            "flush unix n - n 1000? 0 flush".into(),
+            "proxymap unix - - n - - proxymap".into(),
+            "smtp unix - - n - - smtp".into(),
+            "relay unix - - n - - smtp".into(),
+            "error unix - - n - - error".into(),
+            "retry unix - - n - - error".into(),
+            "discard unix - - n - - discard".into(),
+            "lmtp unix - - n - - lmtp".into(),
+            "anvil unix - - n - 1 anvil".into(),
+            "scache unix - - n - 1 scache".into(),
+            "postlog unix-dgram n - n - 1 postlogd".into(),
+        ];
+        std::fs::write(config_dir.join("master.cf"), services.join("\n") + "\n").unwrap();
+        let postfix = Postfix { config_dir, smtp };
+        let output = postfix.command("start");
+        assert!(
+            output.status.success(),
+            "postfix start: {}{}",
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(dir.join("maillog")).unwrap_or_default()
+        );
+        postfix
+    }
+
+    fn command(&self, what: &str) -> std::process::Output {
+        Command::new("postfix")
+            .arg("-c")
+            .arg(&self.config_dir)
+            .arg(what)
+            .output()
+            .expect("postfix (Debian package `postfix`, installed by .ci/setup)")
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = self.command("stop");
+    }
+}
+
+fn free_loopback_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+const SMTP_SEND_THEN_POLL_IMAP: &str = r#"
+import base64, imaplib, smtplib, sys, time
+host, smtp_port, imap_port, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+raw = open(path, "rb").read()
+with smtplib.SMTP(host, smtp_port, timeout=30) as smtp:
+    refused = smtp.sendmail("sender@example.org", ["ann+mx@example.com"], raw)
+    assert not refused, refused
+deadline = time.time() + 60
+while True:
+    imap = imaplib.IMAP4(host, imap_port, timeout=30)
+    imap.login("ann", "pw")
+    typ, data = imap.select("INBOX")
+    if int(data[0]) > 0:
+        typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        print(base64.b64encode(data[0][1]).decode())
+        break
+    imap.logout()
+    assert time.time() < deadline, "Postfix did not deliver within 60 s"
+    time.sleep(0.2)
+"#;
+
+/// A real MTA in front: Postfix takes the message by SMTP and hands it to `serve` over LMTP;
+/// IMAP reads back what Postfix sent, behind our two headers, with its own trace header in it.
+#[test]
+fn postfix_relays_smtp_mail_into_the_store_over_lmtp() {
+    let env = Env::new();
+    env.ok(&[
+        "user",
+        "add",
+        "ann",
+        "--password",
+        "pw",
+        "--address",
+        "ann@example.com",
+    ]);
+    let config = write_config(&env, "[initial_account]\ncreate = false\n");
+    let server = Server::start(&env, &config, 3);
+    let postfix = Postfix::start(&env.path("postfix"), server.address("LMTP (plain)"));
+    let imap = server.address("IMAP (plain)");
+
+    let body = "A line for Postfix.\r\n.a leading dot survives both hops\r\n";
+    let raw = format!(
+        "From: Sender <sender@example.org>\r\nTo: ann+mx@example.com\r\nSubject: via postfix\r\n\
+         Message-ID: <postfix-1@example.org>\r\nDate: Mon, 07 Dec 2026 03:00:00 +0000\r\n\r\n{body}"
+    );
+    let message = env.path("message.eml");
+    std::fs::write(&message, &raw).unwrap();
+    let args = [
+        postfix.smtp.ip().to_string(),
+        postfix.smtp.port().to_string(),
+        imap.port().to_string(),
+        message.to_str().unwrap().to_string(),
+    ];
+    let (status, text) = python(SMTP_SEND_THEN_POLL_IMAP, &args);
+    assert_eq!(status, 0, "{text}");
+    let stored = BASE64_STANDARD.decode(text.trim()).expect("base64");
+    let stored = String::from_utf8(stored).expect("UTF-8");
+    let after_ours = stored
+        .strip_prefix("Delivered-To: ann+mx@example.com\r\nReturn-Path: <sender@example.org>\r\n")
+        .unwrap_or_else(|| panic!("our two headers first:\n{stored}"));
+    // Postfix puts its Received header on top; the sender's message follows byte for byte.
+    assert!(after_ours.starts_with("Received: from "), "{stored}");
+    assert!(
+        after_ours.contains("by mx.test.example (Postfix)"),
+        "{stored}"
+    );
+    assert!(after_ours.ends_with(&raw), "{stored}");
 }

@@ -151,6 +151,7 @@ pub fn normalize_address(input: &str) -> Result<NormalizedAddress, AddressError>
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
         return Err(invalid("misplaced dot in local part"));
     }
+    check_wildcard(local).map_err(invalid)?;
     idna::domain_to_ascii_strict(domain).map_err(|_| invalid("bad domain"))?;
     let (domain, errors) = idna::domain_to_unicode(domain);
     errors.map_err(|_| invalid("bad domain"))?;
@@ -169,6 +170,33 @@ pub fn normalize_address(input: &str) -> Result<NormalizedAddress, AddressError>
         address: format!("{local}@{domain}"),
         addrview: format!("{view_local}@{domain}"),
     })
+}
+
+/// Longest fixed part of a wildcard local part (`prefix*`, `*suffix`), as WildDuck allows.
+pub const MAX_WILDCARD_FIXED_CHARS: usize = 32;
+
+/// A `*` in a local part makes a wildcard address: alone (`*@domain`, every local part), or
+/// once at the start or the end (`*suffix@domain`, `prefix*@domain`). Anything else could
+/// never match, so it is refused rather than stored.
+fn check_wildcard(local: &str) -> Result<(), &'static str> {
+    let stars = local.matches('*').count();
+    if stars == 0 {
+        return Ok(());
+    }
+    let fixed = local.trim_start_matches('*').trim_end_matches('*');
+    if stars > 1
+        || fixed.contains('*')
+        || (local.starts_with('*') == local.ends_with('*') && local != "*")
+    {
+        return Err("a wildcard is one * at the start or the end of the local part");
+    }
+    if fixed.contains('+') {
+        return Err("a wildcard address can not have a +tag");
+    }
+    if fixed.chars().count() > MAX_WILDCARD_FIXED_CHARS {
+        return Err("the fixed part of a wildcard address is too long");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -237,6 +265,26 @@ mod tests {
     }
 
     #[test]
+    fn wildcard_forms() {
+        assert_eq!(
+            normalize_address("*@Example.com").unwrap().addrview,
+            "*@example.com"
+        );
+        assert_eq!(
+            normalize_address("J.ohn*@example.com").unwrap().addrview,
+            "john*@example.com"
+        );
+        assert_eq!(
+            normalize_address("*-Sales@example.com").unwrap().addrview,
+            "*-sales@example.com"
+        );
+        let longest = format!("{}*@example.com", "x".repeat(MAX_WILDCARD_FIXED_CHARS));
+        assert!(normalize_address(&longest).is_ok());
+        let too_long = format!("*{}@example.com", "x".repeat(MAX_WILDCARD_FIXED_CHARS + 1));
+        assert!(normalize_address(&too_long).is_err());
+    }
+
+    #[test]
     fn bad_addresses_are_rejected() {
         for bad in [
             "",
@@ -249,6 +297,10 @@ mod tests {
             "+tag@example.com",
             "a\0@example.com",
             "a@exa mple.com",
+            "a*b@example.com",
+            "**@example.com",
+            "*a*@example.com",
+            "*+tag@example.com",
         ] {
             assert!(normalize_address(bad).is_err(), "{bad:?} accepted");
         }

@@ -9,6 +9,7 @@
 mod accounts;
 mod backend;
 mod content;
+mod delivery;
 pub mod error;
 pub mod limits;
 mod migrate;
@@ -22,6 +23,7 @@ mod store;
 pub mod testkit;
 
 pub use backend::LiveContent;
+pub use delivery::{Delivery, Recipient};
 pub use error::*;
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};

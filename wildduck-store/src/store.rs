@@ -136,7 +136,7 @@ impl Store {
         &self.inner.config
     }
 
-    fn backend(&self) -> &dyn Backend {
+    pub(crate) fn backend(&self) -> &dyn Backend {
         self.inner.backend.as_ref()
     }
 

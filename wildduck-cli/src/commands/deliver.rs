@@ -1,14 +1,20 @@
 //! `wildduck deliver`: one message from stdin into a user's mailbox, for an MTA (Postfix
 //! `mailbox_command`, Exim pipe transport), like dovecot-lda.
 //!
-//! Exit 0 only once the message is stored durably. 67 (EX_NOUSER) and 65 (EX_DATAERR) make the
-//! MTA bounce; 75 (EX_TEMPFAIL: store unavailable, over quota) makes it try again later.
+//! The recipient is a username, or an address resolved as LMTP resolves it (`+tag` and dots
+//! ignored, wildcard addresses); a disabled user gets nothing, as over LMTP.
+//!
+//! Exit 0 only once the message is stored durably. 67 (EX_NOUSER), 77 (EX_NOPERM: disabled)
+//! and 65 (EX_DATAERR) make the MTA bounce; 75 (EX_TEMPFAIL: store unavailable, over quota)
+//! makes it try again later.
 
 use std::io::Read;
 
 use clap::Args;
 use serde_json::json;
-use wildduck_store::{Error as StoreError, Flags, MailboxError};
+use wildduck_store::{
+    AddressError, AuthError, Error as StoreError, Flags, MailboxError, Store, User,
+};
 
 use super::{Ctx, find_user};
 use crate::error::{CliError, CliResult, ErrorKind};
@@ -16,7 +22,7 @@ use crate::output::Report;
 
 #[derive(Args)]
 pub struct DeliverArgs {
-    /// Recipient: a username or one of the user's addresses.
+    /// Recipient: a username, or an address that delivers to a user (wildcards included).
     #[arg(long)]
     user: String,
     /// Target mailbox; when it does not exist the message goes to INBOX (as dovecot-lda does).
@@ -35,7 +41,7 @@ pub async fn run(ctx: &Ctx, args: DeliverArgs) -> CliResult<Report> {
         ErrorKind::Config => CliError::new(ErrorKind::TempFail, err.message),
         _ => err,
     })?;
-    let user = find_user(&store, &args.user).await?;
+    let user = recipient_user(&store, &args.user).await?;
     let mailbox = match store.get_mailbox(user.id, &args.mailbox).await {
         Ok(mailbox) => mailbox,
         Err(StoreError::Mailbox(MailboxError::NotFound)) => {
@@ -63,6 +69,23 @@ pub async fn run(ctx: &Ctx, args: DeliverArgs) -> CliResult<Report> {
         }),
         "",
     ))
+}
+
+/// The user `name` delivers to: as an address by the store's delivery resolution, else as a
+/// username. Disabled users are refused.
+async fn recipient_user(store: &Store, name: &str) -> CliResult<User> {
+    let user = match store.resolve_recipient(name).await {
+        Ok(recipient) => recipient.user,
+        Err(StoreError::Address(AddressError::NotFound | AddressError::Invalid(_))) => {
+            find_user(store, name).await?
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if user.disabled {
+        return Err(CliError::from(StoreError::from(AuthError::Disabled))
+            .context(format!("delivery to {}", user.username)));
+    }
+    Ok(user)
 }
 
 /// Reads the whole message, refusing more than `limit` bytes without reading them all.

@@ -238,6 +238,15 @@ pub trait Backend: RecordCopy + Send + Sync {
     async fn remove_address(&self, user: UserId, addrview: &str) -> Result<()>;
     async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>>;
     async fn address_by_view(&self, addrview: &str) -> Result<Option<Address>>;
+    /// The stored addresses among `addrviews` (any order; the wildcard candidates of one
+    /// recipient). This default asks one at a time; SQLite asks once.
+    async fn addresses_by_views(&self, addrviews: Vec<String>) -> Result<Vec<Address>> {
+        let mut found = Vec::new();
+        for view in &addrviews {
+            found.extend(self.address_by_view(view).await?);
+        }
+        Ok(found)
+    }
 
     // ---- mailboxes ----
 

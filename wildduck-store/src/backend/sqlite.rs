@@ -1190,6 +1190,24 @@ impl Backend for SqliteBackend {
         .await
     }
 
+    async fn addresses_by_views(&self, addrviews: Vec<String>) -> Result<Vec<Address>> {
+        self.read_small(move |tx| {
+            // One statement for all candidates: `addrview IN (SELECT value FROM json_each(?))`
+            // keeps the statement cacheable whatever the number of candidates.
+            let views = serde_json::to_string(&addrviews)
+                .map_err(|e| Error::Backend(format!("encoding address views: {e}")))?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, user, address, addrview FROM addresses
+                 WHERE addrview IN (SELECT value FROM json_each(?1))",
+            )?;
+            let list = stmt
+                .query_map([views], address_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(list)
+        })
+        .await
+    }
+
     async fn list_mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>> {
         self.read(move |tx| {
             get_user(tx, user)?;
