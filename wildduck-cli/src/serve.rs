@@ -1,5 +1,5 @@
-//! `wildduck serve`: IMAP and POP3, plain and implicit-TLS listeners, over one store in one
-//! process, until SIGINT or SIGTERM.
+//! `wildduck serve`: IMAP and POP3, plain and implicit-TLS listeners, and the HTTP API, over
+//! one store in one process, until SIGINT or SIGTERM.
 //!
 //! While running, a maintenance task trims the journal and collects unreferenced content.
 //!
@@ -154,6 +154,14 @@ fn planned_listeners(ctx: &Ctx, with_tls: bool) -> Vec<Listener> {
         config.pop3.listen,
         config.pop3.tls_listen,
     );
+    // Plain HTTP only: TLS for the API is a proxy's job for now.
+    if config.api.enabled {
+        listeners.push(Listener {
+            protocol: "API",
+            address: config.api.listen,
+            implicit_tls: false,
+        });
+    }
     listeners
 }
 
@@ -167,14 +175,21 @@ fn start(
     shutdown: watch::Receiver<bool>,
 ) -> ServerFuture {
     let store = store.clone();
-    if listener.protocol == "IMAP" {
-        let mut config = ctx.config.imap.server.clone();
-        config.implicit_tls = listener.implicit_tls;
-        Box::pin(wildduck_imap::serve(store, config, socket, tls, shutdown))
-    } else {
-        let mut config = ctx.config.pop3.server.clone();
-        config.implicit_tls = listener.implicit_tls;
-        Box::pin(wildduck_pop3::serve(store, config, socket, tls, shutdown))
+    match listener.protocol {
+        "IMAP" => {
+            let mut config = ctx.config.imap.server.clone();
+            config.implicit_tls = listener.implicit_tls;
+            Box::pin(wildduck_imap::serve(store, config, socket, tls, shutdown))
+        }
+        "API" => {
+            let config = ctx.config.api.server.clone();
+            Box::pin(wildduck_api::serve(store, config, socket, shutdown))
+        }
+        _ => {
+            let mut config = ctx.config.pop3.server.clone();
+            config.implicit_tls = listener.implicit_tls;
+            Box::pin(wildduck_pop3::serve(store, config, socket, tls, shutdown))
+        }
     }
 }
 

@@ -218,10 +218,17 @@ fn refuse_unsupported_account_fields(input: &mut Input) -> ApiResult<()> {
     if input.boolean("requirePasswordChange") == Some(true) {
         return Err(ApiError::unsupported("\"requirePasswordChange\"", 22));
     }
-    if let Some(scopes) = input_array_len(input, "disabledScopes")
-        && scopes > 0
-    {
+    if input_array_len(input, "disabledScopes").is_some_and(|n| n > 0) {
         return Err(ApiError::unsupported("\"disabledScopes\"", 22));
+    }
+    if input_array_len(input, "targets").is_some_and(|n| n > 0) {
+        return Err(ApiError::unsupported("Forwarding \"targets\"", 18));
+    }
+    if input
+        .number("retention", 0.0, f64::MAX)
+        .is_some_and(|ms| ms > 0.0)
+    {
+        return Err(ApiError::unsupported("Message \"retention\"", 21));
     }
     for field in ["encryptMessages", "encryptForwarded"] {
         if input.boolean(field) == Some(true) {
