@@ -34,6 +34,12 @@ expect("GET", "/users/resolve/hashed", 404, "UserNotFound")
 expect("POST", "/users", 501, "NotImplemented",
        body={"username": "scoped", "password": "x1", "disabledScopes": ["imap"]})
 expect("GET", "/users/resolve/scoped", 404, "UserNotFound")
+expect("POST", "/users", 501, "NotImplemented",
+       body={"username": "forwards", "password": "x1", "targets": ["elsewhere@example.com"]})
+expect("POST", "/users", 501, "NotImplemented",
+       body={"username": "expiring", "password": "x1", "retention": 86400000})
+for refused in ["forwards", "expiring"]:
+    assert expect("GET", "/users?query=" + refused, 200)["total"] == 0, refused
 
 alice = create_user("alice", "alice@example.com")
 bob = create_user("bob", "bob@example.com")
