@@ -24,19 +24,12 @@ use wildduck_store::Store;
 pub use auth::TOKEN_TTL;
 
 /// The `[api]` settings.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// The root token (WildDuck's `api.accessToken`). Without one the API answers loopback
     /// peers only and must listen on a loopback address.
     pub access_token: Option<String>,
-}
-
-#[allow(clippy::derivable_impls)] // spelled out: no root token is a decision, not an accident
-impl Default for Config {
-    fn default() -> Self {
-        Self { access_token: None }
-    }
 }
 
 impl Config {

@@ -91,7 +91,7 @@ fn encode_cursor(key: &str) -> String {
 
 fn decode_cursor(name: &str, cursor: &str) -> ApiResult<String> {
     let invalid = || validation_error(name, format!("\"{name}\" is not a valid cursor"));
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes = (0..cursor.len())
