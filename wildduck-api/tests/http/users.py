@@ -22,6 +22,8 @@ assert "username" in invalid["details"], invalid
 expect("POST", "/users", 400, "InputValidationError", body={"password": "no-username"})
 expect("POST", "/users", 400, "InvalidContent", raw=b"{not json")
 expect("POST", "/users", 400, "InvalidContent", raw=b"[1, 2]")
+expect("POST", "/users", 400, "InvalidContent", raw=b"[" * 100000 + b"]" * 100000)
+expect("POST", "/users", 400, "InvalidContent", raw=b'{"username": "\xff", "password": "x"}')
 expect("GET", "/users?limit=0", 400, "InputValidationError")
 expect("GET", "/users?limit=251", 400, "InputValidationError")
 expect("GET", "/nowhere", 404, "ResourceNotFound")
