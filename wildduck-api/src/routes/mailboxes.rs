@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use axum::Extension;
 use axum::extract::Path;
 use serde_json::{Value, json};
-use wildduck_store::{Mailbox, MailboxId, Store, UserId};
+use wildduck_store::{Error, Mailbox, MailboxError, MailboxId, Store, UserId};
 
 use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
@@ -131,14 +131,12 @@ pub async fn update(
     settings.refuse_unsupported()?;
     access.require(user, Resource::Mailboxes, Action::Update)?;
     let fail = |err| ApiError::mailbox_action("Mailbox update", err);
-    let mailbox = owned_mailbox(&state.store, user, id)
-        .await
-        .map_err(|_| fail(wildduck_store::MailboxError::NotFound.into()))?;
+    let mailbox = owned_mailbox(&state.store, user, id).await.map_err(fail)?;
     let mut path = mailbox.path.clone();
     if let Some(new_path) = new_path {
         if mailbox.path == "INBOX" {
             return Err(fail(
-                wildduck_store::MailboxError::Protected("INBOX can not be renamed".into()).into(),
+                MailboxError::Protected("INBOX can not be renamed".into()).into(),
             ));
         }
         state
@@ -167,9 +165,7 @@ pub async fn delete(
     let id = mailbox_param(&mailbox)?;
     access.require(user, Resource::Mailboxes, Action::Delete)?;
     let fail = |err| ApiError::mailbox_action("Mailbox deletion", err);
-    let mailbox = owned_mailbox(&state.store, user, id)
-        .await
-        .map_err(|_| fail(wildduck_store::MailboxError::NotFound.into()))?;
+    let mailbox = owned_mailbox(&state.store, user, id).await.map_err(fail)?;
     state
         .store
         .delete_mailbox(user, &mailbox.path)
@@ -179,10 +175,10 @@ pub async fn delete(
 }
 
 /// The mailbox `id` if it belongs to `user`; another user's mailbox is as absent as none.
-async fn owned_mailbox(store: &Store, user: UserId, id: MailboxId) -> ApiResult<Mailbox> {
+async fn owned_mailbox(store: &Store, user: UserId, id: MailboxId) -> Result<Mailbox, Error> {
     let mailbox = store.get_mailbox_by_id(id).await?;
     if mailbox.user != user {
-        return Err(ApiError::mailbox_not_found());
+        return Err(MailboxError::NotFound.into());
     }
     Ok(mailbox)
 }
