@@ -36,6 +36,8 @@ pub struct Config {
     pub pop3: Pop3Section,
     /// Delivery from an MTA in front (plain LMTP; keep it on loopback or a private network).
     pub lmtp: LmtpSection,
+    /// WildDuck's REST API over HTTP.
+    pub api: ApiSection,
     pub tls: TlsSection,
     pub log: LogSection,
     pub initial_account: InitialAccountSection,
@@ -53,6 +55,7 @@ impl Default for Config {
             imap: ImapSection::default(),
             pop3: Pop3Section::default(),
             lmtp: LmtpSection::default(),
+            api: ApiSection::default(),
             tls: TlsSection::default(),
             log: LogSection::default(),
             initial_account: InitialAccountSection::default(),
@@ -234,6 +237,27 @@ impl Default for LmtpSection {
     }
 }
 
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiSection {
+    pub enabled: bool,
+    /// Plain HTTP; put a TLS-terminating proxy in front for other machines.
+    pub listen: SocketAddr,
+    /// The API's own settings (`access_token`).
+    #[serde(flatten)]
+    pub server: wildduck_api::Config,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            server: wildduck_api::Config::default(),
+        }
+    }
+}
+
 /// PEM files of the server certificate chain and its private key.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -408,6 +432,12 @@ impl Config {
         }
         if self.maintenance.enabled && self.maintenance.interval_secs == 0 {
             return Err(config_error("maintenance.interval_secs must be at least 1"));
+        }
+        if self.api.enabled {
+            self.api
+                .server
+                .check_listen(self.api.listen)
+                .map_err(|why| config_error(format!("api.listen: {why}")))?;
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(config_error("tls.cert and tls.key must be set together"));
@@ -617,6 +647,28 @@ mod tests {
         let defaults = LimitsConfig::default();
         assert_eq!(limits.max_ip_failures, defaults.max_ip_failures);
         assert_eq!(limits.failure_window, defaults.failure_window);
+    }
+
+    #[test]
+    fn api_without_a_root_token_listens_on_loopback_only() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert!(config.api.enabled);
+        assert_eq!(config.api.listen.to_string(), "127.0.0.1:8080");
+        config.validate().unwrap();
+        let open = Config::load(None, env(&[("WILDDUCK_API_LISTEN", "0.0.0.0:8080")])).unwrap();
+        let err = open.validate().unwrap_err();
+        assert!(err.message.contains("api.access_token"), "{}", err.message);
+        let guarded = Config::load(
+            None,
+            env(&[
+                ("WILDDUCK_API_LISTEN", "0.0.0.0:8080"),
+                ("WILDDUCK_API_ACCESS_TOKEN", "s3cret-token"),
+            ]),
+        )
+        .unwrap();
+        guarded.validate().unwrap();
+        let shown = guarded.to_masked_toml().unwrap();
+        assert!(!shown.contains("s3cret-token"), "{shown}");
     }
 
     #[test]

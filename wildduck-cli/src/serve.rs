@@ -1,5 +1,5 @@
-//! `wildduck serve`: IMAP and POP3 (plain and implicit-TLS listeners) and LMTP, over one
-//! store in one process, until SIGINT or SIGTERM.
+//! `wildduck serve`: IMAP and POP3 (plain and implicit-TLS listeners), LMTP and the HTTP
+//! API, over one store in one process, until SIGINT or SIGTERM.
 //!
 //! While running, a maintenance task trims the journal and collects unreferenced content.
 //!
@@ -162,6 +162,14 @@ fn planned_listeners(ctx: &Ctx, with_tls: bool) -> Vec<Listener> {
             implicit_tls: false,
         });
     }
+    // Plain HTTP only: TLS for the API is a proxy's job for now.
+    if config.api.enabled {
+        listeners.push(Listener {
+            protocol: "API",
+            address: config.api.listen,
+            implicit_tls: false,
+        });
+    }
     listeners
 }
 
@@ -180,6 +188,10 @@ fn start(
             let mut config = ctx.config.imap.server.clone();
             config.implicit_tls = listener.implicit_tls;
             Box::pin(wildduck_imap::serve(store, config, socket, tls, shutdown))
+        }
+        "API" => {
+            let config = ctx.config.api.server.clone();
+            Box::pin(wildduck_api::serve(store, config, socket, shutdown))
         }
         "POP3" => {
             let mut config = ctx.config.pop3.server.clone();

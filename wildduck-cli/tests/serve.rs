@@ -124,12 +124,28 @@ fn send_signal(pid: u32, signal: i32) {
 fn write_config(env: &Env, extra: &str) -> std::path::PathBuf {
     let path = env.path("wildduck.toml");
     let text = format!(
-        "[imap]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n\
+        "[api]\nenabled = false\n\
+         [imap]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n\
          [pop3]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n\
          [lmtp]\nlisten = \"127.0.0.1:0\"\n{extra}"
     );
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// One HTTP/1.1 GET with the connection closed after it; returns the whole response.
+fn http_get(address: SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
 
 /// Runs a Python script with arguments; returns its exit code and output.
@@ -429,7 +445,7 @@ fn a_port_in_use_is_a_clear_error() {
     std::fs::write(
         &config,
         format!(
-            "[imap]\nlisten = \"{}\"\n[pop3]\nenabled = false\n",
+            "[imap]\nlisten = \"{}\"\n[pop3]\nenabled = false\n[api]\nenabled = false\n",
             taken.local_addr().unwrap()
         ),
     )
@@ -621,8 +637,13 @@ fn without_any_configuration_the_store_is_wildduck_data_in_the_working_directory
         .env("WILDDUCK_IMAP_LISTEN", "127.0.0.1:0")
         .env("WILDDUCK_POP3_LISTEN", "127.0.0.1:0")
         .env("WILDDUCK_LMTP_LISTEN", "127.0.0.1:0")
+        .env("WILDDUCK_API_LISTEN", "127.0.0.1:0")
         .current_dir(env.dir.path());
-    let server = Server::spawn(command, 2);
+    let server = Server::spawn(command, 4);
+    // The HTTP API is on by default, next to IMAP and POP3, over the same store.
+    let health = http_get(server.address("API (plain)"), "/health");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.ends_with("{\"success\":true}"), "{health}");
     let (user, password) = server.account.clone().expect("an account on first start");
     assert!(env.path("wildduck-data").is_dir());
     let imap = server.address("IMAP (plain)");

@@ -397,6 +397,12 @@ impl Store {
         self.get_user(address.user).await
     }
 
+    /// The address record an address resolves to (dots and `+tag` ignored), for the HTTP
+    /// API, which shows address records with their ids.
+    pub async fn find_address(&self, address: &str) -> Result<Address> {
+        self.resolve_address_record(address).await
+    }
+
     async fn resolve_address_record(&self, address: &str) -> Result<Address> {
         let normalized = accounts::normalize_address(address)?;
         self.backend()

@@ -1,0 +1,276 @@
+//! Who is asking: WildDuck's access tokens (`accessToken` query parameter, `X-Access-Token`
+//! header, `Authorization: Bearer`), the root token from the config, user tokens from
+//! `POST /authenticate`, and the `user` role of WildDuck's `config/roles.json`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::RngCore;
+use wildduck_store::UserId;
+
+use crate::ApiState;
+use crate::error::{ApiError, ApiResult};
+
+/// WildDuck's `ACCESS_TOKEN_DEFAULT_TTL`: a user token lives this long after its last use.
+pub const TOKEN_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// The caller of one request, put into the request's extensions by [`require_token`].
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// The root token, or any loopback caller when no root token is configured.
+    Root,
+    /// A user token: reaches only its own user's routes, within the `user` role.
+    User { id: UserId, token: String },
+}
+
+/// What a route touches, named as in WildDuck's role table. (Listings a user token may
+/// call are narrowed to its own rows by the listing routes themselves.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Users,
+    Addresses,
+    Mailboxes,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Read,
+    Update,
+    Delete,
+}
+
+impl Access {
+    /// Allows root anything, and a user token `action` on its own `user` when the `user`
+    /// role grants it (WildDuck's `…Own` permissions). Everything else is MissingPrivileges.
+    pub fn require(&self, user: UserId, resource: Resource, action: Action) -> ApiResult<()> {
+        match self {
+            Access::Root => Ok(()),
+            Access::User { id, .. } if *id == user && user_role_allows(resource, action) => Ok(()),
+            Access::User { .. } => Err(ApiError::missing_privileges()),
+        }
+    }
+
+    /// For routes that exist only for root (WildDuck's `…Any` permissions the `user` role
+    /// lacks).
+    pub fn require_root(&self) -> ApiResult<()> {
+        match self {
+            Access::Root => Ok(()),
+            Access::User { .. } => Err(ApiError::missing_privileges()),
+        }
+    }
+
+    /// The user a `user` token stands for.
+    pub fn own_user(&self) -> Option<UserId> {
+        match self {
+            Access::Root => None,
+            Access::User { id, .. } => Some(*id),
+        }
+    }
+}
+
+/// The own-user grants of WildDuck's `user` role (config/roles.json) for what we serve.
+fn user_role_allows(resource: Resource, action: Action) -> bool {
+    match resource {
+        Resource::Users => matches!(action, Action::Read | Action::Update),
+        Resource::Addresses | Resource::Mailboxes => true,
+    }
+}
+
+/// User tokens, kept in this process with a sliding TTL.
+#[derive(Default)]
+pub struct Tokens {
+    sessions: Mutex<HashMap<String, TokenSession>>,
+}
+
+struct TokenSession {
+    user: UserId,
+    expires: Instant,
+}
+
+impl Tokens {
+    /// A new 40-hex-digit token for `user` (WildDuck's token shape).
+    pub fn issue(&self, user: UserId) -> String {
+        let mut bytes = [0u8; 20];
+        rand::rng().fill_bytes(&mut bytes);
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let now = Instant::now();
+        let mut sessions = self.lock();
+        // Expired tokens go when new ones come, so the table never outgrows the live ones.
+        sessions.retain(|_, session| session.expires > now);
+        sessions.insert(
+            token.clone(),
+            TokenSession {
+                user,
+                expires: now + TOKEN_TTL,
+            },
+        );
+        token
+    }
+
+    /// The user of a live token; each use pushes its expiry out by the TTL.
+    pub fn check(&self, token: &str) -> Option<UserId> {
+        let now = Instant::now();
+        let mut sessions = self.lock();
+        let session = sessions.get_mut(token)?;
+        if session.expires <= now {
+            sessions.remove(token);
+            return None;
+        }
+        session.expires = now + TOKEN_TTL;
+        Some(session.user)
+    }
+
+    pub fn revoke(&self, token: &str) {
+        self.lock().remove(token);
+    }
+
+    /// Ends every token of `user` except `keep` (a password change keeps the caller's own).
+    pub fn revoke_user(&self, user: UserId, keep: Option<&str>) {
+        self.lock()
+            .retain(|token, session| session.user != user || Some(token.as_str()) == keep);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TokenSession>> {
+        // A panic while holding the lock leaves a consistent map (every update is one call).
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Middleware: decides the request's [`Access`] or answers 403 as WildDuck does.
+pub async fn require_token(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = presented_token(request.uri(), request.headers());
+    let access = match (&state.config.access_token, token) {
+        (Some(root), Some(given)) if constant_time_eq(root.as_bytes(), given.as_bytes()) => {
+            Access::Root
+        }
+        (_, Some(given)) => match state.tokens.check(&given) {
+            Some(id) => Access::User { id, token: given },
+            None => return Err(ApiError::invalid_token()),
+        },
+        (Some(_), None) => return Err(ApiError::invalid_token()),
+        // No root token: only this machine may use the API (the listener is loopback too).
+        (None, None) if peer.ip().is_loopback() => Access::Root,
+        (None, None) => return Err(ApiError::invalid_token()),
+    };
+    request.extensions_mut().insert(access);
+    Ok(next.run(request).await)
+}
+
+/// The token of a request, looked for where WildDuck looks, in its order.
+fn presented_token(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    let from_query = Query::<HashMap<String, String>>::try_from_uri(uri)
+        .ok()
+        .and_then(|Query(mut params)| params.remove("accessToken"))
+        .filter(|value| !value.is_empty());
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+    };
+    let bearer = header("authorization").map(|value| {
+        match value.get(..7) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => &value[7..],
+            _ => value,
+        }
+        .trim()
+        .to_string()
+    });
+    from_query
+        .or_else(|| header("x-access-token").map(str::to_string))
+        .or(bearer)
+}
+
+/// Compares without an early exit, so response time does not reveal a token's prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_found_in_query_header_and_bearer() {
+        let uri = |text: &str| text.parse::<Uri>().unwrap();
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            presented_token(&uri("/u?a=1&accessToken=a%2Bc"), &headers),
+            Some("a+c".into())
+        );
+        headers.insert("x-access-token", "fromheader".parse().unwrap());
+        assert_eq!(
+            presented_token(&uri("/u"), &headers),
+            Some("fromheader".into())
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer  tok ".parse().unwrap());
+        assert_eq!(
+            presented_token(&uri("/u?accessToken="), &headers),
+            Some("tok".into())
+        );
+        assert_eq!(presented_token(&uri("/u"), &HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn revoked_and_foreign_tokens_do_not_pass() {
+        let tokens = Tokens::default();
+        let (alice, bob) = (UserId::new(), UserId::new());
+        let first = tokens.issue(alice);
+        let second = tokens.issue(alice);
+        let bobs = tokens.issue(bob);
+        assert_eq!(first.len(), 40);
+        assert_eq!(tokens.check(&first), Some(alice));
+        tokens.revoke_user(alice, Some(&first));
+        assert_eq!(tokens.check(&first), Some(alice));
+        assert_eq!(tokens.check(&second), None);
+        assert_eq!(tokens.check(&bobs), Some(bob));
+        tokens.revoke(&first);
+        assert_eq!(tokens.check(&first), None);
+    }
+
+    #[test]
+    fn a_user_token_reaches_only_its_own_user() {
+        let (alice, bob) = (UserId::new(), UserId::new());
+        let access = Access::User {
+            id: alice,
+            token: String::new(),
+        };
+        assert!(
+            access
+                .require(alice, Resource::Mailboxes, Action::Delete)
+                .is_ok()
+        );
+        assert!(
+            access
+                .require(bob, Resource::Mailboxes, Action::Read)
+                .is_err()
+        );
+        assert!(
+            access
+                .require(alice, Resource::Users, Action::Delete)
+                .is_err()
+        );
+        assert!(access.require_root().is_err());
+        assert!(
+            Access::Root
+                .require(bob, Resource::Users, Action::Delete)
+                .is_ok()
+        );
+    }
+}

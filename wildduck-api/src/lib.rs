@@ -1,0 +1,101 @@
+//! `wildduck-api`: WildDuck's REST API (the contract is WildDuck 1.46.1's
+//! `docs/api/openapidocs.json` and route handlers) over HTTP, a shell over [`Store`] like the
+//! IMAP and POP3 crates.
+//!
+//! `auth.rs` decides who is asking (root token, user tokens, loopback), `input.rs` checks
+//! input as WildDuck's schemas do, `error.rs` words failures as WildDuck does, and `routes/`
+//! has one file per route group.
+
+mod auth;
+mod error;
+mod input;
+mod paging;
+mod routes;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use wildduck_store::Store;
+
+pub use auth::TOKEN_TTL;
+
+/// The `[api]` settings.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The root token (WildDuck's `api.accessToken`). Without one the API answers loopback
+    /// peers only and must listen on a loopback address.
+    pub access_token: Option<String>,
+}
+
+impl Config {
+    /// Refuses a listener that other machines can reach while no root token is set.
+    pub fn check_listen(&self, listen: SocketAddr) -> Result<(), String> {
+        if self.access_token.is_none() && !listen.ip().is_loopback() {
+            return Err(format!(
+                "refusing to listen on {listen}: without api.access_token the API is open to \
+                 anyone who can connect, so it only listens on a loopback address \
+                 (set api.access_token or listen on 127.0.0.1)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What every handler shares.
+pub(crate) struct ApiState {
+    store: Store,
+    config: Config,
+    tokens: auth::Tokens,
+}
+
+/// Serves the API on `listener` until `shutdown` turns true; requests in flight finish.
+pub async fn serve(
+    store: Store,
+    config: Config,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    config
+        .check_listen(listener.local_addr()?)
+        .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+    let state = Arc::new(ApiState {
+        store,
+        config,
+        tokens: auth::Tokens::default(),
+    });
+    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_root_token_only_loopback_addresses_are_allowed() {
+        let open = Config::default();
+        assert!(open.check_listen("127.0.0.1:8080".parse().unwrap()).is_ok());
+        assert!(open.check_listen("[::1]:8080".parse().unwrap()).is_ok());
+        let err = open
+            .check_listen("0.0.0.0:8080".parse().unwrap())
+            .unwrap_err();
+        assert!(err.contains("api.access_token"), "{err}");
+        let guarded = Config {
+            access_token: Some("secret".into()),
+        };
+        assert!(
+            guarded
+                .check_listen("0.0.0.0:8080".parse().unwrap())
+                .is_ok()
+        );
+    }
+}

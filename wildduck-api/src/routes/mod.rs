@@ -1,0 +1,97 @@
+//! The route table, one file per route group. Message, storage and update-feed routes (the
+//! second part of issue 20) come as further files here.
+
+mod addresses;
+mod authenticate;
+mod health;
+mod mailboxes;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use axum::middleware;
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+
+use crate::ApiState;
+use crate::auth::require_token;
+use crate::error::ApiError;
+use crate::input::MAX_BODY_BYTES;
+
+pub type Shared = axum::extract::State<Arc<ApiState>>;
+pub type JsonResult = Result<axum::Json<Value>, ApiError>;
+
+/// `{"success": true, …fields}`, WildDuck's success shape.
+pub fn success(fields: Value) -> JsonResult {
+    let mut body = json!({ "success": true });
+    if let (Value::Object(target), Value::Object(extra)) = (&mut body, fields) {
+        target.extend(extra);
+    }
+    Ok(axum::Json(body))
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    // Every route wants a token, /health too, as in WildDuck.
+    let protected = Router::new()
+        .route("/health", get(health::health))
+        .route(
+            "/authenticate",
+            post(authenticate::login).delete(authenticate::logout),
+        )
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/resolve/{username}", get(users::resolve))
+        .route(
+            "/users/{user}",
+            get(users::get).put(users::update).delete(users::delete),
+        )
+        .route("/users/{user}/logout", put(users::logout))
+        .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route("/addresses", get(addresses::list_all))
+        .route("/addresses/resolve/{address}", get(addresses::resolve))
+        .route(
+            "/users/{user}/addresses",
+            get(addresses::list).post(addresses::create),
+        )
+        .route(
+            "/users/{user}/addresses/{address}",
+            get(addresses::get)
+                .put(addresses::update)
+                .delete(addresses::delete),
+        )
+        .route(
+            "/users/{user}/mailboxes",
+            get(mailboxes::list).post(mailboxes::create),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}",
+            get(mailboxes::get)
+                .put(mailboxes::update)
+                .delete(mailboxes::delete),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .merge(protected)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFound",
+        format!("{} does not exist", uri.path()),
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "This method is not allowed on this resource",
+    )
+}

@@ -1,0 +1,67 @@
+"""Mailboxes: error cases and isolation the WildDuck suites do not cover."""
+
+from client import MISSING, create_user, expect, user_token
+
+alice = create_user("alice")
+bob = create_user("bob")
+token = user_token("alice")
+
+expect("GET", f"/users/{MISSING}/mailboxes", 404, "UserNotFound")
+expect("POST", f"/users/{MISSING}/mailboxes", 404, "UserNotFound", body={"path": "x"})
+expect("GET", f"/users/{alice}/mailboxes/{MISSING}", 404, "NoSuchMailbox")
+expect("GET", f"/users/{alice}/mailboxes/123", 400, "InputValidationError")
+expect("GET", f"/users/{alice}/mailboxes?counters=maybe", 400, "InputValidationError")
+expect("GET", f"/users/{alice}/mailboxes/resolve?path=Nope", 404, "NoSuchMailbox")
+failed = expect("PUT", f"/users/{alice}/mailboxes/{MISSING}", 404, "NoSuchMailbox", body={"path": "x"})
+assert failed["error"] == "Mailbox update failed with code NoSuchMailbox", failed
+expect("DELETE", f"/users/{alice}/mailboxes/{MISSING}", 404, "NoSuchMailbox")
+expect("POST", f"/users/{alice}/mailboxes", 400, "InputValidationError", body={"path": "a//b"})
+expect("POST", f"/users/{alice}/mailboxes", 400, "InputValidationError", body={"path": "a/../b"})
+expect("POST", f"/users/{alice}/mailboxes", 400, "InputValidationError", body={"path": 7})
+
+# The special-use folders are made with the account, with counters on request.
+listed = expect("GET", f"/users/{alice}/mailboxes?counters=true&sizes=1", 200)["results"]
+assert [m["path"] for m in listed] == ["INBOX", "Drafts", "Junk", "Sent Mail", "Trash"], listed
+assert all(m["total"] == 0 and m["unseen"] == 0 and m["size"] == 0 for m in listed), listed
+assert {m["path"]: m["specialUse"] for m in listed}["Sent Mail"] == "\\Sent", listed
+inbox = listed[0]["id"]
+drafts = listed[1]["id"]
+expect("DELETE", f"/users/{alice}/mailboxes/{inbox}", 400, "DisallowedMailboxMethod")
+expect("DELETE", f"/users/{alice}/mailboxes/{drafts}", 400, "DisallowedMailboxMethod")
+expect("PUT", f"/users/{alice}/mailboxes/{inbox}", 400, "DisallowedMailboxMethod", body={"path": "Elsewhere"})
+
+# Settings we do not keep are refused, and nothing is made.
+expect("POST", f"/users/{alice}/mailboxes", 501, "NotImplemented", body={"path": "Hidden", "hidden": True})
+expect("GET", f"/users/{alice}/mailboxes/resolve?path=Hidden", 404, "NoSuchMailbox")
+
+# Create, rename (children follow), unsubscribe, delete.
+work = expect("POST", f"/users/{alice}/mailboxes", 200, body={"path": "/Work"})["id"]
+expect("POST", f"/users/{alice}/mailboxes", 200, body={"path": "Work/Reports"})
+expect("POST", f"/users/{alice}/mailboxes", 400, "ALREADYEXISTS", body={"path": "Work"})
+expect("PUT", f"/users/{alice}/mailboxes/{work}", 400, body={})
+expect("PUT", f"/users/{alice}/mailboxes/{work}", 200, body={"path": "Projects", "subscribed": False})
+moved = expect("GET", f"/users/{alice}/mailboxes/resolve?path=Projects/Reports", 200)
+assert moved["name"] == "Reports", moved
+renamed = expect("GET", f"/users/{alice}/mailboxes/{work}", 200)
+assert renamed["path"] == "Projects" and renamed["subscribed"] is False, renamed
+assert [m["path"] for m in expect("GET", f"/users/{alice}/mailboxes", 200)["results"]][-1] == "Projects"
+
+# Another user's mailbox is unknown under this user; a user token reaches only its own.
+bobs_inbox = expect("GET", f"/users/{bob}/mailboxes/resolve?path=INBOX", 200)["id"]
+expect("GET", f"/users/{alice}/mailboxes/{bobs_inbox}", 404, "NoSuchMailbox")
+expect("PUT", f"/users/{alice}/mailboxes/{bobs_inbox}", 404, "NoSuchMailbox", body={"subscribed": False})
+expect("DELETE", f"/users/{alice}/mailboxes/{bobs_inbox}", 404, "NoSuchMailbox")
+for method, path, body in [
+    ("GET", f"/users/{bob}/mailboxes", None),
+    ("POST", f"/users/{bob}/mailboxes", {"path": "Mine"}),
+    ("GET", f"/users/{bob}/mailboxes/{bobs_inbox}", None),
+    ("PUT", f"/users/{bob}/mailboxes/{bobs_inbox}", {"subscribed": False}),
+    ("DELETE", f"/users/{bob}/mailboxes/{bobs_inbox}", None),
+]:
+    expect(method, path, 403, "MissingPrivileges", token=token, body=body)
+expect("GET", f"/users/{bob}/mailboxes/resolve?path=Mine", 404, "NoSuchMailbox")
+assert len(expect("GET", "/users/me/mailboxes", 200, token=token)["results"]) == 7
+
+expect("DELETE", f"/users/me/mailboxes/{work}", 200, token=token)
+expect("GET", f"/users/{alice}/mailboxes/{work}", 404, "NoSuchMailbox")
+print("mailboxes: ok")

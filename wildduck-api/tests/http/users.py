@@ -1,0 +1,103 @@
+"""Users and tokens: error cases and isolation the WildDuck suites do not cover."""
+
+from client import MISSING, ROOT, call, create_user, expect, user_token
+
+# Who may ask at all.
+expect("GET", "/users", 403, "InvalidToken", token=None)
+expect("GET", "/users", 403, "InvalidToken", token="wrong")
+expect("GET", "/users", 200, token=None, headers={"Authorization": "Bearer " + ROOT})
+expect("GET", "/users?accessToken=" + ROOT, 200, token=None)
+expect("GET", "/health", 403, "InvalidToken", token=None)
+expect("GET", "/health", 200)
+
+# Bad ids, unknown users, bad input.
+expect("GET", "/users/123", 400, "InputValidationError")
+expect("GET", "/users/" + "z" * 24, 400, "InputValidationError")
+expect("GET", "/users/" + MISSING, 404, "UserNotFound")
+expect("PUT", "/users/" + MISSING, 404, "UserNotFound", body={"password": "another-one"})
+expect("DELETE", "/users/" + MISSING, 404, "UserNotFound")
+expect("GET", "/users/resolve/nobody", 404, "UserNotFound")
+invalid = expect("POST", "/users", 400, "InputValidationError", body={"username": "ömyuser", "password": "x"})
+assert "username" in invalid["details"], invalid
+expect("POST", "/users", 400, "InputValidationError", body={"password": "no-username"})
+expect("POST", "/users", 400, "InvalidContent", raw=b"{not json")
+expect("POST", "/users", 400, "InvalidContent", raw=b"[1, 2]")
+expect("POST", "/users", 400, "InvalidContent", raw=b"[" * 100000 + b"]" * 100000)
+expect("POST", "/users", 400, "InvalidContent", raw=b'{"username": "\xff", "password": "x"}')
+expect("GET", "/users?limit=0", 400, "InputValidationError")
+expect("GET", "/users?limit=251", 400, "InputValidationError")
+expect("GET", "/nowhere", 404, "ResourceNotFound")
+expect("PATCH", "/users", 405, "MethodNotAllowed")
+
+# A field we can not honour is refused, and nothing is created.
+expect("POST", "/users", 501, "NotImplemented",
+       body={"username": "hashed", "password": "$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$aGFzaA", "hashedPassword": True})
+expect("GET", "/users/resolve/hashed", 404, "UserNotFound")
+expect("POST", "/users", 501, "NotImplemented",
+       body={"username": "scoped", "password": "x1", "disabledScopes": ["imap"]})
+expect("GET", "/users/resolve/scoped", 404, "UserNotFound")
+expect("POST", "/users", 501, "NotImplemented",
+       body={"username": "forwards", "password": "x1", "targets": ["elsewhere@example.com"]})
+expect("POST", "/users", 501, "NotImplemented",
+       body={"username": "expiring", "password": "x1", "retention": 86400000})
+for refused in ["forwards", "expiring"]:
+    assert expect("GET", "/users?query=" + refused, 200)["total"] == 0, refused
+
+alice = create_user("alice", "alice@example.com")
+bob = create_user("bob", "bob@example.com")
+expect("POST", "/users", 400, "UserExistsError", body={"username": "alice", "password": "again"})
+assert expect("GET", "/users/resolve/alice", 200)["id"] == alice
+assert expect("GET", "/users/" + alice, 200)["address"] == "alice@example.com"
+
+# Paging walks every user exactly once.
+for name in ["carol", "dave", "erin"]:
+    create_user(name)
+seen, cursor = [], None
+while True:
+    page = expect("GET", "/users?limit=2" + (f"&next={cursor}" if cursor else ""), 200)
+    seen += [row["id"] for row in page["results"]]
+    assert page["total"] == 5, page
+    cursor = page["nextCursor"]
+    if cursor is False:
+        break
+assert len(seen) == 5 and len(set(seen)) == 5, seen
+assert [r["username"] for r in expect("GET", "/users?query=ARO", 200)["results"]] == ["carol"]
+
+# Authentication and user tokens.
+expect("POST", "/authenticate", 403, "AuthFailed", body={"username": "alice", "password": "wrong"})
+expect("POST", "/authenticate", 403, "AuthFailed", body={"username": "nobody", "password": "x"})
+token = user_token("alice")
+second = user_token("alice")
+assert expect("GET", "/users/me", 200, token=token)["id"] == alice
+expect("GET", "/users/me", 400, "InputValidationError")  # root has no "me"
+
+# A user token never reaches another user, nor root-only routes.
+expect("GET", "/users/" + bob, 403, "MissingPrivileges", token=token)
+expect("PUT", "/users/" + bob, 403, "MissingPrivileges", token=token, body={"password": "stolen-pw"})
+expect("DELETE", "/users/" + bob, 403, "MissingPrivileges", token=token)
+expect("DELETE", "/users/" + alice, 403, "MissingPrivileges", token=token)
+expect("POST", "/users", 403, "MissingPrivileges", token=token, body={"username": "mallory", "password": "x1"})
+expect("GET", "/users/resolve/bob", 403, "MissingPrivileges", token=token)
+expect("POST", "/authenticate", 403, "MissingPrivileges", token=token, body={"username": "bob", "password": "secret-bob"})
+expect("POST", f"/users/{bob}/quota/reset", 403, "MissingPrivileges", token=token)
+expect("PUT", "/users/me", 403, "MissingPrivileges", token=token, body={"quota": 1 << 40})
+assert [r["id"] for r in expect("GET", "/users", 200, token=token)["results"]] == [alice]
+
+# A password change through one token ends the others; DELETE /authenticate ends its own.
+expect("PUT", "/users/me", 200, token=token, body={"password": "secret-alice"})
+expect("GET", "/users/me", 200, token=token)
+expect("GET", "/users/me", 403, "InvalidToken", token=second)
+expect("DELETE", "/authenticate", 200, token=token)
+expect("GET", "/users/me", 403, "InvalidToken", token=token)
+
+# Quota numbers; deleting a user ends its tokens and its addresses.
+quota = expect("POST", f"/users/{alice}/quota/reset", 200)
+assert quota["storageUsed"] == 0 and quota["previousStorageUsed"] == 0, quota
+bobs = user_token("bob")
+deleted = expect("DELETE", "/users/" + bob, 200)
+assert deleted["addresses"]["deleted"] == 1, deleted
+expect("GET", "/users/me", 403, "InvalidToken", token=bobs)
+expect("GET", "/users/" + bob, 404, "UserNotFound")
+status, _ = call("GET", "/addresses/resolve/bob@example.com")
+assert status == 404, status
+print("users: ok")
