@@ -21,6 +21,7 @@ mod store;
 #[doc(hidden)]
 pub mod testkit;
 
+pub use accounts::{PlaintextLogin, normalize_address};
 pub use backend::LiveContent;
 pub use error::*;
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
