@@ -229,7 +229,9 @@ impl<'a> StoredHash<'a> {
                     && params.t_cost() == ours.t_cost()
                     && params.p_cost() == ours.p_cost()
             })
-            && hash.hash.is_some_and(|output| output.len() == Params::DEFAULT_OUTPUT_LEN)
+            && hash
+                .hash
+                .is_some_and(|output| output.len() == Params::DEFAULT_OUTPUT_LEN)
     }
 }
 
@@ -287,7 +289,9 @@ fn parse_unix_crypt(
         return Err("expected $ID$SALT$HASH".into());
     };
     if salt.len() > max_salt || !salt.chars().all(|c| c != ':' && !c.is_control()) {
-        return Err(format!("salt longer than {max_salt} characters or not printable"));
+        return Err(format!(
+            "salt longer than {max_salt} characters or not printable"
+        ));
     }
     if hash.len() != hash_len || !hash.chars().all(is_crypt_char) {
         return Err(format!("hash is not {hash_len} crypt characters"));
@@ -457,7 +461,11 @@ mod tests {
             );
             // Changed at the front: DES crypt reads only a password's first eight bytes.
             let wrong = format!("x{password}");
-            assert_eq!(verify_password(&wrong, hash), PasswordCheck::Mismatch, "{format}");
+            assert_eq!(
+                verify_password(&wrong, hash),
+                PasswordCheck::Mismatch,
+                "{format}"
+            );
         }
     }
 
