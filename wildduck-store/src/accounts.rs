@@ -106,8 +106,8 @@ pub fn verify_password(password: &str, stored: &str) -> PasswordCheck {
 
 /// A stored password hash, parsed far enough to know it can be verified.
 enum StoredHash<'a> {
-    /// `$argon2id$…`, `$argon2i$…`, `$argon2d$…` (PHC strings).
-    Argon2(PasswordHash),
+    /// `$argon2id$…`, `$argon2i$…`, `$argon2d$…` (PHC strings; boxed, being large).
+    Argon2(Box<PasswordHash>),
     /// `$pbkdf2-sha512$i=N$salt$hash` as `@phc/pbkdf2` writes it: base64 without padding, and
     /// the derived key as long as the stored hash (64 bytes for SHA-512, no `l=` needed).
     Pbkdf2 {
@@ -158,7 +158,7 @@ impl<'a> StoredHash<'a> {
             .ok_or("no `$scheme$` prefix")?;
         match scheme {
             "argon2id" | "argon2i" | "argon2d" => PasswordHash::new(stored)
-                .map(Self::Argon2)
+                .map(|hash| Self::Argon2(Box::new(hash)))
                 .map_err(|err| format!("malformed {scheme} hash: {err}")),
             "pbkdf2-sha512" => parse_pbkdf2(stored, Pbkdf2Digest::Sha512),
             "pbkdf2-sha256" => parse_pbkdf2(stored, Pbkdf2Digest::Sha256),
@@ -177,7 +177,7 @@ impl<'a> StoredHash<'a> {
     fn verify(&self, password: &str) -> bool {
         match self {
             Self::Argon2(hash) => Argon2::default()
-                .verify_password(password.as_bytes(), hash)
+                .verify_password(password.as_bytes(), hash.as_ref())
                 .is_ok(),
             Self::Pbkdf2 {
                 digest,
@@ -224,7 +224,7 @@ impl<'a> StoredHash<'a> {
         };
         let ours = Params::default();
         hash.algorithm.as_str() == Algorithm::Argon2id.ident().as_str()
-            && Params::try_from(hash).is_ok_and(|params| {
+            && Params::try_from(hash.as_ref()).is_ok_and(|params| {
                 params.m_cost() == ours.m_cost()
                     && params.t_cost() == ours.t_cost()
                     && params.p_cost() == ours.p_cost()
