@@ -2,8 +2,10 @@
 //!
 //! An environment variable names a key by its path in upper case joined with `_`:
 //! `WILDDUCK_DATA_DIR` → `data_dir`, `WILDDUCK_IMAP_LISTEN` → `imap.listen`,
-//! `WILDDUCK_TLS_CERT` → `tls.cert`. Unknown keys, from the file or the environment, are errors:
-//! a typo must not silently fall back to a default.
+//! `WILDDUCK_TLS_CERT` → `tls.cert`. Unknown keys in the file are errors: a typo must not
+//! silently fall back to a default. The environment is shared with other programs (a shell's
+//! `WILDDUCK_HOME`, a wrapper's `WILDDUCK_BIN`), so a `WILDDUCK_*` variable that names no key
+//! is ignored, and logged at debug level.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,10 @@ pub struct Config {
     pub log: LogSection,
     pub initial_account: InitialAccountSection,
     pub maintenance: MaintenanceSection,
+    pub server: ServerSection,
+    /// `WILDDUCK_*` variables that name no config key (not config: logged once logging is up).
+    #[serde(skip)]
+    pub ignored_variables: Vec<String>,
 }
 
 impl Default for Config {
@@ -60,8 +66,47 @@ impl Default for Config {
             log: LogSection::default(),
             initial_account: InitialAccountSection::default(),
             maintenance: MaintenanceSection::default(),
+            server: ServerSection::default(),
+            ignored_variables: Vec::new(),
         }
     }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerSection {
+    /// The server's mail domain: the first account's address (`admin@HOST`), the welcome
+    /// message's sender and recipient. Default: this machine's host name, else `localhost`.
+    pub hostname: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            hostname: machine_hostname()
+                .filter(|name| is_mail_domain(name))
+                .unwrap_or_else(|| "localhost".into()),
+        }
+    }
+}
+
+/// The kernel's host name of this machine.
+fn machine_hostname() -> Option<String> {
+    let mut buffer = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer we own.
+    let result = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if result != 0 {
+        return None;
+    }
+    let end = buffer.iter().position(|&b| b == 0)?;
+    std::str::from_utf8(&buffer[..end])
+        .ok()
+        .map(|name| name.trim().to_string())
+}
+
+/// A host name that can stand after `@` in an address.
+fn is_mail_domain(name: &str) -> bool {
+    wildduck_store::normalize_address(&format!("postmaster@{name}")).is_ok()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -353,6 +398,10 @@ impl Config {
         let defaults =
             Value::try_from(Config::default()).map_err(|err| config_error(err.to_string()))?;
         let defaults = defaults.as_table().cloned().unwrap_or_default();
+        let file_table = table.clone();
+        let mut ignored_variables = Vec::new();
+        let mut env: Vec<(String, String)> = env.into_iter().collect();
+        env.sort();
         for (name, value) in env {
             let Some(suffix) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -361,28 +410,42 @@ impl Config {
                 continue;
             }
             let path = key_path(&defaults, &suffix.to_ascii_lowercase());
+            if !names_a_key(&table, &defaults, &path, &value) {
+                ignored_variables.push(name);
+                continue;
+            }
             set_path(&mut table, &defaults, &path, &value)
                 .map_err(|err| config_error(format!("{name}: {err}")))?;
             sources.push((path, name));
         }
 
-        let config: Config = Config::deserialize(Value::Table(table.clone()))
-            .map_err(|err| config_error(format!("{origin}: {err}")))?;
+        let mut config: Config = Config::deserialize(Value::Table(table)).map_err(|err| {
+            let from = match sources.as_slice() {
+                [] => origin.clone(),
+                _ => format!("{origin} or the environment"),
+            };
+            config_error(format!("{from}: {err}"))
+        })?;
         let effective = Value::try_from(&config).map_err(|err| config_error(err.to_string()))?;
-        if let Some(unknown) =
-            first_unknown_key(&table, effective.as_table().unwrap_or(&Table::new()), &[])
-        {
-            let from = sources
-                .iter()
-                .find(|(path, _)| *path == unknown)
-                .map(|(_, var)| var.clone())
-                .unwrap_or(origin);
+        if let Some(unknown) = first_unknown_key(
+            &file_table,
+            effective.as_table().unwrap_or(&Table::new()),
+            &[],
+        ) {
             return Err(config_error(format!(
-                "{from}: unknown config key `{}`",
+                "{origin}: unknown config key `{}`",
                 unknown.join(".")
             )));
         }
+        config.ignored_variables = ignored_variables;
         Ok(config)
+    }
+
+    /// Says which `WILDDUCK_*` variables were ignored (call once logging is set up).
+    pub fn log_ignored_variables(&self) {
+        for name in &self.ignored_variables {
+            tracing::debug!("{name}: ignored, it names no config key");
+        }
     }
 
     /// Checks what parsing can not: values that must agree, files that must exist.
@@ -438,6 +501,12 @@ impl Config {
                 .server
                 .check_listen(self.api.listen)
                 .map_err(|why| config_error(format!("api.listen: {why}")))?;
+        }
+        if !is_mail_domain(&self.server.hostname) {
+            return Err(config_error(format!(
+                "server.hostname = {:?}: not a domain name",
+                self.server.hostname
+            )));
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(config_error("tls.cert and tls.key must be set together"));
@@ -495,6 +564,33 @@ fn key_path(known: &Table, name: &str) -> Vec<String> {
             path
         }
         None => vec![name.to_string()],
+    }
+}
+
+/// Whether setting `path` to `text` sets a config key: a value the parsed config keeps (a
+/// path to a whole section, or to nothing, is not a key). A value of the wrong type for a
+/// key still counts as naming it, so that the error is reported.
+fn names_a_key(table: &Table, defaults: &Table, path: &[String], text: &str) -> bool {
+    let is_section = lookup(defaults, path).is_some_and(Value::is_table);
+    let mut trial = table.clone();
+    if set_path(&mut trial, defaults, path, text).is_err() {
+        return lookup(defaults, path).is_some() && !is_section;
+    }
+    let Ok(config) = Config::deserialize(Value::Table(trial)) else {
+        return !is_section;
+    };
+    let Ok(effective) = Value::try_from(&config) else {
+        return false;
+    };
+    lookup(effective.as_table().unwrap_or(&Table::new()), path).is_some_and(|v| !v.is_table())
+}
+
+fn lookup<'t>(table: &'t Table, path: &[String]) -> Option<&'t Value> {
+    let (first, rest) = path.split_first()?;
+    let value = table.get(first)?;
+    match rest {
+        [] => Some(value),
+        _ => lookup(value.as_table()?, rest),
     }
 }
 
@@ -698,7 +794,10 @@ mod tests {
         assert_eq!(config.store.max_message_size, 1000);
         assert_eq!(config.tls.cert, Some(PathBuf::from("/c.pem")));
         // Keys of the embedded server configs, including ones unset by default.
-        assert_eq!(config.imap.server.allow_plaintext_login, Some(true));
+        assert_eq!(
+            config.imap.server.allow_plaintext_login,
+            wildduck_store::PlaintextLogin::Always
+        );
         assert_eq!(config.pop3.server.max_connections, 7);
         assert_eq!(config.lmtp.listen.port(), 3424);
         assert_eq!(config.lmtp.server.max_recipients, 5);
@@ -710,14 +809,102 @@ mod tests {
         let err = Config::load(Some(file.path()), env(&[])).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Config);
         assert!(err.message.contains("imap.lisen"), "{}", err.message);
+    }
 
-        let err = Config::load(None, env(&[("WILDDUCK_IMAP_PORT", "1")])).unwrap_err();
-        assert!(
-            err.message.contains("WILDDUCK_IMAP_PORT"),
-            "{}",
-            err.message
+    #[test]
+    fn variables_that_name_no_key_are_ignored_and_listed() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("WILDDUCK_SOMETHING", "x"),
+                ("WILDDUCK_BIN", "/usr/local/bin/wildduck"),
+                ("WILDDUCK_IMAP_PORT", "1"),
+                ("WILDDUCK_IMAP", "a whole section"),
+                ("WILDDUCK_POP3_LISTEN", "127.0.0.1:2110"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.pop3.listen.port(), 2110, "known keys still read");
+        assert_eq!(
+            config.ignored_variables,
+            [
+                "WILDDUCK_BIN",
+                "WILDDUCK_IMAP",
+                "WILDDUCK_IMAP_PORT",
+                "WILDDUCK_SOMETHING"
+            ]
         );
-        assert!(err.message.contains("imap.port"), "{}", err.message);
+        assert_eq!(config.imap.listen, Config::default().imap.listen);
+        // A known key with a bad value is still an error, not an ignored variable.
+        let err = Config::load(None, env(&[("WILDDUCK_POP3_MAX_MESSAGES", "many")])).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Config);
+    }
+
+    #[test]
+    fn plaintext_login_is_one_setting_shown_for_every_listener() {
+        let file = write_config("[imap]\nallow_plaintext_login = false\n");
+        let config = Config::load(
+            Some(file.path()),
+            env(&[("WILDDUCK_POP3_ALLOW_PLAINTEXT_LOGIN", "always")]),
+        )
+        .unwrap();
+        use wildduck_store::PlaintextLogin;
+        assert_eq!(
+            config.imap.server.allow_plaintext_login,
+            PlaintextLogin::Never
+        );
+        assert_eq!(
+            config.pop3.server.allow_plaintext_login,
+            PlaintextLogin::Always
+        );
+        let file = write_config("[imap]\nallow_plaintext_login = \"never\"\n");
+        let config = Config::load(Some(file.path()), env(&[])).unwrap();
+        assert_eq!(
+            config.imap.server.allow_plaintext_login,
+            PlaintextLogin::Never
+        );
+        let printed = Config::default().to_masked_toml().unwrap();
+        assert_eq!(
+            printed
+                .matches("allow_plaintext_login = \"loopback\"")
+                .count(),
+            2,
+            "{printed}"
+        );
+        let file = write_config("[imap]\nallow_plaintext_login = \"sometimes\"\n");
+        assert_eq!(
+            Config::load(Some(file.path()), env(&[])).unwrap_err().kind,
+            ErrorKind::Config
+        );
+    }
+
+    #[test]
+    fn hostname_defaults_to_a_mail_domain_and_is_checked() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert!(
+            is_mail_domain(&config.server.hostname),
+            "{}",
+            config.server.hostname
+        );
+        assert!(config.to_masked_toml().unwrap().contains(&format!(
+            "[server]\nhostname = \"{}\"",
+            config.server.hostname
+        )));
+        let config = Config::load(
+            None,
+            env(&[("WILDDUCK_SERVER_HOSTNAME", "mail.example.test")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.hostname, "mail.example.test");
+        let mut config = Config::default();
+        config.server.hostname = "not a host".into();
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .message
+                .contains("server.hostname")
+        );
     }
 
     #[test]

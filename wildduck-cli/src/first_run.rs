@@ -18,9 +18,11 @@ pub struct CreatedAccount {
 }
 
 /// Creates the initial account when the store has no users (and the config allows it).
+/// Without a configured address it gets `USERNAME@HOSTNAME`, the server's mail domain.
 pub async fn ensure_account(
     store: &Store,
     settings: &InitialAccountSection,
+    hostname: &str,
 ) -> CliResult<Option<CreatedAccount>> {
     if !settings.create || !store.list_users().await?.is_empty() {
         return Ok(None);
@@ -29,12 +31,17 @@ pub async fn ensure_account(
         Some(password) => (password.clone(), true),
         None => (random_password(), false),
     };
+    let address = match &settings.address {
+        Some(address) => address.clone(),
+        None if settings.username.contains('@') => settings.username.clone(),
+        None => format!("{}@{hostname}", settings.username),
+    };
     let created = store
         .create_user(NewUser {
             username: settings.username.clone(),
             password: password.clone(),
             quota: None,
-            address: settings.address.clone(),
+            address: Some(address.clone()),
         })
         .await;
     let user = match created {
@@ -44,14 +51,10 @@ pub async fn ensure_account(
         Err(err) => return Err(err.into()),
     };
     let inbox = store.get_mailbox(user.id, "INBOX").await?;
-    let to = settings
-        .address
-        .clone()
-        .unwrap_or_else(|| user.username.clone());
     store
         .append(
             inbox.id,
-            &welcome_message(&user.username, &to),
+            &welcome_message(&user.username, &address, hostname),
             &Flags::new(),
             None,
         )
@@ -63,15 +66,15 @@ pub async fn ensure_account(
     }))
 }
 
-fn welcome_message(username: &str, to: &str) -> Vec<u8> {
+fn welcome_message(username: &str, to: &str, hostname: &str) -> Vec<u8> {
     let unique: u64 = rand::rng().random();
     let now = dates::now();
     format!(
-        "From: WildDuck <postmaster@localhost>\r\n\
+        "From: WildDuck <postmaster@{hostname}>\r\n\
          To: {to}\r\n\
          Subject: Welcome to WildDuck\r\n\
          Date: {date}\r\n\
-         Message-ID: <welcome.{unique:016x}@wildduck.localhost>\r\n\
+         Message-ID: <welcome.{unique:016x}@{hostname}>\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
          Content-Transfer-Encoding: 8bit\r\n\
@@ -100,10 +103,11 @@ mod tests {
 
     #[test]
     fn the_welcome_message_is_a_well_formed_crlf_message() {
-        let raw = welcome_message("admin", "admin");
+        let raw = welcome_message("admin", "admin@mail.example.test", "mail.example.test");
         let text = String::from_utf8(raw.clone()).unwrap();
         assert!(crate::formats::looks_like_message(&raw));
         assert!(text.contains("\r\nSubject: Welcome to WildDuck\r\n"));
+        assert!(text.contains("\r\nTo: admin@mail.example.test\r\n"));
         assert!(
             !text.replace("\r\n", "").contains('\n'),
             "only CRLF line ends"

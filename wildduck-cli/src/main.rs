@@ -173,6 +173,7 @@ fn run(cli: Cli) -> CliResult<Report> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
     config.validate()?;
     init_logging(&config, matches!(cli.command, Command::Serve));
+    config.log_ignored_variables();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -45,7 +45,9 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
     if config.store.backend == "mongodb" && config.redis.url.is_none() {
         tracing::warn!("redis.url is unset: IDLE hears only changes made through this process");
     }
-    if let Some(account) = first_run::ensure_account(&store, &config.initial_account).await? {
+    if let Some(account) =
+        first_run::ensure_account(&store, &config.initial_account, &config.server.hostname).await?
+    {
         announce_account(ctx.json, &account);
     }
 

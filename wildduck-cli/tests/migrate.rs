@@ -449,7 +449,47 @@ async fn migration_in_steps_completes_between_embedded_stores() {
     assert_eq!(status, 73, "{doc}");
     let message = doc["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("holds user alice who is not in the source"),
+        message.contains("is not empty") && message.contains("user alice is not in the source"),
         "{doc}"
     );
+}
+
+/// A new user's way to "sync": migrate once, let the source change, migrate again into the
+/// same target. The target then holds an older copy, not an interrupted run: the answer is
+/// that the target is not empty (exit 73), before anything is written when the counts show
+/// it, else after the run instead of "the copy does not match its source".
+#[test]
+fn a_target_holding_an_older_copy_is_refused_as_not_empty() {
+    let env = Env::new();
+    env.add_user("dave", "pw-dave");
+    for i in 0..3 {
+        env.deliver("dave", &common::message(&format!("m{i}"), "body"));
+    }
+    let source_dir = env.data_dir();
+    let source = source_dir.to_str().expect("utf-8 path");
+    let copy_dir = env.path("copy");
+    let copy = copy_dir.to_str().expect("utf-8 path");
+    migrate(&env, source, copy, &[]);
+
+    let refused = |why: &str| {
+        let error = env.fails(
+            &["migrate", "--from", source, "--to", copy],
+            73,
+            "cant_create",
+        );
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains("is not empty"), "{error}");
+        assert!(message.contains(why), "{error}");
+    };
+    // One message fewer in the source: found from the counts, nothing is copied.
+    env.ok(&["message", "delete", "dave", "1"]);
+    refused("more messages than the source");
+    let mut stats = env.command(&["--json", "stats"]);
+    stats.env("WILDDUCK_DATA_DIR", copy);
+    let target = common::parse_json(&common::run_command(stats, b""));
+    assert_eq!(target["messages"], 3, "the target was left alone: {target}");
+
+    // Counts equal again (one delivered), but not the same messages: found after the run.
+    env.deliver("dave", &common::message("m3", "body"));
+    refused("after this run the two differ");
 }

@@ -1031,3 +1031,236 @@ fn postfix_relays_smtp_mail_into_the_store_over_lmtp() {
     );
     assert!(after_ours.ends_with(&raw), "{stored}");
 }
+
+const IMAP_LOGIN_EACH: &str = r#"
+import imaplib, json, sys
+host, port, accounts = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+def login(user, password):
+    imap = imaplib.IMAP4(host, port, timeout=30)
+    try:
+        # AUTHENTICATE PLAIN carries the UTF-8 password as it is (LOGIN would need a literal).
+        imap.authenticate("PLAIN", lambda _: b"\0" + user.encode() + b"\0" + password.encode())
+        return imap.select("INBOX")[0] == "OK"
+    except imaplib.IMAP4.error:
+        return False
+    finally:
+        imap.logout()
+for user, password in accounts:
+    assert not login(user, "x" + password), user + ": a wrong password was accepted"
+    assert login(user, password), user + ": the imported hash was refused"
+    assert login(user, password), user + ": refused after the rehash"
+print("every account logged in")
+"#;
+
+const STORED_PASSWORD_HASHES: &str = r#"
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for username, password in db.execute("SELECT username, password FROM users ORDER BY username"):
+    print(username, password)
+"#;
+
+/// Accounts moved from WildDuck keep their passwords: a hash in each format WildDuck accepts,
+/// made by the reference libraries, goes in with `user add --hashed-password`; imaplib logs
+/// in with the password (and not with a wrong one); the stored hash is argon2id afterwards.
+#[test]
+fn wildduck_password_hashes_log_in_over_imap_and_become_argon2id() {
+    let env = Env::new();
+    let hashes = wildduck_store::testkit::wildduck_password_hashes();
+    let mut accounts = Vec::new();
+    for (format, password, hash) in &hashes {
+        let username = format!("moved-{format}");
+        env.ok(&["user", "add", &username, "--hashed-password", hash]);
+        accounts.push(serde_json::json!([username, password]));
+    }
+    let error = env.fails(
+        &[
+            "user",
+            "add",
+            "moved-ldap",
+            "--hashed-password",
+            "{SSHA}c2VjcmV0",
+        ],
+        65,
+        "data",
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not a supported password hash"),
+        "{error}"
+    );
+    let (status, doc) = env.json(&["user", "show", "moved-ldap"]);
+    assert_eq!(status, 67, "a refused hash creates no user: {doc}");
+
+    // Each account fails once, from one address: no lockout, no pause for this test.
+    let config = write_config(&env, "[limits]\nfailure_delay_ms = 0\n");
+    let server = Server::start(&env, &config, 2);
+    assert!(server.account.is_none(), "the store has users already");
+    let imap = server.address("IMAP (plain)");
+    let (status, text) = python(
+        IMAP_LOGIN_EACH,
+        &[
+            imap.ip().to_string(),
+            imap.port().to_string(),
+            serde_json::Value::from(accounts).to_string(),
+        ],
+    );
+    assert_eq!(status, 0, "{text}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+
+    let database = env.data_dir().join("store.sqlite");
+    let (status, text) = python(
+        STORED_PASSWORD_HASHES,
+        &[database.to_string_lossy().into_owned()],
+    );
+    assert_eq!(status, 0, "{text}");
+    let stored: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .collect();
+    assert_eq!(stored.len(), hashes.len(), "{text}");
+    for (username, hash) in stored {
+        assert!(hash.starts_with("$argon2id$"), "{username}: {hash}");
+    }
+}
+
+/// A shell or wrapper script's own `WILDDUCK_*` variables are not config keys: every
+/// command runs as if they were not there.
+#[test]
+fn unknown_wildduck_variables_do_not_stop_serve_user_add_or_stats() {
+    let env = Env::new();
+    let with_stranger = |args: &[&str]| {
+        let mut command = env.command(args);
+        command.env("WILDDUCK_SOMETHING", "x");
+        command
+    };
+    let output = common::run_command(
+        with_stranger(&["--json", "user", "add", "alice", "--password", "pw-alice"]),
+        b"",
+    );
+    assert_eq!(
+        code(&output),
+        0,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = common::run_command(with_stranger(&["--json", "stats"]), b"");
+    assert_eq!(
+        code(&output),
+        0,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(common::parse_json(&output)["users"], 1);
+
+    let config = write_config(&env, "");
+    let config = config.to_str().unwrap();
+    let server = Server::spawn(with_stranger(&["--config", config, "serve"]), 2);
+    let imap = server.address("IMAP (plain)");
+    assert!(imap_login(imap, "alice", "pw-alice").is_ok());
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+}
+
+const IMAP_WELCOME_ENVELOPE: &str = r#"
+import imaplib, sys
+imap = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]), timeout=30)
+imap.login(sys.argv[3], sys.argv[4])
+imap.select("INBOX")
+typ, data = imap.fetch("1", "(ENVELOPE)")
+assert typ == "OK", data
+print(data[0].decode())
+imap.logout()
+"#;
+
+/// `[server] hostname` is the first account's mail domain: its address, and the welcome
+/// message's To and From, so ENVELOPE shows a whole address.
+#[test]
+fn the_first_account_and_its_welcome_mail_use_the_configured_hostname() {
+    let env = Env::new();
+    let config = write_config(&env, "[server]\nhostname = \"mail.example.test\"\n");
+    let server = Server::start(&env, &config, 2);
+    let (user, password) = server
+        .account
+        .clone()
+        .expect("first start makes an account");
+    let imap = server.address("IMAP (plain)");
+    let (status, envelope) = python(
+        IMAP_WELCOME_ENVELOPE,
+        &[
+            imap.ip().to_string(),
+            imap.port().to_string(),
+            user.clone(),
+            password,
+        ],
+    );
+    assert_eq!(status, 0, "{envelope}");
+    assert!(!envelope.contains("MISSING_DOMAIN"), "{envelope}");
+    assert!(
+        envelope.contains(r#"(NIL NIL "admin" "mail.example.test")"#),
+        "{envelope}"
+    );
+    assert!(
+        envelope.contains(r#"("WildDuck" NIL "postmaster" "mail.example.test")"#),
+        "{envelope}"
+    );
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+    let shown = env.ok(&["user", "show", &user]);
+    assert_eq!(
+        shown["addresses"],
+        serde_json::json!(["admin@mail.example.test"])
+    );
+}
+
+/// SQLite's write-ahead log is checkpointed into the database when `serve` stops: right after
+/// it exits on SIGTERM the data directory holds no WAL bytes, after writes through IMAP.
+#[test]
+fn after_sigterm_the_data_dir_holds_no_wal() {
+    let env = Env::new();
+    let config = write_config(
+        &env,
+        "[initial_account]\nusername = \"demo\"\npassword = \"demo-password-1\"\n",
+    );
+    let server = Server::start(&env, &config, 2);
+    let imap = server.address("IMAP (plain)");
+    let (status, text) = python(
+        IMAP_APPEND_SOME,
+        &[imap.ip().to_string(), imap.port().to_string()],
+    );
+    assert_eq!(status, 0, "{text}");
+    let wal = env.data_dir().join("store.sqlite-wal");
+    let wal_while_running = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(wal_while_running > 0, "writes went through the WAL");
+
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+    let mut left = Vec::new();
+    for entry in std::fs::read_dir(env.data_dir()).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let bytes = entry.metadata().unwrap().len();
+        if name.ends_with("-wal") && bytes > 0 {
+            left.push((name, bytes));
+        }
+    }
+    assert!(left.is_empty(), "WAL left after SIGTERM: {left:?}");
+    assert_eq!(
+        env.ok(&["stats"])["messages"],
+        21,
+        "the appends are in the database"
+    );
+}
+
+const IMAP_APPEND_SOME: &str = r#"
+import imaplib, sys
+imap = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]), timeout=30)
+imap.login("demo", "demo-password-1")
+for i in range(20):
+    body = ("Subject: wal %d\r\n\r\n" % i + "x" * 2000 * (i + 1) + "\r\n").encode()
+    assert imap.append("INBOX", None, None, body)[0] == "OK"
+imap.logout()
+print("appended")
+"#;

@@ -16,6 +16,7 @@ mod utf7;
 use serde::{Deserialize, Serialize};
 
 pub use server::serve;
+pub use wildduck_store::PlaintextLogin;
 
 /// Config of the IMAP server; serde so the `wildduck` binary can embed it in its TOML.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -38,8 +39,9 @@ pub struct Config {
     /// Seconds between journal checks during IDLE, for changes made by other processes on the
     /// same store (the store's wake-ups only cover this process).
     pub idle_poll_secs: u64,
-    /// LOGIN and AUTHENTICATE over a connection without TLS. `None`: only for loopback peers.
-    pub allow_plaintext_login: Option<bool>,
+    /// LOGIN and AUTHENTICATE over a connection without TLS: `always`, `loopback` (the
+    /// default) or `never`; the older `true`/`false` still mean `always`/`never`.
+    pub allow_plaintext_login: PlaintextLogin,
     /// Every connection starts with TLS (port 993 style) instead of offering STARTTLS.
     pub implicit_tls: bool,
     /// Non-synchronizing literals (RFC 7888): `plus` (LITERAL+, any size within the limits),
@@ -88,7 +90,7 @@ impl Default for Config {
             idle_timeout_secs: 30 * 60,
             idle_keepalive_secs: 120,
             idle_poll_secs: 10,
-            allow_plaintext_login: None,
+            allow_plaintext_login: PlaintextLogin::Loopback,
             implicit_tls: false,
             literal: Literals::Plus,
             literal_plus: true,

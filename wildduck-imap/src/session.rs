@@ -170,7 +170,7 @@ impl Session {
                 .shared
                 .config
                 .allow_plaintext_login
-                .unwrap_or(self.peer_is_loopback)
+                .allows(self.peer_is_loopback)
     }
 
     pub fn capabilities(&self) -> String {

@@ -2,18 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// When USER/PASS and AUTH PLAIN may be used on a connection that is not (yet) encrypted.
-/// On TLS connections they are always allowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PlaintextLogin {
-    /// Also on plain connections from anywhere (only for trusted networks).
-    Always,
-    /// Only on plain connections from a loopback address (the default).
-    Loopback,
-    /// Never: clients must use STLS or the implicit-TLS port first.
-    Never,
-}
+/// When USER/PASS and AUTH PLAIN may be used on a connection that is not (yet) encrypted;
+/// the store's one setting for every listener.
+pub use wildduck_store::PlaintextLogin;
 
 /// Config of the POP3 server.
 #[derive(Clone, Debug, Serialize, Deserialize)]

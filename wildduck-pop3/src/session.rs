@@ -10,7 +10,6 @@ use tokio::sync::watch;
 use wildduck_store::{AuthError, Error, Scope, User};
 
 use crate::command::{self, Command, Phase};
-use crate::config::PlaintextLogin;
 use crate::connection::{Connection, Frame};
 use crate::maildrop::Maildrop;
 use crate::server::{Shared, shutdown_requested};
@@ -158,11 +157,11 @@ impl Session {
     /// USER/PASS and AUTH PLAIN need TLS unless the config allows plaintext here.
     pub(crate) fn plaintext_login_allowed(&self) -> bool {
         self.conn.is_tls()
-            || match self.shared.config.allow_plaintext_login {
-                PlaintextLogin::Always => true,
-                PlaintextLogin::Loopback => self.peer.ip().to_canonical().is_loopback(),
-                PlaintextLogin::Never => false,
-            }
+            || self
+                .shared
+                .config
+                .allow_plaintext_login
+                .allows(self.peer.ip().to_canonical().is_loopback())
     }
 
     /// Checks credentials under the store's lockout (shared with IMAP, per user and per

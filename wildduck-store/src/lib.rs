@@ -22,6 +22,7 @@ mod store;
 #[doc(hidden)]
 pub mod testkit;
 
+pub use accounts::{PlaintextLogin, normalize_address};
 pub use backend::LiveContent;
 pub use delivery::{Delivery, Recipient};
 pub use error::*;

@@ -227,6 +227,17 @@ impl Store {
 
     /// Creates a user with the default mailboxes (`DEFAULT_MAILBOXES`).
     pub async fn create_user(&self, new: NewUser) -> Result<User> {
+        self.insert_user(new, PasswordSource::Plain).await
+    }
+
+    /// Creates a user like `create_user`, but `new.password` is a hash made elsewhere (an
+    /// account moved from WildDuck): any format WildDuck accepts, refused here otherwise.
+    /// It is replaced by an argon2id hash at the first successful login.
+    pub async fn create_user_with_password_hash(&self, new: NewUser) -> Result<User> {
+        self.insert_user(new, PasswordSource::Hashed).await
+    }
+
+    async fn insert_user(&self, new: NewUser, source: PasswordSource) -> Result<User> {
         let (username, unameview) = accounts::normalize_username(&new.username)?;
         let address = new
             .address
@@ -234,7 +245,13 @@ impl Store {
             .map(accounts::normalize_address)
             .transpose()?;
         let password = new.password;
-        let password_hash = blocking(move || accounts::hash_password(&password)).await?;
+        let password_hash = match source {
+            PasswordSource::Plain => blocking(move || accounts::hash_password(&password)).await?,
+            PasswordSource::Hashed => {
+                accounts::check_password_hash(&password)?;
+                password
+            }
+        };
         let user = User {
             id: UserId::new(),
             username,
@@ -841,6 +858,13 @@ fn analyze(
     })
 }
 
+/// What `NewUser::password` holds when a user is created.
+enum PasswordSource {
+    Plain,
+    /// A hash from another system, stored as given once its format is known.
+    Hashed,
+}
+
 /// Runs CPU-heavy work (hashing, compression, MIME) on the blocking pool. The work starts
 /// at once, not when the result is first awaited, so several can run side by side.
 fn blocking<T, F>(f: F) -> impl Future<Output = Result<T>>
@@ -915,6 +939,39 @@ mod tests {
             .unwrap()
             .unwrap()
             .password_hash
+    }
+
+    #[tokio::test]
+    async fn imported_hashes_are_checked_before_anything_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path(), StoreConfig::default())
+            .await
+            .unwrap();
+        let imported = |password: &str| NewUser {
+            username: "moved".into(),
+            password: password.into(),
+            ..NewUser::default()
+        };
+        let refused = store
+            .create_user_with_password_hash(imported("$md5$not-a-wildduck-format"))
+            .await;
+        assert!(
+            matches!(refused, Err(Error::User(UserError::InvalidPassword(_)))),
+            "{refused:?}"
+        );
+        assert!(store.list_users().await.unwrap().is_empty());
+
+        let hash = "$1$WBmiOwP7$YAPeMSKyVbjaMPqwREZP60";
+        let user = store
+            .create_user_with_password_hash(imported(hash))
+            .await
+            .unwrap();
+        assert_eq!(stored_hash(&store, user.id).await, hash, "stored as given");
+        store
+            .authenticate("moved", "md5-crypt pässword", Scope::Pop3)
+            .await
+            .unwrap();
+        assert!(stored_hash(&store, user.id).await.starts_with("$argon2id$"));
     }
 
     #[tokio::test]

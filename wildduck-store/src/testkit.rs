@@ -1623,3 +1623,16 @@ pub async fn verify_and_gc(store: Store) {
     assert_eq!((stats.messages, stats.blobs, stats.raw_bytes), (0, 0, 0));
     assert!(store.verify(true).await.unwrap().problems.is_empty());
 }
+
+/// Password hashes in every format WildDuck accepts, made by the reference libraries
+/// (`tests/fixtures/wildduck_hashes.tsv` names the commands): (format, password, hash).
+pub fn wildduck_password_hashes() -> Vec<(&'static str, &'static str, &'static str)> {
+    include_str!("../tests/fixtures/wildduck_hashes.tsv")
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            Some((fields.next()?, fields.next()?, fields.next()?))
+        })
+        .collect()
+}

@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use wildduck_store::{MigrateOptions, MigrateProgress, MigrateReport, Store};
+use wildduck_store::{MigrateOptions, MigrateProgress, MigrateReport, Store, StoreStats};
 
 use super::Ctx;
 use crate::error::{CliError, CliResult, ErrorKind};
@@ -94,7 +94,7 @@ pub async fn run(ctx: &Ctx, args: MigrateArgs) -> CliResult<Report> {
     }
     let source = StoreSpec::parse(&args.from)?.open(ctx, true).await?;
     let target = StoreSpec::parse(&args.to)?.open(ctx, false).await?;
-    refuse_foreign_target(&source, &target, &args.to).await?;
+    let target_held = refuse_foreign_target(&source, &target, &args.to).await?;
     let options = MigrateOptions {
         batch_size: args.batch_size,
         max_messages: args.max_messages,
@@ -111,6 +111,15 @@ pub async fn run(ctx: &Ctx, args: MigrateArgs) -> CliResult<Report> {
         eprintln!();
     }
     if report.complete && !report.agrees() {
+        // What the target held before was not an interrupted run of this migration (a copy
+        // of an older state of the source, say): that, not the copying, is what went wrong.
+        if target_held.users > 0 {
+            return Err(target_not_empty(
+                &args.to,
+                &target_held,
+                &format!("after this run the two differ:{}", disagreements(&report)),
+            ));
+        }
         return Err(CliError::new(
             ErrorKind::Data,
             format!(
@@ -123,9 +132,15 @@ pub async fn run(ctx: &Ctx, args: MigrateArgs) -> CliResult<Report> {
     Ok(Report::new(&report, text))
 }
 
-/// A target may hold only what an earlier run of this migration put there: copying into a
-/// store with other accounts would merge two stores and never verify.
-async fn refuse_foreign_target(source: &Store, target: &Store, name: &str) -> CliResult<()> {
+/// A target may hold only what an earlier, interrupted run of this migration put there:
+/// copying into a store with other accounts, or with more than the source has, would merge
+/// two stores and never verify. Returns what the target held.
+async fn refuse_foreign_target(
+    source: &Store,
+    target: &Store,
+    name: &str,
+) -> CliResult<StoreStats> {
+    let held = target.stats().await?;
     let ours: HashSet<_> = source
         .list_users()
         .await?
@@ -138,16 +153,38 @@ async fn refuse_foreign_target(source: &Store, target: &Store, name: &str) -> Cl
         .into_iter()
         .find(|u| !ours.contains(&u.id))
     {
-        return Err(CliError::new(
-            ErrorKind::CantCreate,
-            format!(
-                "{name} holds user {} who is not in the source; migrate into an empty store \
-                 (or one an interrupted migration of this source left)",
-                stranger.username
-            ),
+        return Err(target_not_empty(
+            name,
+            &held,
+            &format!("user {} is not in the source", stranger.username),
         ));
     }
-    Ok(())
+    let has = source.stats().await?;
+    for (what, in_source, in_target) in [
+        ("mailboxes", has.mailboxes, held.mailboxes),
+        ("messages", has.messages, held.messages),
+    ] {
+        if in_target > in_source {
+            return Err(target_not_empty(
+                name,
+                &held,
+                &format!("it has more {what} than the source ({in_target} vs {in_source})"),
+            ));
+        }
+    }
+    Ok(held)
+}
+
+/// The error for a target that holds data other than an interrupted run of this migration.
+fn target_not_empty(name: &str, held: &StoreStats, why: &str) -> CliError {
+    CliError::new(
+        ErrorKind::CantCreate,
+        format!(
+            "the target {name} is not empty ({} users, {} messages) and is not an interrupted \
+             migration of this source: {why}. Migrate into an empty store or a new directory.",
+            held.users, held.messages
+        ),
+    )
 }
 
 /// One progress line, rewritten in place.

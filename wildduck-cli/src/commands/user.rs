@@ -20,6 +20,11 @@ pub enum UserCommand {
         username: String,
         #[command(flatten)]
         password: PasswordArgs,
+        /// A password hash from another system, e.g. a WildDuck account's: argon2, bcrypt,
+        /// PBKDF2 (`$pbkdf2-sha512$…`), crypt(3) SHA-512/SHA-256/MD5/DES. Other formats are
+        /// refused. It becomes an argon2id hash at the first login.
+        #[arg(long, conflicts_with_all = ["password", "password_stdin"])]
+        hashed_password: Option<String>,
         /// Storage quota: bytes, or with K/M/G/T suffix, or `unlimited`.
         #[arg(long)]
         quota: Option<Quota>,
@@ -145,9 +150,16 @@ pub async fn run(ctx: &Ctx, command: UserCommand) -> CliResult<Report> {
         UserCommand::Add {
             username,
             password,
+            hashed_password,
             quota,
             address,
-        } => add(ctx, username, &password, quota, address).await,
+        } => {
+            let credential = match hashed_password {
+                Some(hash) => Credential::Hash(hash),
+                None => Credential::Password(password.resolve()?),
+            };
+            add(ctx, username, credential, quota, address).await
+        }
         UserCommand::List => list(&ctx.store().await?).await,
         UserCommand::Show { user } => show(&ctx.store().await?, &user).await,
         UserCommand::Passwd { user, password } => {
@@ -193,25 +205,39 @@ pub async fn run(ctx: &Ctx, command: UserCommand) -> CliResult<Report> {
     }
 }
 
+/// How a new user's password is given.
+enum Credential {
+    /// A password, and whether we made it up (then it must be shown).
+    Password((String, bool)),
+    /// A hash made elsewhere, stored as it is.
+    Hash(String),
+}
+
 async fn add(
     ctx: &Ctx,
     username: String,
-    password: &PasswordArgs,
+    credential: Credential,
     quota: Option<Quota>,
     address: Option<String>,
 ) -> CliResult<Report> {
-    let (password, generated) = password.resolve()?;
     let store = ctx.store_creating().await?;
-    let user = store
-        .create_user(NewUser {
-            username: username.clone(),
-            password: password.clone(),
-            quota: quota.and_then(|q| q.0),
-            address,
-        })
-        .await
-        .map_err(|err| CliError::from(err).context(format!("user {username}")))?;
-    Ok(password_report(&user, "created user", &password, generated))
+    let new_user = |password: &str| NewUser {
+        username: username.clone(),
+        password: password.to_string(),
+        quota: quota.and_then(|q| q.0),
+        address: address.clone(),
+    };
+    let created = match &credential {
+        Credential::Password((password, _)) => store.create_user(new_user(password)).await,
+        Credential::Hash(hash) => store.create_user_with_password_hash(new_user(hash)).await,
+    };
+    let user = created.map_err(|err| CliError::from(err).context(format!("user {username}")))?;
+    Ok(match credential {
+        Credential::Password((password, generated)) => {
+            password_report(&user, "created user", &password, generated)
+        }
+        Credential::Hash(_) => password_report(&user, "created user", "", false),
+    })
 }
 
 /// The result of setting a password: the password itself only when we made it up.

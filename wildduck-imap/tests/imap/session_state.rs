@@ -134,7 +134,7 @@ async fn authenticate_plain_with_and_without_initial_response() {
 #[tokio::test]
 async fn logindisabled_without_tls_when_plaintext_is_not_allowed() {
     let config = Config {
-        allow_plaintext_login: Some(false),
+        allow_plaintext_login: wildduck_imap::PlaintextLogin::Never,
         ..Config::default()
     };
     let server = TestServer::start_with(config).await;

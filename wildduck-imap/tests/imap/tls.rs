@@ -43,7 +43,7 @@ fn localhost() -> ServerName<'static> {
 async fn starttls_upgrades_and_drops_pipelined_plaintext() {
     let (acceptor, connector) = tls_pair();
     let config = Config {
-        allow_plaintext_login: Some(false),
+        allow_plaintext_login: wildduck_imap::PlaintextLogin::Never,
         ..Config::default()
     };
     let server = TestServer::start_with_tls(config, Some(acceptor)).await;
@@ -91,7 +91,7 @@ async fn implicit_tls_greets_inside_tls() {
     let (acceptor, connector) = tls_pair();
     let config = Config {
         implicit_tls: true,
-        allow_plaintext_login: Some(false),
+        allow_plaintext_login: wildduck_imap::PlaintextLogin::Never,
         ..Config::default()
     };
     let server = TestServer::start_with_tls(config, Some(acceptor)).await;

@@ -181,6 +181,10 @@ const READERS: usize = 4;
 const STATEMENT_CACHE: usize = 128;
 /// Most operations one group commit takes.
 const MAX_GROUP: usize = 256;
+/// The WAL file is cut back to this size after each checkpoint (SQLite checkpoints on its
+/// own every 1000 pages), so a long-running server does not keep a WAL as large as its
+/// biggest burst of writes.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// A FETCH of at most this many UIDs reads on the calling task (see `read_small`).
 const INLINE_UIDS: u64 = 32;
 /// At most this many journal changes are read on the calling task (see `read_small`).
@@ -238,6 +242,19 @@ pub struct SqliteBackend {
     writer: mpsc::Sender<Job>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
+    /// Joined on drop, so the store is closed (WAL checkpointed) before the owner goes on.
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SqliteBackend {
+    /// Closes the write queue and waits for the writer to finish what was queued and to
+    /// checkpoint the WAL into the database: a stopped server leaves no WAL behind.
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.writer, mpsc::channel().0));
+        if let Some(thread) = self.writer_thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -251,6 +268,7 @@ fn open_connection(file: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     // Room for every distinct statement of the hot paths, so none is parsed again per call.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -276,7 +294,7 @@ impl SqliteBackend {
                 .map(|_| open_connection(&file).map(Mutex::new))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let (jobs, queue) = mpsc::channel::<Job>();
-            std::thread::Builder::new()
+            let writer_thread = std::thread::Builder::new()
                 .name("wildduck-sqlite-writer".into())
                 .spawn(move || write_loop(writer, queue))
                 .map_err(|e| Error::Backend(format!("starting the writer thread: {e}")))?;
@@ -284,6 +302,7 @@ impl SqliteBackend {
                 writer: jobs,
                 readers: Arc::new(readers),
                 next_reader: AtomicUsize::new(0),
+                writer_thread: Some(writer_thread),
             })
         })
         .await
@@ -498,6 +517,11 @@ fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
         for answer in answers {
             answer(committed.as_ref().err());
         }
+    }
+    // The queue is closed: the store is being dropped. Move the WAL into the database and
+    // empty it (readers still open are idle, outside any transaction).
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!("sqlite checkpoint on close: {e}");
     }
 }
 
