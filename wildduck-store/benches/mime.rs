@@ -16,7 +16,7 @@ use wildduck_store::{Section, SectionText};
 
 const GEN_MBOX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/tools/gen_mbox.py"
+    "/../tests/tools/gen_mbox.py"
 );
 
 fn corpus() -> Vec<Bytes> {

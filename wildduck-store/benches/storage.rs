@@ -21,7 +21,7 @@ use wildduck_store::{
 
 const GEN_MBOX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/tools/gen_mbox.py"
+    "/../tests/tools/gen_mbox.py"
 );
 /// Deliveries, and readers, running at once.
 const CONCURRENCY: usize = 16;

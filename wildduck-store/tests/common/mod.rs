@@ -3,10 +3,10 @@
 
 use wildduck_store::{Partial, Section, SectionText};
 
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/mime");
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/mime");
 pub const GEN_MBOX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/tools/gen_mbox.py"
+    "/../tests/tools/gen_mbox.py"
 );
 
 /// Every fixture as (file stem, bytes), sorted by name.
