@@ -691,7 +691,7 @@ def main():
     ap.add_argument("--wildduck", default=os.path.join(REPO, "target/release/wildduck"))
     ap.add_argument("--tool", default=os.path.join(REPO, "target/release/wildduck-bench"))
     ap.add_argument("--tools-dir", default=os.environ.get(
-        "WILDDUCK_TOOLS", os.path.join(os.path.dirname(REPO), "shared/tools")))
+        "WILDDUCK_TOOLS", os.path.join(REPO, "tests/tools")))
     ap.add_argument("--corpus-cache", default=os.path.expanduser("~/.cache/wildduck-bench"))
     ap.add_argument("--json-out", help="write every number as JSON here")
     ap.add_argument("--only", default="storage,imaplib,load,scale,bigappend,memory",

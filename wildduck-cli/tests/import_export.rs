@@ -450,7 +450,7 @@ fn eml_fixtures_import_and_export_byte_exact() {
     let env = Env::new();
     env.add_user("alice", "alice-password");
     let mut fixtures: Vec<PathBuf> = fs::read_dir(fixtures_dir())
-        .expect("../shared/fixtures/mime next to the repository")
+        .expect("tests/fixtures/mime in the repository")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
         .collect();
@@ -570,7 +570,7 @@ fn a_whole_user_exports_to_a_tree() {
 fn a_generated_mbox_imports_as_pythons_mailbox_reads_it_and_round_trips() {
     let env = Env::new();
     env.add_user("alice", "alice-password");
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools");
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools");
     let mbox = env.path("gen.mbox");
     // 600 messages: more than two of the import's 256-message batches, so order across
     // batches is checked too.

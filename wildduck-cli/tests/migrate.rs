@@ -36,7 +36,7 @@ const USERS: [(&str, &str); 3] = [
 
 fn gen_mbox(env: &Env, name: &str, count: usize, seed: u32) -> PathBuf {
     let path = env.path(name);
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/gen_mbox.py");
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools/gen_mbox.py");
     let status = Command::new("python3")
         .arg(&tool)
         .args(["-n", &count.to_string(), "--seed", &seed.to_string(), "-o"])

@@ -572,7 +572,7 @@ fn kill_9_under_append_load_loses_nothing_acknowledged() {
     );
 }
 
-/// The shared smoke tools (`../shared/tools`) walk every common IMAP and POP3 operation; here
+/// The smoke tools (`tests/tools`) walk every common IMAP and POP3 operation; here
 /// both servers run in one process over one store (the POP3 tool seeds its mail over IMAP).
 #[test]
 fn the_shared_imap_and_pop3_smoke_tools_pass_against_one_serve_process() {
@@ -580,7 +580,7 @@ fn the_shared_imap_and_pop3_smoke_tools_pass_against_one_serve_process() {
     let config = write_config(&env, "");
     let server = Server::start(&env, &config, 2);
     let (user, password) = server.account.clone().unwrap();
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools");
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools");
     let imap = server.address("IMAP (plain)").port().to_string();
     let pop3 = server.address("POP3 (plain)").port().to_string();
     let runs = [

@@ -5,15 +5,13 @@
 
 use std::io;
 use std::ops::Range;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::time::Duration;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer};
 use imap_codec::imap_types::core::LiteralMode;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wildduck_net::Stream;
 
 /// Bytes read from the socket at a time; bounds what sits unparsed in the framer.
 const READ_CHUNK: usize = 8 * 1024;
@@ -21,86 +19,8 @@ const READ_CHUNK: usize = 8 * 1024;
 const KEEP_CAPACITY: usize = 16 * 1024;
 /// Literals up to this size are copied into the output buffer instead of written apart.
 const BUFFERED_LITERAL: u64 = 64 * 1024;
-
-/// A client connection, plain or TLS.
-pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Only while STARTTLS swaps the stream.
-    Upgrading,
-}
-
-fn upgrading_error() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotConnected,
-        "stream is being upgraded to TLS",
-    )
-}
-
-/// Asks the kernel to acknowledge the next bytes from the client at once.
-///
-/// A client with Nagle's algorithm on (imaplib, Thunderbird, most libraries) writes a literal
-/// and the CRLF that ends its command apart, and holds the CRLF until the literal is
-/// acknowledged; Linux delays that ACK up to 40 ms while the server has nothing to send, so every
-/// APPEND waited ~44 ms. Dovecot sets TCP_QUICKACK before each read for the same reason. The
-/// flag is not sticky (the kernel drops back to delayed ACKs after our own writes), so it is set
-/// before every read; a failure only costs speed.
-fn ack_promptly(tcp: &TcpStream) {
-    #[cfg(target_os = "linux")]
-    let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
-    #[cfg(not(target_os = "linux"))]
-    let _ = tcp;
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => {
-                ack_promptly(s);
-                Pin::new(s).poll_read(cx, buf)
-            }
-            Stream::Tls(s) => {
-                ack_promptly(s.get_ref().0);
-                Pin::new(s).poll_read(cx, buf)
-            }
-            Stream::Upgrading => Poll::Ready(Err(upgrading_error())),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Upgrading => Poll::Ready(Err(upgrading_error())),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
-            Stream::Upgrading => Poll::Ready(Err(upgrading_error())),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Upgrading => Poll::Ready(Err(upgrading_error())),
-        }
-    }
-}
+/// Longest TLS handshake, for implicit TLS and STARTTLS alike.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the framer has for the session.
 #[derive(Debug, PartialEq, Eq)]
@@ -229,7 +149,7 @@ impl Connection {
     }
 
     pub fn is_tls(&self) -> bool {
-        matches!(self.stream, Stream::Tls(_))
+        self.stream.is_tls()
     }
 
     /// Reads until a complete command, a literal announcement, or a framing failure.
@@ -361,16 +281,11 @@ impl Connection {
     /// (they were sent in clear and must not be taken as protected commands).
     pub async fn start_tls(&mut self, acceptor: &tokio_rustls::TlsAcceptor) -> io::Result<()> {
         self.flush().await?;
-        let tcp = match std::mem::replace(&mut self.stream, Stream::Upgrading) {
-            Stream::Plain(tcp) => tcp,
-            other => {
-                self.stream = other;
-                return Err(io::Error::other("TLS is already active"));
-            }
-        };
+        self.stream
+            .start_tls(acceptor, TLS_HANDSHAKE_TIMEOUT)
+            .await?;
         self.framer = Fragmentizer::new(self.max_message);
         self.start_next_message();
-        self.stream = Stream::Tls(Box::new(acceptor.accept(tcp).await?));
         Ok(())
     }
 

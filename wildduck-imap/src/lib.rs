@@ -1,9 +1,11 @@
 //! `wildduck-imap`: an IMAP4rev1 server that turns IMAP into calls on [`wildduck_store::Store`].
 //!
-//! Layout: [`server`] accepts connections, `connection` frames bytes into commands (imap-codec's
-//! `Fragmentizer`) and writes responses, `session` keeps the per-connection state machine and
-//! the selected mailbox's sequence map, `command/` has one file per command group, `encode`
-//! serializes ENVELOPE/BODYSTRUCTURE, `utf7` converts mailbox names, `search` maps SEARCH keys.
+//! Layout: [`server`] plugs IMAP into `wildduck-net`'s accept loop, `connection` frames bytes
+//! into commands (imap-codec's `Fragmentizer`) and writes responses, `state` is what a session
+//! holds (login, the selected mailbox's sequence map) and what commands answer, `session` runs
+//! the loop that calls `command/` (one file per command group; commands never call back into
+//! the loop), `encode` serializes ENVELOPE/BODYSTRUCTURE, `utf7` converts mailbox names,
+//! `search` maps SEARCH keys.
 
 mod command;
 mod connection;
@@ -11,6 +13,7 @@ mod encode;
 mod search;
 mod server;
 mod session;
+mod state;
 mod utf7;
 
 use serde::{Deserialize, Serialize};

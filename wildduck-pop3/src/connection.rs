@@ -5,15 +5,12 @@
 //! flushed when no further complete command is waiting.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
+use wildduck_net::Stream;
 
 /// One unit of client input.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,86 +19,6 @@ pub(crate) enum Frame {
     Line(Bytes),
     /// A line longer than the limit; its bytes were discarded.
     TooLong,
-}
-
-/// The socket under a connection.
-pub(crate) enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Only while the plain socket is handed to the TLS handshake.
-    Detached,
-}
-
-fn detached() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotConnected,
-        "connection is being upgraded to TLS",
-    )
-}
-
-/// Asks the kernel to acknowledge the next bytes from the client at once.
-///
-/// A client with Nagle's algorithm on (imaplib, Thunderbird, most libraries) writes a literal
-/// and the CRLF that ends its command apart, and holds the CRLF until the literal is
-/// acknowledged; Linux delays that ACK up to 40 ms while the server has nothing to send, so every
-/// APPEND waited ~44 ms. Dovecot sets TCP_QUICKACK before each read for the same reason. The
-/// flag is not sticky (the kernel drops back to delayed ACKs after our own writes), so it is set
-/// before every read; a failure only costs speed.
-fn ack_promptly(tcp: &TcpStream) {
-    #[cfg(target_os = "linux")]
-    let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
-    #[cfg(not(target_os = "linux"))]
-    let _ = tcp;
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => {
-                ack_promptly(s);
-                Pin::new(s).poll_read(cx, buf)
-            }
-            Stream::Tls(s) => {
-                ack_promptly(s.get_ref().0);
-                Pin::new(s.as_mut()).poll_read(cx, buf)
-            }
-            Stream::Detached => Poll::Ready(Err(detached())),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Stream::Detached => Poll::Ready(Err(detached())),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Stream::Detached => Poll::Ready(Err(detached())),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Stream::Detached => Poll::Ready(Err(detached())),
-        }
-    }
 }
 
 /// A client connection: framed input, buffered output.
@@ -127,7 +44,7 @@ impl Connection {
     }
 
     pub(crate) fn is_tls(&self) -> bool {
-        matches!(self.stream.get_ref(), Stream::Tls(_))
+        self.stream.get_ref().is_tls()
     }
 
     /// Whether a complete command is already buffered (then responses are not flushed yet).
@@ -214,19 +131,11 @@ impl Connection {
         self.flush().await?;
         self.input.clear();
         self.discarding = false;
-        let stream = std::mem::replace(&mut self.stream, BufWriter::new(Stream::Detached));
-        let Stream::Plain(socket) = stream.into_inner() else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "connection is not plain",
-            ));
-        };
-        let handshake = acceptor.accept(socket);
-        let tls = tokio::time::timeout(self.write_timeout, handshake)
+        // Flushed: the writer's buffer is empty, the socket underneath can change.
+        self.stream
+            .get_mut()
+            .start_tls(acceptor, self.write_timeout)
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
-        self.stream = BufWriter::new(Stream::Tls(Box::new(tls)));
-        Ok(())
     }
 
     /// Flushes and closes the write side.

@@ -47,6 +47,7 @@ mod connection;
 mod maildrop;
 mod server;
 mod session;
+mod state;
 mod wire;
 
 pub use config::{Config, PlaintextLogin};

@@ -11,7 +11,7 @@ use wildduck_store::{Flags, UidSet};
 
 fn shared_tool(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/tools")
+        .join("../tests/tools")
         .join(name)
 }
 

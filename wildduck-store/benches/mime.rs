@@ -14,10 +14,7 @@ use wildduck_store::mime::layout::split_for_storage;
 use wildduck_store::mime::{analyze_tree, read_section, read_section_in, split};
 use wildduck_store::{Section, SectionText};
 
-const GEN_MBOX: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/tools/gen_mbox.py"
-);
+const GEN_MBOX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/tools/gen_mbox.py");
 
 fn corpus() -> Vec<Bytes> {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -19,10 +19,7 @@ use wildduck_store::{
     Flags, MailboxId, NewUser, Section, SectionText, Store, StoreConfig, Uid, mime,
 };
 
-const GEN_MBOX: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/tools/gen_mbox.py"
-);
+const GEN_MBOX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/tools/gen_mbox.py");
 /// Deliveries, and readers, running at once.
 const CONCURRENCY: usize = 16;
 /// Recipients of a mailing-list message.

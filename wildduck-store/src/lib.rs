@@ -19,7 +19,9 @@ mod names;
 pub mod notify;
 mod search;
 mod store;
-#[doc(hidden)]
+/// The backend conformance suite and test helpers; only with the `testkit` feature, which
+/// the store's own tests and the shells' tests turn on as a dev-dependency feature.
+#[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use accounts::{PlaintextLogin, normalize_address};

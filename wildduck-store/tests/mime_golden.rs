@@ -1,5 +1,5 @@
 //! Compares our MIME analysis with Dovecot's, recorded by `tests/golden/record-dovecot.sh`
-//! into `tests/golden/dovecot/` for every fixture of `shared/fixtures/mime`.
+//! into `tests/golden/dovecot/` for every fixture of `tests/fixtures/mime`.
 //!
 //! Dovecot stores and sends messages with CRLF line endings, so each fixture is compared in
 //! its CRLF form (bare LF turned into CRLF); for CRLF fixtures that is the file itself.

@@ -120,9 +120,9 @@ pub fn parse_json(output: &Output) -> Value {
     })
 }
 
-/// The shared MIME fixtures (`../shared/fixtures/mime` beside the repository).
+/// The MIME fixtures (`tests/fixtures/mime` in the repository).
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/mime")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mime")
 }
 
 /// A small message with a header that identifies it.

@@ -6,7 +6,7 @@ use wildduck_store::{Error, Flags, MailboxError, Timestamp};
 
 use super::extended::complete_words;
 use super::mailbox_name;
-use crate::session::{Outcome, Reply, Session, store_error};
+use crate::state::{Outcome, Reply, Session, store_error};
 
 const UPLOAD_LIMIT_REACHED: &str = "[LIMIT] Daily upload limit reached, try again tomorrow";
 

@@ -8,7 +8,7 @@ use imap_codec::imap_types::auth::AuthenticateData;
 use wildduck_store::{AuthError, Error, Scope};
 
 use crate::connection::Inbound;
-use crate::session::{Fail, Outcome, Reply, Session};
+use crate::state::{Fail, Outcome, Reply, Session};
 
 pub fn capability(session: &mut Session) -> Outcome {
     let caps = session.capabilities();

@@ -1,7 +1,7 @@
 //! COMPRESS DEFLATE (RFC 4978): the tagged OK goes out uncompressed, everything after it in
 //! both directions is raw DEFLATE.
 
-use crate::session::{Outcome, Reply, Session};
+use crate::state::{Outcome, Reply, Session};
 
 pub async fn compress(session: &mut Session, tag: &str) -> Outcome {
     if session.conn.is_compressed() {

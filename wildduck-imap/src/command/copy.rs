@@ -4,7 +4,7 @@ use imap_codec::imap_types::sequence::SequenceSet;
 use wildduck_store::{CopyOutcome, Error, MailboxError, Uid, UidSet};
 
 use crate::search::resolve;
-use crate::session::{Fail, Outcome, Reply, Session};
+use crate::state::{Fail, Outcome, Reply, Session};
 
 /// `1:3,7` form of ascending UIDs, paired in the order given.
 fn compact(uids: impl Iterator<Item = Uid>) -> String {

@@ -4,7 +4,7 @@ use imap_codec::imap_types::sequence::SequenceSet;
 use wildduck_store::UidSet;
 
 use crate::search::resolve;
-use crate::session::{Fail, Outcome, Reply, Session};
+use crate::state::{Fail, Outcome, Reply, Session};
 
 pub async fn expunge(session: &mut Session, uids: Option<&SequenceSet>) -> Outcome {
     let store = session.shared.store.clone();

@@ -11,7 +11,7 @@ use wildduck_store::{Flag, FlagOp, Flags, MetaFields, ModSeq, Partial, Uid, UidS
 use super::FetchItem;
 use crate::encode;
 use crate::search::resolve;
-use crate::session::{Fail, Outcome, Reply, Session};
+use crate::state::{Fail, Outcome, Reply, Session};
 
 /// Output buffered beyond this is written out between messages.
 const FLUSH_AT: usize = 64 * 1024;

@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, interval_at};
 
 use crate::connection::Inbound;
-use crate::session::{Fail, Outcome, Reply, Session};
+use crate::state::{Fail, Outcome, Reply, Session};
 
 pub async fn idle(session: &mut Session, _tag: &str) -> Outcome {
     let Some(user) = session.user.as_ref().map(|u| u.id) else {
@@ -68,7 +68,7 @@ pub async fn idle(session: &mut Session, _tag: &str) -> Outcome {
                 session.conn.untagged("OK Still here");
                 session.conn.flush().await?;
             }
-            _ = session.shutdown.changed() => {
+            _ = session.shutdown.requested() => {
                 session.conn.untagged("BYE Server shutting down");
                 return Err(Fail::Io(io::ErrorKind::Interrupted.into()));
             }

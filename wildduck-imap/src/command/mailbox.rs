@@ -8,7 +8,7 @@ use wildduck_store::{
 
 use super::ListRequest;
 use crate::encode;
-use crate::session::{Outcome, Reply, Selected, Session, flags_line};
+use crate::state::{Outcome, Reply, Selected, Session, flags_line};
 use crate::utf7;
 
 /// The name of a mailbox on the wire (modified UTF-7, quoted when needed).
@@ -45,7 +45,7 @@ pub async fn select(
 ) -> Outcome {
     // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
     session.selected = None;
-    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let user = user_id(session).map_err(crate::state::Fail::Reply)?;
     if condstore {
         session.condstore = true;
     }
@@ -106,7 +106,7 @@ pub async fn select(
 }
 
 pub async fn create(session: &mut Session, name: &str, special_use: Option<SpecialUse>) -> Outcome {
-    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let user = user_id(session).map_err(crate::state::Fail::Reply)?;
     let name = name.trim_end_matches(PATH_SEPARATOR);
     if name.is_empty() {
         return Ok(Reply::Bad("Mailbox name is empty".into()));
@@ -122,7 +122,7 @@ pub async fn create(session: &mut Session, name: &str, special_use: Option<Speci
 }
 
 pub async fn delete(session: &mut Session, name: &str) -> Outcome {
-    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let user = user_id(session).map_err(crate::state::Fail::Reply)?;
     if name.eq_ignore_ascii_case("INBOX") {
         return Ok(Reply::No("[CANNOT] INBOX can not be deleted".into()));
     }
@@ -138,7 +138,7 @@ pub async fn delete(session: &mut Session, name: &str) -> Outcome {
 }
 
 pub async fn rename(session: &mut Session, from: &str, to: &str) -> Outcome {
-    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let user = user_id(session).map_err(crate::state::Fail::Reply)?;
     let to = to.trim_end_matches(PATH_SEPARATOR);
     if to.eq_ignore_ascii_case("INBOX") {
         return Ok(Reply::No("[ALREADYEXISTS] INBOX always exists".into()));
@@ -148,7 +148,7 @@ pub async fn rename(session: &mut Session, from: &str, to: &str) -> Outcome {
 }
 
 pub async fn subscribe(session: &mut Session, name: &str, subscribed: bool) -> Outcome {
-    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let user = user_id(session).map_err(crate::state::Fail::Reply)?;
     session
         .store()
         .set_subscribed(user, name, subscribed)
@@ -211,7 +211,7 @@ fn xlist_attribute(mailbox: &Mailbox) -> Option<&'static str> {
 }
 
 pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
-    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let user = user_id(session).map_err(crate::state::Fail::Reply)?;
     let keyword = if request.lsub {
         "LSUB"
     } else if request.xlist {
@@ -303,7 +303,7 @@ async fn status_line(
     session: &Session,
     mailbox: &Mailbox,
     items: &[StatusDataItemName],
-) -> Result<String, crate::session::Fail> {
+) -> Result<String, crate::state::Fail> {
     let status = session.store().mailbox_status(mailbox.id).await?;
     let mut values = Vec::new();
     for item in items {
@@ -322,7 +322,7 @@ async fn status_line(
                 format!("DELETED {}", deleted.len())
             }
             StatusDataItemName::DeletedStorage => {
-                return Err(crate::session::Fail::Reply(Reply::Bad(
+                return Err(crate::state::Fail::Reply(Reply::Bad(
                     "DELETED-STORAGE is not supported".into(),
                 )));
             }
@@ -337,7 +337,7 @@ async fn status_line(
 }
 
 pub async fn status(session: &mut Session, name: &str, items: &[StatusDataItemName]) -> Outcome {
-    let user = user_id(session).map_err(crate::session::Fail::Reply)?;
+    let user = user_id(session).map_err(crate::state::Fail::Reply)?;
     let mailbox = match session.store().get_mailbox(user, name).await {
         Ok(mailbox) => mailbox,
         Err(Error::Mailbox(MailboxError::NotFound)) => {

@@ -1,6 +1,6 @@
 //! Commands: an owned form of every command we serve ([`Request`]), built from imap-codec's
 //! parse (or from our own parser for the syntax it lacks), and one file per command group that
-//! executes them on a [`crate::session::Session`].
+//! executes them on a [`crate::state::Session`].
 
 pub mod append;
 pub mod auth;

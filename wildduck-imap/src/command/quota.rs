@@ -5,7 +5,7 @@
 use wildduck_store::{Error, MailboxError};
 
 use crate::command::mailbox::wire_name;
-use crate::session::{Fail, Outcome, Reply, Session};
+use crate::state::{Fail, Outcome, Reply, Session};
 
 /// The quota root every mailbox of a user belongs to.
 const ROOT: &str = "";

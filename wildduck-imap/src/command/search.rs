@@ -3,7 +3,7 @@
 
 use wildduck_store::{MetaFields, SearchKey, UidSet};
 
-use crate::session::{Outcome, Reply, Session};
+use crate::state::{Outcome, Reply, Session};
 
 pub async fn search(session: &mut Session, uid_mode: bool, key: &SearchKey) -> Outcome {
     let store = session.shared.store.clone();

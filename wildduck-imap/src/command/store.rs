@@ -5,7 +5,7 @@ use wildduck_store::{Flag, FlagOp, Flags, ModSeq, UidSet};
 
 use crate::encode;
 use crate::search::resolve;
-use crate::session::{Fail, Outcome, Reply, Session, flags_line};
+use crate::state::{Fail, Outcome, Reply, Session, flags_line};
 
 pub async fn store(
     session: &mut Session,

@@ -11,7 +11,7 @@ use crate::harness::*;
 /// Runs `compress_smoke.py` (the shared smoke flow, every session compressed) against `port`.
 async fn compressed_smoke(port: u16, tls: bool) {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let smoke = here.join("../../shared/tools/imap_smoke.py");
+    let smoke = here.join("../tests/tools/imap_smoke.py");
     assert!(
         smoke.exists(),
         "smoke script missing at {}",

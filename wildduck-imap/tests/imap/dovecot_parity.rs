@@ -73,7 +73,7 @@ fn sections(data: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test]
 async fn fetch_responses_equal_dovecot_for_every_fixture() {
-    let fixtures = manifest().join("../../shared/fixtures/mime");
+    let fixtures = manifest().join("../tests/fixtures/mime");
     let golden = manifest().join("../wildduck-store/tests/golden/dovecot");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&fixtures)
         .expect("fixtures dir")

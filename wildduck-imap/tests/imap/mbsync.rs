@@ -12,7 +12,7 @@ use crate::harness::*;
 const MESSAGES: usize = 1000;
 
 fn tools() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/tools")
 }
 
 async fn run(program: &str, args: &[&str]) -> String {

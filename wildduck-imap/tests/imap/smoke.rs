@@ -8,7 +8,7 @@ use crate::harness::*;
 #[tokio::test]
 async fn imap_smoke_script_passes() {
     let server = TestServer::start().await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/imap_smoke.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/tools/imap_smoke.py");
     assert!(
         script.exists(),
         "smoke script missing at {}",

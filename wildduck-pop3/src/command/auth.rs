@@ -1,12 +1,15 @@
 //! USER/PASS (RFC 1939) and AUTH PLAIN (RFC 5034 with RFC 4616).
 
 use std::io;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use wildduck_store::{AuthError, Error, Scope, User};
 
 use crate::connection::Frame;
-use crate::session::{Flow, Session, State};
+use crate::maildrop::Maildrop;
+use crate::state::{Flow, Session, State, Transaction};
 
 const PLAINTEXT_REFUSED: &str = "[AUTH] Plaintext login is not allowed here, use STLS first";
 
@@ -27,7 +30,7 @@ pub(crate) async fn pass(session: &mut Session, password: String) -> io::Result<
     let Some(name) = user.take() else {
         return session.bad_command("Send USER first").await;
     };
-    session.login(&name, &password).await
+    login(session, &name, &password).await
 }
 
 pub(crate) async fn auth(
@@ -72,7 +75,7 @@ pub(crate) async fn auth(
         return Ok(Flow::Continue);
     }
     match decode_plain(&response) {
-        Ok((username, password)) => session.login(&username, &password).await,
+        Ok((username, password)) => login(session, &username, &password).await,
         Err(reason) => session.bad_command(reason).await,
     }
 }
@@ -98,6 +101,97 @@ fn decode_plain(response: &str) -> Result<(String, String), &'static str> {
         return Err("[AUTH] Logging in as another user is not supported");
     }
     Ok((authcid.to_string(), password.to_string()))
+}
+
+/// Checks credentials under the store's lockout (shared with IMAP, per user and per
+/// IP) and opens the maildrop: the step into TRANSACTION. Every attempt is logged, never
+/// with the password.
+async fn login(session: &mut Session, username: &str, password: &str) -> io::Result<Flow> {
+    let store = session.shared.store.clone();
+    let ip = session.peer.ip();
+    match store.login_allowed(username, ip).await {
+        Ok(Ok(())) => {}
+        Ok(Err(left)) => {
+            tracing::info!(user = username, %ip, outcome = "locked", "POP3 login attempt");
+            let reason = format!(
+                "[LOGIN-DELAY] Too many failed logins, try again in {} seconds",
+                left.as_secs().max(1)
+            );
+            let pause = store.limits().max_failure_delay.min(left);
+            return failed_login(session, &reason, pause).await;
+        }
+        Err(error) => return auth_unavailable(session, error).await,
+    }
+    let (failure, reason) = match store.authenticate(username, password, Scope::Pop3).await {
+        Ok(user) => {
+            tracing::info!(user = username, %ip, outcome = "success", "POP3 login attempt");
+            if let Err(error) = store.record_login_success(username, ip).await {
+                return auth_unavailable(session, error).await;
+            }
+            return open_maildrop(session, user).await;
+        }
+        Err(Error::Auth(AuthError::Disabled)) => ("disabled", "[AUTH] Account is disabled"),
+        Err(Error::Auth(_) | Error::User(_)) => {
+            ("bad credentials", "[AUTH] Invalid username or password")
+        }
+        Err(error) => return auth_unavailable(session, error).await,
+    };
+    tracing::info!(user = username, %ip, outcome = failure, "POP3 login attempt");
+    match store.record_login_failure(username, ip).await {
+        Ok(pause) => failed_login(session, reason, pause).await,
+        Err(error) => auth_unavailable(session, error).await,
+    }
+}
+
+async fn auth_unavailable(session: &mut Session, error: Error) -> io::Result<Flow> {
+    tracing::warn!(%error, "POP3 authentication failed in the store");
+    session
+        .conn
+        .err("[SYS/TEMP] Authentication is unavailable, try again later")
+        .await?;
+    Ok(Flow::Continue)
+}
+
+async fn open_maildrop(session: &mut Session, user: User) -> io::Result<Flow> {
+    let store = &session.shared.store;
+    let maildrop = match Maildrop::open(store, user.id, session.shared.config.max_messages).await {
+        Ok(maildrop) => maildrop,
+        Err(error) => {
+            tracing::warn!(%error, user = %user.id, "POP3 could not open INBOX");
+            session
+                .conn
+                .err("[SYS/TEMP] Could not open the maildrop, try again later")
+                .await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    let count = maildrop.visible().count();
+    tracing::info!(user = %user.id, peer = %session.peer, "POP3 login");
+    session.state = State::Transaction(Transaction { user, maildrop });
+    session
+        .conn
+        .ok(&format!("Logged in, {count} messages in the maildrop"))
+        .await?;
+    Ok(Flow::Continue)
+}
+
+/// Answers a failed or locked-out login after `pause` (the store's lockout paces it).
+async fn failed_login(session: &mut Session, reason: &str, pause: Duration) -> io::Result<Flow> {
+    session.auth_failures += 1;
+    // Flush first: pipelined answers before this one are not held back by the delay.
+    session.conn.flush().await?;
+    tokio::time::sleep(pause).await;
+    if session.auth_failures >= session.shared.config.max_auth_failures {
+        session
+            .conn
+            .err(&format!(
+                "{reason}; too many failed logins, closing connection"
+            ))
+            .await?;
+        return Ok(Flow::Close);
+    }
+    session.conn.err(reason).await?;
+    Ok(Flow::Continue)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::session::{Flow, Session, State};
+use crate::state::{Flow, Session, State};
 
 pub(crate) async fn capa(session: &mut Session) -> io::Result<Flow> {
     let mut lines = vec!["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"];

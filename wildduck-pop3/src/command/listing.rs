@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::session::{Flow, Session};
+use crate::state::{Flow, Session};
 
 pub(crate) async fn stat(session: &mut Session) -> io::Result<Flow> {
     let Some((conn, shared, transaction)) = session.transaction() else {

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::session::{Flow, Session};
+use crate::state::{Flow, Session};
 
 pub(crate) async fn dele(session: &mut Session, number: u32) -> io::Result<Flow> {
     let Some((conn, _, transaction)) = session.transaction() else {

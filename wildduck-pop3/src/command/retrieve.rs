@@ -6,7 +6,7 @@ use std::io;
 use wildduck_store::{Error, MessageError, Section, SectionBody, Store, UserId};
 
 use crate::connection::Connection;
-use crate::session::{Flow, Session};
+use crate::state::{Flow, Session};
 use crate::wire::{self, WireEncoder};
 
 /// Input is encoded in slices of this size, bounding the output buffer.

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::session::{Flow, Session, State};
+use crate::state::{Flow, Session, State};
 
 pub(crate) async fn stls(session: &mut Session) -> io::Result<Flow> {
     let Some(acceptor) = session.shared.tls.clone() else {

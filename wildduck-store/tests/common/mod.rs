@@ -3,11 +3,8 @@
 
 use wildduck_store::{Partial, Section, SectionText};
 
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/mime");
-pub const GEN_MBOX: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/tools/gen_mbox.py"
-);
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/mime");
+pub const GEN_MBOX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/tools/gen_mbox.py");
 
 /// Every fixture as (file stem, bytes), sorted by name.
 pub fn fixtures() -> Vec<(String, Vec<u8>)> {

@@ -7,14 +7,14 @@
 #   NAME.fetch     the raw untagged response to FETCH 1 (ENVELOPE BODYSTRUCTURE BODY)
 #   NAME.sections  every fetched section as "SECTION <item> <length>\n<bytes>\n"
 #
-# The messages are the shared fixtures plus our own edge cases in tests/golden/extra/
+# The messages are the fixtures of tests/fixtures/mime plus our own edge cases in tests/golden/extra/
 # (recorded as extra-NAME).
 #
-# Usage: record-dovecot.sh [FIXTURE_DIR] (default: ../../../../shared/fixtures/mime)
+# Usage: record-dovecot.sh [FIXTURE_DIR] (default: ../../../tests/fixtures/mime, the in-repo copy)
 # Environment: GOLDEN_OUT (where to write; default tests/golden/dovecot), DOVECOT_PORT.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-fixtures=${1:-$here/../../../../shared/fixtures/mime}
+fixtures=${1:-$here/../../../tests/fixtures/mime}
 fixtures=$(cd "$fixtures" && pwd)
 extra=$here/extra
 out=${GOLDEN_OUT:-$here/dovecot}  # GOLDEN_OUT: record elsewhere, e.g. to check the goldens

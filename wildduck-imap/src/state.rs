@@ -1,0 +1,397 @@
+//! What a session is and what its commands answer: the per-connection state (connection,
+//! login, selected mailbox with its sequence map), the journal-driven untagged updates
+//! (EXISTS, EXPUNGE, FETCH FLAGS) where RFC 3501 §7.4.1 allows them, and the replies. The
+//! command handlers in `command/` work on it; `session` runs the loop that calls them.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::sync::Arc;
+
+use wildduck_net::Shutdown;
+use wildduck_store::{
+    Change, ChangeKind, Error, Flag, Mailbox, MailboxError, MessageError, ModSeq, Store, Uid, User,
+};
+
+use crate::connection::Connection;
+use crate::encode;
+use crate::{Config, Literals};
+
+/// What every session of one server shares.
+pub struct Shared {
+    pub store: Store,
+    pub config: Config,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Shared {
+    pub fn new(store: Store, config: Config, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        Self { store, config, tls }
+    }
+}
+
+/// The tagged result of a command.
+#[derive(Debug)]
+pub enum Reply {
+    Ok(String),
+    No(String),
+    Bad(String),
+    /// LOGOUT: `* BYE`, tagged OK, then the connection closes.
+    Logout,
+    /// The handler already wrote the tagged response (STARTTLS answers before the handshake).
+    AlreadySent,
+}
+
+/// Why a handler stopped early: the connection broke, or the command fails with a reply.
+#[derive(Debug)]
+pub enum Fail {
+    Io(io::Error),
+    Reply(Reply),
+}
+
+impl From<io::Error> for Fail {
+    fn from(e: io::Error) -> Self {
+        Fail::Io(e)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail::Reply(store_error(&e))
+    }
+}
+
+pub type Outcome = Result<Reply, Fail>;
+
+/// Store errors as IMAP replies with RFC 5530 response codes.
+pub fn store_error(e: &Error) -> Reply {
+    let text = match e {
+        Error::Mailbox(MailboxError::NotFound) => "[NONEXISTENT] No such mailbox".to_string(),
+        Error::Mailbox(MailboxError::AlreadyExists) => {
+            "[ALREADYEXISTS] Mailbox already exists".to_string()
+        }
+        Error::Mailbox(MailboxError::InvalidName(why)) => {
+            format!("[CANNOT] Invalid mailbox name: {why}")
+        }
+        Error::Mailbox(MailboxError::Protected(why)) => format!("[CANNOT] {why}"),
+        Error::Message(MessageError::OverQuota { .. }) => "[OVERQUOTA] Quota exceeded".to_string(),
+        Error::Message(MessageError::TooBig { limit, .. }) => {
+            format!("[TOOBIG] Message too big (limit {limit} bytes)")
+        }
+        Error::Message(MessageError::InvalidFlag(flag)) => format!("Invalid flag {flag}"),
+        Error::Message(MessageError::InvalidSection(why)) => format!("Invalid section: {why}"),
+        Error::Message(MessageError::NotFound) => "[NONEXISTENT] No such message".to_string(),
+        Error::Auth(_) => "[AUTHENTICATIONFAILED] Authentication failed".to_string(),
+        Error::User(_) | Error::Address(_) => "[CANNOT] Account error".to_string(),
+        Error::Backend(why) => {
+            tracing::error!(error = %why, "store backend failed");
+            "[SERVERBUG] Internal error, try again later".to_string()
+        }
+    };
+    Reply::No(text)
+}
+
+/// The selected mailbox as this session has shown it.
+pub struct Selected {
+    pub mailbox: Mailbox,
+    pub read_only: bool,
+    /// UIDs in sequence order: index + 1 = sequence number.
+    pub uids: Vec<Uid>,
+    /// Highest MODSEQ whose changes were applied to `uids`.
+    pub modseq: ModSeq,
+    /// MODSEQs of this session's own flag changes (already reported, not echoed again).
+    pub own_modseqs: Vec<ModSeq>,
+    /// Keywords announced in FLAGS.
+    pub keywords: BTreeSet<String>,
+}
+
+impl Selected {
+    pub fn sequence_of(&self, uid: Uid) -> Option<usize> {
+        self.uids.binary_search(&uid).ok().map(|i| i + 1)
+    }
+}
+
+pub struct Session {
+    pub shared: Arc<Shared>,
+    pub conn: Connection,
+    /// The client's address: login failures are counted against it.
+    pub peer: std::net::IpAddr,
+    pub peer_is_loopback: bool,
+    pub user: Option<User>,
+    user_slot: Option<wildduck_store::SessionSlot>,
+    pub selected: Option<Selected>,
+    pub condstore: bool,
+    /// The client enabled UTF8=ACCEPT (RFC 6855).
+    pub utf8: bool,
+    /// Bad commands so far; too many end the session.
+    pub bad_commands: u32,
+    pub shutdown: Shutdown,
+}
+
+impl Session {
+    pub fn new(
+        shared: Arc<Shared>,
+        conn: Connection,
+        peer: std::net::IpAddr,
+        shutdown: Shutdown,
+    ) -> Self {
+        Self {
+            shared,
+            conn,
+            peer,
+            peer_is_loopback: peer.to_canonical().is_loopback(),
+            user: None,
+            user_slot: None,
+            selected: None,
+            condstore: false,
+            utf8: false,
+            bad_commands: 0,
+            shutdown,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Plaintext credentials are accepted over TLS, or where the config allows it.
+    pub fn login_allowed(&self) -> bool {
+        self.conn.is_tls()
+            || self
+                .shared
+                .config
+                .allow_plaintext_login
+                .allows(self.peer_is_loopback)
+    }
+
+    pub fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1"];
+        if self.user.is_none() {
+            if !self.conn.is_tls() && self.shared.tls.is_some() {
+                caps.push("STARTTLS");
+            }
+            if self.login_allowed() {
+                caps.extend(["AUTH=PLAIN", "SASL-IR"]);
+            } else {
+                caps.push("LOGINDISABLED");
+            }
+        }
+        caps.extend([
+            "ID",
+            "ENABLE",
+            "IDLE",
+            "NAMESPACE",
+            "UNSELECT",
+            "UIDPLUS",
+            "MOVE",
+            "CHILDREN",
+            "SPECIAL-USE",
+            "LIST-EXTENDED",
+            "LIST-STATUS",
+            "XLIST",
+            "CONDSTORE",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
+            "COMPRESS=DEFLATE",
+            "UTF8=ACCEPT",
+        ]);
+        match self.shared.config.literals() {
+            Literals::Plus => caps.push("LITERAL+"),
+            Literals::Minus => caps.push("LITERAL-"),
+            Literals::SyncOnly => {}
+        }
+        let mut text = caps.join(" ");
+        text.push_str(&format!(
+            " APPENDLIMIT={}",
+            self.store().config().max_message_size
+        ));
+        text
+    }
+
+    /// Marks the session as logged in as `user`, unless the user has too many sessions
+    /// (counted by the store, so across processes when they share Redis).
+    pub async fn log_in(&mut self, user: User) -> Result<(), Fail> {
+        let limit = u64::try_from(self.shared.config.max_connections_per_user).unwrap_or(u64::MAX);
+        let Some(slot) = self.store().hold_session("imap", user.id, limit).await? else {
+            return Err(Fail::Reply(Reply::No(
+                "[LIMIT] Too many simultaneous connections for this user".into(),
+            )));
+        };
+        tracing::info!(user = %user.username, "logged in");
+        self.user_slot = Some(slot);
+        self.user = Some(user);
+        Ok(())
+    }
+
+    /// Applies journal changes of the selected mailbox and reports them: EXISTS for new
+    /// messages, FETCH FLAGS for others' flag changes, and EXPUNGE when `expunge_allowed`.
+    pub async fn sync_selected(&mut self, expunge_allowed: bool) -> Result<(), Fail> {
+        let Some(selected) = self.selected.as_ref() else {
+            return Ok(());
+        };
+        let (mailbox, since) = (selected.mailbox.id, selected.modseq);
+        let changes = match self.shared.store.changes_since(mailbox, since).await {
+            Ok(changes) => changes,
+            Err(Error::Mailbox(MailboxError::NotFound)) => {
+                // Deleted by another session: the sequence map means nothing any more.
+                self.conn
+                    .untagged("BYE Selected mailbox was deleted, have to disconnect");
+                return Err(Fail::Io(io::Error::other("selected mailbox deleted")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if changes.truncated {
+            return self.resync_from_snapshot(expunge_allowed).await;
+        }
+        let Some(selected) = self.selected.as_mut() else {
+            return Ok(());
+        };
+        // Expunges may not be reported now: apply only what precedes the first one.
+        let stop = if expunge_allowed {
+            None
+        } else {
+            changes
+                .changes
+                .iter()
+                .find(|c| c.kind == ChangeKind::Expunge)
+                .map(|c| c.modseq)
+        };
+        let mut new_uids = Vec::new();
+        let mut expunged = Vec::new();
+        let mut flag_updates = Vec::new();
+        for Change { modseq, uid, kind } in changes.changes {
+            if stop.is_some_and(|stop| modseq >= stop) {
+                break;
+            }
+            match kind {
+                ChangeKind::Exists => new_uids.push(uid),
+                ChangeKind::Expunge => expunged.push(uid),
+                ChangeKind::Flags(flags) if !selected.own_modseqs.contains(&modseq) => {
+                    flag_updates.push((uid, flags, modseq));
+                }
+                ChangeKind::Flags(_) => {}
+            }
+        }
+        selected.modseq = match stop {
+            Some(stop) => selected.modseq.max(stop - 1),
+            None => selected.modseq.max(changes.highest_modseq),
+        };
+        let applied = selected.modseq;
+        selected.own_modseqs.retain(|&m| m > applied);
+        self.report_changes(expunged, new_uids, flag_updates);
+        Ok(())
+    }
+
+    /// Writes EXPUNGE lines, then EXISTS for new messages, then FETCH FLAGS, and updates the
+    /// sequence map accordingly. EXISTS is only sent when messages were added.
+    fn report_changes(
+        &mut self,
+        expunged: Vec<Uid>,
+        new_uids: Vec<Uid>,
+        flag_updates: Vec<(Uid, wildduck_store::Flags, ModSeq)>,
+    ) {
+        let Some(selected) = self.selected.as_mut() else {
+            return;
+        };
+        let mut lines = Vec::new();
+        for uid in expunged {
+            if let Some(seq) = selected.sequence_of(uid) {
+                selected.uids.remove(seq - 1);
+                lines.push(format!("{seq} EXPUNGE"));
+            }
+        }
+        let mut added = false;
+        for uid in new_uids {
+            if selected.uids.last().is_none_or(|&last| uid > last) {
+                selected.uids.push(uid);
+                added = true;
+            }
+        }
+        if added {
+            lines.push(format!("{} EXISTS", selected.uids.len()));
+        }
+        let mut new_keywords = false;
+        for (uid, flags, modseq) in flag_updates {
+            if let Some(seq) = selected.sequence_of(uid) {
+                for flag in &flags {
+                    if let Flag::Keyword(k) = flag {
+                        new_keywords |= selected.keywords.insert(k.clone());
+                    }
+                }
+                let modseq = if self.condstore {
+                    format!(" MODSEQ ({modseq})")
+                } else {
+                    String::new()
+                };
+                lines.push(format!(
+                    "{seq} FETCH (UID {uid} FLAGS {}{modseq})",
+                    encode::flag_list(&flags)
+                ));
+            }
+        }
+        if new_keywords {
+            lines.insert(0, format!("FLAGS {}", flags_line(&selected.keywords)));
+        }
+        for line in lines {
+            self.conn.untagged(&line);
+        }
+    }
+
+    async fn resync_from_snapshot(&mut self, expunge_allowed: bool) -> Result<(), Fail> {
+        let Some(selected) = self.selected.as_ref() else {
+            return Ok(());
+        };
+        let snapshot = self.shared.store.snapshot(selected.mailbox.id).await?;
+        let Some(selected) = self.selected.as_mut() else {
+            return Ok(());
+        };
+        let current: BTreeSet<Uid> = snapshot.uids.iter().copied().collect();
+        let gone: Vec<Uid> = selected
+            .uids
+            .iter()
+            .copied()
+            .filter(|u| !current.contains(u))
+            .collect();
+        if !gone.is_empty() && !expunge_allowed {
+            return Ok(());
+        }
+        let last_known = selected.uids.last().copied().unwrap_or(0);
+        let new: Vec<Uid> = snapshot
+            .uids
+            .iter()
+            .copied()
+            .filter(|&u| u > last_known)
+            .collect();
+        selected.modseq = snapshot.highest_modseq;
+        self.report_changes(gone, new, Vec::new());
+        Ok(())
+    }
+}
+
+/// `FLAGS` list of a mailbox: system flags and the keywords in use.
+pub fn flags_line(keywords: &BTreeSet<String>) -> String {
+    let mut flags = String::from("(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+    for keyword in keywords {
+        flags.push(' ');
+        flags.push_str(keyword);
+    }
+    flags.push(')');
+    flags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_line_lists_keywords() {
+        let keywords: BTreeSet<String> = ["$Junk".to_string()].into_iter().collect();
+        assert_eq!(
+            flags_line(&keywords),
+            "(\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk)"
+        );
+    }
+}
