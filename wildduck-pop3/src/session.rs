@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use wildduck_store::{AuthError, Error, Scope, User};
 
+use crate::reply::store_failure;
+
 use crate::command::{self, Command, Phase};
 use crate::config::PlaintextLogin;
 use crate::connection::{Connection, Frame};
@@ -208,7 +210,7 @@ impl Session {
     async fn auth_unavailable(&mut self, error: Error) -> io::Result<Flow> {
         tracing::warn!(%error, "POP3 authentication failed in the store");
         self.conn
-            .err("[SYS/TEMP] Authentication is unavailable, try again later")
+            .err(&store_failure(&error, "Authentication is unavailable"))
             .await?;
         Ok(Flow::Continue)
     }
@@ -220,7 +222,7 @@ impl Session {
             Err(error) => {
                 tracing::warn!(%error, user = %user.id, "POP3 could not open INBOX");
                 self.conn
-                    .err("[SYS/TEMP] Could not open the maildrop, try again later")
+                    .err(&store_failure(&error, "Could not open the maildrop"))
                     .await?;
                 return Ok(Flow::Continue);
             }
