@@ -151,7 +151,11 @@ impl From<Error> for ApiError {
                 Self::new(S::FORBIDDEN, "OVERQUOTA", text)
             }
             Error::Message(_) => Self::new(S::BAD_REQUEST, "InputValidationError", text),
-            Error::Backend(_) => {
+            Error::Storage(_) if err.is_temporary() => {
+                tracing::warn!("api: {text}");
+                Self::new(S::SERVICE_UNAVAILABLE, "InternalDatabaseError", text)
+            }
+            Error::Storage(_) => {
                 tracing::error!("api: {text}");
                 Self::new(S::INTERNAL_SERVER_ERROR, "InternalDatabaseError", text)
             }

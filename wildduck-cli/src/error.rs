@@ -22,14 +22,15 @@ pub enum ErrorKind {
     NoUser,
     /// A service can not start, e.g. a port is taken (EX_UNAVAILABLE).
     Unavailable,
-    /// A bug (EX_SOFTWARE).
+    /// A bug, or stored data found damaged (EX_SOFTWARE).
     Software,
     /// Something to be created already exists, or an output file can not be made
     /// (EX_CANTCREAT).
     CantCreate,
     /// Reading or writing a file failed (EX_IOERR).
     Io,
-    /// Try again later: the storage failed or the user is over quota (EX_TEMPFAIL).
+    /// Try again later: the storage is unavailable or timed out, or the user is over quota
+    /// (EX_TEMPFAIL).
     TempFail,
     /// The store refuses the change (deleting INBOX, a disabled account) (EX_NOPERM).
     NoPerm,
@@ -119,7 +120,9 @@ impl From<StoreError> for CliError {
                 | MessageError::InvalidFlag(_)
                 | MessageError::InvalidSection(_),
             ) => ErrorKind::Data,
-            StoreError::Backend(_) => ErrorKind::TempFail,
+            StoreError::Storage(failure) if failure.is_temporary() => ErrorKind::TempFail,
+            // Corrupt data, a bug, a limit of the engine: retrying will not help.
+            StoreError::Storage(_) => ErrorKind::Software,
         };
         Self::new(kind, err.to_string())
     }

@@ -32,11 +32,16 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// A fresh MongoDB database and its own data dirs, sharing `redis`.
+    /// A fresh database of the shared MongoDB and its own data dirs, sharing `redis`.
     fn new(redis: &RedisServer) -> Self {
+        Self::on(&servers::servers().mongodb_uri, redis)
+    }
+
+    /// Like [`Cluster::new`], on the MongoDB server at `mongodb_uri`.
+    fn on(mongodb_uri: &str, redis: &RedisServer) -> Self {
         Cluster {
             env: Env::new(),
-            mongodb_uri: servers::fresh_database_uri(&servers::servers().mongodb_uri),
+            mongodb_uri: servers::fresh_database_uri(mongodb_uri),
             redis_url: redis.url(),
         }
     }
@@ -59,7 +64,7 @@ impl Cluster {
         doc
     }
 
-    /// Starts `wildduck serve` with IMAP only, on a free loopback port. IDLE's own polling
+    /// Starts `wildduck serve` with IMAP and POP3 on free loopback ports. IDLE's own polling
     /// is turned off, so whatever an IDLE client hears came through Redis.
     fn serve(&self, name: &str) -> Server {
         self.serve_with(name, "")
@@ -72,7 +77,7 @@ impl Cluster {
             &config,
             format!(
                 "[imap]\nlisten = \"127.0.0.1:0\"\nidle_poll_secs = 3600\n{imap_settings}\
-                 [pop3]\nenabled = false\n[lmtp]\nenabled = false\n[api]\nenabled = false\n[initial_account]\ncreate = false\n"
+                 [pop3]\nlisten = \"127.0.0.1:0\"\n[lmtp]\nenabled = false\n[api]\nenabled = false\n[initial_account]\ncreate = false\n"
             ),
         )
         .unwrap();
@@ -86,19 +91,26 @@ impl Cluster {
             .spawn()
             .expect("start wildduck serve");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (mut imap, mut pop3) = (None, None);
         let mut line = String::new();
-        let imap = loop {
+        while imap.is_none() || pop3.is_none() {
             line.clear();
             let read = stdout.read_line(&mut line).expect("serve output");
             assert!(read > 0, "{name} exited before listening");
-            if let Some((_, at)) = line.trim_end().split_once(" listening on ") {
-                break at.parse().expect("an address");
+            if let Some((protocol, at)) = line.trim_end().split_once(" listening on ") {
+                let at: SocketAddr = at.parse().expect("an address");
+                if protocol.starts_with("IMAP") {
+                    imap = Some(at);
+                } else if protocol.starts_with("POP3") {
+                    pop3 = Some(at);
+                }
             }
-        };
+        }
         Server {
             child,
             _stdout: stdout,
-            imap,
+            imap: imap.expect("an IMAP address"),
+            pop3: pop3.expect("a POP3 address"),
         }
     }
 }
@@ -108,6 +120,7 @@ struct Server {
     /// Kept open: serve writes its events here until it stops.
     _stdout: BufReader<ChildStdout>,
     imap: SocketAddr,
+    pop3: SocketAddr,
 }
 
 impl Server {
@@ -448,4 +461,83 @@ fn a_lockout_reached_through_both_servers_holds_on_each() {
         let status = Imap::connect(server.imap).status(&format!("LOGIN {USER} \"{PASSWORD}\""));
         assert!(status.starts_with("NO [LIMIT]"), "{status}");
     }
+}
+
+/// A POP3 client reading one line per answer (no multi-line answers are read).
+struct Pop3 {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Pop3 {
+    /// Connects, reads the greeting and logs in with USER/PASS.
+    fn login(at: SocketAddr) -> Pop3 {
+        let stream = TcpStream::connect(at).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut pop3 = Pop3 {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        };
+        let greeting = pop3.line();
+        assert!(greeting.starts_with("+OK"), "{greeting}");
+        for command in [format!("USER {USER}"), format!("PASS {PASSWORD}")] {
+            let answer = pop3.answer(&command);
+            assert!(answer.starts_with("+OK"), "{command}: {answer}");
+        }
+        pop3
+    }
+
+    /// Sends `command`; returns the first line of the answer.
+    fn answer(&mut self, command: &str) -> String {
+        self.writer
+            .write_all(format!("{command}\r\n").as_bytes())
+            .expect("write");
+        self.line()
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        let read = self.reader.read_line(&mut line).expect("a POP3 line");
+        assert!(read > 0, "server closed the connection");
+        line.trim_end().to_string()
+    }
+}
+
+/// MongoDB stopped under a running server: IMAP answers `NO [UNAVAILABLE]` (RFC 5530), POP3
+/// `-ERR [SYS/TEMP]` (RFC 3206) and the CLI exits with EX_TEMPFAIL (75), so clients and MTAs
+/// try again later instead of giving up.
+#[test]
+fn with_mongodb_stopped_every_shell_says_try_again_later() {
+    let redis = RedisServer::start();
+    let mut mongodb = servers::MongoServer::start();
+    // Server selection gives up after a second instead of the driver's default 30.
+    let cluster = Cluster::on(
+        &format!("{}&serverSelectionTimeoutMS=1000", mongodb.uri()),
+        &redis,
+    );
+    cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
+    let server = cluster.serve("outage");
+    let mut imap = Imap::login(server.imap);
+    imap.append(&message(1));
+    imap.ok("NOOP");
+    let mut pop3 = Pop3::login(server.pop3);
+
+    mongodb.stop();
+
+    for command in ["STORE 1 +FLAGS (\\Flagged)", "STATUS INBOX (MESSAGES)"] {
+        let status = imap.status(command);
+        assert!(
+            status.starts_with("NO [UNAVAILABLE] "),
+            "{command}: {status}"
+        );
+    }
+    let login = Imap::connect(server.imap).status(&format!("LOGIN {USER} \"{PASSWORD}\""));
+    assert!(login.starts_with("NO [UNAVAILABLE] "), "{login}");
+    let retr = pop3.answer("RETR 1");
+    assert!(retr.starts_with("-ERR [SYS/TEMP] "), "{retr}");
+
+    let output = common::run_command(cluster.command(&["--json", "user", "show", USER]), b"");
+    let doc = common::parse_json(&output);
+    assert_eq!(common::code(&output), 75, "{doc}");
+    assert_eq!(doc["error"]["kind"], "temp_fail", "{doc}");
 }

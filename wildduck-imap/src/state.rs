@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use wildduck_net::Shutdown;
 use wildduck_store::{
-    Change, ChangeKind, Error, Flag, Mailbox, MailboxError, MessageError, ModSeq, Store, Uid, User,
+    Change, ChangeKind, Error, Flag, Mailbox, MailboxError, MessageError, ModSeq, StorageErrorKind,
+    Store, Uid, User,
 };
 
 use crate::connection::Connection;
@@ -82,9 +83,18 @@ pub fn store_error(e: &Error) -> Reply {
         Error::Message(MessageError::NotFound) => "[NONEXISTENT] No such message".to_string(),
         Error::Auth(_) => "[AUTHENTICATIONFAILED] Authentication failed".to_string(),
         Error::User(_) | Error::Address(_) => "[CANNOT] Account error".to_string(),
-        Error::Backend(why) => {
-            tracing::error!(error = %why, "store backend failed");
-            "[SERVERBUG] Internal error, try again later".to_string()
+        Error::Storage(failure) => {
+            tracing::error!(error = %failure, "store failed");
+            match failure.kind() {
+                StorageErrorKind::Unavailable | StorageErrorKind::Timeout => {
+                    "[UNAVAILABLE] Storage is unavailable, try again later".to_string()
+                }
+                StorageErrorKind::Corrupt => "[CORRUPTION] Stored data is damaged".to_string(),
+                StorageErrorKind::Limit => "[LIMIT] Storage limit reached".to_string(),
+                StorageErrorKind::Constraint | StorageErrorKind::Internal => {
+                    "[SERVERBUG] Internal error".to_string()
+                }
+            }
         }
     };
     Reply::No(text)

@@ -45,6 +45,7 @@ mod command;
 pub mod config;
 mod connection;
 mod maildrop;
+mod reply;
 mod server;
 mod session;
 mod state;

@@ -173,8 +173,7 @@ impl Maildrop {
             let Some(done) = reads.join_next().await else {
                 return Ok(());
             };
-            let (index, size) =
-                done.map_err(|error| Error::Backend(format!("size task: {error}")))?;
+            let (index, size) = done?;
             let message = &mut self.messages[index];
             match size {
                 Ok(size) => {

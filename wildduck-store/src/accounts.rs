@@ -64,7 +64,7 @@ pub fn hash_password(password: &str) -> Result<String, crate::Error> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|hash| hash.to_string())
-        .map_err(|e| crate::Error::Backend(format!("hashing password: {e}")))
+        .map_err(|e| crate::StorageError::new(crate::StorageErrorKind::Internal, e).into())
 }
 
 /// What checking a password against a stored hash found.

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{BlobData, ContentWrite};
-use crate::error::{Error, Result};
+use crate::error::{Defect, Error, Result, StorageError, StorageErrorKind};
 use crate::mime::layout::{
     Base64Layout, Layout, LayoutPolicy, Leaf, LeafEncoding, Source, decoded_range_for, encoded_len,
     encoded_slice, split_with_policy,
@@ -135,7 +135,7 @@ fn compress(bytes: impl AsRef<[u8]> + Into<Vec<u8>>) -> Result<(u8, Vec<u8>)> {
             };
             compressor.compress(bytes.as_ref())
         })
-        .map_err(|e| Error::Backend(format!("zstd: {e}")))?;
+        .map_err(|e| StorageError::new(StorageErrorKind::Internal, e))?;
     if compressed.len() < bytes.as_ref().len() {
         return Ok((CODEC_ZSTD, compressed));
     }
@@ -162,14 +162,14 @@ fn encode_blob(content: Bytes) -> Result<BlobData> {
 // ---- parsing a stored layout ----
 
 fn corrupt(what: String) -> Error {
-    Error::Backend(format!("corrupt content layout: {what}"))
+    Defect::layout(what).into()
 }
 
 fn parse(layout: &[u8]) -> Result<Stored> {
     if layout.first() != Some(&PACKED_TAG) {
         return match serde_json::from_slice(layout) {
             Ok(LegacyLayout::Whole) => Ok(Stored::Whole),
-            Err(e) => Err(Error::Backend(format!("unknown content layout: {e}"))),
+            Err(e) => Err(StorageError::new(StorageErrorKind::Corrupt, e).into()),
         };
     }
     let mut r = Reader::new(layout);
@@ -400,7 +400,7 @@ impl SectionPlan {
     pub fn read(self, blobs: Vec<(u8, Vec<u8>)>) -> Result<SectionBody> {
         let wanted = self.blobs();
         if blobs.len() != wanted.len() {
-            return Err(Error::Backend(format!(
+            return Err(corrupt(format!(
                 "content needs {} blobs, {} loaded",
                 wanted.len(),
                 blobs.len()
@@ -415,7 +415,7 @@ impl SectionPlan {
                 read_chunks(packed, &sources, wanted.into_iter().zip(blobs).collect())
             }
             (Stored::Whole, Work::Chunks(_)) => {
-                Err(Error::Backend("whole layout planned as chunks".into()))
+                Err(Defect::Bug("whole layout planned as chunks").into())
             }
         }
     }
@@ -426,7 +426,7 @@ fn reassemble(stored: Stored, blobs: Vec<(u8, Vec<u8>)>) -> Result<Bytes> {
     match stored {
         Stored::Whole => {
             let [(codec, data)] = <[_; 1]>::try_from(blobs).map_err(|blobs| {
-                Error::Backend(format!(
+                corrupt(format!(
                     "whole-message layout needs 1 blob, found {}",
                     blobs.len()
                 ))
@@ -523,7 +523,7 @@ fn read_chunks(
                 let leaf = &leaves[*index];
                 let content = contents[*index]
                     .as_ref()
-                    .ok_or_else(|| Error::Backend("leaf blob was not loaded".into()))?;
+                    .ok_or(Defect::Bug("leaf blob was not loaded"))?;
                 match &leaf.encoding {
                     LeafEncoding::Raw => content.slice(range.clone()),
                     LeafEncoding::Base64(b64) => {
@@ -573,10 +573,14 @@ fn decode_prefix(codec: u8, mut data: Vec<u8>, len: usize) -> Result<Vec<u8>> {
             zstd::stream::read::Decoder::with_context(data.as_slice(), context)
                 .take(len as u64)
                 .read_to_end(&mut out)
-                .map_err(|e| Error::Backend(format!("corrupt zstd blob: {e}")))?;
+                .map_err(|e| StorageError::new(StorageErrorKind::Corrupt, e))?;
             Ok(out)
         }),
-        other => Err(Error::Backend(format!("unknown blob codec {other}"))),
+        other => Err(Defect::Malformed {
+            what: "blob",
+            detail: format!("unknown codec {other}"),
+        }
+        .into()),
     }
 }
 

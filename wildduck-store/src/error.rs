@@ -1,5 +1,8 @@
 //! Errors, one enum per area with the cases a caller acts on, and the umbrella [`Error`].
 
+use std::fmt;
+use std::sync::Arc;
+
 use thiserror::Error;
 
 /// Account errors.
@@ -63,7 +66,8 @@ pub enum MessageError {
     InvalidSection(String),
 }
 
-/// Anything the store can fail with.
+/// Anything the store can fail with. Callers act on the area enums; a storage failure says
+/// by its [`StorageErrorKind`] whether to retry ([`Error::is_temporary`]).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum Error {
     #[error(transparent)]
@@ -76,9 +80,251 @@ pub enum Error {
     Mailbox(#[from] MailboxError),
     #[error(transparent)]
     Message(#[from] MessageError),
-    /// The storage engine failed (I/O, corruption, lost connection). Not the caller's fault.
-    #[error("storage backend: {0}")]
-    Backend(String),
+    /// The storage engine (or the store under it) failed. Not the caller's fault.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Error {
+    /// True when the same request may succeed later: the storage is unavailable or timed
+    /// out. Every shell answers these as "try again" (IMAP `NO [UNAVAILABLE]`, POP3
+    /// `-ERR [SYS/TEMP]`, LMTP 451 4.3.0, HTTP 503, `wildduck` exit 75).
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Error::Storage(e) if e.is_temporary())
+    }
+}
+
+/// What a caller can do about a storage failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StorageErrorKind {
+    /// The engine can not be reached or can not do the work now: connection lost, server
+    /// not selectable, database file missing, locked or read-only, disk full, I/O error.
+    /// Retry later.
+    Unavailable,
+    /// The engine did not answer in time. Retry later.
+    Timeout,
+    /// Stored data is not as the store wrote it: an undecodable record or content layout,
+    /// a missing blob, a damaged database file.
+    Corrupt,
+    /// The engine refused a write for breaking one of its constraints in a way the store
+    /// does not turn into a domain error (e.g. a duplicate key it did not expect).
+    Constraint,
+    /// A limit was reached: a mailbox's UID space, the UIDVALIDITY values, a value larger
+    /// than the engine stores.
+    Limit,
+    /// A bug: a worker task panicked, a lock was poisoned, a malformed query.
+    Internal,
+}
+
+impl fmt::Display for StorageErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StorageErrorKind::Unavailable => "storage unavailable",
+            StorageErrorKind::Timeout => "storage timed out",
+            StorageErrorKind::Corrupt => "stored data is corrupt",
+            StorageErrorKind::Constraint => "storage constraint violated",
+            StorageErrorKind::Limit => "storage limit reached",
+            StorageErrorKind::Internal => "internal storage error",
+        })
+    }
+}
+
+/// A storage failure: its kind, and the underlying error (the engine's, an I/O error, or
+/// a [`Defect`] the store found itself) as its `source`. The message shows both.
+#[derive(Clone, Debug)]
+pub struct StorageError {
+    kind: StorageErrorKind,
+    source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl StorageError {
+    pub fn new(
+        kind: StorageErrorKind,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            source: Arc::new(source),
+        }
+    }
+
+    pub fn kind(&self) -> StorageErrorKind {
+        self.kind
+    }
+
+    /// Unavailable or timed out: worth retrying later.
+    pub fn is_temporary(&self) -> bool {
+        matches!(
+            self.kind,
+            StorageErrorKind::Unavailable | StorageErrorKind::Timeout
+        )
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.source)
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+/// The same failure (one error and its clones), not two failures that read alike.
+impl PartialEq for StorageError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && Arc::ptr_eq(&self.source, &other.source)
+    }
+}
+
+impl Eq for StorageError {}
+
+/// An I/O error of the store's files: a timeout, else the storage is unavailable.
+impl From<std::io::Error> for StorageError {
+    fn from(e: std::io::Error) -> Self {
+        let kind = match e.kind() {
+            std::io::ErrorKind::TimedOut => StorageErrorKind::Timeout,
+            _ => StorageErrorKind::Unavailable,
+        };
+        StorageError::new(kind, e)
+    }
+}
+
+/// A fault the store finds itself, with no engine error underneath.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Defect {
+    /// A stored content layout or record does not read back as written.
+    #[error("corrupt {what}: {detail}")]
+    Malformed { what: &'static str, detail: String },
+    /// A blob a message refers to is not stored.
+    #[error("blob {0} is missing")]
+    MissingBlob(String),
+    /// A counter has no values left.
+    #[error("{0} exhausted")]
+    Exhausted(&'static str),
+    /// Another writer holds what this operation needs, for longer than it waits.
+    #[error("{0}")]
+    Contended(String),
+    /// The database answers too slowly for the store's own timeouts.
+    #[error("{0}")]
+    TooSlow(&'static str),
+    /// Something this build can not do.
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// Something that can not happen while the code is right.
+    #[error("{0}")]
+    Bug(&'static str),
+}
+
+impl Defect {
+    /// A malformed content layout.
+    pub(crate) fn layout(detail: impl Into<String>) -> Self {
+        Defect::Malformed {
+            what: "content layout",
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<Defect> for StorageError {
+    fn from(defect: Defect) -> Self {
+        let kind = match defect {
+            Defect::Malformed { .. } | Defect::MissingBlob(_) => StorageErrorKind::Corrupt,
+            Defect::Exhausted(_) => StorageErrorKind::Limit,
+            Defect::Contended(_) => StorageErrorKind::Unavailable,
+            Defect::TooSlow(_) => StorageErrorKind::Timeout,
+            Defect::Unsupported(_) | Defect::Bug(_) => StorageErrorKind::Internal,
+        };
+        StorageError::new(kind, defect)
+    }
+}
+
+impl From<Defect> for Error {
+    fn from(defect: Defect) -> Self {
+        Error::Storage(defect.into())
+    }
+}
+
+/// A worker task that panicked or was cancelled: a bug.
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Storage(StorageError::new(StorageErrorKind::Internal, e))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> Error {
+        Error::Storage(std::io::Error::from(kind).into())
+    }
+
+    #[test]
+    fn only_unavailable_and_timed_out_storage_is_temporary() {
+        assert!(io(std::io::ErrorKind::ConnectionRefused).is_temporary());
+        assert!(io(std::io::ErrorKind::TimedOut).is_temporary());
+        assert!(Error::from(Defect::Contended("blob x".into())).is_temporary());
+        assert!(Error::from(Defect::TooSlow("allocation")).is_temporary());
+        for permanent in [
+            Error::from(Defect::MissingBlob("ab".into())),
+            Error::from(Defect::Exhausted("UID space")),
+            Error::from(Defect::Bug("unplanned")),
+            Error::Message(MessageError::OverQuota {
+                used: 1,
+                needed: 2,
+                quota: 2,
+            }),
+            Error::Mailbox(MailboxError::NotFound),
+        ] {
+            assert!(!permanent.is_temporary(), "{permanent}");
+        }
+    }
+
+    #[test]
+    fn a_storage_error_keeps_its_cause_as_source() {
+        let Error::Storage(failure) = io(std::io::ErrorKind::PermissionDenied) else {
+            unreachable!("io() makes storage errors")
+        };
+        assert_eq!(failure.kind(), StorageErrorKind::Unavailable);
+        let source = std::error::Error::source(&failure).expect("a source");
+        let cause = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io error");
+        assert_eq!(cause.kind(), std::io::ErrorKind::PermissionDenied);
+        assert_eq!(failure.to_string(), format!("storage unavailable: {cause}"));
+    }
+
+    #[test]
+    fn defects_carry_the_kind_a_caller_acts_on() {
+        let kind = |defect: Defect| StorageError::from(defect).kind();
+        assert_eq!(kind(Defect::layout("truncated")), StorageErrorKind::Corrupt);
+        assert_eq!(
+            kind(Defect::MissingBlob("ab".into())),
+            StorageErrorKind::Corrupt
+        );
+        assert_eq!(
+            kind(Defect::Exhausted("UID space")),
+            StorageErrorKind::Limit
+        );
+        assert_eq!(
+            kind(Defect::Contended("x".into())),
+            StorageErrorKind::Unavailable
+        );
+        assert_eq!(kind(Defect::TooSlow("x")), StorageErrorKind::Timeout);
+        assert_eq!(kind(Defect::Unsupported("x")), StorageErrorKind::Internal);
+        assert_eq!(kind(Defect::Bug("x")), StorageErrorKind::Internal);
+    }
+
+    #[test]
+    fn a_storage_error_equals_its_clones_only() {
+        let failure = StorageError::from(Defect::Bug("x"));
+        assert_eq!(failure, failure.clone());
+        assert_ne!(failure, StorageError::from(Defect::Bug("x")));
+    }
+}

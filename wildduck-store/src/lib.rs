@@ -31,4 +31,5 @@ pub use error::*;
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
-pub use store::{Store, StoreConfig, Subscription};
+pub use notify::Subscription;
+pub use store::{Store, StoreConfig};

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::error::{Error, Result};
+use crate::error::{Defect, Result};
 use crate::model::UserId;
 
 /// Expiring counters keyed by text.
@@ -54,13 +54,13 @@ impl MemoryCounters {
     fn entries(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, (u64, Instant)>>> {
         self.entries
             .lock()
-            .map_err(|_| Error::Backend("limit counters lock poisoned".into()))
+            .map_err(|_| Defect::Bug("limit counters lock poisoned").into())
     }
 
     fn slots(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, HashSet<String>>>> {
         self.slots
             .lock()
-            .map_err(|_| Error::Backend("session slots lock poisoned".into()))
+            .map_err(|_| Defect::Bug("session slots lock poisoned").into())
     }
 }
 
@@ -308,7 +308,7 @@ impl Limiter {
     ) -> Result<Option<SessionSlot>> {
         let key = format!("sessions:{protocol}:{user}");
         // Unique across processes, so two servers never share a holder name.
-        let holder = crate::model::ObjectId::new().to_hex();
+        let holder = crate::model::RecordId::new().to_string();
         Ok(self
             .counters
             .acquire_slot(&key, &holder, limit)

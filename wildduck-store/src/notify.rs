@@ -14,7 +14,11 @@ use std::sync::Mutex;
 use tokio::sync::broadcast;
 
 use crate::model::{MailboxId, ModSeq, UserId};
-use crate::store::Subscription;
+
+/// Wake-ups for one user: every committed change to one of their mailboxes sends
+/// `(mailbox, highest_modseq after the change)`. Lagging receivers skip to the newest;
+/// they must then re-read `changes_since`, which is always correct.
+pub type Subscription = broadcast::Receiver<(MailboxId, ModSeq)>;
 
 /// How many wake-ups a slow subscriber may lag before it skips to the newest.
 const CHANNEL_CAPACITY: usize = 256;

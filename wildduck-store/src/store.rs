@@ -10,14 +10,16 @@ use std::sync::Arc;
 use crate::accounts::{self, PasswordCheck};
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
-use crate::error::{AddressError, AuthError, Error, MailboxError, MessageError, Result, UserError};
+use crate::error::{
+    AddressError, AuthError, Defect, Error, MailboxError, MessageError, Result, UserError,
+};
 use crate::limits::{
     Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters, SessionSlot,
 };
 use crate::migrate::{MigrateOptions, MigrateProgress, MigrateReport};
 use crate::model::*;
 use crate::names::{self, INBOX};
-use crate::notify::{LocalNotifier, Notifier};
+use crate::notify::{LocalNotifier, Notifier, Subscription};
 use crate::{content, mime};
 
 /// Tuning and limits of a store.
@@ -59,11 +61,6 @@ fn memory_limiter(limits: &LimitsConfig) -> Arc<Limiter> {
         limits.clone(),
     ))
 }
-
-/// Wake-ups for one user: every committed change to one of their mailboxes sends
-/// `(mailbox, highest_modseq after the change)`. Lagging receivers skip to the newest;
-/// they must then re-read `changes_since`, which is always correct.
-pub type Subscription = tokio::sync::broadcast::Receiver<(MailboxId, ModSeq)>;
 
 impl Store {
     /// Opens (creating if needed) the embedded SQLite store in directory `dir`.
@@ -117,9 +114,10 @@ impl Store {
             ),
             #[cfg(not(feature = "redis"))]
             Some(_) => {
-                return Err(Error::Backend(
-                    "a Redis URL was given but this build lacks the `redis` feature".into(),
-                ));
+                return Err(Defect::Unsupported(
+                    "a Redis URL was given but this build lacks the `redis` feature",
+                )
+                .into());
             }
         };
         Ok(Store {
@@ -771,7 +769,7 @@ impl Store {
             .lock()
             .ok()
             .and_then(|mut slot| slot.take())
-            .ok_or_else(|| Error::Backend("section read was not planned".into()))??;
+            .ok_or(Defect::Bug("section read was not planned"))??;
         // A small message is rebuilt in microseconds: cheaper here than a second hop to the
         // blocking pool (the load above already took one).
         if plan
@@ -873,10 +871,7 @@ where
     F: FnOnce() -> Result<T> + Send + 'static,
 {
     let task = tokio::task::spawn_blocking(f);
-    async move {
-        task.await
-            .map_err(|e| Error::Backend(format!("worker task failed: {e}")))?
-    }
+    async move { task.await? }
 }
 
 const MAX_KEYWORD_BYTES: usize = 128;

@@ -6,6 +6,7 @@
 
 mod servers;
 
+use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
 use servers::{fresh_database_uri, servers};
 use wildduck_store::testkit::{sample_message, user};
@@ -29,7 +30,7 @@ async fn stalled_writer(
     started: i64,
 ) -> String {
     let before = mailboxes
-        .find_one(doc! {"_id": mailbox.0})
+        .find_one(doc! {"_id": ObjectId::from(mailbox)})
         .await
         .unwrap()
         .unwrap();
@@ -41,7 +42,7 @@ async fn stalled_writer(
     let token = format!("t{started}_1");
     mailboxes
         .update_one(
-            doc! {"_id": mailbox.0},
+            doc! {"_id": ObjectId::from(mailbox)},
             doc! {"$inc": {"modseq": 1i64}, "$set": {format!("pending.{token}"): floor}},
         )
         .await
@@ -91,7 +92,7 @@ async fn readers_wait_for_a_modseq_that_commits_late() {
     // The stalled writer commits: everything up to the later append shows, nothing skipped.
     mailboxes
         .update_one(
-            doc! {"_id": inbox.id.0},
+            doc! {"_id": ObjectId::from(inbox.id)},
             doc! {"$unset": {format!("pending.{token}"): ""}},
         )
         .await

@@ -17,5 +17,6 @@ mod messages;
 mod quota;
 mod session_state;
 mod smoke;
+mod storage_failure;
 mod tls;
 mod utf8;

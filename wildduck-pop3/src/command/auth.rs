@@ -9,6 +9,7 @@ use wildduck_store::{AuthError, Error, Scope, User};
 
 use crate::connection::Frame;
 use crate::maildrop::Maildrop;
+use crate::reply::store_failure;
 use crate::state::{Flow, Session, State, Transaction};
 
 const PLAINTEXT_REFUSED: &str = "[AUTH] Plaintext login is not allowed here, use STLS first";
@@ -147,7 +148,7 @@ async fn auth_unavailable(session: &mut Session, error: Error) -> io::Result<Flo
     tracing::warn!(%error, "POP3 authentication failed in the store");
     session
         .conn
-        .err("[SYS/TEMP] Authentication is unavailable, try again later")
+        .err(&store_failure(&error, "Authentication is unavailable"))
         .await?;
     Ok(Flow::Continue)
 }
@@ -160,7 +161,7 @@ async fn open_maildrop(session: &mut Session, user: User) -> io::Result<Flow> {
             tracing::warn!(%error, user = %user.id, "POP3 could not open INBOX");
             session
                 .conn
-                .err("[SYS/TEMP] Could not open the maildrop, try again later")
+                .err(&store_failure(&error, "Could not open the maildrop"))
                 .await?;
             return Ok(Flow::Continue);
         }

@@ -2,6 +2,7 @@
 
 use std::io;
 
+use crate::reply::store_failure;
 use crate::state::{Flow, Session};
 
 pub(crate) async fn stat(session: &mut Session) -> io::Result<Flow> {
@@ -14,7 +15,8 @@ pub(crate) async fn stat(session: &mut Session) -> io::Result<Flow> {
         .await
     {
         tracing::warn!(%error, "POP3 could not size messages");
-        conn.err("[SYS/TEMP] Could not read the maildrop").await?;
+        conn.err(&store_failure(&error, "Could not read the maildrop"))
+            .await?;
         return Ok(Flow::Continue);
     }
     let (count, size) = maildrop.totals();
@@ -38,7 +40,8 @@ pub(crate) async fn list(session: &mut Session, number: Option<u32>) -> io::Resu
         .await
     {
         tracing::warn!(%error, "POP3 could not size messages");
-        conn.err("[SYS/TEMP] Could not read the maildrop").await?;
+        conn.err(&store_failure(&error, "Could not read the maildrop"))
+            .await?;
         return Ok(Flow::Continue);
     }
     match number {

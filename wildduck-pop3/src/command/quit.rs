@@ -2,6 +2,7 @@
 
 use std::io;
 
+use crate::reply::store_failure;
 use crate::state::{Flow, Session, State};
 
 pub(crate) async fn quit(session: &mut Session) -> io::Result<Flow> {
@@ -25,7 +26,7 @@ pub(crate) async fn quit(session: &mut Session) -> io::Result<Flow> {
             tracing::warn!(%error, user = %transaction.user.id, "POP3 update failed");
             session
                 .conn
-                .err("[SYS/TEMP] Some deleted messages not removed")
+                .err(&store_failure(&error, "Some deleted messages not removed"))
                 .await?
         }
     }

@@ -6,6 +6,7 @@ use std::io;
 use wildduck_store::{Error, MessageError, Section, SectionBody, Store, UserId};
 
 use crate::connection::Connection;
+use crate::reply::store_failure;
 use crate::state::{Flow, Session};
 use crate::wire::{self, WireEncoder};
 
@@ -116,7 +117,8 @@ async fn unreadable(conn: &mut Connection, error: Error) -> io::Result<Flow> {
         }
         error => {
             tracing::warn!(%error, "POP3 could not read a message");
-            conn.err("[SYS/TEMP] Could not read the message").await?
+            conn.err(&store_failure(&error, "Could not read the message"))
+                .await?
         }
     }
     Ok(Flow::Continue)

@@ -15,7 +15,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::error::{Error, Result};
+use crate::error::{Defect, Error, Result};
 use crate::model::*;
 
 /// A user as the backend stores it, with the password hash and the unique lookup key.
@@ -381,7 +381,12 @@ pub trait Backend: RecordCopy + Send + Sync {
                 blobs
                     .get_mut(position)
                     .and_then(Option::take)
-                    .ok_or_else(|| Error::Backend(format!("no blob at position {position}")))
+                    .ok_or_else(|| {
+                        Error::from(Defect::Malformed {
+                            what: "message",
+                            detail: format!("no blob at position {position}"),
+                        })
+                    })
             })
             .collect::<Result<_>>()?;
         Ok(ContentRead {

@@ -19,7 +19,10 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::*;
-use crate::error::{AddressError, Error, MailboxError, MessageError, UserError};
+use crate::error::{
+    AddressError, Defect, Error, MailboxError, MessageError, StorageError, StorageErrorKind,
+    UserError,
+};
 
 mod search;
 mod transfer;
@@ -217,12 +220,49 @@ macro_rules! fail_from {
         }
     )*};
 }
-fail_from!(Error, UserError, AddressError, MailboxError, MessageError);
+fail_from!(
+    Error,
+    StorageError,
+    UserError,
+    AddressError,
+    MailboxError,
+    MessageError
+);
+
+/// An SQLite failure by what a caller can do about it.
+fn sqlite_error(e: rusqlite::Error) -> StorageError {
+    use rusqlite::ErrorCode;
+    let kind = match &e {
+        rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::ReadOnly
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::PermissionDenied
+            | ErrorCode::FileLockingProtocolFailed
+            | ErrorCode::NoLargeFileSupport
+            | ErrorCode::OutOfMemory => StorageErrorKind::Unavailable,
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => StorageErrorKind::Corrupt,
+            ErrorCode::ConstraintViolation => StorageErrorKind::Constraint,
+            ErrorCode::TooBig => StorageErrorKind::Limit,
+            _ => StorageErrorKind::Internal,
+        },
+        // A stored value that does not convert to what the row should hold.
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::Utf8Error(..) => StorageErrorKind::Corrupt,
+        _ => StorageErrorKind::Internal,
+    };
+    StorageError::new(kind, e)
+}
 
 impl From<Fail> for Error {
     fn from(f: Fail) -> Self {
         match f {
-            Fail::Db(e) => Error::Backend(format!("sqlite: {e}")),
+            Fail::Db(e) => Error::Storage(sqlite_error(e)),
             Fail::Store(e) => e,
         }
     }
@@ -232,10 +272,11 @@ type TxResult<T> = std::result::Result<T, Fail>;
 
 /// A write operation queued for the writer thread: runs on the connection (inside a
 /// savepoint) and says whether it succeeded, returning what answers its caller once the
-/// commit outcome is known.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Answer) + Send>;
+/// commit outcome is known. Given the engine's error instead of a connection when its
+/// transaction or savepoint could not begin, it fails with that error.
+type Job = Box<dyn FnOnce(std::result::Result<&Connection, StorageError>) -> (bool, Answer) + Send>;
 /// Sends a job's result, or the commit error that voided it.
-type Answer = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+type Answer = Box<dyn FnOnce(Option<&StorageError>) + Send>;
 
 /// The SQLite engine.
 pub struct SqliteBackend {
@@ -285,8 +326,7 @@ impl SqliteBackend {
     pub async fn open(dir: &Path) -> Result<Self> {
         let dir = dir.to_path_buf();
         tokio::task::spawn_blocking(move || -> TxResult<Self> {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Error::Backend(format!("creating {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir).map_err(StorageError::from)?;
             let file = dir.join("store.sqlite");
             let mut writer = open_connection(&file)?;
             prepare_schema(&mut writer)?;
@@ -297,7 +337,7 @@ impl SqliteBackend {
             let writer_thread = std::thread::Builder::new()
                 .name("wildduck-sqlite-writer".into())
                 .spawn(move || write_loop(writer, queue))
-                .map_err(|e| Error::Backend(format!("starting the writer thread: {e}")))?;
+                .map_err(StorageError::from)?;
             Ok(SqliteBackend {
                 writer: jobs,
                 readers: Arc::new(readers),
@@ -305,8 +345,7 @@ impl SqliteBackend {
                 writer_thread: Some(writer_thread),
             })
         })
-        .await
-        .map_err(join_error)?
+        .await?
         .map_err(Error::from)
     }
 
@@ -318,12 +357,15 @@ impl SqliteBackend {
     {
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn| {
-            let outcome = f(conn);
+            let outcome = match conn {
+                Ok(conn) => f(conn),
+                Err(refused) => Err(Fail::Store(refused.into())),
+            };
             let ok = outcome.is_ok();
             let answer: Answer = Box::new(move |commit_error| {
                 let result = match (outcome, commit_error) {
                     (Ok(value), None) => Ok(value),
-                    (Ok(_), Some(e)) => Err(Error::Backend(format!("sqlite commit: {e}"))),
+                    (Ok(_), Some(e)) => Err(Error::Storage(e.clone())),
                     (Err(e), _) => Err(e.into()),
                 };
                 let _ = reply.send(result);
@@ -332,10 +374,10 @@ impl SqliteBackend {
         });
         self.writer
             .send(job)
-            .map_err(|_| Error::Backend("the writer thread has stopped".into()))?;
+            .map_err(|_| Defect::Bug("the writer thread has stopped"))?;
         answer
             .await
-            .map_err(|_| Error::Backend("a write operation was abandoned".into()))?
+            .map_err(|_| Defect::Bug("a write operation panicked"))?
     }
 
     /// Runs `f` in one read transaction (one consistent snapshot) on a reader connection,
@@ -354,8 +396,7 @@ impl SqliteBackend {
             let tx = ReadTx::begin(&conn)?;
             f(tx.0)
         })
-        .await
-        .map_err(join_error)?
+        .await?
         .map_err(Error::from)
     }
 
@@ -509,8 +550,10 @@ fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let answers = run_group(&conn, group);
-        let committed = run_cached(&conn, "COMMIT");
+        let Some(answers) = run_group(&conn, group) else {
+            continue;
+        };
+        let committed = run_cached(&conn, "COMMIT").map_err(sqlite_error);
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -525,20 +568,27 @@ fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Runs each job in its own savepoint of one open transaction. A job that fails or panics is
-/// rolled back alone (a panicking job's caller sees its reply channel close).
-fn run_group(conn: &Connection, group: Vec<Job>) -> Vec<Answer> {
-    let mut answers = Vec::with_capacity(group.len());
+/// Runs each job in its own savepoint of one open transaction, whose answers wait for the
+/// commit. A job that fails or panics is rolled back alone (a panicking job's caller sees
+/// its reply channel close). None: the transaction did not begin, every job was answered
+/// with the engine's error.
+fn run_group(conn: &Connection, group: Vec<Job>) -> Option<Vec<Answer>> {
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
-        // Dropping the jobs closes their reply channels: every caller gets an error.
+        let e = sqlite_error(e);
         tracing::error!("sqlite begin: {e}");
-        return answers;
+        for job in group {
+            let (_, answer) = job(Err(e.clone()));
+            answer(None);
+        }
+        return None;
     }
+    let mut answers = Vec::with_capacity(group.len());
     for job in group {
-        if run_cached(conn, "SAVEPOINT op").is_err() {
+        if let Err(e) = run_cached(conn, "SAVEPOINT op") {
+            answers.push(job(Err(sqlite_error(e))).1);
             continue;
         }
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(conn))));
         match ran {
             Ok((true, answer)) => {
                 let _ = run_cached(conn, "RELEASE op");
@@ -553,30 +603,26 @@ fn run_group(conn: &Connection, group: Vec<Job>) -> Vec<Answer> {
             }
         }
     }
-    answers
-}
-
-fn join_error(e: tokio::task::JoinError) -> Error {
-    Error::Backend(format!("storage task failed: {e}"))
+    Some(answers)
 }
 
 // ---- value encodings ----
 
-fn id_bytes(id: ObjectId) -> [u8; 12] {
+fn id_bytes(id: RecordId) -> [u8; 12] {
     id.bytes()
 }
 
-fn oid(row: &Row, idx: usize) -> rusqlite::Result<ObjectId> {
+fn record_id(row: &Row, idx: usize) -> rusqlite::Result<RecordId> {
     // Borrowed from the row: no allocation per message on the metadata scans.
     let bytes = row.get_ref(idx)?.as_blob()?;
     let arr: [u8; 12] = bytes.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
             idx,
             rusqlite::types::Type::Blob,
-            "object id is not 12 bytes".into(),
+            "record id is not 12 bytes".into(),
         )
     })?;
-    Ok(ObjectId::from_bytes(arr))
+    Ok(RecordId::from_bytes(arr))
 }
 
 /// Flags as one space-separated string (keywords are atoms, so never contain a space).
@@ -606,12 +652,12 @@ fn special_use_to_text(u: Option<SpecialUse>) -> Option<&'static str> {
 
 fn to_json<T: serde::Serialize>(value: &T) -> TxResult<String> {
     serde_json::to_string(value)
-        .map_err(|e| Fail::Store(Error::Backend(format!("encoding record: {e}"))))
+        .map_err(|e| Fail::Store(StorageError::new(StorageErrorKind::Internal, e).into()))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> TxResult<T> {
     serde_json::from_str(text)
-        .map_err(|e| Fail::Store(Error::Backend(format!("decoding record: {e}"))))
+        .map_err(|e| Fail::Store(StorageError::new(StorageErrorKind::Corrupt, e).into()))
 }
 
 const USER_COLUMNS: &str =
@@ -621,7 +667,7 @@ fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
     let quota: Option<i64> = row.get(4)?;
     Ok(UserRecord {
         user: User {
-            id: UserId(oid(row, 0)?),
+            id: UserId(record_id(row, 0)?),
             username: row.get(1)?,
             quota: quota.map(|q| q as u64),
             storage_used: row.get::<_, i64>(5)? as u64,
@@ -639,8 +685,8 @@ const MAILBOX_COLUMNS: &str =
 fn mailbox_from_row(row: &Row) -> rusqlite::Result<Mailbox> {
     let special_use: Option<String> = row.get(3)?;
     Ok(Mailbox {
-        id: MailboxId(oid(row, 0)?),
-        user: UserId(oid(row, 1)?),
+        id: MailboxId(record_id(row, 0)?),
+        user: UserId(record_id(row, 1)?),
         path: row.get(2)?,
         special_use: special_use.as_deref().and_then(SpecialUse::from_attribute),
         uidvalidity: row.get::<_, i64>(4)? as u32,
@@ -652,8 +698,8 @@ fn mailbox_from_row(row: &Row) -> rusqlite::Result<Mailbox> {
 
 fn address_from_row(row: &Row) -> rusqlite::Result<Address> {
     Ok(Address {
-        id: AddressId(oid(row, 0)?),
-        user: UserId(oid(row, 1)?),
+        id: AddressId(record_id(row, 0)?),
+        user: UserId(record_id(row, 1)?),
         address: row.get(2)?,
         addrview: row.get(3)?,
     })
@@ -690,7 +736,7 @@ fn next_uidvalidity(tx: &Connection) -> TxResult<u32> {
         .unwrap_or(0);
     let next = (last + 1).max(now()).clamp(1, u32::MAX as i64);
     if next <= last {
-        return Err(Error::Backend("UIDVALIDITY space exhausted".into()).into());
+        return Err(Error::from(Defect::Exhausted("UIDVALIDITY space")).into());
     }
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('uidvalidity', ?1)
@@ -815,7 +861,7 @@ fn append_message(
     check_quota(tx, target.user, message.size)?;
     let uid = target.uidnext;
     if uid == Uid::MAX {
-        return Err(Error::Backend("UID space of mailbox exhausted".into()).into());
+        return Err(Error::from(Defect::Exhausted("UID space of mailbox")).into());
     }
     let modseq = target.highest_modseq + 1;
     let key = id_bytes(message.id.0);
@@ -1219,7 +1265,7 @@ impl Backend for SqliteBackend {
             // One statement for all candidates: `addrview IN (SELECT value FROM json_each(?))`
             // keeps the statement cacheable whatever the number of candidates.
             let views = serde_json::to_string(&addrviews)
-                .map_err(|e| Error::Backend(format!("encoding address views: {e}")))?;
+                .map_err(|_| Error::from(Defect::Bug("a list of strings always encodes as JSON")))?;
             let mut stmt = tx.prepare_cached(
                 "SELECT id, user, address, addrview FROM addresses
                  WHERE addrview IN (SELECT value FROM json_each(?1))",
@@ -1470,7 +1516,7 @@ impl Backend for SqliteBackend {
                 check_quota(tx, to.user, total)?;
             }
             if to.uidnext as u64 + picked.len() as u64 >= Uid::MAX as u64 {
-                return Err(Error::Backend("UID space of mailbox exhausted".into()).into());
+                return Err(Error::from(Defect::Exhausted("UID space of mailbox")).into());
             }
             let modseq = to.highest_modseq + 1;
             let mut uidnext = to.uidnext;
@@ -1480,7 +1526,7 @@ impl Backend for SqliteBackend {
                 uidnext += 1;
                 match transfer {
                     Transfer::Copy => {
-                        let new_id = id_bytes(ObjectId::new());
+                        let new_id = id_bytes(RecordId::new());
                         tx.prepare_cached(
                             "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen,
                                  deleted, idate, hdate, size, msgid, subject, envelope,
@@ -1713,7 +1759,7 @@ impl Backend for SqliteBackend {
             None => self
                 .read(move |tx| changes_in_journal(tx, mailbox, modseq, None))
                 .await?
-                .ok_or_else(|| Error::Backend("journal read without a limit stopped".into())),
+                .ok_or_else(|| Defect::Bug("journal read without a limit stopped").into()),
         }
     }
 
@@ -1739,7 +1785,7 @@ impl Backend for SqliteBackend {
                     .map(|t| from_json::<BodyStructure>(&t))
                     .transpose()?;
                 out.push(MessageMeta {
-                    id: MessageId(oid(r, 0)?),
+                    id: MessageId(record_id(r, 0)?),
                     uid: r.get(1)?,
                     modseq: r.get::<_, i64>(2)? as u64,
                     flags: flags_at(r, 3)?,
@@ -1798,7 +1844,11 @@ impl Backend for SqliteBackend {
                     })
                     .optional()?
                     .ok_or_else(|| {
-                        Error::Backend(format!("message has no blob at position {seq}")).into()
+                        Error::from(Defect::Malformed {
+                            what: "message",
+                            detail: format!("no blob at position {seq}"),
+                        })
+                        .into()
                     })
                 })
                 .collect::<TxResult<Vec<_>>>()?;

@@ -2,7 +2,7 @@
 //! (it is kept once per message copy) and checked on the way in, so a corrupt record is an
 //! error, never a panic or an out-of-range slice later.
 
-use crate::error::{Error, Result};
+use crate::error::{Defect, Error, Result};
 
 pub struct Writer {
     out: Vec<u8>,
@@ -49,7 +49,7 @@ pub struct Reader<'a> {
 }
 
 fn corrupt(what: &str) -> Error {
-    Error::Backend(format!("corrupt content layout: {what}"))
+    Defect::layout(what).into()
 }
 
 impl<'a> Reader<'a> {

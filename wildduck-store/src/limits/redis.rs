@@ -31,7 +31,8 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{Counters, MemoryCounters};
-use crate::error::{Error, Result};
+use crate::error::{Defect, Result};
+use crate::notify::redis::redis_error;
 
 const PREFIX: &str = "wildduck:limit:";
 
@@ -195,10 +196,6 @@ async fn renew_slots(connection: ConnectionManager, held: HeldSlots, ttl: Durati
     }
 }
 
-fn redis_error(e: redis::RedisError) -> Error {
-    Error::Backend(format!("redis: {e}"))
-}
-
 fn shared_key(key: &str) -> String {
     format!("{PREFIX}{key}")
 }
@@ -279,7 +276,7 @@ impl Counters for RedisCounters {
             Some(true) => {
                 self.held
                     .lock()
-                    .map_err(|_| Error::Backend("held session slots lock poisoned".into()))?
+                    .map_err(|_| Defect::Bug("held session slots lock poisoned"))?
                     .entry(key_name)
                     .or_default()
                     .insert(holder.to_string());

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::header::{HeaderFields, Lexer, parse_disposition};
 use super::split::{PartKind, PartTree, split};
-use crate::error::{Error, Result};
+use crate::error::{Defect, Result};
 
 /// Which leaf bodies leave the skeleton.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -410,11 +410,12 @@ impl Layout {
 /// Puts the message back together from its layout and its leaves' stored bytes.
 pub fn reassemble(layout: &Layout, leaf_bodies: &[Bytes]) -> Result<Vec<u8>> {
     if leaf_bodies.len() != layout.leaves.len() {
-        return Err(Error::Backend(format!(
+        return Err(Defect::layout(format!(
             "layout has {} leaves, {} given",
             layout.leaves.len(),
             leaf_bodies.len()
-        )));
+        ))
+        .into());
     }
     let total = layout.skeleton.len() + layout.leaves.iter().map(|l| l.len).sum::<usize>();
     let mut out = Vec::with_capacity(total);
@@ -423,7 +424,7 @@ pub fn reassemble(layout: &Layout, leaf_bodies: &[Bytes]) -> Result<Vec<u8>> {
         let piece = layout
             .skeleton
             .get(skeleton_pos..leaf.at)
-            .ok_or_else(|| Error::Backend("leaf position outside the skeleton".into()))?;
+            .ok_or_else(|| Defect::layout("leaf position outside the skeleton"))?;
         out.extend_from_slice(piece);
         skeleton_pos = leaf.at;
         let bytes = match &leaf.encoding {
@@ -431,12 +432,13 @@ pub fn reassemble(layout: &Layout, leaf_bodies: &[Bytes]) -> Result<Vec<u8>> {
             LeafEncoding::Base64(b64) => encode_with_layout(stored, b64),
         };
         if bytes.len() != leaf.len {
-            return Err(Error::Backend(format!(
+            return Err(Defect::layout(format!(
                 "leaf at {} gives {} bytes, expected {}",
                 leaf.offset,
                 bytes.len(),
                 leaf.len
-            )));
+            ))
+            .into());
         }
         out.extend_from_slice(&bytes);
     }

@@ -28,11 +28,10 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{LocalNotifier, Notifier};
+use super::{LocalNotifier, Notifier, Subscription};
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Defect, Error, Result, StorageError, StorageErrorKind};
 use crate::model::{MailboxId, ModSeq, UserId};
-use crate::store::Subscription;
 
 /// The pub/sub channel every process publishes to and listens on.
 pub const CHANNEL: &str = "wildduck:wake";
@@ -48,8 +47,20 @@ pub struct RedisNotifier {
     listener: tokio::task::JoinHandle<()>,
 }
 
-fn redis_error(e: redis::RedisError) -> Error {
-    Error::Backend(format!("redis: {e}"))
+/// A Redis failure by what a caller can do about it (also used by `limits::redis`).
+pub(crate) fn redis_error(e: redis::RedisError) -> Error {
+    let kind = if e.is_timeout() {
+        StorageErrorKind::Timeout
+    } else if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || e.is_unrecoverable_error()
+    {
+        StorageErrorKind::Unavailable
+    } else {
+        StorageErrorKind::Internal
+    };
+    StorageError::new(kind, e).into()
 }
 
 fn encode(origin: u64, (user, mailbox, modseq): WakeUp) -> String {
@@ -83,7 +94,7 @@ impl RedisNotifier {
         let listener = tokio::spawn(listen(client, local.clone(), backend, origin, ready_tx));
         ready_rx
             .await
-            .map_err(|_| Error::Backend("redis listener ended before subscribing".into()))?;
+            .map_err(|_| Defect::Bug("redis listener ended before subscribing"))?;
         let (outbox, queue) = mpsc::unbounded_channel();
         tokio::spawn(publish(publisher, queue, origin));
         Ok(RedisNotifier {

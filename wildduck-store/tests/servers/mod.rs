@@ -29,7 +29,7 @@ pub struct Servers {
     pub redis_url: String,
     /// The servers this binary started (none when the environment named them); they live
     /// as long as the test process, and the watcher stops them after it.
-    _nx_27017: Option<Child>,
+    _nx_27017: Option<MongoServer>,
     _redis: Option<RedisServer>,
 }
 
@@ -40,9 +40,8 @@ pub fn servers() -> &'static Servers {
         let (mongodb_uri, nx_27017) = match std::env::var(MONGODB_ENV) {
             Ok(uri) => (uri, None),
             Err(_) => {
-                let (port, child) = start_nx_27017();
-                let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
-                (uri, Some(child))
+                let server = MongoServer::start();
+                (server.uri(), Some(server))
             }
         };
         let (redis_url, redis) = match std::env::var(REDIS_ENV) {
@@ -63,7 +62,7 @@ pub fn servers() -> &'static Servers {
 
 /// `uri` with its database replaced by a fresh one, so every store starts empty.
 pub fn fresh_database_uri(uri: &str) -> String {
-    let name = format!("wdtest_{}", wildduck_store::ObjectId::new());
+    let name = format!("wdtest_{}", wildduck_store::RecordId::new());
     let (scheme, rest) = uri.split_once("://").expect("URI has a scheme");
     let (hosts, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let options = tail.split_once('?').map(|(_, q)| q).unwrap_or("");
@@ -136,12 +135,44 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn start_nx_27017() -> (u16, Child) {
+/// An nx-27017 of our own (in memory), stoppable.
+pub struct MongoServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl MongoServer {
+    pub fn start() -> Self {
+        let port = free_port();
+        MongoServer {
+            port,
+            child: Some(start_nx_27017(port)),
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+    }
+
+    /// Stops the server and waits until the port is closed.
+    pub fn stop(&mut self) {
+        if let Some(child) = self.child.take() {
+            stop_watched(child, self.port, "nx-27017");
+        }
+    }
+}
+
+impl Drop for MongoServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn start_nx_27017(port: u16) -> Child {
     assert!(
         on_path("nx-27017"),
         "{MONGODB_ENV} is unset and nx-27017 is not installed: {HOW_TO}"
     );
-    let port = free_port();
     let dir = scratch_dir();
     let args: Vec<String> = [
         "--data-dir",
@@ -160,7 +191,19 @@ fn start_nx_27017() -> (u16, Child) {
     .collect();
     let child = spawn_watched("nx-27017", &args, &dir.join(format!("nx-{port}.out")));
     wait_for_port(port, "nx-27017");
-    (port, child)
+    child
+}
+
+/// Stops a server started by [`spawn_watched`] (the watcher's trap kills the server when the
+/// watcher is terminated) and waits until its port is closed.
+fn stop_watched(mut watcher: Child, port: u16, what: &str) {
+    let _ = Command::new("kill").arg(watcher.id().to_string()).status();
+    let _ = watcher.wait();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "{what} did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A redis-server of our own, stoppable and restartable on the same port.
@@ -210,15 +253,8 @@ impl RedisServer {
 
     /// Stops the server and waits until the port is closed.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // The watcher's trap kills the server when the watcher is terminated.
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                assert!(Instant::now() < deadline, "redis-server did not stop");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        if let Some(child) = self.child.take() {
+            stop_watched(child, self.port, "redis-server");
         }
     }
 }

@@ -24,9 +24,9 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 
 use super::records::{binary, hex, int_field};
-use super::{FindAll, MongoBackend, db_error, is_duplicate_key};
+use super::{FindAll, MongoBackend, db_error, field_error, is_duplicate_key};
 use crate::backend::{BlobData, now};
-use crate::error::{Error, Result};
+use crate::error::{Defect, Result};
 
 /// Bytes per chunk document (well below MongoDB's 16 MiB document limit).
 pub const CHUNK_BYTES: usize = 255 * 1024;
@@ -98,9 +98,7 @@ impl MongoBackend {
                 Err(e) => return Err(db_error(e)),
             }
         }
-        Err(Error::Backend(format!(
-            "blob {hash} stays claimed by the collector; try again"
-        )))
+        Err(Defect::Contended(format!("blob {hash} stays claimed by the collector")).into())
     }
 
     /// Raises the refcount of an existing, unclaimed blob. False when there is none.
@@ -191,16 +189,14 @@ impl MongoBackend {
             .await
             .map_err(db_error)?;
         while let Some(meta) = cursor.try_next().await.map_err(db_error)? {
-            let id = meta
-                .get_str("_id")
-                .map_err(|e| Error::Backend(e.to_string()))?;
+            let id = meta.get_str("_id").map_err(field_error)?;
             metas.insert(id.to_string(), meta);
         }
         let mut ids = Vec::new();
         for hash in hashes {
             let meta = metas
                 .get(hash)
-                .ok_or_else(|| Error::Backend(format!("blob {hash} is missing")))?;
+                .ok_or_else(|| Defect::MissingBlob(hash.clone()))?;
             for n in 0..int_field(meta, "chunks")? as usize {
                 ids.push(chunk_id(hash, n));
             }
@@ -212,15 +208,8 @@ impl MongoBackend {
             .await
             .map_err(db_error)?;
         while let Some(mut chunk) = cursor.try_next().await.map_err(db_error)? {
-            let id = chunk
-                .get_str("_id")
-                .map_err(|e| Error::Backend(e.to_string()))?
-                .to_string();
-            let data = std::mem::take(
-                chunk
-                    .get_binary_generic_mut("data")
-                    .map_err(|e| Error::Backend(format!("chunk {id}: {e}")))?,
-            );
+            let id = chunk.get_str("_id").map_err(field_error)?.to_string();
+            let data = std::mem::take(chunk.get_binary_generic_mut("data").map_err(field_error)?);
             pieces.insert(id, data);
         }
         let mut out = Vec::with_capacity(hashes.len());
@@ -230,11 +219,18 @@ impl MongoBackend {
             for n in 0..int_field(meta, "chunks")? as usize {
                 let piece = pieces
                     .get(&chunk_id(hash, n))
-                    .ok_or_else(|| Error::Backend(format!("blob {hash} lacks chunk {n}")))?;
+                    .ok_or_else(|| Defect::Malformed {
+                        what: "blob",
+                        detail: format!("{hash} lacks chunk {n}"),
+                    })?;
                 data.extend_from_slice(piece);
             }
             if data.len() as i64 != int_field(meta, "stored_len")? {
-                return Err(Error::Backend(format!("blob {hash} has the wrong length")));
+                return Err(Defect::Malformed {
+                    what: "blob",
+                    detail: format!("{hash} has the wrong length"),
+                }
+                .into());
             }
             out.push((int_field(meta, "codec")? as u8, data));
         }
@@ -255,10 +251,7 @@ impl MongoBackend {
             .await?;
         let mut removed = 0;
         for candidate in candidates {
-            let hash = candidate
-                .get_str("_id")
-                .map_err(|e| Error::Backend(e.to_string()))?
-                .to_string();
+            let hash = candidate.get_str("_id").map_err(field_error)?.to_string();
             let claim = now();
             let claimed = self
                 .blobs

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 
-use super::records::{bson_int, int_field, string_list};
+use super::records::{ObjectId, bson_int, int_field, string_list};
 use super::sequence::{PENDING_TIMEOUT_SECS, token_started};
-use super::{FindAll, MongoBackend, db_error};
+use super::{FindAll, MongoBackend, db_error, field_error};
 use crate::backend::now;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::*;
 
 /// Per-mailbox maxima found in messages and journal.
@@ -23,8 +23,7 @@ struct Seen {
 }
 
 fn object_id(doc: &Document, key: &str) -> Result<ObjectId> {
-    doc.get_object_id(key)
-        .map_err(|e| Error::Backend(format!("record field {key}: {e}")))
+    doc.get_object_id(key).map_err(field_error)
 }
 
 impl MongoBackend {
@@ -145,9 +144,7 @@ impl MongoBackend {
             .all()
             .await?;
         for blob in &blobs {
-            let hash = blob
-                .get_str("_id")
-                .map_err(|e| Error::Backend(e.to_string()))?;
+            let hash = blob.get_str("_id").map_err(field_error)?;
             let stored = int_field(blob, "refcount")?;
             let actual = references.remove(hash).unwrap_or(0);
             if stored != actual {

@@ -54,7 +54,10 @@ use mongodb::{Client, Collection, IndexModel};
 use self::records::*;
 use self::sequence::Allocation;
 use super::*;
-use crate::error::{AddressError, Error, MailboxError, MessageError, UserError};
+use crate::error::{
+    AddressError, Defect, Error, MailboxError, MessageError, StorageError, StorageErrorKind,
+    UserError,
+};
 
 /// Database used when the URI names none.
 pub const DEFAULT_DATABASE: &str = "wildduck";
@@ -71,8 +74,53 @@ pub struct MongoBackend {
     counters: Collection<Document>,
 }
 
+/// A driver failure by what a caller can do about it.
 pub(crate) fn db_error(e: mongodb::error::Error) -> Error {
-    Error::Backend(format!("mongodb: {e}"))
+    let kind = match e.kind.as_ref() {
+        ErrorKind::ServerSelection { .. }
+        | ErrorKind::ConnectionPoolCleared { .. }
+        | ErrorKind::DnsResolve { .. }
+        | ErrorKind::Shutdown => StorageErrorKind::Unavailable,
+        ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => StorageErrorKind::Timeout,
+        ErrorKind::Io(_) => StorageErrorKind::Unavailable,
+        ErrorKind::Command(command) => server_code_kind(command.code),
+        ErrorKind::Write(WriteFailure::WriteError(write)) => server_code_kind(write.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(concern)) => {
+            server_code_kind(concern.code)
+        }
+        ErrorKind::BsonDeserialization(_) => StorageErrorKind::Corrupt,
+        _ if e.contains_label("RetryableWriteError")
+            || e.contains_label("TransientTransactionError") =>
+        {
+            StorageErrorKind::Unavailable
+        }
+        _ => StorageErrorKind::Internal,
+    };
+    StorageError::new(kind, e).into()
+}
+
+/// What a MongoDB server error code means for a caller (codes from the server's
+/// `error_codes.yml`).
+fn server_code_kind(code: i32) -> StorageErrorKind {
+    match code {
+        // MaxTimeMSExpired, WriteConcernFailed (wtimeout), NetworkTimeout, ExceededTimeLimit
+        50 | 64 | 89 | 262 => StorageErrorKind::Timeout,
+        // HostUnreachable, HostNotFound, ShutdownInProgress, PrimarySteppedDown,
+        // SocketException, NotWritablePrimary, InterruptedAtShutdown,
+        // InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary
+        6 | 7 | 91 | 189 | 9001 | 10107 | 11600 | 11602 | 13435 | 13436 => {
+            StorageErrorKind::Unavailable
+        }
+        DUPLICATE_KEY => StorageErrorKind::Constraint,
+        // BSONObjectTooLarge
+        10334 => StorageErrorKind::Limit,
+        _ => StorageErrorKind::Internal,
+    }
+}
+
+/// A field of a stored document that is missing or of another type: corrupt data.
+pub(crate) fn field_error(e: mongodb::bson::error::Error) -> Error {
+    StorageError::new(StorageErrorKind::Corrupt, e).into()
 }
 
 /// `query.all().await?`: runs a find and gathers every document it returns, with driver
@@ -96,8 +144,10 @@ where
     }
 }
 
+/// MongoDB's error code for a unique index refusing a write.
+const DUPLICATE_KEY: i32 = 11000;
+
 pub(crate) fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    const DUPLICATE_KEY: i32 = 11000;
     match e.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
         ErrorKind::InsertMany(m) => m
@@ -141,7 +191,7 @@ where
     let mut out = Vec::new();
     for &(first, last) in uids.ranges() {
         let filter = doc! {
-            "mailbox": id_is(mailbox.0),
+            "mailbox": id_is(mailbox),
             "uid": {"$gte": first as i64, "$lte": last as i64},
             "expunged": Bson::Null,
         };
@@ -266,7 +316,7 @@ impl MongoBackend {
 
     async fn user_doc(&self, user: UserId) -> Result<UserDoc> {
         self.users
-            .find_one(doc! {"_id": user.0})
+            .find_one(doc! {"_id": ObjectId::from(user)})
             .await
             .map_err(db_error)?
             .ok_or_else(|| UserError::NotFound.into())
@@ -283,7 +333,7 @@ impl MongoBackend {
                 .and_then(|d| optional_int(&d, "value"));
             let next = (last.unwrap_or(0) + 1).max(now()).clamp(1, u32::MAX as i64);
             if last.is_some_and(|last| next <= last) {
-                return Err(Error::Backend("UIDVALIDITY space exhausted".into()));
+                return Err(Defect::Exhausted("UIDVALIDITY space").into());
             }
             let taken = match last {
                 None => match self
@@ -353,7 +403,7 @@ impl MongoBackend {
     async fn path_exists(&self, user: UserId, path: &str) -> Result<bool> {
         Ok(self
             .mailboxes
-            .find_one(doc! {"user": id_is(user.0), "path": path})
+            .find_one(doc! {"user": id_is(user), "path": path})
             .await
             .map_err(db_error)?
             .is_some())
@@ -367,7 +417,7 @@ impl MongoBackend {
         loop {
             let record = self.user_doc(user).await?;
             let filter = match record.quota {
-                None => doc! {"_id": user.0, "quota": Bson::Null},
+                None => doc! {"_id": ObjectId::from(user), "quota": Bson::Null},
                 Some(quota) if quota - needed_i < record.storage_used => {
                     let user = record.into_record().user;
                     return Err(MessageError::OverQuota {
@@ -378,7 +428,7 @@ impl MongoBackend {
                     .into());
                 }
                 Some(quota) => doc! {
-                    "_id": user.0,
+                    "_id": ObjectId::from(user),
                     "quota": quota,
                     "storage_used": {"$lte": quota - needed_i},
                 },
@@ -402,7 +452,10 @@ impl MongoBackend {
         }
         if let Err(e) = self
             .users
-            .update_one(doc! {"_id": user.0}, doc! {"$inc": {"storage_used": delta}})
+            .update_one(
+                doc! {"_id": ObjectId::from(user)},
+                doc! {"$inc": {"storage_used": delta}},
+            )
             .await
         {
             tracing::warn!(%user, delta, error = %e, "could not adjust storage_used");
@@ -462,7 +515,7 @@ impl MongoBackend {
             .iter()
             .map(removal_from_doc)
             .collect::<Result<_>>()?;
-        let owner = release_quota.then_some(UserId(mailbox.user));
+        let owner = release_quota.then_some(UserId::from(mailbox.user));
         self.remove_messages(&messages, owner).await?;
         self.journal
             .delete_many(doc! {"mailbox": id_is(mailbox.id)})
@@ -495,7 +548,7 @@ impl MongoBackend {
     ) {
         if let Some(allocation) = allocation {
             let entries = doc! {
-                "mailbox": id_is(allocation.mailbox.0),
+                "mailbox": id_is(allocation.mailbox),
                 "modseq": allocation.modseq as i64,
             };
             if let Err(e) = self.journal.delete_many(entries).await {
@@ -635,9 +688,7 @@ impl MongoBackend {
 
 fn removal_from_doc(doc: &Document) -> Result<Removal> {
     Ok(Removal {
-        id: doc
-            .get_object_id("_id")
-            .map_err(|e| Error::Backend(e.to_string()))?,
+        id: doc.get_object_id("_id").map_err(field_error)?,
         size: int_field(doc, "size")?,
         blobs: string_list(doc, "blobs"),
     })
@@ -679,14 +730,8 @@ impl Backend for MongoBackend {
             };
         }
         if result.is_err() {
-            let _ = self
-                .mailboxes
-                .delete_many(doc! {"user": id_is(user.0)})
-                .await;
-            let _ = self
-                .addresses
-                .delete_many(doc! {"user": id_is(user.0)})
-                .await;
+            let _ = self.mailboxes.delete_many(doc! {"user": id_is(user)}).await;
+            let _ = self.addresses.delete_many(doc! {"user": id_is(user)}).await;
         }
         result
     }
@@ -694,7 +739,7 @@ impl Backend for MongoBackend {
     async fn user_by_id(&self, user: UserId) -> Result<Option<UserRecord>> {
         Ok(self
             .users
-            .find_one(doc! {"_id": user.0})
+            .find_one(doc! {"_id": ObjectId::from(user)})
             .await
             .map_err(db_error)?
             .map(UserDoc::into_record))
@@ -729,7 +774,7 @@ impl Backend for MongoBackend {
         };
         let result = self
             .users
-            .update_one(doc! {"_id": user.0}, doc! {"$set": set})
+            .update_one(doc! {"_id": ObjectId::from(user)}, doc! {"$set": set})
             .await
             .map_err(db_error)?;
         if result.matched_count == 0 {
@@ -742,16 +787,16 @@ impl Backend for MongoBackend {
         self.user_doc(user).await?;
         let mailboxes: Vec<MailboxDoc> = self
             .mailboxes
-            .find(doc! {"user": id_is(user.0)})
+            .find(doc! {"user": id_is(user)})
             .all()
             .await?;
         // The user document goes first: quota reservations for new mail fail from now on.
         self.users
-            .delete_one(doc! {"_id": user.0})
+            .delete_one(doc! {"_id": ObjectId::from(user)})
             .await
             .map_err(db_error)?;
         self.addresses
-            .delete_many(doc! {"user": id_is(user.0)})
+            .delete_many(doc! {"user": id_is(user)})
             .await
             .map_err(db_error)?;
         let mut wakes = Vec::new();
@@ -762,7 +807,7 @@ impl Backend for MongoBackend {
             }
             wakes.push(Wake {
                 user,
-                mailbox: MailboxId(mailbox.id),
+                mailbox: MailboxId::from(mailbox.id),
                 modseq: mailbox.modseq as u64 + 1,
             });
         }
@@ -781,7 +826,7 @@ impl Backend for MongoBackend {
     async fn remove_address(&self, user: UserId, addrview: &str) -> Result<()> {
         let removed = self
             .addresses
-            .delete_one(doc! {"user": id_is(user.0), "addrview": addrview})
+            .delete_one(doc! {"user": id_is(user), "addrview": addrview})
             .await
             .map_err(db_error)?;
         if removed.deleted_count == 0 {
@@ -794,7 +839,7 @@ impl Backend for MongoBackend {
         self.user_doc(user).await?;
         let docs: Vec<AddressDoc> = self
             .addresses
-            .find(doc! {"user": id_is(user.0)})
+            .find(doc! {"user": id_is(user)})
             .sort(doc! {"address": 1})
             .all()
             .await?;
@@ -814,7 +859,7 @@ impl Backend for MongoBackend {
         self.user_doc(user).await?;
         let docs: Vec<MailboxDoc> = self
             .mailboxes
-            .find(doc! {"user": id_is(user.0)})
+            .find(doc! {"user": id_is(user)})
             .all()
             .await?;
         // Sorted here by byte order of the path, as SQLite's ORDER BY path does.
@@ -826,7 +871,7 @@ impl Backend for MongoBackend {
     async fn mailbox_by_path(&self, user: UserId, path: &str) -> Result<Option<Mailbox>> {
         Ok(self
             .mailboxes
-            .find_one(doc! {"user": id_is(user.0), "path": path})
+            .find_one(doc! {"user": id_is(user), "path": path})
             .await
             .map_err(db_error)?
             .map(|d| d.to_model()))
@@ -835,7 +880,7 @@ impl Backend for MongoBackend {
     async fn mailbox_by_id(&self, mailbox: MailboxId) -> Result<Option<Mailbox>> {
         Ok(self
             .mailboxes
-            .find_one(doc! {"_id": mailbox.0})
+            .find_one(doc! {"_id": ObjectId::from(mailbox)})
             .await
             .map_err(db_error)?
             .map(|d| d.to_model()))
@@ -869,7 +914,7 @@ impl Backend for MongoBackend {
         let prefix = format!("{from}/");
         let all: Vec<MailboxDoc> = self
             .mailboxes
-            .find(doc! {"user": id_is(user.0)})
+            .find(doc! {"user": id_is(user)})
             .all()
             .await?;
         let renamed: Vec<(ObjectId, String, String)> = all
@@ -912,7 +957,7 @@ impl Backend for MongoBackend {
         let record = self.mailbox_doc(mailbox).await?;
         self.drop_mailbox(&record, true).await?;
         Ok(vec![Wake {
-            user: UserId(record.user),
+            user: UserId::from(record.user),
             mailbox,
             modseq: record.modseq as u64 + 1,
         }])
@@ -922,7 +967,7 @@ impl Backend for MongoBackend {
         let result = self
             .mailboxes
             .update_one(
-                doc! {"_id": mailbox.0},
+                doc! {"_id": ObjectId::from(mailbox)},
                 doc! {"$set": {"subscribed": subscribed}},
             )
             .await
@@ -938,7 +983,7 @@ impl Backend for MongoBackend {
         let horizon = record.horizon();
         let mut cursor = self
             .raw_messages()
-            .find(doc! {"mailbox": id_is(mailbox.0)})
+            .find(doc! {"mailbox": id_is(mailbox)})
             .projection(doc! {"added": 1, "expunged": 1, "seen": 1, "size": 1})
             .await
             .map_err(db_error)?;
@@ -967,7 +1012,11 @@ impl Backend for MongoBackend {
 
     async fn quota_of_mailbox(&self, mailbox: MailboxId) -> Result<(u64, Option<u64>)> {
         let record = self.mailbox_doc(mailbox).await?;
-        let user = self.user_doc(UserId(record.user)).await?.into_record().user;
+        let user = self
+            .user_doc(UserId::from(record.user))
+            .await?
+            .into_record()
+            .user;
         Ok((user.storage_used, user.quota))
     }
 
@@ -977,7 +1026,7 @@ impl Backend for MongoBackend {
         message: NewMessage,
     ) -> Result<(AppendOutcome, Vec<Wake>)> {
         let target = self.mailbox_doc(mailbox).await?;
-        let user = UserId(target.user);
+        let user = UserId::from(target.user);
         let size = message.size.min(i64::MAX as u64) as i64;
         self.reserve_quota(user, message.size).await?;
         let hashes = match self.reference_new_blobs(&message.content.blobs).await {
@@ -996,9 +1045,9 @@ impl Backend for MongoBackend {
         };
         let modseq = allocation.modseq as i64;
         let doc = MessageDoc {
-            id: message.id.0,
-            mailbox: mailbox.0,
-            user: user.0,
+            id: ObjectId::from(message.id),
+            mailbox: ObjectId::from(mailbox),
+            user: ObjectId::from(user),
             uid: allocation.first_uid as i64,
             modseq,
             added: modseq,
@@ -1077,7 +1126,7 @@ impl Backend for MongoBackend {
                 Vec::new(),
             ));
         }
-        let (from_user, to_user) = (UserId(from.user), UserId(to.user));
+        let (from_user, to_user) = (UserId::from(from.user), UserId::from(to.user));
         let total: i64 = picked.iter().map(|m| m.size).sum();
         let quota_moves = transfer == Transfer::Copy || from_user != to_user;
         let reservation = quota_moves.then_some((to_user, total));
@@ -1092,7 +1141,7 @@ impl Backend for MongoBackend {
                     self.undo(None, &[], &referenced, reservation).await;
                     return Err(match outcome {
                         Err(e) => e,
-                        _ => Error::Backend(format!("blob {hash} of a message is missing")),
+                        _ => Defect::MissingBlob(hash.clone()).into(),
                     });
                 }
             }
@@ -1113,8 +1162,8 @@ impl Backend for MongoBackend {
             let new_uid = allocation.first_uid + i as u32;
             let copy = MessageDoc {
                 id: ObjectId::new(),
-                mailbox: target.0,
-                user: to_user.0,
+                mailbox: ObjectId::from(target),
+                user: ObjectId::from(to_user),
                 uid: new_uid as i64,
                 modseq,
                 added: modseq,
@@ -1248,7 +1297,7 @@ impl Backend for MongoBackend {
         }
         let wakes = outcome_modseq
             .map(|modseq| Wake {
-                user: UserId(record.user),
+                user: UserId::from(record.user),
                 mailbox,
                 modseq,
             })
@@ -1284,7 +1333,7 @@ impl Backend for MongoBackend {
         let committed = self.commit(&allocation).await;
         let marked = marked?;
         committed?;
-        self.remove_messages(&marked, Some(UserId(record.user)))
+        self.remove_messages(&marked, Some(UserId::from(record.user)))
             .await?;
         let by_id: HashMap<ObjectId, Uid> =
             candidates.iter().map(|m| (m.id, m.uid as u32)).collect();
@@ -1309,7 +1358,7 @@ impl Backend for MongoBackend {
                 modseq: Some(allocation.modseq),
             },
             vec![Wake {
-                user: UserId(record.user),
+                user: UserId::from(record.user),
                 mailbox,
                 modseq: allocation.modseq,
             }],
@@ -1321,7 +1370,7 @@ impl Backend for MongoBackend {
         let horizon = record.horizon();
         let mut cursor = self
             .raw_messages()
-            .find(doc! {"mailbox": id_is(mailbox.0)})
+            .find(doc! {"mailbox": id_is(mailbox)})
             .projection(doc! {"uid": 1, "added": 1, "expunged": 1})
             .sort(doc! {"uid": 1})
             .await
@@ -1351,7 +1400,7 @@ impl Backend for MongoBackend {
         let entries: Vec<Document> = self
             .journal
             .find(doc! {
-                "mailbox": id_is(mailbox.0),
+                "mailbox": id_is(mailbox),
                 "modseq": {"$gt": modseq.min(i64::MAX as u64) as i64, "$lte": horizon as i64},
             })
             .sort(doc! {"modseq": 1, "uid": 1})
@@ -1398,10 +1447,7 @@ impl Backend for MongoBackend {
                     .map(from_document::<BodyStructure>)
                     .transpose()?;
                 Ok(MessageMeta {
-                    id: MessageId(
-                        m.get_object_id("_id")
-                            .map_err(|e| Error::Backend(e.to_string()))?,
-                    ),
+                    id: MessageId::from(m.get_object_id("_id").map_err(field_error)?),
                     uid: int_field(&m, "uid")? as Uid,
                     modseq: int_field(&m, "modseq")? as ModSeq,
                     flags: flags_from_strings(&flags),
@@ -1418,15 +1464,12 @@ impl Backend for MongoBackend {
     async fn load_content(&self, mailbox: MailboxId, uid: Uid) -> Result<ContentRead> {
         let mut m = self
             .raw_messages()
-            .find_one(doc! {"mailbox": id_is(mailbox.0), "uid": uid as i64})
+            .find_one(doc! {"mailbox": id_is(mailbox), "uid": uid as i64})
             .projection(doc! {"layout": 1, "blobs": 1})
             .await
             .map_err(db_error)?
             .ok_or(MessageError::NotFound)?;
-        let layout = std::mem::take(
-            m.get_binary_generic_mut("layout")
-                .map_err(|e| Error::Backend(format!("message layout: {e}")))?,
-        );
+        let layout = std::mem::take(m.get_binary_generic_mut("layout").map_err(field_error)?);
         let blobs = self.read_blobs(&string_list(&m, "blobs")).await?;
         Ok(ContentRead { layout, blobs })
     }
@@ -1445,7 +1488,7 @@ impl Backend for MongoBackend {
         }
         let docs: Vec<Document> = self
             .raw_messages()
-            .find(doc! {"mailbox": id_is(mailbox.0), "expunged": Bson::Null})
+            .find(doc! {"mailbox": id_is(mailbox), "expunged": Bson::Null})
             .projection(projection)
             .sort(doc! {"uid": 1})
             .all()
@@ -1471,8 +1514,7 @@ impl Backend for MongoBackend {
             }
             Ok(found)
         })
-        .await
-        .map_err(|e| Error::Backend(format!("search task failed: {e}")))?
+        .await?
     }
 
     async fn stats(&self) -> Result<StoreStats> {
@@ -1497,9 +1539,7 @@ impl Backend for MongoBackend {
             .await?;
         let mut floors: HashMap<ObjectId, i64> = HashMap::new();
         for entry in &old {
-            let mailbox = entry
-                .get_object_id("mailbox")
-                .map_err(|e| Error::Backend(e.to_string()))?;
+            let mailbox = entry.get_object_id("mailbox").map_err(field_error)?;
             let modseq = int_field(entry, "modseq")?;
             let floor = floors.entry(mailbox).or_insert(modseq);
             *floor = (*floor).max(modseq);

@@ -7,8 +7,29 @@ use mongodb::bson::{Binary, Bson, Document, doc, spec::BinarySubtype};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{UserRecord, now};
-use crate::error::{Error, Result};
+use crate::error::{Defect, Result, StorageError, StorageErrorKind};
 use crate::model::*;
+
+pub use mongodb::bson::oid::ObjectId;
+
+// The model's ids are stored as ObjectIds: the same 12 bytes, so ids keep their creation
+// order in the database. This is the only place the two meet.
+macro_rules! object_id_conversions {
+    ($($id:ident),*) => {$(
+        impl From<$id> for ObjectId {
+            fn from(id: $id) -> Self {
+                ObjectId::from_bytes(id.0.bytes())
+            }
+        }
+
+        impl From<ObjectId> for $id {
+            fn from(id: ObjectId) -> Self {
+                $id(RecordId::from_bytes(id.bytes()))
+            }
+        }
+    )*};
+}
+object_id_conversions!(UserId, AddressId, MailboxId, MessageId);
 
 /// `users`: one per account. `storage_used` moves only by guarded `$inc`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -29,7 +50,7 @@ impl UserDoc {
     pub fn from_record(record: &UserRecord) -> Self {
         let user = &record.user;
         UserDoc {
-            id: user.id.0,
+            id: ObjectId::from(user.id),
             username: user.username.clone(),
             unameview: record.unameview.clone(),
             password: record.password_hash.clone(),
@@ -43,7 +64,7 @@ impl UserDoc {
     pub fn into_record(self) -> UserRecord {
         UserRecord {
             user: User {
-                id: UserId(self.id),
+                id: UserId::from(self.id),
                 username: self.username,
                 quota: self.quota.map(|q| q.max(0) as u64),
                 storage_used: self.storage_used.max(0) as u64,
@@ -69,8 +90,8 @@ pub struct AddressDoc {
 impl From<&Address> for AddressDoc {
     fn from(a: &Address) -> Self {
         AddressDoc {
-            id: a.id.0,
-            user: a.user.0,
+            id: ObjectId::from(a.id),
+            user: ObjectId::from(a.user),
             address: a.address.clone(),
             addrview: a.addrview.clone(),
         }
@@ -80,8 +101,8 @@ impl From<&Address> for AddressDoc {
 impl From<AddressDoc> for Address {
     fn from(d: AddressDoc) -> Self {
         Address {
-            id: AddressId(d.id),
-            user: UserId(d.user),
+            id: AddressId::from(d.id),
+            user: UserId::from(d.user),
             address: d.address,
             addrview: d.addrview,
         }
@@ -119,7 +140,7 @@ impl MailboxDoc {
     ) -> Self {
         MailboxDoc {
             id: ObjectId::new(),
-            user: user.0,
+            user: ObjectId::from(user),
             path: path.to_string(),
             special_use: special_use.map(|u| u.attribute().to_string()),
             uidvalidity: uidvalidity as i64,
@@ -135,8 +156,8 @@ impl MailboxDoc {
     /// counter, so a reader never announces a MODSEQ whose change is still being written.
     pub fn to_model(&self) -> Mailbox {
         Mailbox {
-            id: MailboxId(self.id),
-            user: UserId(self.user),
+            id: MailboxId::from(self.id),
+            user: UserId::from(self.user),
             path: self.path.clone(),
             special_use: self
                 .special_use
@@ -224,12 +245,12 @@ pub fn binary(bytes: Vec<u8>) -> Binary {
 
 pub fn to_document<T: Serialize>(value: &T) -> Result<Document> {
     mongodb::bson::serialize_to_document(value)
-        .map_err(|e| Error::Backend(format!("encoding record: {e}")))
+        .map_err(|e| StorageError::new(StorageErrorKind::Internal, e).into())
 }
 
 pub fn from_document<T: serde::de::DeserializeOwned>(doc: Document) -> Result<T> {
     mongodb::bson::deserialize_from_document(doc)
-        .map_err(|e| Error::Backend(format!("decoding record: {e}")))
+        .map_err(|e| StorageError::new(StorageErrorKind::Corrupt, e).into())
 }
 
 /// A boolean as stored, or as 0/1: nx-27017 hands back booleans set by `$set` as integers.
@@ -262,9 +283,13 @@ pub fn bson_int(value: &Bson) -> Option<i64> {
 }
 
 pub fn int_field(doc: &Document, key: &str) -> Result<i64> {
-    doc.get(key)
-        .and_then(bson_int)
-        .ok_or_else(|| Error::Backend(format!("record lacks integer field {key}")))
+    doc.get(key).and_then(bson_int).ok_or_else(|| {
+        Defect::Malformed {
+            what: "record",
+            detail: format!("no integer field {key}"),
+        }
+        .into()
+    })
 }
 
 /// `journal`: one entry per message per change, read by `changes_since`.
@@ -280,7 +305,7 @@ pub fn journal_entry(
     flags: Option<&Flags>,
 ) -> Document {
     doc! {
-        "mailbox": mailbox.0,
+        "mailbox": ObjectId::from(mailbox),
         "modseq": modseq as i64,
         "uid": uid as i64,
         "kind": kind,
@@ -305,8 +330,8 @@ pub fn change_from_entry(entry: &Document) -> Result<Change> {
 /// Filter value matching a field that holds `id`. A one-element `$in`, which MongoDB plans
 /// exactly like an equality, because nx-27017 (the CI server) does not match plain ObjectId
 /// equality on fields other than `_id`.
-pub fn id_is(id: ObjectId) -> Document {
-    doc! {"$in": [id]}
+pub fn id_is(id: impl Into<ObjectId>) -> Document {
+    doc! {"$in": [id.into()]}
 }
 
 /// The strings of an array field (missing or null = empty).

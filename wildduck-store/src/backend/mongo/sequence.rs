@@ -27,10 +27,10 @@
 use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
 
-use super::records::{MailboxDoc, bson_int, from_document, id_is};
+use super::records::{MailboxDoc, ObjectId, bson_int, from_document, id_is};
 use super::{MongoBackend, db_error};
 use crate::backend::now;
-use crate::error::{Error, MailboxError, Result};
+use crate::error::{Defect, MailboxError, Result};
 use crate::model::*;
 
 /// A writer's pending entry older than this is presumed dead and reaped.
@@ -59,7 +59,7 @@ pub fn token_started(token: &str) -> Option<i64> {
 impl MongoBackend {
     pub(super) async fn mailbox_doc(&self, mailbox: MailboxId) -> Result<MailboxDoc> {
         self.mailboxes
-            .find_one(doc! {"_id": mailbox.0})
+            .find_one(doc! {"_id": ObjectId::from(mailbox)})
             .await
             .map_err(db_error)?
             .ok_or_else(|| MailboxError::NotFound.into())
@@ -70,14 +70,14 @@ impl MongoBackend {
         let before = self.mailbox_doc(mailbox).await?;
         self.reap_stale(&before).await?;
         if before.uidnext + uids as i64 >= u32::MAX as i64 {
-            return Err(Error::Backend("UID space of mailbox exhausted".into()));
+            return Err(Defect::Exhausted("UID space of mailbox").into());
         }
         let token = new_token();
         let after = self
             .mailboxes
             .clone_with_type::<Document>()
             .find_one_and_update(
-                doc! {"_id": mailbox.0},
+                doc! {"_id": ObjectId::from(mailbox)},
                 doc! {
                     "$inc": {"uidnext": uids as i64, "modseq": 1i64},
                     "$set": {format!("pending.{token}"): before.modseq},
@@ -98,7 +98,7 @@ impl MongoBackend {
         if after.uidnext >= u32::MAX as i64 {
             // A concurrent allocation got there first; give the MODSEQ back as a gap.
             self.release_token(mailbox, &allocation.token).await?;
-            return Err(Error::Backend("UID space of mailbox exhausted".into()));
+            return Err(Defect::Exhausted("UID space of mailbox").into());
         }
         Ok(allocation)
     }
@@ -121,7 +121,7 @@ impl MongoBackend {
         let result = self
             .mailboxes
             .update_one(
-                doc! {"_id": mailbox.0, &key: {"$exists": true}},
+                doc! {"_id": ObjectId::from(mailbox), &key: {"$exists": true}},
                 doc! {"$unset": {&key: ""}},
             )
             .await
@@ -141,28 +141,28 @@ impl MongoBackend {
         let (from, to) = (old.modseq as i64, fresh.modseq as i64);
         self.journal
             .update_many(
-                doc! {"mailbox": id_is(old.mailbox.0), "modseq": from},
+                doc! {"mailbox": id_is(old.mailbox), "modseq": from},
                 doc! {"$set": {"modseq": to}},
             )
             .await
             .map_err(db_error)?;
         self.messages
             .update_many(
-                doc! {"mailbox": id_is(old.mailbox.0), "modseq": from},
+                doc! {"mailbox": id_is(old.mailbox), "modseq": from},
                 doc! {"$set": {"modseq": to}},
             )
             .await
             .map_err(db_error)?;
         self.messages
             .update_many(
-                doc! {"mailbox": id_is(old.mailbox.0), "added": from},
+                doc! {"mailbox": id_is(old.mailbox), "added": from},
                 doc! {"$set": {"added": to}},
             )
             .await
             .map_err(db_error)?;
         self.messages
             .update_many(
-                doc! {"mailbox": id_is(old.mailbox.0), "expunged": from},
+                doc! {"mailbox": id_is(old.mailbox), "expunged": from},
                 doc! {"$set": {"expunged": to}},
             )
             .await
@@ -170,10 +170,10 @@ impl MongoBackend {
         if self.release_token(fresh.mailbox, &fresh.token).await? {
             Ok(())
         } else {
-            Err(Error::Backend(
-                "MODSEQ allocation reaped twice; the database is too slow for the pending timeout"
-                    .into(),
-            ))
+            Err(Defect::TooSlow(
+                "MODSEQ allocation reaped twice; the database is too slow for the pending timeout",
+            )
+            .into())
         }
     }
 
@@ -184,7 +184,8 @@ impl MongoBackend {
             if token_started(token).is_some_and(|started| started < cutoff) {
                 tracing::warn!(mailbox = %mailbox.id, token, floor = bson_int(floor),
                     "reaping a MODSEQ allocation whose writer never committed");
-                self.release_token(MailboxId(mailbox.id), token).await?;
+                self.release_token(MailboxId::from(mailbox.id), token)
+                    .await?;
             }
         }
         Ok(())

@@ -15,11 +15,16 @@ use super::blobs::CHUNK_BYTES;
 use super::records::*;
 use super::{FindAll, MongoBackend, db_error, is_duplicate_key};
 use crate::backend::{BlobData, BlobHash, LiveContent, MessageExport, RecordCopy, UserExport};
-use crate::error::{AddressError, Error, MailboxError, Result, UserError};
+use crate::error::{AddressError, Defect, Error, MailboxError, Result, UserError};
 use crate::model::*;
 
 fn hash_from_hex(text: &str) -> Result<BlobHash> {
-    let bad = || Error::Backend(format!("blob id {text:?} is not a 64-digit hex hash"));
+    let bad = || {
+        Error::from(Defect::Malformed {
+            what: "blob id",
+            detail: format!("{text:?} is not a 64-digit hex hash"),
+        })
+    };
     if text.len() != 64 || !text.is_ascii() {
         return Err(bad());
     }
@@ -33,7 +38,7 @@ fn hash_from_hex(text: &str) -> Result<BlobHash> {
 
 fn export_from_doc(m: MessageDoc) -> Result<MessageExport> {
     Ok(MessageExport {
-        id: MessageId(m.id),
+        id: MessageId::from(m.id),
         uid: m.uid as Uid,
         modseq: m.modseq as ModSeq,
         flags: flags_from_strings(&m.flags),
@@ -57,7 +62,7 @@ fn export_from_doc(m: MessageDoc) -> Result<MessageExport> {
 
 fn doc_from_export(mailbox: &MailboxDoc, m: MessageExport) -> Result<MessageDoc> {
     Ok(MessageDoc {
-        id: m.id.0,
+        id: ObjectId::from(m.id),
         mailbox: mailbox.id,
         user: mailbox.user,
         uid: m.uid as i64,
@@ -129,9 +134,7 @@ impl MongoBackend {
             if found.matched_count == 1 {
                 return Ok(());
             }
-            return Err(Error::Backend(format!(
-                "an imported message refers to blob {hash}, which was not supplied"
-            )));
+            return Err(Defect::MissingBlob(hash.to_string()).into());
         };
         self.write_chunks(hash, &blob.data).await?;
         self.blobs
@@ -184,7 +187,7 @@ impl RecordCopy for MongoBackend {
         for address in &export.addresses {
             self.insert_once(
                 &self.addresses,
-                address.id.0,
+                ObjectId::from(address.id),
                 &AddressDoc::from(address),
                 AddressError::AlreadyExists.into(),
             )
@@ -193,8 +196,8 @@ impl RecordCopy for MongoBackend {
         for mailbox in &export.mailboxes {
             let highest = mailbox.highest_modseq as i64;
             let document = MailboxDoc {
-                id: mailbox.id.0,
-                user: mailbox.user.0,
+                id: ObjectId::from(mailbox.id),
+                user: ObjectId::from(mailbox.user),
                 path: mailbox.path.clone(),
                 special_use: mailbox.special_use.map(|u| u.attribute().to_string()),
                 uidvalidity: mailbox.uidvalidity as i64,
@@ -206,7 +209,7 @@ impl RecordCopy for MongoBackend {
             };
             self.insert_once(
                 &self.mailboxes,
-                mailbox.id.0,
+                ObjectId::from(mailbox.id),
                 &document,
                 MailboxError::AlreadyExists.into(),
             )
@@ -237,7 +240,7 @@ impl RecordCopy for MongoBackend {
         let docs: Vec<MessageDoc> = self
             .messages
             .find(doc! {
-                "mailbox": id_is(mailbox.0),
+                "mailbox": id_is(mailbox),
                 "uid": {"$gt": after as i64},
                 "expunged": Bson::Null,
             })
@@ -251,7 +254,7 @@ impl RecordCopy for MongoBackend {
     async fn last_uid(&self, mailbox: MailboxId) -> Result<Uid> {
         let last = self
             .raw_messages()
-            .find_one(doc! {"mailbox": id_is(mailbox.0)})
+            .find_one(doc! {"mailbox": id_is(mailbox)})
             .sort(doc! {"uid": -1})
             .projection(doc! {"uid": 1})
             .await
@@ -303,9 +306,10 @@ impl RecordCopy for MongoBackend {
             .zip(ids)
             .zip(contents)
             .map(|((hash, id), (codec, data))| {
-                let raw_len = raw_lens
-                    .get(&id)
-                    .ok_or_else(|| Error::Backend(format!("blob {id} has no raw length")))?;
+                let raw_len = raw_lens.get(&id).ok_or_else(|| Defect::Malformed {
+                    what: "blob",
+                    detail: format!("{id} has no raw length"),
+                })?;
                 Ok(BlobData {
                     hash,
                     raw_len: (*raw_len).max(0) as u64,
@@ -326,7 +330,7 @@ impl RecordCopy for MongoBackend {
         let uids: Vec<i64> = messages.iter().map(|m| m.uid as i64).collect();
         let stored: HashSet<i64> = self
             .raw_messages()
-            .find(doc! {"mailbox": id_is(mailbox.0), "uid": {"$in": uids}})
+            .find(doc! {"mailbox": id_is(mailbox), "uid": {"$in": uids}})
             .projection(doc! {"uid": 1})
             .all()
             .await?

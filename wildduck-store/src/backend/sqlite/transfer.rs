@@ -27,7 +27,7 @@ fn message_from_row(tx: &Connection, row: &Row) -> TxResult<MessageExport> {
         .query_map([&id], |r| hash_from_row(r, 0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(MessageExport {
-        id: MessageId(oid(row, 0)?),
+        id: MessageId(record_id(row, 0)?),
         uid: row.get(1)?,
         modseq: row.get::<_, i64>(2)? as u64,
         flags: flags_from_text(&row.get::<_, String>(3)?),
@@ -96,12 +96,7 @@ fn insert_message(
             )?
             .execute([hash])?;
         if referenced == 0 {
-            return Err(Error::Backend(format!(
-                "message uid {} refers to blob {} that was not supplied",
-                message.uid,
-                hex(hash)
-            ))
-            .into());
+            return Err(Error::from(Defect::MissingBlob(hex(hash))).into());
         }
         tx.prepare_cached("INSERT INTO message_blobs (message, seq, hash) VALUES (?1, ?2, ?3)")?
             .execute(params![id_bytes(message.id.0), seq as i64, hash])?;
@@ -269,7 +264,7 @@ impl RecordCopy for SqliteBackend {
                         })
                     })
                     .optional()?
-                    .ok_or_else(|| Error::Backend(format!("blob {} is missing", hex(&hash))).into())
+                    .ok_or_else(|| Error::from(Defect::MissingBlob(hex(&hash))).into())
                 })
                 .collect()
         })
