@@ -13,13 +13,12 @@ use std::sync::Arc;
 
 use smtp_proto::{MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::watch;
+use wildduck_net::Shutdown;
 use wildduck_store::{
     AddressError, AuthError, Delivery, Error, MessageError, Recipient, Store, UserError,
 };
 
 use crate::config::Config;
-use crate::server::shutdown_requested;
 use crate::wire::{Body, CommandLine, Reply, Wire};
 
 /// Longest piece of client input quoted back in a reply.
@@ -29,7 +28,7 @@ pub(crate) struct Session<S> {
     wire: Wire<S>,
     store: Store,
     config: Arc<Config>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
     greeted: bool,
     transaction: Option<Transaction>,
     bad_commands: u32,
@@ -78,7 +77,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         wire: Wire<S>,
         store: Store,
         config: Arc<Config>,
-        shutdown: watch::Receiver<bool>,
+        shutdown: Shutdown,
     ) -> Self {
         Self {
             wire,
@@ -97,7 +96,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.wire.reply_lines(220, &[greeting]);
         loop {
             let line = tokio::select! {
-                _ = shutdown_requested(&mut self.shutdown) => {
+                _ = self.shutdown.requested() => {
                     self.wire.reply(&Reply::new(421, "4.3.2", "Server shutting down, try again later"));
                     break;
                 }

@@ -1264,8 +1264,9 @@ impl Backend for SqliteBackend {
         self.read_small(move |tx| {
             // One statement for all candidates: `addrview IN (SELECT value FROM json_each(?))`
             // keeps the statement cacheable whatever the number of candidates.
-            let views = serde_json::to_string(&addrviews)
-                .map_err(|_| Error::from(Defect::Bug("a list of strings always encodes as JSON")))?;
+            let views = serde_json::to_string(&addrviews).map_err(|_| {
+                Error::from(Defect::Bug("a list of strings always encodes as JSON"))
+            })?;
             let mut stmt = tx.prepare_cached(
                 "SELECT id, user, address, addrview FROM addresses
                  WHERE addrview IN (SELECT value FROM json_each(?1))",
