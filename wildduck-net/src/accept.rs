@@ -4,12 +4,14 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
 
 use crate::proxy;
 use crate::shutdown::Shutdown;
@@ -66,6 +68,10 @@ pub trait Service: Send + Sync + 'static {
     fn refuse(self: Arc<Self>, client: Client) -> impl Future<Output = ()> + Send;
 }
 
+/// Numbers the sessions of every listener of the process, so the log lines of one
+/// connection can be picked out (`session{id=… peer=…}` on each).
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
 /// Accepts connections on `listener` until shutdown is asked for; then stops accepting,
 /// lets the sessions (which see the same signal) end, and returns once they have — or after
 /// `shutdown_grace`, dropping those still running.
@@ -93,6 +99,11 @@ pub async fn serve<S: Service>(
                     let options = options.clone();
                     let service = service.clone();
                     let shutdown = shutdown.clone();
+                    let span = tracing::info_span!(
+                        "session",
+                        id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+                        peer = tracing::field::Empty,
+                    );
                     sessions.spawn(async move {
                         let client = match handshake(socket, peer, &options).await {
                             Ok(client) => client,
@@ -101,11 +112,13 @@ pub async fn serve<S: Service>(
                                 return;
                             }
                         };
+                        // After the PROXY header: the client's address, not the proxy's.
+                        tracing::Span::current().record("peer", tracing::field::display(client.peer));
                         match permit {
                             Some(_permit) => service.serve(client, shutdown).await,
                             None => service.refuse(client).await,
                         }
-                    });
+                    }.instrument(span));
                 }
                 Err(error) => {
                     // Usually out of file descriptors: wait instead of spinning.
