@@ -110,6 +110,12 @@ enum Command {
         #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
         grace: u64,
     },
+    /// Copy the embedded store into DIR while servers keep running. To restore, stop
+    /// `serve` and use DIR as the data directory.
+    Backup {
+        /// A new or empty directory.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +212,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> CliResult<Report> {
         Command::Stats => commands::maint::stats(&ctx).await,
         Command::Verify { repair } => commands::maint::verify(&ctx, repair).await,
         Command::Gc { grace } => commands::maint::gc(&ctx, grace).await,
+        Command::Backup { dir } => commands::maint::backup(&ctx, &dir).await,
     }
 }
 

@@ -810,6 +810,13 @@ impl Store {
         self.backend().gc(grace_secs).await
     }
 
+    /// Writes a consistent copy of this store into the directory `target` while it stays in
+    /// use (servers may keep running); the copy opens as a store with `open_sqlite(target)`.
+    /// The embedded engine only: a MongoDB deployment is backed up with its own tools.
+    pub async fn backup(&self, target: &Path) -> Result<()> {
+        self.backend().backup(target).await
+    }
+
     /// Copies everything in this store into `target` (empty, or holding an interrupted
     /// earlier migration of this store), keeping every id, UIDVALIDITY, UID, MODSEQ and
     /// flag and storing each blob once; then runs `verify` on both ends and compares their

@@ -1,4 +1,6 @@
-//! `wildduck stats|verify|gc`: whole-store maintenance.
+//! `wildduck stats|verify|gc|backup`: whole-store maintenance.
+
+use std::path::Path;
 
 use serde_json::json;
 
@@ -66,5 +68,29 @@ pub async fn gc(ctx: &Ctx, grace_secs: u64) -> CliResult<Report> {
     Ok(Report::new(
         json!({ "deleted_blobs": deleted, "grace_secs": grace_secs }),
         format!("deleted {deleted} unreferenced blobs"),
+    ))
+}
+
+/// Refuses a directory that holds anything: a backup never mixes with other files.
+pub async fn backup(ctx: &Ctx, dir: &Path) -> CliResult<Report> {
+    let occupied = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    if occupied {
+        return Err(CliError::new(
+            ErrorKind::CantCreate,
+            format!(
+                "{} is not empty: a backup goes into a new or empty directory",
+                dir.display()
+            ),
+        ));
+    }
+    ctx.store().await?.backup(dir).await?;
+    let bytes = std::fs::read_dir(dir)
+        .map_err(|e| CliError::new(ErrorKind::Io, format!("{}: {e}", dir.display())))?
+        .filter_map(|entry| entry.ok()?.metadata().ok())
+        .map(|meta| meta.len())
+        .sum::<u64>();
+    Ok(Report::new(
+        json!({ "backup": dir, "bytes": bytes }),
+        format!("backed up into {} ({})", dir.display(), human_bytes(bytes)),
     ))
 }

@@ -13,6 +13,8 @@
 pub mod mongo;
 pub mod sqlite;
 
+use std::path::Path;
+
 use async_trait::async_trait;
 
 use crate::error::{Defect, Error, Result};
@@ -403,6 +405,9 @@ pub trait Backend: RecordCopy + Send + Sync {
     async fn verify(&self, repair: bool) -> Result<VerifyReport>;
     /// Deletes blobs whose refcount has been 0 for at least `grace_secs`.
     async fn gc(&self, grace_secs: u64) -> Result<u64>;
+    /// Writes a consistent copy of the whole store into the directory `target` while the
+    /// store stays in use; `target` then opens as a store of its own.
+    async fn backup(&self, target: &Path) -> Result<()>;
     /// Drops journal entries older than `max_age_secs`; readers asking for changes from
     /// before the horizon get `truncated`.
     async fn trim_journal(&self, max_age_secs: u64) -> Result<u64>;

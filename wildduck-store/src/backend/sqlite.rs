@@ -2059,6 +2059,32 @@ impl Backend for SqliteBackend {
         .await
     }
 
+    async fn backup(&self, target: &Path) -> Result<()> {
+        let target = target.to_path_buf();
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || -> TxResult<()> {
+            std::fs::create_dir_all(&target).map_err(StorageError::from)?;
+            let file = target.join("store.sqlite");
+            // VACUUM INTO copies one read snapshot (writers go on meanwhile) and writes it
+            // compacted; the backup API would restart its copy whenever a writer commits.
+            // It refuses a target file that exists and is not empty.
+            let conn = idle_reader(&readers, 0).unwrap_or_else(|| lock(&readers[0]));
+            let path = file.to_str().ok_or_else(|| {
+                StorageError::from(Defect::Unsupported("a backup path that is not UTF-8"))
+            })?;
+            conn.execute("VACUUM INTO ?1", [path])?;
+            drop(conn);
+            // The copy is written without fsync; make it durable before saying it is done.
+            std::fs::File::open(&file)
+                .and_then(|f| f.sync_all())
+                .and_then(|()| std::fs::File::open(&target)?.sync_all())
+                .map_err(StorageError::from)?;
+            Ok(())
+        })
+        .await?
+        .map_err(Error::from)
+    }
+
     async fn trim_journal(&self, max_age_secs: u64) -> Result<u64> {
         self.write(move |tx| {
             let cutoff = now() - max_age_secs as i64;

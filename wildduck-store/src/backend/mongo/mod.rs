@@ -1529,6 +1529,13 @@ impl Backend for MongoBackend {
         self.collect_blobs(grace_secs).await
     }
 
+    async fn backup(&self, _target: &Path) -> Result<()> {
+        Err(StorageError::from(Defect::Unsupported(
+            "backup of a MongoDB store: use mongodump, which copies a replica set consistently",
+        ))
+        .into())
+    }
+
     async fn trim_journal(&self, max_age_secs: u64) -> Result<u64> {
         let cutoff = now() - max_age_secs.min(i64::MAX as u64) as i64;
         let old: Vec<Document> = self
