@@ -178,9 +178,9 @@ fn address_list(list: &[MailAddress]) -> String {
         .join(", ")
 }
 
-/// CR and LF as spaces, so a value stays one header line.
+/// Line breaks (CRLF, CR or LF) as one space each, so a value stays one header line.
 fn single_line(text: &str) -> String {
-    text.replace(['\r', '\n'], " ")
+    text.replace("\r\n", " ").replace(['\r', '\n'], " ")
 }
 
 /// One RFC 2047 B-word when the text is not plain ASCII; the text otherwise.
