@@ -113,7 +113,7 @@ impl ParsedMessage {
 pub fn parse_message(raw: &[u8], tree: &PartTree) -> ParsedMessage {
     let header = &raw[tree.root().header.clone()];
     let field = |name: &str| header_field(header, name);
-    let addresses = |name: &str| field(name).map(|v| parse_addresses(v)).unwrap_or_default();
+    let addresses = |name: &str| field(name).map(parse_addresses).unwrap_or_default();
     let mut from = addresses("from");
     if from.is_empty() {
         from = addresses("sender");
