@@ -36,6 +36,8 @@ pub enum Resource {
     Users,
     Addresses,
     Mailboxes,
+    Messages,
+    Attachments,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +81,9 @@ impl Access {
 fn user_role_allows(resource: Resource, action: Action) -> bool {
     match resource {
         Resource::Users => matches!(action, Action::Read | Action::Update),
-        Resource::Addresses | Resource::Mailboxes => true,
+        Resource::Addresses | Resource::Mailboxes | Resource::Messages | Resource::Attachments => {
+            true
+        }
     }
 }
 

@@ -61,3 +61,8 @@ fn addresses() {
 fn mailboxes() {
     run_group("mailboxes.py");
 }
+
+#[test]
+fn messages() {
+    run_group("messages.py");
+}

@@ -23,6 +23,7 @@ mod store;
 /// the store's own tests and the shells' tests turn on as a dev-dependency feature.
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
 pub use backend::LiveContent;
@@ -33,3 +34,4 @@ pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
 pub use notify::Subscription;
 pub use store::{Store, StoreConfig};
+pub use webmail::DisplayMessage;

@@ -872,7 +872,7 @@ enum PasswordSource {
 
 /// Runs CPU-heavy work (hashing, compression, MIME) on the blocking pool. The work starts
 /// at once, not when the result is first awaited, so several can run side by side.
-fn blocking<T, F>(f: F) -> impl Future<Output = Result<T>>
+pub(crate) fn blocking<T, F>(f: F) -> impl Future<Output = Result<T>>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,

@@ -175,7 +175,11 @@ pub async fn delete(
 }
 
 /// The mailbox `id` if it belongs to `user`; another user's mailbox is as absent as none.
-async fn owned_mailbox(store: &Store, user: UserId, id: MailboxId) -> Result<Mailbox, Error> {
+pub(super) async fn owned_mailbox(
+    store: &Store,
+    user: UserId,
+    id: MailboxId,
+) -> Result<Mailbox, Error> {
     let mailbox = store.get_mailbox_by_id(id).await?;
     if mailbox.user != user {
         return Err(MailboxError::NotFound.into());

@@ -1,10 +1,12 @@
-//! The route table, one file per route group. Message, storage and update-feed routes (the
-//! second part of issue 20) come as further files here.
+//! The route table, one file per route group. Storage and update-feed routes (the rest of
+//! issue 20) come as further files here.
 
 mod addresses;
 mod authenticate;
 mod health;
 mod mailboxes;
+mod messages;
+mod messages_upload;
 mod users;
 
 use std::sync::Arc;
@@ -71,6 +73,27 @@ pub fn router(state: Arc<ApiState>) -> Router {
                 .put(mailboxes::update)
                 .delete(mailboxes::delete),
         )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}/messages",
+            get(messages::list)
+                .post(messages_upload::upload)
+                .put(messages::update_many),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}",
+            get(messages::get)
+                .put(messages::update_one)
+                .delete(messages::delete),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml",
+            get(messages::source),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}",
+            get(messages::attachment),
+        )
+        .route("/users/{user}/search", get(messages::search))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(protected)

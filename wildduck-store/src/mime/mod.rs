@@ -7,6 +7,8 @@
 //! - [`header`]: header fields and the RFC 822 lexical pieces of Content-* values;
 //! - [`address`], [`structure`]: ENVELOPE and BODYSTRUCTURE (as Dovecot computes them);
 //! - [`text`]: decoded text for SEARCH;
+//! - [`parsed`]: the message as a webmail reads it (WildDuck's parsed message for the API);
+//! - [`compose`]: a new message built from structured fields (the API's JSON upload);
 //! - [`section`]: which bytes a section (and a partial range of it) is made of;
 //! - [`layout`]: skeleton + leaf bodies for storage, base64 bodies kept decoded when exact.
 //!
@@ -18,8 +20,10 @@
 //! as stored (Dovecot counts CRLF line endings; a bare-LF message gives smaller sizes here).
 
 pub mod address;
+pub mod compose;
 pub mod header;
 pub mod layout;
+pub mod parsed;
 pub mod section;
 pub mod split;
 pub mod structure;
