@@ -36,6 +36,7 @@ pub enum Resource {
     Users,
     Addresses,
     Mailboxes,
+    Asps,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +81,8 @@ fn user_role_allows(resource: Resource, action: Action) -> bool {
     match resource {
         Resource::Users => matches!(action, Action::Read | Action::Update),
         Resource::Addresses | Resource::Mailboxes => true,
+        // create:own, read:own, delete:own (there is no update).
+        Resource::Asps => true,
     }
 }
 

@@ -61,3 +61,8 @@ fn addresses() {
 fn mailboxes() {
     run_group("mailboxes.py");
 }
+
+#[test]
+fn application_passwords() {
+    run_group("asps.py");
+}

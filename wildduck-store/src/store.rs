@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::accounts::{self, PasswordCheck};
+use crate::accounts;
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
 use crate::error::{
@@ -256,6 +256,8 @@ impl Store {
             quota: new.quota,
             storage_used: 0,
             disabled: false,
+            suspended: false,
+            disabled_scopes: Vec::new(),
             created: crate::backend::now(),
         };
         let mailboxes = DEFAULT_MAILBOXES
@@ -282,42 +284,6 @@ impl Store {
         Ok(user)
     }
 
-    /// Checks a password. Unknown user and wrong password are the same error.
-    /// Legacy hashes (PBKDF2, bcrypt) are re-hashed to argon2id on success.
-    pub async fn authenticate(&self, username: &str, password: &str, scope: Scope) -> Result<User> {
-        // Every scope uses the account password until application passwords exist.
-        let _ = scope;
-        let record = match self.find_user_record(username).await {
-            Ok(record) => record,
-            Err(Error::User(_) | Error::Address(_)) => {
-                let candidate = password.to_string();
-                blocking(move || {
-                    accounts::verify_against_nothing(&candidate);
-                    Ok(())
-                })
-                .await?;
-                return Err(AuthError::InvalidCredentials.into());
-            }
-            Err(other) => return Err(other),
-        };
-        let (candidate, stored) = (password.to_string(), record.password_hash.clone());
-        let check = blocking(move || Ok(accounts::verify_password(&candidate, &stored))).await?;
-        if check == PasswordCheck::Mismatch {
-            return Err(AuthError::InvalidCredentials.into());
-        }
-        if record.user.disabled {
-            return Err(AuthError::Disabled.into());
-        }
-        if check == PasswordCheck::MatchNeedsRehash {
-            let password = password.to_string();
-            let hash = blocking(move || accounts::hash_password(&password)).await?;
-            self.backend()
-                .update_user(record.user.id, UserUpdate::PasswordHash(hash))
-                .await?;
-        }
-        Ok(record.user)
-    }
-
     pub async fn get_user(&self, user: UserId) -> Result<User> {
         self.backend()
             .user_by_id(user)
@@ -333,7 +299,7 @@ impl Store {
             .map(|r| r.user)
     }
 
-    async fn find_user_record(&self, username_or_address: &str) -> Result<UserRecord> {
+    pub(crate) async fn find_user_record(&self, username_or_address: &str) -> Result<UserRecord> {
         if let Ok(view) = accounts::unameview(username_or_address)
             && let Some(record) = self.backend().user_by_unameview(&view).await?
         {
@@ -365,12 +331,6 @@ impl Store {
     pub async fn set_quota(&self, user: UserId, quota: Option<u64>) -> Result<()> {
         self.backend()
             .update_user(user, UserUpdate::Quota(quota))
-            .await
-    }
-
-    pub async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
-        self.backend()
-            .update_user(user, UserUpdate::Disabled(disabled))
             .await
     }
 
@@ -865,7 +825,7 @@ enum PasswordSource {
 
 /// Runs CPU-heavy work (hashing, compression, MIME) on the blocking pool. The work starts
 /// at once, not when the result is first awaited, so several can run side by side.
-fn blocking<T, F>(f: F) -> impl Future<Output = Result<T>>
+pub(crate) fn blocking<T, F>(f: F) -> impl Future<Output = Result<T>>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,
