@@ -10,9 +10,7 @@ use std::sync::Arc;
 use crate::accounts;
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
-use crate::error::{
-    AddressError, AuthError, Defect, Error, MailboxError, MessageError, Result, UserError,
-};
+use crate::error::{AddressError, Defect, MailboxError, MessageError, Result, UserError};
 use crate::limits::{
     Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters, SessionSlot,
 };
@@ -865,6 +863,7 @@ fn validate_flags(flags: &Flags) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{AuthError, Error};
 
     async fn store_with_hash(dir: &Path, legacy_hash: &str) -> (Store, User) {
         let store = Store::open_sqlite(dir, StoreConfig::default())

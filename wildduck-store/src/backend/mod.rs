@@ -245,9 +245,6 @@ pub trait RecordCopy: Send + Sync {
     async fn live_content(&self) -> Result<LiveContent>;
 }
 
-/// The domain operations every storage engine provides. Object-safe; held as
-/// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
-#[async_trait]
 /// Application-specific passwords. The rules (format, limit, scopes, expiry) are the
 /// store's (`crate::asps`); an engine keeps the records.
 #[async_trait]
@@ -270,6 +267,9 @@ pub trait AppPasswords: Send + Sync {
     ) -> Result<()>;
 }
 
+/// The domain operations every storage engine provides. Object-safe; held as
+/// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
+#[async_trait]
 pub trait Backend: RecordCopy + AppPasswords + Send + Sync {
     // ---- users ----
 

@@ -2355,8 +2355,10 @@ mod tests {
             )
             .unwrap()
         };
-        // Back to a store as the version before schema versioning left it, then as step 1
-        // left it.
+        // Back to a store as the version before schema versioning left it, then as steps
+        // 1, 2 and 3 left it.
+        let before_auth = "DROP TABLE asps; ALTER TABLE users DROP COLUMN suspended;
+            ALTER TABLE users DROP COLUMN disabled_scopes;";
         let before_counts = "DROP TRIGGER messages_counted_in; DROP TRIGGER messages_counted_out;
             DROP TRIGGER messages_counted_again; ALTER TABLE mailboxes DROP COLUMN message_count;
             ALTER TABLE mailboxes DROP COLUMN unseen_count;
@@ -2367,7 +2369,9 @@ mod tests {
             ),
             format!("{before_counts} DROP INDEX messages_search_headers; PRAGMA user_version = 1;"),
             format!("{before_counts} PRAGMA user_version = 2;"),
+            "PRAGMA user_version = 3;".to_string(),
         ] {
+            let older = format!("{before_auth} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);
