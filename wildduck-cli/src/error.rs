@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 use wildduck_store::{
-    AddressError, AspError, AuthError, Error as StoreError, MailboxError, MessageError, UserError,
+    AddressError, AspError, Error as StoreError, MailboxError, MessageError, UserError,
 };
 
 /// What went wrong, as far as the exit code is concerned.
