@@ -38,6 +38,7 @@ pub enum Resource {
     Mailboxes,
     Messages,
     Attachments,
+    Asps,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +85,8 @@ fn user_role_allows(resource: Resource, action: Action) -> bool {
         Resource::Addresses | Resource::Mailboxes | Resource::Messages | Resource::Attachments => {
             true
         }
+        // create:own, read:own, delete:own (there is no update).
+        Resource::Asps => true,
     }
 }
 

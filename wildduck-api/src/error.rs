@@ -4,7 +4,9 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use wildduck_store::{AddressError, AuthError, Error, MailboxError, MessageError, UserError};
+use wildduck_store::{
+    AddressError, AspError, AuthError, Error, MailboxError, MessageError, UserError,
+};
 
 /// One failed request, as WildDuck words it.
 #[derive(Debug)]
@@ -112,14 +114,31 @@ impl From<Error> for ApiError {
                 "UserExistsError",
                 "This username already exists",
             ),
-            Error::User(UserError::InvalidUsername(_) | UserError::InvalidPassword(_)) => {
-                Self::new(S::BAD_REQUEST, "InputValidationError", text)
-            }
-            Error::Auth(AuthError::InvalidCredentials) => {
-                Self::new(S::FORBIDDEN, "AuthFailed", "Authentication failed")
-            }
+            Error::User(
+                UserError::InvalidUsername(_)
+                | UserError::InvalidPassword(_)
+                | UserError::InvalidScope(_),
+            ) => Self::new(S::BAD_REQUEST, "InputValidationError", text),
             Error::Auth(AuthError::Disabled) => {
                 Self::new(S::FORBIDDEN, "UserDisabled", "User account is disabled")
+            }
+            Error::Auth(AuthError::Suspended) => {
+                Self::new(S::FORBIDDEN, "UserSuspended", "User account is suspended")
+            }
+            // A disabled scope and an ASP used outside its scopes read as a wrong password.
+            Error::Auth(
+                AuthError::InvalidCredentials | AuthError::ScopeDisabled | AuthError::WrongScope,
+            ) => Self::new(S::FORBIDDEN, "AuthFailed", "Authentication failed"),
+            Error::Asp(AspError::NotFound) => {
+                Self::new(S::NOT_FOUND, "AspNotFound", "Invalid or unknown ASP key")
+            }
+            Error::Asp(AspError::TooMany { .. }) => Self::new(
+                S::FORBIDDEN,
+                "TooMany",
+                "Maximum application password limit reached",
+            ),
+            Error::Asp(AspError::Invalid(_)) => {
+                Self::new(S::BAD_REQUEST, "InputValidationError", text)
             }
             Error::Address(AddressError::NotFound) => Self::address_not_found(),
             Error::Address(AddressError::AlreadyExists) => Self::new(

@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
-use wildduck_store::{MailboxId, UserId};
+use wildduck_store::{MailboxId, Scope, UserId};
 
 use crate::auth::Access;
 use crate::error::{ApiError, ApiResult};
@@ -219,6 +219,61 @@ impl Input {
             return None;
         }
         Some(number as u64)
+    }
+
+    /// Joi's `array().items(string().valid(imap, pop3, smtp)).unique()`: protocol scopes.
+    /// With `star`, `*` also stands for all of them, and a comma-separated string is taken
+    /// as the list (WildDuck's ASP routes split one).
+    pub fn scopes(&mut self, key: &str, star: bool) -> Option<Vec<Scope>> {
+        let items: Vec<Value> = match self.values.get(key)? {
+            Value::Array(items) => items.clone(),
+            Value::String(text) if star => text
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(|name| Value::String(name.into()))
+                .collect(),
+            _ => {
+                self.fail(key, format!("\"{key}\" must be an array"));
+                return None;
+            }
+        };
+        let allowed = if star {
+            "imap, pop3, smtp, *"
+        } else {
+            "imap, pop3, smtp"
+        };
+        let mut scopes = Vec::new();
+        let mut seen = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let name = item.as_str().unwrap_or_default();
+            let parsed = match name {
+                "*" if star => Some(Scope::PROTOCOLS.to_vec()),
+                _ => Scope::PROTOCOLS
+                    .into_iter()
+                    .find(|scope| scope.name() == name)
+                    .map(|scope| vec![scope]),
+            };
+            let Some(parsed) = parsed else {
+                self.fail(
+                    key,
+                    format!("\"{key}[{index}]\" must be one of [{allowed}]"),
+                );
+                return None;
+            };
+            if seen.contains(&name) {
+                self.fail(
+                    key,
+                    format!("\"{key}[{index}]\" contains a duplicate value"),
+                );
+                return None;
+            }
+            seen.push(name);
+            scopes.extend(parsed);
+        }
+        scopes.sort();
+        scopes.dedup();
+        Some(scopes)
     }
 
     /// Reports every recorded problem as one `InputValidationError`.

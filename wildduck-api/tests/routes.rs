@@ -66,3 +66,8 @@ fn mailboxes() {
 fn messages() {
     run_group("messages.py");
 }
+
+#[test]
+fn application_passwords() {
+    run_group("asps.py");
+}

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 use wildduck_store::{
-    AddressError, AuthError, Error as StoreError, MailboxError, MessageError, UserError,
+    AddressError, AspError, Error as StoreError, MailboxError, MessageError, UserError,
 };
 
 /// What went wrong, as far as the exit code is concerned.
@@ -100,12 +100,15 @@ impl From<StoreError> for CliError {
         let kind = match &err {
             StoreError::User(UserError::NotFound) => ErrorKind::NoUser,
             StoreError::User(UserError::AlreadyExists) => ErrorKind::CantCreate,
-            StoreError::User(UserError::InvalidUsername(_) | UserError::InvalidPassword(_)) => {
-                ErrorKind::Data
-            }
-            StoreError::Auth(AuthError::InvalidCredentials | AuthError::Disabled) => {
-                ErrorKind::NoPerm
-            }
+            StoreError::User(
+                UserError::InvalidUsername(_)
+                | UserError::InvalidPassword(_)
+                | UserError::InvalidScope(_),
+            ) => ErrorKind::Data,
+            StoreError::Auth(_) => ErrorKind::NoPerm,
+            StoreError::Asp(AspError::NotFound) => ErrorKind::NotFound,
+            StoreError::Asp(AspError::TooMany { .. }) => ErrorKind::CantCreate,
+            StoreError::Asp(AspError::Invalid(_)) => ErrorKind::Data,
             StoreError::Address(AddressError::Invalid(_)) => ErrorKind::Data,
             StoreError::Address(AddressError::AlreadyExists) => ErrorKind::CantCreate,
             StoreError::Address(AddressError::NotFound) => ErrorKind::NotFound,

@@ -78,6 +78,9 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(commands::user::UserCommand),
+    /// Manage a user's application-specific passwords (one per mail client).
+    #[command(subcommand)]
+    Asp(commands::asp::AspCommand),
     /// Manage the addresses that deliver to a user.
     #[command(subcommand)]
     Address(commands::address::AddressCommand),
@@ -202,6 +205,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> CliResult<Report> {
         Command::Config(ConfigCommand::Print) => commands::print_config(&ctx.config),
         Command::Config(ConfigCommand::Check) => commands::check_config(&ctx.config),
         Command::User(cmd) => commands::user::run(&ctx, cmd).await,
+        Command::Asp(cmd) => commands::asp::run(&ctx, cmd).await,
         Command::Address(cmd) => commands::address::run(&ctx, cmd).await,
         Command::Mailbox(cmd) => commands::mailbox::run(&ctx, cmd).await,
         Command::Message(cmd) => commands::message::run(&ctx, cmd).await,

@@ -16,15 +16,58 @@ pub enum UserError {
     InvalidUsername(String),
     #[error("invalid password: {0}")]
     InvalidPassword(String),
+    #[error("invalid scope: {0}")]
+    InvalidScope(String),
 }
 
-/// Authentication errors. Deliberately does not say whether the user exists.
+/// Authentication errors. Deliberately does not say whether the user exists, and the
+/// account's state is only told to someone who gave a right password.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum AuthError {
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("account disabled")]
     Disabled,
+    #[error("account suspended")]
+    Suspended,
+    /// The operator disabled this protocol for the account. Shells answer it exactly as a
+    /// wrong password (WildDuck does too) and log the reason.
+    #[error("invalid credentials (scope disabled for this account)")]
+    ScopeDisabled,
+    /// An application-specific password used for a scope it does not hold, or the account
+    /// password where only an ASP may be used. Answered as a wrong password.
+    #[error("invalid credentials (password not valid for this scope)")]
+    WrongScope,
+}
+
+impl AuthError {
+    /// A short word for logs: why a login was refused.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::InvalidCredentials => "bad credentials",
+            AuthError::Disabled => "disabled",
+            AuthError::Suspended => "suspended",
+            AuthError::ScopeDisabled => "scope disabled",
+            AuthError::WrongScope => "password not valid for this scope",
+        }
+    }
+
+    /// Whether the refusal tells the account's state (disabled, suspended); every other
+    /// refusal is answered as a wrong password.
+    pub fn is_account_state(&self) -> bool {
+        matches!(self, AuthError::Disabled | AuthError::Suspended)
+    }
+}
+
+/// Application-specific password errors.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AspError {
+    #[error("no such application password")]
+    NotFound,
+    #[error("too many application passwords: at most {allowed} per user")]
+    TooMany { allowed: usize },
+    #[error("invalid application password: {0}")]
+    Invalid(String),
 }
 
 /// Address errors.
@@ -74,6 +117,8 @@ pub enum Error {
     User(#[from] UserError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Asp(#[from] AspError),
     #[error(transparent)]
     Address(#[from] AddressError),
     #[error(transparent)]

@@ -7,6 +7,8 @@
 //! The store knows nothing of IMAP or POP3: no sequence numbers, no wire syntax, no sockets.
 
 mod accounts;
+mod asps;
+mod auth;
 mod backend;
 mod content;
 mod delivery;
@@ -26,6 +28,8 @@ pub mod testkit;
 mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
+pub use asps::MAX_ASPS_PER_USER;
+pub use auth::Login;
 pub use backend::LiveContent;
 pub use delivery::{Delivery, Recipient};
 pub use error::*;

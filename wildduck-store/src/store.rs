@@ -7,12 +7,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::accounts::{self, PasswordCheck};
+use crate::accounts;
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
-use crate::error::{
-    AddressError, AuthError, Defect, Error, MailboxError, MessageError, Result, UserError,
-};
+use crate::error::{AddressError, Defect, MailboxError, MessageError, Result, UserError};
 use crate::limits::{
     Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters, SessionSlot,
 };
@@ -256,6 +254,8 @@ impl Store {
             quota: new.quota,
             storage_used: 0,
             disabled: false,
+            suspended: false,
+            disabled_scopes: Vec::new(),
             created: crate::backend::now(),
         };
         let mailboxes = DEFAULT_MAILBOXES
@@ -282,42 +282,6 @@ impl Store {
         Ok(user)
     }
 
-    /// Checks a password. Unknown user and wrong password are the same error.
-    /// Legacy hashes (PBKDF2, bcrypt) are re-hashed to argon2id on success.
-    pub async fn authenticate(&self, username: &str, password: &str, scope: Scope) -> Result<User> {
-        // Every scope uses the account password until application passwords exist.
-        let _ = scope;
-        let record = match self.find_user_record(username).await {
-            Ok(record) => record,
-            Err(Error::User(_) | Error::Address(_)) => {
-                let candidate = password.to_string();
-                blocking(move || {
-                    accounts::verify_against_nothing(&candidate);
-                    Ok(())
-                })
-                .await?;
-                return Err(AuthError::InvalidCredentials.into());
-            }
-            Err(other) => return Err(other),
-        };
-        let (candidate, stored) = (password.to_string(), record.password_hash.clone());
-        let check = blocking(move || Ok(accounts::verify_password(&candidate, &stored))).await?;
-        if check == PasswordCheck::Mismatch {
-            return Err(AuthError::InvalidCredentials.into());
-        }
-        if record.user.disabled {
-            return Err(AuthError::Disabled.into());
-        }
-        if check == PasswordCheck::MatchNeedsRehash {
-            let password = password.to_string();
-            let hash = blocking(move || accounts::hash_password(&password)).await?;
-            self.backend()
-                .update_user(record.user.id, UserUpdate::PasswordHash(hash))
-                .await?;
-        }
-        Ok(record.user)
-    }
-
     pub async fn get_user(&self, user: UserId) -> Result<User> {
         self.backend()
             .user_by_id(user)
@@ -333,7 +297,7 @@ impl Store {
             .map(|r| r.user)
     }
 
-    async fn find_user_record(&self, username_or_address: &str) -> Result<UserRecord> {
+    pub(crate) async fn find_user_record(&self, username_or_address: &str) -> Result<UserRecord> {
         if let Ok(view) = accounts::unameview(username_or_address)
             && let Some(record) = self.backend().user_by_unameview(&view).await?
         {
@@ -365,12 +329,6 @@ impl Store {
     pub async fn set_quota(&self, user: UserId, quota: Option<u64>) -> Result<()> {
         self.backend()
             .update_user(user, UserUpdate::Quota(quota))
-            .await
-    }
-
-    pub async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
-        self.backend()
-            .update_user(user, UserUpdate::Disabled(disabled))
             .await
     }
 
@@ -912,6 +870,7 @@ fn validate_flags(flags: &Flags) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{AuthError, Error};
 
     async fn store_with_hash(dir: &Path, legacy_hash: &str) -> (Store, User) {
         let store = Store::open_sqlite(dir, StoreConfig::default())

@@ -17,6 +17,9 @@ use crate::error::*;
 use crate::model::*;
 use crate::store::Store;
 
+mod auth;
+use auth::{application_passwords, scopes_and_account_states};
+
 /// One named check of the suite.
 pub struct Check {
     pub name: &'static str,
@@ -37,6 +40,8 @@ checks!(
     basic_message_flow,
     users_and_default_mailboxes,
     authentication,
+    scopes_and_account_states,
+    application_passwords,
     addresses,
     mailbox_hierarchy,
     inbox_rename,
@@ -347,7 +352,7 @@ pub async fn authentication(store: Store) {
     store.add_address(bob.id, "bob@example.com").await.unwrap();
     assert_eq!(
         store
-            .authenticate("Bob@Example.com", "new secret", Scope::Lmtp)
+            .authenticate("Bob@Example.com", "new secret", Scope::Smtp)
             .await
             .unwrap()
             .id,

@@ -4,7 +4,7 @@
 use axum::Extension;
 use axum::http::StatusCode;
 use serde_json::json;
-use wildduck_store::{AuthError, Error, Scope};
+use wildduck_store::{Error, Scope};
 
 use super::{JsonResult, Shared, success};
 use crate::auth::Access;
@@ -25,31 +25,38 @@ pub async fn login(
     let scope_name = input.string("scope").unwrap_or_else(|| "master".into());
     let token = input.boolean("token").unwrap_or(false);
     let scope = match scope_name.as_str() {
-        "master" => Some(Scope::Api),
-        "imap" => Some(Scope::Imap),
-        "pop3" => Some(Scope::Pop3),
-        _ => None,
+        "master" => Some(Scope::Master),
+        other => Scope::protocol(other).filter(|scope| scope.name() == other),
     };
     if scope.is_none() {
         input.fail(
             "scope",
-            format!("\"scope\" must be one of [master, imap, pop3], not {scope_name:?}"),
+            format!("\"scope\" must be one of [master, imap, smtp, pop3], not {scope_name:?}"),
         );
     } else if token && scope_name != "master" {
         input.fail("scope", "\"scope\" must be [master]".into());
     }
     input.finish()?;
-    let scope = scope.unwrap_or(Scope::Api);
-    let user = state
+    let scope = scope.unwrap_or(Scope::Master);
+    let user = match state
         .store
-        .authenticate(&username, &password, scope)
+        .authenticate_from(&username, &password, scope, None)
         .await
-        .map_err(|err| match err {
-            Error::Auth(AuthError::InvalidCredentials) => {
-                ApiError::new(StatusCode::FORBIDDEN, "AuthFailed", "Authentication failed")
-            }
-            other => ApiError::from(other),
-        })?;
+    {
+        Ok(login) => login.user,
+        Err(Error::Auth(refused)) => {
+            tracing::info!(user = username, %scope, outcome = refused.reason(), "API login attempt");
+            // Every refusal reads as a wrong password, as on IMAP (WildDuck answers a
+            // disabled account the same way).
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "AuthFailed",
+                "Authentication failed",
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    tracing::info!(user = username, %scope, outcome = "success", "API login attempt");
     let address = main_address(&state.store, user.id).await?;
     let mut response = json!({
         "id": user.id.to_string(),

@@ -2,6 +2,7 @@
 //! issue 20) come as further files here.
 
 mod addresses;
+mod asps;
 mod authenticate;
 mod health;
 mod mailboxes;
@@ -51,6 +52,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/users/{user}/logout", put(users::logout))
         .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route("/users/{user}/asps", get(asps::list).post(asps::create))
+        .route(
+            "/users/{user}/asps/{asp}",
+            get(asps::get).delete(asps::delete),
+        )
         .route("/addresses", get(addresses::list_all))
         .route("/addresses/resolve/{address}", get(addresses::resolve))
         .route(

@@ -1,8 +1,8 @@
 //! Users: list, create, get, update, delete, resolve, logout, quota reset.
 //!
 //! Fields WildDuck has and we do not keep yet are refused with 501 when their value would
-//! change behaviour (a scope to disable, a hash to import, a deferred delete) and ignored when
-//! they only describe (name, tags, language …); docs/api.md lists both.
+//! change behaviour (forwarding targets, retention, a deferred delete) and ignored when they
+//! only describe (name, tags, language …); docs/api.md lists both.
 
 use axum::Extension;
 use axum::extract::Path;
@@ -74,17 +74,29 @@ pub async fn create(
     let password = input.required_string("password");
     let address = input.string("address");
     let quota = input.integer("quota", 0, u64::MAX >> 11);
+    let hashed = input.boolean("hashedPassword").unwrap_or(false);
+    let disabled_scopes = input.scopes("disabledScopes", false).unwrap_or_default();
     refuse_unsupported_account_fields(&mut input)?;
     input.finish()?;
-    let user = state
-        .store
-        .create_user(NewUser {
-            username,
-            password,
-            quota,
-            address,
-        })
-        .await?;
+    let new = NewUser {
+        username,
+        password,
+        quota,
+        address,
+    };
+    // A hash from WildDuck (or anything whose format WildDuck accepts) is stored as given
+    // and becomes argon2id at the first login; other formats are refused here.
+    let user = if hashed {
+        state.store.create_user_with_password_hash(new).await?
+    } else {
+        state.store.create_user(new).await?
+    };
+    if !disabled_scopes.is_empty() {
+        state
+            .store
+            .set_disabled_scopes(user.id, &disabled_scopes)
+            .await?;
+    }
     success(json!({ "id": user.id.to_string() }))
 }
 
@@ -116,10 +128,20 @@ pub async fn update(
     let password = input.string_max("password", 256);
     let quota = input.integer("quota", 0, u64::MAX >> 11);
     let disabled = input.boolean("disabled");
+    let suspended = input.boolean("suspended");
+    let disabled_scopes = input.scopes("disabledScopes", false);
+    if input.boolean("hashedPassword") == Some(true) {
+        return Err(ApiError::unsupported(
+            "\"hashedPassword\" when updating a user",
+            22,
+        ));
+    }
     refuse_unsupported_account_fields(&mut input)?;
     input.finish()?;
-    // Quota and the disabled flag are the operator's to set, not the account holder's.
-    if (quota.is_some() || disabled.is_some()) && access.own_user().is_some() {
+    // Quota and the account's state are the operator's to set, not the account holder's.
+    let operator_only =
+        quota.is_some() || disabled.is_some() || suspended.is_some() || disabled_scopes.is_some();
+    if operator_only && access.own_user().is_some() {
         return Err(ApiError::missing_privileges());
     }
     state.store.get_user(user).await?;
@@ -137,6 +159,12 @@ pub async fn update(
     }
     if let Some(disabled) = disabled {
         state.store.set_disabled(user, disabled).await?;
+    }
+    if let Some(suspended) = suspended {
+        state.store.set_suspended(user, suspended).await?;
+    }
+    if let Some(scopes) = disabled_scopes {
+        state.store.set_disabled_scopes(user, &scopes).await?;
     }
     success(json!({}))
 }
@@ -209,17 +237,8 @@ pub async fn quota_reset(
 
 /// Fields whose effect we can not honour yet: refused, never dropped in silence.
 fn refuse_unsupported_account_fields(input: &mut Input) -> ApiResult<()> {
-    if input.boolean("hashedPassword") == Some(true) {
-        return Err(ApiError::unsupported(
-            "\"hashedPassword\" (importing a password hash)",
-            22,
-        ));
-    }
     if input.boolean("requirePasswordChange") == Some(true) {
         return Err(ApiError::unsupported("\"requirePasswordChange\"", 22));
-    }
-    if input_array_len(input, "disabledScopes").is_some_and(|n| n > 0) {
-        return Err(ApiError::unsupported("\"disabledScopes\"", 22));
     }
     if input_array_len(input, "targets").is_some_and(|n| n > 0) {
         return Err(ApiError::unsupported("Forwarding \"targets\"", 18));
@@ -275,7 +294,8 @@ fn user_json(user: &User, address: Option<&str>) -> Value {
         "quota": { "allowed": user.quota, "used": user.storage_used },
         "disabled": user.disabled,
         "activated": true,
-        "suspended": false,
+        "suspended": user.suspended,
+        "disabledScopes": user.disabled_scopes.iter().map(|s| s.name()).collect::<Vec<_>>(),
         "hasPasswordSet": true,
     })
 }

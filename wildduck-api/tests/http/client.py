@@ -47,7 +47,11 @@ def create_user(username, address=None):
 
 
 def user_token(username):
-    body = {"username": username, "password": "secret-" + username, "token": True}
+    return user_token_for(username, "secret-" + username)
+
+
+def user_token_for(username, password):
+    body = {"username": username, "password": password, "token": True}
     return expect("POST", "/authenticate", 200, body=body)["token"]
 
 

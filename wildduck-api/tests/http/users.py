@@ -1,6 +1,6 @@
 """Users and tokens: error cases and isolation the WildDuck suites do not cover."""
 
-from client import MISSING, ROOT, call, create_user, expect, user_token
+from client import MISSING, ROOT, call, create_user, expect, user_token, user_token_for
 
 # Who may ask at all.
 expect("GET", "/users", 403, "InvalidToken", token=None)
@@ -30,11 +30,17 @@ expect("GET", "/nowhere", 404, "ResourceNotFound")
 expect("PATCH", "/users", 405, "MethodNotAllowed")
 
 # A field we can not honour is refused, and nothing is created.
-expect("POST", "/users", 501, "NotImplemented",
-       body={"username": "hashed", "password": "$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$aGFzaA", "hashedPassword": True})
+expect("POST", "/users", 400, "InputValidationError",
+       body={"username": "hashed", "password": "$unknown$format", "hashedPassword": True})
 expect("GET", "/users/resolve/hashed", 404, "UserNotFound")
-expect("POST", "/users", 501, "NotImplemented",
-       body={"username": "scoped", "password": "x1", "disabledScopes": ["imap"]})
+for scopes, message in [
+    (["imap", "master"], '"disabledScopes[1]" must be one of [imap, pop3, smtp]'),
+    (["pop3", "pop3"], '"disabledScopes[1]" contains a duplicate value'),
+    ("imap", '"disabledScopes" must be an array'),
+]:
+    refused = expect("POST", "/users", 400, "InputValidationError",
+                     body={"username": "scoped", "password": "x1", "disabledScopes": scopes})
+    assert refused["error"] == message, refused
 expect("GET", "/users/resolve/scoped", 404, "UserNotFound")
 expect("POST", "/users", 501, "NotImplemented",
        body={"username": "forwards", "password": "x1", "targets": ["elsewhere@example.com"]})
@@ -42,6 +48,35 @@ expect("POST", "/users", 501, "NotImplemented",
        body={"username": "expiring", "password": "x1", "retention": 86400000})
 for refused in ["forwards", "expiring"]:
     assert expect("GET", "/users?query=" + refused, 200)["total"] == 0, refused
+
+# An imported bcrypt hash (made by Python's bcrypt, "$2a$" as WildDuck's bcryptjs writes,
+# password "secret") logs in; then disabled scopes and suspension, set by root only.
+hashed = expect("POST", "/users", 200, body={
+    "username": "hashed", "hashedPassword": True,
+    "password": "$2a$10$22vvGrGj/EcGKTpkzLquOutO7dZ5l.PrmCLuYe6B5VhHlp9z9m63q"})["id"]
+expect("POST", "/authenticate", 200, body={"username": "hashed", "password": "secret"})
+scoped = expect("POST", "/users", 200, body={
+    "username": "scoped", "password": "scoped-pass", "disabledScopes": ["pop3", "imap"]})["id"]
+shown = expect("GET", "/users/" + scoped, 200)
+assert shown["disabledScopes"] == ["imap", "pop3"] and shown["suspended"] is False, shown
+for scope, status in [("imap", 403), ("pop3", 403), ("smtp", 200), ("master", 200)]:
+    expect("POST", "/authenticate", status, "AuthFailed" if status == 403 else None,
+           body={"username": "scoped", "password": "scoped-pass", "scope": scope})
+expect("PUT", "/users/" + scoped, 200, body={"disabledScopes": [], "suspended": True})
+shown = expect("GET", "/users/" + scoped, 200)
+assert shown["disabledScopes"] == [] and shown["suspended"] is True, shown
+for scope in ["imap", "master"]:
+    expect("POST", "/authenticate", 403, "AuthFailed",
+           body={"username": "scoped", "password": "scoped-pass", "scope": scope})
+expect("PUT", "/users/" + scoped, 400, "InputValidationError", body={"disabledScopes": ["web"]})
+expect("PUT", "/users/" + scoped, 200, body={"suspended": False})
+scoped_token = user_token_for("scoped", "scoped-pass")
+for change in [{"disabledScopes": []}, {"suspended": False}]:
+    expect("PUT", "/users/me", 403, "MissingPrivileges", token=scoped_token, body=change)
+expect("POST", "/authenticate", 400, "InputValidationError",
+       body={"username": "scoped", "password": "scoped-pass", "scope": "web"})
+for user in [hashed, scoped]:
+    expect("DELETE", "/users/" + user, 200)
 
 alice = create_user("alice", "alice@example.com")
 bob = create_user("bob", "bob@example.com")

@@ -2,6 +2,7 @@
 //! look-ups that turn "no such thing" into errors that name the thing.
 
 pub mod address;
+pub mod asp;
 pub mod deliver;
 pub mod export;
 pub mod import;
@@ -14,8 +15,8 @@ pub mod user;
 use serde::Serialize;
 use serde_json::json;
 use wildduck_store::{
-    AddressError, Error as StoreError, Flags, Mailbox, MailboxError, Store, StoreConfig, User,
-    UserError,
+    AddressError, Error as StoreError, Flags, Mailbox, MailboxError, Scope, Store, StoreConfig,
+    User, UserError,
 };
 
 use crate::config::Config;
@@ -109,6 +110,34 @@ pub async fn find_mailbox(store: &Store, user: &User, path: &str) -> CliResult<M
         })
 }
 
+/// Protocol scopes from a comma-separated list (`imap,pop3`; empty: none).
+pub fn parse_scopes(list: &str) -> CliResult<Vec<Scope>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            Scope::protocol(name).ok_or_else(|| {
+                CliError::new(
+                    ErrorKind::Usage,
+                    format!("unknown scope {name:?} (use imap, pop3, smtp)"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Scopes for output: `imap, pop3`, or `-` for none.
+pub fn scope_list(scopes: &[Scope]) -> String {
+    if scopes.is_empty() {
+        return "-".into();
+    }
+    scopes
+        .iter()
+        .map(|scope| scope.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Flags as IMAP spells them, for output.
 pub fn flag_names(flags: &Flags) -> Vec<String> {
     flags.iter().map(ToString::to_string).collect()
@@ -123,7 +152,23 @@ pub struct UserView {
     pub quota: Option<u64>,
     pub storage_used: u64,
     pub disabled: bool,
+    pub suspended: bool,
+    /// Protocols this user may not log in to (`imap`, `pop3`, `smtp`).
+    pub disabled_scopes: Vec<Scope>,
     pub created: String,
+}
+
+impl UserView {
+    /// `disabled`, `suspended` or `active`, for tables.
+    pub fn state(user: &User) -> &'static str {
+        if user.disabled {
+            "disabled"
+        } else if user.suspended {
+            "suspended"
+        } else {
+            "active"
+        }
+    }
 }
 
 impl From<&User> for UserView {
@@ -134,6 +179,8 @@ impl From<&User> for UserView {
             quota: user.quota,
             storage_used: user.storage_used,
             disabled: user.disabled,
+            suspended: user.suspended,
+            disabled_scopes: user.disabled_scopes.clone(),
             created: dates::rfc3339(user.created),
         }
     }

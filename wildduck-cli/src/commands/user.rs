@@ -6,9 +6,9 @@ use std::str::FromStr;
 use clap::{Args, Subcommand};
 use rand::Rng;
 use serde_json::json;
-use wildduck_store::{NewUser, Store, User};
+use wildduck_store::{NewUser, Scope, Store, User};
 
-use super::{Ctx, UserView, find_user};
+use super::{Ctx, UserView, find_user, parse_scopes, scope_list};
 use crate::error::{CliError, CliResult, ErrorKind};
 use crate::output::{Report, human_bytes, table};
 
@@ -47,6 +47,18 @@ pub enum UserCommand {
         user: String,
         /// Bytes, or with K/M/G/T suffix, or `unlimited`.
         quota: Option<Quota>,
+    },
+    /// Change a user's login settings.
+    Set {
+        user: String,
+        /// Protocols the user may not log in to: a comma-separated list of imap, pop3,
+        /// smtp; an empty value enables them all again.
+        #[arg(long, value_name = "SCOPES")]
+        disabled_scopes: Option<String>,
+        /// Suspend (true) or resume (false) the account: a suspended user can not log in,
+        /// mail is still delivered.
+        #[arg(long, value_name = "BOOL")]
+        suspended: Option<bool>,
     },
     /// Stop a user from logging in (mail is still kept).
     Disable { user: String },
@@ -191,6 +203,14 @@ pub async fn run(ctx: &Ctx, command: UserCommand) -> CliResult<Report> {
                 ),
             ))
         }
+        UserCommand::Set {
+            user,
+            disabled_scopes,
+            suspended,
+        } => {
+            let disabled_scopes = disabled_scopes.as_deref().map(parse_scopes).transpose()?;
+            set(ctx, &user, disabled_scopes, suspended).await
+        }
         UserCommand::Disable { user } => set_disabled(ctx, &user, true).await,
         UserCommand::Enable { user } => set_disabled(ctx, &user, false).await,
         UserCommand::Delete { user } => {
@@ -260,7 +280,7 @@ async fn list(store: &Store) -> CliResult<Report> {
                 u.username.clone(),
                 human_bytes(u.storage_used),
                 quota_text(u.quota),
-                if u.disabled { "disabled" } else { "active" }.into(),
+                UserView::state(u).into(),
                 u.id.to_string(),
             ]
         })
@@ -279,10 +299,11 @@ async fn show(store: &Store, name: &str) -> CliResult<Report> {
     let address_names: Vec<&str> = addresses.iter().map(|a| a.address.as_str()).collect();
     let mailbox_paths: Vec<&str> = mailboxes.iter().map(|m| m.path.as_str()).collect();
     let text = format!(
-        "username:  {}\nid:        {}\nstate:     {}\nused:      {} of {}\ncreated:   {}\naddresses: {}\nmailboxes: {}",
+        "username:  {}\nid:        {}\nstate:     {}\ndisabled scopes: {}\nused:      {} of {}\ncreated:   {}\naddresses: {}\nmailboxes: {}",
         user.username,
         user.id,
-        if user.disabled { "disabled" } else { "active" },
+        UserView::state(&user),
+        scope_list(&user.disabled_scopes),
         human_bytes(user.storage_used),
         quota_text(user.quota),
         crate::dates::rfc3339(user.created),
@@ -292,6 +313,38 @@ async fn show(store: &Store, name: &str) -> CliResult<Report> {
     Ok(Report::new(
         json!({ "user": UserView::from(&user), "addresses": address_names, "mailboxes": mailbox_paths }),
         text,
+    ))
+}
+
+async fn set(
+    ctx: &Ctx,
+    name: &str,
+    disabled_scopes: Option<Vec<Scope>>,
+    suspended: Option<bool>,
+) -> CliResult<Report> {
+    if disabled_scopes.is_none() && suspended.is_none() {
+        return Err(CliError::new(
+            ErrorKind::Usage,
+            "nothing to set (give --disabled-scopes or --suspended)",
+        ));
+    }
+    let store = ctx.store().await?;
+    let user = find_user(&store, name).await?;
+    if let Some(scopes) = disabled_scopes {
+        store.set_disabled_scopes(user.id, &scopes).await?;
+    }
+    if let Some(suspended) = suspended {
+        store.set_suspended(user.id, suspended).await?;
+    }
+    let user = store.get_user(user.id).await?;
+    Ok(Report::new(
+        json!({ "user": UserView::from(&user) }),
+        format!(
+            "{}: {}, disabled scopes: {}",
+            user.username,
+            UserView::state(&user),
+            scope_list(&user.disabled_scopes)
+        ),
     ))
 }
 

@@ -49,8 +49,12 @@ async fn authenticate_user(session: &mut Session, username: &str, password: &str
             left.as_secs().max(1)
         )));
     }
-    let failure = match store.authenticate(username, password, Scope::Imap).await {
-        Ok(user) => {
+    let failure = match store
+        .authenticate_from(username, password, Scope::Imap, Some(ip))
+        .await
+    {
+        Ok(login) => {
+            let user = login.user;
             tracing::info!(user = username, %ip, outcome = "success", "IMAP login attempt");
             store.record_login_success(username, ip).await?;
             session.log_in(user).await?;
@@ -59,8 +63,9 @@ async fn authenticate_user(session: &mut Session, username: &str, password: &str
                 session.capabilities()
             )));
         }
-        Err(Error::Auth(AuthError::Disabled)) => "disabled",
-        Err(Error::Auth(_)) | Err(Error::User(_)) => "bad credentials",
+        // Every refusal gets the same answer; the log says why.
+        Err(Error::Auth(refused)) => refused.reason(),
+        Err(Error::User(_)) => AuthError::InvalidCredentials.reason(),
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user = username, %ip, outcome = failure, "IMAP login attempt");

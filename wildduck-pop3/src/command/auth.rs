@@ -123,18 +123,28 @@ async fn login(session: &mut Session, username: &str, password: &str) -> io::Res
         }
         Err(error) => return auth_unavailable(session, error).await,
     }
-    let (failure, reason) = match store.authenticate(username, password, Scope::Pop3).await {
-        Ok(user) => {
+    let (failure, reason) = match store
+        .authenticate_from(username, password, Scope::Pop3, Some(ip))
+        .await
+    {
+        Ok(login) => {
+            let user = login.user;
             tracing::info!(user = username, %ip, outcome = "success", "POP3 login attempt");
             if let Err(error) = store.record_login_success(username, ip).await {
                 return auth_unavailable(session, error).await;
             }
             return open_maildrop(session, user).await;
         }
-        Err(Error::Auth(AuthError::Disabled)) => ("disabled", "[AUTH] Account is disabled"),
-        Err(Error::Auth(_) | Error::User(_)) => {
-            ("bad credentials", "[AUTH] Invalid username or password")
+        // The account's state is told (to the right password only); a disabled scope or
+        // an ASP without this scope is answered as a wrong password, the log says which.
+        Err(Error::Auth(refused)) if refused.is_account_state() => {
+            (refused.reason(), "[AUTH] Account is disabled")
         }
+        Err(Error::Auth(refused)) => (refused.reason(), "[AUTH] Invalid username or password"),
+        Err(Error::User(_)) => (
+            AuthError::InvalidCredentials.reason(),
+            "[AUTH] Invalid username or password",
+        ),
         Err(error) => return auth_unavailable(session, error).await,
     };
     tracing::info!(user = username, %ip, outcome = failure, "POP3 login attempt");

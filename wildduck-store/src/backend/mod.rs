@@ -29,6 +29,40 @@ pub struct UserRecord {
     pub password_hash: String,
 }
 
+/// An application-specific password as the backend stores it: with its hash, and the
+/// selector that narrows a login to the few ASPs worth verifying (see `crate::asps`).
+#[derive(Clone, Debug)]
+pub struct AspRecord {
+    pub asp: Asp,
+    pub selector: String,
+    pub password_hash: String,
+}
+
+/// Protocol scopes as stored: their names joined by commas (`imap,pop3`).
+pub fn scopes_to_text(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|scope| scope.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The stored form back; `Corrupt` when a name is not a protocol scope.
+pub fn scopes_from_text(text: &str) -> Result<Vec<Scope>> {
+    text.split(',')
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            Scope::protocol(name).ok_or_else(|| {
+                Defect::Malformed {
+                    what: "scope list",
+                    detail: format!("unknown scope {name:?}"),
+                }
+                .into()
+            })
+        })
+        .collect()
+}
+
 /// One compressed (or raw) blob, keyed by the blake3 hash of its stored form plus codec.
 #[derive(Clone, Debug)]
 pub struct BlobData {
@@ -116,6 +150,8 @@ pub enum UserUpdate {
     PasswordHash(String),
     Quota(Option<u64>),
     Disabled(bool),
+    Suspended(bool),
+    DisabledScopes(Vec<Scope>),
 }
 
 /// Whether `copy_messages` leaves the source messages (copy) or removes them (move).
@@ -211,10 +247,32 @@ pub trait RecordCopy: Send + Sync {
     async fn live_content(&self) -> Result<LiveContent>;
 }
 
+/// Application-specific passwords. The rules (format, limit, scopes, expiry) are the
+/// store's (`crate::asps`); an engine keeps the records.
+#[async_trait]
+pub trait AppPasswords: Send + Sync {
+    /// Inserts an ASP unless the user has `limit` already (`AspError::TooMany`), in one
+    /// unit on engines with transactions; `UserError::NotFound` for a missing user.
+    async fn create_asp(&self, asp: AspRecord, limit: usize) -> Result<()>;
+    /// The user's ASPs in creation order, expired ones included.
+    async fn list_asps(&self, user: UserId) -> Result<Vec<Asp>>;
+    /// The user's ASPs with this selector, with their hashes: a login's candidates.
+    async fn asps_by_selector(&self, user: UserId, selector: &str) -> Result<Vec<AspRecord>>;
+    /// `AspError::NotFound` when the user has no such ASP.
+    async fn delete_asp(&self, user: UserId, asp: AspId) -> Result<()>;
+    /// Records a successful login with the ASP and, for one with a TTL, its new expiry.
+    async fn record_asp_use(
+        &self,
+        asp: AspId,
+        used: AspUse,
+        expires: Option<Timestamp>,
+    ) -> Result<()>;
+}
+
 /// The domain operations every storage engine provides. Object-safe; held as
 /// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
 #[async_trait]
-pub trait Backend: RecordCopy + Send + Sync {
+pub trait Backend: RecordCopy + AppPasswords + Send + Sync {
     // ---- users ----
 
     /// Inserts the user, their first mailboxes and optional address in one unit.

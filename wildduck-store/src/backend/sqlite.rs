@@ -20,10 +20,11 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::*;
 use crate::error::{
-    AddressError, Defect, Error, MailboxError, MessageError, StorageError, StorageErrorKind,
-    UserError,
+    AddressError, AspError, Defect, Error, MailboxError, MessageError, StorageError,
+    StorageErrorKind, UserError,
 };
 
+mod asps;
 mod search;
 mod transfer;
 
@@ -160,6 +161,25 @@ const MIGRATIONS: &[&str] = &[
              unseen_count = unseen_count + 1 - NEW.seen, message_bytes = message_bytes + NEW.size
          WHERE id = NEW.mailbox;
      END;",
+    // 4: account states and protocol scopes (issue 22), and application-specific passwords,
+    // found at login by (user, selector) so only a few hashes are verified.
+    "ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE users ADD COLUMN disabled_scopes TEXT NOT NULL DEFAULT '';
+     CREATE TABLE asps (
+         id BLOB PRIMARY KEY,
+         user BLOB NOT NULL,
+         selector TEXT NOT NULL,
+         password TEXT NOT NULL,
+         description TEXT NOT NULL,
+         scopes TEXT NOT NULL,
+         ttl INTEGER,
+         expires INTEGER,
+         created INTEGER NOT NULL,
+         used INTEGER,
+         used_scope TEXT,
+         used_ip TEXT
+     );
+     CREATE INDEX asps_user ON asps(user, selector);",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -224,6 +244,7 @@ fail_from!(
     Error,
     StorageError,
     UserError,
+    AspError,
     AddressError,
     MailboxError,
     MessageError
@@ -660,8 +681,8 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> TxResult<T> {
         .map_err(|e| Fail::Store(StorageError::new(StorageErrorKind::Corrupt, e).into()))
 }
 
-const USER_COLUMNS: &str =
-    "id, username, unameview, password, quota, storage_used, disabled, created";
+const USER_COLUMNS: &str = "id, username, unameview, password, quota, storage_used, disabled, \
+     created, suspended, disabled_scopes";
 
 fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
     let quota: Option<i64> = row.get(4)?;
@@ -673,6 +694,10 @@ fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
             storage_used: row.get::<_, i64>(5)? as u64,
             disabled: row.get(6)?,
             created: row.get(7)?,
+            suspended: row.get(8)?,
+            disabled_scopes: scopes_from_text(&row.get::<_, String>(9)?).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, e.into())
+            })?,
         },
         unameview: row.get(2)?,
         password_hash: row.get(3)?,
@@ -1098,7 +1123,8 @@ impl Backend for SqliteBackend {
             let user = &record.user;
             tx.execute(
                 &format!(
-                    "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    "INSERT INTO users ({USER_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
                 ),
                 params![
                     id_bytes(user.id.0),
@@ -1108,7 +1134,9 @@ impl Backend for SqliteBackend {
                     user.quota.map(|q| q as i64),
                     user.storage_used as i64,
                     user.disabled,
-                    user.created
+                    user.created,
+                    user.suspended,
+                    scopes_to_text(&user.disabled_scopes)
                 ],
             )?;
             for mailbox in &mailboxes {
@@ -1174,6 +1202,14 @@ impl Backend for SqliteBackend {
                     "UPDATE users SET disabled = ?2 WHERE id = ?1",
                     params![key, disabled],
                 )?,
+                UserUpdate::Suspended(suspended) => tx.execute(
+                    "UPDATE users SET suspended = ?2 WHERE id = ?1",
+                    params![key, suspended],
+                )?,
+                UserUpdate::DisabledScopes(scopes) => tx.execute(
+                    "UPDATE users SET disabled_scopes = ?2 WHERE id = ?1",
+                    params![key, scopes_to_text(&scopes)],
+                )?,
             };
             if changed == 0 {
                 return Err(UserError::NotFound.into());
@@ -1202,6 +1238,7 @@ impl Backend for SqliteBackend {
                 });
             }
             tx.execute("DELETE FROM addresses WHERE user = ?1", [id_bytes(user.0)])?;
+            tx.execute("DELETE FROM asps WHERE user = ?1", [id_bytes(user.0)])?;
             tx.execute("DELETE FROM users WHERE id = ?1", [id_bytes(user.0)])?;
             Ok(wakes)
         })
@@ -2344,8 +2381,10 @@ mod tests {
             )
             .unwrap()
         };
-        // Back to a store as the version before schema versioning left it, then as step 1
-        // left it.
+        // Back to a store as the version before schema versioning left it, then as steps
+        // 1, 2 and 3 left it.
+        let before_auth = "DROP TABLE asps; ALTER TABLE users DROP COLUMN suspended;
+            ALTER TABLE users DROP COLUMN disabled_scopes;";
         let before_counts = "DROP TRIGGER messages_counted_in; DROP TRIGGER messages_counted_out;
             DROP TRIGGER messages_counted_again; ALTER TABLE mailboxes DROP COLUMN message_count;
             ALTER TABLE mailboxes DROP COLUMN unseen_count;
@@ -2356,7 +2395,9 @@ mod tests {
             ),
             format!("{before_counts} DROP INDEX messages_search_headers; PRAGMA user_version = 1;"),
             format!("{before_counts} PRAGMA user_version = 2;"),
+            "PRAGMA user_version = 3;".to_string(),
         ] {
+            let older = format!("{before_auth} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);

@@ -12,6 +12,7 @@
 //! | `blobs` | `_id` = hex blake3 of stored form | `_id` hashed |
 //! | `blob_chunks` | `_id` = `<hash>:<n>`, `h` | `h` hashed |
 //! | `counters` | `_id` = name (UIDVALIDITY, dedup hits) | unsharded |
+//! | `asps` | `(user, selector)` | `user` |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -36,6 +37,7 @@
 //!
 //! Writes use write concern `majority` with journaling unless the URI sets `w` itself.
 
+mod asps;
 mod blobs;
 mod maintenance;
 mod records;
@@ -72,6 +74,7 @@ pub struct MongoBackend {
     blobs: Collection<Document>,
     chunks: Collection<Document>,
     counters: Collection<Document>,
+    asps: Collection<AspDoc>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -258,6 +261,7 @@ impl MongoBackend {
             blobs: db.collection("blobs"),
             chunks: db.collection("blob_chunks"),
             counters: db.collection("counters"),
+            asps: db.collection("asps"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -305,6 +309,10 @@ impl MongoBackend {
         }
         self.chunks
             .create_index(index(doc! {"h": 1}, false))
+            .await
+            .map_err(db_error)?;
+        self.asps
+            .create_index(index(doc! {"user": 1, "selector": 1}, false))
             .await
             .map_err(db_error)?;
         Ok(())
@@ -771,6 +779,10 @@ impl Backend for MongoBackend {
                 doc! {"quota": quota.map(|q| q.min(i64::MAX as u64) as i64)}
             }
             UserUpdate::Disabled(disabled) => doc! {"disabled": disabled},
+            UserUpdate::Suspended(suspended) => doc! {"suspended": suspended},
+            UserUpdate::DisabledScopes(scopes) => {
+                doc! {"disabled_scopes": scopes.iter().map(|s| s.name()).collect::<Vec<_>>()}
+            }
         };
         let result = self
             .users
@@ -796,6 +808,10 @@ impl Backend for MongoBackend {
             .await
             .map_err(db_error)?;
         self.addresses
+            .delete_many(doc! {"user": id_is(user)})
+            .await
+            .map_err(db_error)?;
+        self.asps
             .delete_many(doc! {"user": id_is(user)})
             .await
             .map_err(db_error)?;

@@ -6,7 +6,7 @@
 use mongodb::bson::{Binary, Bson, Document, doc, spec::BinarySubtype};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{UserRecord, now};
+use crate::backend::{AspRecord, UserRecord, now};
 use crate::error::{Defect, Result, StorageError, StorageErrorKind};
 use crate::model::*;
 
@@ -29,7 +29,7 @@ macro_rules! object_id_conversions {
         }
     )*};
 }
-object_id_conversions!(UserId, AddressId, MailboxId, MessageId);
+object_id_conversions!(UserId, AddressId, MailboxId, MessageId, AspId);
 
 /// `users`: one per account. `storage_used` moves only by guarded `$inc`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -44,6 +44,11 @@ pub struct UserDoc {
     #[serde(deserialize_with = "lenient_bool")]
     pub disabled: bool,
     pub created: i64,
+    // Absent from documents written before issue 22.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub suspended: bool,
+    #[serde(default)]
+    pub disabled_scopes: Vec<Scope>,
 }
 
 impl UserDoc {
@@ -58,6 +63,8 @@ impl UserDoc {
             storage_used: user.storage_used as i64,
             disabled: user.disabled,
             created: user.created,
+            suspended: user.suspended,
+            disabled_scopes: user.disabled_scopes.clone(),
         }
     }
 
@@ -70,9 +77,64 @@ impl UserDoc {
                 storage_used: self.storage_used.max(0) as u64,
                 disabled: self.disabled,
                 created: self.created,
+                suspended: self.suspended,
+                disabled_scopes: self.disabled_scopes,
             },
             unameview: self.unameview,
             password_hash: self.password,
+        }
+    }
+}
+
+/// `asps`: application-specific passwords, indexed by `(user, selector)`. Times are seconds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AspDoc {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user: ObjectId,
+    pub selector: String,
+    pub password: String,
+    pub description: String,
+    pub scopes: Vec<Scope>,
+    pub ttl: Option<i64>,
+    pub expires: Option<i64>,
+    pub created: i64,
+    pub last_use: Option<AspUse>,
+}
+
+impl From<&AspRecord> for AspDoc {
+    fn from(record: &AspRecord) -> Self {
+        let asp = &record.asp;
+        AspDoc {
+            id: ObjectId::from(asp.id),
+            user: ObjectId::from(asp.user),
+            selector: record.selector.clone(),
+            password: record.password_hash.clone(),
+            description: asp.description.clone(),
+            scopes: asp.scopes.clone(),
+            ttl: asp.ttl.map(|ttl| ttl.min(i64::MAX as u64) as i64),
+            expires: asp.expires,
+            created: asp.created,
+            last_use: asp.last_use.clone(),
+        }
+    }
+}
+
+impl From<AspDoc> for AspRecord {
+    fn from(d: AspDoc) -> Self {
+        AspRecord {
+            asp: Asp {
+                id: AspId::from(d.id),
+                user: UserId::from(d.user),
+                description: d.description,
+                scopes: d.scopes,
+                ttl: d.ttl.map(|ttl| ttl.max(0) as u64),
+                expires: d.expires,
+                created: d.created,
+                last_use: d.last_use,
+            },
+            selector: d.selector,
+            password_hash: d.password,
         }
     }
 }

@@ -142,7 +142,8 @@ impl RecordCopy for SqliteBackend {
             let user = &export.record.user;
             tx.execute(
                 "INSERT INTO users (id, username, unameview, password, quota, storage_used,
-                     disabled, created) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)
+                     disabled, created, suspended, disabled_scopes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)
                  ON CONFLICT(id) DO NOTHING",
                 params![
                     id_bytes(user.id.0),
@@ -151,7 +152,9 @@ impl RecordCopy for SqliteBackend {
                     export.record.password_hash,
                     user.quota.map(|q| q.min(i64::MAX as u64) as i64),
                     user.disabled,
-                    user.created
+                    user.created,
+                    user.suspended,
+                    scopes_to_text(&user.disabled_scopes)
                 ],
             )
             .map_err(|e| taken(e, UserError::AlreadyExists))?;

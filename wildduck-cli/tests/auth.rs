@@ -1,0 +1,306 @@
+//! Who may log in to what, as an operator sets it up with the CLI and stock clients meet it:
+//! the account password, application-specific passwords (all scopes, one scope, expired),
+//! a disabled scope, a disabled and a suspended account — each tried over IMAP (imaplib),
+//! POP3 (poplib) and the API's `POST /authenticate` (scopes `master` and `smtp`) against one
+//! `wildduck serve`. The server's log must give each refusal's reason and never a password.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Env, code};
+use serde_json::{Value, json};
+
+const ROOT_TOKEN: &str = "auth-test-root-token";
+
+/// `wildduck serve` with IMAP, POP3 and the API on ephemeral loopback ports; stderr (the
+/// log) goes to a file.
+struct Server {
+    child: Child,
+    listening: Vec<(String, SocketAddr)>,
+}
+
+impl Server {
+    fn start(env: &Env) -> Server {
+        let config = env.path("wildduck.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{ROOT_TOKEN}\"\n\
+                 [imap]\nlisten = \"127.0.0.1:0\"\n[pop3]\nlisten = \"127.0.0.1:0\"\n\
+                 [lmtp]\nenabled = false\n\
+                 [limits]\nmax_user_failures = 1000\nmax_ip_failures = 1000\n\
+                 failure_delay_ms = 0\nmax_failure_delay_ms = 0\n\
+                 [initial_account]\ncreate = false\n[log]\nformat = \"json\"\n"
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(env.path("serve.log")).unwrap();
+        let mut child = env
+            .command(&["--config", config.to_str().unwrap(), "serve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start wildduck serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut listening = Vec::new();
+        while listening.len() < 3 {
+            let line = lines
+                .next()
+                .expect("serve printed its three listeners")
+                .unwrap();
+            if let Some((what, address)) = line.split_once(" listening on ") {
+                listening.push((what.to_string(), address.parse().expect("an address")));
+            }
+        }
+        Server { child, listening }
+    }
+
+    fn address(&self, what: &str) -> SocketAddr {
+        self.listening
+            .iter()
+            .find(|(w, _)| w == what)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no {what} in {:?}", self.listening))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates an ASP with the CLI; returns its password.
+fn add_asp(env: &Env, user: &str, extra: &[&str]) -> String {
+    let mut args = vec!["asp", "add", user, "--description", "client"];
+    args.extend_from_slice(extra);
+    let doc = env.ok(&args);
+    doc["password"].as_str().expect("password").to_string()
+}
+
+fn row(name: &str, user: &str, password: &str, expect: [bool; 4], wrong_reply: bool) -> Value {
+    let [imap, pop3, master, smtp] = expect;
+    json!({
+        "name": name, "user": user, "password": password,
+        "expect": { "imap": imap, "pop3": pop3, "master": master, "smtp": smtp },
+        "reads_as_wrong_password": wrong_reply,
+    })
+}
+
+#[test]
+fn login_table_over_imap_pop3_and_the_api() {
+    let env = Env::new();
+    let password = "account pass 1";
+    for name in [
+        "plain", "phone", "scoped", "expiring", "noimap", "off", "paused",
+    ] {
+        env.add_user(name, password);
+    }
+    let all_scopes = add_asp(&env, "phone", &[]);
+    let pop3_only = add_asp(&env, "scoped", &["--scopes", "pop3"]);
+    let expiring = add_asp(&env, "expiring", &["--ttl", "1"]);
+    let doc = env.ok(&["user", "set", "noimap", "--disabled-scopes", "imap"]);
+    assert_eq!(doc["user"]["disabled_scopes"], json!(["imap"]), "{doc}");
+    env.ok(&["user", "disable", "off"]);
+    let doc = env.ok(&["user", "set", "paused", "--suspended", "true"]);
+    assert_eq!(doc["user"]["suspended"], true, "{doc}");
+    // The CLI refuses what it can not set, and changes nothing.
+    env.fails(
+        &["user", "set", "plain", "--disabled-scopes", "imap,master"],
+        64,
+        "usage",
+    );
+    env.fails(&["user", "set", "plain"], 64, "usage");
+    env.fails(
+        &[
+            "asp",
+            "add",
+            "plain",
+            "--description",
+            "x",
+            "--password",
+            "short",
+        ],
+        65,
+        "data",
+    );
+    assert_eq!(
+        env.ok(&["user", "show", "plain"])["user"]["disabled_scopes"],
+        json!([])
+    );
+    // A one-second TTL, in whole seconds: 1.1 s later it has passed.
+    std::thread::sleep(Duration::from_millis(1100));
+
+    // Columns: imap, pop3, master (API), smtp (the submission scope, through the API).
+    let table = json!([
+        row(
+            "password",
+            "plain",
+            password,
+            [true, true, true, true],
+            true
+        ),
+        row("wrong password", "plain", "wrong", [false; 4], true),
+        row("unknown user", "nobody", password, [false; 4], true),
+        row(
+            "ASP, all scopes",
+            "phone",
+            &all_scopes,
+            [true, true, false, true],
+            true
+        ),
+        row(
+            "ASP, spaced and upper-case",
+            "phone",
+            &spaced(&all_scopes),
+            [true, true, false, true],
+            true
+        ),
+        row(
+            "password beside the ASP",
+            "phone",
+            password,
+            [true; 4],
+            true
+        ),
+        row(
+            "ASP for pop3 only",
+            "scoped",
+            &pop3_only,
+            [false, true, false, false],
+            true
+        ),
+        row("another user's ASP", "plain", &all_scopes, [false; 4], true),
+        row("expired ASP", "expiring", &expiring, [false; 4], true),
+        row(
+            "imap disabled, password",
+            "noimap",
+            password,
+            [false, true, true, true],
+            true
+        ),
+        row("disabled account", "off", password, [false; 4], false),
+        row("disabled account, wrong", "off", "wrong", [false; 4], true),
+        row("suspended account", "paused", password, [false; 4], false),
+    ]);
+    let table_path = env.path("table.json");
+    std::fs::write(&table_path, table.to_string()).unwrap();
+
+    let server = Server::start(&env);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/login_table.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(server.address("IMAP (plain)").port().to_string())
+        .arg(server.address("POP3 (plain)").port().to_string())
+        .arg(format!("http://{}", server.address("API (plain)")))
+        .arg(ROOT_TOKEN)
+        .arg(&table_path)
+        .output()
+        .expect("python3");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    drop(server);
+    assert_eq!(code(&output), 0, "{report}");
+    eprintln!("{report}");
+
+    // The ASPs' last use is recorded (IMAP, then POP3, then the API's smtp scope).
+    let listed = env.ok(&["asp", "list", "phone"]);
+    let asp = &listed["asps"][0];
+    assert_eq!(asp["last_scope"], "smtp", "{listed}");
+    assert_eq!(
+        asp["last_ip"],
+        Value::Null,
+        "the API tells no client address"
+    );
+    assert!(asp["last_used"].is_string(), "{listed}");
+
+    let mut log = String::new();
+    std::fs::File::open(env.path("serve.log"))
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    for reason in [
+        "\"outcome\":\"scope disabled\"",
+        "\"outcome\":\"password not valid for this scope\"",
+        "\"outcome\":\"disabled\"",
+        "\"outcome\":\"suspended\"",
+        "\"outcome\":\"bad credentials\"",
+    ] {
+        assert!(log.contains(reason), "no {reason} in the log:\n{log}");
+    }
+    for secret in [password, &all_scopes, &pop3_only, &expiring] {
+        assert!(!log.contains(secret), "a password is in the log:\n{log}");
+    }
+}
+
+#[test]
+fn asp_commands_add_list_and_delete() {
+    let env = Env::new();
+    env.add_user("dana", "dana password");
+    let doc = env.ok(&[
+        "asp",
+        "add",
+        "dana",
+        "--description",
+        "laptop",
+        "--scopes",
+        "imap,smtp",
+    ]);
+    let id = doc["asp"]["id"].as_str().unwrap().to_string();
+    assert_eq!(doc["asp"]["scopes"], json!(["imap", "smtp"]), "{doc}");
+    let password = doc["password"].as_str().unwrap();
+    assert_eq!(password.len(), 16);
+    let human = env.run(&["asp", "add", "dana", "--description", "phone"]);
+    assert_eq!(code(&human), 0);
+    let text = String::from_utf8_lossy(&human.stdout);
+    let shown = text
+        .lines()
+        .find_map(|line| line.strip_prefix("password: "))
+        .expect("the password is printed");
+    assert_eq!(shown.len(), 19, "four groups of four: {shown:?}");
+
+    let listed = env.ok(&["asp", "list", "dana"]);
+    let descriptions: Vec<&str> = listed["asps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|asp| asp["description"].as_str().unwrap())
+        .collect();
+    assert_eq!(descriptions, ["laptop", "phone"]);
+    assert!(
+        !listed.to_string().contains(password),
+        "a listing never shows a password"
+    );
+
+    env.ok(&["asp", "del", "dana", &id]);
+    env.fails(&["asp", "del", "dana", &id], 66, "not_found");
+    env.fails(&["asp", "del", "dana", "not-an-id"], 64, "usage");
+    env.fails(&["asp", "list", "nobody"], 67, "no_user");
+    assert_eq!(
+        env.ok(&["asp", "list", "dana"])["asps"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+fn spaced(password: &str) -> String {
+    password
+        .to_uppercase()
+        .as_bytes()
+        .chunks(4)
+        .map(|group| std::str::from_utf8(group).unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

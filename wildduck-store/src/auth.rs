@@ -1,0 +1,169 @@
+//! The login rule every shell shares (IMAP, POP3, submission, the API, the CLI): which
+//! credential opens which scope of which account.
+//!
+//! A login names a scope: `master` (the API and web), `imap`, `pop3` or `smtp`. It succeeds
+//! with the account password, or — for a protocol scope — with one of the account's
+//! application-specific passwords that holds that scope and has not expired. Then the
+//! account's state decides: disabled and suspended accounts refuse every login, and a scope
+//! the operator disabled for the account refuses like a wrong password. The state is told
+//! only to someone who gave a right password.
+
+use std::net::IpAddr;
+
+use crate::accounts::{self, PasswordCheck};
+use crate::asps;
+use crate::backend::{AspRecord, UserRecord, UserUpdate, now};
+use crate::error::{AuthError, Error, Result, UserError};
+use crate::model::*;
+use crate::store::{Store, blocking};
+
+/// A successful login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Login {
+    pub user: User,
+    /// The application-specific password used, if it was one.
+    pub asp: Option<AspId>,
+}
+
+/// The credential a password turned out to be.
+enum Credential {
+    Account(PasswordCheck),
+    Asp(Box<AspRecord>),
+}
+
+impl Store {
+    /// Checks a login for `scope` (see the module docs). Unknown user and wrong password
+    /// are the same error. Legacy hashes (PBKDF2, bcrypt …) are re-hashed to argon2id on
+    /// success.
+    pub async fn authenticate(&self, username: &str, password: &str, scope: Scope) -> Result<User> {
+        self.authenticate_from(username, password, scope, None)
+            .await
+            .map(|login| login.user)
+    }
+
+    /// Like [`Store::authenticate`], from a client at `ip` (kept as an ASP's last use), and
+    /// telling which ASP was used.
+    pub async fn authenticate_from(
+        &self,
+        username: &str,
+        password: &str,
+        scope: Scope,
+        ip: Option<IpAddr>,
+    ) -> Result<Login> {
+        let record = match self.find_user_record(username).await {
+            Ok(record) => record,
+            Err(Error::User(_) | Error::Address(_)) => {
+                let candidate = password.to_string();
+                blocking(move || {
+                    accounts::verify_against_nothing(&candidate);
+                    Ok(())
+                })
+                .await?;
+                return Err(AuthError::InvalidCredentials.into());
+            }
+            Err(other) => return Err(other),
+        };
+        let credential = self.credential(&record, password, scope).await?;
+        let user = &record.user;
+        if user.disabled {
+            return Err(AuthError::Disabled.into());
+        }
+        if user.suspended {
+            return Err(AuthError::Suspended.into());
+        }
+        if user.disabled_scopes.contains(&scope) {
+            return Err(AuthError::ScopeDisabled.into());
+        }
+        match credential {
+            Credential::Account(check) => {
+                if check == PasswordCheck::MatchNeedsRehash {
+                    let password = password.to_string();
+                    let hash = blocking(move || accounts::hash_password(&password)).await?;
+                    self.backend()
+                        .update_user(user.id, UserUpdate::PasswordHash(hash))
+                        .await?;
+                }
+                Ok(Login {
+                    user: record.user,
+                    asp: None,
+                })
+            }
+            Credential::Asp(asp) => {
+                let asp = asp.asp;
+                if !asp.scopes.contains(&scope) {
+                    return Err(AuthError::WrongScope.into());
+                }
+                let time = now();
+                let expires = asp
+                    .ttl
+                    .map(|ttl| time.saturating_add(ttl.min(i64::MAX as u64) as i64));
+                let used = AspUse {
+                    time,
+                    scope,
+                    ip: ip.map(|ip| ip.to_string()),
+                };
+                self.backend().record_asp_use(asp.id, used, expires).await?;
+                Ok(Login {
+                    user: record.user,
+                    asp: Some(asp.id),
+                })
+            }
+        }
+    }
+
+    /// Which credential `password` is for this account: the account password, else (never
+    /// for `master`) a live ASP filed under the candidate's selector.
+    async fn credential(
+        &self,
+        record: &UserRecord,
+        password: &str,
+        scope: Scope,
+    ) -> Result<Credential> {
+        let (candidate, stored) = (password.to_string(), record.password_hash.clone());
+        let check = blocking(move || Ok(accounts::verify_password(&candidate, &stored))).await?;
+        if check != PasswordCheck::Mismatch {
+            return Ok(Credential::Account(check));
+        }
+        let Some(candidate) = asps::normalize(password).filter(|_| scope != Scope::Master) else {
+            return Err(AuthError::InvalidCredentials.into());
+        };
+        let at = now();
+        let mut candidates = self
+            .backend()
+            .asps_by_selector(record.user.id, &asps::selector(&candidate))
+            .await?;
+        candidates.retain(|found| !asps::is_expired(&found.asp, at));
+        let matched = blocking(move || {
+            Ok(candidates.into_iter().find(|found| {
+                accounts::verify_password(&candidate, &found.password_hash)
+                    != PasswordCheck::Mismatch
+            }))
+        })
+        .await?;
+        matched
+            .map(|found| Credential::Asp(Box::new(found)))
+            .ok_or_else(|| AuthError::InvalidCredentials.into())
+    }
+
+    pub async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
+        self.backend()
+            .update_user(user, UserUpdate::Disabled(disabled))
+            .await
+    }
+
+    /// A suspended account refuses every login but still receives mail.
+    pub async fn set_suspended(&self, user: UserId, suspended: bool) -> Result<()> {
+        self.backend()
+            .update_user(user, UserUpdate::Suspended(suspended))
+            .await
+    }
+
+    /// The protocol scopes (`imap`, `pop3`, `smtp`) the account may not log in to; an empty
+    /// list enables them all. `master` can not be disabled.
+    pub async fn set_disabled_scopes(&self, user: UserId, scopes: &[Scope]) -> Result<()> {
+        let scopes = asps::protocol_scopes(scopes, false).map_err(UserError::InvalidScope)?;
+        self.backend()
+            .update_user(user, UserUpdate::DisabledScopes(scopes))
+            .await
+    }
+}
