@@ -160,6 +160,8 @@ const MIGRATIONS: &[&str] = &[
              unseen_count = unseen_count + 1 - NEW.seen, message_bytes = message_bytes + NEW.size
          WHERE id = NEW.mailbox;
      END;",
+    // 4: the recent marker, the highest UID a session has taken as \Recent (RFC 3501 §2.3.2).
+    "ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -716,6 +718,13 @@ fn get_mailbox(tx: &Connection, mailbox: MailboxId) -> TxResult<Mailbox> {
     .ok_or_else(|| MailboxError::NotFound.into())
 }
 
+fn read_recent_marker(tx: &Connection, mailbox: MailboxId) -> TxResult<Uid> {
+    tx.prepare_cached("SELECT recent_uid FROM mailboxes WHERE id = ?1")?
+        .query_row([id_bytes(mailbox.0)], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| MailboxError::NotFound.into())
+}
+
 fn get_user(tx: &Connection, user: UserId) -> TxResult<UserRecord> {
     tx.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
         .query_row([id_bytes(user.0)], user_from_row)
@@ -764,7 +773,7 @@ fn insert_mailbox(tx: &Connection, user: UserId, new: &NewMailbox) -> TxResult<M
         uidvalidity: next_uidvalidity(tx)?,
         uidnext: 1,
         highest_modseq: 0,
-        subscribed: true,
+        subscribed: new.subscribed,
     };
     tx.execute(
         "INSERT INTO mailboxes (id, user, path, special_use, uidvalidity, uidnext,
@@ -794,7 +803,12 @@ fn path_exists(tx: &Connection, user: UserId, path: &str) -> TxResult<bool> {
         .is_some())
 }
 
-fn create_missing(tx: &Connection, user: UserId, paths: &[String]) -> TxResult<()> {
+fn create_missing(
+    tx: &Connection,
+    user: UserId,
+    paths: &[String],
+    subscribed: bool,
+) -> TxResult<()> {
     for path in paths {
         if !path_exists(tx, user, path)? {
             insert_mailbox(
@@ -803,6 +817,7 @@ fn create_missing(tx: &Connection, user: UserId, paths: &[String]) -> TxResult<(
                 &NewMailbox {
                     path: path.clone(),
                     special_use: None,
+                    subscribed,
                 },
             )?;
         }
@@ -1326,7 +1341,7 @@ impl Backend for SqliteBackend {
             if path_exists(tx, user, &mailbox.path)? {
                 return Err(MailboxError::AlreadyExists.into());
             }
-            create_missing(tx, user, &parents)?;
+            create_missing(tx, user, &parents, mailbox.subscribed)?;
             insert_mailbox(tx, user, &mailbox)
         })
         .await
@@ -1370,7 +1385,7 @@ impl Backend for SqliteBackend {
                     params![id, path],
                 )?;
             }
-            create_missing(tx, user, &to_parents)?;
+            create_missing(tx, user, &to_parents, true)?;
             Ok(())
         })
         .await
@@ -1401,6 +1416,24 @@ impl Backend for SqliteBackend {
             Ok(())
         })
         .await
+    }
+
+    async fn claim_recent(&self, mailbox: MailboxId, up_to: Uid) -> Result<Uid> {
+        // The single writer runs the read and the raise as one unit.
+        self.write(move |tx| {
+            let before = read_recent_marker(tx, mailbox)?;
+            if before < up_to {
+                tx.prepare_cached("UPDATE mailboxes SET recent_uid = ?2 WHERE id = ?1")?
+                    .execute(params![id_bytes(mailbox.0), up_to])?;
+            }
+            Ok(before)
+        })
+        .await
+    }
+
+    async fn recent_marker(&self, mailbox: MailboxId) -> Result<Uid> {
+        self.read_small(move |tx| read_recent_marker(tx, mailbox))
+            .await
     }
 
     async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
