@@ -270,12 +270,15 @@ fn asp_commands_add_list_and_delete() {
     assert_eq!(shown.len(), 19, "four groups of four: {shown:?}");
 
     let listed = env.ok(&["asp", "list", "dana"]);
-    let descriptions: Vec<&str> = listed["asps"]
+    let mut descriptions: Vec<&str> = listed["asps"]
         .as_array()
         .unwrap()
         .iter()
         .map(|asp| asp["description"].as_str().unwrap())
         .collect();
+    // Listed by id, whose order within one second is not the order of creation when two
+    // processes made them (the ids' counters start at random).
+    descriptions.sort_unstable();
     assert_eq!(descriptions, ["laptop", "phone"]);
     assert!(
         !listed.to_string().contains(password),

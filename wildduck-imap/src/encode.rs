@@ -88,21 +88,29 @@ impl std::fmt::Write for LenWriter<'_> {
 }
 
 /// `(\Seen \Flagged keyword)`.
-pub fn flag_list(flags: &Flags) -> String {
-    FlagList(flags).to_string()
+pub fn flag_list(flags: &Flags, recent: bool) -> String {
+    FlagList { flags, recent }.to_string()
 }
 
 /// A flag list written in place (`write!`), without building a string per message.
-pub struct FlagList<'a>(pub &'a Flags);
+/// `\Recent` belongs to the session, not to the stored flags, so it comes apart.
+pub struct FlagList<'a> {
+    pub flags: &'a Flags,
+    pub recent: bool,
+}
 
 impl std::fmt::Display for FlagList<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("(")?;
-        for (i, flag) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
+        let mut separator = "";
+        if self.recent {
+            f.write_str("\\Recent")?;
+            separator = " ";
+        }
+        for flag in self.flags {
+            f.write_str(separator)?;
             std::fmt::Display::fmt(flag, f)?;
+            separator = " ";
         }
         f.write_str(")")
     }
@@ -387,7 +395,12 @@ mod tests {
         let flags: Flags = [Flag::Seen, Flag::Keyword("$Label1".into()), Flag::Answered]
             .into_iter()
             .collect();
-        assert_eq!(flag_list(&flags), "(\\Seen \\Answered $Label1)");
+        assert_eq!(flag_list(&flags, false), "(\\Seen \\Answered $Label1)");
+        assert_eq!(
+            flag_list(&flags, true),
+            "(\\Recent \\Seen \\Answered $Label1)"
+        );
+        assert_eq!(flag_list(&Flags::new(), true), "(\\Recent)");
     }
 
     #[test]

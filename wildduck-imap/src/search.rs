@@ -1,6 +1,8 @@
 //! Sequence sets → UIDs via the session's sequence map, and IMAP SEARCH keys → the store's
 //! [`SearchKey`]. Dates are whole UTC days, as RFC 3501 compares them.
 
+use std::collections::BTreeSet;
+
 use chrono::Datelike;
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey as ImapKey;
@@ -75,14 +77,28 @@ fn on_day(
     SearchKey::And(vec![since(start), before(start + SECONDS_PER_DAY)])
 }
 
-/// Converts one SEARCH key; sequence sets are resolved against `map` now.
-pub fn to_store_key(key: &ImapKey<'_>, map: &[Uid]) -> Result<SearchKey, String> {
-    let nothing = || SearchKey::Not(Box::new(SearchKey::All));
+/// What SEARCH keys about the session mean: its sequence map (UIDs in sequence order) and
+/// its \Recent messages.
+#[derive(Clone, Copy, Default)]
+pub struct SessionView<'a> {
+    pub uids: &'a [Uid],
+    pub recent: Option<&'a BTreeSet<Uid>>,
+}
+
+impl SessionView<'_> {
+    fn recent(&self) -> SearchKey {
+        SearchKey::Uids(self.recent.into_iter().flatten().copied().collect())
+    }
+}
+
+/// Converts one SEARCH key; sequence sets and \Recent are resolved against `view` now.
+pub fn to_store_key(key: &ImapKey<'_>, view: SessionView<'_>) -> Result<SearchKey, String> {
+    let map = view.uids;
     Ok(match key {
         ImapKey::And(keys) => SearchKey::And(
             keys.as_ref()
                 .iter()
-                .map(|k| to_store_key(k, map))
+                .map(|k| to_store_key(k, view))
                 .collect::<Result<_, _>>()?,
         ),
         ImapKey::SequenceSet(set) => {
@@ -93,9 +109,10 @@ pub fn to_store_key(key: &ImapKey<'_>, map: &[Uid]) -> Result<SearchKey, String>
                 .into_iter()
                 .collect::<UidSet>(),
         ),
-        ImapKey::All | ImapKey::Old => SearchKey::All,
-        // Sessions never see \Recent messages, so NEW and RECENT match nothing.
-        ImapKey::New | ImapKey::Recent => nothing(),
+        ImapKey::All => SearchKey::All,
+        ImapKey::Recent => view.recent(),
+        ImapKey::Old => SearchKey::Not(Box::new(view.recent())),
+        ImapKey::New => SearchKey::And(vec![view.recent(), SearchKey::Flag(Flag::Seen, false)]),
         ImapKey::Answered => SearchKey::Flag(Flag::Answered, true),
         ImapKey::Deleted => SearchKey::Flag(Flag::Deleted, true),
         ImapKey::Draft => SearchKey::Flag(Flag::Draft, true),
@@ -128,10 +145,10 @@ pub fn to_store_key(key: &ImapKey<'_>, map: &[Uid]) -> Result<SearchKey, String>
         ImapKey::Text(v) => SearchKey::Text(text(v)),
         ImapKey::Larger(n) => SearchKey::Larger(u64::from(*n)),
         ImapKey::Smaller(n) => SearchKey::Smaller(u64::from(*n)),
-        ImapKey::Not(inner) => SearchKey::Not(Box::new(to_store_key(inner, map)?)),
+        ImapKey::Not(inner) => SearchKey::Not(Box::new(to_store_key(inner, view)?)),
         ImapKey::Or(a, b) => SearchKey::Or(
-            Box::new(to_store_key(a, map)?),
-            Box::new(to_store_key(b, map)?),
+            Box::new(to_store_key(a, view)?),
+            Box::new(to_store_key(b, view)?),
         ),
         ImapKey::ModSequence { modseq, .. } => SearchKey::ModSeqAtLeast(*modseq),
     })
@@ -171,6 +188,7 @@ mod tests {
     }
 
     fn search_of(line: &[u8]) -> SearchKey {
+        let recent: BTreeSet<Uid> = [11, 12].into_iter().collect();
         let (_, command) = CommandCodec::default()
             .decode(line)
             .expect("test command parses");
@@ -179,7 +197,15 @@ mod tests {
                 let keys: Vec<SearchKey> = criteria
                     .as_ref()
                     .iter()
-                    .map(|k| to_store_key(k, &[10, 11, 12]))
+                    .map(|k| {
+                        to_store_key(
+                            k,
+                            SessionView {
+                                uids: &[10, 11, 12],
+                                recent: Some(&recent),
+                            },
+                        )
+                    })
                     .collect::<Result<_, _>>()
                     .expect("converts");
                 SearchKey::And(keys)
@@ -202,6 +228,16 @@ mod tests {
                     Box::new(SearchKey::Flag(Flag::Keyword("$x".into()), true))
                 ))),
                 SearchKey::Uids(UidSet::from_ranges([(11, 12)])),
+            ])
+        );
+        assert_eq!(
+            search_of(b"a SEARCH NEW OLD\r\n"),
+            SearchKey::And(vec![
+                SearchKey::And(vec![
+                    SearchKey::Uids(UidSet::from_ranges([(11, 12)])),
+                    SearchKey::Flag(Flag::Seen, false)
+                ]),
+                SearchKey::Not(Box::new(SearchKey::Uids(UidSet::from_ranges([(11, 12)])))),
             ])
         );
         assert_eq!(

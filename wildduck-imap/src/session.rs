@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use imap_codec::CommandCodec;
 use imap_codec::decode::Decoder;
-use wildduck_store::Uid;
 
 use crate::command::{self, Kind, Request};
 use crate::connection::Inbound;
+use crate::search::SessionView;
 use crate::state::{Fail, Outcome, Reply, Session};
 use crate::{LITERAL_MINUS_MAX, Literals};
 
@@ -167,9 +167,15 @@ impl Session {
             self.reply_untagged_bad("Command too long");
             return Ok(Flow::Continue);
         }
-        let map: &[Uid] = self.selected.as_ref().map_or(&[], |s| &s.uids);
+        let view = self
+            .selected
+            .as_ref()
+            .map_or_else(SessionView::default, |s| SessionView {
+                uids: &s.uids,
+                recent: Some(&s.recent),
+            });
         let bytes = self.conn.message_bytes();
-        let mut parsed = decode(bytes, map);
+        let mut parsed = decode(bytes, view);
         // RFC 3501 literals may not hold NUL, but messages with NUL exist and are kept as they
         // are: parse the arguments from a copy without NUL; APPEND reads the original literal.
         if parsed.as_ref().is_none_or(Result::is_err)
@@ -181,12 +187,12 @@ impl Session {
                 .iter_mut()
                 .filter(|b| **b == 0)
                 .for_each(|b| *b = 0x80);
-            parsed = decode(&cleaned, map);
+            parsed = decode(&cleaned, view);
         }
         let request = match parsed {
             Some(Ok(request)) => request,
             Some(Err(refusal)) => {
-                if refusal.text.starts_with("[BADCHARSET") {
+                if refusal.declined {
                     let tag = leading_words(self.conn.message_bytes())
                         .map_or("*", |w| w.0)
                         .to_string();
@@ -358,12 +364,14 @@ impl Session {
 }
 
 /// Parses a command with imap-codec, falling back to our parser for what it lacks.
-fn decode(bytes: &[u8], map: &[Uid]) -> Option<Result<Request, command::Refusal>> {
+fn decode(bytes: &[u8], view: SessionView<'_>) -> Option<Result<Request, command::Refusal>> {
     match CommandCodec::default().decode(bytes) {
-        Ok(([], command)) => Some(command::from_codec(&command.body, map).map(|kind| Request {
-            tag: command.tag.inner().to_string(),
-            kind,
-        })),
+        Ok(([], command)) => Some(
+            command::from_codec(&command.body, view).map(|kind| Request {
+                tag: command.tag.inner().to_string(),
+                kind,
+            }),
+        ),
         _ => command::extended::parse(bytes),
     }
 }

@@ -3,14 +3,14 @@
 //! (EXISTS, EXPUNGE, FETCH FLAGS) where RFC 3501 §7.4.1 allows them, and the replies. The
 //! command handlers in `command/` work on it; `session` runs the loop that calls them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::sync::Arc;
 
 use wildduck_net::Shutdown;
 use wildduck_store::{
-    Change, ChangeKind, Error, Flag, Mailbox, MailboxError, MessageError, ModSeq, StorageErrorKind,
-    Store, Uid, User,
+    Change, ChangeKind, Error, Flag, Mailbox, MailboxError, MessageError, ModSeq, Snapshot,
+    StorageErrorKind, Store, Uid, User,
 };
 
 use crate::connection::Connection;
@@ -112,11 +112,66 @@ pub struct Selected {
     pub own_modseqs: Vec<ModSeq>,
     /// Keywords announced in FLAGS.
     pub keywords: BTreeSet<String>,
+    /// The messages that are \Recent in this session (see `Store::claim_recent`).
+    pub recent: BTreeSet<Uid>,
+    /// MODSEQs this session showed for messages (FETCH, STORE) beyond `modseq`: an older
+    /// journal change of such a message is not reported, since a client's view of a message's
+    /// MODSEQ never goes back (RFC 7162 §3.2).
+    pub shown_modseqs: HashMap<Uid, ModSeq>,
 }
 
 impl Selected {
+    pub fn new(
+        mailbox: Mailbox,
+        read_only: bool,
+        snapshot: Snapshot,
+        keywords: BTreeSet<String>,
+        recent: BTreeSet<Uid>,
+    ) -> Self {
+        Self {
+            mailbox,
+            read_only,
+            uids: snapshot.uids,
+            modseq: snapshot.highest_modseq,
+            own_modseqs: Vec::new(),
+            keywords,
+            recent,
+            shown_modseqs: HashMap::new(),
+        }
+    }
+
     pub fn sequence_of(&self, uid: Uid) -> Option<usize> {
         self.uids.binary_search(&uid).ok().map(|i| i + 1)
+    }
+
+    pub fn is_recent(&self, uid: Uid) -> bool {
+        self.recent.contains(&uid)
+    }
+
+    /// Drops an expunged message; its sequence number as it was, if the session knew it.
+    pub fn remove(&mut self, uid: Uid) -> Option<usize> {
+        let seq = self.sequence_of(uid)?;
+        self.uids.remove(seq - 1);
+        self.recent.remove(&uid);
+        self.shown_modseqs.remove(&uid);
+        Some(seq)
+    }
+
+    /// Notes a MODSEQ shown to the client for `uid`.
+    pub fn shown(&mut self, uid: Uid, modseq: ModSeq) {
+        if modseq > self.modseq {
+            let shown = self.shown_modseqs.entry(uid).or_default();
+            *shown = (*shown).max(modseq);
+        }
+    }
+
+    /// Whether a journal change of `uid` at `modseq` is older than what the client was shown.
+    fn superseded(&self, uid: Uid, modseq: ModSeq) -> bool {
+        self.own_modseqs.contains(&modseq)
+            || self
+                .shown_modseqs
+                .get(&uid)
+                .is_some_and(|&shown| shown >= modseq)
     }
 }
 
@@ -279,7 +334,7 @@ impl Session {
             match kind {
                 ChangeKind::Exists => new_uids.push(uid),
                 ChangeKind::Expunge => expunged.push(uid),
-                ChangeKind::Flags(flags) if !selected.own_modseqs.contains(&modseq) => {
+                ChangeKind::Flags(flags) if !selected.superseded(uid, modseq) => {
                     flag_updates.push((uid, flags, modseq));
                 }
                 ChangeKind::Flags(_) => {}
@@ -291,7 +346,40 @@ impl Session {
         };
         let applied = selected.modseq;
         selected.own_modseqs.retain(|&m| m > applied);
+        selected.shown_modseqs.retain(|_, &mut m| m > applied);
+        self.claim_recent(&new_uids).await?;
         self.report_changes(expunged, new_uids, flag_updates);
+        Ok(())
+    }
+
+    /// Takes new messages as \Recent where no other session was first (read-write only; a
+    /// read-only session shows as \Recent what nobody claimed, without claiming it).
+    async fn claim_recent(&mut self, new_uids: &[Uid]) -> Result<(), Fail> {
+        let Some(selected) = self.selected.as_ref() else {
+            return Ok(());
+        };
+        let Some(&highest) = new_uids.iter().max() else {
+            return Ok(());
+        };
+        let mailbox = selected.mailbox.id;
+        let recent: Vec<Uid> = if selected.read_only {
+            let unclaimed = self.shared.store.unclaimed_recent(mailbox).await?;
+            new_uids
+                .iter()
+                .copied()
+                .filter(|uid| unclaimed.binary_search(uid).is_ok())
+                .collect()
+        } else {
+            let claimed = self.shared.store.claim_recent(mailbox, highest).await?;
+            new_uids
+                .iter()
+                .copied()
+                .filter(|uid| claimed.contains(uid))
+                .collect()
+        };
+        if let Some(selected) = self.selected.as_mut() {
+            selected.recent.extend(recent);
+        }
         Ok(())
     }
 
@@ -308,8 +396,7 @@ impl Session {
         };
         let mut lines = Vec::new();
         for uid in expunged {
-            if let Some(seq) = selected.sequence_of(uid) {
-                selected.uids.remove(seq - 1);
+            if let Some(seq) = selected.remove(uid) {
                 lines.push(format!("{seq} EXPUNGE"));
             }
         }
@@ -322,6 +409,7 @@ impl Session {
         }
         if added {
             lines.push(format!("{} EXISTS", selected.uids.len()));
+            lines.push(format!("{} RECENT", selected.recent.len()));
         }
         let mut new_keywords = false;
         for (uid, flags, modseq) in flag_updates {
@@ -338,7 +426,7 @@ impl Session {
                 };
                 lines.push(format!(
                     "{seq} FETCH (UID {uid} FLAGS {}{modseq})",
-                    encode::flag_list(&flags)
+                    encode::flag_list(&flags, selected.is_recent(uid))
                 ));
             }
         }
@@ -376,6 +464,9 @@ impl Session {
             .filter(|&u| u > last_known)
             .collect();
         selected.modseq = snapshot.highest_modseq;
+        selected.own_modseqs.clear();
+        selected.shown_modseqs.clear();
+        self.claim_recent(&new).await?;
         self.report_changes(gone, new, Vec::new());
         Ok(())
     }

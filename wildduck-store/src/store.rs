@@ -263,6 +263,7 @@ impl Store {
             .map(|&(path, special_use)| NewMailbox {
                 path: path.to_string(),
                 special_use,
+                subscribed: true,
             })
             .collect();
         let address = address.map(|a| Address {
@@ -408,17 +409,44 @@ impl Store {
     }
 
     /// Creates a mailbox; missing parents are created too.
+    /// Creates a mailbox, and any missing parents, subscribed (as WildDuck's API does).
     pub async fn create_mailbox(
         &self,
         user: UserId,
         path: &str,
         special_use: Option<SpecialUse>,
     ) -> Result<Mailbox> {
+        self.create_mailbox_with(user, path, special_use, true)
+            .await
+    }
+
+    /// Creates a mailbox, and any missing parents, unsubscribed: IMAP CREATE (RFC 3501
+    /// §6.3.3) leaves subscribing to the client.
+    pub async fn create_unsubscribed_mailbox(
+        &self,
+        user: UserId,
+        path: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<Mailbox> {
+        self.create_mailbox_with(user, path, special_use, false)
+            .await
+    }
+
+    async fn create_mailbox_with(
+        &self,
+        user: UserId,
+        path: &str,
+        special_use: Option<SpecialUse>,
+        subscribed: bool,
+    ) -> Result<Mailbox> {
         let path = names::normalize_path(path)?;
         let parents = names::parents(&path);
-        self.backend()
-            .create_mailbox(user, parents, NewMailbox { path, special_use })
-            .await
+        let new = NewMailbox {
+            path,
+            special_use,
+            subscribed,
+        };
+        self.backend().create_mailbox(user, parents, new).await
     }
 
     /// Renames a mailbox and all its children (UIDVALIDITY kept). Renaming INBOX moves its
@@ -456,6 +484,7 @@ impl Store {
                 NewMailbox {
                     path: to,
                     special_use: None,
+                    subscribed: true,
                 },
             )
             .await?;
@@ -493,6 +522,44 @@ impl Store {
 
     pub async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
         self.backend().mailbox_status(mailbox).await
+    }
+
+    // ---- \Recent (RFC 3501 §2.3.2) ----
+    //
+    // Each message is \Recent in exactly one session: the first that, with the mailbox
+    // selected read-write, learns of it. The mailbox keeps a marker, the highest UID claimed;
+    // a session that has seen UIDs up to n claims them by raising the marker to n, and the
+    // UIDs between the old marker and n are its \Recent messages (held by the session, never
+    // stored). Messages above the marker are recent to nobody yet: STATUS counts them and a
+    // read-only session shows them as \Recent without claiming them.
+
+    /// Claims, for one session, the messages up to `up_to` that no session claimed before:
+    /// the returned range (empty when another session was first) holds its \Recent UIDs.
+    pub async fn claim_recent(
+        &self,
+        mailbox: MailboxId,
+        up_to: Uid,
+    ) -> Result<std::ops::RangeInclusive<Uid>> {
+        // Most claims find nothing new: a read spares the writer (and a commit) for them.
+        let marker = self.backend().recent_marker(mailbox).await?;
+        let before = if marker < up_to {
+            self.backend().claim_recent(mailbox, up_to).await?
+        } else {
+            marker
+        };
+        Ok(before.saturating_add(1)..=up_to)
+    }
+
+    /// The messages no session has claimed as \Recent yet, ascending.
+    pub async fn unclaimed_recent(&self, mailbox: MailboxId) -> Result<Vec<Uid>> {
+        let marker = self.backend().recent_marker(mailbox).await?;
+        if marker == Uid::MAX {
+            return Ok(Vec::new());
+        }
+        let above = UidSet::from_ranges([(marker + 1, Uid::MAX)]);
+        self.backend()
+            .search(mailbox, &SearchKey::Uids(above))
+            .await
     }
 
     // ---- messages ----

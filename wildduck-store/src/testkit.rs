@@ -48,6 +48,7 @@ checks!(
     bad_mailbox_names_change_nothing,
     flags_and_unchangedsince,
     select_view,
+    recent_claims,
     copy_and_move,
     quota,
     append_batch_matches_appends,
@@ -718,6 +719,55 @@ pub async fn select_view(store: Store) {
         view.keywords.into_iter().collect::<Vec<_>>(),
         ["$Label1", "Work"]
     );
+}
+
+/// \Recent: every message is claimed by exactly one of many concurrent claimers, claims
+/// never go back, and what nobody claimed is what `unclaimed_recent` lists.
+pub async fn recent_claims(store: Store) {
+    let u = user(&store, "recent").await;
+    let inbox = inbox(&store, &u).await;
+    for n in 0..3 {
+        store
+            .append(inbox.id, &sample_message(n), &Flags::new(), None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.unclaimed_recent(inbox.id).await.unwrap(), [1, 2, 3]);
+    assert_eq!(store.claim_recent(inbox.id, 2).await.unwrap(), 1..=2);
+    assert_eq!(store.unclaimed_recent(inbox.id).await.unwrap(), [3]);
+    // A claim below the marker wins nothing and lowers nothing.
+    assert!(store.claim_recent(inbox.id, 1).await.unwrap().is_empty());
+    assert_eq!(store.unclaimed_recent(inbox.id).await.unwrap(), [3]);
+
+    for n in 3..40 {
+        store
+            .append(inbox.id, &sample_message(n), &Flags::new(), None)
+            .await
+            .unwrap();
+    }
+    // Sixteen claims race, each up to its own UID (some repeat, some lie below others).
+    let claims = (0..16u32).map(|i| {
+        let store = store.clone();
+        let up_to = 3 + (i * 7) % 38;
+        tokio::spawn(async move { store.claim_recent(inbox.id, up_to).await.unwrap() })
+    });
+    let mut claimed = Vec::new();
+    for claim in claims {
+        claimed.extend(claim.await.unwrap());
+    }
+    claimed.sort_unstable();
+    let highest = *claimed.last().unwrap();
+    assert_eq!(
+        claimed,
+        (3..=highest).collect::<Vec<_>>(),
+        "each UID exactly once"
+    );
+    let unclaimed: Vec<Uid> = (highest + 1..=40).collect();
+    assert_eq!(store.unclaimed_recent(inbox.id).await.unwrap(), unclaimed);
+    assert!(matches!(
+        store.claim_recent(MailboxId::new(), 5).await,
+        Err(Error::Mailbox(MailboxError::NotFound))
+    ));
 }
 
 pub async fn flags_and_unchangedsince(store: Store) {

@@ -86,15 +86,12 @@ pub async fn copy(
     // Report the moved messages as expunged, highest sequence number first so each number
     // stays valid while earlier ones are removed.
     if let Some(selected) = session.selected.as_mut() {
-        let mut seqs: Vec<usize> = outcome
-            .pairs
-            .iter()
-            .filter_map(|(uid, _)| selected.sequence_of(*uid))
-            .collect();
-        seqs.sort_unstable_by(|a, b| b.cmp(a));
-        for seq in seqs {
-            selected.uids.remove(seq - 1);
-            session.conn.untagged(&format!("{seq} EXPUNGE"));
+        let mut moved: Vec<Uid> = outcome.pairs.iter().map(|(uid, _)| *uid).collect();
+        moved.sort_unstable_by(|a, b| b.cmp(a));
+        for uid in moved {
+            if let Some(seq) = selected.remove(uid) {
+                session.conn.untagged(&format!("{seq} EXPUNGE"));
+            }
         }
     }
     Ok(Reply::Ok("Move completed".into()))

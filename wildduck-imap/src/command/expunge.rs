@@ -30,8 +30,7 @@ pub async fn expunge(session: &mut Session, uids: Option<&SequenceSet>) -> Outco
     let outcome = store.expunge(mailbox, limit.as_ref()).await?;
     if let Some(selected) = session.selected.as_mut() {
         for uid in outcome.uids {
-            if let Some(seq) = selected.sequence_of(uid) {
-                selected.uids.remove(seq - 1);
+            if let Some(seq) = selected.remove(uid) {
                 session.conn.untagged(&format!("{seq} EXPUNGE"));
             }
         }

@@ -11,6 +11,7 @@ use imap_codec::imap_types::status::StatusDataItemName;
 use wildduck_store::SpecialUse;
 
 use super::{Kind, ListRequest, Refusal, Request, from_codec, mailbox_name};
+use crate::search::SessionView;
 
 #[derive(Debug, PartialEq)]
 enum Token {
@@ -156,6 +157,7 @@ fn name_bytes(token: &Token) -> Option<&[u8]> {
 fn name(token: &Token) -> Result<String, Refusal> {
     let bytes = name_bytes(token).ok_or_else(|| Refusal {
         text: "Expected a mailbox name".into(),
+        declined: false,
     })?;
     mailbox_name(bytes)
 }
@@ -163,6 +165,7 @@ fn name(token: &Token) -> Result<String, Refusal> {
 fn bad<T>(text: &str) -> Result<T, Refusal> {
     Err(Refusal {
         text: text.to_string(),
+        declined: false,
     })
 }
 
@@ -258,12 +261,14 @@ fn parse_create_use(tokens: &[Token]) -> Result<Kind, Refusal> {
             None => {
                 return Err(Refusal {
                     text: "[USEATTR] Unknown special-use attribute".into(),
+                    declined: true,
                 });
             }
         },
         _ => {
             return Err(Refusal {
                 text: "[USEATTR] Only one special-use attribute per mailbox".into(),
+                declined: true,
             });
         }
     };
@@ -306,7 +311,7 @@ fn parse_append_utf8(
     plain.extend_from_slice(arguments);
     plain.extend_from_slice(b" {0}\r\n\r\n");
     let kind = match CommandCodec::default().decode(&plain) {
-        Ok(([], command)) => from_codec(&command.body, &[]),
+        Ok(([], command)) => from_codec(&command.body, SessionView::default()),
         _ => bad("Syntax error in APPEND"),
     };
     Some(match kind {
@@ -387,6 +392,7 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
             None => {
                 return Some(Err(Refusal {
                     text: format!("Syntax error in {command}"),
+                    declined: false,
                 }));
             }
         }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use imap_codec::imap_types::sequence::SequenceSet;
-use wildduck_store::{Flag, FlagOp, Flags, MetaFields, ModSeq, Partial, Uid, UidSet};
+use wildduck_store::{
+    Error, Flag, FlagOp, Flags, MessageError, MetaFields, ModSeq, Partial, SectionBody, Uid, UidSet,
+};
 
 use super::FetchItem;
 use crate::encode;
@@ -91,12 +93,19 @@ pub async fn fetch(
     }
 
     for meta in metas.iter_mut() {
-        let Some(seq) = session
+        let Some((seq, recent)) = session
             .selected
             .as_ref()
-            .and_then(|s| s.sequence_of(meta.uid))
+            .and_then(|s| Some((s.sequence_of(meta.uid)?, s.is_recent(meta.uid))))
         else {
             continue;
+        };
+        // Every store read happens before the response starts, so a failure (the message
+        // expunged by another session meanwhile) never leaves a FETCH line half written.
+        let bodies = match read_sections(&store, mailbox, meta.uid, &items).await {
+            Ok(bodies) => bodies,
+            Err(Error::Message(MessageError::NotFound)) => continue,
+            Err(e) => return Err(e.into()),
         };
         let mut show_flags = false;
         if let Some((flags, modseq)) = seen_now.remove(&meta.uid) {
@@ -105,24 +114,35 @@ pub async fn fetch(
             show_flags = !items.contains(&FetchItem::Flags);
         }
         session.conn.push_fmt(format_args!("* {seq} FETCH ("));
-        let mut first = true;
-        let mut separator = |conn: &mut crate::connection::Connection| {
-            if !std::mem::take(&mut first) {
-                conn.push(b" ");
-            }
-        };
         let mut sent = 0;
-        for item in &items {
-            separator(&mut session.conn);
-            sent += write_item(session, &store, mailbox, meta, item).await?;
+        let mut bodies = bodies.into_iter();
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                session.conn.push(b" ");
+            }
+            let body = match item {
+                FetchItem::Section { .. } => bodies.next(),
+                _ => None,
+            };
+            sent += write_item(session, meta, recent, item, body).await?;
         }
         if show_flags {
-            separator(&mut session.conn);
-            session
-                .conn
-                .push_fmt(format_args!("FLAGS {}", encode::FlagList(&meta.flags)));
+            session.conn.push_fmt(format_args!(
+                " FLAGS {}",
+                encode::FlagList {
+                    flags: &meta.flags,
+                    recent
+                }
+            ));
         }
         session.conn.push(b")\r\n");
+        let shows_state = show_flags
+            || items
+                .iter()
+                .any(|i| matches!(i, FetchItem::Flags | FetchItem::ModSeq));
+        if let (true, Some(selected)) = (shows_state, session.selected.as_mut()) {
+            selected.shown(meta.uid, meta.modseq);
+        }
         if session.conn.pending_output() > FLUSH_AT {
             session.conn.flush().await?;
         }
@@ -134,6 +154,29 @@ pub async fn fetch(
         }
     }
     Ok(Reply::Ok("Fetch completed".into()))
+}
+
+/// The sections `items` ask for of one message, in item order.
+async fn read_sections(
+    store: &wildduck_store::Store,
+    mailbox: wildduck_store::MailboxId,
+    uid: Uid,
+    items: &[FetchItem],
+) -> Result<Vec<SectionBody>, Error> {
+    let mut bodies = Vec::new();
+    for item in items {
+        if let FetchItem::Section {
+            section, partial, ..
+        } = item
+        {
+            let range = partial.map(|(offset, length)| Partial {
+                offset: u64::from(offset),
+                length: Some(u64::from(length)),
+            });
+            bodies.push(store.read_section(mailbox, uid, section, range).await?);
+        }
+    }
+    Ok(bodies)
 }
 
 fn download_limit_reached() -> Reply {
@@ -161,18 +204,25 @@ async fn unmark_unsent(
     Ok(())
 }
 
+/// Writes one item; a section's body was read beforehand. Returns the section bytes sent.
 async fn write_item(
     session: &mut Session,
-    store: &wildduck_store::Store,
-    mailbox: wildduck_store::MailboxId,
     meta: &wildduck_store::MessageMeta,
+    recent: bool,
     item: &FetchItem,
+    body: Option<SectionBody>,
 ) -> Result<u64, Fail> {
     let utf8 = session.utf8;
     let conn = &mut session.conn;
     match item {
         FetchItem::Uid => conn.push_fmt(format_args!("UID {}", meta.uid)),
-        FetchItem::Flags => conn.push_fmt(format_args!("FLAGS {}", encode::FlagList(&meta.flags))),
+        FetchItem::Flags => conn.push_fmt(format_args!(
+            "FLAGS {}",
+            encode::FlagList {
+                flags: &meta.flags,
+                recent
+            }
+        )),
         FetchItem::InternalDate => conn.push_fmt(format_args!(
             "INTERNALDATE {}",
             encode::internal_date(meta.internal_date)
@@ -203,26 +253,15 @@ async fn write_item(
             );
             conn.push(&out);
         }
-        FetchItem::Section {
-            label,
-            section,
-            partial,
-            ..
-        } => {
-            let range = partial.map(|(offset, length)| Partial {
-                offset: u64::from(offset),
-                length: Some(u64::from(length)),
-            });
-            let body = store
-                .read_section(mailbox, meta.uid, section, range)
-                .await?;
+        FetchItem::Section { label, partial, .. } => {
+            let body = body.unwrap_or_default();
             conn.push_str(label);
             if let Some((offset, _)) = partial {
                 conn.push_str(&format!("<{offset}>"));
             }
             conn.push(b" ");
             conn.write_literal(&body.chunks).await?;
-            return Ok(body.chunks.iter().map(|c| c.len() as u64).sum());
+            return Ok(body.len());
         }
     }
     Ok(0)

@@ -1,9 +1,12 @@
 //! Mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE,
 //! LIST/LSUB/XLIST (with LIST-EXTENDED, SPECIAL-USE, LIST-STATUS), STATUS, NAMESPACE.
 
+use std::collections::BTreeSet;
+
 use imap_codec::imap_types::status::StatusDataItemName;
 use wildduck_store::{
-    Error, Flag, Mailbox, MailboxError, PATH_SEPARATOR, SearchKey, SelectView, SpecialUse,
+    Error, Flag, Mailbox, MailboxError, MailboxId, PATH_SEPARATOR, SearchKey, SelectView,
+    SpecialUse, Store, Uid,
 };
 
 use super::ListRequest;
@@ -68,10 +71,11 @@ pub async fn select(
             .conn
             .untagged(&format!("OK [PERMANENTFLAGS {permanent}] Flags permitted"));
     }
+    let recent = recent_at_select(&store, mailbox.id, &snapshot.uids, read_only).await?;
     session
         .conn
         .untagged(&format!("{} EXISTS", snapshot.uids.len()));
-    session.conn.untagged("0 RECENT");
+    session.conn.untagged(&format!("{} RECENT", recent.len()));
     if let Some(index) = first_unseen {
         session
             .conn
@@ -89,20 +93,36 @@ pub async fn select(
         "OK [HIGHESTMODSEQ {}] Highest",
         snapshot.highest_modseq
     ));
-    session.selected = Some(Selected {
-        mailbox,
-        read_only,
-        uids: snapshot.uids,
-        modseq: snapshot.highest_modseq,
-        own_modseqs: Vec::new(),
-        keywords,
-    });
+    session.selected = Some(Selected::new(
+        mailbox, read_only, snapshot, keywords, recent,
+    ));
     let mode = if read_only {
         "[READ-ONLY] EXAMINE"
     } else {
         "[READ-WRITE] SELECT"
     };
     Ok(Reply::Ok(format!("{mode} completed")))
+}
+
+/// The \Recent messages of a session opening a mailbox: SELECT claims what it sees that no
+/// session claimed before; EXAMINE shows what nobody claimed and leaves it unclaimed.
+async fn recent_at_select(
+    store: &Store,
+    mailbox: MailboxId,
+    uids: &[Uid],
+    read_only: bool,
+) -> Result<BTreeSet<Uid>, Error> {
+    let Some(&highest) = uids.last() else {
+        return Ok(BTreeSet::new());
+    };
+    let recent: Vec<Uid> = if read_only {
+        store.unclaimed_recent(mailbox).await?
+    } else {
+        let claimed = store.claim_recent(mailbox, highest).await?;
+        let first = uids.partition_point(|uid| uid < claimed.start());
+        uids[first..].to_vec()
+    };
+    Ok(recent.into_iter().filter(|&uid| uid <= highest).collect())
 }
 
 pub async fn create(session: &mut Session, name: &str, special_use: Option<SpecialUse>) -> Outcome {
@@ -116,7 +136,7 @@ pub async fn create(session: &mut Session, name: &str, special_use: Option<Speci
     }
     session
         .store()
-        .create_mailbox(user, name, special_use)
+        .create_unsubscribed_mailbox(user, name, special_use)
         .await?;
     Ok(Reply::Ok("Create completed".into()))
 }
@@ -281,7 +301,43 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
             session.conn.untagged(&line);
         }
     }
+    if request.lsub {
+        for parent in unsubscribed_parents(&mailboxes, |path| {
+            patterns.iter().any(|p| matches_pattern(p, path))
+        }) {
+            let name = wire_name(&parent, session.utf8);
+            session
+                .conn
+                .untagged(&format!("LSUB (\\Noselect) \"/\" {name}"));
+        }
+    }
     Ok(Reply::Ok(format!("{keyword} completed")))
+}
+
+/// RFC 3501 §6.3.9: a subscribed mailbox the patterns do not match (`%` stops at a level) is
+/// shown through its nearest matching parent, as `\Noselect` when that parent is not itself
+/// subscribed (or does not exist).
+fn unsubscribed_parents(mailboxes: &[Mailbox], matched: impl Fn(&str) -> bool) -> BTreeSet<String> {
+    let subscribed: BTreeSet<&str> = mailboxes
+        .iter()
+        .filter(|m| m.subscribed)
+        .map(|m| m.path.as_str())
+        .collect();
+    let mut parents = BTreeSet::new();
+    for path in &subscribed {
+        if matched(path) {
+            continue;
+        }
+        let ancestors = path
+            .match_indices(PATH_SEPARATOR)
+            .map(|(at, _)| &path[..at]);
+        if let Some(parent) = ancestors.filter(|a| matched(a)).last()
+            && !subscribed.contains(parent)
+        {
+            parents.insert(parent.to_string());
+        }
+    }
+    parents
 }
 
 /// ` ("CHILDINFO" (…))` naming the selection options descendants met, for RECURSIVEMATCH.
@@ -309,7 +365,10 @@ async fn status_line(
     for item in items {
         let value = match item {
             StatusDataItemName::Messages => format!("MESSAGES {}", status.messages),
-            StatusDataItemName::Recent => "RECENT 0".to_string(),
+            StatusDataItemName::Recent => {
+                let unclaimed = session.store().unclaimed_recent(mailbox.id).await?;
+                format!("RECENT {}", unclaimed.len())
+            }
             StatusDataItemName::UidNext => format!("UIDNEXT {}", status.uidnext),
             StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", status.uidvalidity),
             StatusDataItemName::Unseen => format!("UNSEEN {}", status.unseen),
@@ -366,6 +425,39 @@ mod tests {
         assert!(matches_pattern("smoke-1*", "smoke-1-tmp"));
         assert!(!matches_pattern("Sent", "Sent Mail"));
         assert!(matches_pattern("Entw*", "Entwürfe"));
+    }
+
+    #[test]
+    fn lsub_shows_unsubscribed_parents_as_noselect() {
+        let mailbox = |path: &str, subscribed: bool| Mailbox {
+            id: MailboxId::new(),
+            user: wildduck_store::UserId::new(),
+            path: path.into(),
+            special_use: None,
+            uidvalidity: 1,
+            uidnext: 1,
+            highest_modseq: 0,
+            subscribed,
+        };
+        let mailboxes = [
+            mailbox("box", false),
+            mailbox("box/test", true),
+            mailbox("box/test2", false),
+            mailbox("box/test2/test", true),
+            mailbox("box/test3/test3", true),
+            mailbox("box/test4", true),
+            mailbox("box/test4/deep", true),
+        ];
+        let parents = |pattern: &str| {
+            unsubscribed_parents(&mailboxes, |path| matches_pattern(pattern, path))
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        // box/test3 does not exist, box/test4 is subscribed itself (listed as it is).
+        assert_eq!(parents("box/%"), ["box/test2", "box/test3"]);
+        assert_eq!(parents("%"), ["box"]);
+        assert!(parents("*").is_empty());
+        assert!(parents("box/test2/%").is_empty());
     }
 
     #[test]

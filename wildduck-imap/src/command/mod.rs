@@ -26,10 +26,9 @@ use imap_codec::imap_types::flag::{Flag as ImapFlag, StoreResponse, StoreType};
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as ImapMailbox};
 use imap_codec::imap_types::sequence::SequenceSet;
 use imap_codec::imap_types::status::StatusDataItemName;
-use wildduck_store::{
-    Flag, FlagOp, Flags, SearchKey, Section, SectionText, SpecialUse, Timestamp, Uid,
-};
+use wildduck_store::{Flag, FlagOp, Flags, SearchKey, Section, SectionText, SpecialUse, Timestamp};
 
+use crate::search::SessionView;
 use crate::utf7;
 
 /// A decoded command with owned arguments (an APPEND message stays in the framer).
@@ -175,13 +174,26 @@ pub enum FetchItem {
 }
 
 /// Why a command could not be turned into a [`Request`].
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Refusal {
     pub text: String,
+    /// Well-formed but impossible (an unknown charset, a name no mailbox can have): the
+    /// answer is NO, not BAD.
+    pub declined: bool,
 }
 
 fn refuse<T>(text: impl Into<String>) -> Result<T, Refusal> {
-    Err(Refusal { text: text.into() })
+    Err(Refusal {
+        text: text.into(),
+        declined: false,
+    })
+}
+
+fn decline<T>(text: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal {
+        text: text.into(),
+        declined: true,
+    })
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, Refusal> {
@@ -206,7 +218,7 @@ pub fn mailbox_name(wire: &[u8]) -> Result<String, Refusal> {
     }
     match utf7::decode(wire) {
         Some(name) => Ok(name),
-        None => refuse("Mailbox name is not valid modified UTF-7"),
+        None => decline("[CANNOT] Mailbox name is not valid modified UTF-7"),
     }
 }
 
@@ -217,10 +229,16 @@ fn mailbox(value: &ImapMailbox<'_>) -> Result<String, Refusal> {
     }
 }
 
+/// A LIST pattern as a store path pattern. One that is not valid modified UTF-7 is kept as
+/// written: no stored name encodes to it, so it matches nothing (as Dovecot answers it).
 fn list_mailbox(value: &ListMailbox<'_>) -> Result<String, Refusal> {
-    match value {
-        ListMailbox::Token(token) => mailbox_name(token.as_ref()),
-        ListMailbox::String(string) => mailbox_name(string.as_ref()),
+    let wire: &[u8] = match value {
+        ListMailbox::Token(token) => token.as_ref(),
+        ListMailbox::String(string) => string.as_ref(),
+    };
+    match mailbox_name(wire) {
+        Err(refusal) if refusal.declined => utf8(wire),
+        parsed => parsed,
     }
 }
 
@@ -388,9 +406,9 @@ fn fetch_item(item: &MessageDataItemName<'_>) -> Result<FetchItem, Refusal> {
     })
 }
 
-/// Turns imap-codec's parse into a [`Request`]. `map` is the selected mailbox's UID list
-/// (SEARCH sequence sets are resolved against it right away).
-pub fn from_codec(body: &CommandBody<'_>, map: &[Uid]) -> Result<Kind, Refusal> {
+/// Turns imap-codec's parse into a [`Request`]. `view` is the selected mailbox as the session
+/// shows it (SEARCH sequence sets and \Recent are resolved against it right away).
+pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind, Refusal> {
     Ok(match body {
         CommandBody::Capability => Kind::Capability,
         CommandBody::Noop => Kind::Noop,
@@ -501,15 +519,18 @@ pub fn from_codec(body: &CommandBody<'_>, map: &[Uid]) -> Result<Kind, Refusal> 
             if let Some(charset) = charset {
                 let name = charset.as_ref();
                 if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
-                    return refuse("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+                    return decline("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
                 }
             }
             let keys: Vec<SearchKey> = criteria
                 .as_ref()
                 .iter()
-                .map(|k| crate::search::to_store_key(k, map))
+                .map(|k| crate::search::to_store_key(k, view))
                 .collect::<Result<_, _>>()
-                .map_err(|text| Refusal { text })?;
+                .map_err(|text| Refusal {
+                    text,
+                    declined: false,
+                })?;
             let key = match <[SearchKey; 1]>::try_from(keys) {
                 Ok([single]) => single,
                 Err(many) => SearchKey::And(many),

@@ -66,12 +66,16 @@ pub async fn store(
             parts.push(format!("UID {uid}"));
         }
         if !silent {
-            parts.push(format!("FLAGS {}", encode::flag_list(flags)));
+            parts.push(format!(
+                "FLAGS {}",
+                encode::flag_list(flags, selected.is_recent(*uid))
+            ));
         }
         if show_modseq {
             parts.push(format!("MODSEQ ({modseq})"));
         }
         lines.push(format!("{seq} FETCH ({})", parts.join(" ")));
+        selected.shown(*uid, *modseq);
     }
     for line in lines {
         session.conn.untagged(&line);

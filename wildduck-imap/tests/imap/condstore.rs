@@ -59,7 +59,7 @@ async fn condstore_fetch_store_search_and_resync() {
     let noop = c.exchange("n1 NOOP\r\n").await;
     assert!(noop.contains("* 3 EXPUNGE\r\n"), "{noop}");
     assert!(
-        noop.contains("* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ("),
+        noop.contains("* 2 FETCH (UID 2 FLAGS (\\Recent \\Flagged) MODSEQ ("),
         "{noop}"
     );
     let changed = c
@@ -69,7 +69,7 @@ async fn condstore_fetch_store_search_and_resync() {
         .await;
     assert_eq!(changed.lines().count(), 2, "{changed}");
     assert!(
-        changed.starts_with("* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ("),
+        changed.starts_with("* 2 FETCH (UID 2 FLAGS (\\Recent \\Flagged) MODSEQ ("),
         "{changed}"
     );
     let flagged_modseq = modseq_of(&changed);
@@ -78,11 +78,11 @@ async fn condstore_fetch_store_search_and_resync() {
     // The resynced state equals a fresh fetch.
     let fresh = c.exchange("f3 FETCH 1:* (UID FLAGS)\r\n").await;
     assert!(
-        fresh.starts_with("* 1 FETCH (UID 1 FLAGS () MODSEQ ("),
+        fresh.starts_with("* 1 FETCH (UID 1 FLAGS (\\Recent) MODSEQ ("),
         "{fresh}"
     );
     assert!(
-        fresh.contains("* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ("),
+        fresh.contains("* 2 FETCH (UID 2 FLAGS (\\Recent \\Flagged) MODSEQ ("),
         "{fresh}"
     );
     assert_eq!(fresh.lines().count(), 3, "{fresh}");
@@ -101,7 +101,7 @@ async fn condstore_fetch_store_search_and_resync() {
         ))
         .await;
     assert!(
-        stored.starts_with("* 2 FETCH (UID 2 FLAGS (\\Seen \\Flagged) MODSEQ ("),
+        stored.starts_with("* 2 FETCH (UID 2 FLAGS (\\Recent \\Seen \\Flagged) MODSEQ ("),
         "{stored}"
     );
     assert!(stored.ends_with("t2 OK Store completed\r\n"), "{stored}");

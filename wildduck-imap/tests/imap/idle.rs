@@ -34,8 +34,8 @@ async fn idle_gets_exists_expunge_and_flags_from_another_connection() {
         .exchange("t1 STORE 1 +FLAGS.SILENT (\\Flagged)\r\n")
         .await;
     assert_eq!(
-        line_starting(&mut idler, "* 1").await,
-        "* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n"
+        line_starting(&mut idler, "* 1 FETCH").await,
+        "* 1 FETCH (UID 1 FLAGS (\\Recent \\Flagged))\r\n"
     );
     other
         .exchange("t2 STORE 2 +FLAGS.SILENT (\\Deleted)\r\n")

@@ -11,7 +11,7 @@ async fn recursivematch_shows_parents_of_subscribed_mailboxes_with_childinfo() {
         let created = c.exchange(&format!("c CREATE {name}\r\n")).await;
         assert!(created.starts_with("c OK"), "{created}");
     }
-    // New mailboxes start subscribed: keep only the four below.
+    // The account's default mailboxes start subscribed: keep only the four below.
     let lsub = c.exchange("l0 LSUB \"\" *\r\n").await;
     for line in lsub.lines().filter(|l| l.starts_with("* LSUB")) {
         let name = line.rsplit("\"/\" ").next().unwrap_or_default();

@@ -135,7 +135,7 @@ async fn utf7_names_and_create_special_use() {
     );
     assert_eq!(
         c.exchange("u3 CREATE bad&-name&Zz\r\n").await,
-        "u3 BAD Mailbox name is not valid modified UTF-7\r\n"
+        "u3 NO [CANNOT] Mailbox name is not valid modified UTF-7\r\n"
     );
     assert_eq!(
         c.exchange("u4 CREATE Everything (USE (\\All))\r\n").await,
@@ -147,7 +147,7 @@ async fn utf7_names_and_create_special_use() {
     );
     assert_eq!(
         c.exchange("u6 CREATE Other (USE (\\Bogus))\r\n").await,
-        "u6 BAD [USEATTR] Unknown special-use attribute\r\n"
+        "u6 NO [USEATTR] Unknown special-use attribute\r\n"
     );
     server.stop().await;
 }
@@ -197,7 +197,7 @@ async fn subscribe_lsub_and_status() {
         c.exchange("s10 STATUS News (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)\r\n")
             .await,
         format!(
-            "* STATUS News (MESSAGES 2 RECENT 0 UIDNEXT 3 UIDVALIDITY {} UNSEEN 1)\r\ns10 OK Status completed\r\n",
+            "* STATUS News (MESSAGES 2 RECENT 2 UIDNEXT 3 UIDVALIDITY {} UNSEEN 1)\r\ns10 OK Status completed\r\n",
             news.uidvalidity
         )
     );
@@ -237,7 +237,7 @@ async fn select_examine_unselect_close() {
         format!(
             "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)\r\n\
              * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important \\*)] Flags permitted\r\n\
-             * 2 EXISTS\r\n* 0 RECENT\r\n* OK [UNSEEN 2] First unseen\r\n\
+             * 2 EXISTS\r\n* 2 RECENT\r\n* OK [UNSEEN 2] First unseen\r\n\
              * OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT 3] Predicted next UID\r\n\
              * OK [HIGHESTMODSEQ {}] Highest\r\ns1 OK [READ-WRITE] SELECT completed\r\n",
             inbox.uidvalidity, inbox.highest_modseq
@@ -311,5 +311,36 @@ async fn selected_mailbox_deleted_elsewhere_ends_the_session() {
         "* BYE Selected mailbox was deleted, have to disconnect\r\n"
     );
     assert_eq!(b.exchange("n2 NOOP\r\n").await, "n2 OK NOOP completed\r\n");
+    server.stop().await;
+}
+
+/// CREATE does not subscribe (RFC 3501 §6.3.3), and LSUB with `%` shows a subscribed
+/// mailbox's unsubscribed or missing parent as `\Noselect` (§6.3.9), as imaptest's
+/// `subscribe` script checks.
+#[tokio::test]
+async fn lsub_shows_unsubscribed_parents_as_noselect() {
+    let server = TestServer::start().await;
+    let mut c = server.login().await;
+    for name in ["box/test", "box/test2/test", "box/test3/test3"] {
+        let created = c.exchange(&format!("c CREATE {name}\r\n")).await;
+        assert!(created.starts_with("c OK"), "{created}");
+    }
+    assert_eq!(
+        c.exchange("l1 LSUB \"\" box/*\r\n").await,
+        "l1 OK LSUB completed\r\n"
+    );
+    for name in ["box/test", "box/test2/test", "box/test3/test3"] {
+        c.exchange(&format!("s SUBSCRIBE {name}\r\n")).await;
+    }
+    assert_eq!(
+        c.exchange("l2 LSUB \"\" box/%\r\n").await,
+        "* LSUB (\\HasNoChildren) \"/\" box/test\r\n\
+         * LSUB (\\Noselect) \"/\" box/test2\r\n\
+         * LSUB (\\Noselect) \"/\" box/test3\r\n\
+         l2 OK LSUB completed\r\n"
+    );
+    let top = c.exchange("l3 LSUB \"\" %\r\n").await;
+    assert!(top.contains("* LSUB (\\Noselect) \"/\" box\r\n"), "{top}");
+    assert!(!top.contains("box/"), "{top}");
     server.stop().await;
 }

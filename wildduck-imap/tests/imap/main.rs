@@ -4,6 +4,7 @@ mod harness;
 
 mod bad_input;
 mod compress;
+mod concurrent_sessions;
 mod condstore;
 mod daily_limits;
 mod dovecot_parity;
@@ -15,6 +16,7 @@ mod mailboxes;
 mod mbsync;
 mod messages;
 mod quota;
+mod recent;
 mod session_state;
 mod smoke;
 mod storage_failure;

@@ -74,7 +74,7 @@ async fn append_checks_before_the_literal() {
         c.exchange("a8 FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)\r\n")
             .await,
         format!(
-            "* 1 FETCH (FLAGS (\\Seen $Work) INTERNALDATE \"02-Jan-2023 10:00:00 +0000\" RFC822.SIZE {})\r\na8 OK Fetch completed\r\n",
+            "* 1 FETCH (FLAGS (\\Recent \\Seen $Work) INTERNALDATE \"02-Jan-2023 10:00:00 +0000\" RFC822.SIZE {})\r\na8 OK Fetch completed\r\n",
             raw.len()
         )
     );
@@ -108,13 +108,13 @@ async fn fetch_sections_partials_and_seen() {
     );
     assert_eq!(
         c.exchange("f4 FETCH 1 (FLAGS)\r\n").await,
-        "* 1 FETCH (FLAGS ())\r\nf4 OK Fetch completed\r\n"
+        "* 1 FETCH (FLAGS (\\Recent))\r\nf4 OK Fetch completed\r\n"
     );
     // A non-PEEK fetch sets \Seen and says so.
     assert_eq!(
         c.exchange("f5 FETCH 1 BODY[TEXT]\r\n").await,
         format!(
-            "* 1 FETCH (BODY[TEXT] {{{}}}\r\n{text} FLAGS (\\Seen))\r\nf5 OK Fetch completed\r\n",
+            "* 1 FETCH (BODY[TEXT] {{{}}}\r\n{text} FLAGS (\\Recent \\Seen))\r\nf5 OK Fetch completed\r\n",
             text.len()
         )
     );
@@ -157,7 +157,7 @@ async fn fetch_sections_partials_and_seen() {
     );
     let fast = c.exchange("f13 FETCH 1:* FAST\r\n").await;
     assert!(
-        fast.starts_with("* 1 FETCH (FLAGS (\\Seen) INTERNALDATE \""),
+        fast.starts_with("* 1 FETCH (FLAGS (\\Recent \\Seen) INTERNALDATE \""),
         "{fast}"
     );
     server.stop().await;
@@ -214,7 +214,7 @@ async fn store_flags_and_keywords() {
     c.exchange("s1 SELECT INBOX\r\n").await;
     assert_eq!(
         c.exchange("t1 STORE 1:2 +FLAGS (\\Flagged)\r\n").await,
-        "* 1 FETCH (FLAGS (\\Flagged))\r\n* 2 FETCH (FLAGS (\\Flagged))\r\nt1 OK Store completed\r\n"
+        "* 1 FETCH (FLAGS (\\Recent \\Flagged))\r\n* 2 FETCH (FLAGS (\\Recent \\Flagged))\r\nt1 OK Store completed\r\n"
     );
     assert_eq!(
         c.exchange("t2 STORE 1 -FLAGS.SILENT (\\Flagged)\r\n").await,
@@ -222,11 +222,11 @@ async fn store_flags_and_keywords() {
     );
     assert_eq!(
         c.exchange("t3 UID STORE 3 FLAGS ($Todo \\Seen)\r\n").await,
-        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Todo)\r\n* 3 FETCH (UID 3 FLAGS (\\Seen $Todo))\r\nt3 OK Store completed\r\n"
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Todo)\r\n* 3 FETCH (UID 3 FLAGS (\\Recent \\Seen $Todo))\r\nt3 OK Store completed\r\n"
     );
     assert_eq!(
         c.exchange("t4 FETCH 1:3 FLAGS\r\n").await,
-        "* 1 FETCH (FLAGS ())\r\n* 2 FETCH (FLAGS (\\Flagged))\r\n* 3 FETCH (FLAGS (\\Seen $Todo))\r\nt4 OK Fetch completed\r\n"
+        "* 1 FETCH (FLAGS (\\Recent))\r\n* 2 FETCH (FLAGS (\\Recent \\Flagged))\r\n* 3 FETCH (FLAGS (\\Recent \\Seen $Todo))\r\nt4 OK Fetch completed\r\n"
     );
     assert_eq!(
         c.exchange("t5 STORE 1 +FLAGS (\\Recent)\r\n").await,
@@ -281,7 +281,7 @@ async fn search_keys() {
         ("SENTON 2-Jan-2023", "* SEARCH 1 2 3"),
         ("SENTBEFORE 2-Jan-2023", "* SEARCH"),
         ("LARGER 1", "* SEARCH 1 2 3"),
-        ("NEW", "* SEARCH"),
+        ("NEW", "* SEARCH 2 3"),
         ("CHARSET UTF-8 SUBJECT apples", "* SEARCH 1"),
     ] {
         assert_eq!(
@@ -395,7 +395,7 @@ async fn updates_from_other_sessions_follow_rfc3501_7_4_1() {
     append(&mut b, "b1", "INBOX", "", &message("three", "x")).await;
     assert_eq!(
         a.exchange("n1 NOOP\r\n").await,
-        "* 3 EXISTS\r\nn1 OK NOOP completed\r\n"
+        "* 3 EXISTS\r\n* 2 RECENT\r\nn1 OK NOOP completed\r\n"
     );
 
     // Flags changed elsewhere arrive as FETCH.
@@ -403,7 +403,7 @@ async fn updates_from_other_sessions_follow_rfc3501_7_4_1() {
         .await;
     assert_eq!(
         a.exchange("n2 NOOP\r\n").await,
-        "* 2 FETCH (UID 2 FLAGS (\\Answered))\r\nn2 OK NOOP completed\r\n"
+        "* 2 FETCH (UID 2 FLAGS (\\Recent \\Answered))\r\nn2 OK NOOP completed\r\n"
     );
 
     // An expunge elsewhere is held back during FETCH, STORE and SEARCH...

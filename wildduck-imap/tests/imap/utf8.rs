@@ -140,7 +140,7 @@ async fn append_utf8_form_needs_enable() {
         fetched.contains(&format!("BODY[] {{{}}}\r\n{raw}", raw.len())),
         "{fetched}"
     );
-    assert!(fetched.contains("FLAGS (\\Seen)"), "{fetched}");
+    assert!(fetched.contains("FLAGS (\\Recent \\Seen)"), "{fetched}");
     assert!(
         fetched.contains("INTERNALDATE \"02-Jan-2023 10:00:00 +0000\""),
         "{fetched}"

@@ -137,11 +137,13 @@ pub struct Wake {
     pub modseq: ModSeq,
 }
 
-/// A mailbox to create: path (already validated) and role.
+/// A mailbox to create: path (already validated), role, and whether it (and any parent made
+/// for it) starts subscribed.
 #[derive(Clone, Debug)]
 pub struct NewMailbox {
     pub path: String,
     pub special_use: Option<SpecialUse>,
+    pub subscribed: bool,
 }
 
 /// Which user fields `update_user` changes.
@@ -333,6 +335,11 @@ pub trait Backend: RecordCopy + AppPasswords + Send + Sync {
     /// Deletes one mailbox with its messages and journal.
     async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<Vec<Wake>>;
     async fn set_subscribed(&self, mailbox: MailboxId, subscribed: bool) -> Result<()>;
+    /// Raises the mailbox's recent marker (the highest UID some session took as \Recent) to
+    /// `up_to` when it is lower, as one atomic step; returns the marker as it was before.
+    async fn claim_recent(&self, mailbox: MailboxId, up_to: Uid) -> Result<Uid>;
+    /// The recent marker (0 until a session claims): no session has UIDs above it as \Recent.
+    async fn recent_marker(&self, mailbox: MailboxId) -> Result<Uid>;
     async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus>;
     /// The user's `(storage_used, quota)` for the owner of a mailbox.
     async fn quota_of_mailbox(&self, mailbox: MailboxId) -> Result<(u64, Option<u64>)>;

@@ -180,6 +180,8 @@ const MIGRATIONS: &[&str] = &[
          used_ip TEXT
      );
      CREATE INDEX asps_user ON asps(user, selector);",
+    // 5: the recent marker, the highest UID a session has taken as \Recent (RFC 3501 §2.3.2).
+    "ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -741,6 +743,13 @@ fn get_mailbox(tx: &Connection, mailbox: MailboxId) -> TxResult<Mailbox> {
     .ok_or_else(|| MailboxError::NotFound.into())
 }
 
+fn read_recent_marker(tx: &Connection, mailbox: MailboxId) -> TxResult<Uid> {
+    tx.prepare_cached("SELECT recent_uid FROM mailboxes WHERE id = ?1")?
+        .query_row([id_bytes(mailbox.0)], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| MailboxError::NotFound.into())
+}
+
 fn get_user(tx: &Connection, user: UserId) -> TxResult<UserRecord> {
     tx.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
         .query_row([id_bytes(user.0)], user_from_row)
@@ -789,7 +798,7 @@ fn insert_mailbox(tx: &Connection, user: UserId, new: &NewMailbox) -> TxResult<M
         uidvalidity: next_uidvalidity(tx)?,
         uidnext: 1,
         highest_modseq: 0,
-        subscribed: true,
+        subscribed: new.subscribed,
     };
     tx.execute(
         "INSERT INTO mailboxes (id, user, path, special_use, uidvalidity, uidnext,
@@ -819,7 +828,12 @@ fn path_exists(tx: &Connection, user: UserId, path: &str) -> TxResult<bool> {
         .is_some())
 }
 
-fn create_missing(tx: &Connection, user: UserId, paths: &[String]) -> TxResult<()> {
+fn create_missing(
+    tx: &Connection,
+    user: UserId,
+    paths: &[String],
+    subscribed: bool,
+) -> TxResult<()> {
     for path in paths {
         if !path_exists(tx, user, path)? {
             insert_mailbox(
@@ -828,6 +842,7 @@ fn create_missing(tx: &Connection, user: UserId, paths: &[String]) -> TxResult<(
                 &NewMailbox {
                     path: path.clone(),
                     special_use: None,
+                    subscribed,
                 },
             )?;
         }
@@ -1363,7 +1378,7 @@ impl Backend for SqliteBackend {
             if path_exists(tx, user, &mailbox.path)? {
                 return Err(MailboxError::AlreadyExists.into());
             }
-            create_missing(tx, user, &parents)?;
+            create_missing(tx, user, &parents, mailbox.subscribed)?;
             insert_mailbox(tx, user, &mailbox)
         })
         .await
@@ -1407,7 +1422,7 @@ impl Backend for SqliteBackend {
                     params![id, path],
                 )?;
             }
-            create_missing(tx, user, &to_parents)?;
+            create_missing(tx, user, &to_parents, true)?;
             Ok(())
         })
         .await
@@ -1438,6 +1453,24 @@ impl Backend for SqliteBackend {
             Ok(())
         })
         .await
+    }
+
+    async fn claim_recent(&self, mailbox: MailboxId, up_to: Uid) -> Result<Uid> {
+        // The single writer runs the read and the raise as one unit.
+        self.write(move |tx| {
+            let before = read_recent_marker(tx, mailbox)?;
+            if before < up_to {
+                tx.prepare_cached("UPDATE mailboxes SET recent_uid = ?2 WHERE id = ?1")?
+                    .execute(params![id_bytes(mailbox.0), up_to])?;
+            }
+            Ok(before)
+        })
+        .await
+    }
+
+    async fn recent_marker(&self, mailbox: MailboxId) -> Result<Uid> {
+        self.read_small(move |tx| read_recent_marker(tx, mailbox))
+            .await
     }
 
     async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
@@ -2382,7 +2415,8 @@ mod tests {
             .unwrap()
         };
         // Back to a store as the version before schema versioning left it, then as steps
-        // 1, 2 and 3 left it.
+        // 1, 2, 3 and 4 left it.
+        let before_recent = "ALTER TABLE mailboxes DROP COLUMN recent_uid;";
         let before_auth = "DROP TABLE asps; ALTER TABLE users DROP COLUMN suspended;
             ALTER TABLE users DROP COLUMN disabled_scopes;";
         let before_counts = "DROP TRIGGER messages_counted_in; DROP TRIGGER messages_counted_out;
@@ -2396,8 +2430,12 @@ mod tests {
             format!("{before_counts} DROP INDEX messages_search_headers; PRAGMA user_version = 1;"),
             format!("{before_counts} PRAGMA user_version = 2;"),
             "PRAGMA user_version = 3;".to_string(),
-        ] {
-            let older = format!("{before_auth} {older}");
+        ]
+        .into_iter()
+        .map(|older| format!("{before_auth} {older}"))
+        .chain(["PRAGMA user_version = 4;".to_string()])
+        {
+            let older = format!("{before_recent} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);

@@ -50,7 +50,7 @@ use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, WriteConcern};
+use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReturnDocument, WriteConcern};
 use mongodb::{Client, Collection, IndexModel};
 
 use self::records::*;
@@ -224,6 +224,13 @@ fn optional_int(doc: &Document, key: &str) -> Option<i64> {
     doc.get(key).and_then(bson_int)
 }
 
+/// The mailbox field holding the recent marker (absent until a session claims).
+const RECENT_MARKER: &str = "recent_uid";
+
+fn recent_marker_of(mailbox: &Document) -> Uid {
+    optional_int(mailbox, RECENT_MARKER).map_or(0, |uid| uid.clamp(0, i64::from(Uid::MAX)) as Uid)
+}
+
 fn apply_flag_op(current: &Flags, op: FlagOp, given: &Flags) -> Flags {
     match op {
         FlagOp::Add => current.union(given).cloned().collect(),
@@ -381,12 +388,13 @@ impl MongoBackend {
     }
 
     async fn insert_mailbox(&self, user: UserId, new: &NewMailbox) -> Result<MailboxDoc> {
-        let doc = MailboxDoc::new(
+        let mut doc = MailboxDoc::new(
             user,
             &new.path,
             new.special_use,
             self.next_uidvalidity().await?,
         );
+        doc.subscribed = new.subscribed;
         match self.mailboxes.insert_one(&doc).await {
             Ok(_) => Ok(doc),
             Err(e) if is_duplicate_key(&e) => Err(MailboxError::AlreadyExists.into()),
@@ -394,11 +402,12 @@ impl MongoBackend {
         }
     }
 
-    async fn create_missing(&self, user: UserId, paths: &[String]) -> Result<()> {
+    async fn create_missing(&self, user: UserId, paths: &[String], subscribed: bool) -> Result<()> {
         for path in paths {
             let new = NewMailbox {
                 path: path.clone(),
                 special_use: None,
+                subscribed,
             };
             match self.insert_mailbox(user, &new).await {
                 Ok(_) | Err(Error::Mailbox(MailboxError::AlreadyExists)) => {}
@@ -912,7 +921,8 @@ impl Backend for MongoBackend {
         if self.path_exists(user, &mailbox.path).await? {
             return Err(MailboxError::AlreadyExists.into());
         }
-        self.create_missing(user, &parents).await?;
+        self.create_missing(user, &parents, mailbox.subscribed)
+            .await?;
         Ok(self.insert_mailbox(user, &mailbox).await?.to_model())
     }
 
@@ -966,7 +976,7 @@ impl Backend for MongoBackend {
                 });
             }
         }
-        self.create_missing(user, &to_parents).await
+        self.create_missing(user, &to_parents, true).await
     }
 
     async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<Vec<Wake>> {
@@ -992,6 +1002,35 @@ impl Backend for MongoBackend {
             return Err(MailboxError::NotFound.into());
         }
         Ok(())
+    }
+
+    async fn claim_recent(&self, mailbox: MailboxId, up_to: Uid) -> Result<Uid> {
+        // `$max` on one document is atomic; the document as it was tells what this claim won.
+        let before = self
+            .mailboxes
+            .clone_with_type::<Document>()
+            .find_one_and_update(
+                doc! {"_id": ObjectId::from(mailbox)},
+                doc! {"$max": {RECENT_MARKER: i64::from(up_to)}},
+            )
+            .projection(doc! {RECENT_MARKER: 1})
+            .return_document(ReturnDocument::Before)
+            .await
+            .map_err(db_error)?
+            .ok_or(MailboxError::NotFound)?;
+        Ok(recent_marker_of(&before))
+    }
+
+    async fn recent_marker(&self, mailbox: MailboxId) -> Result<Uid> {
+        let record = self
+            .mailboxes
+            .clone_with_type::<Document>()
+            .find_one(doc! {"_id": ObjectId::from(mailbox)})
+            .projection(doc! {RECENT_MARKER: 1})
+            .await
+            .map_err(db_error)?
+            .ok_or(MailboxError::NotFound)?;
+        Ok(recent_marker_of(&record))
     }
 
     async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
