@@ -17,6 +17,7 @@ pub mod mime;
 pub mod model;
 mod names;
 pub mod notify;
+mod outbound;
 mod search;
 mod store;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
@@ -32,4 +33,8 @@ pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, Ses
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
 pub use notify::Subscription;
+pub use outbound::{
+    AttemptOutcome, Claimed, OutboundEntry, OutboundRecipient, RecipientStatus, RelayReply,
+    RetryPolicy, Submission, Submitted,
+};
 pub use store::{Store, StoreConfig};

@@ -147,6 +147,10 @@ id_type!(
     /// Identifies one stored message (one copy in one mailbox).
     MessageId
 );
+id_type!(
+    /// Identifies one entry of the outbound queue.
+    OutboundId
+);
 
 /// A message's unique id within its mailbox (RFC 3501 UID). Never 0, never reused.
 pub type Uid = u32;
@@ -162,6 +166,8 @@ pub enum Scope {
     Pop3,
     Lmtp,
     Api,
+    /// SMTP submission.
+    Smtp,
 }
 
 /// A user account as callers see it (never carries the password hash).

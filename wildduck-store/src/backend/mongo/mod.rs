@@ -38,6 +38,7 @@
 
 mod blobs;
 mod maintenance;
+mod outbound;
 mod records;
 mod sequence;
 mod transfer;
@@ -72,6 +73,7 @@ pub struct MongoBackend {
     blobs: Collection<Document>,
     chunks: Collection<Document>,
     counters: Collection<Document>,
+    outbound: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -258,6 +260,7 @@ impl MongoBackend {
             blobs: db.collection("blobs"),
             chunks: db.collection("blob_chunks"),
             counters: db.collection("counters"),
+            outbound: db.collection("outbound"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -305,6 +308,10 @@ impl MongoBackend {
         }
         self.chunks
             .create_index(index(doc! {"h": 1}, false))
+            .await
+            .map_err(db_error)?;
+        self.outbound
+            .create_index(index(doc! {"next_attempt": 1}, false))
             .await
             .map_err(db_error)?;
         Ok(())
@@ -1515,6 +1522,38 @@ impl Backend for MongoBackend {
             Ok(found)
         })
         .await?
+    }
+
+    async fn enqueue(
+        &self,
+        sent: Option<(MailboxId, NewMessage)>,
+        entries: Vec<OutboundEntry>,
+    ) -> Result<(Option<AppendOutcome>, Vec<Wake>)> {
+        self.enqueue_entries(sent, entries).await
+    }
+
+    async fn claim_outbound(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        lease: RecordId,
+        limit: usize,
+    ) -> Result<Vec<OutboundEntry>> {
+        self.claim_entries(now, until, lease, limit).await
+    }
+
+    async fn finish_outbound(
+        &self,
+        id: OutboundId,
+        lease: RecordId,
+        next: Option<OutboundEntry>,
+        dsn: Option<(MailboxId, NewMessage)>,
+    ) -> Result<(bool, Vec<Wake>)> {
+        self.finish_entry(id, lease, next, dsn).await
+    }
+
+    async fn list_outbound(&self) -> Result<Vec<OutboundEntry>> {
+        self.list_entries().await
     }
 
     async fn stats(&self) -> Result<StoreStats> {
