@@ -149,6 +149,9 @@ impl From<Error> for ApiError {
             Error::Address(AddressError::Invalid(_)) => {
                 Self::new(S::BAD_REQUEST, "InputValidationError", text)
             }
+            Error::Address(AddressError::NotOwned(_)) => {
+                Self::new(S::FORBIDDEN, "InputValidationError", text)
+            }
             Error::Mailbox(MailboxError::NotFound) => Self::mailbox_not_found(),
             Error::Mailbox(MailboxError::AlreadyExists) => Self::new(
                 S::BAD_REQUEST,

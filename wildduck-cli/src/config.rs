@@ -38,6 +38,10 @@ pub struct Config {
     pub pop3: Pop3Section,
     /// Delivery from an MTA in front (plain LMTP; keep it on loopback or a private network).
     pub lmtp: LmtpSection,
+    /// SMTP submission for users' mail out (AUTH required; STARTTLS with `[tls]`).
+    pub submission: SubmissionSection,
+    /// Delivery of the outbound queue through a smarthost.
+    pub outbound: wildduck_lmtp::relay::Config,
     /// WildDuck's REST API over HTTP.
     pub api: ApiSection,
     pub tls: TlsSection,
@@ -61,6 +65,8 @@ impl Default for Config {
             imap: ImapSection::default(),
             pop3: Pop3Section::default(),
             lmtp: LmtpSection::default(),
+            submission: SubmissionSection::default(),
+            outbound: wildduck_lmtp::relay::Config::default(),
             api: ApiSection::default(),
             tls: TlsSection::default(),
             log: LogSection::default(),
@@ -278,6 +284,30 @@ impl Default for LmtpSection {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 2424)),
             server: wildduck_lmtp::Config::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SubmissionSection {
+    pub enabled: bool,
+    /// Plain listener (STARTTLS offered when `[tls]` is configured).
+    pub listen: SocketAddr,
+    /// Implicit-TLS listener, started only when `[tls]` is configured.
+    pub tls_listen: SocketAddr,
+    /// The submission server's own settings (`implicit_tls` is set per listener by `serve`).
+    #[serde(flatten)]
+    pub server: wildduck_lmtp::submission::Config,
+}
+
+impl Default for SubmissionSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 1587)),
+            tls_listen: SocketAddr::from(([127, 0, 0, 1], 1465)),
+            server: wildduck_lmtp::submission::Config::default(),
         }
     }
 }

@@ -112,6 +112,7 @@ impl From<StoreError> for CliError {
             StoreError::Address(AddressError::Invalid(_)) => ErrorKind::Data,
             StoreError::Address(AddressError::AlreadyExists) => ErrorKind::CantCreate,
             StoreError::Address(AddressError::NotFound) => ErrorKind::NotFound,
+            StoreError::Address(AddressError::NotOwned(_)) => ErrorKind::NoPerm,
             StoreError::Mailbox(MailboxError::NotFound) => ErrorKind::NotFound,
             StoreError::Mailbox(MailboxError::AlreadyExists) => ErrorKind::CantCreate,
             StoreError::Mailbox(MailboxError::InvalidName(_)) => ErrorKind::Data,

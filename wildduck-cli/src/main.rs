@@ -69,7 +69,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the IMAP and POP3 servers until SIGINT or SIGTERM. On an empty store, first create
+    /// Run the IMAP, POP3, SMTP submission, LMTP and API servers until SIGINT or SIGTERM. On an empty store, first create
     /// an account and print its username and password.
     Serve,
     /// Show or check the effective configuration.
@@ -96,6 +96,9 @@ enum Command {
     Export(commands::export::ExportArgs),
     /// Deliver one message from stdin (for an MTA, like dovecot-lda).
     Deliver(commands::deliver::DeliverArgs),
+    /// Look at the outbound queue (mail submitted and waiting for the relay).
+    #[command(subcommand)]
+    Queue(commands::queue::QueueCommand),
     /// Copy a whole store into another (embedded directory or mongodb:// URI), keeping
     /// UIDVALIDITY, UIDs, MODSEQs and flags; resumable; verifies both ends.
     Migrate(commands::migrate::MigrateArgs),
@@ -213,6 +216,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> CliResult<Report> {
         Command::Export(args) => commands::export::run(&ctx, args).await,
         Command::Deliver(args) => commands::deliver::run(&ctx, args).await,
         Command::Migrate(args) => commands::migrate::run(&ctx, args).await,
+        Command::Queue(cmd) => commands::queue::run(&ctx, cmd).await,
         Command::Stats => commands::maint::stats(&ctx).await,
         Command::Verify { repair } => commands::maint::verify(&ctx, repair).await,
         Command::Gc { grace } => commands::maint::gc(&ctx, grace).await,

@@ -1,7 +1,8 @@
-//! `wildduck serve`: IMAP and POP3 (plain and implicit-TLS listeners), LMTP and the HTTP
-//! API, over one store in one process, until SIGINT or SIGTERM.
+//! `wildduck serve`: IMAP, POP3 and SMTP submission (plain and implicit-TLS listeners), LMTP
+//! and the HTTP API, over one store in one process, until SIGINT or SIGTERM.
 //!
-//! While running, a maintenance task trims the journal and collects unreferenced content.
+//! While running, a maintenance task trims the journal and collects unreferenced content,
+//! and the relay worker delivers the outbound queue through `[outbound] relay`.
 //!
 //! Shutdown: the watch channel turns true, every server sends BYE / `-ERR` to its sessions and
 //! returns when they have ended; then the store is dropped. A second signal stops at once.
@@ -78,6 +79,14 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
         let name = listener.protocol;
         servers.spawn(async move { (name, server.await) });
     }
+
+    let relay = wildduck_lmtp::relay::run(
+        store.clone(),
+        config.outbound.clone(),
+        config.server.hostname.clone(),
+        shutdown_rx.clone(),
+    );
+    servers.spawn(async move { ("outbound relay", relay.await) });
 
     if config.maintenance.enabled {
         let maintenance = maintain(
@@ -156,6 +165,12 @@ fn planned_listeners(ctx: &Ctx, with_tls: bool) -> Vec<Listener> {
         config.pop3.listen,
         config.pop3.tls_listen,
     );
+    add(
+        "SMTP",
+        config.submission.enabled,
+        config.submission.listen,
+        config.submission.tls_listen,
+    );
     // LMTP has no TLS listener: it faces the MTA on loopback or a private network.
     if config.lmtp.enabled {
         listeners.push(Listener {
@@ -194,6 +209,13 @@ fn start(
         "API" => {
             let config = ctx.config.api.server.clone();
             Box::pin(wildduck_api::serve(store, config, socket, shutdown))
+        }
+        "SMTP" => {
+            let mut config = ctx.config.submission.server.clone();
+            config.implicit_tls = listener.implicit_tls;
+            Box::pin(wildduck_lmtp::submission::serve(
+                store, config, socket, tls, shutdown,
+            ))
         }
         "POP3" => {
             let mut config = ctx.config.pop3.server.clone();

@@ -77,7 +77,7 @@ impl Cluster {
             &config,
             format!(
                 "[imap]\nlisten = \"127.0.0.1:0\"\nidle_poll_secs = 3600\n{imap_settings}\
-                 [pop3]\nlisten = \"127.0.0.1:0\"\n[lmtp]\nenabled = false\n[api]\nenabled = false\n[initial_account]\ncreate = false\n"
+                 [pop3]\nlisten = \"127.0.0.1:0\"\n[lmtp]\nenabled = false\n[submission]\nenabled = false\n[api]\nenabled = false\n[initial_account]\ncreate = false\n"
             ),
         )
         .unwrap();

@@ -128,7 +128,8 @@ fn write_config(env: &Env, extra: &str) -> std::path::PathBuf {
         "[api]\nenabled = false\n\
          [imap]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n\
          [pop3]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n\
-         [lmtp]\nlisten = \"127.0.0.1:0\"\n{extra}"
+         [lmtp]\nlisten = \"127.0.0.1:0\"\n\
+         [submission]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n{extra}"
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -638,6 +639,7 @@ fn without_any_configuration_the_store_is_wildduck_data_in_the_working_directory
         .env("WILDDUCK_IMAP_LISTEN", "127.0.0.1:0")
         .env("WILDDUCK_POP3_LISTEN", "127.0.0.1:0")
         .env("WILDDUCK_LMTP_LISTEN", "127.0.0.1:0")
+        .env("WILDDUCK_SUBMISSION_LISTEN", "127.0.0.1:0")
         .env("WILDDUCK_API_LISTEN", "127.0.0.1:0")
         .current_dir(env.dir.path());
     let server = Server::spawn(command, 4);
@@ -1360,4 +1362,319 @@ fn backup_under_append_load_restores_to_a_consistent_store() {
             String::from_utf8_lossy(&raw[..24])
         );
     }
+}
+
+// ---- SMTP submission and the outbound queue ----
+
+/// An SMTP sink (aiosmtpd) on a loopback port: every message it takes is printed as one JSON
+/// line (envelope and content); in `reject` mode it refuses every recipient with 550.
+const SMTP_SINK: &str = r#"
+import json, sys
+from aiosmtpd.controller import Controller
+port, mode = int(sys.argv[1]), sys.argv[2]
+class Sink:
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if mode == "reject":
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+    async def handle_DATA(self, server, session, envelope):
+        print(json.dumps({"from": envelope.mail_from, "to": envelope.rcpt_tos,
+                          "data": envelope.content.decode("utf-8", "replace")}), flush=True)
+        return "250 2.0.0 Ok"
+controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+controller.start()
+print("ready", flush=True)
+sys.stdin.read()
+controller.stop()
+"#;
+
+/// Submits one message with smtplib (AUTH PLAIN over plain TCP on loopback); prints `sent`
+/// or the refusal's code.
+const SMTP_SUBMIT: &str = r#"
+import smtplib, sys
+host, port, user, password, sender, author = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+message = ("From: " + author + "\r\nTo: bob@remote.test\r\nBcc: carl@remote.test\r\n"
+           "Subject: submitted\r\n\r\nHello through the queue.\r\n")
+smtp = smtplib.SMTP(host, port, timeout=30)
+smtp.ehlo("client.test")
+assert "PLAIN" in smtp.esmtp_features.get("auth", ""), smtp.esmtp_features
+smtp.login(user, password)
+try:
+    smtp.sendmail(sender, ["bob@remote.test", "carl@remote.test"], message)
+    print("sent")
+except smtplib.SMTPSenderRefused as error:
+    print("sender refused", error.smtp_code)
+except smtplib.SMTPDataError as error:
+    print("data refused", error.smtp_code)
+smtp.quit()
+"#;
+
+/// Prints, as JSON, every message of the mailbox with the given special use (`\Sent`) or
+/// name (`INBOX`): flags and bytes.
+const IMAP_MAILBOX: &str = r#"
+import imaplib, json, re, sys
+host, port, user, password, wanted = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+imap = imaplib.IMAP4(host, port, timeout=30)
+imap.login(user, password)
+name = wanted
+if wanted.startswith("\\"):
+    typ, listed = imap.list()
+    for line in listed:
+        line = line.decode()
+        if wanted in line.split(")")[0]:
+            name = line.rsplit(' "/" ', 1)[1]
+typ, data = imap.select(name, readonly=True)
+assert typ == "OK", data
+messages = []
+count = int(data[0])
+if count:
+    typ, data = imap.fetch("1:*", "(FLAGS BODY.PEEK[])")
+    for item in data:
+        if isinstance(item, tuple):
+            flags = re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).decode()
+            messages.append({"flags": flags.split(), "raw": item[1].decode("utf-8", "replace")})
+imap.logout()
+print(json.dumps(messages))
+"#;
+
+/// A running SMTP sink; stopped when dropped.
+struct Sink {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Sink {
+    fn start(port: u16, mode: &str) -> Sink {
+        let mut child = Command::new("python3")
+            .args(["-c", SMTP_SINK, &port.to_string(), mode])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 for the SMTP sink");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let sink = Sink { child, lines };
+        let ready = sink.lines.recv_timeout(WAIT);
+        assert_eq!(
+            ready.as_deref(),
+            Ok("ready"),
+            "the SMTP sink did not start (is aiosmtpd installed? .ci/setup installs it)"
+        );
+        sink
+    }
+
+    /// The next message the sink took.
+    fn received(&self) -> serde_json::Value {
+        let line = self
+            .lines
+            .recv_timeout(WAIT)
+            .expect("the relay delivered to the sink");
+        serde_json::from_str(&line).unwrap()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn unused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A server whose first account is ann@example.org, relaying to `relay_port`, retrying
+/// after a second.
+fn start_relaying(env: &Env, relay_port: u16) -> Server {
+    let config = write_config(
+        env,
+        &format!(
+            "[server]\nhostname = \"example.org\"\n\
+             [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n\
+             [outbound]\nrelay = \"smtp://127.0.0.1:{relay_port}\"\n\
+             backoff_base_secs = 1\npoll_interval_ms = 100\n"
+        ),
+    );
+    Server::start(env, &config, 4)
+}
+
+fn submit(server: &Server, sender: &str, author: &str) -> String {
+    let smtp = server.address("SMTP (plain)");
+    let args = [
+        smtp.ip().to_string(),
+        smtp.port().to_string(),
+        "ann".into(),
+        "ann-password-1".into(),
+        sender.into(),
+        author.into(),
+    ];
+    let (status, text) = python(SMTP_SUBMIT, &args);
+    assert_eq!(status, 0, "{text}");
+    text.trim().to_string()
+}
+
+fn imap_mailbox(server: &Server, mailbox: &str) -> Vec<serde_json::Value> {
+    let imap = server.address("IMAP (plain)");
+    let args = [
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        "ann".into(),
+        "ann-password-1".into(),
+        mailbox.into(),
+    ];
+    let (status, text) = python(IMAP_MAILBOX, &args);
+    assert_eq!(status, 0, "{text}");
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Polls `check` until it holds (the relay works in the background), at most `WAIT`.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn submitted_mail_reaches_the_relay_without_bcc_and_sent_mail_keeps_a_seen_copy() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = Sink::start(port, "accept");
+    let server = start_relaying(&env, port);
+
+    assert_eq!(
+        submit(&server, "ann@example.org", "Ann <ann@example.org>"),
+        "sent"
+    );
+    let relayed = sink.received();
+    assert_eq!(relayed["from"], "ann@example.org");
+    assert_eq!(
+        relayed["to"],
+        serde_json::json!(["bob@remote.test", "carl@remote.test"])
+    );
+    let data = relayed["data"].as_str().unwrap();
+    assert!(!data.contains("Bcc:"), "{data}");
+    assert!(
+        data.contains("Subject: submitted") && data.contains("Message-ID: <"),
+        "{data}"
+    );
+
+    let sent = imap_mailbox(&server, "\\Sent");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let raw = sent[0]["raw"].as_str().unwrap();
+    assert!(raw.contains("Bcc: carl@remote.test"), "{raw}");
+    assert!(
+        sent[0]["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&"\\Seen".into())
+    );
+
+    // Someone else's envelope sender, or a From header that is not ann's: 553.
+    assert_eq!(
+        submit(&server, "eve@example.org", "Ann <ann@example.org>"),
+        "sender refused 553"
+    );
+    assert_eq!(
+        submit(&server, "ann@example.org", "Eve <eve@example.org>"),
+        "data refused 553"
+    );
+    assert_eq!(
+        imap_mailbox(&server, "\\Sent").len(),
+        1,
+        "refused mail is not filed"
+    );
+    eventually("the queue is empty", || {
+        env.ok(&["queue", "list"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+}
+
+#[test]
+fn a_recipient_the_relay_refuses_gets_a_delivery_report_in_the_senders_inbox() {
+    let env = Env::new();
+    let port = unused_port();
+    let _sink = Sink::start(port, "reject");
+    let server = start_relaying(&env, port);
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    let mut reports = Vec::new();
+    eventually("a delivery report in INBOX", || {
+        reports = imap_mailbox(&server, "INBOX")
+            .into_iter()
+            .filter(|m| m["raw"].as_str().unwrap().contains("multipart/report"))
+            .collect();
+        !reports.is_empty()
+    });
+    let report = reports[0]["raw"].as_str().unwrap();
+    for part in [
+        "report-type=delivery-status",
+        "Final-Recipient: rfc822; bob@remote.test",
+        "Final-Recipient: rfc822; carl@remote.test",
+        "Action: failed",
+        "Status: 5.1.1",
+        "Diagnostic-Code: smtp; 550 5.1.1 No such user here",
+        "Subject: submitted",
+    ] {
+        assert!(report.contains(part), "{part} missing in {report}");
+    }
+    assert!(
+        env.ok(&["queue", "list"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn mail_waits_while_the_relay_is_down_and_goes_out_when_it_is_back() {
+    let env = Env::new();
+    let port = unused_port();
+    let server = start_relaying(&env, port);
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    eventually("a failed attempt recorded in the queue", || {
+        let listed = env.ok(&["queue", "list"]);
+        let entries = listed["entries"].as_array().unwrap();
+        entries.len() == 1
+            && entries[0]["attempts"].as_u64() >= Some(1)
+            && entries[0]["recipients"][0]["last_reply"]
+                .as_str()
+                .is_some_and(|reply| reply.starts_with("451 4.4.1"))
+    });
+    let sink = Sink::start(port, "accept");
+    let relayed = sink.received();
+    assert_eq!(
+        relayed["to"],
+        serde_json::json!(["bob@remote.test", "carl@remote.test"])
+    );
+    eventually("the queue is empty", || {
+        env.ok(&["queue", "list"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
 }

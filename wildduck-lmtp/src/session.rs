@@ -14,24 +14,18 @@ use std::sync::Arc;
 use smtp_proto::{MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wildduck_net::Shutdown;
-use wildduck_store::{
-    AddressError, AuthError, Delivery, Error, MessageError, Recipient, Store, UserError,
-};
+use wildduck_store::{Delivery, Recipient, Store};
 
 use crate::config::Config;
-use crate::wire::{Body, CommandLine, Reply, Wire};
-
-/// Longest piece of client input quoted back in a reply.
-const MAX_QUOTED_CHARS: usize = 64;
+use crate::dialog::{self, Chunks, Commands, Dialog, Next, parse_error_reply, store_error_reply};
+use crate::wire::{Body, Reply, Wire};
 
 pub(crate) struct Session<S> {
-    wire: Wire<S>,
+    dialog: Dialog<S>,
     store: Store,
     config: Arc<Config>,
-    shutdown: Shutdown,
     greeted: bool,
     transaction: Option<Transaction>,
-    bad_commands: u32,
 }
 
 /// What MAIL, RCPT and BDAT have gathered so far.
@@ -39,37 +33,7 @@ struct Transaction {
     return_path: String,
     smtputf8: bool,
     recipients: Vec<Recipient>,
-    /// BDAT chunks received so far; `None` before the first.
-    chunks: Option<Vec<u8>>,
-    /// The chunks passed the size limit: the rest is read and dropped.
-    chunks_too_big: bool,
-}
-
-impl Transaction {
-    /// Where the next BDAT chunk of `size` bytes goes: onto the chunks so far, or nowhere
-    /// once they would pass `limit` (the message is then refused at the last chunk).
-    fn chunk_sink(&mut self, size: usize, limit: usize) -> Option<&mut Vec<u8>> {
-        let chunks = self.chunks.get_or_insert_with(Vec::new);
-        if self.chunks_too_big || chunks.len().saturating_add(size) > limit {
-            self.chunks_too_big = true;
-            *chunks = Vec::new();
-            return None;
-        }
-        Some(chunks)
-    }
-
-    fn chunked_body(&mut self) -> Body {
-        match (self.chunks_too_big, self.chunks.take()) {
-            (false, chunks) => Body::Complete(chunks.unwrap_or_default()),
-            (true, _) => Body::TooBig,
-        }
-    }
-}
-
-/// What the session does after a command.
-enum Next {
-    Continue,
-    Close,
+    chunks: Chunks,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
@@ -80,70 +44,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         shutdown: Shutdown,
     ) -> Self {
         Self {
-            wire,
+            dialog: Dialog::new(wire, shutdown, config.max_bad_commands),
             store,
             config,
-            shutdown,
             greeted: false,
             transaction: None,
-            bad_commands: 0,
         }
     }
 
     pub(crate) async fn run(mut self) -> io::Result<()> {
         // No enhanced status code before LHLO (RFC 2034 §3).
         let greeting = format!("{} LMTP ready", self.config.hostname);
-        self.wire.reply_lines(220, &[greeting]);
-        loop {
-            let line = tokio::select! {
-                _ = self.shutdown.requested() => {
-                    self.wire.reply(&Reply::new(421, "4.3.2", "Server shutting down, try again later"));
-                    break;
-                }
-                line = self.wire.read_line() => line,
-            };
-            let next = match line {
-                Ok(Some(CommandLine::Line(line))) => self.command(&line).await,
-                Ok(Some(CommandLine::TooLong)) => {
-                    Ok(self.bad(Reply::new(500, "5.5.6", "Line too long")))
-                }
-                Ok(None) => return Ok(()),
-                Err(err) => Err(err),
-            };
-            match next {
-                Ok(Next::Continue) => {}
-                Ok(Next::Close) => break,
-                // Waiting for a command or inside a body alike.
-                Err(err) if err.kind() == io::ErrorKind::TimedOut => {
-                    self.wire.reply(&Reply::new(
-                        421,
-                        "4.4.2",
-                        "Idle timeout, closing connection",
-                    ));
-                    break;
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        self.wire.close().await
+        self.dialog.wire.reply_lines(220, &[greeting]);
+        dialog::converse(self).await
     }
 
-    /// A refused command: the reply, and the session ends once there were too many.
     fn bad(&mut self, reply: Reply) -> Next {
-        self.wire.reply(&reply);
-        self.bad_commands += 1;
-        if self.bad_commands >= self.config.max_bad_commands {
-            self.wire.reply(&Reply::new(
-                421,
-                "4.7.0",
-                "Too many errors, closing connection",
-            ));
-            return Next::Close;
-        }
-        Next::Continue
+        self.dialog.bad(reply)
     }
 
-    async fn command(&mut self, line: &[u8]) -> io::Result<Next> {
+    async fn respond(&mut self, line: &[u8]) -> io::Result<Next> {
         let request = match Request::parse(&mut line.iter()) {
             Ok(request) => request,
             Err(err) => return Ok(self.bad(parse_error_reply(err))),
@@ -161,7 +81,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     "CHUNKING".into(),
                     format!("SIZE {}", self.max_message_size()),
                 ];
-                self.wire.reply_lines(250, &lines);
+                self.dialog.wire.reply_lines(250, &lines);
                 return Ok(Next::Continue);
             }
             Request::Ehlo { .. } | Request::Helo { .. } => {
@@ -186,7 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             }
             Request::Noop { .. } => Reply::new(250, "2.0.0", "Ok"),
             Request::Quit => {
-                self.wire.reply(&Reply::new(221, "2.0.0", "Bye"));
+                self.dialog.wire.reply(&Reply::new(221, "2.0.0", "Bye"));
                 return Ok(Next::Close);
             }
             Request::Vrfy { .. } => Reply::new(
@@ -206,7 +126,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             | Request::Atrn { .. }
             | Request::Burl { .. } => Reply::new(502, "5.5.1", "Command not implemented"),
         };
-        self.wire.reply(&reply);
+        self.dialog.wire.reply(&reply);
         Ok(Next::Continue)
     }
 
@@ -235,8 +155,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return_path: address.into_owned(),
             smtputf8,
             recipients: Vec::new(),
-            chunks: None,
-            chunks_too_big: false,
+            chunks: Chunks::default(),
         });
         Ok(Reply::new(250, "2.1.0", "Sender ok"))
     }
@@ -247,7 +166,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(transaction) = self.transaction.as_mut() else {
             return Err(Reply::new(503, "5.5.1", "MAIL first"));
         };
-        if transaction.chunks.is_some() {
+        if transaction.chunks.started() {
             return Err(Reply::new(503, "5.5.1", "RCPT after BDAT"));
         }
         if !transaction.smtputf8 && !address.is_ascii() {
@@ -271,15 +190,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     async fn data(&mut self) -> io::Result<Next> {
         let refusal = match &self.transaction {
-            Some(t) if t.chunks.is_some() => Some(Reply::new(503, "5.5.1", "DATA after BDAT")),
+            Some(t) if t.chunks.started() => Some(Reply::new(503, "5.5.1", "DATA after BDAT")),
             _ => self.data_refusal(),
         };
         if let Some(reply) = refusal {
             return Ok(self.bad(reply));
         }
-        self.wire
+        self.dialog
+            .wire
             .reply(&Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"));
-        let body = self.wire.read_data(self.body_limit()).await?;
+        let body = self.dialog.wire.read_data(self.body_limit()).await?;
         if let Some(transaction) = self.transaction.take() {
             self.finish(transaction, body).await;
         }
@@ -291,20 +211,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let refusal = self.data_refusal();
         // The chunk follows the command whatever the answer: read it, keep it if it counts.
         let sink = match (&refusal, self.transaction.as_mut()) {
-            (None, Some(transaction)) => transaction.chunk_sink(size, limit),
+            (None, Some(transaction)) => transaction.chunks.sink(size, limit),
             _ => None,
         };
-        self.wire.read_chunk(size, sink).await?;
+        self.dialog.wire.read_chunk(size, sink).await?;
         if let Some(reply) = refusal {
             return Ok(self.bad(reply));
         }
         if !is_last {
-            self.wire
+            self.dialog
+                .wire
                 .reply(&Reply::new(250, "2.0.0", format!("{size} octets received")));
             return Ok(Next::Continue);
         }
         if let Some(mut transaction) = self.transaction.take() {
-            let body = transaction.chunked_body();
+            let body = transaction.chunks.body();
             self.finish(transaction, body).await;
         }
         Ok(Next::Continue)
@@ -365,54 +286,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             } else {
                 tracing::info!(recipient = %recipient.address, code = reply.code, status = reply.status, "LMTP not delivered");
             }
-            self.wire.reply(reply);
+            self.dialog.wire.reply(reply);
         }
     }
 }
 
-/// The reply for a store error. The one place that decides permanent against temporary:
-/// anything not known to be the message's or the recipient's fault is `451 4.3.0`, so the
-/// MTA keeps the message and tries again (never a `250` for what is not durable).
-fn store_error_reply(err: &Error) -> Reply {
-    match err {
-        Error::Address(AddressError::NotFound) | Error::User(UserError::NotFound) => {
-            Reply::new(550, "5.1.1", "No such user here")
-        }
-        Error::Address(AddressError::Invalid(_)) => Reply::new(501, "5.1.3", "Bad address syntax"),
-        Error::Auth(AuthError::Disabled) => Reply::new(550, "5.2.1", "Mailbox disabled"),
-        Error::Message(MessageError::OverQuota { .. }) => Reply::new(552, "5.2.2", "Mailbox full"),
-        Error::Message(MessageError::TooBig { .. }) => Reply::new(552, "5.3.4", "Message too big"),
-        other => {
-            tracing::warn!(error = %other, "LMTP: store failed, answering 451");
-            Reply::new(451, "4.3.0", "Temporary failure, try again later")
-        }
-    }
-}
+impl<S: AsyncRead + AsyncWrite + Unpin> Commands for Session<S> {
+    type Stream = S;
 
-/// The reply for a command smtp-proto could not parse.
-fn parse_error_reply(err: smtp_proto::Error) -> Reply {
-    use smtp_proto::Error as Parse;
-    match err {
-        Parse::InvalidSenderAddress => Reply::new(501, "5.1.7", "Bad sender address syntax"),
-        Parse::InvalidRecipientAddress => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
-        Parse::SyntaxError { syntax } => Reply::new(501, "5.5.4", format!("Syntax: {syntax}")),
-        Parse::InvalidParameter { param } => {
-            Reply::new(501, "5.5.4", format!("Invalid parameter {param}"))
-        }
-        Parse::UnsupportedParameter { param } => Reply::new(
-            555,
-            "5.5.4",
-            format!("Unsupported parameter {}", quoted(&param)),
-        ),
-        _ => Reply::new(500, "5.5.2", "Unknown command"),
+    fn dialog(&mut self) -> &mut Dialog<S> {
+        &mut self.dialog
     }
-}
 
-/// Client input fit to quote in a reply: printable ASCII, cut short.
-fn quoted(input: &str) -> String {
-    input
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(MAX_QUOTED_CHARS)
-        .collect()
+    async fn command(&mut self, line: &[u8]) -> io::Result<Next> {
+        self.respond(line).await
+    }
 }

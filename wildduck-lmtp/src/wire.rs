@@ -1,4 +1,4 @@
-//! SMTP wire framing shared by LMTP and (later) submission: command lines with a length
+//! SMTP wire framing shared by LMTP and submission: command lines with a length
 //! limit, DATA bodies (dot-unstuffed by smtp-proto's `DataReceiver`) and BDAT chunks into a
 //! bounded buffer, and replies with enhanced status codes.
 //!
@@ -188,11 +188,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
     }
 
     /// Flushes the queued replies and closes the write side.
-    pub async fn close(mut self) -> io::Result<()> {
+    pub async fn close(&mut self) -> io::Result<()> {
         self.flush().await?;
         tokio::time::timeout(self.idle, self.stream.shutdown())
             .await
             .unwrap_or(Ok(()))
+    }
+
+    /// The stream under the framing, for a STARTTLS upgrade. Flush the replies and
+    /// [`discard_input`](Self::discard_input) first.
+    pub fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Drops what the client sent that was not read yet: after STARTTLS, commands sent in
+    /// clear before the handshake must not count as protected (RFC 3207 §4.2).
+    pub fn discard_input(&mut self) {
+        self.input.clear();
+        self.skipping_line = false;
     }
 
     /// Reads more input (flushing replies first: the client may wait for them).

@@ -79,6 +79,9 @@ pub enum AddressError {
     AlreadyExists,
     #[error("no such address")]
     NotFound,
+    /// A sender (envelope or From) that is not one of the sending user's addresses.
+    #[error("address is not yours: {0}")]
+    NotOwned(String),
 }
 
 /// Mailbox errors.

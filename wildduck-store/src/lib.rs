@@ -19,6 +19,7 @@ pub mod mime;
 pub mod model;
 mod names;
 pub mod notify;
+mod outbound;
 mod search;
 mod store;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
@@ -37,5 +38,9 @@ pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, Ses
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
 pub use notify::Subscription;
+pub use outbound::{
+    AttemptOutcome, Claimed, OutboundEntry, OutboundRecipient, RecipientStatus, RelayReply,
+    RetryPolicy, Submission, Submitted,
+};
 pub use store::{Store, StoreConfig};
 pub use webmail::DisplayMessage;

@@ -151,6 +151,10 @@ id_type!(
     /// Identifies one stored message (one copy in one mailbox).
     MessageId
 );
+id_type!(
+    /// Identifies one entry of the outbound queue.
+    OutboundId
+);
 
 /// A message's unique id within its mailbox (RFC 3501 UID). Never 0, never reused.
 pub type Uid = u32;

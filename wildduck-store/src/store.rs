@@ -137,7 +137,7 @@ impl Store {
     }
 
     /// Announces committed changes.
-    fn publish(&self, wakes: Vec<Wake>) {
+    pub(crate) fn publish(&self, wakes: Vec<Wake>) {
         for wake in wakes {
             self.inner
                 .notifier
@@ -649,6 +649,23 @@ impl Store {
             outcome.stopped = refused;
         }
         Ok(outcome)
+    }
+
+    /// A message `append` would store, analysed (on the blocking pool when large), for a
+    /// rule that stores it together with other records (`outbound`).
+    pub(crate) async fn analyse_for_append(
+        &self,
+        raw: Vec<u8>,
+        flags: Flags,
+    ) -> Result<NewMessage> {
+        let size = raw.len() as u64;
+        self.check_size(size)?;
+        let raw = bytes::Bytes::from(raw);
+        if size <= INLINE_ANALYSIS {
+            analyze(&raw, flags, None)
+        } else {
+            blocking(move || analyze(&raw, flags, None)).await
+        }
     }
 
     fn check_size(&self, size: u64) -> Result<()> {

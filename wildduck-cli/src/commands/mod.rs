@@ -10,6 +10,7 @@ pub mod mailbox;
 pub mod maint;
 pub mod message;
 pub mod migrate;
+pub mod queue;
 pub mod user;
 
 use serde::Serialize;

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 
 use crate::error::{Defect, Error, Result};
 use crate::model::*;
+use crate::outbound::OutboundEntry;
 
 /// A user as the backend stores it, with the password hash and the unique lookup key.
 #[derive(Clone, Debug)]
@@ -463,6 +464,39 @@ pub trait Backend: RecordCopy + AppPasswords + Send + Sync {
     }
     /// UIDs of the messages of `mailbox` matching `key`, ascending.
     async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>>;
+
+    // ---- outbound queue ----
+
+    /// Stores `sent` (a message and its mailbox) if given and queues `entries`, in one unit:
+    /// both or neither. The stored message's outcome when there was one.
+    async fn enqueue(
+        &self,
+        sent: Option<(MailboxId, NewMessage)>,
+        entries: Vec<OutboundEntry>,
+    ) -> Result<(Option<AppendOutcome>, Vec<Wake>)>;
+    /// Leases up to `limit` entries due at `now` (next attempt reached, no lease or an
+    /// expired one) to `lease` until `until`, oldest first, bodies included. Two callers
+    /// never get the same entry while its lease runs.
+    async fn claim_outbound(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        lease: RecordId,
+        limit: usize,
+    ) -> Result<Vec<OutboundEntry>>;
+    /// Ends an attempt on entry `id` while `lease` still holds it: `next` replaces the
+    /// entry's state (next attempt, recipients; its lease is released) or, `None`, the
+    /// entry is removed; `dsn` (a message for a mailbox) is stored in the same unit.
+    /// `false`, and nothing changed, when the lease is no longer held.
+    async fn finish_outbound(
+        &self,
+        id: OutboundId,
+        lease: RecordId,
+        next: Option<OutboundEntry>,
+        dsn: Option<(MailboxId, NewMessage)>,
+    ) -> Result<(bool, Vec<Wake>)>;
+    /// Every entry, oldest first, bodies included.
+    async fn list_outbound(&self) -> Result<Vec<OutboundEntry>>;
 
     // ---- maintenance ----
 

@@ -25,6 +25,7 @@ use crate::error::{
 };
 
 mod asps;
+mod outbound;
 mod search;
 mod transfer;
 
@@ -114,6 +115,15 @@ CREATE TABLE IF NOT EXISTS journal (
 );
 CREATE INDEX IF NOT EXISTS journal_mailbox ON journal(mailbox, modseq);
 CREATE INDEX IF NOT EXISTS journal_created ON journal(created);
+CREATE TABLE IF NOT EXISTS outbound (
+    id BLOB PRIMARY KEY,
+    next_attempt INTEGER NOT NULL,
+    claimed_until INTEGER NOT NULL,
+    lease BLOB,
+    entry TEXT NOT NULL,
+    raw BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbound_due ON outbound(next_attempt);
 "#;
 
 /// Steps that bring a store made by an older version up to date, in order. `PRAGMA
@@ -1934,6 +1944,59 @@ impl Backend for SqliteBackend {
     async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>> {
         let key = key.clone();
         self.read(move |tx| search::search(tx, mailbox, &key)).await
+    }
+
+    async fn enqueue(
+        &self,
+        sent: Option<(MailboxId, NewMessage)>,
+        entries: Vec<OutboundEntry>,
+    ) -> Result<(Option<AppendOutcome>, Vec<Wake>)> {
+        self.write(move |tx| {
+            let stored = sent
+                .map(|(mailbox, message)| append_message(tx, mailbox, &message))
+                .transpose()?;
+            outbound::insert_entries(tx, &entries)?;
+            Ok(match stored {
+                Some((outcome, wake)) => (Some(outcome), vec![wake]),
+                None => (None, Vec::new()),
+            })
+        })
+        .await
+    }
+
+    async fn claim_outbound(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        lease: RecordId,
+        limit: usize,
+    ) -> Result<Vec<OutboundEntry>> {
+        self.write(move |tx| outbound::claim(tx, now, until, lease, limit))
+            .await
+    }
+
+    async fn finish_outbound(
+        &self,
+        id: OutboundId,
+        lease: RecordId,
+        next: Option<OutboundEntry>,
+        dsn: Option<(MailboxId, NewMessage)>,
+    ) -> Result<(bool, Vec<Wake>)> {
+        self.write(move |tx| {
+            if !outbound::finish(tx, id, lease, next.as_ref())? {
+                return Ok((false, Vec::new()));
+            }
+            let wakes = match dsn {
+                Some((mailbox, message)) => vec![append_message(tx, mailbox, &message)?.1],
+                None => Vec::new(),
+            };
+            Ok((true, wakes))
+        })
+        .await
+    }
+
+    async fn list_outbound(&self) -> Result<Vec<OutboundEntry>> {
+        self.read(outbound::list).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {

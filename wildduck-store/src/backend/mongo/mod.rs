@@ -40,6 +40,7 @@
 mod asps;
 mod blobs;
 mod maintenance;
+mod outbound;
 mod records;
 mod sequence;
 mod transfer;
@@ -75,6 +76,7 @@ pub struct MongoBackend {
     chunks: Collection<Document>,
     counters: Collection<Document>,
     asps: Collection<AspDoc>,
+    outbound: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -269,6 +271,7 @@ impl MongoBackend {
             chunks: db.collection("blob_chunks"),
             counters: db.collection("counters"),
             asps: db.collection("asps"),
+            outbound: db.collection("outbound"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -320,6 +323,10 @@ impl MongoBackend {
             .map_err(db_error)?;
         self.asps
             .create_index(index(doc! {"user": 1, "selector": 1}, false))
+            .await
+            .map_err(db_error)?;
+        self.outbound
+            .create_index(index(doc! {"next_attempt": 1}, false))
             .await
             .map_err(db_error)?;
         Ok(())
@@ -1570,6 +1577,38 @@ impl Backend for MongoBackend {
             Ok(found)
         })
         .await?
+    }
+
+    async fn enqueue(
+        &self,
+        sent: Option<(MailboxId, NewMessage)>,
+        entries: Vec<OutboundEntry>,
+    ) -> Result<(Option<AppendOutcome>, Vec<Wake>)> {
+        self.enqueue_entries(sent, entries).await
+    }
+
+    async fn claim_outbound(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        lease: RecordId,
+        limit: usize,
+    ) -> Result<Vec<OutboundEntry>> {
+        self.claim_entries(now, until, lease, limit).await
+    }
+
+    async fn finish_outbound(
+        &self,
+        id: OutboundId,
+        lease: RecordId,
+        next: Option<OutboundEntry>,
+        dsn: Option<(MailboxId, NewMessage)>,
+    ) -> Result<(bool, Vec<Wake>)> {
+        self.finish_entry(id, lease, next, dsn).await
+    }
+
+    async fn list_outbound(&self) -> Result<Vec<OutboundEntry>> {
+        self.list_entries().await
     }
 
     async fn stats(&self) -> Result<StoreStats> {

@@ -1,0 +1,211 @@
+//! What every SMTP-family session (LMTP, submission) does the same way around its commands:
+//! the loop that reads a command line at a time, the end of a session at shutdown, at the
+//! idle timeout or after too many bad commands, the BDAT chunks of one transaction, and the
+//! replies to what `smtp-proto` could not parse. The sessions decide only what a command
+//! means.
+
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use wildduck_net::Shutdown;
+use wildduck_store::{AddressError, AuthError, Error, MessageError, UserError};
+
+use crate::wire::{Body, CommandLine, Reply, Wire};
+
+/// Longest piece of client input quoted back in a reply.
+const MAX_QUOTED_CHARS: usize = 64;
+
+/// What the session does after a command.
+pub(crate) enum Next {
+    Continue,
+    Close,
+}
+
+/// The wire of one session with its shutdown signal and its count of bad commands.
+pub(crate) struct Dialog<S> {
+    pub(crate) wire: Wire<S>,
+    shutdown: Shutdown,
+    bad_commands: u32,
+    max_bad_commands: u32,
+}
+
+/// What the loop reads next.
+enum Input {
+    Line(Vec<u8>),
+    TooLong,
+    Closed,
+    ShuttingDown,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Dialog<S> {
+    pub(crate) fn new(wire: Wire<S>, shutdown: Shutdown, max_bad_commands: u32) -> Self {
+        Self {
+            wire,
+            shutdown,
+            bad_commands: 0,
+            max_bad_commands,
+        }
+    }
+
+    /// A refused command: the reply, and the session ends once there were too many.
+    pub(crate) fn bad(&mut self, reply: Reply) -> Next {
+        self.wire.reply(&reply);
+        self.bad_commands += 1;
+        if self.bad_commands >= self.max_bad_commands {
+            self.wire.reply(&Reply::new(
+                421,
+                "4.7.0",
+                "Too many errors, closing connection",
+            ));
+            return Next::Close;
+        }
+        Next::Continue
+    }
+
+    async fn next_input(&mut self) -> io::Result<Input> {
+        tokio::select! {
+            _ = self.shutdown.requested() => Ok(Input::ShuttingDown),
+            line = self.wire.read_line() => Ok(match line? {
+                Some(CommandLine::Line(line)) => Input::Line(line),
+                Some(CommandLine::TooLong) => Input::TooLong,
+                None => Input::Closed,
+            }),
+        }
+    }
+}
+
+/// A protocol's state machine over a [`Dialog`].
+pub(crate) trait Commands {
+    type Stream: AsyncRead + AsyncWrite + Unpin;
+
+    fn dialog(&mut self) -> &mut Dialog<Self::Stream>;
+
+    /// Answers one command line (its replies queued on the wire).
+    async fn command(&mut self, line: &[u8]) -> io::Result<Next>;
+}
+
+/// Runs a session after its greeting until the client leaves, a command closes it, too
+/// many bad commands, the idle timeout (waiting for a command or inside a body alike) or
+/// shutdown; then flushes the last replies and closes.
+pub(crate) async fn converse<C: Commands>(mut session: C) -> io::Result<()> {
+    loop {
+        let next = match session.dialog().next_input().await {
+            Ok(Input::Line(line)) => session.command(&line).await,
+            Ok(Input::TooLong) => {
+                Ok(session
+                    .dialog()
+                    .bad(Reply::new(500, "5.5.6", "Line too long")))
+            }
+            Ok(Input::Closed) => return Ok(()),
+            Ok(Input::ShuttingDown) => {
+                session.dialog().wire.reply(&Reply::new(
+                    421,
+                    "4.3.2",
+                    "Server shutting down, try again later",
+                ));
+                Ok(Next::Close)
+            }
+            Err(err) => Err(err),
+        };
+        match next {
+            Ok(Next::Continue) => {}
+            Ok(Next::Close) => break,
+            Err(err) if err.kind() == io::ErrorKind::TimedOut => {
+                session.dialog().wire.reply(&Reply::new(
+                    421,
+                    "4.4.2",
+                    "Idle timeout, closing connection",
+                ));
+                break;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    session.dialog().wire.close().await
+}
+
+/// The BDAT chunks of one transaction, bounded by the message size limit.
+#[derive(Default)]
+pub(crate) struct Chunks {
+    /// Received so far; `None` before the first chunk.
+    received: Option<Vec<u8>>,
+    /// The chunks passed the size limit: the rest is read and dropped.
+    too_big: bool,
+}
+
+impl Chunks {
+    /// Whether a BDAT chunk came (then DATA and RCPT are out of order).
+    pub(crate) fn started(&self) -> bool {
+        self.received.is_some()
+    }
+
+    /// Where the next chunk of `size` bytes goes: onto the chunks so far, or nowhere once
+    /// they would pass `limit` (the message is then refused at the last chunk).
+    pub(crate) fn sink(&mut self, size: usize, limit: usize) -> Option<&mut Vec<u8>> {
+        let received = self.received.get_or_insert_with(Vec::new);
+        if self.too_big || received.len().saturating_add(size) > limit {
+            self.too_big = true;
+            *received = Vec::new();
+            return None;
+        }
+        Some(received)
+    }
+
+    /// The message the chunks made.
+    pub(crate) fn body(&mut self) -> Body {
+        match (self.too_big, self.received.take()) {
+            (false, received) => Body::Complete(received.unwrap_or_default()),
+            (true, _) => Body::TooBig,
+        }
+    }
+}
+
+/// The reply for a store error. The one place that decides permanent against temporary:
+/// anything not known to be the message's or the recipient's fault is `451 4.3.0`, so the
+/// MTA keeps the message and tries again (never a `250` for what is not durable).
+pub(crate) fn store_error_reply(err: &Error) -> Reply {
+    match err {
+        Error::Address(AddressError::NotFound) | Error::User(UserError::NotFound) => {
+            Reply::new(550, "5.1.1", "No such user here")
+        }
+        Error::Address(AddressError::Invalid(_)) => Reply::new(501, "5.1.3", "Bad address syntax"),
+        Error::Address(AddressError::NotOwned(_)) => {
+            Reply::new(553, "5.7.1", "Sender address is not yours")
+        }
+        Error::Auth(AuthError::Disabled) => Reply::new(550, "5.2.1", "Mailbox disabled"),
+        Error::Message(MessageError::OverQuota { .. }) => Reply::new(552, "5.2.2", "Mailbox full"),
+        Error::Message(MessageError::TooBig { .. }) => Reply::new(552, "5.3.4", "Message too big"),
+        other => {
+            tracing::warn!(error = %other, "store failed, answering 451");
+            Reply::new(451, "4.3.0", "Temporary failure, try again later")
+        }
+    }
+}
+
+/// The reply for a command smtp-proto could not parse.
+pub(crate) fn parse_error_reply(err: smtp_proto::Error) -> Reply {
+    use smtp_proto::Error as Parse;
+    match err {
+        Parse::InvalidSenderAddress => Reply::new(501, "5.1.7", "Bad sender address syntax"),
+        Parse::InvalidRecipientAddress => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
+        Parse::SyntaxError { syntax } => Reply::new(501, "5.5.4", format!("Syntax: {syntax}")),
+        Parse::InvalidParameter { param } => {
+            Reply::new(501, "5.5.4", format!("Invalid parameter {param}"))
+        }
+        Parse::UnsupportedParameter { param } => Reply::new(
+            555,
+            "5.5.4",
+            format!("Unsupported parameter {}", quoted(&param)),
+        ),
+        _ => Reply::new(500, "5.5.2", "Unknown command"),
+    }
+}
+
+/// Client input fit to quote in a reply: printable ASCII, cut short.
+fn quoted(input: &str) -> String {
+    input
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(MAX_QUOTED_CHARS)
+        .collect()
+}

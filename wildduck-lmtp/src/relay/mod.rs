@@ -1,0 +1,167 @@
+//! The relay worker: takes due entries of the store's outbound queue under a lease, sends
+//! each through the smarthost (`client`) and hands every recipient's reply back to the store
+//! (`Store::record_attempt`), which settles, retries with backoff or reports failures to the
+//! sender. Several `wildduck serve` processes over one store may each run one: the lease
+//! gives an entry to one of them at a time.
+
+mod client;
+
+use std::io;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use wildduck_store::{AttemptOutcome, Claimed, RetryPolicy, Store};
+
+use client::{Envelope, Smarthost};
+
+/// Settings of outbound delivery (`[outbound]` in the `wildduck` config).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// The smarthost every message goes through, `smtp://host:port`. Unset: submitted mail
+    /// is queued but not sent until one is configured.
+    pub relay: Option<String>,
+    /// Seconds before the first retry; each further retry waits twice as long.
+    pub backoff_base_secs: u64,
+    /// Longest wait between two attempts, in seconds.
+    pub backoff_max_secs: u64,
+    /// Seconds after submission when recipients still not delivered are given up and the
+    /// sender told (WildDuck's default: 4 days).
+    pub max_age_secs: u64,
+    /// Seconds an entry stays with the worker that took it; must be longer than one attempt
+    /// (a connection and its replies, each within `timeout_secs`).
+    pub lease_secs: u64,
+    /// Longest wait for the relay's connection or any one of its replies, in seconds.
+    pub timeout_secs: u64,
+    /// Milliseconds between looks at the queue when nothing was due.
+    pub poll_interval_ms: u64,
+    /// Entries sent at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let policy = RetryPolicy::default();
+        Self {
+            relay: None,
+            backoff_base_secs: policy.backoff_base.as_secs(),
+            backoff_max_secs: policy.backoff_max.as_secs(),
+            max_age_secs: policy.max_age.as_secs(),
+            lease_secs: 600,
+            timeout_secs: 60,
+            poll_interval_ms: 1000,
+            concurrency: 8,
+        }
+    }
+}
+
+impl Config {
+    /// The smarthost's `host:port`, or why the `relay` setting is not one.
+    fn smarthost(&self, hostname: &str) -> io::Result<Option<Smarthost>> {
+        let Some(relay) = &self.relay else {
+            return Ok(None);
+        };
+        let address = relay
+            .strip_prefix("smtp://")
+            .map(|rest| rest.trim_end_matches('/'))
+            .filter(|rest| {
+                rest.rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+            })
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("outbound.relay: {relay:?} is not smtp://host:port"),
+                )
+            })?;
+        Ok(Some(Smarthost {
+            address: address.to_string(),
+            helo_name: hostname.to_string(),
+            timeout: Duration::from_secs(self.timeout_secs),
+        }))
+    }
+
+    fn policy(&self, hostname: &str) -> RetryPolicy {
+        RetryPolicy {
+            backoff_base: Duration::from_secs(self.backoff_base_secs),
+            backoff_max: Duration::from_secs(self.backoff_max_secs),
+            max_age: Duration::from_secs(self.max_age_secs),
+            reporting_host: hostname.to_string(),
+        }
+    }
+}
+
+/// Delivers the queue through the configured relay until `shutdown` turns true; attempts
+/// under way are finished first. `hostname` is this server's name (EHLO, and the
+/// `Reporting-MTA` of failure notices). Without a relay it only says that mail waits. An
+/// unusable `relay` setting is an error at once (and stops `serve`).
+pub async fn run(
+    store: Store,
+    config: Config,
+    hostname: String,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let Some(smarthost) = config.smarthost(&hostname)? else {
+        tracing::warn!("outbound.relay is unset: submitted mail stays queued");
+        // Like a listener, the worker ends with the server, not before.
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        return Ok(());
+    };
+    let policy = config.policy(&hostname);
+    let lease = Duration::from_secs(config.lease_secs);
+    let poll = Duration::from_millis(config.poll_interval_ms);
+    while !*shutdown.borrow() {
+        let claimed = match store.claim_outbound(config.concurrency.max(1), lease).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "outbound: the queue could not be read");
+                Vec::new()
+            }
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
+            }
+            continue;
+        }
+        let mut attempts = JoinSet::new();
+        for entry in claimed {
+            attempts.spawn(attempt(
+                store.clone(),
+                smarthost.clone(),
+                policy.clone(),
+                entry,
+            ));
+        }
+        while attempts.join_next().await.is_some() {}
+    }
+    Ok(())
+}
+
+/// Sends one claimed entry to its pending recipients and records what the relay said.
+async fn attempt(store: Store, smarthost: Smarthost, policy: RetryPolicy, claimed: Claimed) {
+    let entry = &claimed.entry;
+    let envelope = Envelope {
+        sender: &entry.sender,
+        recipients: entry.pending().map(|r| r.address.as_str()).collect(),
+        raw: &entry.raw,
+    };
+    let replies = client::send(&smarthost, &envelope).await;
+    let id = entry.id;
+    match store.record_attempt(claimed, &replies, &policy).await {
+        Ok(AttemptOutcome::Finished { failed }) => {
+            tracing::info!(entry = %id, failed, "outbound entry settled");
+        }
+        Ok(AttemptOutcome::Retrying { next_attempt }) => {
+            tracing::info!(entry = %id, next_attempt, "outbound entry deferred");
+        }
+        Ok(AttemptOutcome::LeaseLost) => {
+            tracing::warn!(entry = %id, "outbound entry: lease ran out before the attempt was recorded");
+        }
+        // The lease runs out and the entry is tried again: the relay's answer is not kept.
+        Err(error) => tracing::warn!(entry = %id, %error, "outbound attempt not recorded"),
+    }
+}

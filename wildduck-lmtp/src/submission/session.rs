@@ -1,0 +1,481 @@
+//! One submission session (RFC 6409): EHLO, STARTTLS, AUTH, then transactions of MAIL,
+//! RCPT and DATA or BDAT whose message goes to `Store::submit`. The envelope sender must be
+//! the user's own address (checked at MAIL, and with the From header again by the store).
+//! Bad input gets a 5xx reply and counts; too many end the session with `421`.
+
+use std::borrow::Cow;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, Request};
+use wildduck_net::{Shutdown, Stream};
+use wildduck_store::{Submission, User};
+
+use super::Shared;
+use super::auth;
+use crate::dialog::{self, Chunks, Commands, Dialog, Next, parse_error_reply, store_error_reply};
+use crate::wire::{Body, CommandLine, Reply, Wire};
+
+/// Longest wait for a client's TLS handshake after STARTTLS.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(super) struct Session {
+    dialog: Dialog<Stream>,
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    greeted: bool,
+    user: Option<User>,
+    transaction: Option<Transaction>,
+}
+
+/// What MAIL, RCPT and BDAT have gathered so far.
+struct Transaction {
+    sender: String,
+    smtputf8: bool,
+    recipients: Vec<String>,
+    chunks: Chunks,
+}
+
+impl Session {
+    pub(super) fn new(
+        wire: Wire<Stream>,
+        shared: Arc<Shared>,
+        peer: SocketAddr,
+        shutdown: Shutdown,
+    ) -> Self {
+        Self {
+            dialog: Dialog::new(wire, shutdown, shared.config.max_bad_commands),
+            shared,
+            peer,
+            greeted: false,
+            user: None,
+            transaction: None,
+        }
+    }
+
+    pub(super) async fn run(mut self) -> io::Result<()> {
+        let greeting = format!("{} ESMTP submission ready", self.shared.config.hostname);
+        self.dialog.wire.reply_lines(220, &[greeting]);
+        dialog::converse(self).await
+    }
+
+    fn wire(&mut self) -> &mut Wire<Stream> {
+        &mut self.dialog.wire
+    }
+
+    fn is_tls(&mut self) -> bool {
+        self.dialog.wire.stream_mut().is_tls()
+    }
+
+    /// AUTH may be offered and used: over TLS, or where the config allows it in clear.
+    fn auth_allowed(&mut self) -> bool {
+        self.is_tls()
+            || self
+                .shared
+                .config
+                .allow_plaintext_login
+                .allows(self.peer.ip().is_loopback())
+    }
+
+    fn starttls_offered(&mut self) -> bool {
+        self.shared.tls.is_some() && !self.is_tls()
+    }
+
+    fn max_message_size(&self) -> u64 {
+        self.shared.store.config().max_message_size
+    }
+
+    fn body_limit(&self) -> usize {
+        usize::try_from(self.max_message_size()).unwrap_or(usize::MAX)
+    }
+
+    async fn respond(&mut self, line: &[u8]) -> io::Result<Next> {
+        let request = match Request::parse(&mut line.iter()) {
+            Ok(request) => request,
+            Err(err) => return Ok(self.dialog.bad(parse_error_reply(err))),
+        };
+        let outcome = match request {
+            Request::Ehlo { host: _ } => {
+                self.ehlo();
+                return Ok(Next::Continue);
+            }
+            Request::Helo { host: _ } => {
+                self.greeted = true;
+                self.transaction = None;
+                let hostname = self.shared.config.hostname.clone();
+                self.wire().reply_lines(250, &[hostname]);
+                return Ok(Next::Continue);
+            }
+            Request::Lhlo { .. } => Err(Reply::new(500, "5.5.1", "This is SMTP: say EHLO")),
+            Request::StartTls => return self.starttls().await,
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => return self.auth(mechanism, initial_response.into_owned()).await,
+            Request::Mail { from } => self.mail(from.address, from.flags, from.size).await,
+            Request::Rcpt { to } => self.rcpt(to.address),
+            Request::Data => return self.data().await,
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => return self.bdat(chunk_size, is_last).await,
+            Request::Rset => {
+                self.transaction = None;
+                Ok(Reply::new(250, "2.0.0", "Ok"))
+            }
+            Request::Noop { .. } => Ok(Reply::new(250, "2.0.0", "Ok")),
+            Request::Quit => {
+                self.wire().reply(&Reply::new(221, "2.0.0", "Bye"));
+                return Ok(Next::Close);
+            }
+            Request::Vrfy { .. } => Ok(Reply::new(252, "2.5.2", "Cannot VRFY user")),
+            Request::Help { .. } => Ok(Reply::new(
+                214,
+                "2.0.0",
+                "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP QUIT",
+            )),
+            Request::Expn { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. } => Ok(Reply::new(502, "5.5.1", "Command not implemented")),
+        };
+        match outcome {
+            Ok(reply) => {
+                self.wire().reply(&reply);
+                Ok(Next::Continue)
+            }
+            Err(reply) => Ok(self.dialog.bad(reply)),
+        }
+    }
+
+    /// Queues the EHLO reply: the extensions, STARTTLS and AUTH when they can be used now.
+    fn ehlo(&mut self) {
+        self.greeted = true;
+        self.transaction = None;
+        let mut lines = vec![
+            self.shared.config.hostname.clone(),
+            "PIPELINING".into(),
+            "ENHANCEDSTATUSCODES".into(),
+            "8BITMIME".into(),
+            "SMTPUTF8".into(),
+            "CHUNKING".into(),
+            format!("SIZE {}", self.max_message_size()),
+        ];
+        if self.starttls_offered() {
+            lines.push("STARTTLS".into());
+        }
+        if self.auth_allowed() {
+            lines.push(format!("AUTH {}", auth::MECHANISMS));
+        }
+        self.wire().reply_lines(250, &lines);
+    }
+
+    async fn starttls(&mut self) -> io::Result<Next> {
+        let is_tls = self.is_tls();
+        let acceptor = match (&self.shared.tls, is_tls) {
+            (_, true) => {
+                return Ok(self
+                    .dialog
+                    .bad(Reply::new(503, "5.5.1", "TLS is already active")));
+            }
+            (None, false) => {
+                return Ok(self
+                    .dialog
+                    .bad(Reply::new(502, "5.5.1", "STARTTLS is not available")));
+            }
+            (Some(acceptor), false) => acceptor.clone(),
+        };
+        self.wire()
+            .reply(&Reply::new(220, "2.0.0", "Ready to start TLS"));
+        self.wire().flush().await?;
+        self.wire().discard_input();
+        self.wire()
+            .stream_mut()
+            .start_tls(&acceptor, TLS_HANDSHAKE_TIMEOUT)
+            .await?;
+        // RFC 3207 §4.2: the client starts over with EHLO; nothing from before counts.
+        self.greeted = false;
+        self.user = None;
+        self.transaction = None;
+        Ok(Next::Continue)
+    }
+
+    async fn auth(&mut self, mechanism: u64, initial: String) -> io::Result<Next> {
+        let refusal = if !self.greeted {
+            Some(Reply::new(503, "5.5.1", "Say EHLO first"))
+        } else if self.user.is_some() {
+            Some(Reply::new(503, "5.5.1", "Already authenticated"))
+        } else if self.transaction.is_some() {
+            Some(Reply::new(
+                503,
+                "5.5.1",
+                "AUTH not allowed during a transaction",
+            ))
+        } else if !self.auth_allowed() {
+            Some(Reply::new(
+                538,
+                "5.7.11",
+                "Encryption required for requested authentication mechanism",
+            ))
+        } else if mechanism != AUTH_PLAIN && mechanism != AUTH_LOGIN {
+            Some(Reply::new(504, "5.5.4", "Unrecognized authentication type"))
+        } else {
+            None
+        };
+        if let Some(reply) = refusal {
+            return Ok(self.dialog.bad(reply));
+        }
+        let credentials = if mechanism == AUTH_PLAIN {
+            self.plain(initial).await?
+        } else {
+            self.login_exchange(initial).await?
+        };
+        let (username, password) = match credentials {
+            Exchange::Done(credentials) => credentials,
+            Exchange::Failed(reply) => return Ok(self.dialog.bad(reply)),
+            Exchange::Closed => return Ok(Next::Close),
+        };
+        let store = self.shared.store.clone();
+        match auth::login(&store, &username, &password, self.peer.ip()).await {
+            Ok(user) => {
+                self.user = Some(user);
+                self.wire()
+                    .reply(&Reply::new(235, "2.7.0", "Authentication successful"));
+                Ok(Next::Continue)
+            }
+            Err(reply) => Ok(self.dialog.bad(reply)),
+        }
+    }
+
+    /// PLAIN: the initial response, or one asked for with an empty challenge.
+    async fn plain(&mut self, initial: String) -> io::Result<Exchange> {
+        let response = if initial.is_empty() {
+            match self.challenge("").await? {
+                Challenge::Response(response) => response,
+                Challenge::Over(exchange) => return Ok(exchange),
+            }
+        } else {
+            initial.into_bytes()
+        };
+        Ok(
+            match auth::decode(&response).and_then(|text| auth::split_plain(&text)) {
+                Ok(credentials) => Exchange::Done(credentials),
+                Err(reply) => Exchange::Failed(reply),
+            },
+        )
+    }
+
+    /// LOGIN: the username (maybe as the initial response), then the password.
+    async fn login_exchange(&mut self, initial: String) -> io::Result<Exchange> {
+        let username = if initial.is_empty() {
+            match self.challenge("VXNlcm5hbWU6").await? {
+                Challenge::Response(response) => response,
+                Challenge::Over(exchange) => return Ok(exchange),
+            }
+        } else {
+            initial.into_bytes()
+        };
+        let username = match auth::decode(&username) {
+            Ok(username) => username,
+            Err(reply) => return Ok(Exchange::Failed(reply)),
+        };
+        let password = match self.challenge("UGFzc3dvcmQ6").await? {
+            Challenge::Response(response) => response,
+            Challenge::Over(exchange) => return Ok(exchange),
+        };
+        Ok(match auth::decode(&password) {
+            Ok(password) => Exchange::Done((username, password)),
+            Err(reply) => Exchange::Failed(reply),
+        })
+    }
+
+    /// Sends a `334` challenge and reads the client's response line.
+    async fn challenge(&mut self, text: &'static str) -> io::Result<Challenge> {
+        self.wire().reply_lines(334, &[text.to_string()]);
+        Ok(match self.wire().read_line().await? {
+            None => Challenge::Over(Exchange::Closed),
+            Some(CommandLine::TooLong) => {
+                Challenge::Over(Exchange::Failed(Reply::new(500, "5.5.6", "Line too long")))
+            }
+            Some(CommandLine::Line(line)) if auth::is_cancel(&line) => Challenge::Over(
+                Exchange::Failed(Reply::new(501, "5.0.0", "Authentication cancelled")),
+            ),
+            Some(CommandLine::Line(line)) => Challenge::Response(line),
+        })
+    }
+
+    async fn mail(
+        &mut self,
+        address: Cow<'_, str>,
+        flags: u64,
+        size: usize,
+    ) -> Result<Reply, Reply> {
+        if !self.greeted {
+            return Err(Reply::new(503, "5.5.1", "Say EHLO first"));
+        }
+        let Some(user) = &self.user else {
+            return Err(Reply::new(530, "5.7.0", "Authentication required"));
+        };
+        if self.transaction.is_some() {
+            return Err(Reply::new(503, "5.5.1", "Nested MAIL command"));
+        }
+        if flags & MAIL_BODY_BINARYMIME != 0 {
+            return Err(Reply::new(555, "5.5.4", "BODY=BINARYMIME is not supported"));
+        }
+        let smtputf8 = flags & MAIL_SMTPUTF8 != 0;
+        if !smtputf8 && !address.is_ascii() {
+            return Err(Reply::new(553, "5.6.7", "Non-ASCII sender needs SMTPUTF8"));
+        }
+        if size as u64 > self.max_message_size() {
+            return Ok(Reply::new(552, "5.3.4", "Message too big"));
+        }
+        if let Err(err) = self.shared.store.check_sender(user, &address).await {
+            return Ok(store_error_reply(&err));
+        }
+        self.transaction = Some(Transaction {
+            sender: address.into_owned(),
+            smtputf8,
+            recipients: Vec::new(),
+            chunks: Chunks::default(),
+        });
+        Ok(Reply::new(250, "2.1.0", "Sender ok"))
+    }
+
+    fn rcpt(&mut self, address: Cow<'_, str>) -> Result<Reply, Reply> {
+        let max_recipients = self.shared.config.max_recipients;
+        let Some(transaction) = self.transaction.as_mut() else {
+            return Err(Reply::new(503, "5.5.1", "MAIL first"));
+        };
+        if transaction.chunks.started() {
+            return Err(Reply::new(503, "5.5.1", "RCPT after BDAT"));
+        }
+        if !transaction.smtputf8 && !address.is_ascii() {
+            return Err(Reply::new(
+                553,
+                "5.6.7",
+                "Non-ASCII recipient needs SMTPUTF8",
+            ));
+        }
+        if wildduck_store::normalize_address(&address).is_err() {
+            return Err(Reply::new(501, "5.1.3", "Bad recipient address syntax"));
+        }
+        if transaction.recipients.len() >= max_recipients {
+            return Ok(Reply::new(452, "4.5.3", "Too many recipients"));
+        }
+        transaction.recipients.push(address.into_owned());
+        Ok(Reply::new(250, "2.1.5", "Recipient ok"))
+    }
+
+    /// Why the message data can not come now, if it can not.
+    fn data_refusal(&self) -> Option<Reply> {
+        match &self.transaction {
+            None => Some(Reply::new(503, "5.5.1", "MAIL first")),
+            Some(t) if t.recipients.is_empty() => {
+                Some(Reply::new(554, "5.5.1", "No valid recipients"))
+            }
+            Some(_) => None,
+        }
+    }
+
+    async fn data(&mut self) -> io::Result<Next> {
+        let refusal = match &self.transaction {
+            Some(t) if t.chunks.started() => Some(Reply::new(503, "5.5.1", "DATA after BDAT")),
+            _ => self.data_refusal(),
+        };
+        if let Some(reply) = refusal {
+            return Ok(self.dialog.bad(reply));
+        }
+        self.wire()
+            .reply(&Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"));
+        let limit = self.body_limit();
+        let body = self.wire().read_data(limit).await?;
+        if let Some(transaction) = self.transaction.take() {
+            self.finish(transaction, body).await;
+        }
+        Ok(Next::Continue)
+    }
+
+    async fn bdat(&mut self, size: usize, is_last: bool) -> io::Result<Next> {
+        let limit = self.body_limit();
+        let refusal = self.data_refusal();
+        // The chunk follows the command whatever the answer: read it, keep it if it counts.
+        let sink = match (&refusal, self.transaction.as_mut()) {
+            (None, Some(transaction)) => transaction.chunks.sink(size, limit),
+            _ => None,
+        };
+        self.dialog.wire.read_chunk(size, sink).await?;
+        if let Some(reply) = refusal {
+            return Ok(self.dialog.bad(reply));
+        }
+        if !is_last {
+            self.wire()
+                .reply(&Reply::new(250, "2.0.0", format!("{size} octets received")));
+            return Ok(Next::Continue);
+        }
+        if let Some(mut transaction) = self.transaction.take() {
+            let body = transaction.chunks.body();
+            self.finish(transaction, body).await;
+        }
+        Ok(Next::Continue)
+    }
+
+    /// Hands the message to the store and answers once; the transaction ends.
+    async fn finish(&mut self, transaction: Transaction, body: Body) {
+        let reply = match (body, &self.user) {
+            (Body::TooBig, _) => Reply::new(552, "5.3.4", "Message too big"),
+            (Body::Complete(_), None) => Reply::new(530, "5.7.0", "Authentication required"),
+            (Body::Complete(raw), Some(user)) => {
+                let submission = Submission {
+                    user,
+                    sender: &transaction.sender,
+                    recipients: &transaction.recipients,
+                    raw: &raw,
+                };
+                match self.shared.store.submit(submission).await {
+                    Ok(submitted) => {
+                        tracing::info!(
+                            user = %user.username,
+                            message_id = %submitted.message_id,
+                            recipients = transaction.recipients.len(),
+                            "submission accepted"
+                        );
+                        Reply::new(
+                            250,
+                            "2.0.0",
+                            format!("Ok: queued as {}", submitted.message_id),
+                        )
+                    }
+                    Err(err) => store_error_reply(&err),
+                }
+            }
+        };
+        self.wire().reply(&reply);
+    }
+}
+
+/// How an AUTH exchange ended.
+enum Exchange {
+    Done((String, String)),
+    Failed(Reply),
+    Closed,
+}
+
+/// What a `334` challenge brought.
+enum Challenge {
+    Response(Vec<u8>),
+    Over(Exchange),
+}
+
+impl Commands for Session {
+    type Stream = Stream;
+
+    fn dialog(&mut self) -> &mut Dialog<Stream> {
+        &mut self.dialog
+    }
+
+    async fn command(&mut self, line: &[u8]) -> io::Result<Next> {
+        self.respond(line).await
+    }
+}

@@ -1,0 +1,97 @@
+//! The outbound queue on SQLite: one row per entry, its state as JSON beside the relayed
+//! bytes, leased by `claimed_until` and a lease token. Every function runs inside one write
+//! job (a savepoint of the writer's transaction), so a claim, and an attempt's result with
+//! its notice, are each one unit.
+
+use super::*;
+use crate::outbound::OutboundEntry;
+
+/// Inserts `entries`, their state as JSON and their bodies apart.
+pub(super) fn insert_entries(tx: &Connection, entries: &[OutboundEntry]) -> TxResult<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO outbound (id, next_attempt, claimed_until, lease, entry, raw)
+         VALUES (?1, ?2, 0, NULL, ?3, ?4)",
+    )?;
+    for entry in entries {
+        insert.execute(params![
+            id_bytes(entry.id.0),
+            entry.next_attempt,
+            to_json(entry)?,
+            entry.raw
+        ])?;
+    }
+    Ok(())
+}
+
+/// Leases up to `limit` due entries to `lease` until `until` and returns them.
+pub(super) fn claim(
+    tx: &Connection,
+    now: Timestamp,
+    until: Timestamp,
+    lease: RecordId,
+    limit: usize,
+) -> TxResult<Vec<OutboundEntry>> {
+    let due: Vec<Vec<u8>> = tx
+        .prepare_cached(
+            "SELECT id FROM outbound WHERE next_attempt <= ?1 AND claimed_until <= ?1
+             ORDER BY next_attempt, id LIMIT ?2",
+        )?
+        .query_map(params![now, limit as i64], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut take =
+        tx.prepare_cached("UPDATE outbound SET claimed_until = ?1, lease = ?2 WHERE id = ?3")?;
+    let mut read = tx.prepare_cached("SELECT entry, raw FROM outbound WHERE id = ?1")?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for id in due {
+        take.execute(params![until, id_bytes(lease), id])?;
+        let (json, raw): (String, Vec<u8>) =
+            read.query_row([&id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let mut entry: OutboundEntry = from_json(&json)?;
+        entry.raw = raw;
+        claimed.push(entry);
+    }
+    Ok(claimed)
+}
+
+/// Replaces (lease released) or removes entry `id` if `lease` holds it; `false` otherwise.
+pub(super) fn finish(
+    tx: &Connection,
+    id: OutboundId,
+    lease: RecordId,
+    next: Option<&OutboundEntry>,
+) -> TxResult<bool> {
+    let changed = match next {
+        Some(entry) => tx
+            .prepare_cached(
+                "UPDATE outbound SET next_attempt = ?3, claimed_until = 0, lease = NULL,
+                 entry = ?4 WHERE id = ?1 AND lease = ?2",
+            )?
+            .execute(params![
+                id_bytes(id.0),
+                id_bytes(lease),
+                entry.next_attempt,
+                to_json(entry)?
+            ])?,
+        None => tx
+            .prepare_cached("DELETE FROM outbound WHERE id = ?1 AND lease = ?2")?
+            .execute(params![id_bytes(id.0), id_bytes(lease)])?,
+    };
+    Ok(changed == 1)
+}
+
+/// Every entry, oldest first.
+pub(super) fn list(tx: &Connection) -> TxResult<Vec<OutboundEntry>> {
+    let mut rows = tx.prepare_cached("SELECT entry, raw FROM outbound ORDER BY id")?;
+    let rows = rows
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(json, raw)| {
+            let mut entry: OutboundEntry = from_json(&json)?;
+            entry.raw = raw;
+            Ok(entry)
+        })
+        .collect()
+}

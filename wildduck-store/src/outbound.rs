@@ -1,0 +1,456 @@
+//! Mail out: the submission rule and the durable outbound queue. Engine-neutral: it speaks
+//! through the facade and the `Backend` trait only.
+//!
+//! [`Store::submit`] takes what an authenticated user sends (SMTP submission today; the
+//! API's submit, forwards and autoreplies are meant to come through the same
+//! [`Store::enqueue_outbound`] seam): the envelope sender and the From header must be the
+//! user's own addresses; a `Message-ID` and a `Date` are added when missing; then, in one
+//! atomic unit, the message is stored in the user's \Sent mailbox with \Seen (Bcc kept) and
+//! one queue entry per recipient domain holds the relayed copy (Bcc removed).
+//!
+//! A relay worker (outside the store: it speaks SMTP) leases due entries with
+//! [`Store::claim_outbound`], tries them, and hands every recipient's reply to
+//! [`Store::record_attempt`], which decides: delivered, failed for good (5xx, or still
+//! pending when the entry is older than the policy's maximum age) or retried with
+//! exponential backoff. Recipients that failed for good get a delivery status notification
+//! (RFC 3464, module `dsn`) in the sender's INBOX, in the same unit as the entry's update.
+//! A lease (`claimed_until`) keeps an entry to one worker at a time; a worker that dies
+//! leaves it to be taken again once the lease runs out, so an entry is sent again only when
+//! no worker recorded the relay's confirmation.
+
+mod dsn;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::accounts;
+use crate::backend::now;
+use crate::error::{AddressError, Defect, Error, MailboxError, Result};
+use crate::mime::header::HeaderFields;
+use crate::model::*;
+use crate::names::INBOX;
+use crate::store::Store;
+
+/// One message an authenticated user sends.
+#[derive(Clone, Copy, Debug)]
+pub struct Submission<'a> {
+    pub user: &'a User,
+    /// The envelope sender (SMTP `MAIL FROM`).
+    pub sender: &'a str,
+    /// The envelope recipients (SMTP `RCPT TO`), Bcc recipients among them.
+    pub recipients: &'a [String],
+    /// The message as the client sent it.
+    pub raw: &'a [u8],
+}
+
+/// What [`Store::submit`] did.
+#[derive(Clone, Debug)]
+pub struct Submitted {
+    /// The copy in the sender's \Sent mailbox.
+    pub sent: AppendOutcome,
+    /// The message's `Message-ID` (given by the client or added).
+    pub message_id: String,
+    /// One entry per recipient domain.
+    pub queued: Vec<OutboundId>,
+}
+
+/// Where one recipient of an outbound entry stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecipientStatus {
+    /// Not yet accepted by the relay (never tried, or refused for now).
+    Pending,
+    /// The relay took responsibility for it.
+    Delivered,
+    /// Refused for good, or given up; the sender was told.
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundRecipient {
+    pub address: String,
+    pub status: RecipientStatus,
+    /// The relay's last reply about it (or why it could not be asked).
+    pub last_reply: Option<String>,
+}
+
+/// One queued message for the recipients of one domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundEntry {
+    pub id: OutboundId,
+    /// The sending user: a failure notice goes to their INBOX.
+    pub user: UserId,
+    /// The envelope sender.
+    pub sender: String,
+    pub domain: String,
+    pub recipients: Vec<OutboundRecipient>,
+    pub message_id: String,
+    pub created: Timestamp,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Not tried again before this time.
+    pub next_attempt: Timestamp,
+    /// The message as relayed (without Bcc). Engines keep it apart from the fields above.
+    #[serde(skip)]
+    pub raw: Vec<u8>,
+}
+
+impl OutboundEntry {
+    pub fn pending(&self) -> impl Iterator<Item = &OutboundRecipient> {
+        self.recipients
+            .iter()
+            .filter(|r| r.status == RecipientStatus::Pending)
+    }
+}
+
+/// An entry leased to one worker; only the holder of `lease` can record its attempt.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub entry: OutboundEntry,
+    pub lease: RecordId,
+}
+
+/// The relay's answer about one pending recipient (a reply code and its text), or for a
+/// connection that failed, a made-up temporary one (code 4xx) saying why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayReply {
+    pub code: u16,
+    pub text: String,
+}
+
+/// How the queue retries.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// The wait after the first failed attempt; it doubles with each further one.
+    pub backoff_base: Duration,
+    /// The longest wait between two attempts.
+    pub backoff_max: Duration,
+    /// Recipients still pending this long after submission are given up.
+    pub max_age: Duration,
+    /// The host named in delivery status notifications (`Reporting-MTA`).
+    pub reporting_host: String,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            backoff_base: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(4 * 3600),
+            max_age: Duration::from_secs(4 * 24 * 3600),
+            reporting_host: "localhost".into(),
+        }
+    }
+}
+
+/// What recording an attempt did with the entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Every recipient is settled; the entry is gone.
+    Finished { failed: usize },
+    /// Some recipients wait for another attempt at `next_attempt`.
+    Retrying { next_attempt: Timestamp },
+    /// The lease ran out and another worker holds the entry: nothing was recorded.
+    LeaseLost,
+}
+
+impl Store {
+    /// Accepts a message `submission.user` sends: checks the sender and From, completes the
+    /// header, stores the \Sent copy and queues the relayed copy, all or nothing.
+    /// `AddressError::NotOwned` for a sender or From address that is not the user's,
+    /// `AddressError::Invalid` for a malformed recipient.
+    pub async fn submit(&self, submission: Submission<'_>) -> Result<Submitted> {
+        let user = submission.user;
+        self.check_sender(user, submission.sender).await?;
+        let (sent_raw, message_id) = completed_header(&submission, now());
+        let from = from_addresses(&sent_raw);
+        if from.is_empty() {
+            return Err(AddressError::NotOwned("the message has no From address".into()).into());
+        }
+        for address in &from {
+            self.check_sender(user, address).await?;
+        }
+        let relayed = without_field(&sent_raw, b"bcc");
+        let entries = entries_by_domain(&submission, &message_id, relayed)?;
+        let sent = self.sent_mailbox(user.id).await?;
+        let mut flags = Flags::new();
+        flags.insert(Flag::Seen);
+        let message = self.analyse_for_append(sent_raw, flags).await?;
+        let queued = entries.iter().map(|e| e.id).collect();
+        let (outcome, wakes) = self
+            .backend()
+            .enqueue(Some((sent, message)), entries)
+            .await?;
+        self.publish(wakes);
+        let sent = outcome.ok_or(Defect::Bug("the backend stored no sent copy"))?;
+        Ok(Submitted {
+            sent,
+            message_id,
+            queued,
+        })
+    }
+
+    /// Queues entries made elsewhere (forwards, autoreplies, the API), without a sent copy.
+    pub async fn enqueue_outbound(&self, entries: Vec<OutboundEntry>) -> Result<()> {
+        self.backend().enqueue(None, entries).await?;
+        Ok(())
+    }
+
+    /// Leases up to `limit` entries that are due, for `lease` long.
+    pub async fn claim_outbound(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>> {
+        let now = now();
+        let until = now.saturating_add(secs(lease));
+        let token = RecordId::new();
+        let entries = self
+            .backend()
+            .claim_outbound(now, until, token, limit)
+            .await?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| Claimed {
+                entry,
+                lease: token,
+            })
+            .collect())
+    }
+
+    /// Records one attempt of a claimed entry: `replies` holds the relay's answer for each
+    /// recipient that was pending, in the entry's order. 2xx delivered, 5xx failed, anything
+    /// else stays pending (given up once the entry is older than `policy.max_age`). Failed
+    /// recipients are reported to the sender's INBOX in the same unit.
+    pub async fn record_attempt(
+        &self,
+        claimed: Claimed,
+        replies: &[RelayReply],
+        policy: &RetryPolicy,
+    ) -> Result<AttemptOutcome> {
+        let now = now();
+        let Claimed { mut entry, lease } = claimed;
+        let id = entry.id;
+        let mut newly_failed = Vec::new();
+        let pending = entry
+            .recipients
+            .iter_mut()
+            .filter(|r| r.status == RecipientStatus::Pending);
+        for (recipient, reply) in pending.zip(replies) {
+            recipient.last_reply = Some(format!("{} {}", reply.code, reply.text));
+            recipient.status = match reply.code {
+                200..=299 => RecipientStatus::Delivered,
+                500..=599 => RecipientStatus::Failed,
+                _ => RecipientStatus::Pending,
+            };
+            if recipient.status == RecipientStatus::Failed {
+                newly_failed.push(recipient.clone());
+            }
+        }
+        entry.attempts = entry.attempts.saturating_add(1);
+        let expired = now.saturating_sub(entry.created) >= secs(policy.max_age);
+        if expired {
+            for recipient in entry
+                .recipients
+                .iter_mut()
+                .filter(|r| r.status == RecipientStatus::Pending)
+            {
+                recipient.status = RecipientStatus::Failed;
+                newly_failed.push(recipient.clone());
+            }
+        }
+        let dsn = if newly_failed.is_empty() {
+            None
+        } else {
+            let inbox = self.get_mailbox(entry.user, INBOX).await?;
+            let report = dsn::failure_report(&entry, &newly_failed, policy, now);
+            let message = self.analyse_for_append(report, Flags::new()).await?;
+            Some((inbox.id, message))
+        };
+        let outcome = if entry.pending().next().is_some() {
+            let next_attempt = now.saturating_add(secs(backoff(policy, entry.attempts)));
+            entry.next_attempt = next_attempt;
+            AttemptOutcome::Retrying { next_attempt }
+        } else {
+            AttemptOutcome::Finished {
+                failed: entry
+                    .recipients
+                    .iter()
+                    .filter(|r| r.status == RecipientStatus::Failed)
+                    .count(),
+            }
+        };
+        let next = matches!(outcome, AttemptOutcome::Retrying { .. }).then_some(entry);
+        let (recorded, wakes) = self.backend().finish_outbound(id, lease, next, dsn).await?;
+        self.publish(wakes);
+        Ok(if recorded {
+            outcome
+        } else {
+            AttemptOutcome::LeaseLost
+        })
+    }
+
+    /// Every queued entry, oldest first (bodies included).
+    pub async fn list_outbound(&self) -> Result<Vec<OutboundEntry>> {
+        self.backend().list_outbound().await
+    }
+
+    /// `Ok` when `address` may be `user`'s sender: it reaches them (their own address, `+tag`
+    /// and dots ignored, or a wildcard of theirs); `AddressError::NotOwned` otherwise.
+    pub async fn check_sender(&self, user: &User, address: &str) -> Result<()> {
+        let not_owned = || Error::from(AddressError::NotOwned(address.to_string()));
+        match self.resolve_recipient(address).await {
+            Ok(recipient) if recipient.user.id == user.id => Ok(()),
+            // Another user's, nobody's, or a disabled user's address: not this user's.
+            Ok(_) | Err(Error::Address(_) | Error::Auth(_)) => Err(not_owned()),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn sent_mailbox(&self, user: UserId) -> Result<MailboxId> {
+        self.list_mailboxes(user)
+            .await?
+            .into_iter()
+            .find(|m| m.special_use == Some(SpecialUse::Sent))
+            .map(|m| m.id)
+            .ok_or_else(|| MailboxError::NotFound.into())
+    }
+}
+
+fn secs(duration: Duration) -> Timestamp {
+    Timestamp::try_from(duration.as_secs()).unwrap_or(Timestamp::MAX)
+}
+
+/// The wait after `attempts` failed attempts: base, 2×base, 4×base… up to the maximum.
+fn backoff(policy: &RetryPolicy, attempts: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.saturating_sub(1));
+    policy
+        .backoff_base
+        .saturating_mul(factor)
+        .min(policy.backoff_max)
+}
+
+/// The message with `Message-ID` and `Date` put in front when the client left them out,
+/// and its Message-ID (with angle brackets).
+fn completed_header(submission: &Submission<'_>, now: Timestamp) -> (Vec<u8>, String) {
+    let raw = submission.raw;
+    let mut given_id = None;
+    let mut has_date = false;
+    for field in HeaderFields::new(raw) {
+        if field.name.eq_ignore_ascii_case(b"message-id") {
+            given_id = Some(String::from_utf8_lossy(field.value).trim().to_string());
+        } else if field.name.eq_ignore_ascii_case(b"date") {
+            has_date = true;
+        }
+    }
+    let mut added = String::new();
+    let message_id = match given_id.filter(|id| !id.is_empty()) {
+        Some(id) => id,
+        None => {
+            let domain = submission
+                .sender
+                .rsplit_once('@')
+                .map_or("localhost", |(_, domain)| domain);
+            let id = format!("<{}@{domain}>", RecordId::new());
+            added.push_str(&format!("Message-ID: {id}\r\n"));
+            id
+        }
+    };
+    if !has_date {
+        let date = mail_parser::DateTime::from_timestamp(now).to_rfc822();
+        added.push_str(&format!("Date: {date}\r\n"));
+    }
+    let mut completed = Vec::with_capacity(added.len() + raw.len());
+    completed.extend_from_slice(added.as_bytes());
+    completed.extend_from_slice(raw);
+    (completed, message_id)
+}
+
+/// The addresses of the From header (`local@domain` each).
+fn from_addresses(raw: &[u8]) -> Vec<String> {
+    HeaderFields::new(raw)
+        .filter(|field| field.name.eq_ignore_ascii_case(b"from"))
+        .flat_map(|field| crate::mime::address::parse_address_list(field.value))
+        .filter_map(|address| match (address.mailbox, address.host) {
+            (Some(mailbox), Some(host)) => Some(format!("{mailbox}@{host}")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `raw` without the header fields called `name` (lower-case), every other byte kept.
+fn without_field(raw: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(raw.len());
+    let mut next = 0;
+    for field in HeaderFields::new(raw) {
+        if field.name.eq_ignore_ascii_case(name) {
+            kept.extend_from_slice(&raw[next..field.range.start]);
+            next = field.range.end;
+        }
+    }
+    kept.extend_from_slice(&raw[next..]);
+    kept
+}
+
+/// One queue entry per recipient domain (lower-cased), recipients in the order given.
+fn entries_by_domain(
+    submission: &Submission<'_>,
+    message_id: &str,
+    relayed: Vec<u8>,
+) -> Result<Vec<OutboundEntry>> {
+    let mut by_domain: BTreeMap<String, Vec<OutboundRecipient>> = BTreeMap::new();
+    for address in submission.recipients {
+        let address = address.trim();
+        accounts::normalize_address(address)?;
+        let domain = address
+            .rsplit_once('@')
+            .map(|(_, domain)| domain.to_lowercase())
+            .unwrap_or_default();
+        by_domain
+            .entry(domain)
+            .or_default()
+            .push(OutboundRecipient {
+                address: address.to_string(),
+                status: RecipientStatus::Pending,
+                last_reply: None,
+            });
+    }
+    let created = now();
+    Ok(by_domain
+        .into_iter()
+        .map(|(domain, recipients)| OutboundEntry {
+            id: OutboundId::new(),
+            user: submission.user.id,
+            sender: submission.sender.to_string(),
+            domain,
+            recipients,
+            message_id: message_id.to_string(),
+            created,
+            attempts: 0,
+            next_attempt: created,
+            raw: relayed.clone(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bcc_is_removed_with_its_folded_lines_and_nothing_else() {
+        let raw = b"From: a@x.org\r\nBcc: hidden@y.org,\r\n other@z.org\r\nTo: b@y.org\r\n\r\nBcc: in body\r\n";
+        assert_eq!(
+            without_field(raw, b"bcc"),
+            b"From: a@x.org\r\nTo: b@y.org\r\n\r\nBcc: in body\r\n"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let policy = RetryPolicy {
+            backoff_base: Duration::from_secs(10),
+            backoff_max: Duration::from_secs(50),
+            ..RetryPolicy::default()
+        };
+        let waits: Vec<u64> = (1..=5).map(|n| backoff(&policy, n).as_secs()).collect();
+        assert_eq!(waits, [10, 20, 40, 50, 50]);
+    }
+}
