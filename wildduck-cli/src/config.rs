@@ -898,8 +898,8 @@ mod tests {
             printed
                 .matches("allow_plaintext_login = \"loopback\"")
                 .count(),
-            2,
-            "{printed}"
+            3,
+            "IMAP, POP3 and submission: {printed}"
         );
         let file = write_config("[imap]\nallow_plaintext_login = \"sometimes\"\n");
         assert_eq!(
