@@ -32,6 +32,7 @@ impl Server {
                 "[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{ROOT_TOKEN}\"\n\
                  [imap]\nlisten = \"127.0.0.1:0\"\n[pop3]\nlisten = \"127.0.0.1:0\"\n\
                  [lmtp]\nenabled = false\n\
+                 [submission]\nenabled = false\n\
                  [limits]\nmax_user_failures = 1000\nmax_ip_failures = 1000\n\
                  failure_delay_ms = 0\nmax_failure_delay_ms = 0\n\
                  [initial_account]\ncreate = false\n[log]\nformat = \"json\"\n"

@@ -286,7 +286,7 @@ fn with_json_serve_announces_its_events_as_json_lines() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut events = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let line = lines.next().expect("an event line").unwrap();
         events.push(serde_json::from_str::<serde_json::Value>(&line).expect("JSON"));
     }
@@ -296,7 +296,8 @@ fn with_json_serve_announces_its_events_as_json_lines() {
     assert_eq!(events[1]["event"], "listening");
     assert_eq!(events[1]["protocol"], "imap");
     assert_eq!(events[2]["protocol"], "pop3");
-    assert_eq!(events[3]["protocol"], "lmtp");
+    assert_eq!(events[3]["protocol"], "smtp");
+    assert_eq!(events[4]["protocol"], "lmtp");
     assert!(
         events[2]["address"]
             .as_str()
@@ -642,7 +643,7 @@ fn without_any_configuration_the_store_is_wildduck_data_in_the_working_directory
         .env("WILDDUCK_SUBMISSION_LISTEN", "127.0.0.1:0")
         .env("WILDDUCK_API_LISTEN", "127.0.0.1:0")
         .current_dir(env.dir.path());
-    let server = Server::spawn(command, 4);
+    let server = Server::spawn(command, 5);
     // The HTTP API is on by default, next to IMAP and POP3, over the same store.
     let health = http_get(server.address("API (plain)"), "/health");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
@@ -801,7 +802,7 @@ fn lmtp_delivers_per_recipient_and_imap_reads_back_the_exact_bytes() {
         ]);
     }
     let config = write_config(&env, "[initial_account]\ncreate = false\n");
-    let server = Server::start(&env, &config, 3);
+    let server = Server::start(&env, &config, 4);
     let lmtp = server.address("LMTP (plain)");
     let imap = server.address("IMAP (plain)");
 
@@ -1002,7 +1003,7 @@ fn postfix_relays_smtp_mail_into_the_store_over_lmtp() {
         "ann@example.com",
     ]);
     let config = write_config(&env, "[initial_account]\ncreate = false\n");
-    let server = Server::start(&env, &config, 3);
+    let server = Server::start(&env, &config, 4);
     let postfix = Postfix::start(&env.path("postfix"), server.address("LMTP (plain)"));
     let imap = server.address("IMAP (plain)");
 
