@@ -78,10 +78,94 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialog<S> {
 pub(crate) trait Commands {
     type Stream: AsyncRead + AsyncWrite + Unpin;
 
-    fn dialog(&mut self) -> &mut Dialog<Self::Stream>;
+    fn dialog(&mut self) -> &mut Dialog<Self::Stream> {
+        self.parts().0
+    }
 
     /// Answers one command line (its replies queued on the wire).
     async fn command(&mut self, line: &[u8]) -> io::Result<Next>;
+
+    /// What MAIL and RCPT have gathered: the message body comes to it.
+    type Transaction: Envelope;
+
+    /// The dialog and the transaction at once (a BDAT chunk goes from one into the other).
+    fn parts(&mut self) -> (&mut Dialog<Self::Stream>, &mut Option<Self::Transaction>);
+
+    fn transaction(&mut self) -> &mut Option<Self::Transaction> {
+        self.parts().1
+    }
+
+    /// The largest message body accepted, in bytes.
+    fn body_limit(&self) -> usize;
+
+    /// Takes the body (or the news that it was too big) and answers; the transaction ends.
+    async fn finish(&mut self, transaction: Self::Transaction, body: Body);
+
+    /// Why the message data can not come now, if it can not.
+    fn data_refusal(&mut self) -> Option<Reply> {
+        match self.transaction() {
+            None => Some(Reply::new(503, "5.5.1", "MAIL first")),
+            Some(t) if !t.has_recipients() => Some(Reply::new(554, "5.5.1", "No valid recipients")),
+            Some(_) => None,
+        }
+    }
+
+    /// DATA: the body up to the lone dot.
+    async fn data(&mut self) -> io::Result<Next> {
+        let after_bdat = self
+            .transaction()
+            .as_mut()
+            .is_some_and(|t| t.chunks().started());
+        let refusal = if after_bdat {
+            Some(Reply::new(503, "5.5.1", "DATA after BDAT"))
+        } else {
+            self.data_refusal()
+        };
+        if let Some(reply) = refusal {
+            return Ok(self.dialog().bad(reply));
+        }
+        let limit = self.body_limit();
+        let wire = &mut self.dialog().wire;
+        wire.reply(&Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"));
+        let body = wire.read_data(limit).await?;
+        if let Some(transaction) = self.transaction().take() {
+            self.finish(transaction, body).await;
+        }
+        Ok(Next::Continue)
+    }
+
+    /// BDAT: one chunk of the body; the last one ends it.
+    async fn bdat(&mut self, size: usize, is_last: bool) -> io::Result<Next> {
+        let limit = self.body_limit();
+        let refusal = self.data_refusal();
+        // The chunk follows the command whatever the answer: read it, keep it if it counts.
+        let (dialog, transaction) = self.parts();
+        let sink = match (&refusal, transaction.as_mut()) {
+            (None, Some(transaction)) => transaction.chunks().sink(size, limit),
+            _ => None,
+        };
+        dialog.wire.read_chunk(size, sink).await?;
+        if let Some(reply) = refusal {
+            return Ok(self.dialog().bad(reply));
+        }
+        if !is_last {
+            self.dialog()
+                .wire
+                .reply(&Reply::new(250, "2.0.0", format!("{size} octets received")));
+            return Ok(Next::Continue);
+        }
+        if let Some(mut transaction) = self.transaction().take() {
+            let body = transaction.chunks().body();
+            self.finish(transaction, body).await;
+        }
+        Ok(Next::Continue)
+    }
+}
+
+/// A transaction as the body commands see it.
+pub(crate) trait Envelope {
+    fn chunks(&mut self) -> &mut Chunks;
+    fn has_recipients(&self) -> bool;
 }
 
 /// Runs a session after its greeting until the client leaves, a command closes it, too

@@ -29,11 +29,21 @@ pub(crate) struct Session<S> {
 }
 
 /// What MAIL, RCPT and BDAT have gathered so far.
-struct Transaction {
+pub(crate) struct Transaction {
     return_path: String,
     smtputf8: bool,
     recipients: Vec<Recipient>,
     chunks: Chunks,
+}
+
+impl dialog::Envelope for Transaction {
+    fn chunks(&mut self) -> &mut Chunks {
+        &mut self.chunks
+    }
+
+    fn has_recipients(&self) -> bool {
+        !self.recipients.is_empty()
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
@@ -187,59 +197,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Err(err) => Ok(store_error_reply(&err)),
         }
     }
+}
 
-    async fn data(&mut self) -> io::Result<Next> {
-        let refusal = match &self.transaction {
-            Some(t) if t.chunks.started() => Some(Reply::new(503, "5.5.1", "DATA after BDAT")),
-            _ => self.data_refusal(),
-        };
-        if let Some(reply) = refusal {
-            return Ok(self.bad(reply));
-        }
-        self.dialog
-            .wire
-            .reply(&Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"));
-        let body = self.dialog.wire.read_data(self.body_limit()).await?;
-        if let Some(transaction) = self.transaction.take() {
-            self.finish(transaction, body).await;
-        }
-        Ok(Next::Continue)
-    }
+impl<S: AsyncRead + AsyncWrite + Unpin> Commands for Session<S> {
+    type Stream = S;
+    type Transaction = Transaction;
 
-    async fn bdat(&mut self, size: usize, is_last: bool) -> io::Result<Next> {
-        let limit = self.body_limit();
-        let refusal = self.data_refusal();
-        // The chunk follows the command whatever the answer: read it, keep it if it counts.
-        let sink = match (&refusal, self.transaction.as_mut()) {
-            (None, Some(transaction)) => transaction.chunks.sink(size, limit),
-            _ => None,
-        };
-        self.dialog.wire.read_chunk(size, sink).await?;
-        if let Some(reply) = refusal {
-            return Ok(self.bad(reply));
-        }
-        if !is_last {
-            self.dialog
-                .wire
-                .reply(&Reply::new(250, "2.0.0", format!("{size} octets received")));
-            return Ok(Next::Continue);
-        }
-        if let Some(mut transaction) = self.transaction.take() {
-            let body = transaction.chunks.body();
-            self.finish(transaction, body).await;
-        }
-        Ok(Next::Continue)
-    }
-
-    /// Why the message data can not come now, if it can not.
-    fn data_refusal(&self) -> Option<Reply> {
-        match &self.transaction {
-            None => Some(Reply::new(503, "5.5.1", "MAIL first")),
-            Some(t) if t.recipients.is_empty() => {
-                Some(Reply::new(554, "5.5.1", "No valid recipients"))
-            }
-            Some(_) => None,
-        }
+    fn parts(&mut self) -> (&mut Dialog<S>, &mut Option<Transaction>) {
+        (&mut self.dialog, &mut self.transaction)
     }
 
     fn body_limit(&self) -> usize {
@@ -288,14 +253,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             }
             self.dialog.wire.reply(reply);
         }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Commands for Session<S> {
-    type Stream = S;
-
-    fn dialog(&mut self) -> &mut Dialog<S> {
-        &mut self.dialog
     }
 
     async fn command(&mut self, line: &[u8]) -> io::Result<Next> {

@@ -31,11 +31,21 @@ pub(super) struct Session {
 }
 
 /// What MAIL, RCPT and BDAT have gathered so far.
-struct Transaction {
+pub(crate) struct Transaction {
     sender: String,
     smtputf8: bool,
     recipients: Vec<String>,
     chunks: Chunks,
+}
+
+impl dialog::Envelope for Transaction {
+    fn chunks(&mut self) -> &mut Chunks {
+        &mut self.chunks
+    }
+
+    fn has_recipients(&self) -> bool {
+        !self.recipients.is_empty()
+    }
 }
 
 impl Session {
@@ -85,10 +95,6 @@ impl Session {
 
     fn max_message_size(&self) -> u64 {
         self.shared.store.config().max_message_size
-    }
-
-    fn body_limit(&self) -> usize {
-        usize::try_from(self.max_message_size()).unwrap_or(usize::MAX)
     }
 
     async fn respond(&mut self, line: &[u8]) -> io::Result<Next> {
@@ -367,58 +373,31 @@ impl Session {
         transaction.recipients.push(address.into_owned());
         Ok(Reply::new(250, "2.1.5", "Recipient ok"))
     }
+}
 
-    /// Why the message data can not come now, if it can not.
-    fn data_refusal(&self) -> Option<Reply> {
-        match &self.transaction {
-            None => Some(Reply::new(503, "5.5.1", "MAIL first")),
-            Some(t) if t.recipients.is_empty() => {
-                Some(Reply::new(554, "5.5.1", "No valid recipients"))
-            }
-            Some(_) => None,
-        }
+/// How an AUTH exchange ended.
+enum Exchange {
+    Done((String, String)),
+    Failed(Reply),
+    Closed,
+}
+
+/// What a `334` challenge brought.
+enum Challenge {
+    Response(Vec<u8>),
+    Over(Exchange),
+}
+
+impl Commands for Session {
+    type Stream = Stream;
+    type Transaction = Transaction;
+
+    fn parts(&mut self) -> (&mut Dialog<Stream>, &mut Option<Transaction>) {
+        (&mut self.dialog, &mut self.transaction)
     }
 
-    async fn data(&mut self) -> io::Result<Next> {
-        let refusal = match &self.transaction {
-            Some(t) if t.chunks.started() => Some(Reply::new(503, "5.5.1", "DATA after BDAT")),
-            _ => self.data_refusal(),
-        };
-        if let Some(reply) = refusal {
-            return Ok(self.dialog.bad(reply));
-        }
-        self.wire()
-            .reply(&Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"));
-        let limit = self.body_limit();
-        let body = self.wire().read_data(limit).await?;
-        if let Some(transaction) = self.transaction.take() {
-            self.finish(transaction, body).await;
-        }
-        Ok(Next::Continue)
-    }
-
-    async fn bdat(&mut self, size: usize, is_last: bool) -> io::Result<Next> {
-        let limit = self.body_limit();
-        let refusal = self.data_refusal();
-        // The chunk follows the command whatever the answer: read it, keep it if it counts.
-        let sink = match (&refusal, self.transaction.as_mut()) {
-            (None, Some(transaction)) => transaction.chunks.sink(size, limit),
-            _ => None,
-        };
-        self.dialog.wire.read_chunk(size, sink).await?;
-        if let Some(reply) = refusal {
-            return Ok(self.dialog.bad(reply));
-        }
-        if !is_last {
-            self.wire()
-                .reply(&Reply::new(250, "2.0.0", format!("{size} octets received")));
-            return Ok(Next::Continue);
-        }
-        if let Some(mut transaction) = self.transaction.take() {
-            let body = transaction.chunks.body();
-            self.finish(transaction, body).await;
-        }
-        Ok(Next::Continue)
+    fn body_limit(&self) -> usize {
+        usize::try_from(self.max_message_size()).unwrap_or(usize::MAX)
     }
 
     /// Hands the message to the store and answers once; the transaction ends.
@@ -452,27 +431,6 @@ impl Session {
             }
         };
         self.wire().reply(&reply);
-    }
-}
-
-/// How an AUTH exchange ended.
-enum Exchange {
-    Done((String, String)),
-    Failed(Reply),
-    Closed,
-}
-
-/// What a `334` challenge brought.
-enum Challenge {
-    Response(Vec<u8>),
-    Over(Exchange),
-}
-
-impl Commands for Session {
-    type Stream = Stream;
-
-    fn dialog(&mut self) -> &mut Dialog<Stream> {
-        &mut self.dialog
     }
 
     async fn command(&mut self, line: &[u8]) -> io::Result<Next> {
