@@ -1679,3 +1679,95 @@ fn mail_waits_while_the_relay_is_down_and_goes_out_when_it_is_back() {
             .is_empty()
     });
 }
+
+// ---- forwarding ----
+
+/// Through the API: a user ann@example.org who forwards to copy@remote.test and a forwarded
+/// address fwd@example.org → far@remote.test; then one LMTP transaction to both. Prints the
+/// RCPT and DATA codes as JSON.
+const FORWARD_SETUP_AND_DELIVER: &str = r#"
+import json, smtplib, sys, urllib.request
+api, token, host, lmtp_port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def post(path, body):
+    request = urllib.request.Request(api + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "X-Access-Token": token})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read())["success"] is True
+post("/users", {"username": "ann", "password": "ann-password-1", "address": "ann@example.org",
+                "targets": ["copy@remote.test", "https://example.com/not-sent-yet"]})
+post("/addresses/forwarded", {"address": "fwd@example.org", "targets": ["far@remote.test"]})
+raw = "From: sender@example.net\r\nSubject: forward me\r\nMessage-ID: <fwd-1@example.net>\r\n\r\nHello.\r\n"
+lmtp = smtplib.LMTP(host, lmtp_port)
+lmtp.ehlo()
+lmtp.mail("sender@example.net")
+result = {"rcpt": [lmtp.rcpt(r)[0] for r in ["fwd@example.org", "ann@example.org"]]}
+result["data"] = [lmtp.data(raw)[0], lmtp.getreply()[0]]
+lmtp.quit()
+print(json.dumps(result))
+"#;
+
+/// LMTP mail to a forwarded address leaves through the outbound queue to its target (the
+/// aiosmtpd sink), with the original envelope sender and this hop's `Delivered-To`; a user
+/// with forwarding targets keeps a copy in INBOX and forwards it too.
+#[test]
+fn lmtp_mail_to_a_forwarded_address_and_a_forwarding_user_reaches_the_targets() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = Sink::start(port, "accept");
+    let config = env.path("wildduck.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nhostname = \"example.org\"\n[initial_account]\ncreate = false\n\
+             [api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"forward-test-token\"\n\
+             [imap]\nlisten = \"127.0.0.1:0\"\n[pop3]\nenabled = false\n\
+             [lmtp]\nlisten = \"127.0.0.1:0\"\n[submission]\nlisten = \"127.0.0.1:0\"\n\
+             [outbound]\nrelay = \"smtp://127.0.0.1:{port}\"\n\
+             backoff_base_secs = 1\npoll_interval_ms = 100\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&env, &config, 4);
+    let api = server.address("API (plain)");
+    let lmtp = server.address("LMTP (plain)");
+    let args = [
+        format!("http://{api}"),
+        "forward-test-token".into(),
+        lmtp.ip().to_string(),
+        lmtp.port().to_string(),
+    ];
+    let (status, text) = python(FORWARD_SETUP_AND_DELIVER, &args);
+    assert_eq!(status, 0, "{text}");
+    let codes: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(codes["rcpt"], serde_json::json!([250, 250]), "{codes}");
+    assert_eq!(codes["data"], serde_json::json!([250, 250]), "{codes}");
+
+    let mut relayed = [sink.received(), sink.received()];
+    relayed.sort_by_key(|m| m["to"].to_string());
+    assert_eq!(relayed[0]["to"], serde_json::json!(["copy@remote.test"]));
+    assert_eq!(relayed[1]["to"], serde_json::json!(["far@remote.test"]));
+    for (message, hop) in relayed.iter().zip(["ann@example.org", "fwd@example.org"]) {
+        assert_eq!(message["from"], "sender@example.net", "{message}");
+        let data = message["data"].as_str().unwrap();
+        assert!(
+            data.starts_with(&format!("Delivered-To: {hop}\r\nFrom: sender@example.net")),
+            "{data}"
+        );
+        assert!(data.contains("Subject: forward me"), "{data}");
+    }
+
+    let inbox = imap_mailbox(&server, "INBOX");
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert!(
+        inbox[0]["raw"]
+            .as_str()
+            .unwrap()
+            .starts_with("Delivered-To: ann@example.org\r\nReturn-Path: <sender@example.net>\r\n")
+    );
+    eventually("the queue is empty", || {
+        env.ok(&["queue", "list"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+}

@@ -247,7 +247,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Commands for Session<S> {
         };
         for (recipient, reply) in transaction.recipients.iter().zip(&replies) {
             if reply.code == 250 {
-                tracing::info!(recipient = %recipient.address, user = %recipient.user.username, "LMTP delivered");
+                let user = recipient.user().map(|user| user.username.as_str());
+                tracing::info!(recipient = %recipient.address, user, "LMTP delivered");
             } else {
                 tracing::info!(recipient = %recipient.address, code = reply.code, status = reply.status, "LMTP not delivered");
             }

@@ -23,11 +23,16 @@ pub struct Login {
     pub user: User,
     /// The application-specific password used, if it was one.
     pub asp: Option<AspId>,
+    /// The login used a temporary password (`Store::reset_password`): the account holder
+    /// should choose a new one.
+    pub require_password_change: bool,
 }
 
 /// The credential a password turned out to be.
 enum Credential {
     Account(PasswordCheck),
+    /// The temporary password of a reset, for `master` only.
+    Temporary,
     Asp(Box<AspRecord>),
 }
 
@@ -86,8 +91,14 @@ impl Store {
                 Ok(Login {
                     user: record.user,
                     asp: None,
+                    require_password_change: false,
                 })
             }
+            Credential::Temporary => Ok(Login {
+                user: record.user,
+                asp: None,
+                require_password_change: true,
+            }),
             Credential::Asp(asp) => {
                 let asp = asp.asp;
                 if !asp.scopes.contains(&scope) {
@@ -106,13 +117,15 @@ impl Store {
                 Ok(Login {
                     user: record.user,
                     asp: Some(asp.id),
+                    require_password_change: false,
                 })
             }
         }
     }
 
-    /// Which credential `password` is for this account: the account password, else (never
-    /// for `master`) a live ASP filed under the candidate's selector.
+    /// Which credential `password` is for this account: the account password, else for
+    /// `master` a live temporary password, else (never for `master`) a live ASP filed under
+    /// the candidate's selector.
     async fn credential(
         &self,
         record: &UserRecord,
@@ -123,6 +136,9 @@ impl Store {
         let check = blocking(move || Ok(accounts::verify_password(&candidate, &stored))).await?;
         if check != PasswordCheck::Mismatch {
             return Ok(Credential::Account(check));
+        }
+        if scope == Scope::Master && self.check_temp_password(record.user.id, password).await? {
+            return Ok(Credential::Temporary);
         }
         let Some(candidate) = asps::normalize(password).filter(|_| scope != Scope::Master) else {
             return Err(AuthError::InvalidCredentials.into());

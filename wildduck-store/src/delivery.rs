@@ -12,21 +12,50 @@
 //! once for all of them all the same (content blobs are keyed by hash). Sharing one analysis
 //! would need the MIME analysis to accept a prefix in front of an analysed message.
 
+mod forward;
 mod resolve;
 
-use crate::error::{AddressError, Result};
+use crate::error::{AddressError, AuthError, Result};
 use crate::model::{Address, AppendOutcome, Flags, User};
 use crate::names::INBOX;
+use crate::profiles::ForwardedAddress;
 use crate::store::Store;
 
 /// A recipient the store accepts mail for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Recipient {
     /// The address as the sender gave it (trimmed): what `Delivered-To` says.
     pub address: String,
-    /// The stored address it reached: the user's own, or a wildcard.
-    pub matched: Address,
-    pub user: User,
+    pub destination: Destination,
+}
+
+/// Where mail for a recipient goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Destination {
+    /// A user's INBOX (and the user's forwarding targets), through the stored address it
+    /// reached: the user's own, or a wildcard.
+    User { matched: Address, user: User },
+    /// A forwarded address: its targets only, no mailbox.
+    Forwarded(ForwardedAddress),
+}
+
+impl Recipient {
+    /// The user whose mailbox it reaches; `None` for a forwarded address.
+    pub fn user(&self) -> Option<&User> {
+        match &self.destination {
+            Destination::User { user, .. } => Some(user),
+            Destination::Forwarded(_) => None,
+        }
+    }
+}
+
+/// What a delivery did for one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// Stored in the user's INBOX (and queued to their forwarding targets, if any).
+    Stored(AppendOutcome),
+    /// Queued to a forwarded address's targets, or dropped as a forwarding loop.
+    Forwarded,
 }
 
 /// One message for [`Store::deliver`].
@@ -44,15 +73,25 @@ pub struct Delivery<'a> {
 const MAX_RETURN_PATH_BYTES: usize = 256;
 
 impl Store {
-    /// Which user `address` delivers to, in the order of [`resolve`]: exact, `+tag` and dots
-    /// ignored, wildcards. `AddressError::Invalid` or `NotFound`, or `AuthError::Disabled`
-    /// for a disabled user.
+    /// Where `address` delivers to: a forwarded address with that exact lookup key, else a
+    /// user in the order of [`resolve`]: exact, `+tag` and dots ignored, wildcards.
+    /// `AddressError::Invalid` or `NotFound`, or `AuthError::Disabled` for a disabled user or
+    /// a forwarded address whose forwarding is disabled.
     pub async fn resolve_recipient(&self, address: &str) -> Result<Recipient> {
+        let address_given = address.trim().to_string();
+        if let Some(forwarded) = self.find_forwarded(address).await? {
+            if forwarded.forwarded_disabled {
+                return Err(AuthError::Disabled.into());
+            }
+            return Ok(Recipient {
+                address: address_given,
+                destination: Destination::Forwarded(forwarded),
+            });
+        }
         let (matched, user) = resolve::resolve(self.backend(), address).await?;
         Ok(Recipient {
-            address: address.trim().to_string(),
-            matched,
-            user,
+            address: address_given,
+            destination: Destination::User { matched, user },
         })
     }
 
@@ -60,16 +99,24 @@ impl Store {
     /// result is `Ok` only once that copy is durable. A user reached by several recipients
     /// gets the message once, and each of those recipients the same result.
     /// `AddressError::Invalid` (and nothing stored) for a return path unfit for a header.
-    pub async fn deliver(&self, delivery: Delivery<'_>) -> Result<Vec<Result<AppendOutcome>>> {
+    pub async fn deliver(&self, delivery: Delivery<'_>) -> Result<Vec<Result<Delivered>>> {
         check_return_path(delivery.return_path)?;
-        let mut results: Vec<Result<AppendOutcome>> = Vec::with_capacity(delivery.recipients.len());
+        let mut results: Vec<Result<Delivered>> = Vec::with_capacity(delivery.recipients.len());
         for (index, recipient) in delivery.recipients.iter().enumerate() {
-            let earlier = delivery.recipients[..index]
-                .iter()
-                .position(|other| other.user.id == recipient.user.id);
-            let result = match earlier {
-                Some(first) => results[first].clone(),
-                None => self.deliver_to_one(&delivery, recipient).await,
+            let result = match &recipient.destination {
+                Destination::Forwarded(forwarded) => {
+                    self.forward_for_address(&delivery, recipient, forwarded)
+                        .await
+                }
+                Destination::User { user, .. } => {
+                    let earlier = delivery.recipients[..index]
+                        .iter()
+                        .position(|other| other.user().is_some_and(|u| u.id == user.id));
+                    match earlier {
+                        Some(first) => results[first].clone(),
+                        None => self.deliver_to_one(&delivery, recipient, user).await,
+                    }
+                }
             };
             results.push(result);
         }
@@ -80,10 +127,15 @@ impl Store {
         &self,
         delivery: &Delivery<'_>,
         recipient: &Recipient,
-    ) -> Result<AppendOutcome> {
-        let inbox = self.get_mailbox(recipient.user.id, INBOX).await?;
+        user: &User,
+    ) -> Result<Delivered> {
+        let inbox = self.get_mailbox(user.id, INBOX).await?;
         let message = with_trace_headers(delivery, recipient);
-        self.append(inbox.id, &message, &Flags::new(), None).await
+        let stored = self.append(inbox.id, &message, &Flags::new(), None).await?;
+        // The copy is durable; the forward is queued after it (a failure here is the
+        // sender's to retry, and the user then gets a second copy, never none).
+        self.forward_for_user(delivery, recipient, user).await?;
+        Ok(Delivered::Stored(stored))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod model;
 mod names;
 pub mod notify;
 mod outbound;
+mod profiles;
 mod search;
 mod store;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
@@ -32,7 +33,7 @@ pub use accounts::{PlaintextLogin, normalize_address};
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::Login;
 pub use backend::LiveContent;
-pub use delivery::{Delivery, Recipient};
+pub use delivery::{Delivered, Delivery, Destination, Recipient};
 pub use error::*;
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
@@ -41,6 +42,10 @@ pub use notify::Subscription;
 pub use outbound::{
     AttemptOutcome, Claimed, OutboundEntry, OutboundRecipient, RecipientStatus, RelayReply,
     RetryPolicy, Submission, Submitted,
+};
+pub use profiles::{
+    AddressDetails, ForwardTarget, ForwardedAddress, ForwardedAutoreply, NewForwarded, UserProfile,
+    normalize_tags, tags_match,
 };
 pub use store::{Store, StoreConfig};
 pub use webmail::DisplayMessage;

@@ -80,8 +80,9 @@ pub struct OutboundRecipient {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundEntry {
     pub id: OutboundId,
-    /// The sending user: a failure notice goes to their INBOX.
-    pub user: UserId,
+    /// The sending user: a failure notice goes to their INBOX. `None` for a forward from a
+    /// forwarded address, which has no mailbox: its failures are logged only.
+    pub user: Option<UserId>,
     /// The envelope sender.
     pub sender: String,
     pub domain: String,
@@ -172,7 +173,12 @@ impl Store {
             self.check_sender(user, address).await?;
         }
         let relayed = without_field(&sent_raw, b"bcc");
-        let entries = entries_by_domain(&submission, &message_id, relayed)?;
+        let envelope = Envelope {
+            user: Some(user.id),
+            sender: submission.sender,
+            recipients: submission.recipients,
+        };
+        let entries = entries_by_domain(&envelope, &message_id, relayed)?;
         let sent = self.sent_mailbox(user.id).await?;
         let mut flags = Flags::new();
         flags.insert(Flag::Seen);
@@ -256,13 +262,17 @@ impl Store {
                 newly_failed.push(recipient.clone());
             }
         }
-        let dsn = if newly_failed.is_empty() {
-            None
-        } else {
-            let inbox = self.get_mailbox(entry.user, INBOX).await?;
+        let notify = entry.user.filter(|_| !newly_failed.is_empty());
+        if notify.is_none() && !newly_failed.is_empty() {
+            tracing::warn!(entry = %entry.id, failed = newly_failed.len(), "forward failed; no mailbox to notify");
+        }
+        let dsn = if let Some(user) = notify {
+            let inbox = self.get_mailbox(user, INBOX).await?;
             let report = dsn::failure_report(&entry, &newly_failed, policy, now);
             let message = self.analyse_for_append(report, Flags::new()).await?;
             Some((inbox.id, message))
+        } else {
+            None
         };
         let outcome = if entry.pending().next().is_some() {
             let next_attempt = now.saturating_add(secs(backoff(policy, entry.attempts)));
@@ -297,8 +307,8 @@ impl Store {
     pub async fn check_sender(&self, user: &User, address: &str) -> Result<()> {
         let not_owned = || Error::from(AddressError::NotOwned(address.to_string()));
         match self.resolve_recipient(address).await {
-            Ok(recipient) if recipient.user.id == user.id => Ok(()),
-            // Another user's, nobody's, or a disabled user's address: not this user's.
+            Ok(recipient) if recipient.user().is_some_and(|u| u.id == user.id) => Ok(()),
+            // Another user's, a forwarded address, nobody's, or a disabled user's address.
             Ok(_) | Err(Error::Address(_) | Error::Auth(_)) => Err(not_owned()),
             Err(other) => Err(other),
         }
@@ -389,14 +399,22 @@ fn without_field(raw: &[u8], name: &[u8]) -> Vec<u8> {
     kept
 }
 
+/// Who sends to whom, for the queue.
+pub(crate) struct Envelope<'a> {
+    /// Told of failures in their INBOX.
+    pub user: Option<UserId>,
+    pub sender: &'a str,
+    pub recipients: &'a [String],
+}
+
 /// One queue entry per recipient domain (lower-cased), recipients in the order given.
-fn entries_by_domain(
-    submission: &Submission<'_>,
+pub(crate) fn entries_by_domain(
+    envelope: &Envelope<'_>,
     message_id: &str,
     relayed: Vec<u8>,
 ) -> Result<Vec<OutboundEntry>> {
     let mut by_domain: BTreeMap<String, Vec<OutboundRecipient>> = BTreeMap::new();
-    for address in submission.recipients {
+    for address in envelope.recipients {
         let address = address.trim();
         accounts::normalize_address(address)?;
         let domain = address
@@ -417,8 +435,8 @@ fn entries_by_domain(
         .into_iter()
         .map(|(domain, recipients)| OutboundEntry {
             id: OutboundId::new(),
-            user: submission.user.id,
-            sender: submission.sender.to_string(),
+            user: envelope.user,
+            sender: envelope.sender.to_string(),
             domain,
             recipients,
             message_id: message_id.to_string(),

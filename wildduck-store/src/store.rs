@@ -324,7 +324,9 @@ impl Store {
         let hash = blocking(move || accounts::hash_password(&password)).await?;
         self.backend()
             .update_user(user, UserUpdate::PasswordHash(hash))
-            .await
+            .await?;
+        // A new password ends a reset's temporary one, as in WildDuck.
+        self.clear_temp_password(user).await
     }
 
     pub async fn set_quota(&self, user: UserId, quota: Option<u64>) -> Result<()> {

@@ -18,7 +18,12 @@ use crate::model::*;
 use crate::store::Store;
 
 mod auth;
+mod profiles;
 use auth::{application_passwords, scopes_and_account_states};
+use profiles::{
+    forwarded_addresses_and_forwarding, profiles_and_address_details, storage_recount,
+    temporary_passwords,
+};
 
 /// One named check of the suite.
 pub struct Check {
@@ -59,6 +64,10 @@ checks!(
     notifications,
     delete_user_releases_everything,
     verify_and_gc,
+    profiles_and_address_details,
+    forwarded_addresses_and_forwarding,
+    temporary_passwords,
+    storage_recount,
 );
 
 /// A message with bare LF, CRLF and a NUL, to prove bytes come back unchanged. Its body is

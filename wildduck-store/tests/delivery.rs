@@ -39,7 +39,7 @@ impl Fixture {
     async fn resolves_to(&self, address: &str) -> Result<String> {
         let recipient = self.store.resolve_recipient(address).await?;
         assert_eq!(recipient.address, address.trim());
-        Ok(recipient.user.username)
+        Ok(recipient.user().expect("a user's address").username.clone())
     }
 
     async fn inbox_messages(&self, user: &User) -> Vec<Vec<u8>> {

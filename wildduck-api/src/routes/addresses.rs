@@ -1,26 +1,38 @@
-//! Addresses: a user's list, create, get, update, delete; every address (`GET /addresses`);
-//! resolve. A user's main address is their oldest one (we keep no `main` flag yet).
+//! Addresses: a user's list, create, get, update, delete; every address (`GET /addresses`,
+//! users' and forwarded ones); resolve. A user's main address is the one their profile names,
+//! else their oldest one. Name, tags and metaData of an address are kept as its details.
 
 use axum::Extension;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use wildduck_store::{Address, AddressId, Store, UserId};
+use wildduck_store::{
+    Address, AddressDetails, AddressId, ForwardedAddress, Store, UserId, tags_match,
+};
 
-use super::{JsonResult, Shared, success};
+use super::{JsonResult, Shared, fields, success};
 use crate::auth::{Access, Action, Resource};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Input, JsonBody, QueryInput, hex_id, user_param};
 use crate::paging::PageRequest;
 
-/// The address WildDuck would call the user's main one: here the first one added (ids grow
-/// with time), which is the one given when the account was made.
+/// Longest name WildDuck allows for an address.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// The address WildDuck would call the user's main one.
 pub async fn main_address(store: &Store, user: UserId) -> ApiResult<Option<Address>> {
-    Ok(store
-        .list_addresses(user)
-        .await?
-        .into_iter()
-        .min_by_key(|a| a.id))
+    Ok(store.main_address(user).await?)
+}
+
+/// One row of `GET /addresses`: a user's address or a forwarded one.
+struct Listed {
+    id: String,
+    address: String,
+    name: Option<String>,
+    user: Option<UserId>,
+    forwarded: Option<ForwardedAddress>,
+    tags: Vec<String>,
+    meta_data: serde_json::Map<String, Value>,
 }
 
 pub async fn list_all(
@@ -31,16 +43,10 @@ pub async fn list_all(
     let mut input = Input::new(query.0);
     let paging = PageRequest::read(&mut input);
     let query = input.string_max("query", 255).unwrap_or_default();
-    let tag_filter = ["tags", "requiredTags"]
-        .into_iter()
-        .find(|name| input.string(name).is_some_and(|tags| !tags.is_empty()));
+    let any_tags = fields::tags(&mut input, "tags").unwrap_or_default();
+    let all_tags = fields::tags(&mut input, "requiredTags").unwrap_or_default();
+    let with_meta = input.boolean("metaData").unwrap_or(false);
     input.finish()?;
-    if let Some(name) = tag_filter {
-        return Err(ApiError::unsupported(
-            &format!("\"{name}\" (address tags)"),
-            21,
-        ));
-    }
     let users = match access.own_user() {
         Some(own) => vec![own],
         None => state
@@ -51,29 +57,63 @@ pub async fn list_all(
             .map(|u| u.id)
             .collect(),
     };
-    let needle = query.to_lowercase();
     let mut rows = Vec::new();
     for user in users {
         for address in state.store.list_addresses(user).await? {
-            if address.address.to_lowercase().contains(&needle) {
-                rows.push((address.id.to_string(), address));
-            }
+            let details = state.store.address_details(address.id).await?;
+            rows.push(Listed {
+                id: address.id.to_string(),
+                address: address.address,
+                name: details.name,
+                user: Some(user),
+                forwarded: None,
+                tags: details.tags,
+                meta_data: details.meta_data,
+            });
         }
     }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let page = paging.apply(rows, |(id, _)| id)?;
+    // Forwarded addresses belong to no user: root sees them.
+    if access.own_user().is_none() {
+        for forwarded in state.store.list_forwarded().await? {
+            rows.push(Listed {
+                id: forwarded.id.to_string(),
+                address: forwarded.address.clone(),
+                name: forwarded.name.clone(),
+                user: None,
+                tags: forwarded.tags.clone(),
+                meta_data: forwarded.meta_data.clone(),
+                forwarded: Some(forwarded),
+            });
+        }
+    }
+    let needle = query.to_lowercase();
+    rows.retain(|row| {
+        row.address.to_lowercase().contains(&needle)
+            && (any_tags.is_empty() || tags_match(&row.tags, &any_tags, false))
+            && tags_match(&row.tags, &all_tags, true)
+    });
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    let page = paging.apply(rows, |row| &row.id)?;
     let results = page
         .rows
         .iter()
-        .map(|(_, address)| {
-            json!({
-                "id": address.id.to_string(),
-                "address": address.address,
-                "user": address.user.to_string(),
-                "forwarded": false,
-                "forwardedDisabled": false,
-                "tags": [],
-            })
+        .map(|row| {
+            let mut item = json!({
+                "id": row.id,
+                "name": row.name,
+                "address": row.address,
+                "user": row.user.map(|u| u.to_string()),
+                "forwarded": row.forwarded.is_some(),
+                "forwardedDisabled": row.forwarded.as_ref().is_some_and(|f| f.forwarded_disabled),
+                "tags": row.tags,
+            });
+            if let Some(forwarded) = &row.forwarded {
+                item["targets"] = forwarded_targets(forwarded).into();
+            }
+            if with_meta {
+                item["metaData"] = Value::Object(row.meta_data.clone());
+            }
+            item
         })
         .collect();
     success(page.response(&query, results))
@@ -88,11 +128,12 @@ pub async fn list(
     access.require(user, Resource::Addresses, Action::Read)?;
     state.store.get_user(user).await?;
     let addresses = state.store.list_addresses(user).await?;
-    let main = addresses.iter().map(|a| a.id).min();
-    let results: Vec<Value> = addresses
-        .iter()
-        .map(|a| address_json(a, Some(a.id) == main))
-        .collect();
+    let main = main_address(&state.store, user).await?.map(|a| a.id);
+    let mut results: Vec<Value> = Vec::with_capacity(addresses.len());
+    for address in &addresses {
+        let details = state.store.address_details(address.id).await?;
+        results.push(address_json(address, Some(address.id) == main, &details));
+    }
     success(json!({ "results": results }))
 }
 
@@ -106,16 +147,20 @@ pub async fn create(
     access.require(user, Resource::Addresses, Action::Create)?;
     let mut input = Input::new(body);
     let address = input.required_string("address");
-    let main = input.boolean("main");
+    let main = input.boolean("main").unwrap_or(false);
+    let details = read_details(&mut input, AddressDetails::default());
     input.finish()?;
-    if main == Some(true) {
-        return Err(ApiError::unsupported(
-            "\"main\" (choosing the main address)",
-            21,
-        ));
-    }
     state.store.get_user(user).await?;
     let created = state.store.add_address(user, &address).await?;
+    if details != AddressDetails::default() {
+        state
+            .store
+            .set_address_details(user, created.id, details)
+            .await?;
+    }
+    if main {
+        make_main(&state.store, user, created.id).await?;
+    }
     success(json!({ "id": created.id.to_string() }))
 }
 
@@ -128,11 +173,12 @@ pub async fn get(
     let id: AddressId = hex_id("address", &address)?;
     access.require(user, Resource::Addresses, Action::Read)?;
     let (address, main) = owned_address(&state.store, user, id).await?;
-    success(address_json(&address, main))
+    let details = state.store.address_details(address.id).await?;
+    success(address_json(&address, main, &details))
 }
 
-/// Only what we keep can change: making the main address main again is a no-op, anything
-/// else WildDuck allows here (another main, name, tags) is not kept yet.
+/// Name, tags, metaData, and `main: true` to make it the main address. Renaming an address
+/// is not served yet; `main: false` is ignored, as in WildDuck.
 pub async fn update(
     state: Shared,
     Extension(access): Extension<Access>,
@@ -142,22 +188,24 @@ pub async fn update(
     let user = user_param(&access, &user)?;
     let id: AddressId = hex_id("address", &address)?;
     access.require(user, Resource::Addresses, Action::Update)?;
+    let (address, _) = owned_address(&state.store, user, id).await?;
+    let current = state.store.address_details(address.id).await?;
     let mut input = Input::new(body);
     let main = input.boolean("main");
     let new_address = input.string("address");
+    let details = read_details(&mut input, current.clone());
     input.finish()?;
-    let (_, is_main) = owned_address(&state.store, user, id).await?;
-    if main == Some(true) && !is_main {
-        return Err(ApiError::unsupported(
-            "\"main\" (choosing the main address)",
-            21,
-        ));
-    }
-    if new_address.is_some() {
+    if new_address.is_some_and(|new| new != address.address) {
         return Err(ApiError::unsupported(
             "\"address\" (renaming an address)",
             21,
         ));
+    }
+    if details != current {
+        state.store.set_address_details(user, id, details).await?;
+    }
+    if main == Some(true) {
+        make_main(&state.store, user, id).await?;
     }
     success(json!({}))
 }
@@ -188,13 +236,43 @@ pub async fn resolve(
     Path(address): Path<String>,
 ) -> JsonResult {
     access.require_root()?;
+    if let Some(forwarded) = state.store.find_forwarded(&address).await? {
+        return success(super::forwarded::forwarded_json(&forwarded));
+    }
     let found = state.store.find_address(&address).await?;
+    let details = state.store.address_details(found.id).await?;
     success(json!({
         "id": found.id.to_string(),
         "address": found.address,
+        "name": details.name,
         "user": found.user.to_string(),
-        "tags": [],
+        "tags": details.tags,
+        "metaData": details.meta_data,
     }))
+}
+
+/// Records `address` as the user's main address in their profile.
+async fn make_main(store: &Store, user: UserId, address: AddressId) -> ApiResult<()> {
+    let mut profile = store.user_profile(user).await?;
+    if profile.main_address != Some(address) {
+        profile.main_address = Some(address);
+        store.set_user_profile(user, profile).await?;
+    }
+    Ok(())
+}
+
+/// Name, tags and metaData of a request, over `details`.
+fn read_details(input: &mut Input, mut details: AddressDetails) -> AddressDetails {
+    if let Some(name) = fields::optional_text(input, "name", MAX_NAME_CHARS) {
+        details.name = name;
+    }
+    if let Some(tags) = fields::tags(input, "tags") {
+        details.tags = tags;
+    }
+    if let Some(meta_data) = fields::meta_data(input, "metaData") {
+        details.meta_data = meta_data;
+    }
+    details
 }
 
 /// The address `id` of `user` and whether it is the main one; 404 when the user has none
@@ -202,7 +280,7 @@ pub async fn resolve(
 async fn owned_address(store: &Store, user: UserId, id: AddressId) -> ApiResult<(Address, bool)> {
     store.get_user(user).await?;
     let addresses = store.list_addresses(user).await?;
-    let main = addresses.iter().map(|a| a.id).min();
+    let main = main_address(store, user).await?.map(|a| a.id);
     addresses
         .into_iter()
         .find(|a| a.id == id)
@@ -210,11 +288,17 @@ async fn owned_address(store: &Store, user: UserId, id: AddressId) -> ApiResult<
         .ok_or_else(ApiError::address_not_found)
 }
 
-fn address_json(address: &Address, main: bool) -> Value {
+fn forwarded_targets(forwarded: &ForwardedAddress) -> Vec<&str> {
+    forwarded.targets.iter().map(|t| t.value()).collect()
+}
+
+fn address_json(address: &Address, main: bool, details: &AddressDetails) -> Value {
     json!({
         "id": address.id.to_string(),
+        "name": details.name,
         "address": address.address,
         "main": main,
-        "tags": [],
+        "tags": details.tags,
+        "metaData": details.meta_data,
     })
 }

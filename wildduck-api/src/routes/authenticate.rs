@@ -38,12 +38,12 @@ pub async fn login(
     }
     input.finish()?;
     let scope = scope.unwrap_or(Scope::Master);
-    let user = match state
+    let login = match state
         .store
         .authenticate_from(&username, &password, scope, None)
         .await
     {
-        Ok(login) => login.user,
+        Ok(login) => login,
         Err(Error::Auth(refused)) => {
             tracing::info!(user = username, %scope, outcome = refused.reason(), "API login attempt");
             // Every refusal reads as a wrong password, as on IMAP (WildDuck answers a
@@ -57,6 +57,7 @@ pub async fn login(
         Err(other) => return Err(other.into()),
     };
     tracing::info!(user = username, %scope, outcome = "success", "API login attempt");
+    let user = login.user;
     let address = main_address(&state.store, user.id).await?;
     let mut response = json!({
         "id": user.id.to_string(),
@@ -64,7 +65,7 @@ pub async fn login(
         "address": address.map(|a| a.address),
         "scope": scope_name,
         "require2fa": false,
-        "requirePasswordChange": false,
+        "requirePasswordChange": login.require_password_change,
     });
     if token {
         response["token"] = state.tokens.issue(user.id).into();

@@ -4,6 +4,8 @@
 mod addresses;
 mod asps;
 mod authenticate;
+mod fields;
+mod forwarded;
 mod health;
 mod mailboxes;
 mod messages;
@@ -52,6 +54,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/users/{user}/logout", put(users::logout))
         .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route("/quota/reset", post(users::quota_reset_all))
+        .route("/users/{user}/password/reset", post(users::password_reset))
         .route("/users/{user}/asps", get(asps::list).post(asps::create))
         .route(
             "/users/{user}/asps/{asp}",
@@ -59,6 +63,13 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/addresses", get(addresses::list_all))
         .route("/addresses/resolve/{address}", get(addresses::resolve))
+        .route("/addresses/forwarded", post(forwarded::create))
+        .route(
+            "/addresses/forwarded/{address}",
+            get(forwarded::get)
+                .put(forwarded::update)
+                .delete(forwarded::delete),
+        )
         .route(
             "/users/{user}/addresses",
             get(addresses::list).post(addresses::create),

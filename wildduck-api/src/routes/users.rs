@@ -1,20 +1,26 @@
-//! Users: list, create, get, update, delete, resolve, logout, quota reset.
+//! Users: list, create, get, update, delete, resolve, logout, quota reset, password reset.
 //!
 //! Fields WildDuck has and we do not keep yet are refused with 501 when their value would
-//! change behaviour (forwarding targets, retention, a deferred delete) and ignored when they
-//! only describe (name, tags, language …); docs/api.md lists both.
+//! change behaviour (retention, encryption, a deferred delete) and ignored when they only
+//! describe or tune limits we do not enforce per user (spamLevel, recipients …); docs/api.md
+//! lists both. Name, language, tags, forwarding targets, the daily forward limit, metaData and
+//! internalData are kept (the store's user profile).
 
 use axum::Extension;
 use axum::extract::Path;
 use serde_json::{Value, json};
-use wildduck_store::{NewUser, User, UserId};
+use wildduck_store::mime::parsed::iso_date;
+use wildduck_store::{NewUser, User, UserId, UserProfile, normalize_address, tags_match};
 
 use super::addresses::main_address;
-use super::{JsonResult, Shared, success};
+use super::{JsonResult, Shared, fields, success};
 use crate::auth::{Access, Action, Resource};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Input, JsonBody, QueryInput, user_param};
 use crate::paging::PageRequest;
+
+/// Longest name WildDuck allows for a user.
+const MAX_NAME_CHARS: usize = 256;
 
 pub async fn list(
     state: Shared,
@@ -24,6 +30,8 @@ pub async fn list(
     let mut input = Input::new(query.0);
     let paging = PageRequest::read(&mut input);
     let query = input.string_max("query", 255).unwrap_or_default();
+    let any_tags = fields::tags(&mut input, "tags").unwrap_or_default();
+    let all_tags = fields::tags(&mut input, "requiredTags").unwrap_or_default();
     input.finish()?;
     let needle = query.to_lowercase();
     let mut rows = Vec::new();
@@ -33,26 +41,31 @@ pub async fn list(
             continue;
         }
         let address = main_address(&state.store, user.id).await?;
+        let profile = state.store.user_profile(user.id).await?;
         let matches = needle.is_empty()
             || user.username.to_lowercase().contains(&needle)
             || address
                 .as_ref()
                 .is_some_and(|a| a.address.to_lowercase().contains(&needle));
-        if matches {
-            rows.push((user, address.map(|a| a.address)));
+        let tagged = (any_tags.is_empty() || tags_match(&profile.tags, &any_tags, false))
+            && tags_match(&profile.tags, &all_tags, true);
+        if matches && tagged {
+            rows.push((user, address.map(|a| a.address), profile));
         }
     }
     // Sorted by id: creation order, and a unique key for the cursors.
-    let mut rows: Vec<(String, User, Option<String>)> = rows
+    let mut rows: Vec<(String, User, Option<String>, UserProfile)> = rows
         .into_iter()
-        .map(|(user, address)| (user.id.to_string(), user, address))
+        .map(|(user, address, profile)| (user.id.to_string(), user, address, profile))
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let page = paging.apply(rows, |(id, _, _)| id)?;
+    let page = paging.apply(rows, |(id, ..)| id)?;
     let results = page
         .rows
         .iter()
-        .map(|(_, user, address)| user_json(user, address.as_deref()))
+        .map(|(_, user, address, profile)| {
+            user_json(user, address.as_deref(), profile, access.own_user().is_none())
+        })
         .collect();
     success(page.response(&query, results))
 }
@@ -72,12 +85,22 @@ pub async fn create(
         );
     }
     let password = input.required_string("password");
-    let address = input.string("address");
+    let empty_address = input.boolean("emptyAddress").unwrap_or(false);
+    let address = input.string("address").filter(|_| !empty_address);
     let quota = input.integer("quota", 0, u64::MAX >> 11);
     let hashed = input.boolean("hashedPassword").unwrap_or(false);
     let disabled_scopes = input.scopes("disabledScopes", false).unwrap_or_default();
+    let mut profile = UserProfile::default();
+    read_profile(&mut input, &mut profile, true);
     refuse_unsupported_account_fields(&mut input)?;
     input.finish()?;
+    // As WildDuck: without an address (and unless told not to), the account gets one made
+    // of the username and this host's name.
+    let address = match address {
+        Some(address) => Some(address),
+        None if empty_address => None,
+        None => Some(default_address(&username)),
+    };
     let new = NewUser {
         username,
         password,
@@ -97,6 +120,9 @@ pub async fn create(
             .set_disabled_scopes(user.id, &disabled_scopes)
             .await?;
     }
+    if profile != UserProfile::default() {
+        state.store.set_user_profile(user.id, profile).await?;
+    }
     success(json!({ "id": user.id.to_string() }))
 }
 
@@ -109,10 +135,18 @@ pub async fn get(
     access.require(user, Resource::Users, Action::Read)?;
     let record = state.store.get_user(user).await?;
     let address = main_address(&state.store, user).await?;
-    success(user_json(
+    let profile = state.store.user_profile(user).await?;
+    let mut body = user_json(
         &record,
         address.as_ref().map(|a| a.address.as_str()),
-    ))
+        &profile,
+        access.own_user().is_none(),
+    );
+    body["limits"] = json!({
+        "quota": { "allowed": record.quota, "used": record.storage_used },
+        "forwards": { "allowed": profile.forwards },
+    });
+    success(body)
 }
 
 pub async fn update(
@@ -130,6 +164,9 @@ pub async fn update(
     let disabled = input.boolean("disabled");
     let suspended = input.boolean("suspended");
     let disabled_scopes = input.scopes("disabledScopes", false);
+    let mut profile = state.store.user_profile(user).await?;
+    let profile_before = profile.clone();
+    read_profile(&mut input, &mut profile, access.own_user().is_none());
     if input.boolean("hashedPassword") == Some(true) {
         return Err(ApiError::unsupported(
             "\"hashedPassword\" when updating a user",
@@ -139,8 +176,11 @@ pub async fn update(
     refuse_unsupported_account_fields(&mut input)?;
     input.finish()?;
     // Quota and the account's state are the operator's to set, not the account holder's.
-    let operator_only =
-        quota.is_some() || disabled.is_some() || suspended.is_some() || disabled_scopes.is_some();
+    let operator_only = quota.is_some()
+        || disabled.is_some()
+        || suspended.is_some()
+        || disabled_scopes.is_some()
+        || profile.internal_data != profile_before.internal_data;
     if operator_only && access.own_user().is_some() {
         return Err(ApiError::missing_privileges());
     }
@@ -165,6 +205,9 @@ pub async fn update(
     }
     if let Some(scopes) = disabled_scopes {
         state.store.set_disabled_scopes(user, &scopes).await?;
+    }
+    if profile != profile_before {
+        state.store.set_user_profile(user, profile).await?;
     }
     success(json!({}))
 }
@@ -214,9 +257,8 @@ pub async fn logout(Extension(access): Extension<Access>, Path(user): Path<Strin
     Err(ApiError::unsupported("Closing a user's IMAP sessions", 21))
 }
 
-/// Recounts the storage a user's messages take. The store moves the counter in the same
-/// transaction as every change, so there is nothing to reset: both numbers are reported, and
-/// a difference (which `wildduck verify --repair` fixes) would show here.
+/// Recounts the storage a user's messages take and stores that figure. The store moves the
+/// counter with every change, so the two numbers differ only after a fault.
 pub async fn quota_reset(
     state: Shared,
     Extension(access): Extension<Access>,
@@ -224,24 +266,108 @@ pub async fn quota_reset(
 ) -> JsonResult {
     let user: UserId = user_param(&access, &user)?;
     access.require_root()?;
-    let record = state.store.get_user(user).await?;
-    let mut counted = 0u64;
-    for mailbox in state.store.list_mailboxes(user).await? {
-        counted += state.store.mailbox_status(mailbox.id).await?.size;
-    }
+    let (previous, counted) = state.store.recount_storage(user).await?;
     success(json!({
         "storageUsed": counted,
-        "previousStorageUsed": record.storage_used,
+        "previousStorageUsed": previous,
     }))
+}
+
+/// Recounts every user's storage in the background (WildDuck queues a task too); answers at
+/// once with the task's id, which the log lines of the recount carry.
+pub async fn quota_reset_all(state: Shared, Extension(access): Extension<Access>) -> JsonResult {
+    access.require_root()?;
+    let task = wildduck_store::RecordId::new().to_string();
+    let store = state.store.clone();
+    let task_id = task.clone();
+    tokio::spawn(async move {
+        let users = match store.list_users().await {
+            Ok(users) => users,
+            Err(err) => {
+                tracing::warn!(task = task_id, %err, "quota recount: listing users failed");
+                return;
+            }
+        };
+        for user in users {
+            match store.recount_storage(user.id).await {
+                Ok((previous, counted)) if previous != counted => {
+                    tracing::info!(task = task_id, user = %user.id, previous, counted, "quota recounted");
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(task = task_id, user = %user.id, %err, "quota recount failed"),
+            }
+        }
+        tracing::info!(task = task_id, "quota recount finished");
+    });
+    success(json!({ "task": task }))
+}
+
+/// A temporary password (WildDuck's reset): usable from `validAfter` for 24 hours, for the
+/// API's `master` scope only, and it asks for a password change at login.
+pub async fn password_reset(
+    state: Shared,
+    Extension(access): Extension<Access>,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody,
+) -> JsonResult {
+    let user = user_param(&access, &user)?;
+    access.require_root()?;
+    let mut input = Input::new(body);
+    let valid_after = fields::date(&mut input, "validAfter");
+    input.finish()?;
+    let password = state.store.reset_password(user, valid_after).await?;
+    let mut response = json!({ "password": password });
+    if let Some(valid_after) = valid_after {
+        response["validAfter"] = iso_date(valid_after).into();
+    }
+    success(response)
+}
+
+/// The profile fields of a create or update request, written into `profile`. `internalData`
+/// only when `root` (WildDuck hides it from the `user` role).
+fn read_profile(input: &mut Input, profile: &mut UserProfile, root: bool) {
+    if let Some(name) = fields::optional_text(input, "name", MAX_NAME_CHARS) {
+        profile.name = name;
+    }
+    if let Some(language) = fields::optional_text(input, "language", 20) {
+        profile.language = language;
+    }
+    if let Some(tags) = fields::tags(input, "tags") {
+        profile.tags = tags;
+    }
+    if let Some(targets) = fields::targets(input, "targets") {
+        profile.targets = targets;
+    }
+    if let Some(forwards) = input.integer("forwards", 0, u64::MAX >> 11) {
+        profile.forwards = forwards;
+    }
+    if let Some(meta_data) = fields::meta_data(input, "metaData") {
+        profile.meta_data = meta_data;
+    }
+    if root && let Some(internal_data) = fields::meta_data(input, "internalData") {
+        profile.internal_data = internal_data;
+    }
+}
+
+/// `username@<this host>` (WildDuck's default, from `os.hostname()`), or the username itself
+/// when it is an address already.
+fn default_address(username: &str) -> String {
+    if normalize_address(username).is_ok() {
+        return username.to_string();
+    }
+    let local = username.split('@').next().unwrap_or(username);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_lowercase())
+        .ok()
+        .filter(|name| normalize_address(&format!("{local}@{name}")).is_ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{local}@{host}")
 }
 
 /// Fields whose effect we can not honour yet: refused, never dropped in silence.
 fn refuse_unsupported_account_fields(input: &mut Input) -> ApiResult<()> {
     if input.boolean("requirePasswordChange") == Some(true) {
         return Err(ApiError::unsupported("\"requirePasswordChange\"", 22));
-    }
-    if input_array_len(input, "targets").is_some_and(|n| n > 0) {
-        return Err(ApiError::unsupported("Forwarding \"targets\"", 18));
     }
     if input
         .number("retention", 0.0, f64::MAX)
@@ -255,17 +381,6 @@ fn refuse_unsupported_account_fields(input: &mut Input) -> ApiResult<()> {
         }
     }
     Ok(())
-}
-
-fn input_array_len(input: &mut Input, key: &str) -> Option<usize> {
-    let len = match input.value(key)? {
-        Value::Array(items) => Some(items.len()),
-        _ => None,
-    };
-    if len.is_none() {
-        input.fail(key, format!("\"{key}\" must be an array"));
-    }
-    len
 }
 
 /// WildDuck's username pattern (after lower-casing): `[a-z0-9-]` runs joined by one of
@@ -286,16 +401,25 @@ fn is_wildduck_username(username: &str) -> bool {
     }
 }
 
-fn user_json(user: &User, address: Option<&str>) -> Value {
-    json!({
+fn user_json(user: &User, address: Option<&str>, profile: &UserProfile, root: bool) -> Value {
+    let mut body = json!({
         "id": user.id.to_string(),
         "username": user.username,
+        "name": profile.name,
+        "language": profile.language,
         "address": address,
+        "tags": profile.tags,
+        "targets": profile.targets.iter().map(|t| t.value()).collect::<Vec<_>>(),
+        "metaData": profile.meta_data,
         "quota": { "allowed": user.quota, "used": user.storage_used },
         "disabled": user.disabled,
         "activated": true,
         "suspended": user.suspended,
         "disabledScopes": user.disabled_scopes.iter().map(|s| s.name()).collect::<Vec<_>>(),
         "hasPasswordSet": true,
-    })
+    });
+    if root {
+        body["internalData"] = Value::Object(profile.internal_data.clone());
+    }
+    body
 }

@@ -42,8 +42,11 @@ for scopes, message in [
                      body={"username": "scoped", "password": "x1", "disabledScopes": scopes})
     assert refused["error"] == message, refused
 expect("GET", "/users/resolve/scoped", 404, "UserNotFound")
-expect("POST", "/users", 501, "NotImplemented",
-       body={"username": "forwards", "password": "x1", "targets": ["elsewhere@example.com"]})
+for targets in [["elsewhere"], ["ftp://example.com/"], ["smtp://"], "a@example.com", [7]]:
+    expect("POST", "/users", 400, "InputValidationError",
+           body={"username": "forwards", "password": "x1", "targets": targets})
+expect("POST", "/users", 400, "InputValidationError",
+       body={"username": "forwards", "password": "x1", "metaData": "[1, 2]"})
 expect("POST", "/users", 501, "NotImplemented",
        body={"username": "expiring", "password": "x1", "retention": 86400000})
 for refused in ["forwards", "expiring"]:
@@ -80,6 +83,62 @@ for user in [hashed, scoped]:
 
 alice = create_user("alice", "alice@example.com")
 bob = create_user("bob", "bob@example.com")
+
+# Profile fields are kept and shown; internalData only to root, and only root sets it.
+profiled = expect("POST", "/users", 200, body={
+    "username": "profiled", "password": "secret-profiled", "name": "Pro Filed",
+    "address": "profiled@example.com", "tags": ["b", " A ", "a"],
+    "targets": ["Copy@Remote.test", "smtp://mx.remote.test:2525", "https://hook.test/in"],
+    "forwards": 20, "metaData": {"icon": "p.png"}, "internalData": '{"trial": true}'})["id"]
+shown = expect("GET", "/users/" + profiled, 200)
+assert shown["name"] == "Pro Filed" and shown["tags"] == ["A", "b"], shown
+assert shown["targets"] == ["Copy@Remote.test", "smtp://mx.remote.test:2525", "https://hook.test/in"], shown
+assert shown["metaData"] == {"icon": "p.png"} and shown["internalData"] == {"trial": True}, shown
+assert shown["limits"]["forwards"]["allowed"] == 20, shown
+expect("PUT", "/users/" + profiled, 200, body={"name": "Renamed", "targets": []})
+shown = expect("GET", "/users/" + profiled, 200)
+assert shown["name"] == "Renamed" and shown["targets"] == [] and shown["tags"] == ["A", "b"], shown
+assert [r["id"] for r in expect("GET", "/users?tags=a,zzz", 200)["results"]] == [profiled]
+assert expect("GET", "/users?requiredTags=a,zzz", 200)["total"] == 0
+profiled_token = user_token_for("profiled", "secret-profiled")
+own = expect("GET", "/users/me", 200, token=profiled_token)
+assert "internalData" not in own and own["metaData"] == {"icon": "p.png"}, own
+expect("PUT", "/users/me", 403, "MissingPrivileges", token=profiled_token, body={"internalData": {}})
+expect("PUT", "/users/me", 200, token=profiled_token, body={"name": "Mine"})
+assert expect("GET", "/users/" + profiled, 200)["name"] == "Mine"
+expect("GET", "/users/" + alice, 403, "MissingPrivileges", token=profiled_token)
+expect("PUT", "/users/" + alice, 403, "MissingPrivileges", token=profiled_token, body={"name": "Not yours"})
+assert expect("GET", "/users/" + alice, 200)["name"] is None
+
+# Without an address the account gets one made of its name (unless emptyAddress).
+made = expect("POST", "/users", 200, body={"username": "noaddr", "password": "secret-noaddr"})["id"]
+assert expect("GET", "/users/" + made, 200)["address"].startswith("noaddr@")
+bare = expect("POST", "/users", 200, body={"username": "bare", "password": "x1", "emptyAddress": True})["id"]
+assert expect("GET", "/users/" + bare, 200)["address"] is None
+
+# A password reset: a temporary password for the API only, from `validAfter`, asking for a
+# change; the account password still works; a new password ends it.
+temporary = expect("POST", f"/users/{profiled}/password/reset", 200, body={})["password"]
+login = expect("POST", "/authenticate", 200, body={"username": "profiled", "password": temporary})
+assert login["requirePasswordChange"] is True, login
+expect("POST", "/authenticate", 403, "AuthFailed",
+       body={"username": "profiled", "password": temporary, "scope": "imap"})
+assert expect("POST", "/authenticate", 200,
+              body={"username": "profiled", "password": "secret-profiled"})["requirePasswordChange"] is False
+future = expect("POST", f"/users/{profiled}/password/reset", 200,
+                body={"validAfter": "2999-01-01T00:00:00.000Z"})
+assert future["validAfter"] == "2999-01-01T00:00:00.000Z", future
+expect("POST", "/authenticate", 403, "AuthFailed", body={"username": "profiled", "password": future["password"]})
+expect("POST", f"/users/{profiled}/password/reset", 400, "InputValidationError", body={"validAfter": "soon"})
+current = expect("POST", f"/users/{profiled}/password/reset", 200, body={})["password"]
+expect("PUT", "/users/" + profiled, 200, body={"password": "secret-profiled"})
+expect("POST", "/authenticate", 403, "AuthFailed", body={"username": "profiled", "password": current})
+expect("POST", f"/users/{MISSING}/password/reset", 404, "UserNotFound", body={})
+expect("POST", f"/users/{alice}/password/reset", 403, "MissingPrivileges", token=profiled_token, body={})
+expect("POST", "/quota/reset", 403, "MissingPrivileges", token=profiled_token, body={})
+assert isinstance(expect("POST", "/quota/reset", 200, body={})["task"], str)
+for user in [profiled, made, bare]:
+    expect("DELETE", "/users/" + user, 200)
 expect("POST", "/users", 400, "UserExistsError", body={"username": "alice", "password": "again"})
 assert expect("GET", "/users/resolve/alice", 200)["id"] == alice
 assert expect("GET", "/users/" + alice, 200)["address"] == "alice@example.com"

@@ -75,7 +75,14 @@ pub async fn run(ctx: &Ctx, args: DeliverArgs) -> CliResult<Report> {
 /// username. Disabled users are refused.
 async fn recipient_user(store: &Store, name: &str) -> CliResult<User> {
     let user = match store.resolve_recipient(name).await {
-        Ok(recipient) => recipient.user,
+        Ok(recipient) => match recipient.user() {
+            Some(user) => user.clone(),
+            // `deliver` stores into a mailbox; a forwarded address has none.
+            None => {
+                return Err(CliError::from(StoreError::from(AddressError::NotFound))
+                    .context(format!("{name} is a forwarded address")));
+            }
+        },
         Err(StoreError::Address(AddressError::NotFound | AddressError::Invalid(_))) => {
             find_user(store, name).await?
         }

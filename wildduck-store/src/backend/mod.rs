@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use crate::error::{Defect, Error, Result};
 use crate::model::*;
 use crate::outbound::OutboundEntry;
+use crate::profiles::{AddressDetails, ForwardedAddress, TempPassword, UserProfile};
 
 /// A user as the backend stores it, with the password hash and the unique lookup key.
 #[derive(Clone, Debug)]
@@ -272,10 +273,43 @@ pub trait AppPasswords: Send + Sync {
     ) -> Result<()>;
 }
 
+/// What an account keeps beside login and mail, forwarded addresses, and the recount of a
+/// user's storage. The rules are the store's (`crate::profiles`); an engine keeps the records. A user's profile, temporary
+/// password and the details of their addresses go with the user (or the address).
+#[async_trait]
+pub trait Profiles: Send + Sync {
+    /// The stored profile, or the default when none was stored.
+    async fn user_profile(&self, user: UserId) -> Result<UserProfile>;
+    /// `UserError::NotFound` for a missing user.
+    async fn set_user_profile(&self, user: UserId, profile: UserProfile) -> Result<()>;
+    async fn temp_password(&self, user: UserId) -> Result<Option<TempPassword>>;
+    /// Sets or (`None`) removes it; `UserError::NotFound` for a missing user.
+    async fn set_temp_password(&self, user: UserId, temp: Option<TempPassword>) -> Result<()>;
+    /// The stored details, or the default when none were stored.
+    async fn address_details(&self, address: AddressId) -> Result<AddressDetails>;
+    async fn set_address_details(&self, address: AddressId, details: AddressDetails)
+    -> Result<()>;
+    /// `AddressError::AlreadyExists` when the addrview is taken (by a user's address too, on
+    /// engines that can check both in one unit).
+    async fn create_forwarded(&self, forwarded: ForwardedAddress) -> Result<()>;
+    async fn forwarded_by_id(&self, id: AddressId) -> Result<Option<ForwardedAddress>>;
+    async fn forwarded_by_view(&self, addrview: &str) -> Result<Option<ForwardedAddress>>;
+    /// Every forwarded address, by id.
+    async fn list_forwarded(&self) -> Result<Vec<ForwardedAddress>>;
+    /// Replaces the record with its id; `AddressError::NotFound` when gone,
+    /// `AlreadyExists` when its new addrview is taken.
+    async fn update_forwarded(&self, forwarded: ForwardedAddress) -> Result<()>;
+    /// `AddressError::NotFound` when there is none with this id.
+    async fn delete_forwarded(&self, id: AddressId) -> Result<()>;
+    /// Sets the user's `storage_used` to the sum of their messages' sizes; returns it as it
+    /// was and as it is now. `UserError::NotFound` for a missing user.
+    async fn recount_storage(&self, user: UserId) -> Result<(u64, u64)>;
+}
+
 /// The domain operations every storage engine provides. Object-safe; held as
 /// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
 #[async_trait]
-pub trait Backend: RecordCopy + AppPasswords + Send + Sync {
+pub trait Backend: RecordCopy + AppPasswords + Profiles + Send + Sync {
     // ---- users ----
 
     /// Inserts the user, their first mailboxes and optional address in one unit.

@@ -26,6 +26,7 @@ use crate::error::{
 
 mod asps;
 mod outbound;
+mod profiles;
 mod search;
 mod transfer;
 
@@ -192,6 +193,29 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX asps_user ON asps(user, selector);",
     // 5: the recent marker, the highest UID a session has taken as \Recent (RFC 3501 §2.3.2).
     "ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
+    // 6: what an account keeps beside login and mail (`crate::profiles`): the user's profile
+    // and temporary password, the details of an address (both go with their row, by
+    // trigger), and forwarded addresses, whose addrview no user's address may also have.
+    "CREATE TABLE user_profiles (
+         user BLOB PRIMARY KEY,
+         profile TEXT NOT NULL DEFAULT '{}',
+         temp_password TEXT
+     );
+     CREATE TABLE address_details (
+         address BLOB PRIMARY KEY,
+         details TEXT NOT NULL
+     );
+     CREATE TABLE forwarded_addresses (
+         id BLOB PRIMARY KEY,
+         addrview TEXT NOT NULL UNIQUE,
+         record TEXT NOT NULL
+     );
+     CREATE TRIGGER users_profile_gone AFTER DELETE ON users BEGIN
+         DELETE FROM user_profiles WHERE user = OLD.id;
+     END;
+     CREATE TRIGGER addresses_details_gone AFTER DELETE ON addresses BEGIN
+         DELETE FROM address_details WHERE address = OLD.id;
+     END;",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -2237,7 +2261,8 @@ impl Backend for SqliteBackend {
 fn insert_address(tx: &Connection, address: &Address) -> TxResult<()> {
     let taken = tx
         .query_row(
-            "SELECT 1 FROM addresses WHERE addrview = ?1",
+            "SELECT 1 FROM addresses WHERE addrview = ?1
+             UNION ALL SELECT 1 FROM forwarded_addresses WHERE addrview = ?1",
             [&address.addrview],
             |_| Ok(()),
         )

@@ -41,6 +41,7 @@ mod asps;
 mod blobs;
 mod maintenance;
 mod outbound;
+mod profiles;
 mod records;
 mod sequence;
 mod transfer;
@@ -329,6 +330,7 @@ impl MongoBackend {
             .create_index(index(doc! {"next_attempt": 1}, false))
             .await
             .map_err(db_error)?;
+        self.create_profile_indexes().await?;
         Ok(())
     }
 
@@ -823,10 +825,18 @@ impl Backend for MongoBackend {
             .delete_one(doc! {"_id": ObjectId::from(user)})
             .await
             .map_err(db_error)?;
+        let addresses: Vec<AddressDoc> = self
+            .addresses
+            .find(doc! {"user": id_is(user)})
+            .all()
+            .await?;
         self.addresses
             .delete_many(doc! {"user": id_is(user)})
             .await
             .map_err(db_error)?;
+        let addresses = addresses.into_iter().map(|a| Address::from(a).id).collect();
+        self.drop_address_details(addresses).await?;
+        self.drop_user_profile(user).await?;
         self.asps
             .delete_many(doc! {"user": id_is(user)})
             .await
@@ -848,6 +858,9 @@ impl Backend for MongoBackend {
 
     async fn add_address(&self, address: Address) -> Result<()> {
         self.user_doc(address.user).await?;
+        if self.forwarded_view_taken(&address.addrview).await? {
+            return Err(AddressError::AlreadyExists.into());
+        }
         match self.addresses.insert_one(AddressDoc::from(&address)).await {
             Ok(_) => Ok(()),
             Err(e) if is_duplicate_key(&e) => Err(AddressError::AlreadyExists.into()),
@@ -856,15 +869,22 @@ impl Backend for MongoBackend {
     }
 
     async fn remove_address(&self, user: UserId, addrview: &str) -> Result<()> {
+        let filter = doc! {"user": id_is(user), "addrview": addrview};
+        let found = self
+            .addresses
+            .find_one(filter.clone())
+            .await
+            .map_err(db_error)?
+            .ok_or(AddressError::NotFound)?;
         let removed = self
             .addresses
-            .delete_one(doc! {"user": id_is(user), "addrview": addrview})
+            .delete_one(filter)
             .await
             .map_err(db_error)?;
         if removed.deleted_count == 0 {
             return Err(AddressError::NotFound.into());
         }
-        Ok(())
+        self.drop_address_details(vec![Address::from(found).id]).await
     }
 
     async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>> {

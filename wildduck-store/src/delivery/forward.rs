@@ -1,0 +1,154 @@
+//! The forwarding rule: a delivered message goes on to the recipient's forwarding targets —
+//! a user's `targets` (the user keeps their copy too) or a forwarded address's (which keeps
+//! none) — through the durable outbound queue.
+//!
+//! - The forwarded bytes are the message with this hop's `Delivered-To` prepended (the rest
+//!   byte-exact), so the next hop can see where it has been.
+//! - The envelope sender stays the original one (no SRS rewriting): a bounce goes to the
+//!   real sender, and a failure the queue gives up on is reported into the forwarding
+//!   user's INBOX (a forwarded address has none; its failures are logged). A receiver that
+//!   checks SPF strictly may refuse such a forward; SRS would need a domain of our own
+//!   and a secret to sign with, which the store does not have yet.
+//! - Loops: a message that already carries `Delivered-To` with this recipient's address
+//!   (it came around once: Postfix's rule) or that has passed `MAX_RECEIVED_HOPS` relays is
+//!   not forwarded again; the user's copy is still stored.
+//! - Mail targets are queued; `smtp(s)://` relay and `http(s)://` targets are kept and
+//!   validated but not delivered to yet (each is logged as skipped).
+
+use super::{Delivered, Delivery, Recipient};
+use crate::error::Result;
+use crate::mime::header::HeaderFields;
+use crate::model::{RecordId, User, UserId};
+use crate::outbound::{Envelope, entries_by_domain};
+use crate::profiles::{ForwardTarget, ForwardedAddress};
+use crate::store::Store;
+
+/// More `Received` headers than this and a message is taken to be looping (WildDuck's and
+/// Postfix's default hop count limit is around this number).
+const MAX_RECEIVED_HOPS: usize = 30;
+
+impl Store {
+    /// Forwards a message delivered to `user` to the user's targets, if any.
+    pub(super) async fn forward_for_user(
+        &self,
+        delivery: &Delivery<'_>,
+        recipient: &Recipient,
+        user: &User,
+    ) -> Result<()> {
+        let targets = self.backend().user_profile(user.id).await?.targets;
+        self.forward(delivery, recipient, Some(user.id), &targets)
+            .await
+    }
+
+    /// Forwards a message for a forwarded address to its targets.
+    pub(super) async fn forward_for_address(
+        &self,
+        delivery: &Delivery<'_>,
+        recipient: &Recipient,
+        forwarded: &ForwardedAddress,
+    ) -> Result<Delivered> {
+        self.forward(delivery, recipient, None, &forwarded.targets)
+            .await?;
+        Ok(Delivered::Forwarded)
+    }
+
+    async fn forward(
+        &self,
+        delivery: &Delivery<'_>,
+        recipient: &Recipient,
+        owner: Option<UserId>,
+        targets: &[ForwardTarget],
+    ) -> Result<()> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        if is_looping(delivery.raw, &recipient.address) {
+            tracing::warn!(recipient = %recipient.address, "forward skipped: message is looping");
+            return Ok(());
+        }
+        let mut addresses = Vec::new();
+        for target in targets {
+            match target {
+                ForwardTarget::Mail(address) => addresses.push(address.clone()),
+                ForwardTarget::Relay(_) | ForwardTarget::Http(_) => {
+                    tracing::warn!(recipient = %recipient.address, kind = ?target, "forward target kind not delivered yet")
+                }
+            }
+        }
+        if addresses.is_empty() {
+            return Ok(());
+        }
+        let envelope = Envelope {
+            user: owner,
+            sender: delivery.return_path,
+            recipients: &addresses,
+        };
+        let message_id = message_id(delivery.raw);
+        let raw = with_delivered_to(delivery.raw, &recipient.address);
+        let entries = entries_by_domain(&envelope, &message_id, raw)?;
+        self.enqueue_outbound(entries).await
+    }
+}
+
+/// `Delivered-To` (this hop) before the untouched bytes; the final hop adds `Return-Path`.
+fn with_delivered_to(raw: &[u8], address: &str) -> Vec<u8> {
+    let header = format!("Delivered-To: {address}\r\n");
+    let mut message = Vec::with_capacity(header.len() + raw.len());
+    message.extend_from_slice(header.as_bytes());
+    message.extend_from_slice(raw);
+    message
+}
+
+/// The message's own `Message-ID`, or a made-up one for the queue's records.
+fn message_id(raw: &[u8]) -> String {
+    HeaderFields::new(raw)
+        .find(|field| field.name.eq_ignore_ascii_case(b"message-id"))
+        .map(|field| String::from_utf8_lossy(field.value).trim().to_string())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| format!("<{}@forward>", RecordId::new()))
+}
+
+/// Whether the message came here before (a `Delivered-To` naming `address`, case ignored)
+/// or has passed too many relays.
+fn is_looping(raw: &[u8], address: &str) -> bool {
+    let mut received = 0;
+    for field in HeaderFields::new(raw) {
+        if field.name.eq_ignore_ascii_case(b"received") {
+            received += 1;
+        } else if field.name.eq_ignore_ascii_case(b"delivered-to")
+            && String::from_utf8_lossy(field.value)
+                .trim()
+                .eq_ignore_ascii_case(address)
+        {
+            return true;
+        }
+    }
+    received > MAX_RECEIVED_HOPS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_seen_here_before_is_a_loop() {
+        let raw = b"Delivered-To: Fwd@Example.com\r\nSubject: x\r\n\r\nDelivered-To: other\r\n";
+        assert!(is_looping(raw, "fwd@example.com"));
+        assert!(!is_looping(raw, "other@example.com"));
+    }
+
+    #[test]
+    fn too_many_relays_is_a_loop() {
+        let hops = "Received: from a by b\r\n".repeat(MAX_RECEIVED_HOPS);
+        let raw = format!("{hops}Subject: x\r\n\r\nbody\r\n");
+        assert!(!is_looping(raw.as_bytes(), "x@example.com"));
+        let raw = format!("Received: from c by d\r\n{raw}");
+        assert!(is_looping(raw.as_bytes(), "x@example.com"));
+    }
+
+    #[test]
+    fn the_message_id_is_kept_or_made_up() {
+        assert_eq!(message_id(b"Message-ID: <a@b>\r\n\r\n"), "<a@b>");
+        assert!(message_id(b"Subject: x\r\n\r\n").ends_with("@forward>"));
+    }
+}
