@@ -103,7 +103,9 @@ assert expect("GET", "/users?requiredTags=a,zzz", 200)["total"] == 0
 profiled_token = user_token_for("profiled", "secret-profiled")
 own = expect("GET", "/users/me", 200, token=profiled_token)
 assert "internalData" not in own and own["metaData"] == {"icon": "p.png"}, own
-expect("PUT", "/users/me", 403, "MissingPrivileges", token=profiled_token, body={"internalData": {}})
+# As WildDuck's role filter: a user token's internalData is dropped, not stored.
+expect("PUT", "/users/me", 200, token=profiled_token, body={"internalData": {}})
+assert expect("GET", "/users/" + profiled, 200)["internalData"] == {"trial": True}
 expect("PUT", "/users/me", 200, token=profiled_token, body={"name": "Mine"})
 assert expect("GET", "/users/" + profiled, 200)["name"] == "Mine"
 expect("GET", "/users/" + alice, 403, "MissingPrivileges", token=profiled_token)
@@ -134,6 +136,8 @@ current = expect("POST", f"/users/{profiled}/password/reset", 200, body={})["pas
 expect("PUT", "/users/" + profiled, 200, body={"password": "secret-profiled"})
 expect("POST", "/authenticate", 403, "AuthFailed", body={"username": "profiled", "password": current})
 expect("POST", f"/users/{MISSING}/password/reset", 404, "UserNotFound", body={})
+expect("GET", "/users/me", 403, "InvalidToken", token=profiled_token)  # ended by the new password
+profiled_token = user_token_for("profiled", "secret-profiled")
 expect("POST", f"/users/{alice}/password/reset", 403, "MissingPrivileges", token=profiled_token, body={})
 expect("POST", "/quota/reset", 403, "MissingPrivileges", token=profiled_token, body={})
 assert isinstance(expect("POST", "/quota/reset", 200, body={})["task"], str)
