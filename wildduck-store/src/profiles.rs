@@ -59,9 +59,9 @@ impl ForwardTarget {
     /// The target as given (the address or URL).
     pub fn value(&self) -> &str {
         match self {
-            ForwardTarget::Mail(value) | ForwardTarget::Relay(value) | ForwardTarget::Http(value) => {
-                value
-            }
+            ForwardTarget::Mail(value)
+            | ForwardTarget::Relay(value)
+            | ForwardTarget::Http(value) => value,
         }
     }
 }
@@ -69,10 +69,7 @@ impl ForwardTarget {
 /// A URL target must name a host: `scheme://host[:port][/…]`, no spaces or controls.
 fn checked_url(input: &str) -> Result<String> {
     let invalid = |why: &str| AddressError::Invalid(format!("target {input:?}: {why}"));
-    if input
-        .chars()
-        .any(|c| c.is_control() || c.is_whitespace())
-    {
+    if input.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(invalid("spaces or control characters").into());
     }
     let rest = input
@@ -80,7 +77,9 @@ fn checked_url(input: &str) -> Result<String> {
         .map(|(_, rest)| rest)
         .ok_or_else(|| invalid("not an absolute URL"))?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let (host, port) = match host_port.rsplit_once(':') {
         Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
         _ => (host_port, None),

@@ -78,7 +78,10 @@ pub fn meta_data(input: &mut Input, key: &str) -> Option<Map<String, Value>> {
         _ => None,
     };
     let Some(map) = parsed else {
-        input.fail(key, format!("\"{key}\" must be an object or a JSON object as a string"));
+        input.fail(
+            key,
+            format!("\"{key}\" must be an object or a JSON object as a string"),
+        );
         return None;
     };
     if serde_json::to_string(&map).map_or(0, |text| text.len()) > MAX_META_DATA_BYTES {

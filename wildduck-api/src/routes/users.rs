@@ -64,7 +64,12 @@ pub async fn list(
         .rows
         .iter()
         .map(|(_, user, address, profile)| {
-            user_json(user, address.as_deref(), profile, access.own_user().is_none())
+            user_json(
+                user,
+                address.as_deref(),
+                profile,
+                access.own_user().is_none(),
+            )
         })
         .collect();
     success(page.response(&query, results))
@@ -294,7 +299,9 @@ pub async fn quota_reset_all(state: Shared, Extension(access): Extension<Access>
                     tracing::info!(task = task_id, user = %user.id, previous, counted, "quota recounted");
                 }
                 Ok(_) => {}
-                Err(err) => tracing::warn!(task = task_id, user = %user.id, %err, "quota recount failed"),
+                Err(err) => {
+                    tracing::warn!(task = task_id, user = %user.id, %err, "quota recount failed")
+                }
             }
         }
         tracing::info!(task = task_id, "quota recount finished");

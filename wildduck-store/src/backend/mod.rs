@@ -287,8 +287,7 @@ pub trait Profiles: Send + Sync {
     async fn set_temp_password(&self, user: UserId, temp: Option<TempPassword>) -> Result<()>;
     /// The stored details, or the default when none were stored.
     async fn address_details(&self, address: AddressId) -> Result<AddressDetails>;
-    async fn set_address_details(&self, address: AddressId, details: AddressDetails)
-    -> Result<()>;
+    async fn set_address_details(&self, address: AddressId, details: AddressDetails) -> Result<()>;
     /// `AddressError::AlreadyExists` when the addrview is taken (by a user's address too, on
     /// engines that can check both in one unit).
     async fn create_forwarded(&self, forwarded: ForwardedAddress) -> Result<()>;

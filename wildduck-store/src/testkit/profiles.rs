@@ -53,9 +53,15 @@ pub async fn profiles_and_address_details(store: Store) {
     ));
 
     let first = store.add_address(ann.id, "ann@example.com").await.unwrap();
-    let second = store.add_address(ann.id, "ann.two@example.com").await.unwrap();
+    let second = store
+        .add_address(ann.id, "ann.two@example.com")
+        .await
+        .unwrap();
     let bobs = store.add_address(bob.id, "bob@example.com").await.unwrap();
-    assert_eq!(store.main_address(ann.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        store.main_address(ann.id).await.unwrap(),
+        Some(first.clone())
+    );
     let mut choose = stored.clone();
     choose.main_address = Some(bobs.id);
     assert!(matches!(
@@ -119,7 +125,10 @@ pub async fn forwarded_addresses_and_forwarding(store: Store) {
         store.create_forwarded(new("Ann@example.com")).await,
         Err(Error::Address(AddressError::AlreadyExists))
     ));
-    let forwarded = store.create_forwarded(new("Fwd@Example.com")).await.unwrap();
+    let forwarded = store
+        .create_forwarded(new("Fwd@Example.com"))
+        .await
+        .unwrap();
     assert_eq!(forwarded.address, "fwd@example.com");
     assert!(matches!(
         store.add_address(ann.id, "f.w.d+x@example.com").await,
@@ -158,7 +167,8 @@ pub async fn forwarded_addresses_and_forwarding(store: Store) {
         Destination::Forwarded(_)
     ));
     assert_eq!(recipients[1].user().map(|u| u.id), Some(ann.id));
-    let raw = b"From: s@sender.test\r\nSubject: fwd\r\nMessage-ID: <m1@sender.test>\r\n\r\nbody\r\n";
+    let raw =
+        b"From: s@sender.test\r\nSubject: fwd\r\nMessage-ID: <m1@sender.test>\r\n\r\nbody\r\n";
     let results = store
         .deliver(Delivery {
             return_path: "s@sender.test",

@@ -876,15 +876,12 @@ impl Backend for MongoBackend {
             .await
             .map_err(db_error)?
             .ok_or(AddressError::NotFound)?;
-        let removed = self
-            .addresses
-            .delete_one(filter)
-            .await
-            .map_err(db_error)?;
+        let removed = self.addresses.delete_one(filter).await.map_err(db_error)?;
         if removed.deleted_count == 0 {
             return Err(AddressError::NotFound.into());
         }
-        self.drop_address_details(vec![Address::from(found).id]).await
+        self.drop_address_details(vec![Address::from(found).id])
+            .await
     }
 
     async fn list_addresses(&self, user: UserId) -> Result<Vec<Address>> {

@@ -14,7 +14,8 @@ use super::*;
 use crate::profiles::{AddressDetails, ForwardedAddress, TempPassword, UserProfile};
 
 fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StorageError::new(StorageErrorKind::Internal, e).into())
+    serde_json::to_string(value)
+        .map_err(|e| StorageError::new(StorageErrorKind::Internal, e).into())
 }
 
 fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
@@ -93,11 +94,7 @@ impl MongoBackend {
     }
 
     async fn forwarded_where(&self, filter: Document) -> Result<Option<ForwardedAddress>> {
-        let found = self
-            .forwarded()
-            .find_one(filter)
-            .await
-            .map_err(db_error)?;
+        let found = self.forwarded().find_one(filter).await.map_err(db_error)?;
         found
             .as_ref()
             .and_then(|doc| text_field(doc, "record"))
@@ -212,8 +209,7 @@ impl Profiles for MongoBackend {
     }
 
     async fn forwarded_by_id(&self, id: AddressId) -> Result<Option<ForwardedAddress>> {
-        self.forwarded_where(doc! {"_id": ObjectId::from(id)})
-            .await
+        self.forwarded_where(doc! {"_id": ObjectId::from(id)}).await
     }
 
     async fn forwarded_by_view(&self, addrview: &str) -> Result<Option<ForwardedAddress>> {
