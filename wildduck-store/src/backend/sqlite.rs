@@ -2503,7 +2503,10 @@ mod tests {
             .unwrap()
         };
         // Back to a store as the version before schema versioning left it, then as steps
-        // 1, 2, 3 and 4 left it.
+        // 1, 2, 3, 4 and 5 left it.
+        let before_profiles =
+            "DROP TRIGGER users_profile_gone; DROP TRIGGER addresses_details_gone;
+            DROP TABLE user_profiles; DROP TABLE address_details; DROP TABLE forwarded_addresses;";
         let before_recent = "ALTER TABLE mailboxes DROP COLUMN recent_uid;";
         let before_auth = "DROP TABLE asps; ALTER TABLE users DROP COLUMN suspended;
             ALTER TABLE users DROP COLUMN disabled_scopes;";
@@ -2522,8 +2525,10 @@ mod tests {
         .into_iter()
         .map(|older| format!("{before_auth} {older}"))
         .chain(["PRAGMA user_version = 4;".to_string()])
+        .map(|older| format!("{before_recent} {older}"))
+        .chain(["PRAGMA user_version = 5;".to_string()])
         {
-            let older = format!("{before_recent} {older}");
+            let older = format!("{before_profiles} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);
