@@ -16,7 +16,7 @@ mod forward;
 mod resolve;
 
 use crate::error::{AddressError, AuthError, Result};
-use crate::model::{Address, AppendOutcome, Flags, User};
+use crate::model::{Address, AppendOutcome, Flags, RecordId, User};
 use crate::names::INBOX;
 use crate::profiles::ForwardedAddress;
 use crate::store::Store;
@@ -37,6 +37,17 @@ pub enum Destination {
     User { matched: Address, user: User },
     /// A forwarded address: its targets only, no mailbox.
     Forwarded(ForwardedAddress),
+}
+
+impl Destination {
+    /// The record mail for it goes to (a user or a forwarded address): reached twice in one
+    /// delivery, it is handled once.
+    fn id(&self) -> RecordId {
+        match self {
+            Destination::User { user, .. } => user.id.0,
+            Destination::Forwarded(forwarded) => forwarded.id.0,
+        }
+    }
 }
 
 impl Recipient {
@@ -96,26 +107,25 @@ impl Store {
     }
 
     /// Stores `delivery.raw` for every recipient; one result per recipient, in order. A
-    /// result is `Ok` only once that copy is durable. A user reached by several recipients
-    /// gets the message once, and each of those recipients the same result.
+    /// result is `Ok` only once that copy (or forward) is durable. A user or forwarded
+    /// address reached by several recipients gets the message once, and each of those
+    /// recipients the same result.
     /// `AddressError::Invalid` (and nothing stored) for a return path unfit for a header.
     pub async fn deliver(&self, delivery: Delivery<'_>) -> Result<Vec<Result<Delivered>>> {
         check_return_path(delivery.return_path)?;
         let mut results: Vec<Result<Delivered>> = Vec::with_capacity(delivery.recipients.len());
         for (index, recipient) in delivery.recipients.iter().enumerate() {
-            let result = match &recipient.destination {
-                Destination::Forwarded(forwarded) => {
+            let earlier = delivery.recipients[..index]
+                .iter()
+                .position(|other| other.destination.id() == recipient.destination.id());
+            let result = match (earlier, &recipient.destination) {
+                (Some(first), _) => results[first].clone(),
+                (None, Destination::Forwarded(forwarded)) => {
                     self.forward_for_address(&delivery, recipient, forwarded)
                         .await
                 }
-                Destination::User { user, .. } => {
-                    let earlier = delivery.recipients[..index]
-                        .iter()
-                        .position(|other| other.user().is_some_and(|u| u.id == user.id));
-                    match earlier {
-                        Some(first) => results[first].clone(),
-                        None => self.deliver_to_one(&delivery, recipient, user).await,
-                    }
+                (None, Destination::User { user, .. }) => {
+                    self.deliver_to_one(&delivery, recipient, user).await
                 }
             };
             results.push(result);

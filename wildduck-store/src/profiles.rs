@@ -80,9 +80,16 @@ fn checked_url(input: &str) -> Result<String> {
     let host_port = authority
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
-        _ => (host_port, None),
+    // `[v6]:port` or `host:port`.
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':')),
+            None => ("", None),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
     };
     if host.is_empty() {
         return Err(invalid("no host").into());
@@ -430,6 +437,13 @@ mod tests {
             ForwardTarget::parse("https://example.com/upload/email").unwrap(),
             ForwardTarget::Http("https://example.com/upload/email".into())
         );
+        for relay in [
+            "smtp://[::1]",
+            "smtps://[::1]:465",
+            "smtp://user@mx.test:25",
+        ] {
+            assert!(ForwardTarget::parse(relay).is_ok(), "{relay} refused");
+        }
         for bad in [
             "example.com",
             "smtp://",
@@ -438,6 +452,8 @@ mod tests {
             "ftp://x",
             "a b@example.com",
             "http://exa mple.com",
+            "smtp://[::1",
+            "smtp://[::1]:x",
         ] {
             assert!(ForwardTarget::parse(bad).is_err(), "{bad} accepted");
         }

@@ -181,11 +181,8 @@ pub async fn update(
     refuse_unsupported_account_fields(&mut input)?;
     input.finish()?;
     // Quota and the account's state are the operator's to set, not the account holder's.
-    let operator_only = quota.is_some()
-        || disabled.is_some()
-        || suspended.is_some()
-        || disabled_scopes.is_some()
-        || profile.internal_data != profile_before.internal_data;
+    let operator_only =
+        quota.is_some() || disabled.is_some() || suspended.is_some() || disabled_scopes.is_some();
     if operator_only && access.own_user().is_some() {
         return Err(ApiError::missing_privileges());
     }

@@ -167,6 +167,8 @@ pub async fn forwarded_addresses_and_forwarding(store: Store) {
     let recipients = [
         store.resolve_recipient("fwd+x@example.com").await.unwrap(),
         store.resolve_recipient("ann@example.com").await.unwrap(),
+        // The same forwarded address again: forwarded once.
+        store.resolve_recipient("f.w.d@example.com").await.unwrap(),
     ];
     assert!(matches!(
         recipients[0].destination,
@@ -185,6 +187,7 @@ pub async fn forwarded_addresses_and_forwarding(store: Store) {
         .unwrap();
     assert_eq!(results[0], Ok(Delivered::Forwarded));
     assert!(matches!(results[1], Ok(Delivered::Stored(_))));
+    assert_eq!(results[2], Ok(Delivered::Forwarded));
     let queued = store.list_outbound().await.unwrap();
     let mut sent: Vec<Queued> = queued
         .iter()
@@ -230,7 +233,7 @@ pub async fn forwarded_addresses_and_forwarding(store: Store) {
     let again = store
         .deliver(Delivery {
             return_path: "s@sender.test",
-            recipients: &recipients[1..],
+            recipients: &recipients[1..2],
             raw: &looped,
         })
         .await
