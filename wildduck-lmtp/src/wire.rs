@@ -195,6 +195,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
             .unwrap_or(Ok(()))
     }
 
+    /// Tells a client the listener has no room for it (`421`, as LMTP and submission both
+    /// answer over the connection limit) and closes.
+    pub async fn turn_away(mut self) -> io::Result<()> {
+        self.reply(&Reply::new(
+            421,
+            "4.3.2",
+            "Too many connections, try again later",
+        ));
+        self.close().await
+    }
+
     /// The stream under the framing, for a STARTTLS upgrade. Flush the replies and
     /// [`discard_input`](Self::discard_input) first.
     pub fn stream_mut(&mut self) -> &mut S {
