@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::accounts;
+use crate::auth::VerifiedLogins;
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
 use crate::error::{AddressError, Defect, MailboxError, MessageError, Result, UserError};
@@ -50,6 +51,7 @@ struct Inner {
     notifier: Arc<dyn Notifier>,
     config: StoreConfig,
     limiter: Arc<Limiter>,
+    verified: Arc<VerifiedLogins>,
 }
 
 /// In-process lockout and traffic counters.
@@ -80,6 +82,7 @@ impl Store {
                 notifier,
                 limiter: memory_limiter(&config.limits),
                 config,
+                verified: Arc::new(VerifiedLogins::new()),
             }),
         })
     }
@@ -124,6 +127,7 @@ impl Store {
                 notifier,
                 config,
                 limiter,
+                verified: Arc::new(VerifiedLogins::new()),
             }),
         })
     }
@@ -159,8 +163,13 @@ impl Store {
                     ..self.inner.config.clone()
                 },
                 limiter: Arc::new(Limiter::new(counters, limits)),
+                verified: self.inner.verified.clone(),
             }),
         }
+    }
+
+    pub(crate) fn verified_logins(&self) -> Arc<VerifiedLogins> {
+        self.inner.verified.clone()
     }
 
     pub fn limits(&self) -> &LimitsConfig {
