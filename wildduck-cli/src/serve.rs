@@ -1,6 +1,7 @@
 //! `wildduck serve`: IMAP, POP3 and SMTP submission (plain and implicit-TLS listeners), LMTP
 //! and the HTTP API, over one store in one process, until SIGINT or SIGTERM.
 //!
+//! The process's metrics recorder is installed first (served by the API's `GET /metrics`).
 //! While running, a maintenance task trims the journal and collects unreferenced content,
 //! and the relay worker delivers the outbound queue through `[outbound] relay`.
 //!
@@ -37,6 +38,9 @@ struct Listener {
 
 pub async fn run(ctx: &Ctx) -> CliResult<Report> {
     let config = &ctx.config;
+    // Before any listener, so every connection and command is counted (`GET /metrics`).
+    wildduck_net::metrics::install()
+        .map_err(|err| CliError::new(ErrorKind::Software, format!("metrics: {err}")))?;
     let tls = match (&config.tls.cert, &config.tls.key) {
         (Some(cert), Some(key)) => Some(crate::tls::load_acceptor(cert, key)?),
         _ => None,

@@ -1679,3 +1679,152 @@ fn mail_waits_while_the_relay_is_down_and_goes_out_when_it_is_back() {
             .is_empty()
     });
 }
+
+/// One metric's value from Prometheus' text format: the line of `name` whose labels include
+/// every pair of `labels`; 0 when there is none (a counter not moved yet is not rendered).
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .filter(|(series, _)| {
+            let (series_name, series_labels) = series.split_once('{').unwrap_or((series, ""));
+            series_name == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| series_labels.contains(&format!("{key}=\"{value}\"")))
+        })
+        .map(|(_, value)| value.parse::<f64>().expect("a number"))
+        .sum()
+}
+
+const USER_TOKEN: &str = r#"
+import json, sys, urllib.request
+body = json.dumps({"username": "ann", "password": "pw", "scope": "master", "token": True}).encode()
+request = urllib.request.Request(f"http://{sys.argv[1]}/authenticate", data=body,
+                                 headers={"Content-Type": "application/json"})
+print(json.load(urllib.request.urlopen(request, timeout=30))["token"])
+"#;
+
+const FAILED_IMAP_LOGIN: &str = r#"
+import imaplib, sys
+imap = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]), timeout=30)
+try:
+    imap.login("ann", "wrong")
+    sys.exit("a wrong password logged in")
+except imaplib.IMAP4.error:
+    pass
+imap.logout()
+"#;
+
+/// `GET /metrics` (Prometheus text) after an LMTP delivery, an IMAP session and a failed
+/// login: the counters of each moved, and a user token may not read them.
+#[test]
+fn metrics_count_connections_commands_deliveries_and_failed_logins() {
+    let env = Env::new();
+    env.ok(&[
+        "user",
+        "add",
+        "ann",
+        "--password",
+        "pw",
+        "--address",
+        "ann@example.com",
+    ]);
+    let mut command = env.command(&["serve"]);
+    for listener in ["IMAP", "POP3", "LMTP", "SUBMISSION", "API"] {
+        command.env(format!("WILDDUCK_{listener}_LISTEN"), "127.0.0.1:0");
+    }
+    let server = Server::spawn(command, 5);
+    let api = server.address("API (plain)");
+    let scrape = || {
+        let response = http_get(api, "/metrics");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(
+            response.contains("content-type: text/plain; version=0.0.4"),
+            "{response}"
+        );
+        response
+    };
+    let before = scrape();
+
+    let lmtp = server.address("LMTP (plain)");
+    let imap = server.address("IMAP (plain)");
+    let message = env.path("message.eml");
+    std::fs::write(
+        &message,
+        "From: s@example.org\r\nSubject: hi\r\n\r\nbody\r\n",
+    )
+    .unwrap();
+    let args = [
+        lmtp.ip().to_string(),
+        lmtp.port().to_string(),
+        imap.port().to_string(),
+        message.to_str().unwrap().to_string(),
+        "ann@example.com,nobody@example.com".to_string(),
+        "ann".to_string(),
+    ];
+    let (status, text) = python(LMTP_DELIVER_AND_READ_BACK, &args);
+    assert_eq!(status, 0, "{text}");
+    let (status, text) = python(
+        FAILED_IMAP_LOGIN,
+        &[imap.ip().to_string(), imap.port().to_string()],
+    );
+    assert_eq!(status, 0, "{text}");
+
+    let after = scrape();
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        metric(&after, name, labels) - metric(&before, name, labels)
+    };
+    assert_eq!(
+        moved("wildduck_lmtp_recipients_total", &[("result", "accepted")]),
+        1.0
+    );
+    assert_eq!(moved("wildduck_messages_stored_total", &[]), 1.0);
+    assert_eq!(
+        moved("wildduck_connections_total", &[("protocol", "imap")]),
+        2.0,
+        "{after}"
+    );
+    assert_eq!(
+        moved("wildduck_connections_total", &[("protocol", "lmtp")]),
+        1.0
+    );
+    for (command, result) in [
+        ("LOGIN", "ok"),
+        ("SELECT", "ok"),
+        ("UID FETCH", "ok"),
+        ("LOGIN", "no"),
+    ] {
+        assert!(
+            moved(
+                "wildduck_imap_commands_total",
+                &[("command", command), ("result", result)]
+            ) >= 1.0,
+            "{command} {result}: {after}"
+        );
+    }
+    assert_eq!(
+        moved(
+            "wildduck_imap_command_seconds_count",
+            &[("command", "UID FETCH")]
+        ),
+        1.0
+    );
+    assert!(moved("wildduck_section_bytes_read_total", &[]) > 0.0);
+    assert_eq!(
+        moved(
+            "wildduck_login_failures_total",
+            &[("scope", "imap"), ("reason", "bad credentials")]
+        ),
+        1.0
+    );
+
+    // Metrics are root's: a user's token is refused.
+    let (status, token) = python(USER_TOKEN, &[api.to_string()]);
+    assert_eq!(status, 0, "{token}");
+    let token = token.trim();
+    let refused = http_get(api, &format!("/metrics?accessToken={token}"));
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+}

@@ -32,6 +32,15 @@ impl Reply {
             text: text.into(),
         }
     }
+
+    /// What the reply means for a message, as metrics label it.
+    pub fn outcome(&self) -> &'static str {
+        match self.code {
+            200..=299 => "accepted",
+            400..=499 => "deferred",
+            _ => "rejected",
+        }
+    }
 }
 
 /// One command line from the client.

@@ -55,6 +55,21 @@ impl Store {
         scope: Scope,
         ip: Option<IpAddr>,
     ) -> Result<Login> {
+        let login = self.check_login(username, password, scope, ip).await;
+        if let Err(Error::Auth(refusal)) = &login {
+            metrics::counter!("wildduck_login_failures_total", "scope" => scope.name(), "reason" => refusal.reason())
+                .increment(1);
+        }
+        login
+    }
+
+    async fn check_login(
+        &self,
+        username: &str,
+        password: &str,
+        scope: Scope,
+        ip: Option<IpAddr>,
+    ) -> Result<Login> {
         let record = match self.find_user_record(username).await {
             Ok(record) => record,
             Err(Error::User(_) | Error::Address(_)) => {

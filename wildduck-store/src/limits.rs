@@ -253,6 +253,7 @@ impl Limiter {
                     .saturating_mul(doubling)
                     .min(self.config.max_lock);
                 tracing::warn!(subject, ?lock, "too many failed logins: locked");
+                metrics::counter!("wildduck_login_lockouts_total").increment(1);
                 self.counters
                     .set(&format!("lock:{subject}"), 1, lock)
                     .await?;

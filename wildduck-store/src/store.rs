@@ -596,6 +596,8 @@ impl Store {
         };
         let (outcome, wakes) = self.backend().append(mailbox, message).await?;
         self.publish(wakes);
+        metrics::counter!("wildduck_messages_stored_total").increment(1);
+        metrics::counter!("wildduck_stored_bytes_total").increment(size);
         Ok(outcome)
     }
 
@@ -823,13 +825,17 @@ impl Store {
             .ok_or(Defect::Bug("section read was not planned"))??;
         // A small message is rebuilt in microseconds: cheaper here than a second hop to the
         // blocking pool (the load above already took one).
-        if plan
+        let body = if plan
             .message_len()
             .is_some_and(|len| len <= INLINE_SECTION_READ)
         {
-            return plan.read(stored.blobs);
-        }
-        blocking(move || plan.read(stored.blobs)).await
+            plan.read(stored.blobs)?
+        } else {
+            blocking(move || plan.read(stored.blobs)).await?
+        };
+        metrics::counter!("wildduck_sections_read_total").increment(1);
+        metrics::counter!("wildduck_section_bytes_read_total").increment(body.len());
+        Ok(body)
     }
 
     /// UIDs of the messages matching `key`, ascending.

@@ -1,11 +1,16 @@
-//! `GET /health`: answers 200 when the store answers a read.
+//! `GET /health`: answers 200 when the store answers a read. `GET /metrics`: the process's
+//! metrics in Prometheus' text format, for root (a scraper sends the root token as a bearer
+//! token; from loopback without a configured token it is root already).
 
-use axum::http::StatusCode;
+use axum::Extension;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use wildduck_store::{Error, UserError, UserId};
 
 use super::Shared;
+use crate::auth::Access;
+use crate::error::{ApiError, ApiResult};
 
 pub async fn health(state: Shared) -> Response {
     // A point lookup of an id that exists nowhere: cheap, and it reaches the database.
@@ -22,4 +27,23 @@ pub async fn health(state: Shared) -> Response {
                 .into_response()
         }
     }
+}
+
+pub async fn metrics(Extension(access): Extension<Access>) -> ApiResult<Response> {
+    access.require_root()?;
+    let text = wildduck_net::metrics::render().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "MetricsDisabled",
+            "This process records no metrics",
+        )
+    })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }

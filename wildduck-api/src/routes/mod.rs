@@ -40,6 +40,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     // Every route wants a token, /health too, as in WildDuck.
     let protected = Router::new()
         .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
         .route(
             "/authenticate",
             post(authenticate::login).delete(authenticate::logout),

@@ -151,7 +151,15 @@ async fn attempt(store: Store, smarthost: Smarthost, policy: RetryPolicy, claime
     };
     let replies = client::send(&smarthost, &envelope).await;
     let id = entry.id;
-    match store.record_attempt(claimed, &replies, &policy).await {
+    let recorded = store.record_attempt(claimed, &replies, &policy).await;
+    let result = match &recorded {
+        Ok(AttemptOutcome::Finished { .. }) => "settled",
+        Ok(AttemptOutcome::Retrying { .. }) => "deferred",
+        Ok(AttemptOutcome::LeaseLost) => "lease_lost",
+        Err(_) => "unrecorded",
+    };
+    metrics::counter!("wildduck_outbound_attempts_total", "result" => result).increment(1);
+    match recorded {
         Ok(AttemptOutcome::Finished { failed }) => {
             tracing::info!(entry = %id, failed, "outbound entry settled");
         }

@@ -59,6 +59,8 @@ impl Shared {
 }
 
 impl Service for Shared {
+    const PROTOCOL: &'static str = "submission";
+
     async fn serve(self: Arc<Self>, client: Client, shutdown: Shutdown) {
         let peer = client.peer;
         let wire = self.wire(client.stream);
