@@ -42,5 +42,5 @@ pub use outbound::{
     AttemptOutcome, Claimed, OutboundEntry, OutboundRecipient, RecipientStatus, RelayReply,
     RetryPolicy, Submission, Submitted,
 };
-pub use store::{Store, StoreConfig};
+pub use store::{Store, StoreConfig, Unhealthy};
 pub use webmail::DisplayMessage;

@@ -38,6 +38,11 @@ pub trait Counters: Send + Sync {
     async fn acquire_slot(&self, key: &str, holder: &str, limit: u64) -> Result<bool>;
     /// Gives a slot back. Not async, so that a guard's `Drop` frees it at once.
     fn release_slot(&self, key: &str, holder: &str);
+    /// Whether the shared counters answer a write, a read and a delete now, without any
+    /// fallback (for `/health`). Counters in this process's memory always do.
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// [`Counters`] in this process's memory.
@@ -209,6 +214,11 @@ impl Limiter {
 
     pub fn config(&self) -> &LimitsConfig {
         &self.config
+    }
+
+    /// [`Counters::check`] of the counters under these limits.
+    pub async fn check_counters(&self) -> Result<()> {
+        self.counters.check().await
     }
 
     /// `Err(time left)` while the username or the IP address is locked.

@@ -54,6 +54,14 @@ struct Inner {
     verified: Arc<VerifiedLogins>,
 }
 
+/// Which part of the store failed [`Store::health`].
+#[derive(Debug)]
+pub enum Unhealthy {
+    Database(crate::Error),
+    /// The counters shared between processes (Redis).
+    Counters(crate::Error),
+}
+
 /// In-process lockout and traffic counters.
 fn memory_limiter(limits: &LimitsConfig) -> Arc<Limiter> {
     Arc::new(Limiter::new(
@@ -170,6 +178,21 @@ impl Store {
 
     pub(crate) fn verified_logins(&self) -> Arc<VerifiedLogins> {
         self.inner.verified.clone()
+    }
+
+    /// What `/health` checks, as WildDuck's does: the database answers a read, and the
+    /// shared counters (Redis, where configured) a write, a read and a delete.
+    pub async fn health(&self) -> std::result::Result<(), Unhealthy> {
+        // A point lookup of an id that exists nowhere: cheap, and it reaches the database.
+        match self.get_user(UserId::new()).await {
+            Ok(_) | Err(crate::Error::User(UserError::NotFound)) => {}
+            Err(err) => return Err(Unhealthy::Database(err)),
+        }
+        self.inner
+            .limiter
+            .check_counters()
+            .await
+            .map_err(Unhealthy::Counters)
     }
 
     pub fn limits(&self) -> &LimitsConfig {
