@@ -39,6 +39,7 @@ pub enum Resource {
     Messages,
     Attachments,
     Asps,
+    Storage,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +88,7 @@ fn user_role_allows(resource: Resource, action: Action) -> bool {
         }
         // create:own, read:own, delete:own (there is no update).
         Resource::Asps => true,
+        Resource::Storage => true,
     }
 }
 

@@ -172,6 +172,11 @@ impl From<Error> for ApiError {
             Error::Message(MessageError::OverQuota { .. }) => {
                 Self::new(S::FORBIDDEN, "OVERQUOTA", text)
             }
+            Error::Message(MessageError::NotDraft) => Self::new(
+                S::BAD_REQUEST,
+                "MessageNotDraft",
+                "This message is not a draft",
+            ),
             Error::Message(_) => Self::new(S::BAD_REQUEST, "InputValidationError", text),
             Error::Storage(_) if err.is_temporary() => {
                 tracing::warn!("api: {text}");

@@ -71,3 +71,8 @@ fn messages() {
 fn application_passwords() {
     run_group("asps.py");
 }
+
+#[test]
+fn storage() {
+    run_group("storage.py");
+}

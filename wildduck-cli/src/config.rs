@@ -393,6 +393,8 @@ pub struct MaintenanceSection {
     pub journal_max_age_secs: u64,
     /// Unreferenced content younger than this is kept (appends in flight may still need it).
     pub gc_grace_secs: u64,
+    /// Seconds between sweeps that expunge messages past their expiry (mailbox retention).
+    pub expiry_interval_secs: u64,
 }
 
 impl Default for MaintenanceSection {
@@ -402,6 +404,7 @@ impl Default for MaintenanceSection {
             interval_secs: 3600,
             journal_max_age_secs: 30 * 24 * 3600,
             gc_grace_secs: 3600,
+            expiry_interval_secs: 60,
         }
     }
 }
@@ -525,6 +528,11 @@ impl Config {
         }
         if self.maintenance.enabled && self.maintenance.interval_secs == 0 {
             return Err(config_error("maintenance.interval_secs must be at least 1"));
+        }
+        if self.maintenance.enabled && self.maintenance.expiry_interval_secs == 0 {
+            return Err(config_error(
+                "maintenance.expiry_interval_secs must be at least 1",
+            ));
         }
         if self.api.enabled {
             self.api

@@ -122,7 +122,8 @@ impl From<StoreError> for CliError {
             StoreError::Message(
                 MessageError::TooBig { .. }
                 | MessageError::InvalidFlag(_)
-                | MessageError::InvalidSection(_),
+                | MessageError::InvalidSection(_)
+                | MessageError::NotDraft,
             ) => ErrorKind::Data,
             StoreError::Storage(failure) if failure.is_temporary() => ErrorKind::TempFail,
             // Corrupt data, a bug, a limit of the engine: retrying will not help.

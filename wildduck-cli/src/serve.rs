@@ -99,6 +99,12 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
             shutdown_rx.clone(),
         );
         servers.spawn(async move { ("maintenance", maintenance.await) });
+        let sweep = expire_messages(
+            store.clone(),
+            Duration::from_secs(config.maintenance.expiry_interval_secs),
+            shutdown_rx.clone(),
+        );
+        servers.spawn(async move { ("message expiry", sweep.await) });
     }
 
     let failure = tokio::select! {
@@ -255,6 +261,26 @@ async fn maintain(
             Ok(0) => {}
             Ok(deleted) => tracing::info!("maintenance: deleted {deleted} unreferenced blobs"),
             Err(err) => tracing::warn!("maintenance: gc failed: {err}"),
+        }
+    }
+}
+
+/// Expunges messages past their expiry (mailbox retention) every interval until shutdown.
+/// Failures are logged and retried next time, as for the other housekeeping.
+async fn expire_messages(
+    store: Store,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        }
+        match store.expunge_expired_now().await {
+            Ok(0) => {}
+            Ok(expunged) => tracing::info!("maintenance: expunged {expunged} expired messages"),
+            Err(err) => tracing::warn!("maintenance: expunging expired messages failed: {err}"),
         }
     }
 }

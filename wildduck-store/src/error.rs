@@ -110,6 +110,9 @@ pub enum MessageError {
     InvalidFlag(String),
     #[error("invalid section: {0}")]
     InvalidSection(String),
+    /// Only a message flagged `\Draft` can be sent from where it is stored.
+    #[error("this message is not a draft")]
+    NotDraft,
 }
 
 /// Anything the store can fail with. Callers act on the area enums; a storage failure says

@@ -296,6 +296,7 @@ impl Store {
                 path: path.to_string(),
                 special_use,
                 subscribed: true,
+                settings: MailboxSettings::default(),
             })
             .collect();
         let address = address.map(|a| Address {
@@ -365,8 +366,10 @@ impl Store {
             .await
     }
 
-    /// Deletes a user, their addresses, mailboxes, messages and blob references.
+    /// Deletes a user, their addresses, mailboxes, messages, stored files and blob
+    /// references.
     pub async fn delete_user(&self, user: UserId) -> Result<()> {
+        self.delete_files_of(user).await?;
         let wakes = self.backend().delete_user(user).await?;
         self.publish(wakes);
         Ok(())
@@ -440,8 +443,7 @@ impl Store {
             .ok_or_else(|| MailboxError::NotFound.into())
     }
 
-    /// Creates a mailbox; missing parents are created too.
-    /// Creates a mailbox, and any missing parents, subscribed (as WildDuck's API does).
+    /// Creates a mailbox, and any missing parents (RFC 3501 §6.3.3), subscribed.
     pub async fn create_mailbox(
         &self,
         user: UserId,
@@ -477,6 +479,7 @@ impl Store {
             path,
             special_use,
             subscribed,
+            settings: MailboxSettings::default(),
         };
         self.backend().create_mailbox(user, parents, new).await
     }
@@ -517,6 +520,7 @@ impl Store {
                     path: to,
                     special_use: None,
                     subscribed: true,
+                    settings: MailboxSettings::default(),
                 },
             )
             .await?;

@@ -18,7 +18,9 @@ use crate::model::*;
 use crate::store::Store;
 
 mod auth;
+mod retention;
 use auth::{application_passwords, scopes_and_account_states};
+use retention::{mailbox_retention, stored_files};
 
 /// One named check of the suite.
 pub struct Check {
@@ -59,6 +61,8 @@ checks!(
     notifications,
     delete_user_releases_everything,
     verify_and_gc,
+    mailbox_retention,
+    stored_files,
 );
 
 /// A message with bare LF, CRLF and a NUL, to prove bytes come back unchanged. Its body is

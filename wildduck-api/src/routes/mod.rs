@@ -1,5 +1,5 @@
-//! The route table, one file per route group. Storage and update-feed routes (the rest of
-//! issue 20) come as further files here.
+//! The route table, one file per route group. Update-feed routes (the rest of issue 20)
+//! come as further files here.
 
 mod addresses;
 mod asps;
@@ -7,7 +7,9 @@ mod authenticate;
 mod health;
 mod mailboxes;
 mod messages;
+mod messages_submit;
 mod messages_upload;
+mod storage;
 mod users;
 
 use std::sync::Arc;
@@ -93,6 +95,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
                 .delete(messages::delete),
         )
         .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}/submit",
+            post(messages_submit::submit),
+        )
+        .route(
             "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml",
             get(messages::source),
         )
@@ -101,6 +107,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(messages::attachment),
         )
         .route("/users/{user}/search", get(messages::search))
+        .route(
+            "/users/{user}/storage",
+            get(storage::list).post(storage::upload),
+        )
+        .route(
+            "/users/{user}/storage/{file}",
+            get(storage::download).delete(storage::delete),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(protected)

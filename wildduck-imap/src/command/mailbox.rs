@@ -54,6 +54,10 @@ pub async fn select(
     }
     let store = session.store().clone();
     let mailbox = store.get_mailbox(user, name).await?;
+    if mailbox.hidden {
+        // As WildDuck: a mailbox hidden through the API can not be opened over IMAP.
+        return Ok(Reply::No("[CANNOT] This mailbox is hidden".into()));
+    }
     let SelectView {
         snapshot,
         keywords,
@@ -246,7 +250,9 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
         return Ok(Reply::Ok(format!("{keyword} completed")));
     }
     let store = session.store().clone();
-    let mailboxes = store.list_mailboxes(user).await?;
+    // Hidden mailboxes (WildDuck's API setting) are left out of LIST and LSUB.
+    let mut mailboxes = store.list_mailboxes(user).await?;
+    mailboxes.retain(|m| !m.hidden);
     let patterns: Vec<String> = request
         .patterns
         .iter()
@@ -438,6 +444,8 @@ mod tests {
             uidnext: 1,
             highest_modseq: 0,
             subscribed,
+            hidden: false,
+            retention: None,
         };
         let mailboxes = [
             mailbox("box", false),

@@ -145,6 +145,7 @@ pub struct NewMailbox {
     pub path: String,
     pub special_use: Option<SpecialUse>,
     pub subscribed: bool,
+    pub settings: MailboxSettings,
 }
 
 /// Which user fields `update_user` changes.
@@ -272,10 +273,50 @@ pub trait AppPasswords: Send + Sync {
     ) -> Result<()>;
 }
 
+/// Mailbox settings and message expiry. The rules (when a message expires, how the sweep
+/// removes it) are the store's (`crate::retention`); an engine keeps the fields.
+#[async_trait]
+pub trait Expiry: Send + Sync {
+    /// `MailboxError::NotFound` for a missing mailbox.
+    async fn update_mailbox_settings(
+        &self,
+        mailbox: MailboxId,
+        update: MailboxSettingsUpdate,
+    ) -> Result<()>;
+    /// Sets (`None`: clears) the expiry of the messages of `uids` that exist; how many.
+    async fn set_expiry(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        expires: Option<Timestamp>,
+    ) -> Result<usize>;
+    /// Up to `limit` messages whose expiry is at or before `now`, oldest expiry first.
+    async fn expired(&self, now: Timestamp, limit: usize) -> Result<Vec<(MailboxId, Uid)>>;
+}
+
+/// Users' stored files (`crate::files`): a record per file and its content as one blob of
+/// the shared, refcounted blob store, so `verify` and `gc` count files as references too.
+#[async_trait]
+pub trait FileStorage: Send + Sync {
+    /// Inserts the record and references (storing when new) its blob, in one unit on
+    /// engines with transactions; `UserError::NotFound` for a missing user.
+    async fn insert_file(&self, file: StoredFile, blob: BlobData) -> Result<()>;
+    /// The user's files by filename, then id.
+    async fn list_files(&self, user: UserId) -> Result<Vec<StoredFile>>;
+    /// The file and its blob (`codec`, stored bytes); None when the user has no such file.
+    async fn load_file(
+        &self,
+        user: UserId,
+        file: FileId,
+    ) -> Result<Option<(StoredFile, u8, Vec<u8>)>>;
+    /// Removes the file and releases its blob; false when the user has no such file.
+    async fn delete_file(&self, user: UserId, file: FileId) -> Result<bool>;
+}
+
 /// The domain operations every storage engine provides. Object-safe; held as
 /// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
 #[async_trait]
-pub trait Backend: RecordCopy + AppPasswords + Send + Sync {
+pub trait Backend: RecordCopy + AppPasswords + Expiry + FileStorage + Send + Sync {
     // ---- users ----
 
     /// Inserts the user, their first mailboxes and optional address in one unit.

@@ -23,8 +23,11 @@ use crate::error::{
     AddressError, AspError, Defect, Error, MailboxError, MessageError, StorageError,
     StorageErrorKind, UserError,
 };
+use crate::retention;
 
 mod asps;
+mod expiry;
+mod files;
 mod outbound;
 mod search;
 mod transfer;
@@ -192,6 +195,25 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX asps_user ON asps(user, selector);",
     // 5: the recent marker, the highest UID a session has taken as \Recent (RFC 3501 §2.3.2).
     "ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
+    // 7: mailbox `hidden` and `retention` (ms), a message's expiry (seconds; set on arrival
+    // in a mailbox with retention, or by the API), and the users' stored files (one blob each).
+    "ALTER TABLE mailboxes ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE mailboxes ADD COLUMN retention INTEGER;
+     ALTER TABLE messages ADD COLUMN expires INTEGER;
+     CREATE INDEX messages_expires ON messages(expires) WHERE expires IS NOT NULL;
+     CREATE TABLE stored_files (
+         id BLOB PRIMARY KEY,
+         user BLOB NOT NULL,
+         filename TEXT NOT NULL,
+         content_type TEXT NOT NULL,
+         cid TEXT,
+         size INTEGER NOT NULL,
+         md5 TEXT NOT NULL,
+         created INTEGER NOT NULL,
+         hash BLOB NOT NULL
+     );
+     CREATE INDEX stored_files_user ON stored_files(user, filename);
+     CREATE INDEX stored_files_hash ON stored_files(hash);",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -716,8 +738,8 @@ fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
     })
 }
 
-const MAILBOX_COLUMNS: &str =
-    "id, user, path, special_use, uidvalidity, uidnext, highest_modseq, subscribed";
+const MAILBOX_COLUMNS: &str = "id, user, path, special_use, uidvalidity, uidnext, highest_modseq, \
+     subscribed, hidden, retention";
 
 fn mailbox_from_row(row: &Row) -> rusqlite::Result<Mailbox> {
     let special_use: Option<String> = row.get(3)?;
@@ -730,6 +752,8 @@ fn mailbox_from_row(row: &Row) -> rusqlite::Result<Mailbox> {
         uidnext: row.get::<_, i64>(5)? as u32,
         highest_modseq: row.get::<_, i64>(6)? as u64,
         subscribed: row.get(7)?,
+        hidden: row.get(8)?,
+        retention: row.get::<_, Option<i64>>(9)?.map(|ms| ms as u64),
     })
 }
 
@@ -809,10 +833,13 @@ fn insert_mailbox(tx: &Connection, user: UserId, new: &NewMailbox) -> TxResult<M
         uidnext: 1,
         highest_modseq: 0,
         subscribed: new.subscribed,
+        hidden: new.settings.hidden,
+        retention: new.settings.retention,
     };
     tx.execute(
         "INSERT INTO mailboxes (id, user, path, special_use, uidvalidity, uidnext,
-             highest_modseq, subscribed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             highest_modseq, subscribed, hidden, retention)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             id_bytes(mailbox.id.0),
             id_bytes(user.0),
@@ -821,7 +848,9 @@ fn insert_mailbox(tx: &Connection, user: UserId, new: &NewMailbox) -> TxResult<M
             mailbox.uidvalidity,
             mailbox.uidnext,
             mailbox.highest_modseq as i64,
-            mailbox.subscribed
+            mailbox.subscribed,
+            mailbox.hidden,
+            mailbox.retention.map(|ms| ms as i64)
         ],
     )?;
     Ok(mailbox)
@@ -853,6 +882,7 @@ fn create_missing(
                     path: path.clone(),
                     special_use: None,
                     subscribed,
+                    settings: MailboxSettings::default(),
                 },
             )?;
         }
@@ -927,9 +957,9 @@ fn append_message(
     tx.prepare_cached(
         "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen, deleted,
                  idate, hdate, size, msgid, subject, envelope, bodystructure, layout,
-                 search_headers, search_body)
+                 search_headers, search_body, expires)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18)",
+                 ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         key,
@@ -949,7 +979,8 @@ fn append_message(
         to_json(&message.body_structure)?,
         message.content.layout,
         message.search_headers,
-        message.search_body
+        message.search_body,
+        retention::expiry(&target, now())
     ])?;
     set_mailbox_counters(tx, mailbox, uid + 1, modseq)?;
     add_storage(tx, target.user, message.size as i64)?;
@@ -1600,6 +1631,7 @@ impl Backend for SqliteBackend {
                 return Err(Error::from(Defect::Exhausted("UID space of mailbox")).into());
             }
             let modseq = to.highest_modseq + 1;
+            let expires = retention::expiry(&to, now());
             let mut uidnext = to.uidnext;
             let mut pairs = Vec::with_capacity(picked.len());
             for (id, uid, _) in &picked {
@@ -1611,10 +1643,10 @@ impl Backend for SqliteBackend {
                         tx.prepare_cached(
                             "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen,
                                  deleted, idate, hdate, size, msgid, subject, envelope,
-                                 bodystructure, layout, search_headers, search_body)
+                                 bodystructure, layout, search_headers, search_body, expires)
                              SELECT ?2, ?3, ?4, ?5, ?6, flags, seen, deleted, idate, hdate, size,
                                  msgid, subject, envelope, bodystructure, layout, search_headers,
-                                 search_body
+                                 search_body, ?7
                              FROM messages WHERE id = ?1",
                         )?
                         .execute(params![
@@ -1623,7 +1655,8 @@ impl Backend for SqliteBackend {
                             id_bytes(target.0),
                             id_bytes(to.user.0),
                             new_uid,
-                            modseq as i64
+                            modseq as i64,
+                            expires
                         ])?;
                         tx.prepare_cached(
                             "INSERT INTO message_blobs (message, seq, hash)
@@ -1640,7 +1673,8 @@ impl Backend for SqliteBackend {
                     }
                     Transfer::Move => {
                         tx.prepare_cached(
-                            "UPDATE messages SET mailbox = ?2, user = ?3, uid = ?4, modseq = ?5
+                            "UPDATE messages SET mailbox = ?2, user = ?3, uid = ?4, modseq = ?5,
+                                 expires = ?6
                              WHERE id = ?1",
                         )?
                         .execute(params![
@@ -1648,7 +1682,8 @@ impl Backend for SqliteBackend {
                             id_bytes(target.0),
                             id_bytes(to.user.0),
                             new_uid,
-                            modseq as i64
+                            modseq as i64,
+                            expires
                         ])?;
                     }
                 }
@@ -2089,6 +2124,7 @@ impl Backend for SqliteBackend {
             let mut stmt = tx.prepare(
                 "SELECT b.hash, b.refcount,
                      (SELECT count(*) FROM message_blobs m WHERE m.hash = b.hash)
+                     + (SELECT count(*) FROM stored_files f WHERE f.hash = b.hash)
                  FROM blobs b",
             )?;
             let refs = stmt
@@ -2184,7 +2220,8 @@ impl Backend for SqliteBackend {
             let removed = tx.execute(
                 "DELETE FROM blobs WHERE refcount <= 0 AND unreferenced_since IS NOT NULL
                      AND unreferenced_since <= ?1
-                     AND NOT EXISTS (SELECT 1 FROM message_blobs m WHERE m.hash = blobs.hash)",
+                     AND NOT EXISTS (SELECT 1 FROM message_blobs m WHERE m.hash = blobs.hash)
+                     AND NOT EXISTS (SELECT 1 FROM stored_files f WHERE f.hash = blobs.hash)",
                 [cutoff],
             )?;
             Ok(removed as u64)

@@ -13,6 +13,7 @@
 //! | `blob_chunks` | `_id` = `<hash>:<n>`, `h` | `h` hashed |
 //! | `counters` | `_id` = name (UIDVALIDITY, dedup hits) | unsharded |
 //! | `asps` | `(user, selector)` | `user` |
+//! | `stored_files` | `(user, filename)`, `blob` | `user` |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -39,6 +40,8 @@
 
 mod asps;
 mod blobs;
+mod expiry;
+mod files;
 mod maintenance;
 mod outbound;
 mod records;
@@ -61,6 +64,7 @@ use crate::error::{
     AddressError, Defect, Error, MailboxError, MessageError, StorageError, StorageErrorKind,
     UserError,
 };
+use crate::retention;
 
 /// Database used when the URI names none.
 pub const DEFAULT_DATABASE: &str = "wildduck";
@@ -77,6 +81,7 @@ pub struct MongoBackend {
     counters: Collection<Document>,
     asps: Collection<AspDoc>,
     outbound: Collection<Document>,
+    stored_files: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -272,6 +277,7 @@ impl MongoBackend {
             counters: db.collection("counters"),
             asps: db.collection("asps"),
             outbound: db.collection("outbound"),
+            stored_files: db.collection("stored_files"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -305,6 +311,7 @@ impl MongoBackend {
             (doc! {"mailbox": 1, "modseq": 1}, false),
             (doc! {"user": 1}, false),
             (doc! {"blobs": 1}, false),
+            (doc! {"expires": 1}, false),
         ] {
             self.messages
                 .create_index(index(keys, unique))
@@ -329,6 +336,12 @@ impl MongoBackend {
             .create_index(index(doc! {"next_attempt": 1}, false))
             .await
             .map_err(db_error)?;
+        for keys in [doc! {"user": 1, "filename": 1}, doc! {"blob": 1}] {
+            self.stored_files
+                .create_index(index(keys, false))
+                .await
+                .map_err(db_error)?;
+        }
         Ok(())
     }
 
@@ -402,6 +415,11 @@ impl MongoBackend {
             self.next_uidvalidity().await?,
         );
         doc.subscribed = new.subscribed;
+        doc.hidden = new.settings.hidden;
+        doc.retention = new
+            .settings
+            .retention
+            .map(|ms| ms.min(i64::MAX as u64) as i64);
         match self.mailboxes.insert_one(&doc).await {
             Ok(_) => Ok(doc),
             Err(e) if is_duplicate_key(&e) => Err(MailboxError::AlreadyExists.into()),
@@ -415,6 +433,7 @@ impl MongoBackend {
                 path: path.clone(),
                 special_use: None,
                 subscribed,
+                settings: MailboxSettings::default(),
             };
             match self.insert_mailbox(user, &new).await {
                 Ok(_) | Err(Error::Mailbox(MailboxError::AlreadyExists)) => {}
@@ -1129,6 +1148,7 @@ impl Backend for MongoBackend {
             blobs: hashes.clone(),
             search_headers: message.search_headers,
             search_body: message.search_body,
+            expires: retention::expiry(&target.to_model(), now()),
         };
         let inserted = self.messages.insert_one(&doc).await.map_err(db_error);
         let written = match inserted {
@@ -1216,6 +1236,7 @@ impl Backend for MongoBackend {
             }
         };
         let modseq = allocation.modseq as i64;
+        let expires = retention::expiry(&to.to_model(), now());
         let mut copies: Vec<Removal> = Vec::with_capacity(picked.len());
         let mut pairs = Vec::with_capacity(picked.len());
         let mut entries = Vec::with_capacity(picked.len());
@@ -1230,6 +1251,7 @@ impl Backend for MongoBackend {
                 modseq,
                 added: modseq,
                 expunged: None,
+                expires,
                 ..original.clone()
             };
             if let Err(e) = self.messages.insert_one(&copy).await {
