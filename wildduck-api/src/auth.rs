@@ -39,6 +39,8 @@ pub enum Resource {
     Messages,
     Attachments,
     Asps,
+    Filters,
+    Autoreplies,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +89,7 @@ fn user_role_allows(resource: Resource, action: Action) -> bool {
         }
         // create:own, read:own, delete:own (there is no update).
         Resource::Asps => true,
+        Resource::Filters | Resource::Autoreplies => true,
     }
 }
 

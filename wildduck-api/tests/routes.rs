@@ -71,3 +71,8 @@ fn messages() {
 fn application_passwords() {
     run_group("asps.py");
 }
+
+#[test]
+fn filters_and_autoreply() {
+    run_group("filters.py");
+}

@@ -13,6 +13,7 @@ mod backend;
 mod content;
 mod delivery;
 pub mod error;
+mod filters;
 pub mod limits;
 mod migrate;
 pub mod mime;
@@ -32,8 +33,12 @@ pub use accounts::{PlaintextLogin, normalize_address};
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::Login;
 pub use backend::LiveContent;
-pub use delivery::{Delivery, Recipient};
+pub use delivery::{Delivered, Delivery, Recipient};
 pub use error::*;
+pub use filters::{
+    Autoreply, AutoreplyUpdate, DeliveryPolicy, Filter, FilterAction, FilterQuery, ForwardTarget,
+    MAX_FILTERS_PER_USER, NewFilter, SpamPolicy, TargetKind,
+};
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;

@@ -155,6 +155,10 @@ id_type!(
     /// Identifies one entry of the outbound queue.
     OutboundId
 );
+id_type!(
+    /// Identifies a user's delivery filter.
+    FilterId
+);
 
 /// A message's unique id within its mailbox (RFC 3501 UID). Never 0, never reused.
 pub type Uid = u32;

@@ -18,7 +18,12 @@ use crate::model::*;
 use crate::store::Store;
 
 mod auth;
+mod rules;
 use auth::{application_passwords, scopes_and_account_states};
+use rules::{
+    delivery_applies_filters_and_spam, delivery_sends_one_autoreply_per_sender,
+    filter_and_autoreply_records,
+};
 
 /// One named check of the suite.
 pub struct Check {
@@ -59,6 +64,9 @@ checks!(
     notifications,
     delete_user_releases_everything,
     verify_and_gc,
+    filter_and_autoreply_records,
+    delivery_applies_filters_and_spam,
+    delivery_sends_one_autoreply_per_sender,
 );
 
 /// A message with bare LF, CRLF and a NUL, to prove bytes come back unchanged. Its body is

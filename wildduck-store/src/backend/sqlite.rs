@@ -20,12 +20,13 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::*;
 use crate::error::{
-    AddressError, AspError, Defect, Error, MailboxError, MessageError, StorageError,
+    AddressError, AspError, Defect, Error, MailboxError, MessageError, RuleError, StorageError,
     StorageErrorKind, UserError,
 };
 
 mod asps;
 mod outbound;
+mod rules;
 mod search;
 mod transfer;
 
@@ -192,6 +193,24 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX asps_user ON asps(user, selector);",
     // 5: the recent marker, the highest UID a session has taken as \Recent (RFC 3501 §2.3.2).
     "ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
+    // 8 (filters): users' delivery filters and autoreplies, each record as JSON, and the
+    // per-sender record of autoreplies sent.
+    "CREATE TABLE filters (
+         id BLOB PRIMARY KEY,
+         user BLOB NOT NULL,
+         filter TEXT NOT NULL
+     );
+     CREATE INDEX filters_user ON filters(user, id);
+     CREATE TABLE autoreplies (
+         user BLOB PRIMARY KEY,
+         autoreply TEXT NOT NULL
+     );
+     CREATE TABLE autoreplies_sent (
+         user BLOB NOT NULL,
+         sender TEXT NOT NULL,
+         sent INTEGER NOT NULL,
+         PRIMARY KEY (user, sender)
+     );",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -257,6 +276,7 @@ fail_from!(
     StorageError,
     UserError,
     AspError,
+    RuleError,
     AddressError,
     MailboxError,
     MessageError
@@ -1264,6 +1284,7 @@ impl Backend for SqliteBackend {
             }
             tx.execute("DELETE FROM addresses WHERE user = ?1", [id_bytes(user.0)])?;
             tx.execute("DELETE FROM asps WHERE user = ?1", [id_bytes(user.0)])?;
+            rules::delete_user_rules(tx, user)?;
             tx.execute("DELETE FROM users WHERE id = ?1", [id_bytes(user.0)])?;
             Ok(wakes)
         })

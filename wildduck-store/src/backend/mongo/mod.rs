@@ -13,6 +13,8 @@
 //! | `blob_chunks` | `_id` = `<hash>:<n>`, `h` | `h` hashed |
 //! | `counters` | `_id` = name (UIDVALIDITY, dedup hits) | unsharded |
 //! | `asps` | `(user, selector)` | `user` |
+//! | `filters`, `autoreplies` | `user` (the record as JSON in `record`) | `user` |
+//! | `autoreplies_sent` | `_id` = `<user>:<sender>` | `_id` hashed |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -42,6 +44,7 @@ mod blobs;
 mod maintenance;
 mod outbound;
 mod records;
+mod rules;
 mod sequence;
 mod transfer;
 
@@ -77,6 +80,9 @@ pub struct MongoBackend {
     counters: Collection<Document>,
     asps: Collection<AspDoc>,
     outbound: Collection<Document>,
+    filters: Collection<Document>,
+    autoreplies: Collection<Document>,
+    autoreplies_sent: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -272,6 +278,9 @@ impl MongoBackend {
             counters: db.collection("counters"),
             asps: db.collection("asps"),
             outbound: db.collection("outbound"),
+            filters: db.collection("filters"),
+            autoreplies: db.collection("autoreplies"),
+            autoreplies_sent: db.collection("autoreplies_sent"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -329,6 +338,12 @@ impl MongoBackend {
             .create_index(index(doc! {"next_attempt": 1}, false))
             .await
             .map_err(db_error)?;
+        for collection in [&self.filters, &self.autoreplies] {
+            collection
+                .create_index(index(doc! {"user": 1}, false))
+                .await
+                .map_err(db_error)?;
+        }
         Ok(())
     }
 
@@ -831,6 +846,7 @@ impl Backend for MongoBackend {
             .delete_many(doc! {"user": id_is(user)})
             .await
             .map_err(db_error)?;
+        self.delete_user_rules(user).await?;
         let mut wakes = Vec::new();
         for mailbox in &mailboxes {
             match self.drop_mailbox(mailbox, false).await {

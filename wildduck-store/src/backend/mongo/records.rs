@@ -29,7 +29,9 @@ macro_rules! object_id_conversions {
         }
     )*};
 }
-object_id_conversions!(UserId, AddressId, MailboxId, MessageId, AspId, OutboundId);
+object_id_conversions!(
+    UserId, AddressId, MailboxId, MessageId, AspId, OutboundId, FilterId
+);
 
 /// `users`: one per account. `storage_used` moves only by guarded `$inc`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
