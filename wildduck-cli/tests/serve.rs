@@ -1824,7 +1824,8 @@ fn lmtp_delivery_applies_filters_spam_and_one_autoreply_per_sender() {
             .unwrap()
             .starts_with("From: bob@remote.test\r\nSubject: March")
     );
-    assert_eq!(reply["from"], "");
+    // aiosmtpd shows the null reverse path as written: `<>`.
+    assert_eq!(reply["from"], "<>");
     assert_eq!(reply["to"], serde_json::json!(["bob@remote.test"]));
     let data = reply["data"].as_str().unwrap();
     for part in [
