@@ -70,7 +70,7 @@ fn header_score(facts: &MessageFacts, score_threshold: f64) -> u8 {
     let scores = ["x-rspamd-score", "x-spam-score"]
         .into_iter()
         .filter_map(|name| facts.header(name))
-        .filter_map(|value| value.trim().split_whitespace().next()?.parse::<f64>().ok())
+        .filter_map(|value| value.split_whitespace().next()?.parse::<f64>().ok())
         .map(|score| if score >= score_threshold { 100 } else { 0 });
     action
         .into_iter()
