@@ -1843,4 +1843,21 @@ fn lmtp_delivery_applies_filters_spam_and_one_autoreply_per_sender() {
             .is_empty()
     });
     assert!(sink.lines.try_recv().is_err(), "nothing else was relayed");
+
+    // The CLI lists the filters in the order they run and deletes one by its id.
+    let listed = env.ok(&["filter", "list", "ann"])["filters"].clone();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert_eq!(listed[0]["query"]["subject"], "unwanted");
+    env.ok(&["filter", "del", "ann", ids[0]]);
+    env.fails(&["filter", "del", "ann", ids[0]], 66, "not_found");
+    assert_eq!(
+        env.ok(&["filter", "list", "ann"])["filters"][0]["id"],
+        ids[1]
+    );
 }
