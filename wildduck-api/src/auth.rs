@@ -40,6 +40,8 @@ pub enum Resource {
     Attachments,
     Asps,
     Storage,
+    Filters,
+    Autoreplies,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +91,7 @@ fn user_role_allows(resource: Resource, action: Action) -> bool {
         // create:own, read:own, delete:own (there is no update).
         Resource::Asps => true,
         Resource::Storage => true,
+        Resource::Filters | Resource::Autoreplies => true,
     }
 }
 

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use wildduck_store::{
-    AddressError, AspError, AuthError, Error, MailboxError, MessageError, UserError,
+    AddressError, AspError, AuthError, Error, MailboxError, MessageError, RuleError, UserError,
 };
 
 /// One failed request, as WildDuck words it.
@@ -138,6 +138,15 @@ impl From<Error> for ApiError {
                 "Maximum application password limit reached",
             ),
             Error::Asp(AspError::Invalid(_)) => {
+                Self::new(S::BAD_REQUEST, "InputValidationError", text)
+            }
+            Error::Rule(RuleError::FilterNotFound) => {
+                Self::new(S::NOT_FOUND, "FilterNotFound", "This filter does not exist")
+            }
+            Error::Rule(RuleError::TooManyFilters { .. }) => {
+                Self::new(S::FORBIDDEN, "TooMany", "Maximum filters limit reached")
+            }
+            Error::Rule(RuleError::Invalid(_)) => {
                 Self::new(S::BAD_REQUEST, "InputValidationError", text)
             }
             Error::Address(AddressError::NotFound) => Self::address_not_found(),

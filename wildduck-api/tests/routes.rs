@@ -76,3 +76,8 @@ fn application_passwords() {
 fn storage() {
     run_group("storage.py");
 }
+
+#[test]
+fn filters_and_autoreply() {
+    run_group("filters.py");
+}

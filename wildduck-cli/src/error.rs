@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 use wildduck_store::{
-    AddressError, AspError, Error as StoreError, MailboxError, MessageError, UserError,
+    AddressError, AspError, Error as StoreError, MailboxError, MessageError, RuleError, UserError,
 };
 
 /// What went wrong, as far as the exit code is concerned.
@@ -109,6 +109,9 @@ impl From<StoreError> for CliError {
             StoreError::Asp(AspError::NotFound) => ErrorKind::NotFound,
             StoreError::Asp(AspError::TooMany { .. }) => ErrorKind::CantCreate,
             StoreError::Asp(AspError::Invalid(_)) => ErrorKind::Data,
+            StoreError::Rule(RuleError::FilterNotFound) => ErrorKind::NotFound,
+            StoreError::Rule(RuleError::TooManyFilters { .. }) => ErrorKind::CantCreate,
+            StoreError::Rule(RuleError::Invalid(_)) => ErrorKind::Data,
             StoreError::Address(AddressError::Invalid(_)) => ErrorKind::Data,
             StoreError::Address(AddressError::AlreadyExists) => ErrorKind::CantCreate,
             StoreError::Address(AddressError::NotFound) => ErrorKind::NotFound,

@@ -1828,3 +1828,185 @@ fn metrics_count_connections_commands_deliveries_and_failed_logins() {
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait().0, 0);
 }
+
+// ---- filters, spam and the autoreply at LMTP delivery ----
+
+/// Delivers the message at argv[5] from argv[3] to argv[4] over LMTP; prints the reply code.
+const LMTP_SEND: &str = r#"
+import smtplib, sys
+host, port, sender, rcpt, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+lmtp = smtplib.LMTP(host, port)
+lmtp.ehlo()
+lmtp.mail(sender)
+code, reply = lmtp.rcpt(rcpt)
+assert code == 250, (code, reply)
+print(lmtp.data(open(path, "rb").read())[0])
+lmtp.quit()
+"#;
+
+/// Turns on the autoreply of user argv[3] through the HTTP API (a loopback caller without a
+/// configured token is root).
+const API_AUTOREPLY_ON: &str = r#"
+import json, sys, urllib.request
+base, user = "http://%s:%s" % (sys.argv[1], sys.argv[2]), sys.argv[3]
+def call(method, path, body=None):
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+user_id = call("GET", "/users/resolve/" + user)["id"]
+assert call("PUT", "/users/%s/autoreply" % user_id, {"status": True, "subject": "Away", "text": "Back on Monday."})["success"]
+print("on")
+"#;
+
+/// An MTA delivers over LMTP to a user with filters and an autoreply: the scanner's spam lands
+/// in Junk, a filter's delete stores nothing, a filter's forward and one autoreply per sender
+/// leave through the relay to an SMTP sink (aiosmtpd); IMAP shows where each message landed.
+#[test]
+fn lmtp_delivery_applies_filters_spam_and_one_autoreply_per_sender() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = Sink::start(port, "accept");
+    let config = write_config(
+        &env,
+        &format!(
+            "[server]\nhostname = \"example.org\"\n\
+             [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n\
+             [outbound]\nrelay = \"smtp://127.0.0.1:{port}\"\n\
+             backoff_base_secs = 1\npoll_interval_ms = 100\n"
+        ),
+    );
+    let mut command = env.command(&["--config", config.to_str().unwrap(), "serve"]);
+    command
+        .env("WILDDUCK_API_ENABLED", "true")
+        .env("WILDDUCK_API_LISTEN", "127.0.0.1:0");
+    let server = Server::spawn(command, 5);
+    env.ok(&["filter", "add", "ann", "--subject", "unwanted", "--delete"]);
+    env.ok(&[
+        "filter",
+        "add",
+        "ann",
+        "--text",
+        "invoice",
+        "--forward",
+        "books@remote.test",
+        "--flag",
+    ]);
+    let api = server.address("API (plain)");
+    let (status, text) = python(
+        API_AUTOREPLY_ON,
+        &[api.ip().to_string(), api.port().to_string(), "ann".into()],
+    );
+    assert_eq!((status, text.trim()), (0, "on"), "{text}");
+
+    let lmtp = server.address("LMTP (plain)");
+    let send = |name: &str, raw: &str| {
+        let path = env.path(name);
+        std::fs::write(&path, raw).unwrap();
+        let args = [
+            lmtp.ip().to_string(),
+            lmtp.port().to_string(),
+            "bob@remote.test".to_string(),
+            "ann@example.org".to_string(),
+            path.to_str().unwrap().to_string(),
+        ];
+        let (status, text) = python(LMTP_SEND, &args);
+        assert_eq!((status, text.trim()), (0, "250"), "{name}: {text}");
+    };
+    send(
+        "spam.eml",
+        "From: bob@remote.test\r\nX-Spam-Flag: YES\r\nSubject: cheap pills\r\n\r\nbuy\r\n",
+    );
+    send(
+        "unwanted.eml",
+        "From: bob@remote.test\r\nSubject: unwanted offer\r\n\r\nno\r\n",
+    );
+    send(
+        "invoice.eml",
+        "From: bob@remote.test\r\nSubject: March\r\nMessage-ID: <inv-1@remote.test>\r\n\r\n\
+         The invoice is attached.\r\n",
+    );
+    send(
+        "again.eml",
+        "From: bob@remote.test\r\nSubject: again\r\n\r\nsecond message\r\n",
+    );
+
+    let subjects = |mailbox: &str| -> Vec<String> {
+        imap_mailbox(&server, mailbox)
+            .iter()
+            .filter_map(|m| {
+                let raw = m["raw"].as_str().unwrap();
+                raw.lines()
+                    .find_map(|line| line.strip_prefix("Subject: "))
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    assert_eq!(subjects("\\Junk"), ["cheap pills"]);
+    let inbox = subjects("INBOX");
+    assert!(
+        inbox.contains(&"March".to_string()) && inbox.contains(&"again".to_string()),
+        "{inbox:?}"
+    );
+    assert!(!inbox.iter().any(|s| s.contains("unwanted")), "{inbox:?}");
+    let flagged = imap_mailbox(&server, "INBOX")
+        .into_iter()
+        .find(|m| m["raw"].as_str().unwrap().contains("Subject: March"))
+        .unwrap();
+    assert!(
+        flagged["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&"\\Flagged".into())
+    );
+
+    // Exactly two messages leave: the forward (from the original sender, as received) and one
+    // autoreply (null sender) to bob, not one per message and none for the spam.
+    let mut relayed = [sink.received(), sink.received()];
+    relayed.sort_by_key(|m| m["from"].as_str().unwrap().to_string());
+    let (reply, forward) = (&relayed[0], &relayed[1]);
+    assert_eq!(forward["from"], "bob@remote.test");
+    assert_eq!(forward["to"], serde_json::json!(["books@remote.test"]));
+    assert!(
+        forward["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("From: bob@remote.test\r\nSubject: March")
+    );
+    // aiosmtpd shows the null reverse path as written: `<>`.
+    assert_eq!(reply["from"], "<>");
+    assert_eq!(reply["to"], serde_json::json!(["bob@remote.test"]));
+    let data = reply["data"].as_str().unwrap();
+    for part in [
+        "Auto-Submitted: auto-replied",
+        "Subject: Auto: Away",
+        "From: ann@example.org",
+        "Back on Monday.",
+    ] {
+        assert!(data.contains(part), "{part}: {data}");
+    }
+    eventually("the queue is empty", || {
+        env.ok(&["queue", "list"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+    assert!(sink.lines.try_recv().is_err(), "nothing else was relayed");
+
+    // The CLI lists the filters in the order they run and deletes one by its id.
+    let listed = env.ok(&["filter", "list", "ann"])["filters"].clone();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert_eq!(listed[0]["query"]["subject"], "unwanted");
+    env.ok(&["filter", "del", "ann", ids[0]]);
+    env.fails(&["filter", "del", "ann", ids[0]], 66, "not_found");
+    assert_eq!(
+        env.ok(&["filter", "list", "ann"])["filters"][0]["id"],
+        ids[1]
+    );
+}

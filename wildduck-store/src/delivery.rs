@@ -2,21 +2,21 @@
 //! for it) into its recipients' mailboxes. Engine-neutral: it speaks through the facade and
 //! the `Backend` trait only.
 //!
-//! Today a delivery resolves each recipient ([`resolve`]) and stores the message in each
-//! recipient's INBOX with `Delivered-To` and `Return-Path` prepended; the rest of the bytes
-//! are kept exactly. Filters, spam routing, autoreplies and forwards slot in per recipient
-//! between resolution and the append (`deliver_to_one`).
+//! A delivery resolves each recipient ([`resolve`]) and stores the message for each
+//! recipient with `Delivered-To` and `Return-Path` prepended; the rest of the bytes are kept
+//! exactly. Between resolution and the append, per recipient, the user's filters, the spam
+//! verdict, the autoreply and filter forwards decide where it goes ([`filters`]).
 //!
 //! Each recipient's copy is analysed on its own: the prepended headers differ per recipient,
 //! so the bytes differ, and `Store::append` analyses what it stores. Leaf bodies are stored
 //! once for all of them all the same (content blobs are keyed by hash). Sharing one analysis
 //! would need the MIME analysis to accept a prefix in front of an analysed message.
 
+mod filters;
 mod resolve;
 
 use crate::error::{AddressError, Result};
-use crate::model::{Address, AppendOutcome, Flags, User};
-use crate::names::INBOX;
+use crate::model::{Address, AppendOutcome, MailboxId, User};
 use crate::store::Store;
 
 /// A recipient the store accepts mail for.
@@ -40,6 +40,18 @@ pub struct Delivery<'a> {
     pub raw: &'a [u8],
 }
 
+/// What became of one recipient's copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// Stored, durably, in this mailbox of the user.
+    Stored {
+        mailbox: MailboxId,
+        outcome: AppendOutcome,
+    },
+    /// A filter said delete: accepted and not stored (its forwards are queued).
+    Dropped,
+}
+
 /// Longest envelope sender written into `Return-Path` (RFC 5321's path limit).
 const MAX_RETURN_PATH_BYTES: usize = 256;
 
@@ -60,9 +72,9 @@ impl Store {
     /// result is `Ok` only once that copy is durable. A user reached by several recipients
     /// gets the message once, and each of those recipients the same result.
     /// `AddressError::Invalid` (and nothing stored) for a return path unfit for a header.
-    pub async fn deliver(&self, delivery: Delivery<'_>) -> Result<Vec<Result<AppendOutcome>>> {
+    pub async fn deliver(&self, delivery: Delivery<'_>) -> Result<Vec<Result<Delivered>>> {
         check_return_path(delivery.return_path)?;
-        let mut results: Vec<Result<AppendOutcome>> = Vec::with_capacity(delivery.recipients.len());
+        let mut results: Vec<Result<Delivered>> = Vec::with_capacity(delivery.recipients.len());
         for (index, recipient) in delivery.recipients.iter().enumerate() {
             let earlier = delivery.recipients[..index]
                 .iter()
@@ -80,10 +92,9 @@ impl Store {
         &self,
         delivery: &Delivery<'_>,
         recipient: &Recipient,
-    ) -> Result<AppendOutcome> {
-        let inbox = self.get_mailbox(recipient.user.id, INBOX).await?;
+    ) -> Result<Delivered> {
         let message = with_trace_headers(delivery, recipient);
-        self.append(inbox.id, &message, &Flags::new(), None).await
+        self.filter_and_store(delivery, recipient, message).await
     }
 }
 

@@ -70,6 +70,17 @@ pub enum AspError {
     Invalid(String),
 }
 
+/// Errors of the delivery rules a user sets: filters and the autoreply.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum RuleError {
+    #[error("no such filter")]
+    FilterNotFound,
+    #[error("too many filters: at most {allowed} per user")]
+    TooManyFilters { allowed: usize },
+    #[error("invalid rule: {0}")]
+    Invalid(String),
+}
+
 /// Address errors.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum AddressError {
@@ -125,6 +136,8 @@ pub enum Error {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Asp(#[from] AspError),
+    #[error(transparent)]
+    Rule(#[from] RuleError),
     #[error(transparent)]
     Address(#[from] AddressError),
     #[error(transparent)]

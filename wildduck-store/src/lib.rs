@@ -15,6 +15,7 @@ mod delivery;
 mod drafts;
 pub mod error;
 mod files;
+mod filters;
 pub mod limits;
 mod migrate;
 pub mod mime;
@@ -35,9 +36,13 @@ pub use accounts::{PlaintextLogin, normalize_address};
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::Login;
 pub use backend::LiveContent;
-pub use delivery::{Delivery, Recipient};
+pub use delivery::{Delivered, Delivery, Recipient};
 pub use error::*;
 pub use files::NewFile;
+pub use filters::{
+    Autoreply, AutoreplyUpdate, DeliveryPolicy, Filter, FilterAction, FilterQuery, ForwardTarget,
+    MAX_FILTERS_PER_USER, NewFilter, SpamPolicy, TargetKind,
+};
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;

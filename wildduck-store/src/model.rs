@@ -175,6 +175,10 @@ pub struct StoredFile {
     pub md5: String,
     pub created: Timestamp,
 }
+id_type!(
+    /// Identifies a user's delivery filter.
+    FilterId
+);
 
 /// A message's unique id within its mailbox (RFC 3501 UID). Never 0, never reused.
 pub type Uid = u32;

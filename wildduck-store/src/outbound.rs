@@ -173,7 +173,13 @@ impl Store {
             self.check_sender(user, address).await?;
         }
         let relayed = without_field(&sent_raw, b"bcc");
-        let entries = entries_by_domain(&submission, &message_id, relayed)?;
+        let entries = entries_by_domain(
+            user.id,
+            submission.sender,
+            submission.recipients,
+            &message_id,
+            relayed,
+        )?;
         let sent = self.sent_mailbox(user.id).await?;
         let mut flags = Flags::new();
         flags.insert(Flag::Seen);
@@ -408,14 +414,18 @@ fn without_field(raw: &[u8], name: &[u8]) -> Vec<u8> {
     kept
 }
 
-/// One queue entry per recipient domain (lower-cased), recipients in the order given.
-fn entries_by_domain(
-    submission: &Submission<'_>,
+/// One queue entry per recipient domain (lower-cased), recipients in the order given, for
+/// `user`'s message from envelope sender `sender` (empty for a null sender). Submission,
+/// forwards and autoreplies all queue through it.
+pub(crate) fn entries_by_domain(
+    user: UserId,
+    sender: &str,
+    recipients: &[String],
     message_id: &str,
     relayed: Vec<u8>,
 ) -> Result<Vec<OutboundEntry>> {
     let mut by_domain: BTreeMap<String, Vec<OutboundRecipient>> = BTreeMap::new();
-    for address in submission.recipients {
+    for address in recipients {
         let address = address.trim();
         accounts::normalize_address(address)?;
         let domain = address
@@ -436,8 +446,8 @@ fn entries_by_domain(
         .into_iter()
         .map(|(domain, recipients)| OutboundEntry {
             id: OutboundId::new(),
-            user: submission.user.id,
-            sender: submission.sender.to_string(),
+            user,
+            sender: sender.to_string(),
             domain,
             recipients,
             message_id: message_id.to_string(),

@@ -12,6 +12,7 @@ use crate::auth::VerifiedLogins;
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
 use crate::error::{AddressError, Defect, MailboxError, MessageError, Result, UserError};
+use crate::filters::DeliveryPolicy;
 use crate::limits::{
     Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters, SessionSlot,
 };
@@ -29,6 +30,8 @@ pub struct StoreConfig {
     /// Login lockout and daily byte limits, counted in this process or, for a MongoDB
     /// store with Redis, in Redis.
     pub limits: LimitsConfig,
+    /// The spam verdict and autoreply interval of deliveries.
+    pub delivery: DeliveryPolicy,
 }
 
 impl Default for StoreConfig {
@@ -36,6 +39,7 @@ impl Default for StoreConfig {
         Self {
             max_message_size: 64 * 1024 * 1024,
             limits: LimitsConfig::default(),
+            delivery: DeliveryPolicy::default(),
         }
     }
 }

@@ -19,8 +19,13 @@ use crate::store::Store;
 
 mod auth;
 mod retention;
+mod rules;
 use auth::{application_passwords, scopes_and_account_states};
 use retention::{mailbox_retention, stored_files};
+use rules::{
+    delivery_applies_filters_and_spam, delivery_sends_one_autoreply_per_sender,
+    filter_and_autoreply_records,
+};
 
 /// One named check of the suite.
 pub struct Check {
@@ -63,6 +68,9 @@ checks!(
     verify_and_gc,
     mailbox_retention,
     stored_files,
+    filter_and_autoreply_records,
+    delivery_applies_filters_and_spam,
+    delivery_sends_one_autoreply_per_sender,
 );
 
 /// A message with bare LF, CRLF and a NUL, to prove bytes come back unchanged. Its body is

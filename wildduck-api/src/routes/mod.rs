@@ -4,6 +4,8 @@
 mod addresses;
 mod asps;
 mod authenticate;
+mod autoreply;
+mod filters;
 mod health;
 mod mailboxes;
 mod messages;
@@ -59,6 +61,23 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/users/{user}/asps/{asp}",
             get(asps::get).delete(asps::delete),
+        )
+        .route("/filters", get(filters::list_all))
+        .route(
+            "/users/{user}/filters",
+            get(filters::list).post(filters::create),
+        )
+        .route(
+            "/users/{user}/filters/{filter}",
+            get(filters::get)
+                .put(filters::update)
+                .delete(filters::delete),
+        )
+        .route(
+            "/users/{user}/autoreply",
+            get(autoreply::get)
+                .put(autoreply::update)
+                .delete(autoreply::delete),
         )
         .route("/addresses", get(addresses::list_all))
         .route("/addresses/resolve/{address}", get(addresses::resolve))

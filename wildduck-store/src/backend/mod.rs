@@ -18,6 +18,7 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use crate::error::{Defect, Error, Result};
+use crate::filters::{Autoreply, Filter};
 use crate::model::*;
 use crate::outbound::OutboundEntry;
 
@@ -313,10 +314,42 @@ pub trait FileStorage: Send + Sync {
     async fn delete_file(&self, user: UserId, file: FileId) -> Result<bool>;
 }
 
+/// The delivery rules a user sets: filters and the autoreply, and the per-sender record of
+/// autoreplies sent. The rules themselves are the store's (`crate::filters`); an engine keeps
+/// the records.
+#[async_trait]
+pub trait DeliveryRules: Send + Sync {
+    /// Inserts a filter unless the user has `limit` already (`RuleError::TooManyFilters`), in
+    /// one unit on engines with transactions; `UserError::NotFound` for a missing user.
+    async fn create_filter(&self, filter: Filter, limit: usize) -> Result<()>;
+    /// The filters of `user` (of every user for `None`), oldest first.
+    async fn list_filters(&self, user: Option<UserId>) -> Result<Vec<Filter>>;
+    /// Replaces the filter with the same id and user; `RuleError::FilterNotFound` when none.
+    async fn replace_filter(&self, filter: Filter) -> Result<()>;
+    /// `RuleError::FilterNotFound` when the user has no such filter.
+    async fn delete_filter(&self, user: UserId, filter: FilterId) -> Result<()>;
+    async fn autoreply(&self, user: UserId) -> Result<Option<Autoreply>>;
+    /// Inserts or replaces the user's autoreply.
+    async fn set_autoreply(&self, autoreply: Autoreply) -> Result<()>;
+    /// Removes the user's autoreply and its per-sender record; none is no error.
+    async fn delete_autoreply(&self, user: UserId) -> Result<()>;
+    /// Records that `user` answers `sender` at `now`, unless it did at or after `since`:
+    /// `true` when the reply is to be sent. One atomic check-and-set.
+    async fn claim_autoreply(
+        &self,
+        user: UserId,
+        sender: &str,
+        now: Timestamp,
+        since: Timestamp,
+    ) -> Result<bool>;
+}
+
 /// The domain operations every storage engine provides. Object-safe; held as
 /// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
 #[async_trait]
-pub trait Backend: RecordCopy + AppPasswords + Expiry + FileStorage + Send + Sync {
+pub trait Backend:
+    RecordCopy + AppPasswords + Expiry + FileStorage + DeliveryRules + Send + Sync
+{
     // ---- users ----
 
     /// Inserts the user, their first mailboxes and optional address in one unit.

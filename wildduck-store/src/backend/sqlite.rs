@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::*;
 use crate::error::{
-    AddressError, AspError, Defect, Error, MailboxError, MessageError, StorageError,
+    AddressError, AspError, Defect, Error, MailboxError, MessageError, RuleError, StorageError,
     StorageErrorKind, UserError,
 };
 use crate::retention;
@@ -29,6 +29,7 @@ mod asps;
 mod expiry;
 mod files;
 mod outbound;
+mod rules;
 mod search;
 mod transfer;
 
@@ -195,7 +196,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX asps_user ON asps(user, selector);",
     // 5: the recent marker, the highest UID a session has taken as \Recent (RFC 3501 §2.3.2).
     "ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
-    // 7: mailbox `hidden` and `retention` (ms), a message's expiry (seconds; set on arrival
+    // 6: mailbox `hidden` and `retention` (ms), a message's expiry (seconds; set on arrival
     // in a mailbox with retention, or by the API), and the users' stored files (one blob each).
     "ALTER TABLE mailboxes ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE mailboxes ADD COLUMN retention INTEGER;
@@ -214,6 +215,24 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX stored_files_user ON stored_files(user, filename);
      CREATE INDEX stored_files_hash ON stored_files(hash);",
+    // 7: users' delivery filters and autoreplies, each record as JSON, and the
+    // per-sender record of autoreplies sent.
+    "CREATE TABLE filters (
+         id BLOB PRIMARY KEY,
+         user BLOB NOT NULL,
+         filter TEXT NOT NULL
+     );
+     CREATE INDEX filters_user ON filters(user, id);
+     CREATE TABLE autoreplies (
+         user BLOB PRIMARY KEY,
+         autoreply TEXT NOT NULL
+     );
+     CREATE TABLE autoreplies_sent (
+         user BLOB NOT NULL,
+         sender TEXT NOT NULL,
+         sent INTEGER NOT NULL,
+         PRIMARY KEY (user, sender)
+     );",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -279,6 +298,7 @@ fail_from!(
     StorageError,
     UserError,
     AspError,
+    RuleError,
     AddressError,
     MailboxError,
     MessageError
@@ -1295,6 +1315,7 @@ impl Backend for SqliteBackend {
             }
             tx.execute("DELETE FROM addresses WHERE user = ?1", [id_bytes(user.0)])?;
             tx.execute("DELETE FROM asps WHERE user = ?1", [id_bytes(user.0)])?;
+            rules::delete_user_rules(tx, user)?;
             tx.execute("DELETE FROM users WHERE id = ?1", [id_bytes(user.0)])?;
             Ok(wakes)
         })
@@ -2514,8 +2535,14 @@ mod tests {
             )
             .unwrap()
         };
-        // Back to a store as the version before schema versioning left it, then as steps
-        // 1, 2, 3 and 4 left it.
+        // Back to a store as the version before schema versioning left it, then as each
+        // step left it: every rollback undoes the newest step first.
+        let before_rules =
+            "DROP TABLE filters; DROP TABLE autoreplies; DROP TABLE autoreplies_sent;";
+        let before_settings =
+            "DROP INDEX messages_expires; ALTER TABLE messages DROP COLUMN expires;
+            ALTER TABLE mailboxes DROP COLUMN hidden; ALTER TABLE mailboxes DROP COLUMN retention;
+            DROP TABLE stored_files;";
         let before_recent = "ALTER TABLE mailboxes DROP COLUMN recent_uid;";
         let before_auth = "DROP TABLE asps; ALTER TABLE users DROP COLUMN suspended;
             ALTER TABLE users DROP COLUMN disabled_scopes;";
@@ -2534,8 +2561,12 @@ mod tests {
         .into_iter()
         .map(|older| format!("{before_auth} {older}"))
         .chain(["PRAGMA user_version = 4;".to_string()])
+        .map(|older| format!("{before_recent} {older}"))
+        .chain(["PRAGMA user_version = 5;".to_string()])
+        .map(|older| format!("{before_settings} {older}"))
+        .chain(["PRAGMA user_version = 6;".to_string()])
         {
-            let older = format!("{before_recent} {older}");
+            let older = format!("{before_rules} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);

@@ -14,6 +14,8 @@
 //! | `counters` | `_id` = name (UIDVALIDITY, dedup hits) | unsharded |
 //! | `asps` | `(user, selector)` | `user` |
 //! | `stored_files` | `(user, filename)`, `blob` | `user` |
+//! | `filters`, `autoreplies` | `user` (the record as JSON in `record`) | `user` |
+//! | `autoreplies_sent` | `_id` = `<user>:<sender>` | `_id` hashed |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -45,6 +47,7 @@ mod files;
 mod maintenance;
 mod outbound;
 mod records;
+mod rules;
 mod sequence;
 mod transfer;
 
@@ -82,6 +85,9 @@ pub struct MongoBackend {
     asps: Collection<AspDoc>,
     outbound: Collection<Document>,
     stored_files: Collection<Document>,
+    filters: Collection<Document>,
+    autoreplies: Collection<Document>,
+    autoreplies_sent: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -278,6 +284,9 @@ impl MongoBackend {
             asps: db.collection("asps"),
             outbound: db.collection("outbound"),
             stored_files: db.collection("stored_files"),
+            filters: db.collection("filters"),
+            autoreplies: db.collection("autoreplies"),
+            autoreplies_sent: db.collection("autoreplies_sent"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -339,6 +348,12 @@ impl MongoBackend {
         for keys in [doc! {"user": 1, "filename": 1}, doc! {"blob": 1}] {
             self.stored_files
                 .create_index(index(keys, false))
+                .await
+                .map_err(db_error)?;
+        }
+        for collection in [&self.filters, &self.autoreplies] {
+            collection
+                .create_index(index(doc! {"user": 1}, false))
                 .await
                 .map_err(db_error)?;
         }
@@ -850,6 +865,7 @@ impl Backend for MongoBackend {
             .delete_many(doc! {"user": id_is(user)})
             .await
             .map_err(db_error)?;
+        self.delete_user_rules(user).await?;
         let mut wakes = Vec::new();
         for mailbox in &mailboxes {
             match self.drop_mailbox(mailbox, false).await {
