@@ -27,6 +27,7 @@ use crate::error::{
 mod asps;
 mod outbound;
 mod search;
+mod subscriptions;
 mod transfer;
 
 const SCHEMA: &str = r#"
@@ -192,6 +193,14 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX asps_user ON asps(user, selector);",
     // 5: the recent marker, the highest UID a session has taken as \Recent (RFC 3501 §2.3.2).
     "ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
+    // 10: subscriptions that outlived their mailbox (`Subscriptions`), gone with their user.
+    "CREATE TABLE dangling_subscriptions (
+         user BLOB NOT NULL,
+         path TEXT NOT NULL,
+         PRIMARY KEY (user, path)
+     ) WITHOUT ROWID;
+     CREATE TRIGGER dangling_subscriptions_of_deleted_user AFTER DELETE ON users
+     BEGIN DELETE FROM dangling_subscriptions WHERE user = OLD.id; END;",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -2346,7 +2355,7 @@ mod tests {
             SearchKey::Flag(Flag::Seen, false),
             SearchKey::Not(Box::new(SearchKey::Smaller(100))),
             SearchKey::Or(
-                Box::new(SearchKey::HeaderDateSince(5)),
+                Box::new(SearchKey::InternalSince(5)),
                 Box::new(SearchKey::Uids(UidSet::from_ranges([(1, 2), (7, 9)]))),
             ),
         ]);
@@ -2478,7 +2487,9 @@ mod tests {
             .unwrap()
         };
         // Back to a store as the version before schema versioning left it, then as steps
-        // 1, 2, 3 and 4 left it.
+        // 1 to 5 left it.
+        let before_subscriptions = "DROP TRIGGER dangling_subscriptions_of_deleted_user;
+            DROP TABLE dangling_subscriptions;";
         let before_recent = "ALTER TABLE mailboxes DROP COLUMN recent_uid;";
         let before_auth = "DROP TABLE asps; ALTER TABLE users DROP COLUMN suspended;
             ALTER TABLE users DROP COLUMN disabled_scopes;";
@@ -2497,8 +2508,10 @@ mod tests {
         .into_iter()
         .map(|older| format!("{before_auth} {older}"))
         .chain(["PRAGMA user_version = 4;".to_string()])
+        .map(|older| format!("{before_recent} {older}"))
+        .chain(["PRAGMA user_version = 5;".to_string()])
         {
-            let older = format!("{before_recent} {older}");
+            let older = format!("{before_subscriptions} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);

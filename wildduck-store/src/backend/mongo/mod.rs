@@ -13,6 +13,7 @@
 //! | `blob_chunks` | `_id` = `<hash>:<n>`, `h` | `h` hashed |
 //! | `counters` | `_id` = name (UIDVALIDITY, dedup hits) | unsharded |
 //! | `asps` | `(user, selector)` | `user` |
+//! | `dangling_subscriptions` | `_id` = `<user>/<path>`, `user` | `user` |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -43,6 +44,7 @@ mod maintenance;
 mod outbound;
 mod records;
 mod sequence;
+mod subscriptions;
 mod transfer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -77,6 +79,7 @@ pub struct MongoBackend {
     counters: Collection<Document>,
     asps: Collection<AspDoc>,
     outbound: Collection<Document>,
+    subscriptions: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -272,6 +275,7 @@ impl MongoBackend {
             counters: db.collection("counters"),
             asps: db.collection("asps"),
             outbound: db.collection("outbound"),
+            subscriptions: db.collection("dangling_subscriptions"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -323,6 +327,10 @@ impl MongoBackend {
             .map_err(db_error)?;
         self.asps
             .create_index(index(doc! {"user": 1, "selector": 1}, false))
+            .await
+            .map_err(db_error)?;
+        self.subscriptions
+            .create_index(index(doc! {"user": 1}, false))
             .await
             .map_err(db_error)?;
         self.outbound
@@ -828,6 +836,10 @@ impl Backend for MongoBackend {
             .await
             .map_err(db_error)?;
         self.asps
+            .delete_many(doc! {"user": id_is(user)})
+            .await
+            .map_err(db_error)?;
+        self.subscriptions
             .delete_many(doc! {"user": id_is(user)})
             .await
             .map_err(db_error)?;
