@@ -26,6 +26,7 @@ mod outbound;
 mod retention;
 mod search;
 mod store;
+mod subscriptions;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
 /// the store's own tests and the shells' tests turn on as a dev-dependency feature.
 #[cfg(feature = "testkit")]

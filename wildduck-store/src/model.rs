@@ -817,12 +817,19 @@ pub enum SearchKey {
     /// Internal date (day granularity is the caller's business: these are timestamps).
     InternalBefore(Timestamp),
     InternalSince(Timestamp),
+    /// The calendar day the Date: header names in its own zone (time and zone disregarded,
+    /// as SENTBEFORE/SENTSINCE want) is before / on or after the day starting at this
+    /// timestamp, a midnight UTC. Never true without a valid Date:.
     HeaderDateBefore(Timestamp),
     HeaderDateSince(Timestamp),
     Larger(u64),
     Smaller(u64),
     /// A header field (any name) contains the value; empty value = the field exists.
     Header(String, String),
+    /// An address field (From, To, Cc, Bcc: the envelope's, RFC 3501 FROM/TO/CC/BCC) contains
+    /// the value, in its text or in one of its addresses written `name <local@domain>`
+    /// (comments and the spaces around `@` gone, as the envelope has them).
+    Address(String, String),
     /// The decoded body text contains the value.
     Body(String),
     /// Header or body text contains the value.

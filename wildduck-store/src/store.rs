@@ -11,7 +11,7 @@ use crate::accounts;
 use crate::auth::VerifiedLogins;
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
-use crate::error::{AddressError, Defect, MailboxError, MessageError, Result, UserError};
+use crate::error::{AddressError, Defect, Error, MailboxError, MessageError, Result, UserError};
 use crate::filters::DeliveryPolicy;
 use crate::limits::{
     Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters, SessionSlot,
@@ -479,13 +479,18 @@ impl Store {
     ) -> Result<Mailbox> {
         let path = names::normalize_path(path)?;
         let parents = names::parents(&path);
+        let kept = self.is_subscribed_without_mailbox(user, &path).await?;
         let new = NewMailbox {
             path,
             special_use,
-            subscribed,
+            subscribed: subscribed || kept,
             settings: MailboxSettings::default(),
         };
-        self.backend().create_mailbox(user, parents, new).await
+        let mailbox = self.backend().create_mailbox(user, parents, new).await?;
+        if kept {
+            self.subscription_taken_over(&mailbox).await?;
+        }
+        Ok(mailbox)
     }
 
     /// Renames a mailbox and all its children (UIDVALIDITY kept). Renaming INBOX moves its
@@ -552,12 +557,18 @@ impl Store {
         }
         let wakes = self.backend().delete_mailbox(mailbox.id).await?;
         self.publish(wakes);
-        Ok(())
+        self.keep_subscription_of_deleted(&mailbox).await
     }
 
     pub async fn set_subscribed(&self, user: UserId, path: &str, subscribed: bool) -> Result<()> {
-        let mailbox = self.get_mailbox(user, path).await?;
-        self.backend().set_subscribed(mailbox.id, subscribed).await
+        match self.get_mailbox(user, path).await {
+            Ok(mailbox) => self.backend().set_subscribed(mailbox.id, subscribed).await,
+            Err(Error::Mailbox(MailboxError::NotFound)) if !subscribed => {
+                self.unsubscribe_without_mailbox(user, &names::normalize_path(path)?)
+                    .await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {

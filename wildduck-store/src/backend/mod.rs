@@ -344,11 +344,28 @@ pub trait DeliveryRules: Send + Sync {
     ) -> Result<bool>;
 }
 
+/// Subscriptions that outlived their mailbox: RFC 3501 §6.3.6 keeps a name subscribed when
+/// its mailbox is deleted. An existing mailbox's subscription is its own `subscribed` flag;
+/// these records are for the other names. The rules are the store's (`crate::subscriptions`).
+#[async_trait]
+pub trait Subscriptions: Send + Sync {
+    /// The user's recorded names, in name order (some may have a mailbox again).
+    async fn dangling_subscriptions(&self, user: UserId) -> Result<Vec<String>>;
+    /// Records (`true`) or forgets (`false`) the user's subscription to `path`; whether a
+    /// record was there before.
+    async fn set_dangling_subscription(
+        &self,
+        user: UserId,
+        path: &str,
+        subscribed: bool,
+    ) -> Result<bool>;
+}
+
 /// The domain operations every storage engine provides. Object-safe; held as
 /// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
 #[async_trait]
 pub trait Backend:
-    RecordCopy + AppPasswords + Expiry + FileStorage + DeliveryRules + Send + Sync
+    RecordCopy + AppPasswords + Expiry + FileStorage + DeliveryRules + Subscriptions + Send + Sync
 {
     // ---- users ----
 

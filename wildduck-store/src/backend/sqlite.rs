@@ -31,6 +31,7 @@ mod files;
 mod outbound;
 mod rules;
 mod search;
+mod subscriptions;
 mod transfer;
 
 const SCHEMA: &str = r#"
@@ -233,6 +234,14 @@ const MIGRATIONS: &[&str] = &[
          sent INTEGER NOT NULL,
          PRIMARY KEY (user, sender)
      );",
+    // 8: subscriptions that outlived their mailbox (`Subscriptions`), gone with their user.
+    "CREATE TABLE dangling_subscriptions (
+         user BLOB NOT NULL,
+         path TEXT NOT NULL,
+         PRIMARY KEY (user, path)
+     ) WITHOUT ROWID;
+     CREATE TRIGGER dangling_subscriptions_of_deleted_user AFTER DELETE ON users
+     BEGIN DELETE FROM dangling_subscriptions WHERE user = OLD.id; END;",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -2404,7 +2413,7 @@ mod tests {
             SearchKey::Flag(Flag::Seen, false),
             SearchKey::Not(Box::new(SearchKey::Smaller(100))),
             SearchKey::Or(
-                Box::new(SearchKey::HeaderDateSince(5)),
+                Box::new(SearchKey::InternalSince(5)),
                 Box::new(SearchKey::Uids(UidSet::from_ranges([(1, 2), (7, 9)]))),
             ),
         ]);
@@ -2543,6 +2552,8 @@ mod tests {
             "DROP INDEX messages_expires; ALTER TABLE messages DROP COLUMN expires;
             ALTER TABLE mailboxes DROP COLUMN hidden; ALTER TABLE mailboxes DROP COLUMN retention;
             DROP TABLE stored_files;";
+        let before_subscriptions = "DROP TRIGGER dangling_subscriptions_of_deleted_user;
+            DROP TABLE dangling_subscriptions;";
         let before_recent = "ALTER TABLE mailboxes DROP COLUMN recent_uid;";
         let before_auth = "DROP TABLE asps; ALTER TABLE users DROP COLUMN suspended;
             ALTER TABLE users DROP COLUMN disabled_scopes;";
@@ -2565,8 +2576,10 @@ mod tests {
         .chain(["PRAGMA user_version = 5;".to_string()])
         .map(|older| format!("{before_settings} {older}"))
         .chain(["PRAGMA user_version = 6;".to_string()])
+        .map(|older| format!("{before_rules} {older}"))
+        .chain(["PRAGMA user_version = 7;".to_string()])
         {
-            let older = format!("{before_rules} {older}");
+            let older = format!("{before_subscriptions} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);

@@ -16,6 +16,7 @@
 //! | `stored_files` | `(user, filename)`, `blob` | `user` |
 //! | `filters`, `autoreplies` | `user` (the record as JSON in `record`) | `user` |
 //! | `autoreplies_sent` | `_id` = `<user>:<sender>` | `_id` hashed |
+//! | `dangling_subscriptions` | `_id` = `<user>/<path>`, `user` | `user` |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -49,6 +50,7 @@ mod outbound;
 mod records;
 mod rules;
 mod sequence;
+mod subscriptions;
 mod transfer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -88,6 +90,7 @@ pub struct MongoBackend {
     filters: Collection<Document>,
     autoreplies: Collection<Document>,
     autoreplies_sent: Collection<Document>,
+    subscriptions: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -287,6 +290,7 @@ impl MongoBackend {
             filters: db.collection("filters"),
             autoreplies: db.collection("autoreplies"),
             autoreplies_sent: db.collection("autoreplies_sent"),
+            subscriptions: db.collection("dangling_subscriptions"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -339,6 +343,10 @@ impl MongoBackend {
             .map_err(db_error)?;
         self.asps
             .create_index(index(doc! {"user": 1, "selector": 1}, false))
+            .await
+            .map_err(db_error)?;
+        self.subscriptions
+            .create_index(index(doc! {"user": 1}, false))
             .await
             .map_err(db_error)?;
         self.outbound
@@ -866,6 +874,10 @@ impl Backend for MongoBackend {
             .await
             .map_err(db_error)?;
         self.delete_user_rules(user).await?;
+        self.subscriptions
+            .delete_many(doc! {"user": id_is(user)})
+            .await
+            .map_err(db_error)?;
         let mut wakes = Vec::new();
         for mailbox in &mailboxes {
             match self.drop_mailbox(mailbox, false).await {
