@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use wildduck_store::{
-    AddressError, AspError, AuthError, Error, MailboxError, MessageError, UserError,
+    AddressError, AspError, AuthError, Error, MailboxError, MessageError, RegistryError,
+    RegistryKind, UserError,
 };
 
 /// One failed request, as WildDuck words it.
@@ -138,6 +139,23 @@ impl From<Error> for ApiError {
                 "Maximum application password limit reached",
             ),
             Error::Asp(AspError::Invalid(_)) => {
+                Self::new(S::BAD_REQUEST, "InputValidationError", text)
+            }
+            Error::Registry(RegistryError::NotFound(kind)) => {
+                let (code, message) = match kind {
+                    RegistryKind::DomainAlias => ("AliasNotFound", "Invalid or unknown alias"),
+                    RegistryKind::DomainAccess => ("DomainNotFound", "Domain was not found"),
+                    RegistryKind::Dkim => ("DkimNotFound", "Invalid or unknown DKIM key"),
+                    RegistryKind::Cert => ("CertNotFound", "Invalid or unknown cert"),
+                };
+                Self::new(S::NOT_FOUND, code, message)
+            }
+            Error::Registry(RegistryError::AlreadyExists(_)) => Self::new(
+                S::BAD_REQUEST,
+                "AliasExists",
+                "This domain alias already exists",
+            ),
+            Error::Registry(RegistryError::Invalid(..)) => {
                 Self::new(S::BAD_REQUEST, "InputValidationError", text)
             }
             Error::Address(AddressError::NotFound) => Self::address_not_found(),

@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 use wildduck_store::{
-    AddressError, AspError, Error as StoreError, MailboxError, MessageError, UserError,
+    AddressError, AspError, Error as StoreError, MailboxError, MessageError, RegistryError,
+    UserError,
 };
 
 /// What went wrong, as far as the exit code is concerned.
@@ -109,6 +110,9 @@ impl From<StoreError> for CliError {
             StoreError::Asp(AspError::NotFound) => ErrorKind::NotFound,
             StoreError::Asp(AspError::TooMany { .. }) => ErrorKind::CantCreate,
             StoreError::Asp(AspError::Invalid(_)) => ErrorKind::Data,
+            StoreError::Registry(RegistryError::NotFound(_)) => ErrorKind::NotFound,
+            StoreError::Registry(RegistryError::AlreadyExists(_)) => ErrorKind::CantCreate,
+            StoreError::Registry(RegistryError::Invalid(..)) => ErrorKind::Data,
             StoreError::Address(AddressError::Invalid(_)) => ErrorKind::Data,
             StoreError::Address(AddressError::AlreadyExists) => ErrorKind::CantCreate,
             StoreError::Address(AddressError::NotFound) => ErrorKind::NotFound,

@@ -4,6 +4,10 @@
 mod addresses;
 mod asps;
 mod authenticate;
+mod certs;
+mod dkim;
+mod domainaccess;
+mod domainaliases;
 mod health;
 mod mailboxes;
 mod messages;
@@ -16,7 +20,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
 use axum::middleware;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 
 use crate::ApiState;
@@ -100,6 +104,29 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(messages::attachment),
         )
         .route("/users/{user}/search", get(messages::search))
+        .route(
+            "/domainaliases",
+            get(domainaliases::list).post(domainaliases::create),
+        )
+        .route(
+            "/domainaliases/resolve/{alias}",
+            get(domainaliases::resolve),
+        )
+        .route(
+            "/domainaliases/{alias}",
+            get(domainaliases::get).delete(domainaliases::delete),
+        )
+        .route(
+            "/domainaccess/{tag}/{action}",
+            get(domainaccess::list).post(domainaccess::add),
+        )
+        .route("/domainaccess/{domain}", delete(domainaccess::delete))
+        .route("/dkim", get(dkim::list).post(dkim::set))
+        .route("/dkim/resolve/{domain}", get(dkim::resolve))
+        .route("/dkim/{dkim}", get(dkim::get).delete(dkim::delete))
+        .route("/certs", get(certs::list).post(certs::set))
+        .route("/certs/resolve/{servername}", get(certs::resolve))
+        .route("/certs/{cert}", get(certs::get).delete(certs::delete))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(protected)

@@ -26,6 +26,7 @@ use crate::error::{
 
 mod asps;
 mod outbound;
+mod registry;
 mod search;
 mod transfer;
 
@@ -192,6 +193,15 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX asps_user ON asps(user, selector);",
     // 5: the recent marker, the highest UID a session has taken as \Recent (RFC 3501 §2.3.2).
     "ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
+    // 9: operator records (domain aliases, domain access, DKIM keys, certificates), unique
+    // by (kind, key); see `Registry`.
+    "CREATE TABLE registry (
+         id BLOB PRIMARY KEY,
+         kind TEXT NOT NULL,
+         key TEXT NOT NULL,
+         body TEXT NOT NULL,
+         UNIQUE (kind, key)
+     );",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one

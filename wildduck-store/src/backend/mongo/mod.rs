@@ -13,6 +13,7 @@
 //! | `blob_chunks` | `_id` = `<hash>:<n>`, `h` | `h` hashed |
 //! | `counters` | `_id` = name (UIDVALIDITY, dedup hits) | unsharded |
 //! | `asps` | `(user, selector)` | `user` |
+//! | `registry` | unique `(kind, key)` | unsharded |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -42,6 +43,7 @@ mod blobs;
 mod maintenance;
 mod outbound;
 mod records;
+mod registry;
 mod sequence;
 mod transfer;
 
@@ -77,6 +79,7 @@ pub struct MongoBackend {
     counters: Collection<Document>,
     asps: Collection<AspDoc>,
     outbound: Collection<Document>,
+    registry: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -272,6 +275,7 @@ impl MongoBackend {
             counters: db.collection("counters"),
             asps: db.collection("asps"),
             outbound: db.collection("outbound"),
+            registry: db.collection("registry"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -323,6 +327,10 @@ impl MongoBackend {
             .map_err(db_error)?;
         self.asps
             .create_index(index(doc! {"user": 1, "selector": 1}, false))
+            .await
+            .map_err(db_error)?;
+        self.registry
+            .create_index(index(doc! {"kind": 1, "key": 1}, true))
             .await
             .map_err(db_error)?;
         self.outbound
