@@ -19,6 +19,8 @@ use crate::store::Store;
 
 mod auth;
 use auth::{application_passwords, scopes_and_account_states};
+mod domains;
+use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
 
 /// One named check of the suite.
 pub struct Check {
@@ -43,6 +45,9 @@ checks!(
     scopes_and_account_states,
     application_passwords,
     addresses,
+    domain_aliases,
+    domain_access_lists,
+    dkim_keys_one_per_domain,
     mailbox_hierarchy,
     inbox_rename,
     bad_mailbox_names_change_nothing,
