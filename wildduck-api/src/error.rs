@@ -150,11 +150,14 @@ impl From<Error> for ApiError {
                 };
                 Self::new(S::NOT_FOUND, code, message)
             }
-            Error::Registry(RegistryError::AlreadyExists(_)) => Self::new(
+            Error::Registry(RegistryError::AlreadyExists(RegistryKind::DomainAlias)) => Self::new(
                 S::BAD_REQUEST,
                 "AliasExists",
                 "This domain alias already exists",
             ),
+            Error::Registry(RegistryError::AlreadyExists(_)) => {
+                Self::new(S::BAD_REQUEST, "AlreadyExists", text)
+            }
             Error::Registry(RegistryError::Invalid(..)) => {
                 Self::new(S::BAD_REQUEST, "InputValidationError", text)
             }

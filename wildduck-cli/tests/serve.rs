@@ -1854,6 +1854,27 @@ fn relayed_mail_carries_a_dkim_signature_of_the_senders_domain_that_dkimpy_verif
     let changed = data.replace("Subject: submitted", "Subject: changed");
     assert_eq!(dkim_verify(&env, &changed, &record, &name), "failed");
 
+    // An Ed25519 key (RFC 8463) replaces the RSA one and signs the next message.
+    let ed25519 = api_call(
+        &server,
+        "POST",
+        "/dkim",
+        serde_json::json!({"domain": "example.org", "selector": "ed", "privateKey": "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="}),
+    );
+    assert_eq!(ed25519["id"], key["id"]);
+    let record = ed25519["dnsTxt"]["value"].as_str().unwrap();
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    let relayed = sink.received();
+    let data = relayed["data"].as_str().unwrap();
+    assert!(data.contains("a=ed25519-sha256;"), "{data}");
+    assert_eq!(
+        dkim_verify(&env, data, record, "ed._domainkey.example.org"),
+        "verified"
+    );
+
     // Without a key for the domain, mail goes out unsigned.
     api_call(
         &server,
