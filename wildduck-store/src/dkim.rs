@@ -190,12 +190,18 @@ impl Store {
             return Ok(None);
         };
         let (key, private_key) = key_from(&entry)?;
-        let private_key = PrivateKey::parse(&private_key).map_err(|why| {
-            crate::error::Error::from(crate::error::Defect::Malformed {
-                what: "stored DKIM key",
-                detail: why,
+        // Only RSA and Ed25519 keys are stored (`set_dkim_key`); anything else is damage.
+        let private_key = PrivateKey::parse(&private_key)
+            .and_then(|key| match key {
+                PrivateKey::Ecdsa { .. } => Err("an ECDSA key".to_string()),
+                key => Ok(key),
             })
-        })?;
+            .map_err(|why| {
+                crate::error::Error::from(crate::error::Defect::Malformed {
+                    what: "stored DKIM key",
+                    detail: why,
+                })
+            })?;
         // The d= tag is ASCII: an internationalized domain signs as its A-label.
         let domain = idna::domain_to_ascii(&key.domain).unwrap_or(key.domain);
         Ok(Some(DkimSigner {
@@ -291,7 +297,7 @@ impl DkimSigner {
             PrivateKey::Ed25519 { pair, .. } => {
                 pair.sign(&sha2::Sha256::digest(&data)).as_ref().to_vec()
             }
-            PrivateKey::Ecdsa { .. } => unreachable!("DKIM keys are RSA or Ed25519"),
+            PrivateKey::Ecdsa { .. } => unreachable!("dkim_signer refuses ECDSA keys"),
         };
         format!("{unsigned}{}\r\n", BASE64.encode(signature))
     }
