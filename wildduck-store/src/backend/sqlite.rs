@@ -2508,7 +2508,7 @@ mod tests {
         .map(|older| format!("{before_auth} {older}"))
         .chain(["PRAGMA user_version = 4;".to_string()])
         {
-            let older = format!("{before_recent} {older}");
+            let older = format!("DROP TABLE registry; {before_recent} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);
