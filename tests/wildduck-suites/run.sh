@@ -12,7 +12,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-$repo/target/debug/wildduck}
-suites=(test/api/users-test.js test/api/addresses-test.js test/api/mailboxes-test.js test/api/messages-test.js test/api/storage-test.js test/api/filters-test.js)
+suites=(test/api/users-test.js test/api/addresses-test.js test/api/mailboxes-test.js test/api/messages-test.js
+  test/api/storage-test.js test/api/filters-test.js test/api/domainaliases-test.js test/api/dkim-test.js
+  test/api/certs-test.js)
 
 # "<describe> <it>" titles, as mocha joins them; see docs/api.md for why each is here.
 EXCLUDED=(

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use wildduck_store::{
-    AddressError, AspError, AuthError, Error, MailboxError, MessageError, RuleError, UserError,
+    AddressError, AspError, AuthError, Error, MailboxError, MessageError, RegistryError,
+    RegistryKind, RuleError, UserError,
 };
 
 /// One failed request, as WildDuck words it.
@@ -147,6 +148,26 @@ impl From<Error> for ApiError {
                 Self::new(S::FORBIDDEN, "TooMany", "Maximum filters limit reached")
             }
             Error::Rule(RuleError::Invalid(_)) => {
+                Self::new(S::BAD_REQUEST, "InputValidationError", text)
+            }
+            Error::Registry(RegistryError::NotFound(kind)) => {
+                let (code, message) = match kind {
+                    RegistryKind::DomainAlias => ("AliasNotFound", "Invalid or unknown alias"),
+                    RegistryKind::DomainAccess => ("DomainNotFound", "Domain was not found"),
+                    RegistryKind::Dkim => ("DkimNotFound", "Invalid or unknown DKIM key"),
+                    RegistryKind::Cert => ("CertNotFound", "Invalid or unknown cert"),
+                };
+                Self::new(S::NOT_FOUND, code, message)
+            }
+            Error::Registry(RegistryError::AlreadyExists(RegistryKind::DomainAlias)) => Self::new(
+                S::BAD_REQUEST,
+                "AliasExists",
+                "This domain alias already exists",
+            ),
+            Error::Registry(RegistryError::AlreadyExists(_)) => {
+                Self::new(S::BAD_REQUEST, "AlreadyExists", text)
+            }
+            Error::Registry(RegistryError::Invalid(..)) => {
                 Self::new(S::BAD_REQUEST, "InputValidationError", text)
             }
             Error::Address(AddressError::NotFound) => Self::address_not_found(),

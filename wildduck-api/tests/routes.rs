@@ -81,3 +81,23 @@ fn storage() {
 fn filters_and_autoreply() {
     run_group("filters.py");
 }
+
+#[test]
+fn domain_aliases() {
+    run_group("domainaliases.py");
+}
+
+#[test]
+fn domain_access() {
+    run_group("domainaccess.py");
+}
+
+#[test]
+fn dkim_keys() {
+    run_group("dkim.py");
+}
+
+#[test]
+fn certificates() {
+    run_group("certs.py");
+}

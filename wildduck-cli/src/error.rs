@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 use wildduck_store::{
-    AddressError, AspError, Error as StoreError, MailboxError, MessageError, RuleError, UserError,
+    AddressError, AspError, Error as StoreError, MailboxError, MessageError, RegistryError,
+    RuleError, UserError,
 };
 
 /// What went wrong, as far as the exit code is concerned.
@@ -112,6 +113,9 @@ impl From<StoreError> for CliError {
             StoreError::Rule(RuleError::FilterNotFound) => ErrorKind::NotFound,
             StoreError::Rule(RuleError::TooManyFilters { .. }) => ErrorKind::CantCreate,
             StoreError::Rule(RuleError::Invalid(_)) => ErrorKind::Data,
+            StoreError::Registry(RegistryError::NotFound(_)) => ErrorKind::NotFound,
+            StoreError::Registry(RegistryError::AlreadyExists(_)) => ErrorKind::CantCreate,
+            StoreError::Registry(RegistryError::Invalid(..)) => ErrorKind::Data,
             StoreError::Address(AddressError::Invalid(_)) => ErrorKind::Data,
             StoreError::Address(AddressError::AlreadyExists) => ErrorKind::CantCreate,
             StoreError::Address(AddressError::NotFound) => ErrorKind::NotFound,

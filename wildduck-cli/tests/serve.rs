@@ -2010,3 +2010,219 @@ fn lmtp_delivery_applies_filters_spam_and_one_autoreply_per_sender() {
         ids[1]
     );
 }
+
+// ---- domain aliases and DKIM (operator records set over the HTTP API) ----
+
+const API_TOKEN: &str = "serve-test-root-token";
+
+/// Turns the HTTP API of a `write_config` file on, on a free loopback port with a root token.
+fn enable_api(config: &Path) {
+    let text = std::fs::read_to_string(config).unwrap().replacen(
+        "[api]\nenabled = false\n",
+        &format!("[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{API_TOKEN}\"\n"),
+        1,
+    );
+    std::fs::write(config, text).unwrap();
+}
+
+/// One JSON request to the API with the root token (urllib); prints the answer's JSON.
+const API_CALL: &str = r#"
+import json, sys, urllib.request
+base, token, method, path, body = sys.argv[1:6]
+request = urllib.request.Request(base + path, data=body.encode() or None, method=method)
+request.add_header("Content-Type", "application/json")
+request.add_header("X-Access-Token", token)
+with urllib.request.urlopen(request, timeout=30) as response:
+    print(response.read().decode())
+"#;
+
+fn api_call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let base = format!("http://{}", server.address("API (plain)"));
+    let args = [
+        base,
+        API_TOKEN.into(),
+        method.into(),
+        path.into(),
+        body.to_string(),
+    ];
+    let (status, text) = python(API_CALL, &args);
+    assert_eq!(status, 0, "{method} {path}: {text}");
+    let answer: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(answer["success"], true, "{answer}");
+    answer
+}
+
+/// LMTP to an address at an alias domain, then IMAP login with that address; prints the
+/// LMTP reply and the INBOX message's bytes.
+const LMTP_THEN_IMAP: &str = r#"
+import imaplib, smtplib, sys
+lmtp_host, lmtp_port, imap_host, imap_port, address, password = sys.argv[1:7]
+lmtp = smtplib.LMTP(lmtp_host, int(lmtp_port), timeout=30)
+lmtp.ehlo("mta.test")
+refused = lmtp.sendmail("someone@remote.test", [address, "nobody@alias.test"],
+                        b"Subject: through the alias\r\n\r\nHello alias.\r\n")
+assert list(refused) == ["nobody@alias.test"] and refused["nobody@alias.test"][0] == 550, refused
+lmtp.quit()
+imap = imaplib.IMAP4(imap_host, int(imap_port), timeout=30)
+imap.login(address, password)
+typ, data = imap.select("INBOX", readonly=True)
+typ, data = imap.search(None, 'SUBJECT "through the alias"')
+ids = data[0].split()
+assert len(ids) == 1, data
+typ, data = imap.fetch(ids[0], "(BODY.PEEK[])")
+sys.stdout.write(data[0][1].decode())
+imap.logout()
+"#;
+
+#[test]
+fn mail_and_logins_at_an_alias_domain_reach_the_users_of_the_domain() {
+    let env = Env::new();
+    let config = write_config(
+        &env,
+        "[server]\nhostname = \"example.org\"\n\
+         [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n",
+    );
+    enable_api(&config);
+    let server = Server::start(&env, &config, 5);
+    api_call(
+        &server,
+        "POST",
+        "/domainaliases",
+        serde_json::json!({"alias": "alias.test", "domain": "example.org"}),
+    );
+    let lmtp = server.address("LMTP (plain)");
+    let imap = server.address("IMAP (plain)");
+    let args = [
+        lmtp.ip().to_string(),
+        lmtp.port().to_string(),
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        "ann@alias.test".into(),
+        "ann-password-1".into(),
+    ];
+    let (status, raw) = python(LMTP_THEN_IMAP, &args);
+    assert_eq!(status, 0, "{raw}");
+    assert!(
+        raw.starts_with("Delivered-To: ann@alias.test\r\nReturn-Path: <someone@remote.test>\r\n"),
+        "{raw}"
+    );
+    assert!(
+        raw.ends_with("Subject: through the alias\r\n\r\nHello alias.\r\n"),
+        "{raw}"
+    );
+}
+
+/// Verifies the DKIM signature of the message in the file `argv[1]` with dkimpy against the
+/// TXT record `argv[2]` for `argv[3]`; prints `verified` or `failed`.
+const DKIM_VERIFY: &str = r#"
+import sys
+import dkim
+message = open(sys.argv[1], "rb").read()
+record, name = sys.argv[2].encode(), sys.argv[3].encode()
+def dnsfunc(asked, timeout=5):
+    assert asked.rstrip(b".") == name, (asked, name)
+    return record
+print("verified" if dkim.verify(message, dnsfunc=dnsfunc) else "failed")
+"#;
+
+fn dkim_verify(env: &Env, message: &str, record: &str, name: &str) -> String {
+    let path = env.path("relayed.eml");
+    std::fs::write(&path, message).unwrap();
+    let args = [
+        path.to_str().unwrap().to_string(),
+        record.to_string(),
+        name.to_string(),
+    ];
+    let (status, text) = python(DKIM_VERIFY, &args);
+    assert_eq!(status, 0, "dkimpy (installed by .ci/setup) failed: {text}");
+    text.trim().to_string()
+}
+
+#[test]
+fn relayed_mail_carries_a_dkim_signature_of_the_senders_domain_that_dkimpy_verifies() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = Sink::start(port, "accept");
+    let config = write_config(
+        &env,
+        &format!(
+            "[server]\nhostname = \"example.org\"\n\
+             [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n\
+             [outbound]\nrelay = \"smtp://127.0.0.1:{port}\"\npoll_interval_ms = 100\n"
+        ),
+    );
+    enable_api(&config);
+    let server = Server::start(&env, &config, 5);
+    let key = api_call(
+        &server,
+        "POST",
+        "/dkim",
+        serde_json::json!({"domain": "example.org", "selector": "mail2026"}),
+    );
+    let record = key["dnsTxt"]["value"].as_str().unwrap().to_string();
+    let name = key["dnsTxt"]["name"].as_str().unwrap().to_string();
+    assert_eq!(name, "mail2026._domainkey.example.org");
+
+    assert_eq!(
+        submit(&server, "ann@example.org", "Ann <ann@example.org>"),
+        "sent"
+    );
+    let relayed = sink.received();
+    let data = relayed["data"].as_str().unwrap();
+    assert!(
+        data.starts_with(
+            "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=mail2026;"
+        ),
+        "{data}"
+    );
+    assert_eq!(dkim_verify(&env, data, &record, &name), "verified");
+    // The same check fails for a changed message: the signature covers it.
+    let changed = data.replace("Subject: submitted", "Subject: changed");
+    assert_eq!(dkim_verify(&env, &changed, &record, &name), "failed");
+
+    // An Ed25519 key (RFC 8463) replaces the RSA one and signs the next message.
+    let ed25519 = api_call(
+        &server,
+        "POST",
+        "/dkim",
+        serde_json::json!({"domain": "example.org", "selector": "ed", "privateKey": "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="}),
+    );
+    assert_eq!(ed25519["id"], key["id"]);
+    let record = ed25519["dnsTxt"]["value"].as_str().unwrap();
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    let relayed = sink.received();
+    let data = relayed["data"].as_str().unwrap();
+    assert!(data.contains("a=ed25519-sha256;"), "{data}");
+    assert_eq!(
+        dkim_verify(&env, data, record, "ed._domainkey.example.org"),
+        "verified"
+    );
+
+    // Without a key for the domain, mail goes out unsigned.
+    api_call(
+        &server,
+        "DELETE",
+        &format!("/dkim/{}", key["id"].as_str().unwrap()),
+        serde_json::json!(null),
+    );
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    let unsigned = sink.received();
+    assert!(
+        !unsigned["data"]
+            .as_str()
+            .unwrap()
+            .contains("DKIM-Signature"),
+        "{unsigned}"
+    );
+}

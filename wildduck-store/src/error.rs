@@ -95,6 +95,27 @@ pub enum AddressError {
     NotOwned(String),
 }
 
+/// Errors of the operator records: domain aliases, domain access lists, DKIM keys,
+/// certificates.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum RegistryError {
+    #[error("no such {}", kind_words(*.0))]
+    NotFound(crate::RegistryKind),
+    #[error("this {} already exists", kind_words(*.0))]
+    AlreadyExists(crate::RegistryKind),
+    #[error("invalid {}: {}", kind_words(*.0), .1)]
+    Invalid(crate::RegistryKind, String),
+}
+
+fn kind_words(kind: crate::RegistryKind) -> &'static str {
+    match kind {
+        crate::RegistryKind::DomainAlias => "domain alias",
+        crate::RegistryKind::DomainAccess => "domain access entry",
+        crate::RegistryKind::Dkim => "DKIM key",
+        crate::RegistryKind::Cert => "certificate",
+    }
+}
+
 /// Mailbox errors.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum MailboxError {
@@ -140,6 +161,8 @@ pub enum Error {
     Rule(#[from] RuleError),
     #[error(transparent)]
     Address(#[from] AddressError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     #[error(transparent)]
     Mailbox(#[from] MailboxError),
     #[error(transparent)]

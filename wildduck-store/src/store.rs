@@ -416,12 +416,18 @@ impl Store {
         self.resolve_address_record(address).await
     }
 
+    /// The exact address (dots and `+tag` ignored), else the same at the domain its domain
+    /// is an alias of.
     async fn resolve_address_record(&self, address: &str) -> Result<Address> {
-        let normalized = accounts::normalize_address(address)?;
-        self.backend()
-            .address_by_view(&normalized.addrview)
-            .await?
-            .ok_or_else(|| AddressError::NotFound.into())
+        let view = accounts::normalize_address(address)?.addrview;
+        if let Some(found) = self.backend().address_by_view(&view).await? {
+            return Ok(found);
+        }
+        match crate::domains::aliased_view(self.backend(), &view).await? {
+            Some(aliased) => self.backend().address_by_view(&aliased).await?,
+            None => None,
+        }
+        .ok_or_else(|| AddressError::NotFound.into())
     }
 
     // ---- mailboxes ----

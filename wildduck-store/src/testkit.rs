@@ -18,10 +18,12 @@ use crate::model::*;
 use crate::store::Store;
 
 mod auth;
+mod domains;
 mod retention;
 mod rules;
 mod subscriptions;
 use auth::{application_passwords, scopes_and_account_states};
+use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
 use retention::{mailbox_retention, stored_files};
 use rules::{
     delivery_applies_filters_and_spam, delivery_sends_one_autoreply_per_sender,
@@ -52,6 +54,9 @@ checks!(
     scopes_and_account_states,
     application_passwords,
     addresses,
+    domain_aliases,
+    domain_access_lists,
+    dkim_keys_one_per_domain,
     mailbox_hierarchy,
     subscriptions_outlive_their_mailbox,
     inbox_rename,

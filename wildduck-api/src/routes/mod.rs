@@ -5,6 +5,10 @@ mod addresses;
 mod asps;
 mod authenticate;
 mod autoreply;
+mod certs;
+mod dkim;
+mod domainaccess;
+mod domainaliases;
 mod filters;
 mod health;
 mod mailboxes;
@@ -20,7 +24,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
 use axum::middleware;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 
 use crate::ApiState;
@@ -134,6 +138,29 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/users/{user}/storage/{file}",
             get(storage::download).delete(storage::delete),
         )
+        .route(
+            "/domainaliases",
+            get(domainaliases::list).post(domainaliases::create),
+        )
+        .route(
+            "/domainaliases/resolve/{alias}",
+            get(domainaliases::resolve),
+        )
+        .route(
+            "/domainaliases/{alias}",
+            get(domainaliases::get).delete(domainaliases::delete),
+        )
+        .route(
+            "/domainaccess/{tag}/{action}",
+            get(domainaccess::list).post(domainaccess::add),
+        )
+        .route("/domainaccess/{domain}", delete(domainaccess::delete))
+        .route("/dkim", get(dkim::list).post(dkim::set))
+        .route("/dkim/resolve/{domain}", get(dkim::resolve))
+        .route("/dkim/{dkim}", get(dkim::get).delete(dkim::delete))
+        .route("/certs", get(certs::list).post(certs::set))
+        .route("/certs/resolve/{servername}", get(certs::resolve))
+        .route("/certs/{cert}", get(certs::get).delete(certs::delete))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(protected)

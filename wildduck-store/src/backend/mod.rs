@@ -361,11 +361,76 @@ pub trait Subscriptions: Send + Sync {
     ) -> Result<bool>;
 }
 
+/// The tables of operator records in [`Registry`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegistryKind {
+    /// Keyed by the alias domain.
+    DomainAlias,
+    /// Keyed by tag and domain (`crate::domains::access_key`).
+    DomainAccess,
+    /// Keyed by the signing domain.
+    Dkim,
+    /// Keyed by the certificate's server name.
+    Cert,
+}
+
+impl RegistryKind {
+    /// The stored name of the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            RegistryKind::DomainAlias => "domainalias",
+            RegistryKind::DomainAccess => "domainaccess",
+            RegistryKind::Dkim => "dkim",
+            RegistryKind::Cert => "cert",
+        }
+    }
+}
+
+/// One operator record: its id, the key unique within its kind, and the fields the store's
+/// rule module for that kind keeps (serialized JSON; the engine does not look inside).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryEntry {
+    pub id: RecordId,
+    pub key: String,
+    pub body: String,
+}
+
+/// Operator records of the install: domain aliases, domain access lists, DKIM keys, TLS
+/// certificates. Few, written by operators, read by key at delivery, login and signing. The
+/// rules (normalization, validation, key derivation) are the store's (`crate::domains`,
+/// `crate::dkim`, `crate::certs`); an engine keeps the entries unique by (kind, key).
+#[async_trait]
+pub trait Registry: Send + Sync {
+    /// Inserts `entry`; `false` (and nothing stored) when its key is taken.
+    async fn insert_entry(&self, kind: RegistryKind, entry: RegistryEntry) -> Result<bool>;
+    /// Inserts `entry`, or replaces the body of the entry with its key, which keeps its id.
+    /// Returns the stored entry's id and whether it was new.
+    async fn upsert_entry(
+        &self,
+        kind: RegistryKind,
+        entry: RegistryEntry,
+    ) -> Result<(RecordId, bool)>;
+    async fn entry_by_key(&self, kind: RegistryKind, key: &str) -> Result<Option<RegistryEntry>>;
+    async fn entry_by_id(&self, kind: RegistryKind, id: RecordId) -> Result<Option<RegistryEntry>>;
+    /// Every entry of the kind, sorted by key.
+    async fn list_entries(&self, kind: RegistryKind) -> Result<Vec<RegistryEntry>>;
+    /// `false` when there was no such entry.
+    async fn delete_entry(&self, kind: RegistryKind, id: RecordId) -> Result<bool>;
+}
+
 /// The domain operations every storage engine provides. Object-safe; held as
 /// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
 #[async_trait]
 pub trait Backend:
-    RecordCopy + AppPasswords + Expiry + FileStorage + DeliveryRules + Subscriptions + Send + Sync
+    RecordCopy
+    + AppPasswords
+    + Expiry
+    + FileStorage
+    + DeliveryRules
+    + Subscriptions
+    + Registry
+    + Send
+    + Sync
 {
     // ---- users ----
 

@@ -29,6 +29,7 @@ mod asps;
 mod expiry;
 mod files;
 mod outbound;
+mod registry;
 mod rules;
 mod search;
 mod subscriptions;
@@ -242,6 +243,15 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE TRIGGER dangling_subscriptions_of_deleted_user AFTER DELETE ON users
      BEGIN DELETE FROM dangling_subscriptions WHERE user = OLD.id; END;",
+    // 9: operator records (domain aliases, domain access, DKIM keys, certificates), unique
+    // by (kind, key); see `Registry`.
+    "CREATE TABLE registry (
+         id BLOB PRIMARY KEY,
+         kind TEXT NOT NULL,
+         key TEXT NOT NULL,
+         body TEXT NOT NULL,
+         UNIQUE (kind, key)
+     );",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -2578,8 +2588,10 @@ mod tests {
         .chain(["PRAGMA user_version = 6;".to_string()])
         .map(|older| format!("{before_rules} {older}"))
         .chain(["PRAGMA user_version = 7;".to_string()])
+        .map(|older| format!("{before_subscriptions} {older}"))
+        .chain(["PRAGMA user_version = 8;".to_string()])
         {
-            let older = format!("{before_subscriptions} {older}");
+            let older = format!("DROP TABLE registry; {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);

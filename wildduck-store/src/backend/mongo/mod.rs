@@ -17,6 +17,7 @@
 //! | `filters`, `autoreplies` | `user` (the record as JSON in `record`) | `user` |
 //! | `autoreplies_sent` | `_id` = `<user>:<sender>` | `_id` hashed |
 //! | `dangling_subscriptions` | `_id` = `<user>/<path>`, `user` | `user` |
+//! | `registry` | unique `(kind, key)` | unsharded |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -48,6 +49,7 @@ mod files;
 mod maintenance;
 mod outbound;
 mod records;
+mod registry;
 mod rules;
 mod sequence;
 mod subscriptions;
@@ -91,6 +93,7 @@ pub struct MongoBackend {
     autoreplies: Collection<Document>,
     autoreplies_sent: Collection<Document>,
     subscriptions: Collection<Document>,
+    registry: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -291,6 +294,7 @@ impl MongoBackend {
             autoreplies: db.collection("autoreplies"),
             autoreplies_sent: db.collection("autoreplies_sent"),
             subscriptions: db.collection("dangling_subscriptions"),
+            registry: db.collection("registry"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -347,6 +351,10 @@ impl MongoBackend {
             .map_err(db_error)?;
         self.subscriptions
             .create_index(index(doc! {"user": 1}, false))
+            .await
+            .map_err(db_error)?;
+        self.registry
+            .create_index(index(doc! {"kind": 1, "key": 1}, true))
             .await
             .map_err(db_error)?;
         self.outbound
