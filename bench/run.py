@@ -7,10 +7,12 @@ Both servers run on loopback ports with the same accounts and the same corpus
 and the ratio ours/Dovecot are printed per operation. Clients are measured as users meet
 them: Python's stock imaplib (bench_append_fetch.py, unchanged), and the bench tool twice,
 with Nagle on as stock clients leave it and with TCP_NODELAY as a tuned client sets it. Then mailbox-size scaling, memory per
-idle connection, peak memory of a 50 MB APPEND, and stored bytes.
+idle connection, peak memory of a 50 MB APPEND, stored bytes, and logins per second.
 
 Our server keeps its durability settings (SQLite synchronous=FULL); Dovecot keeps its
-default fsync (mail_fsync = optimized).
+default fsync (mail_fsync = optimized). Both check real password hashes: ours argon2id,
+Dovecot a passwd-file of SHA512-CRYPT hashes, each with its one-minute cache of verified
+logins (Dovecot's auth_cache_size/auth_cache_ttl).
 """
 
 import argparse
@@ -206,9 +208,11 @@ first_valid_uid = 1
 default_process_limit = 3000
 default_client_limit = 6000
 default_vsz_limit = 1G
+auth_cache_size = 10M
+auth_cache_ttl = 1 min
 passdb {{
-  driver = static
-  args = password={PASSWORD}
+  driver = passwd-file
+  args = scheme=SHA512-CRYPT {self.dir}/passwd
 }}
 userdb {{
   driver = static
@@ -270,6 +274,11 @@ service auth {{
 """
         with open(os.path.join(self.dir, "dovecot.conf"), "w") as f:
             f.write(conf)
+        with open(os.path.join(self.dir, "passwd"), "w") as f:
+            for name in users:
+                hashed = subprocess.run(["openssl", "passwd", "-6", PASSWORD], check=True,
+                                        capture_output=True, text=True).stdout.strip()
+                f.write(f"{name}:{{SHA512-CRYPT}}{hashed}\n")
         os.chown(self.dir, self.uid, self.gid)
         os.chown(self.mail, self.uid, self.gid)
         self.logs = [os.path.join(self.dir, "dovecot.log"), os.path.join(self.dir, "dovecot.stdio")]
@@ -501,6 +510,44 @@ def imaplib_rounds(servers, args):
     return summary
 
 
+def logins(servers, args):
+    """Connect, LOGIN and LOGOUT with stock imaplib, K clients in a loop for a few seconds:
+    what a client that opens a connection per check (or imaptest's stress mix) pays."""
+    import imaplib
+
+    def client(port, user, stop_at, counts, index):
+        done = 0
+        while time.time() < stop_at:
+            conn = imaplib.IMAP4("127.0.0.1", port)
+            conn.login(user, PASSWORD)
+            conn.logout()
+            done += 1
+        counts[index] = done
+
+    per = {s.name: [] for s in servers}
+    for round_no in range(args.rounds):
+        order = servers if round_no % 2 == 0 else list(reversed(servers))
+        for server in order:
+            log(f"logins round {round_no + 1}/{args.rounds} on {server.name}")
+            counts = [0] * args.connections
+            started = time.time()
+            stop_at = started + args.seconds
+            threads = [threading.Thread(target=client, args=(server.imap_port, f"bench{i}",
+                                                              stop_at, counts, i))
+                       for i in range(args.connections)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            per[server.name].append(sum(counts) / (time.time() - started))
+    o, d = median(per["ours"]), median(per["dovecot"])
+    print_table(f"Logins with stock imaplib: K={args.connections} clients, connect + LOGIN + "
+                f"LOGOUT for {args.seconds}s, median of {args.rounds} rounds",
+                ["ours logins/s", "Dovecot logins/s", "ratio ours/Dovecot"],
+                [[f"{o:.0f}", f"{d:.0f}", f"{ratio(o, d):.2f}"]])
+    return {"ours_per_s": o, "dovecot_per_s": d, "ratio": ratio(o, d)}
+
+
 def write_mbox(path, chunks, count):
     """An mbox of the corpus repeated to `count` messages."""
     with open(path, "wb") as f:
@@ -694,7 +741,7 @@ def main():
         "WILDDUCK_TOOLS", os.path.join(REPO, "tests/tools")))
     ap.add_argument("--corpus-cache", default=os.path.expanduser("~/.cache/wildduck-bench"))
     ap.add_argument("--json-out", help="write every number as JSON here")
-    ap.add_argument("--only", default="storage,imaplib,load,scale,bigappend,memory",
+    ap.add_argument("--only", default="storage,imaplib,load,scale,bigappend,memory,logins",
                     help="comma-separated parts to run")
     ap.add_argument("--fill-budget", type=float,
                     help="seconds a scaling mailbox may take to fill (default 240, 0 with --quick)")
@@ -761,6 +808,8 @@ def main():
             results["big_append"] = big_append_memory(args.tool, [ours, dove], args)
         if "memory" in parts:
             results["idle_memory"] = idle_memory(args.tool, [ours, dove], args, 4)
+        if "logins" in parts:
+            results["logins"] = logins([ours, dove], args)
     finally:
         for server in servers:
             server.stop()

@@ -39,6 +39,9 @@ pub enum Resource {
     Messages,
     Attachments,
     Asps,
+    Storage,
+    Filters,
+    Autoreplies,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +90,8 @@ fn user_role_allows(resource: Resource, action: Action) -> bool {
         }
         // create:own, read:own, delete:own (there is no update).
         Resource::Asps => true,
+        Resource::Storage => true,
+        Resource::Filters | Resource::Autoreplies => true,
     }
 }
 

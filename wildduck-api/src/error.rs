@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use wildduck_store::{
-    AddressError, AspError, AuthError, Error, MailboxError, MessageError, UserError,
+    AddressError, AspError, AuthError, Error, MailboxError, MessageError, RegistryError,
+    RegistryKind, RuleError, UserError,
 };
 
 /// One failed request, as WildDuck words it.
@@ -140,6 +141,35 @@ impl From<Error> for ApiError {
             Error::Asp(AspError::Invalid(_)) => {
                 Self::new(S::BAD_REQUEST, "InputValidationError", text)
             }
+            Error::Rule(RuleError::FilterNotFound) => {
+                Self::new(S::NOT_FOUND, "FilterNotFound", "This filter does not exist")
+            }
+            Error::Rule(RuleError::TooManyFilters { .. }) => {
+                Self::new(S::FORBIDDEN, "TooMany", "Maximum filters limit reached")
+            }
+            Error::Rule(RuleError::Invalid(_)) => {
+                Self::new(S::BAD_REQUEST, "InputValidationError", text)
+            }
+            Error::Registry(RegistryError::NotFound(kind)) => {
+                let (code, message) = match kind {
+                    RegistryKind::DomainAlias => ("AliasNotFound", "Invalid or unknown alias"),
+                    RegistryKind::DomainAccess => ("DomainNotFound", "Domain was not found"),
+                    RegistryKind::Dkim => ("DkimNotFound", "Invalid or unknown DKIM key"),
+                    RegistryKind::Cert => ("CertNotFound", "Invalid or unknown cert"),
+                };
+                Self::new(S::NOT_FOUND, code, message)
+            }
+            Error::Registry(RegistryError::AlreadyExists(RegistryKind::DomainAlias)) => Self::new(
+                S::BAD_REQUEST,
+                "AliasExists",
+                "This domain alias already exists",
+            ),
+            Error::Registry(RegistryError::AlreadyExists(_)) => {
+                Self::new(S::BAD_REQUEST, "AlreadyExists", text)
+            }
+            Error::Registry(RegistryError::Invalid(..)) => {
+                Self::new(S::BAD_REQUEST, "InputValidationError", text)
+            }
             Error::Address(AddressError::NotFound) => Self::address_not_found(),
             Error::Address(AddressError::AlreadyExists) => Self::new(
                 S::BAD_REQUEST,
@@ -172,6 +202,11 @@ impl From<Error> for ApiError {
             Error::Message(MessageError::OverQuota { .. }) => {
                 Self::new(S::FORBIDDEN, "OVERQUOTA", text)
             }
+            Error::Message(MessageError::NotDraft) => Self::new(
+                S::BAD_REQUEST,
+                "MessageNotDraft",
+                "This message is not a draft",
+            ),
             Error::Message(_) => Self::new(S::BAD_REQUEST, "InputValidationError", text),
             Error::Storage(_) if err.is_temporary() => {
                 tracing::warn!("api: {text}");

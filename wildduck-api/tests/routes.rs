@@ -71,3 +71,33 @@ fn messages() {
 fn application_passwords() {
     run_group("asps.py");
 }
+
+#[test]
+fn storage() {
+    run_group("storage.py");
+}
+
+#[test]
+fn filters_and_autoreply() {
+    run_group("filters.py");
+}
+
+#[test]
+fn domain_aliases() {
+    run_group("domainaliases.py");
+}
+
+#[test]
+fn domain_access() {
+    run_group("domainaccess.py");
+}
+
+#[test]
+fn dkim_keys() {
+    run_group("dkim.py");
+}
+
+#[test]
+fn certificates() {
+    run_group("certs.py");
+}

@@ -273,16 +273,45 @@ pub struct LmtpSection {
     pub enabled: bool,
     /// Plain listener; anyone who reaches it can deliver to every local user.
     pub listen: SocketAddr,
+    /// Read the MTA's spam verdict headers (`X-Rspamd-*`, `X-Spam-*`); turn off when the MTA
+    /// in front does not remove them from what it receives.
+    pub trust_spam_headers: bool,
+    /// 0–100: a verdict at or above it files the message in Junk (0: everything, 100: nothing).
+    pub spam_level: u8,
+    /// A raw `X-Spam-Score`/`X-Rspamd-Score` at or above this counts as spam.
+    pub spam_score_threshold: f64,
+    /// Seconds within which one sender gets one autoreply.
+    pub autoreply_interval_secs: u64,
     /// The LMTP server's own settings (its largest message is `store.max_message_size`).
     #[serde(flatten)]
     pub server: wildduck_lmtp::Config,
 }
 
+impl LmtpSection {
+    /// The store's delivery policy these settings make.
+    pub fn delivery_policy(&self) -> wildduck_store::DeliveryPolicy {
+        wildduck_store::DeliveryPolicy {
+            spam: wildduck_store::SpamPolicy {
+                trust_headers: self.trust_spam_headers,
+                level: self.spam_level.min(100),
+                score_threshold: self.spam_score_threshold,
+            },
+            autoreply_interval: std::time::Duration::from_secs(self.autoreply_interval_secs),
+        }
+    }
+}
+
 impl Default for LmtpSection {
     fn default() -> Self {
+        let policy = wildduck_store::DeliveryPolicy::default();
+        let spam = &policy.spam;
         Self {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 2424)),
+            trust_spam_headers: spam.trust_headers,
+            spam_level: spam.level,
+            spam_score_threshold: spam.score_threshold,
+            autoreply_interval_secs: policy.autoreply_interval.as_secs(),
             server: wildduck_lmtp::Config::default(),
         }
     }
@@ -393,6 +422,8 @@ pub struct MaintenanceSection {
     pub journal_max_age_secs: u64,
     /// Unreferenced content younger than this is kept (appends in flight may still need it).
     pub gc_grace_secs: u64,
+    /// Seconds between sweeps that expunge messages past their expiry (mailbox retention).
+    pub expiry_interval_secs: u64,
 }
 
 impl Default for MaintenanceSection {
@@ -402,6 +433,7 @@ impl Default for MaintenanceSection {
             interval_secs: 3600,
             journal_max_age_secs: 30 * 24 * 3600,
             gc_grace_secs: 3600,
+            expiry_interval_secs: 60,
         }
     }
 }
@@ -525,6 +557,11 @@ impl Config {
         }
         if self.maintenance.enabled && self.maintenance.interval_secs == 0 {
             return Err(config_error("maintenance.interval_secs must be at least 1"));
+        }
+        if self.maintenance.enabled && self.maintenance.expiry_interval_secs == 0 {
+            return Err(config_error(
+                "maintenance.expiry_interval_secs must be at least 1",
+            ));
         }
         if self.api.enabled {
             self.api

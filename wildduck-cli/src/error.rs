@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 use wildduck_store::{
-    AddressError, AspError, Error as StoreError, MailboxError, MessageError, UserError,
+    AddressError, AspError, Error as StoreError, MailboxError, MessageError, RegistryError,
+    RuleError, UserError,
 };
 
 /// What went wrong, as far as the exit code is concerned.
@@ -109,6 +110,12 @@ impl From<StoreError> for CliError {
             StoreError::Asp(AspError::NotFound) => ErrorKind::NotFound,
             StoreError::Asp(AspError::TooMany { .. }) => ErrorKind::CantCreate,
             StoreError::Asp(AspError::Invalid(_)) => ErrorKind::Data,
+            StoreError::Rule(RuleError::FilterNotFound) => ErrorKind::NotFound,
+            StoreError::Rule(RuleError::TooManyFilters { .. }) => ErrorKind::CantCreate,
+            StoreError::Rule(RuleError::Invalid(_)) => ErrorKind::Data,
+            StoreError::Registry(RegistryError::NotFound(_)) => ErrorKind::NotFound,
+            StoreError::Registry(RegistryError::AlreadyExists(_)) => ErrorKind::CantCreate,
+            StoreError::Registry(RegistryError::Invalid(..)) => ErrorKind::Data,
             StoreError::Address(AddressError::Invalid(_)) => ErrorKind::Data,
             StoreError::Address(AddressError::AlreadyExists) => ErrorKind::CantCreate,
             StoreError::Address(AddressError::NotFound) => ErrorKind::NotFound,
@@ -122,7 +129,8 @@ impl From<StoreError> for CliError {
             StoreError::Message(
                 MessageError::TooBig { .. }
                 | MessageError::InvalidFlag(_)
-                | MessageError::InvalidSection(_),
+                | MessageError::InvalidSection(_)
+                | MessageError::NotDraft,
             ) => ErrorKind::Data,
             StoreError::Storage(failure) if failure.is_temporary() => ErrorKind::TempFail,
             // Corrupt data, a bug, a limit of the engine: retrying will not help.

@@ -81,6 +81,9 @@ enum Command {
     /// Manage a user's application-specific passwords (one per mail client).
     #[command(subcommand)]
     Asp(commands::asp::AspCommand),
+    /// Manage a user's delivery filters (seen, flag, delete, spam, mailbox, forward).
+    #[command(subcommand)]
+    Filter(commands::filter::FilterCommand),
     /// Manage the addresses that deliver to a user.
     #[command(subcommand)]
     Address(commands::address::AddressCommand),
@@ -209,6 +212,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> CliResult<Report> {
         Command::Config(ConfigCommand::Check) => commands::check_config(&ctx.config),
         Command::User(cmd) => commands::user::run(&ctx, cmd).await,
         Command::Asp(cmd) => commands::asp::run(&ctx, cmd).await,
+        Command::Filter(cmd) => commands::filter::run(&ctx, cmd).await,
         Command::Address(cmd) => commands::address::run(&ctx, cmd).await,
         Command::Mailbox(cmd) => commands::mailbox::run(&ctx, cmd).await,
         Command::Message(cmd) => commands::message::run(&ctx, cmd).await,

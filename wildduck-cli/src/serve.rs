@@ -1,6 +1,7 @@
 //! `wildduck serve`: IMAP, POP3 and SMTP submission (plain and implicit-TLS listeners), LMTP
 //! and the HTTP API, over one store in one process, until SIGINT or SIGTERM.
 //!
+//! The process's metrics recorder is installed first (served by the API's `GET /metrics`).
 //! While running, a maintenance task trims the journal and collects unreferenced content,
 //! and the relay worker delivers the outbound queue through `[outbound] relay`.
 //!
@@ -37,6 +38,9 @@ struct Listener {
 
 pub async fn run(ctx: &Ctx) -> CliResult<Report> {
     let config = &ctx.config;
+    // Before any listener, so every connection and command is counted (`GET /metrics`).
+    wildduck_net::metrics::install()
+        .map_err(|err| CliError::new(ErrorKind::Software, format!("metrics: {err}")))?;
     let tls = match (&config.tls.cert, &config.tls.key) {
         (Some(cert), Some(key)) => Some(crate::tls::load_acceptor(cert, key)?),
         _ => None,
@@ -95,6 +99,12 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
             shutdown_rx.clone(),
         );
         servers.spawn(async move { ("maintenance", maintenance.await) });
+        let sweep = expire_messages(
+            store.clone(),
+            Duration::from_secs(config.maintenance.expiry_interval_secs),
+            shutdown_rx.clone(),
+        );
+        servers.spawn(async move { ("message expiry", sweep.await) });
     }
 
     let failure = tokio::select! {
@@ -251,6 +261,26 @@ async fn maintain(
             Ok(0) => {}
             Ok(deleted) => tracing::info!("maintenance: deleted {deleted} unreferenced blobs"),
             Err(err) => tracing::warn!("maintenance: gc failed: {err}"),
+        }
+    }
+}
+
+/// Expunges messages past their expiry (mailbox retention) every interval until shutdown.
+/// Failures are logged and retried next time, as for the other housekeeping.
+async fn expire_messages(
+    store: Store,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        }
+        match store.expunge_expired_now().await {
+            Ok(0) => {}
+            Ok(expunged) => tracing::info!("maintenance: expunged {expunged} expired messages"),
+            Err(err) => tracing::warn!("maintenance: expunging expired messages failed: {err}"),
         }
     }
 }

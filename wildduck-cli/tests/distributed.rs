@@ -77,7 +77,7 @@ impl Cluster {
             &config,
             format!(
                 "[imap]\nlisten = \"127.0.0.1:0\"\nidle_poll_secs = 3600\n{imap_settings}\
-                 [pop3]\nlisten = \"127.0.0.1:0\"\n[lmtp]\nenabled = false\n[submission]\nenabled = false\n[api]\nenabled = false\n[initial_account]\ncreate = false\n"
+                 [pop3]\nlisten = \"127.0.0.1:0\"\n[lmtp]\nenabled = false\n[submission]\nenabled = false\n[api]\nlisten = \"127.0.0.1:0\"\n[initial_account]\ncreate = false\n"
             ),
         )
         .unwrap();
@@ -91,9 +91,9 @@ impl Cluster {
             .spawn()
             .expect("start wildduck serve");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (mut imap, mut pop3) = (None, None);
+        let (mut imap, mut pop3, mut api) = (None, None, None);
         let mut line = String::new();
-        while imap.is_none() || pop3.is_none() {
+        while imap.is_none() || pop3.is_none() || api.is_none() {
             line.clear();
             let read = stdout.read_line(&mut line).expect("serve output");
             assert!(read > 0, "{name} exited before listening");
@@ -103,6 +103,8 @@ impl Cluster {
                     imap = Some(at);
                 } else if protocol.starts_with("POP3") {
                     pop3 = Some(at);
+                } else if protocol.starts_with("API") {
+                    api = Some(at);
                 }
             }
         }
@@ -111,6 +113,7 @@ impl Cluster {
             _stdout: stdout,
             imap: imap.expect("an IMAP address"),
             pop3: pop3.expect("a POP3 address"),
+            api: api.expect("an API address"),
         }
     }
 }
@@ -121,6 +124,7 @@ struct Server {
     _stdout: BufReader<ChildStdout>,
     imap: SocketAddr,
     pop3: SocketAddr,
+    api: SocketAddr,
 }
 
 impl Server {
@@ -540,4 +544,52 @@ fn with_mongodb_stopped_every_shell_says_try_again_later() {
     let doc = common::parse_json(&output);
     assert_eq!(common::code(&output), 75, "{doc}");
     assert_eq!(doc["error"]["kind"], "temp_fail", "{doc}");
+}
+
+/// `GET /health` as a load balancer sees it: status and body.
+fn health(at: SocketAddr) -> (u16, serde_json::Value) {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(at).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().expect("a status code");
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).expect("a JSON body"))
+}
+
+/// `/health` answers 500 "Redis is down" while Redis is stopped (the limits fall back to
+/// memory, so nothing else would tell), and 200 again once it is back, by itself.
+#[test]
+fn health_reports_a_redis_outage_and_the_recovery() {
+    let mut redis = RedisServer::start();
+    let cluster = Cluster::new(&redis);
+    cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
+    let server = cluster.serve("health");
+    assert_eq!(
+        health(server.api),
+        (200, serde_json::json!({"success": true}))
+    );
+    redis.stop();
+    assert_eq!(
+        health(server.api),
+        (
+            500,
+            serde_json::json!({"success": false, "message": "Redis is down"})
+        )
+    );
+    // Mail is served meanwhile: a login works on the local counters.
+    Imap::login(server.imap).ok("LOGOUT");
+    redis.restart();
+    let deadline = Instant::now() + WAIT;
+    while health(server.api).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "/health did not recover after Redis came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -1680,6 +1680,553 @@ fn mail_waits_while_the_relay_is_down_and_goes_out_when_it_is_back() {
     });
 }
 
+/// One metric's value from Prometheus' text format: the line of `name` whose labels include
+/// every pair of `labels`; 0 when there is none (a counter not moved yet is not rendered).
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .filter(|(series, _)| {
+            let (series_name, series_labels) = series.split_once('{').unwrap_or((series, ""));
+            series_name == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| series_labels.contains(&format!("{key}=\"{value}\"")))
+        })
+        .map(|(_, value)| value.parse::<f64>().expect("a number"))
+        .sum()
+}
+
+const USER_TOKEN: &str = r#"
+import json, sys, urllib.request
+body = json.dumps({"username": "ann", "password": "pw", "scope": "master", "token": True}).encode()
+request = urllib.request.Request(f"http://{sys.argv[1]}/authenticate", data=body,
+                                 headers={"Content-Type": "application/json"})
+print(json.load(urllib.request.urlopen(request, timeout=30))["token"])
+"#;
+
+const FAILED_IMAP_LOGIN: &str = r#"
+import imaplib, sys
+imap = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]), timeout=30)
+try:
+    imap.login("ann", "wrong")
+    sys.exit("a wrong password logged in")
+except imaplib.IMAP4.error:
+    pass
+imap.logout()
+"#;
+
+/// `GET /metrics` (Prometheus text) after an LMTP delivery, an IMAP session and a failed
+/// login: the counters of each moved, and a user token may not read them.
+#[test]
+fn metrics_count_connections_commands_deliveries_and_failed_logins() {
+    let env = Env::new();
+    env.ok(&[
+        "user",
+        "add",
+        "ann",
+        "--password",
+        "pw",
+        "--address",
+        "ann@example.com",
+    ]);
+    let mut command = env.command(&["serve"]);
+    for listener in ["IMAP", "POP3", "LMTP", "SUBMISSION", "API"] {
+        command.env(format!("WILDDUCK_{listener}_LISTEN"), "127.0.0.1:0");
+    }
+    let server = Server::spawn(command, 5);
+    let api = server.address("API (plain)");
+    let scrape = || {
+        let response = http_get(api, "/metrics");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(
+            response.contains("content-type: text/plain; version=0.0.4"),
+            "{response}"
+        );
+        response
+    };
+    let before = scrape();
+
+    let lmtp = server.address("LMTP (plain)");
+    let imap = server.address("IMAP (plain)");
+    let message = env.path("message.eml");
+    std::fs::write(
+        &message,
+        "From: s@example.org\r\nSubject: hi\r\n\r\nbody\r\n",
+    )
+    .unwrap();
+    let args = [
+        lmtp.ip().to_string(),
+        lmtp.port().to_string(),
+        imap.port().to_string(),
+        message.to_str().unwrap().to_string(),
+        "ann@example.com,nobody@example.com".to_string(),
+        "ann".to_string(),
+    ];
+    let (status, text) = python(LMTP_DELIVER_AND_READ_BACK, &args);
+    assert_eq!(status, 0, "{text}");
+    let (status, text) = python(
+        FAILED_IMAP_LOGIN,
+        &[imap.ip().to_string(), imap.port().to_string()],
+    );
+    assert_eq!(status, 0, "{text}");
+
+    let after = scrape();
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        metric(&after, name, labels) - metric(&before, name, labels)
+    };
+    assert_eq!(
+        moved("wildduck_lmtp_recipients_total", &[("result", "accepted")]),
+        1.0
+    );
+    assert_eq!(moved("wildduck_messages_stored_total", &[]), 1.0);
+    assert_eq!(
+        moved("wildduck_connections_total", &[("protocol", "imap")]),
+        2.0,
+        "{after}"
+    );
+    assert_eq!(
+        moved("wildduck_connections_total", &[("protocol", "lmtp")]),
+        1.0
+    );
+    for (command, result) in [
+        ("LOGIN", "ok"),
+        ("SELECT", "ok"),
+        ("UID FETCH", "ok"),
+        ("LOGIN", "no"),
+    ] {
+        assert!(
+            moved(
+                "wildduck_imap_commands_total",
+                &[("command", command), ("result", result)]
+            ) >= 1.0,
+            "{command} {result}: {after}"
+        );
+    }
+    assert_eq!(
+        moved(
+            "wildduck_imap_command_seconds_count",
+            &[("command", "UID FETCH")]
+        ),
+        1.0
+    );
+    assert!(moved("wildduck_section_bytes_read_total", &[]) > 0.0);
+    assert_eq!(
+        moved(
+            "wildduck_login_failures_total",
+            &[("scope", "imap"), ("reason", "bad credentials")]
+        ),
+        1.0
+    );
+
+    // Metrics are root's: a user's token is refused.
+    let (status, token) = python(USER_TOKEN, &[api.to_string()]);
+    assert_eq!(status, 0, "{token}");
+    let token = token.trim();
+    let refused = http_get(api, &format!("/metrics?accessToken={token}"));
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+}
+
+// ---- filters, spam and the autoreply at LMTP delivery ----
+
+/// Delivers the message at argv[5] from argv[3] to argv[4] over LMTP; prints the reply code.
+const LMTP_SEND: &str = r#"
+import smtplib, sys
+host, port, sender, rcpt, path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+lmtp = smtplib.LMTP(host, port)
+lmtp.ehlo()
+lmtp.mail(sender)
+code, reply = lmtp.rcpt(rcpt)
+assert code == 250, (code, reply)
+print(lmtp.data(open(path, "rb").read())[0])
+lmtp.quit()
+"#;
+
+/// Turns on the autoreply of user argv[3] through the HTTP API (a loopback caller without a
+/// configured token is root).
+const API_AUTOREPLY_ON: &str = r#"
+import json, sys, urllib.request
+base, user = "http://%s:%s" % (sys.argv[1], sys.argv[2]), sys.argv[3]
+def call(method, path, body=None):
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+user_id = call("GET", "/users/resolve/" + user)["id"]
+assert call("PUT", "/users/%s/autoreply" % user_id, {"status": True, "subject": "Away", "text": "Back on Monday."})["success"]
+print("on")
+"#;
+
+/// An MTA delivers over LMTP to a user with filters and an autoreply: the scanner's spam lands
+/// in Junk, a filter's delete stores nothing, a filter's forward and one autoreply per sender
+/// leave through the relay to an SMTP sink (aiosmtpd); IMAP shows where each message landed.
+#[test]
+fn lmtp_delivery_applies_filters_spam_and_one_autoreply_per_sender() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = Sink::start(port, "accept");
+    let config = write_config(
+        &env,
+        &format!(
+            "[server]\nhostname = \"example.org\"\n\
+             [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n\
+             [outbound]\nrelay = \"smtp://127.0.0.1:{port}\"\n\
+             backoff_base_secs = 1\npoll_interval_ms = 100\n"
+        ),
+    );
+    let mut command = env.command(&["--config", config.to_str().unwrap(), "serve"]);
+    command
+        .env("WILDDUCK_API_ENABLED", "true")
+        .env("WILDDUCK_API_LISTEN", "127.0.0.1:0");
+    let server = Server::spawn(command, 5);
+    env.ok(&["filter", "add", "ann", "--subject", "unwanted", "--delete"]);
+    env.ok(&[
+        "filter",
+        "add",
+        "ann",
+        "--text",
+        "invoice",
+        "--forward",
+        "books@remote.test",
+        "--flag",
+    ]);
+    let api = server.address("API (plain)");
+    let (status, text) = python(
+        API_AUTOREPLY_ON,
+        &[api.ip().to_string(), api.port().to_string(), "ann".into()],
+    );
+    assert_eq!((status, text.trim()), (0, "on"), "{text}");
+
+    let lmtp = server.address("LMTP (plain)");
+    let send = |name: &str, raw: &str| {
+        let path = env.path(name);
+        std::fs::write(&path, raw).unwrap();
+        let args = [
+            lmtp.ip().to_string(),
+            lmtp.port().to_string(),
+            "bob@remote.test".to_string(),
+            "ann@example.org".to_string(),
+            path.to_str().unwrap().to_string(),
+        ];
+        let (status, text) = python(LMTP_SEND, &args);
+        assert_eq!((status, text.trim()), (0, "250"), "{name}: {text}");
+    };
+    send(
+        "spam.eml",
+        "From: bob@remote.test\r\nX-Spam-Flag: YES\r\nSubject: cheap pills\r\n\r\nbuy\r\n",
+    );
+    send(
+        "unwanted.eml",
+        "From: bob@remote.test\r\nSubject: unwanted offer\r\n\r\nno\r\n",
+    );
+    send(
+        "invoice.eml",
+        "From: bob@remote.test\r\nSubject: March\r\nMessage-ID: <inv-1@remote.test>\r\n\r\n\
+         The invoice is attached.\r\n",
+    );
+    send(
+        "again.eml",
+        "From: bob@remote.test\r\nSubject: again\r\n\r\nsecond message\r\n",
+    );
+
+    let subjects = |mailbox: &str| -> Vec<String> {
+        imap_mailbox(&server, mailbox)
+            .iter()
+            .filter_map(|m| {
+                let raw = m["raw"].as_str().unwrap();
+                raw.lines()
+                    .find_map(|line| line.strip_prefix("Subject: "))
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    assert_eq!(subjects("\\Junk"), ["cheap pills"]);
+    let inbox = subjects("INBOX");
+    assert!(
+        inbox.contains(&"March".to_string()) && inbox.contains(&"again".to_string()),
+        "{inbox:?}"
+    );
+    assert!(!inbox.iter().any(|s| s.contains("unwanted")), "{inbox:?}");
+    let flagged = imap_mailbox(&server, "INBOX")
+        .into_iter()
+        .find(|m| m["raw"].as_str().unwrap().contains("Subject: March"))
+        .unwrap();
+    assert!(
+        flagged["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&"\\Flagged".into())
+    );
+
+    // Exactly two messages leave: the forward (from the original sender, as received) and one
+    // autoreply (null sender) to bob, not one per message and none for the spam.
+    let mut relayed = [sink.received(), sink.received()];
+    relayed.sort_by_key(|m| m["from"].as_str().unwrap().to_string());
+    let (reply, forward) = (&relayed[0], &relayed[1]);
+    assert_eq!(forward["from"], "bob@remote.test");
+    assert_eq!(forward["to"], serde_json::json!(["books@remote.test"]));
+    assert!(
+        forward["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("From: bob@remote.test\r\nSubject: March")
+    );
+    // aiosmtpd shows the null reverse path as written: `<>`.
+    assert_eq!(reply["from"], "<>");
+    assert_eq!(reply["to"], serde_json::json!(["bob@remote.test"]));
+    let data = reply["data"].as_str().unwrap();
+    for part in [
+        "Auto-Submitted: auto-replied",
+        "Subject: Auto: Away",
+        "From: ann@example.org",
+        "Back on Monday.",
+    ] {
+        assert!(data.contains(part), "{part}: {data}");
+    }
+    eventually("the queue is empty", || {
+        env.ok(&["queue", "list"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+    assert!(sink.lines.try_recv().is_err(), "nothing else was relayed");
+
+    // The CLI lists the filters in the order they run and deletes one by its id.
+    let listed = env.ok(&["filter", "list", "ann"])["filters"].clone();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert_eq!(listed[0]["query"]["subject"], "unwanted");
+    env.ok(&["filter", "del", "ann", ids[0]]);
+    env.fails(&["filter", "del", "ann", ids[0]], 66, "not_found");
+    assert_eq!(
+        env.ok(&["filter", "list", "ann"])["filters"][0]["id"],
+        ids[1]
+    );
+}
+
+// ---- domain aliases and DKIM (operator records set over the HTTP API) ----
+
+const API_TOKEN: &str = "serve-test-root-token";
+
+/// Turns the HTTP API of a `write_config` file on, on a free loopback port with a root token.
+fn enable_api(config: &Path) {
+    let text = std::fs::read_to_string(config).unwrap().replacen(
+        "[api]\nenabled = false\n",
+        &format!("[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{API_TOKEN}\"\n"),
+        1,
+    );
+    std::fs::write(config, text).unwrap();
+}
+
+/// One JSON request to the API with the root token (urllib); prints the answer's JSON.
+const API_CALL: &str = r#"
+import json, sys, urllib.request
+base, token, method, path, body = sys.argv[1:6]
+request = urllib.request.Request(base + path, data=body.encode() or None, method=method)
+request.add_header("Content-Type", "application/json")
+request.add_header("X-Access-Token", token)
+with urllib.request.urlopen(request, timeout=30) as response:
+    print(response.read().decode())
+"#;
+
+fn api_call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let base = format!("http://{}", server.address("API (plain)"));
+    let args = [
+        base,
+        API_TOKEN.into(),
+        method.into(),
+        path.into(),
+        body.to_string(),
+    ];
+    let (status, text) = python(API_CALL, &args);
+    assert_eq!(status, 0, "{method} {path}: {text}");
+    let answer: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(answer["success"], true, "{answer}");
+    answer
+}
+
+/// LMTP to an address at an alias domain, then IMAP login with that address; prints the
+/// LMTP reply and the INBOX message's bytes.
+const LMTP_THEN_IMAP: &str = r#"
+import imaplib, smtplib, sys
+lmtp_host, lmtp_port, imap_host, imap_port, address, password = sys.argv[1:7]
+lmtp = smtplib.LMTP(lmtp_host, int(lmtp_port), timeout=30)
+lmtp.ehlo("mta.test")
+refused = lmtp.sendmail("someone@remote.test", [address, "nobody@alias.test"],
+                        b"Subject: through the alias\r\n\r\nHello alias.\r\n")
+assert list(refused) == ["nobody@alias.test"] and refused["nobody@alias.test"][0] == 550, refused
+lmtp.quit()
+imap = imaplib.IMAP4(imap_host, int(imap_port), timeout=30)
+imap.login(address, password)
+typ, data = imap.select("INBOX", readonly=True)
+typ, data = imap.search(None, 'SUBJECT "through the alias"')
+ids = data[0].split()
+assert len(ids) == 1, data
+typ, data = imap.fetch(ids[0], "(BODY.PEEK[])")
+sys.stdout.write(data[0][1].decode())
+imap.logout()
+"#;
+
+#[test]
+fn mail_and_logins_at_an_alias_domain_reach_the_users_of_the_domain() {
+    let env = Env::new();
+    let config = write_config(
+        &env,
+        "[server]\nhostname = \"example.org\"\n\
+         [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n",
+    );
+    enable_api(&config);
+    let server = Server::start(&env, &config, 5);
+    api_call(
+        &server,
+        "POST",
+        "/domainaliases",
+        serde_json::json!({"alias": "alias.test", "domain": "example.org"}),
+    );
+    let lmtp = server.address("LMTP (plain)");
+    let imap = server.address("IMAP (plain)");
+    let args = [
+        lmtp.ip().to_string(),
+        lmtp.port().to_string(),
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        "ann@alias.test".into(),
+        "ann-password-1".into(),
+    ];
+    let (status, raw) = python(LMTP_THEN_IMAP, &args);
+    assert_eq!(status, 0, "{raw}");
+    assert!(
+        raw.starts_with("Delivered-To: ann@alias.test\r\nReturn-Path: <someone@remote.test>\r\n"),
+        "{raw}"
+    );
+    assert!(
+        raw.ends_with("Subject: through the alias\r\n\r\nHello alias.\r\n"),
+        "{raw}"
+    );
+}
+
+/// Verifies the DKIM signature of the message in the file `argv[1]` with dkimpy against the
+/// TXT record `argv[2]` for `argv[3]`; prints `verified` or `failed`.
+const DKIM_VERIFY: &str = r#"
+import sys
+import dkim
+message = open(sys.argv[1], "rb").read()
+record, name = sys.argv[2].encode(), sys.argv[3].encode()
+def dnsfunc(asked, timeout=5):
+    assert asked.rstrip(b".") == name, (asked, name)
+    return record
+print("verified" if dkim.verify(message, dnsfunc=dnsfunc) else "failed")
+"#;
+
+fn dkim_verify(env: &Env, message: &str, record: &str, name: &str) -> String {
+    let path = env.path("relayed.eml");
+    std::fs::write(&path, message).unwrap();
+    let args = [
+        path.to_str().unwrap().to_string(),
+        record.to_string(),
+        name.to_string(),
+    ];
+    let (status, text) = python(DKIM_VERIFY, &args);
+    assert_eq!(status, 0, "dkimpy (installed by .ci/setup) failed: {text}");
+    text.trim().to_string()
+}
+
+#[test]
+fn relayed_mail_carries_a_dkim_signature_of_the_senders_domain_that_dkimpy_verifies() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = Sink::start(port, "accept");
+    let config = write_config(
+        &env,
+        &format!(
+            "[server]\nhostname = \"example.org\"\n\
+             [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n\
+             [outbound]\nrelay = \"smtp://127.0.0.1:{port}\"\npoll_interval_ms = 100\n"
+        ),
+    );
+    enable_api(&config);
+    let server = Server::start(&env, &config, 5);
+    let key = api_call(
+        &server,
+        "POST",
+        "/dkim",
+        serde_json::json!({"domain": "example.org", "selector": "mail2026"}),
+    );
+    let record = key["dnsTxt"]["value"].as_str().unwrap().to_string();
+    let name = key["dnsTxt"]["name"].as_str().unwrap().to_string();
+    assert_eq!(name, "mail2026._domainkey.example.org");
+
+    assert_eq!(
+        submit(&server, "ann@example.org", "Ann <ann@example.org>"),
+        "sent"
+    );
+    let relayed = sink.received();
+    let data = relayed["data"].as_str().unwrap();
+    assert!(
+        data.starts_with(
+            "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=mail2026;"
+        ),
+        "{data}"
+    );
+    assert_eq!(dkim_verify(&env, data, &record, &name), "verified");
+    // The same check fails for a changed message: the signature covers it.
+    let changed = data.replace("Subject: submitted", "Subject: changed");
+    assert_eq!(dkim_verify(&env, &changed, &record, &name), "failed");
+
+    // An Ed25519 key (RFC 8463) replaces the RSA one and signs the next message.
+    let ed25519 = api_call(
+        &server,
+        "POST",
+        "/dkim",
+        serde_json::json!({"domain": "example.org", "selector": "ed", "privateKey": "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A="}),
+    );
+    assert_eq!(ed25519["id"], key["id"]);
+    let record = ed25519["dnsTxt"]["value"].as_str().unwrap();
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    let relayed = sink.received();
+    let data = relayed["data"].as_str().unwrap();
+    assert!(data.contains("a=ed25519-sha256;"), "{data}");
+    assert_eq!(
+        dkim_verify(&env, data, record, "ed._domainkey.example.org"),
+        "verified"
+    );
+
+    // Without a key for the domain, mail goes out unsigned.
+    api_call(
+        &server,
+        "DELETE",
+        &format!("/dkim/{}", key["id"].as_str().unwrap()),
+        serde_json::json!(null),
+    );
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    let unsigned = sink.received();
+    assert!(
+        !unsigned["data"]
+            .as_str()
+            .unwrap()
+            .contains("DKIM-Signature"),
+        "{unsigned}"
+    );
+}
+
 // ---- forwarding ----
 
 /// Through the API: a user ann@example.org who forwards to copy@remote.test and a forwarded

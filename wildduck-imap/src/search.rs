@@ -68,6 +68,11 @@ fn header(name: &str, value: &impl AsRef<[u8]>) -> SearchKey {
     SearchKey::Header(name.to_string(), text(value))
 }
 
+/// FROM/TO/CC/BCC search the envelope's addresses (RFC 3501 §6.4.4), not just the field text.
+fn address(name: &str, value: &impl AsRef<[u8]>) -> SearchKey {
+    SearchKey::Address(name.to_string(), text(value))
+}
+
 fn on_day(
     since: fn(Timestamp) -> SearchKey,
     before: fn(Timestamp) -> SearchKey,
@@ -135,10 +140,10 @@ pub fn to_store_key(key: &ImapKey<'_>, view: SessionView<'_>) -> Result<SearchKe
             SearchKey::HeaderDateBefore,
             date,
         ),
-        ImapKey::Bcc(v) => header("Bcc", v),
-        ImapKey::Cc(v) => header("Cc", v),
-        ImapKey::From(v) => header("From", v),
-        ImapKey::To(v) => header("To", v),
+        ImapKey::Bcc(v) => address("Bcc", v),
+        ImapKey::Cc(v) => address("Cc", v),
+        ImapKey::From(v) => address("From", v),
+        ImapKey::To(v) => address("To", v),
         ImapKey::Subject(v) => header("Subject", v),
         ImapKey::Header(name, v) => SearchKey::Header(text(name), text(v)),
         ImapKey::Body(v) => SearchKey::Body(text(v)),
@@ -243,7 +248,7 @@ mod tests {
         assert_eq!(
             search_of(b"a SEARCH FROM alice HEADER X-Spam yes\r\n"),
             SearchKey::And(vec![
-                SearchKey::Header("From".into(), "alice".into()),
+                SearchKey::Address("From".into(), "alice".into()),
                 SearchKey::Header("X-Spam".into(), "yes".into()),
             ])
         );

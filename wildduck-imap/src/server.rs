@@ -38,6 +38,8 @@ pub async fn serve(
 }
 
 impl Service for Shared {
+    const PROTOCOL: &'static str = "imap";
+
     async fn serve(self: Arc<Self>, client: Client, shutdown: Shutdown) {
         let max_line = self.config.max_line_length;
         let max_message = u32::try_from(self.store.config().max_message_size)

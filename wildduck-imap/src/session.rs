@@ -219,6 +219,8 @@ impl Session {
 
     async fn execute(&mut self, request: Request) -> io::Result<Flow> {
         let Request { tag, kind } = request;
+        let command = command_label(self.conn.message_bytes());
+        let started = std::time::Instant::now();
         let expunge_allowed = !matches!(
             kind,
             Kind::Fetch { uid: false, .. }
@@ -233,6 +235,17 @@ impl Session {
             Ok(reply) | Err(Fail::Reply(reply)) => reply,
             Err(Fail::Io(e)) => return Err(e),
         };
+        let result = match &reply {
+            Reply::Ok(_) | Reply::Logout => "ok",
+            Reply::No(_) => "no",
+            Reply::Bad(_) => "bad",
+            // The command answered itself (STARTTLS, AUTHENTICATE, COMPRESS).
+            Reply::AlreadySent => "answered",
+        };
+        metrics::counter!("wildduck_imap_commands_total", "command" => command, "result" => result)
+            .increment(1);
+        metrics::histogram!("wildduck_imap_command_seconds", "command" => command)
+            .record(started.elapsed().as_secs_f64());
         if self.selected.is_some()
             && !matches!(reply, Reply::Logout)
             && let Err(Fail::Io(e)) = self.sync_selected(expunge_allowed).await
@@ -415,6 +428,38 @@ const KNOWN_COMMANDS: [&str; 35] = [
 ];
 
 /// The tag and command word of a command's first line, if they look like IMAP.
+/// The command's name for metrics: one of [`KNOWN_COMMANDS`] (`UID` names the command after
+/// it, as `UID FETCH`), so a client can not grow the label set.
+fn command_label(bytes: &[u8]) -> &'static str {
+    let known = |word: &str| {
+        KNOWN_COMMANDS
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(word))
+            .copied()
+    };
+    let Some((_, word)) = leading_words(bytes) else {
+        return "other";
+    };
+    if !word.eq_ignore_ascii_case("UID") {
+        return known(word).unwrap_or("other");
+    }
+    let after = bytes
+        .split(|&b| b == b' ')
+        .nth(2)
+        .and_then(|w| std::str::from_utf8(w).ok())
+        .map(|w| w.trim_end_matches(['\r', '\n']))
+        .unwrap_or("");
+    match known(after) {
+        Some("FETCH") => "UID FETCH",
+        Some("STORE") => "UID STORE",
+        Some("SEARCH") => "UID SEARCH",
+        Some("COPY") => "UID COPY",
+        Some("MOVE") => "UID MOVE",
+        Some("EXPUNGE") => "UID EXPUNGE",
+        _ => "UID",
+    }
+}
+
 pub fn leading_words(bytes: &[u8]) -> Option<(&str, &str)> {
     let line_end = bytes
         .iter()
@@ -443,5 +488,15 @@ mod tests {
         assert_eq!(leading_words(b"a1\r\n"), Some(("a1", "")));
         assert_eq!(leading_words(b"\xff\xfe garbage\r\n"), None);
         assert_eq!(leading_words(b"* FETCH\r\n"), None);
+    }
+
+    #[test]
+    fn command_labels_are_known_names_only() {
+        assert_eq!(command_label(b"a1 append INBOX {5}\r\n"), "APPEND");
+        assert_eq!(command_label(b"a2 UID fetch 1:* FLAGS\r\n"), "UID FETCH");
+        assert_eq!(command_label(b"a3 UID EXPUNGE\r\n"), "UID EXPUNGE");
+        assert_eq!(command_label(b"a4 UID XYZZY\r\n"), "UID");
+        assert_eq!(command_label(b"a5 XYZZY\r\n"), "other");
+        assert_eq!(command_label(b"\xff garbage\r\n"), "other");
     }
 }

@@ -81,8 +81,13 @@ pub fn store_error(e: &Error) -> Reply {
         Error::Message(MessageError::InvalidFlag(flag)) => format!("Invalid flag {flag}"),
         Error::Message(MessageError::InvalidSection(why)) => format!("Invalid section: {why}"),
         Error::Message(MessageError::NotFound) => "[NONEXISTENT] No such message".to_string(),
+        Error::Message(MessageError::NotDraft) => "[CANNOT] Not a draft".to_string(),
         Error::Auth(_) => "[AUTHENTICATIONFAILED] Authentication failed".to_string(),
-        Error::User(_) | Error::Address(_) | Error::Asp(_) => "[CANNOT] Account error".to_string(),
+        Error::User(_)
+        | Error::Address(_)
+        | Error::Asp(_)
+        | Error::Rule(_)
+        | Error::Registry(_) => "[CANNOT] Account error".to_string(),
         Error::Storage(failure) => {
             tracing::error!(error = %failure, "store failed");
             match failure.kind() {

@@ -13,7 +13,7 @@ use wildduck_store::Store;
 
 use crate::config::Config;
 use crate::session::Session;
-use crate::wire::{Reply, Wire};
+use crate::wire::Wire;
 
 /// What every LMTP session of one listener shares.
 struct Shared {
@@ -47,6 +47,8 @@ impl Shared {
 }
 
 impl Service for Shared {
+    const PROTOCOL: &'static str = "lmtp";
+
     async fn serve(self: Arc<Self>, client: Client, shutdown: Shutdown) {
         let peer = client.peer;
         let wire = self.wire(client.stream);
@@ -58,13 +60,7 @@ impl Service for Shared {
 
     async fn refuse(self: Arc<Self>, client: Client) {
         let peer = client.peer;
-        let mut wire = self.wire(client.stream);
-        wire.reply(&Reply::new(
-            421,
-            "4.3.2",
-            "Too many connections, try again later",
-        ));
-        if let Err(error) = wire.close().await {
+        if let Err(error) = self.wire(client.stream).turn_away().await {
             tracing::debug!(%error, %peer, "LMTP refusal not delivered");
         }
     }

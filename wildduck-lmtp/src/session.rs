@@ -246,6 +246,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Commands for Session<S> {
             }
         };
         for (recipient, reply) in transaction.recipients.iter().zip(&replies) {
+            metrics::counter!("wildduck_lmtp_recipients_total", "result" => reply.outcome())
+                .increment(1);
             if reply.code == 250 {
                 let user = recipient.user().map(|user| user.username.as_str());
                 tracing::info!(recipient = %recipient.address, user, "LMTP delivered");

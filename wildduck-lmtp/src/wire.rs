@@ -32,6 +32,15 @@ impl Reply {
             text: text.into(),
         }
     }
+
+    /// What the reply means for a message, as metrics label it.
+    pub fn outcome(&self) -> &'static str {
+        match self.code {
+            200..=299 => "accepted",
+            400..=499 => "deferred",
+            _ => "rejected",
+        }
+    }
 }
 
 /// One command line from the client.
@@ -193,6 +202,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         tokio::time::timeout(self.idle, self.stream.shutdown())
             .await
             .unwrap_or(Ok(()))
+    }
+
+    /// Tells a client the listener has no room for it (`421`, as LMTP and submission both
+    /// answer over the connection limit) and closes.
+    pub async fn turn_away(mut self) -> io::Result<()> {
+        self.reply(&Reply::new(
+            421,
+            "4.3.2",
+            "Too many connections, try again later",
+        ));
+        self.close().await
     }
 
     /// The stream under the framing, for a STARTTLS upgrade. Flush the replies and

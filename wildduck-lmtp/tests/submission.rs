@@ -1,7 +1,7 @@
 //! Raw-bytes transcripts of SMTP submission sessions against the server on a loopback socket
 //! over a real embedded store: AUTH before MAIL, PLAIN and LOGIN, the lockout, sender checks,
 //! a pipelined submission that lands in \Sent and the queue, BDAT, the recipient limit and
-//! plaintext AUTH refused where the config says so.
+//! plaintext AUTH refused where the config says so, and clients past the connection limit.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -374,4 +374,30 @@ async fn plaintext_auth_is_refused_where_the_config_says_never() {
         replies[2],
         "538 5.7.11 Encryption required for requested authentication mechanism"
     );
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_turned_away() {
+    let config = Config {
+        max_connections: 1,
+        ..Config::default()
+    };
+    let server = Server::start(config).await;
+    let mut first = server.logged_in().await;
+    let stream = TcpStream::connect(server.address).await.unwrap();
+    let mut second = Client {
+        stream: BufReader::new(stream),
+    };
+    assert_eq!(
+        second.reply().await,
+        "421 4.3.2 Too many connections, try again later"
+    );
+    let mut rest = String::new();
+    let read = tokio::time::timeout(WAIT, second.stream.read_line(&mut rest))
+        .await
+        .expect("closed in time")
+        .unwrap();
+    assert_eq!(read, 0, "closed after the refusal, got {rest:?}");
+    first.send(b"NOOP\r\n").await;
+    assert!(first.reply().await.starts_with("250"));
 }

@@ -56,6 +56,9 @@ pub struct Client {
 
 /// A protocol served on a listener.
 pub trait Service: Send + Sync + 'static {
+    /// The protocol's name in metrics (`imap`, `pop3`, `lmtp`, `submission`).
+    const PROTOCOL: &'static str;
+
     /// Runs one session to its end. `shutdown` says when the server stops: the session
     /// should then tell its client and end soon (it is dropped after the grace period).
     fn serve(
@@ -114,9 +117,19 @@ pub async fn serve<S: Service>(
                         };
                         // After the PROXY header: the client's address, not the proxy's.
                         tracing::Span::current().record("peer", tracing::field::display(client.peer));
+                        let protocol = S::PROTOCOL;
                         match permit {
-                            Some(_permit) => service.serve(client, shutdown).await,
-                            None => service.refuse(client).await,
+                            Some(_permit) => {
+                                metrics::counter!("wildduck_connections_total", "protocol" => protocol)
+                                    .increment(1);
+                                let _active = ActiveSession::start(protocol);
+                                service.serve(client, shutdown).await;
+                            }
+                            None => {
+                                metrics::counter!("wildduck_connections_refused_total", "protocol" => protocol)
+                                    .increment(1);
+                                service.refuse(client).await;
+                            }
                         }
                     }.instrument(span));
                 }
@@ -143,6 +156,24 @@ pub async fn serve<S: Service>(
         sessions.shutdown().await;
     }
     Ok(())
+}
+
+/// Counts a session in `wildduck_connections_active` for as long as it lives (dropped also
+/// when shutdown cuts it off).
+struct ActiveSession(metrics::Gauge);
+
+impl ActiveSession {
+    fn start(protocol: &'static str) -> Self {
+        let gauge = metrics::gauge!("wildduck_connections_active", "protocol" => protocol);
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for ActiveSession {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 /// What happens before a session: the PROXY header, then the implicit-TLS handshake.

@@ -6,9 +6,11 @@
 //! whose source address becomes the client's peer, and graceful shutdown — stop accepting,
 //! tell sessions through [`Shutdown`], wait a bounded time, then drop what is left. A
 //! protocol plugs in as a [`Service`]: what to do with an admitted client, and how to turn
-//! one away when the limit is reached.
+//! one away when the limit is reached. [`metrics`] holds the process's Prometheus recorder;
+//! the accept loop counts connections per protocol in it.
 
 mod accept;
+pub mod metrics;
 pub mod proxy;
 mod shutdown;
 mod stream;

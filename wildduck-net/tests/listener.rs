@@ -76,6 +76,8 @@ impl Echo {
 }
 
 impl Service for Echo {
+    const PROTOCOL: &'static str = "echo";
+
     async fn serve(self: Arc<Self>, client: Client, shutdown: Shutdown) {
         self.session(client, shutdown).await;
         let _ = self.ended.send(());

@@ -19,6 +19,8 @@ const HANG: Duration = Duration::from_secs(30);
 struct Logging;
 
 impl Service for Logging {
+    const PROTOCOL: &'static str = "logging";
+
     async fn serve(self: Arc<Self>, client: Client, _shutdown: Shutdown) {
         let (read, mut write) = tokio::io::split(client.stream);
         let mut lines = BufReader::new(read).lines();

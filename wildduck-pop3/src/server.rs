@@ -58,6 +58,8 @@ impl Shared {
 }
 
 impl Service for Shared {
+    const PROTOCOL: &'static str = "pop3";
+
     async fn serve(self: Arc<Self>, client: Client, shutdown: Shutdown) {
         let peer = client.peer;
         let conn = self.connection(client);

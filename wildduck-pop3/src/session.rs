@@ -20,7 +20,16 @@ impl Session {
             let flow = match frame {
                 Frame::TooLong => self.bad_command("Line too long").await?,
                 Frame::Line(line) => match Command::parse(&line) {
-                    Ok(command) => self.execute(command).await?,
+                    Ok(command) => {
+                        let name = command.name();
+                        let started = std::time::Instant::now();
+                        let flow = self.execute(command).await?;
+                        metrics::counter!("wildduck_pop3_commands_total", "command" => name)
+                            .increment(1);
+                        metrics::histogram!("wildduck_pop3_command_seconds", "command" => name)
+                            .record(started.elapsed().as_secs_f64());
+                        flow
+                    }
                     Err(error) => self.bad_command(&error.to_string()).await?,
                 },
             };

@@ -6,7 +6,10 @@
 //! application-specific passwords that holds that scope and has not expired. Then the
 //! account's state decides: disabled and suspended accounts refuse every login, and a scope
 //! the operator disabled for the account refuses like a wrong password. The state is told
-//! only to someone who gave a right password.
+//! only to someone who gave a right password. A password that matched is remembered for a
+//! minute (module `verified`), so reconnecting clients do not pay the password hash again.
+
+mod verified;
 
 use std::net::IpAddr;
 
@@ -16,6 +19,8 @@ use crate::backend::{AspRecord, UserRecord, UserUpdate, now};
 use crate::error::{AuthError, Error, Result, UserError};
 use crate::model::*;
 use crate::store::{Store, blocking};
+
+pub(crate) use verified::VerifiedLogins;
 
 /// A successful login.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +54,21 @@ impl Store {
     /// Like [`Store::authenticate`], from a client at `ip` (kept as an ASP's last use), and
     /// telling which ASP was used.
     pub async fn authenticate_from(
+        &self,
+        username: &str,
+        password: &str,
+        scope: Scope,
+        ip: Option<IpAddr>,
+    ) -> Result<Login> {
+        let login = self.check_login(username, password, scope, ip).await;
+        if let Err(Error::Auth(refusal)) = &login {
+            metrics::counter!("wildduck_login_failures_total", "scope" => scope.name(), "reason" => refusal.reason())
+                .increment(1);
+        }
+        login
+    }
+
+    async fn check_login(
         &self,
         username: &str,
         password: &str,
@@ -133,7 +153,8 @@ impl Store {
         scope: Scope,
     ) -> Result<Credential> {
         let (candidate, stored) = (password.to_string(), record.password_hash.clone());
-        let check = blocking(move || Ok(accounts::verify_password(&candidate, &stored))).await?;
+        let verified = self.verified_logins();
+        let check = blocking(move || Ok(verified.verify(&candidate, &stored))).await?;
         if check != PasswordCheck::Mismatch {
             return Ok(Credential::Account(check));
         }
@@ -149,10 +170,10 @@ impl Store {
             .asps_by_selector(record.user.id, &asps::selector(&candidate))
             .await?;
         candidates.retain(|found| !asps::is_expired(&found.asp, at));
+        let verified = self.verified_logins();
         let matched = blocking(move || {
             Ok(candidates.into_iter().find(|found| {
-                accounts::verify_password(&candidate, &found.password_hash)
-                    != PasswordCheck::Mismatch
+                verified.verify(&candidate, &found.password_hash) != PasswordCheck::Mismatch
             }))
         })
         .await?;

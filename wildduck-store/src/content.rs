@@ -159,6 +159,17 @@ fn encode_blob(content: Bytes) -> Result<BlobData> {
     })
 }
 
+/// A whole file (a user's stored file) as one blob: compressed when that helps, keyed like
+/// a message's leaf, so equal files are stored once.
+pub(crate) fn pack_file(content: Vec<u8>) -> Result<BlobData> {
+    encode_blob(Bytes::from(content))
+}
+
+/// A file's content back from its blob's codec and stored bytes.
+pub(crate) fn unpack_file(codec: u8, data: Vec<u8>) -> Result<Vec<u8>> {
+    decode_prefix(codec, data, usize::MAX)
+}
+
 // ---- parsing a stored layout ----
 
 fn corrupt(what: String) -> Error {

@@ -2,22 +2,22 @@
 //! for it) into its recipients' mailboxes. Engine-neutral: it speaks through the facade and
 //! the `Backend` trait only.
 //!
-//! Today a delivery resolves each recipient ([`resolve`]) and stores the message in each
-//! recipient's INBOX with `Delivered-To` and `Return-Path` prepended; the rest of the bytes
-//! are kept exactly. Filters, spam routing, autoreplies and forwards slot in per recipient
-//! between resolution and the append (`deliver_to_one`).
+//! A delivery resolves each recipient ([`resolve`]) and stores the message for each
+//! recipient with `Delivered-To` and `Return-Path` prepended; the rest of the bytes are kept
+//! exactly. Between resolution and the append, per recipient, the user's filters, the spam
+//! verdict, the autoreply and filter forwards decide where it goes ([`filters`]).
 //!
 //! Each recipient's copy is analysed on its own: the prepended headers differ per recipient,
 //! so the bytes differ, and `Store::append` analyses what it stores. Leaf bodies are stored
 //! once for all of them all the same (content blobs are keyed by hash). Sharing one analysis
 //! would need the MIME analysis to accept a prefix in front of an analysed message.
 
+mod filters;
 mod forward;
 mod resolve;
 
 use crate::error::{AddressError, AuthError, Result};
-use crate::model::{Address, AppendOutcome, Flags, RecordId, User};
-use crate::names::INBOX;
+use crate::model::{Address, AppendOutcome, MailboxId, RecordId, User};
 use crate::profiles::ForwardedAddress;
 use crate::store::Store;
 
@@ -60,15 +60,6 @@ impl Recipient {
     }
 }
 
-/// What a delivery did for one recipient.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Delivered {
-    /// Stored in the user's INBOX (and queued to their forwarding targets, if any).
-    Stored(AppendOutcome),
-    /// Queued to a forwarded address's targets, or dropped as a forwarding loop.
-    Forwarded,
-}
-
 /// One message for [`Store::deliver`].
 #[derive(Clone, Copy, Debug)]
 pub struct Delivery<'a> {
@@ -78,6 +69,20 @@ pub struct Delivery<'a> {
     pub recipients: &'a [Recipient],
     /// The message as received.
     pub raw: &'a [u8],
+}
+
+/// What became of one recipient's copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// Stored, durably, in this mailbox of the user.
+    Stored {
+        mailbox: MailboxId,
+        outcome: AppendOutcome,
+    },
+    /// A filter said delete: accepted and not stored (its forwards are queued).
+    Dropped,
+    /// Queued to a forwarded address's targets, or dropped as a forwarding loop.
+    Forwarded,
 }
 
 /// Longest envelope sender written into `Return-Path` (RFC 5321's path limit).
@@ -139,13 +144,9 @@ impl Store {
         recipient: &Recipient,
         user: &User,
     ) -> Result<Delivered> {
-        let inbox = self.get_mailbox(user.id, INBOX).await?;
         let message = with_trace_headers(delivery, recipient);
-        let stored = self.append(inbox.id, &message, &Flags::new(), None).await?;
-        // The copy is durable; the forward is queued after it (a failure here is the
-        // sender's to retry, and the user then gets a second copy, never none).
-        self.forward_for_user(delivery, recipient, user).await?;
-        Ok(Delivered::Stored(stored))
+        self.filter_and_store(delivery, recipient, user, message)
+            .await
     }
 }
 

@@ -70,6 +70,17 @@ pub enum AspError {
     Invalid(String),
 }
 
+/// Errors of the delivery rules a user sets: filters and the autoreply.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum RuleError {
+    #[error("no such filter")]
+    FilterNotFound,
+    #[error("too many filters: at most {allowed} per user")]
+    TooManyFilters { allowed: usize },
+    #[error("invalid rule: {0}")]
+    Invalid(String),
+}
+
 /// Address errors.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum AddressError {
@@ -82,6 +93,27 @@ pub enum AddressError {
     /// A sender (envelope or From) that is not one of the sending user's addresses.
     #[error("address is not yours: {0}")]
     NotOwned(String),
+}
+
+/// Errors of the operator records: domain aliases, domain access lists, DKIM keys,
+/// certificates.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum RegistryError {
+    #[error("no such {}", kind_words(*.0))]
+    NotFound(crate::RegistryKind),
+    #[error("this {} already exists", kind_words(*.0))]
+    AlreadyExists(crate::RegistryKind),
+    #[error("invalid {}: {}", kind_words(*.0), .1)]
+    Invalid(crate::RegistryKind, String),
+}
+
+fn kind_words(kind: crate::RegistryKind) -> &'static str {
+    match kind {
+        crate::RegistryKind::DomainAlias => "domain alias",
+        crate::RegistryKind::DomainAccess => "domain access entry",
+        crate::RegistryKind::Dkim => "DKIM key",
+        crate::RegistryKind::Cert => "certificate",
+    }
 }
 
 /// Mailbox errors.
@@ -110,6 +142,9 @@ pub enum MessageError {
     InvalidFlag(String),
     #[error("invalid section: {0}")]
     InvalidSection(String),
+    /// Only a message flagged `\Draft` can be sent from where it is stored.
+    #[error("this message is not a draft")]
+    NotDraft,
 }
 
 /// Anything the store can fail with. Callers act on the area enums; a storage failure says
@@ -123,7 +158,11 @@ pub enum Error {
     #[error(transparent)]
     Asp(#[from] AspError),
     #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
     Address(#[from] AddressError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     #[error(transparent)]
     Mailbox(#[from] MailboxError),
     #[error(transparent)]

@@ -10,9 +10,16 @@ mod accounts;
 mod asps;
 mod auth;
 mod backend;
+mod certs;
 mod content;
 mod delivery;
+mod dkim;
+mod domains;
+mod drafts;
 pub mod error;
+mod files;
+mod filters;
+mod keys;
 pub mod limits;
 mod migrate;
 pub mod mime;
@@ -21,8 +28,10 @@ mod names;
 pub mod notify;
 mod outbound;
 mod profiles;
+mod retention;
 mod search;
 mod store;
+mod subscriptions;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
 /// the store's own tests and the shells' tests turn on as a dev-dependency feature.
 #[cfg(feature = "testkit")]
@@ -32,9 +41,17 @@ mod webmail;
 pub use accounts::{PlaintextLogin, normalize_address};
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::Login;
-pub use backend::LiveContent;
+pub use backend::{LiveContent, RegistryKind};
+pub use certs::{Certificate, NewCertificate};
 pub use delivery::{Delivered, Delivery, Destination, Recipient};
+pub use dkim::{DkimKey, DkimSigner, NewDkimKey};
+pub use domains::{AccessAction, DomainAccess, DomainAlias, normalize_domain};
 pub use error::*;
+pub use files::NewFile;
+pub use filters::{
+    Autoreply, AutoreplyUpdate, DeliveryPolicy, Filter, FilterAction, FilterQuery,
+    MAX_FILTERS_PER_USER, NewFilter, SpamPolicy,
+};
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
@@ -47,5 +64,5 @@ pub use profiles::{
     AddressDetails, ForwardTarget, ForwardedAddress, ForwardedAutoreply, NewForwarded, UserProfile,
     normalize_tags, tags_match,
 };
-pub use store::{Store, StoreConfig};
+pub use store::{Store, StoreConfig, Unhealthy};
 pub use webmail::DisplayMessage;

@@ -38,6 +38,11 @@ pub trait Counters: Send + Sync {
     async fn acquire_slot(&self, key: &str, holder: &str, limit: u64) -> Result<bool>;
     /// Gives a slot back. Not async, so that a guard's `Drop` frees it at once.
     fn release_slot(&self, key: &str, holder: &str);
+    /// Whether the shared counters answer a write, a read and a delete now, without any
+    /// fallback (for `/health`). Counters in this process's memory always do.
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// [`Counters`] in this process's memory.
@@ -211,6 +216,11 @@ impl Limiter {
         &self.config
     }
 
+    /// [`Counters::check`] of the counters under these limits.
+    pub async fn check_counters(&self) -> Result<()> {
+        self.counters.check().await
+    }
+
     /// `Err(time left)` while the username or the IP address is locked.
     pub async fn login_allowed(&self, user_key: &str, ip: IpAddr) -> Result<Result<(), Duration>> {
         let mut longest = None;
@@ -253,6 +263,7 @@ impl Limiter {
                     .saturating_mul(doubling)
                     .min(self.config.max_lock);
                 tracing::warn!(subject, ?lock, "too many failed logins: locked");
+                metrics::counter!("wildduck_login_lockouts_total").increment(1);
                 self.counters
                     .set(&format!("lock:{subject}"), 1, lock)
                     .await?;

@@ -155,6 +155,30 @@ id_type!(
     /// Identifies one entry of the outbound queue.
     OutboundId
 );
+id_type!(
+    /// Identifies a file a user stored (WildDuck's storage: attachments for drafts).
+    FileId
+);
+
+/// A file a user stored, without its content (kept as one deduplicated blob).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    pub id: FileId,
+    pub user: UserId,
+    pub filename: String,
+    pub content_type: String,
+    /// The Content-ID to give it when attached inline.
+    pub cid: Option<String>,
+    /// Length of the content in bytes.
+    pub size: u64,
+    /// MD5 of the content, hex (WildDuck lists it).
+    pub md5: String,
+    pub created: Timestamp,
+}
+id_type!(
+    /// Identifies a user's delivery filter.
+    FilterId
+);
 
 /// A message's unique id within its mailbox (RFC 3501 UID). Never 0, never reused.
 pub type Uid = u32;
@@ -345,6 +369,27 @@ pub struct Mailbox {
     pub uidnext: Uid,
     pub highest_modseq: ModSeq,
     pub subscribed: bool,
+    /// Left out of IMAP LIST (WildDuck's `hidden`); still selectable by name.
+    #[serde(default)]
+    pub hidden: bool,
+    /// Messages arriving here expire this many milliseconds later (WildDuck's `retention`).
+    #[serde(default)]
+    pub retention: Option<u64>,
+}
+
+/// The settings of a mailbox an API client chooses besides its path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MailboxSettings {
+    pub hidden: bool,
+    /// Milliseconds; `None` (or 0 given by a client) keeps messages until deleted.
+    pub retention: Option<u64>,
+}
+
+/// A change of [`MailboxSettings`]: `None` leaves a setting as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MailboxSettingsUpdate {
+    pub hidden: Option<bool>,
+    pub retention: Option<Option<u64>>,
 }
 
 /// Counters of one mailbox.
@@ -772,12 +817,19 @@ pub enum SearchKey {
     /// Internal date (day granularity is the caller's business: these are timestamps).
     InternalBefore(Timestamp),
     InternalSince(Timestamp),
+    /// The calendar day the Date: header names in its own zone (time and zone disregarded,
+    /// as SENTBEFORE/SENTSINCE want) is before / on or after the day starting at this
+    /// timestamp, a midnight UTC. Never true without a valid Date:.
     HeaderDateBefore(Timestamp),
     HeaderDateSince(Timestamp),
     Larger(u64),
     Smaller(u64),
     /// A header field (any name) contains the value; empty value = the field exists.
     Header(String, String),
+    /// An address field (From, To, Cc, Bcc: the envelope's, RFC 3501 FROM/TO/CC/BCC) contains
+    /// the value, in its text or in one of its addresses written `name <local@domain>`
+    /// (comments and the spaces around `@` gone, as the envelope has them).
+    Address(String, String),
     /// The decoded body text contains the value.
     Body(String),
     /// Header or body text contains the value.

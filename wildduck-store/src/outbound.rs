@@ -13,7 +13,8 @@
 //! [`Store::record_attempt`], which decides: delivered, failed for good (5xx, or still
 //! pending when the entry is older than the policy's maximum age) or retried with
 //! exponential backoff. Recipients that failed for good get a delivery status notification
-//! (RFC 3464, module `dsn`) in the sender's INBOX, in the same unit as the entry's update.
+//! (RFC 3464, module `dsn`) in the sender's INBOX, in the same unit as the entry's update
+//! (dropped, with a warning, when it does not fit the sender's quota).
 //! A lease (`claimed_until`) keeps an entry to one worker at a time; a worker that dies
 //! leaves it to be taken again once the lease runs out, so an entry is sent again only when
 //! no worker recorded the relay's confirmation.
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts;
 use crate::backend::now;
-use crate::error::{AddressError, Defect, Error, MailboxError, Result};
+use crate::error::{AddressError, Defect, Error, MailboxError, MessageError, Result};
 use crate::mime::header::HeaderFields;
 use crate::model::*;
 use crate::names::INBOX;
@@ -288,7 +289,25 @@ impl Store {
             }
         };
         let next = matches!(outcome, AttemptOutcome::Retrying { .. }).then_some(entry);
-        let (recorded, wakes) = self.backend().finish_outbound(id, lease, next, dsn).await?;
+        let finished = self
+            .backend()
+            .finish_outbound(id, lease, next.clone(), dsn)
+            .await;
+        let (recorded, wakes) = match finished {
+            // A notice that does not fit the sender's quota is dropped, as an MTA drops a
+            // bounce it cannot deliver; keeping it would hold the entry and resend the
+            // message to the recipients that took it on every lease. Nothing was written.
+            Err(Error::Message(MessageError::OverQuota { .. })) => {
+                tracing::warn!(
+                    entry = %id,
+                    "delivery status notification dropped: the sender's INBOX is over quota"
+                );
+                self.backend()
+                    .finish_outbound(id, lease, next, None)
+                    .await?
+            }
+            finished => finished?,
+        };
         self.publish(wakes);
         Ok(if recorded {
             outcome

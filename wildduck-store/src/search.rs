@@ -7,8 +7,17 @@
 
 use std::borrow::Cow;
 
+use mail_parser::DateTime;
+
 use crate::backend::{SearchRow, TextNeeded};
-use crate::model::SearchKey;
+use crate::mime::address::parse_address_list;
+use crate::model::{SearchKey, Timestamp};
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// The furthest a Date: header's zone (`±hhmm`, RFC 5322) moves its own calendar day from
+/// the UTC instant: 99 hours 59 minutes.
+pub const MAX_ZONE_OFFSET: i64 = 99 * 3600 + 59 * 60;
 
 /// Which decoded text (headers, body) evaluating `key` reads.
 pub fn text_needed(key: &SearchKey) -> TextNeeded {
@@ -17,7 +26,11 @@ pub fn text_needed(key: &SearchKey) -> TextNeeded {
         body: a.body || b.body,
     };
     match key {
-        SearchKey::Header(..) => TextNeeded {
+        // SENT* read the Date: field's own calendar day from the header text.
+        SearchKey::Header(..)
+        | SearchKey::Address(..)
+        | SearchKey::HeaderDateBefore(_)
+        | SearchKey::HeaderDateSince(_) => TextNeeded {
             headers: true,
             body: false,
         },
@@ -43,7 +56,11 @@ pub fn text_needed(key: &SearchKey) -> TextNeeded {
 /// sizes, MODSEQ). A key that does not can be tested on rows holding the text alone.
 pub fn reads_metadata(key: &SearchKey) -> bool {
     match key {
-        SearchKey::All | SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => false,
+        SearchKey::All
+        | SearchKey::Header(..)
+        | SearchKey::Address(..)
+        | SearchKey::Body(_)
+        | SearchKey::Text(_) => false,
         SearchKey::Not(inner) => reads_metadata(inner),
         SearchKey::Or(a, b) => reads_metadata(a) || reads_metadata(b),
         SearchKey::And(keys) => keys.iter().any(reads_metadata),
@@ -73,6 +90,9 @@ fn fold_needles(key: &SearchKey) -> SearchKey {
     match key {
         SearchKey::Header(name, value) => {
             SearchKey::Header(name.to_lowercase(), value.to_lowercase())
+        }
+        SearchKey::Address(name, value) => {
+            SearchKey::Address(name.to_lowercase(), value.to_lowercase())
         }
         SearchKey::Body(needle) => SearchKey::Body(needle.to_lowercase()),
         SearchKey::Text(needle) => SearchKey::Text(needle.to_lowercase()),
@@ -109,12 +129,16 @@ fn matches<'a>(key: &SearchKey, row: &SearchRow<'a>, text: &mut FoldedText<'a>) 
         SearchKey::Flag(flag, present) => row.flags.contains(flag) == *present,
         SearchKey::InternalBefore(t) => row.internal_date < *t,
         SearchKey::InternalSince(t) => row.internal_date >= *t,
-        SearchKey::HeaderDateBefore(t) => row.header_date.is_some_and(|d| d < *t),
-        SearchKey::HeaderDateSince(t) => row.header_date.is_some_and(|d| d >= *t),
+        SearchKey::HeaderDateBefore(day) => sent_day(row).is_some_and(|d| d < *day),
+        SearchKey::HeaderDateSince(day) => sent_day(row).is_some_and(|d| d >= *day),
         SearchKey::Larger(n) => row.size > *n,
         SearchKey::Smaller(n) => row.size < *n,
         SearchKey::Header(name, value) => {
             header_matches(row.search_headers.unwrap_or(""), name, value)
+        }
+        SearchKey::Address(name, value) => {
+            let headers = row.search_headers.unwrap_or("");
+            header_matches(headers, name, value) || address_matches(headers, name, value)
         }
         SearchKey::Body(needle) => contains_folded(text.body(row), needle),
         SearchKey::Text(needle) => {
@@ -125,6 +149,21 @@ fn matches<'a>(key: &SearchKey, row: &SearchRow<'a>, text: &mut FoldedText<'a>) 
         SearchKey::Or(a, b) => matches(a, row, text) || matches(b, row, text),
         SearchKey::And(keys) => keys.iter().all(|k| matches(k, row, text)),
     }
+}
+
+/// The calendar day (its midnight as a UTC timestamp) that a message's Date: field names in
+/// its own zone: SENTBEFORE/SENTON/SENTSINCE disregard time and timezone (RFC 3501 §6.4.4),
+/// so `Sat, 24 Mar 2007 23:00:00 +0200` was sent on the 24th although it is the 24th at 21:00
+/// UTC. `None` for a message without a valid Date: (whose `header_date` is `None` too).
+fn sent_day(row: &SearchRow<'_>) -> Option<Timestamp> {
+    row.header_date?;
+    let value = row.search_headers?.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim().eq_ignore_ascii_case("date").then_some(value)
+    })?;
+    let date = DateTime::parse_rfc822(value.trim())?;
+    date.is_valid()
+        .then(|| date.to_timestamp_local().div_euclid(SECONDS_PER_DAY) * SECONDS_PER_DAY)
 }
 
 /// `headers` is `name: value` lines; `name` and `value` are folded; an empty value asks
@@ -148,6 +187,27 @@ fn header_matches(headers: &str, name: &str, value: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether an address of field `name` (folded), written `name <local@domain>` (or
+/// `local@domain` without a name) as the envelope has it, contains `value` (folded). This
+/// finds `user@domain.org` in `<user (comment)@ (comment) domain.org>`.
+fn address_matches(headers: &str, name: &str, value: &str) -> bool {
+    headers
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(field, _)| field.trim().eq_ignore_ascii_case(name))
+        .flat_map(|(_, content)| parse_address_list(content.as_bytes()))
+        .any(|address| {
+            let (Some(mailbox), Some(host)) = (&address.mailbox, &address.host) else {
+                return false;
+            };
+            let written = match &address.name {
+                Some(display) => format!("{display} <{mailbox}@{host}>"),
+                None => format!("{mailbox}@{host}"),
+            };
+            contains_folded(&fold(&written), value)
+        })
 }
 
 /// False when the first byte of `line` rules out field `name` (folded; `name_start` its first
@@ -308,6 +368,25 @@ mod tests {
             text_needed(&SearchKey::And(vec![SearchKey::Larger(1)])),
             TextNeeded::default()
         );
+    }
+
+    #[test]
+    fn address_keys_read_the_envelope_form() {
+        let headers = "From: <user-from (comment)@ (comment) domain.org>\nTo: a@b.c (Real)\n";
+        let found = |name: &str, value: &str| {
+            Matcher::new(&SearchKey::Address(name.into(), value.into())).matches(&row(
+                1,
+                &[],
+                headers,
+                "",
+            ))
+        };
+        assert!(found("from", "user-from@domain.org"));
+        assert!(found("FROM", "USER-FROM@"));
+        assert!(found("to", "real"));
+        assert!(!found("to", "user-from"));
+        assert!(!found("cc", ""));
+        assert!(found("to", ""));
     }
 
     /// The in-place comparisons give what folding the whole text with `to_lowercase` gives,

@@ -8,9 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::accounts;
+use crate::auth::VerifiedLogins;
 use crate::backend::sqlite::SqliteBackend;
 use crate::backend::{Backend, NewMailbox, NewMessage, Transfer, UserRecord, UserUpdate, Wake};
-use crate::error::{AddressError, Defect, MailboxError, MessageError, Result, UserError};
+use crate::error::{AddressError, Defect, Error, MailboxError, MessageError, Result, UserError};
+use crate::filters::DeliveryPolicy;
 use crate::limits::{
     Counters, DailyLimitExceeded, Limiter, LimitsConfig, MemoryCounters, SessionSlot,
 };
@@ -28,6 +30,8 @@ pub struct StoreConfig {
     /// Login lockout and daily byte limits, counted in this process or, for a MongoDB
     /// store with Redis, in Redis.
     pub limits: LimitsConfig,
+    /// The spam verdict and autoreply interval of deliveries.
+    pub delivery: DeliveryPolicy,
 }
 
 impl Default for StoreConfig {
@@ -35,6 +39,7 @@ impl Default for StoreConfig {
         Self {
             max_message_size: 64 * 1024 * 1024,
             limits: LimitsConfig::default(),
+            delivery: DeliveryPolicy::default(),
         }
     }
 }
@@ -50,6 +55,15 @@ struct Inner {
     notifier: Arc<dyn Notifier>,
     config: StoreConfig,
     limiter: Arc<Limiter>,
+    verified: Arc<VerifiedLogins>,
+}
+
+/// Which part of the store failed [`Store::health`].
+#[derive(Debug)]
+pub enum Unhealthy {
+    Database(crate::Error),
+    /// The counters shared between processes (Redis).
+    Counters(crate::Error),
 }
 
 /// In-process lockout and traffic counters.
@@ -80,6 +94,7 @@ impl Store {
                 notifier,
                 limiter: memory_limiter(&config.limits),
                 config,
+                verified: Arc::new(VerifiedLogins::new()),
             }),
         })
     }
@@ -124,6 +139,7 @@ impl Store {
                 notifier,
                 config,
                 limiter,
+                verified: Arc::new(VerifiedLogins::new()),
             }),
         })
     }
@@ -159,8 +175,28 @@ impl Store {
                     ..self.inner.config.clone()
                 },
                 limiter: Arc::new(Limiter::new(counters, limits)),
+                verified: self.inner.verified.clone(),
             }),
         }
+    }
+
+    pub(crate) fn verified_logins(&self) -> Arc<VerifiedLogins> {
+        self.inner.verified.clone()
+    }
+
+    /// What `/health` checks, as WildDuck's does: the database answers a read, and the
+    /// shared counters (Redis, where configured) a write, a read and a delete.
+    pub async fn health(&self) -> std::result::Result<(), Unhealthy> {
+        // A point lookup of an id that exists nowhere: cheap, and it reaches the database.
+        match self.get_user(UserId::new()).await {
+            Ok(_) | Err(crate::Error::User(UserError::NotFound)) => {}
+            Err(err) => return Err(Unhealthy::Database(err)),
+        }
+        self.inner
+            .limiter
+            .check_counters()
+            .await
+            .map_err(Unhealthy::Counters)
     }
 
     pub fn limits(&self) -> &LimitsConfig {
@@ -264,6 +300,7 @@ impl Store {
                 path: path.to_string(),
                 special_use,
                 subscribed: true,
+                settings: MailboxSettings::default(),
             })
             .collect();
         let address = address.map(|a| Address {
@@ -335,8 +372,10 @@ impl Store {
             .await
     }
 
-    /// Deletes a user, their addresses, mailboxes, messages and blob references.
+    /// Deletes a user, their addresses, mailboxes, messages, stored files and blob
+    /// references.
     pub async fn delete_user(&self, user: UserId) -> Result<()> {
+        self.delete_files_of(user).await?;
         let wakes = self.backend().delete_user(user).await?;
         self.publish(wakes);
         Ok(())
@@ -379,12 +418,18 @@ impl Store {
         self.resolve_address_record(address).await
     }
 
+    /// The exact address (dots and `+tag` ignored), else the same at the domain its domain
+    /// is an alias of.
     async fn resolve_address_record(&self, address: &str) -> Result<Address> {
-        let normalized = accounts::normalize_address(address)?;
-        self.backend()
-            .address_by_view(&normalized.addrview)
-            .await?
-            .ok_or_else(|| AddressError::NotFound.into())
+        let view = accounts::normalize_address(address)?.addrview;
+        if let Some(found) = self.backend().address_by_view(&view).await? {
+            return Ok(found);
+        }
+        match crate::domains::aliased_view(self.backend(), &view).await? {
+            Some(aliased) => self.backend().address_by_view(&aliased).await?,
+            None => None,
+        }
+        .ok_or_else(|| AddressError::NotFound.into())
     }
 
     // ---- mailboxes ----
@@ -410,8 +455,7 @@ impl Store {
             .ok_or_else(|| MailboxError::NotFound.into())
     }
 
-    /// Creates a mailbox; missing parents are created too.
-    /// Creates a mailbox, and any missing parents, subscribed (as WildDuck's API does).
+    /// Creates a mailbox, and any missing parents (RFC 3501 §6.3.3), subscribed.
     pub async fn create_mailbox(
         &self,
         user: UserId,
@@ -443,12 +487,18 @@ impl Store {
     ) -> Result<Mailbox> {
         let path = names::normalize_path(path)?;
         let parents = names::parents(&path);
+        let kept = self.is_subscribed_without_mailbox(user, &path).await?;
         let new = NewMailbox {
             path,
             special_use,
-            subscribed,
+            subscribed: subscribed || kept,
+            settings: MailboxSettings::default(),
         };
-        self.backend().create_mailbox(user, parents, new).await
+        let mailbox = self.backend().create_mailbox(user, parents, new).await?;
+        if kept {
+            self.subscription_taken_over(&mailbox).await?;
+        }
+        Ok(mailbox)
     }
 
     /// Renames a mailbox and all its children (UIDVALIDITY kept). Renaming INBOX moves its
@@ -487,6 +537,7 @@ impl Store {
                     path: to,
                     special_use: None,
                     subscribed: true,
+                    settings: MailboxSettings::default(),
                 },
             )
             .await?;
@@ -514,12 +565,18 @@ impl Store {
         }
         let wakes = self.backend().delete_mailbox(mailbox.id).await?;
         self.publish(wakes);
-        Ok(())
+        self.keep_subscription_of_deleted(&mailbox).await
     }
 
     pub async fn set_subscribed(&self, user: UserId, path: &str, subscribed: bool) -> Result<()> {
-        let mailbox = self.get_mailbox(user, path).await?;
-        self.backend().set_subscribed(mailbox.id, subscribed).await
+        match self.get_mailbox(user, path).await {
+            Ok(mailbox) => self.backend().set_subscribed(mailbox.id, subscribed).await,
+            Err(Error::Mailbox(MailboxError::NotFound)) if !subscribed => {
+                self.unsubscribe_without_mailbox(user, &names::normalize_path(path)?)
+                    .await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus> {
@@ -589,6 +646,8 @@ impl Store {
         };
         let (outcome, wakes) = self.backend().append(mailbox, message).await?;
         self.publish(wakes);
+        metrics::counter!("wildduck_messages_stored_total").increment(1);
+        metrics::counter!("wildduck_stored_bytes_total").increment(size);
         Ok(outcome)
     }
 
@@ -816,13 +875,17 @@ impl Store {
             .ok_or(Defect::Bug("section read was not planned"))??;
         // A small message is rebuilt in microseconds: cheaper here than a second hop to the
         // blocking pool (the load above already took one).
-        if plan
+        let body = if plan
             .message_len()
             .is_some_and(|len| len <= INLINE_SECTION_READ)
         {
-            return plan.read(stored.blobs);
-        }
-        blocking(move || plan.read(stored.blobs)).await
+            plan.read(stored.blobs)?
+        } else {
+            blocking(move || plan.read(stored.blobs)).await?
+        };
+        metrics::counter!("wildduck_sections_read_total").increment(1);
+        metrics::counter!("wildduck_section_bytes_read_total").increment(body.len());
+        Ok(body)
     }
 
     /// UIDs of the messages matching `key`, ascending.

@@ -18,12 +18,23 @@ use crate::model::*;
 use crate::store::Store;
 
 mod auth;
+mod domains;
 mod profiles;
+mod retention;
+mod rules;
+mod subscriptions;
 use auth::{application_passwords, scopes_and_account_states};
+use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
 use profiles::{
     forwarded_addresses_and_forwarding, profiles_and_address_details, storage_recount,
     temporary_passwords,
 };
+use retention::{mailbox_retention, stored_files};
+use rules::{
+    delivery_applies_filters_and_spam, delivery_sends_one_autoreply_per_sender,
+    filter_and_autoreply_records,
+};
+use subscriptions::subscriptions_outlive_their_mailbox;
 
 /// One named check of the suite.
 pub struct Check {
@@ -48,7 +59,11 @@ checks!(
     scopes_and_account_states,
     application_passwords,
     addresses,
+    domain_aliases,
+    domain_access_lists,
+    dkim_keys_one_per_domain,
     mailbox_hierarchy,
+    subscriptions_outlive_their_mailbox,
     inbox_rename,
     bad_mailbox_names_change_nothing,
     flags_and_unchangedsince,
@@ -68,6 +83,11 @@ checks!(
     forwarded_addresses_and_forwarding,
     temporary_passwords,
     storage_recount,
+    mailbox_retention,
+    stored_files,
+    filter_and_autoreply_records,
+    delivery_applies_filters_and_spam,
+    delivery_sends_one_autoreply_per_sender,
 );
 
 /// A message with bare LF, CRLF and a NUL, to prove bytes come back unchanged. Its body is
@@ -1446,6 +1466,7 @@ const FROMS: &[&str] = &[
     "Ann <ann@example.org>",
     "=?utf-8?q?=C5=81ukasz?= <lukasz@example.org>",
     "\"Report Bot\" <bot@reports.example>",
+    "<ann (at work)@ (home) example.org>",
 ];
 const BODIES: &[&str] = &[
     "Lorem ipsum report dolor",
@@ -1469,6 +1490,7 @@ const NEEDLES: &[&str] = &[
     "istanbul",
     "łukasz",
     "ann@",
+    "ann@example.org",
     "colon",
     ": with",
     "example",
@@ -1479,9 +1501,12 @@ const FIELDS: &[&str] = &["subject", "SUBJECT", "from", "x-tag", "date", "cc"];
 fn varied_message(rng: &mut Xorshift, n: u64) -> Vec<u8> {
     let mut raw = format!("From: {}\r\n", rng.pick(FROMS));
     if rng.below(4) != 0 {
+        // Late and early hours in far zones: the day in the zone differs from the UTC day.
         raw.push_str(&format!(
-            "Date: {:02} Jan 2024 10:00:00 +0000\r\n",
-            1 + rng.below(28)
+            "Date: {:02} Jan 2024 {} {}\r\n",
+            1 + rng.below(28),
+            rng.pick(&["00:30:00", "10:00:00", "23:30:00"]),
+            rng.pick(&["+0000", "+1400", "-1100", "+0530"])
         ));
     }
     raw.push_str(&format!("Subject: {}\r\n", rng.pick(SUBJECTS)));
@@ -1515,7 +1540,8 @@ fn random_key(rng: &mut Xorshift, depth: u32) -> SearchKey {
         7 => SearchKey::Larger(200 + rng.below(300)),
         8 => SearchKey::Smaller(200 + rng.below(300)),
         9 => SearchKey::ModSeqAtLeast(rng.below(45)),
-        10 | 11 => SearchKey::Header(rng.pick(FIELDS).to_string(), rng.pick(NEEDLES).to_string()),
+        10 => SearchKey::Header(rng.pick(FIELDS).to_string(), rng.pick(NEEDLES).to_string()),
+        11 => SearchKey::Address(rng.pick(FIELDS).to_string(), rng.pick(NEEDLES).to_string()),
         12 => SearchKey::Body(rng.pick(NEEDLES).to_string()),
         13 => SearchKey::Text(rng.pick(NEEDLES).to_string()),
         14 => SearchKey::Not(Box::new(random_key(rng, depth - 1))),
@@ -1544,6 +1570,15 @@ struct PlainMessage {
 }
 
 impl PlainMessage {
+    /// The day written in the Date: line (`varied_message` writes `DD Jan 2024 …`), as the
+    /// timestamp of its midnight UTC.
+    fn sent_day(&self) -> Option<Timestamp> {
+        self.header_date?;
+        let line = self.headers.lines().find(|l| l.starts_with("Date: "))?;
+        let day: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(1_704_067_200 + (day - 1) * 86_400)
+    }
+
     fn matches(&self, key: &SearchKey) -> bool {
         match key {
             SearchKey::All => true,
@@ -1551,8 +1586,8 @@ impl PlainMessage {
             SearchKey::Flag(flag, present) => self.flags.contains(flag) == *present,
             SearchKey::InternalBefore(t) => self.internal_date < *t,
             SearchKey::InternalSince(t) => self.internal_date >= *t,
-            SearchKey::HeaderDateBefore(t) => self.header_date.is_some_and(|d| d < *t),
-            SearchKey::HeaderDateSince(t) => self.header_date.is_some_and(|d| d >= *t),
+            SearchKey::HeaderDateBefore(t) => self.sent_day().is_some_and(|d| d < *t),
+            SearchKey::HeaderDateSince(t) => self.sent_day().is_some_and(|d| d >= *t),
             SearchKey::Larger(n) => self.size > *n,
             SearchKey::Smaller(n) => self.size < *n,
             SearchKey::Header(name, value) => {
@@ -1560,6 +1595,18 @@ impl PlainMessage {
                 self.headers.to_lowercase().lines().any(|line| {
                     line.split_once(':').is_some_and(|(field, content)| {
                         field.trim() == name && content.contains(&value)
+                    })
+                })
+            }
+            // The field's text, or the text with comments and the spaces around `@` taken out
+            // (the generated addresses have no other difference from their envelope form).
+            SearchKey::Address(name, value) => {
+                let (name, value) = (name.to_lowercase(), value.to_lowercase());
+                self.headers.to_lowercase().lines().any(|line| {
+                    line.split_once(':').is_some_and(|(field, content)| {
+                        field.trim() == name
+                            && (content.contains(&value)
+                                || without_comments(content).contains(&value))
                     })
                 })
             }
@@ -1575,6 +1622,27 @@ impl PlainMessage {
             SearchKey::And(keys) => keys.iter().all(|k| self.matches(k)),
         }
     }
+}
+
+/// `text` without its `(comments)` and with no spaces next to an `@`.
+fn without_comments(text: &str) -> String {
+    let mut depth = 0;
+    let bare: String = text
+        .chars()
+        .filter(|&c| {
+            match c {
+                '(' => depth += 1,
+                ')' if depth > 0 => {
+                    depth -= 1;
+                    return false;
+                }
+                _ => {}
+            }
+            depth == 0
+        })
+        .collect();
+    let parts: Vec<&str> = bare.split('@').map(str::trim).collect();
+    parts.join("@").trim().to_string()
 }
 
 /// Subscribers hear about committed changes of their own mailboxes only.

@@ -455,6 +455,40 @@ async fn refused_recipients_are_reported_to_the_sender(store: Store) {
     ));
 }
 
+/// A notice that does not fit the sender's quota is dropped, not retried: the entry is
+/// finished once, so the recipients that took the message do not get it again on every lease.
+async fn a_notice_over_the_senders_quota_is_dropped_and_the_entry_finishes(store: Store) {
+    let user = ann(&store).await;
+    submit(
+        &store,
+        &user,
+        "ann@example.org",
+        &["nobody@example.com"],
+        MESSAGE,
+    )
+    .await
+    .unwrap();
+    let used = store.get_user(user.id).await.unwrap().storage_used;
+    store.set_quota(user.id, Some(used)).await.unwrap();
+    let claimed = store
+        .claim_outbound(10, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let outcome = store
+        .record_attempt(
+            claimed[0].clone(),
+            &[reply(550, "5.1.1 no such user")],
+            &quick_policy(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, AttemptOutcome::Finished { failed: 1 });
+    assert!(store.list_outbound().await.unwrap().is_empty());
+    let inbox = store.get_mailbox(user.id, "INBOX").await.unwrap().id;
+    assert!(mailbox_messages(&store, inbox).await.is_empty());
+    assert_eq!(store.get_user(user.id).await.unwrap().storage_used, used);
+}
+
 macro_rules! on_both_engines {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -492,4 +526,5 @@ on_both_engines!(
     a_lease_gives_an_entry_to_one_worker,
     an_expired_lease_is_taken_over_and_the_old_holder_records_nothing,
     refused_recipients_are_reported_to_the_sender,
+    a_notice_over_the_senders_quota_is_dropped_and_the_entry_finishes,
 );

@@ -138,6 +138,6 @@ fn asp_json(asp: &Asp) -> Value {
     body
 }
 
-fn iso_date(time: Timestamp) -> String {
+pub(super) fn iso_date(time: Timestamp) -> String {
     mail_parser::DateTime::from_timestamp(time).to_rfc3339()
 }

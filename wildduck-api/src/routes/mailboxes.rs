@@ -1,12 +1,15 @@
 //! Mailboxes: list (with counters and sizes), create, get (by id or `resolve?path=`), update
-//! (rename, subscribe), delete. WildDuck's path rules are checked here, then the store's.
+//! (rename, subscribe, `hidden`, `retention`), delete. WildDuck's path rules are checked
+//! here, then the store's. As in WildDuck, creating `a/b` does not create `a`.
 
 use std::cmp::Ordering;
 
 use axum::Extension;
 use axum::extract::Path;
 use serde_json::{Value, json};
-use wildduck_store::{Error, Mailbox, MailboxError, MailboxId, Store, UserId};
+use wildduck_store::{
+    Error, Mailbox, MailboxError, MailboxId, MailboxSettingsUpdate, Store, UserId,
+};
 
 use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
@@ -26,8 +29,7 @@ pub async fn list(
     let user = user_param(&access, &user)?;
     let mut input = Input::new(query.0);
     let special_use_only = input.boolean("specialUse").unwrap_or(false);
-    // Nothing is hidden yet, so `showHidden` changes nothing; it is still checked.
-    input.boolean("showHidden");
+    let show_hidden = input.boolean("showHidden").unwrap_or(false);
     let counters = input.boolean("counters").unwrap_or(false);
     let sizes = input.boolean("sizes").unwrap_or(false);
     input.finish()?;
@@ -39,6 +41,7 @@ pub async fn list(
         .await?
         .into_iter()
         .filter(|m| !special_use_only || m.path == "INBOX" || m.special_use.is_some())
+        .filter(|m| show_hidden || !m.hidden)
         .collect();
     mailboxes.sort_by(wildduck_order);
     let mut results = Vec::with_capacity(mailboxes.len());
@@ -68,13 +71,20 @@ pub async fn create(
     let user = user_param(&access, &user)?;
     let mut input = Input::new(body);
     let path = mailbox_path(&mut input, true);
-    let settings = MailboxSettings::read(&mut input);
+    let settings = SettingsInput::read(&mut input);
     input.finish()?;
     settings.refuse_unsupported()?;
     access.require(user, Resource::Mailboxes, Action::Create)?;
     state.store.get_user(user).await?;
     let path = path.unwrap_or_default();
-    let mailbox = state.store.create_mailbox(user, &path, None).await?;
+    let settings = wildduck_store::MailboxSettings {
+        hidden: settings.hidden.unwrap_or(false),
+        retention: settings.retention,
+    };
+    let mailbox = state
+        .store
+        .create_mailbox_with_settings(user, &path, settings)
+        .await?;
     success(json!({ "id": mailbox.id.to_string() }))
 }
 
@@ -123,7 +133,7 @@ pub async fn update(
     let mut input = Input::new(body);
     let new_path = mailbox_path(&mut input, false);
     let subscribed = input.boolean("subscribed");
-    let settings = MailboxSettings::read(&mut input);
+    let settings = SettingsInput::read(&mut input);
     input.finish()?;
     if new_path.is_none() && subscribed.is_none() && !settings.given {
         return Err(ApiError::bad_request("Nothing was changed"));
@@ -150,6 +160,17 @@ pub async fn update(
         state
             .store
             .set_subscribed(user, &path, subscribed)
+            .await
+            .map_err(fail)?;
+    }
+    let update = MailboxSettingsUpdate {
+        hidden: settings.hidden,
+        retention: settings.retention.map(Some),
+    };
+    if update != MailboxSettingsUpdate::default() {
+        state
+            .store
+            .update_mailbox_settings(mailbox.id, update)
             .await
             .map_err(fail)?;
     }
@@ -235,36 +256,32 @@ fn mailbox_path(input: &mut Input, required: bool) -> Option<String> {
     })
 }
 
-/// Mailbox settings WildDuck has and we do not keep yet: their "off" values are accepted
-/// (they describe what we do), anything else is refused rather than dropped.
-struct MailboxSettings {
-    hidden: bool,
-    retention: bool,
+/// `hidden`, `retention` (milliseconds, 0 = none) and `encryptMessages` as sent.
+struct SettingsInput {
+    hidden: Option<bool>,
+    retention: Option<u64>,
     encrypted: bool,
     /// Whether any of them was sent at all (an update of only these is still a change).
     given: bool,
 }
 
-impl MailboxSettings {
+impl SettingsInput {
     fn read(input: &mut Input) -> Self {
         let given = ["hidden", "retention", "encryptMessages"]
             .iter()
             .any(|key| input.has(key));
         Self {
-            hidden: input.boolean("hidden").unwrap_or(false),
-            retention: input.number("retention", 0.0, f64::MAX).unwrap_or(0.0) > 0.0,
+            hidden: input.boolean("hidden"),
+            retention: input
+                .number("retention", 0.0, f64::MAX)
+                .map(|ms| ms.floor() as u64),
             encrypted: input.boolean("encryptMessages").unwrap_or(false),
             given,
         }
     }
 
+    /// Encrypted mailboxes (issue 21) are refused rather than dropped.
     fn refuse_unsupported(&self) -> ApiResult<()> {
-        if self.hidden {
-            return Err(ApiError::unsupported("\"hidden\" mailboxes", 20));
-        }
-        if self.retention {
-            return Err(ApiError::unsupported("Mailbox \"retention\"", 20));
-        }
         if self.encrypted {
             return Err(ApiError::unsupported("\"encryptMessages\"", 21));
         }
@@ -290,14 +307,18 @@ fn wildduck_order(a: &Mailbox, b: &Mailbox) -> Ordering {
 
 fn mailbox_json(mailbox: &Mailbox) -> Value {
     let name = mailbox.path.rsplit('/').next().unwrap_or(&mailbox.path);
-    json!({
+    let mut row = json!({
         "id": mailbox.id.to_string(),
         "name": name,
         "path": mailbox.path,
         "specialUse": mailbox.special_use.map(|s| s.attribute()),
         "modifyIndex": mailbox.highest_modseq,
         "subscribed": mailbox.subscribed,
-        "hidden": false,
+        "hidden": mailbox.hidden,
         "encryptMessages": false,
-    })
+    });
+    if let Some(retention) = mailbox.retention {
+        row["retention"] = retention.into();
+    }
+    row
 }

@@ -14,10 +14,11 @@ use serde_json::{Map, Value, json};
 use wildduck_store::mime::parsed::{Attachment, MailAddress, ParsedMessage, iso_date};
 use wildduck_store::{
     DisplayMessage, Error, Flag, FlagOp, Flags, Mailbox, MailboxError, MailboxId, MessageError,
-    MessageMeta, MetaFields, SearchKey, Store, Uid, UidSet, UserId,
+    MessageMeta, MetaFields, SearchKey, Store, Timestamp, Uid, UidSet, UserId,
 };
 
 use super::mailboxes::owned_mailbox;
+use super::messages_upload::read_date;
 use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
 use crate::error::{ApiError, ApiResult};
@@ -35,7 +36,11 @@ pub async fn list(
 ) -> JsonResult {
     let user = user_param(&access, &user)?;
     let mailbox = mailbox_param(&mailbox)?;
-    let mut input = Input::new(query.0);
+    let mut query = query.0;
+    // WildDuck's schema for this listing has no `page` (unknown keys are let through), so a
+    // malformed one is ignored rather than refused.
+    query.remove("page");
+    let mut input = Input::new(query);
     let unseen = input.boolean("unseen");
     let paging = PageRequest::read(&mut input);
     let descending = read_order(&mut input);
@@ -209,12 +214,9 @@ async fn update(
         },
         None => None,
     };
-    let expires = input.value("expires").cloned();
+    let expires = read_expires(&mut input);
     input.finish()?;
     let uids = uids.unwrap_or_default();
-    if expires.is_some_and(|value| !matches!(value, Value::Bool(false))) {
-        return Err(ApiError::unsupported("Message \"expires\"", 20));
-    }
     access.require(user, Resource::Messages, Action::Update)?;
     let source = owned_message_mailbox(&state.store, user, mailbox).await?;
     let target = match move_to {
@@ -239,6 +241,12 @@ async fn update(
                 .await?;
             matched = outcome.updated.len();
         }
+    }
+    if let Some(expires) = expires {
+        matched = state
+            .store
+            .set_message_expiry(source.id, &uids, expires)
+            .await?;
     }
     if let Some(target) = target {
         let moved = state
@@ -384,7 +392,7 @@ pub async fn search(
 }
 
 /// `:user`, `:mailbox` and `:message` of a path, checked together as WildDuck does.
-fn message_path(
+pub(super) fn message_path(
     access: &Access,
     user: &str,
     mailbox: &str,
@@ -403,7 +411,11 @@ fn message_path(
 
 /// The mailbox of a message route; an unknown mailbox means an unknown message (WildDuck
 /// looks the message up by mailbox and UID and finds nothing).
-async fn owned_message_mailbox(store: &Store, user: UserId, id: MailboxId) -> ApiResult<Mailbox> {
+pub(super) async fn owned_message_mailbox(
+    store: &Store,
+    user: UserId,
+    id: MailboxId,
+) -> ApiResult<Mailbox> {
     owned_mailbox(store, user, id)
         .await
         .map_err(|err| match err {
@@ -438,6 +450,16 @@ fn message_range(input: &mut Input) -> Option<UidSet> {
         );
     }
     set
+}
+
+/// `expires`: a date the messages expire at, or `false` for never (WildDuck's
+/// `Joi.alternatives(date, false)`); `None` when not given.
+fn read_expires(input: &mut Input) -> Option<Option<Timestamp>> {
+    match input.value("expires")? {
+        Value::Bool(false) => Some(None),
+        Value::String(text) if text == "false" => Some(None),
+        _ => read_date(input, "expires").map(Some),
+    }
 }
 
 /// `order`: `asc`, or `desc` (the default); true for descending.

@@ -58,7 +58,7 @@ pub async fn upload(
     };
     let mut input = Input::new(body);
     let flags = read_flags(&mut input);
-    let date = read_date(&mut input);
+    let date = read_date(&mut input, "date");
     let raw = raw_body.or_else(|| read_raw(&mut input));
     let fields = if raw.is_none() {
         Some(Fields::read(&mut input))
@@ -151,9 +151,10 @@ fn read_flags(input: &mut Input) -> Flags {
     flags
 }
 
-/// `date` as Joi's `date()` reads it: an ISO 8601 string or milliseconds since the epoch.
-fn read_date(input: &mut Input) -> Option<Timestamp> {
-    let parsed = match input.value("date")? {
+/// A date field as Joi's `date()` reads it: an ISO 8601 string or milliseconds since the
+/// epoch.
+pub(super) fn read_date(input: &mut Input, key: &str) -> Option<Timestamp> {
+    let parsed = match input.value(key)? {
         Value::Number(ms) => ms.as_f64().map(|ms| (ms / 1000.0).floor() as Timestamp),
         Value::String(text) if text.trim().is_empty() => return None,
         Value::String(text) => parse_iso_date(text).or_else(|| {
@@ -166,7 +167,7 @@ fn read_date(input: &mut Input) -> Option<Timestamp> {
         _ => None,
     };
     if parsed.is_none() {
-        input.fail("date", "\"date\" must be a valid date".to_string());
+        input.fail(key, format!("\"{key}\" must be a valid date"));
     }
     parsed
 }

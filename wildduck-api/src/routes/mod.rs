@@ -1,15 +1,23 @@
-//! The route table, one file per route group. Storage and update-feed routes (the rest of
-//! issue 20) come as further files here.
+//! The route table, one file per route group. Update-feed routes (the rest of issue 20)
+//! come as further files here.
 
 mod addresses;
 mod asps;
 mod authenticate;
+mod autoreply;
+mod certs;
+mod dkim;
+mod domainaccess;
+mod domainaliases;
 mod fields;
+mod filters;
 mod forwarded;
 mod health;
 mod mailboxes;
 mod messages;
+mod messages_submit;
 mod messages_upload;
+mod storage;
 mod users;
 
 use std::sync::Arc;
@@ -18,7 +26,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
 use axum::middleware;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 
 use crate::ApiState;
@@ -42,6 +50,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     // Every route wants a token, /health too, as in WildDuck.
     let protected = Router::new()
         .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
         .route(
             "/authenticate",
             post(authenticate::login).delete(authenticate::logout),
@@ -60,6 +69,23 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/users/{user}/asps/{asp}",
             get(asps::get).delete(asps::delete),
+        )
+        .route("/filters", get(filters::list_all))
+        .route(
+            "/users/{user}/filters",
+            get(filters::list).post(filters::create),
+        )
+        .route(
+            "/users/{user}/filters/{filter}",
+            get(filters::get)
+                .put(filters::update)
+                .delete(filters::delete),
+        )
+        .route(
+            "/users/{user}/autoreply",
+            get(autoreply::get)
+                .put(autoreply::update)
+                .delete(autoreply::delete),
         )
         .route("/addresses", get(addresses::list_all))
         .route("/addresses/resolve/{address}", get(addresses::resolve))
@@ -103,6 +129,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
                 .delete(messages::delete),
         )
         .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}/submit",
+            post(messages_submit::submit),
+        )
+        .route(
             "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml",
             get(messages::source),
         )
@@ -111,6 +141,37 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(messages::attachment),
         )
         .route("/users/{user}/search", get(messages::search))
+        .route(
+            "/users/{user}/storage",
+            get(storage::list).post(storage::upload),
+        )
+        .route(
+            "/users/{user}/storage/{file}",
+            get(storage::download).delete(storage::delete),
+        )
+        .route(
+            "/domainaliases",
+            get(domainaliases::list).post(domainaliases::create),
+        )
+        .route(
+            "/domainaliases/resolve/{alias}",
+            get(domainaliases::resolve),
+        )
+        .route(
+            "/domainaliases/{alias}",
+            get(domainaliases::get).delete(domainaliases::delete),
+        )
+        .route(
+            "/domainaccess/{tag}/{action}",
+            get(domainaccess::list).post(domainaccess::add),
+        )
+        .route("/domainaccess/{domain}", delete(domainaccess::delete))
+        .route("/dkim", get(dkim::list).post(dkim::set))
+        .route("/dkim/resolve/{domain}", get(dkim::resolve))
+        .route("/dkim/{dkim}", get(dkim::get).delete(dkim::delete))
+        .route("/certs", get(certs::list).post(certs::set))
+        .route("/certs/resolve/{servername}", get(certs::resolve))
+        .route("/certs/{cert}", get(certs::get).delete(certs::delete))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(protected)

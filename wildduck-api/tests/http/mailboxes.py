@@ -30,9 +30,29 @@ expect("DELETE", f"/users/{alice}/mailboxes/{inbox}", 400, "DisallowedMailboxMet
 expect("DELETE", f"/users/{alice}/mailboxes/{drafts}", 400, "DisallowedMailboxMethod")
 expect("PUT", f"/users/{alice}/mailboxes/{inbox}", 400, "DisallowedMailboxMethod", body={"path": "Elsewhere"})
 
-# Settings we do not keep are refused, and nothing is made.
-expect("POST", f"/users/{alice}/mailboxes", 501, "NotImplemented", body={"path": "Hidden", "hidden": True})
-expect("GET", f"/users/{alice}/mailboxes/resolve?path=Hidden", 404, "NoSuchMailbox")
+# Encrypted mailboxes (issue 21) are refused, and nothing is made.
+expect("POST", f"/users/{alice}/mailboxes", 501, "NotImplemented", body={"path": "Sealed", "encryptMessages": True})
+expect("GET", f"/users/{alice}/mailboxes/resolve?path=Sealed", 404, "NoSuchMailbox")
+
+# `hidden` and `retention` are kept; hidden mailboxes leave the listing unless asked for.
+# As in WildDuck, a mailbox is made without its missing parents.
+hidden = expect("POST", f"/users/{alice}/mailboxes", 200, body={"path": "Archive/Old", "hidden": True, "retention": 86400000})["id"]
+shown = expect("GET", f"/users/{alice}/mailboxes/{hidden}", 200)
+assert shown["hidden"] is True and shown["retention"] == 86400000, shown
+expect("GET", f"/users/{alice}/mailboxes/resolve?path=Archive", 404, "NoSuchMailbox")
+paths = [m["path"] for m in expect("GET", f"/users/{alice}/mailboxes", 200)["results"]]
+assert "Archive/Old" not in paths, paths
+paths = [m["path"] for m in expect("GET", f"/users/{alice}/mailboxes?showHidden=true", 200)["results"]]
+assert "Archive/Old" in paths, paths
+expect("PUT", f"/users/{alice}/mailboxes/{hidden}", 200, body={"hidden": False, "retention": 0})
+shown = expect("GET", f"/users/{alice}/mailboxes/{hidden}", 200)
+assert shown["hidden"] is False and "retention" not in shown, shown
+for bad in [{"retention": -1}, {"retention": "soon"}, {"hidden": "maybe"}]:
+    expect("PUT", f"/users/{alice}/mailboxes/{hidden}", 400, "InputValidationError", body=bad)
+    expect("POST", f"/users/{alice}/mailboxes", 400, "InputValidationError", body={"path": "Bad", **bad})
+expect("GET", f"/users/{alice}/mailboxes/resolve?path=Bad", 404, "NoSuchMailbox")
+expect("PUT", f"/users/{alice}/mailboxes/{MISSING}", 404, body={"hidden": True})
+expect("DELETE", f"/users/{alice}/mailboxes/{hidden}", 200)
 
 # Create, rename (children follow), unsubscribe, delete.
 work = expect("POST", f"/users/{alice}/mailboxes", 200, body={"path": "/Work"})["id"]

@@ -240,7 +240,10 @@ expect("PUT", f"{msgs}/99999", 404, "MessageNotFound", body={"seen": True})
 expect("PUT", f"{msgs}", 400, "InputValidationError", body={"message": "1-3", "seen": True})
 expect("PUT", f"{msgs}", 400, "InputValidationError", body={"seen": True})
 expect("PUT", f"{msgs}/{target}", 404, "NoSuchMailbox", body={"moveTo": MISSING})
-expect("PUT", f"{msgs}/{target}", 501, "NotImplemented", body={"expires": "2030-01-01T00:00:00Z"})
+expect("PUT", f"{msgs}/{target}", 400, "InputValidationError", body={"expires": "someday"})
+assert expect("PUT", f"{msgs}/{target}", 200, body={"expires": "2030-01-01T00:00:00Z"})["updated"] == 1
+assert expect("PUT", f"{msgs}/{target}", 200, body={"expires": False})["updated"] == 1
+expect("PUT", f"{msgs}/99999", 404, "MessageNotFound", body={"expires": False})
 expect("DELETE", f"{msgs}/99999", 404, "MessageNotFound")
 expect("POST", msgs, 400, "EmptyMessage", raw=b"", headers={"Content-Type": "message/rfc822"})
 expect("POST", msgs, 400, "InputValidationError", body={"raw": "!!!"})
@@ -257,6 +260,30 @@ bobs_message = upload(bob, bobs_inbox, b"Subject: private\r\n\r\nsecret\r\n")["i
 expect("GET", f"/users/{alice}/mailboxes/{bobs_inbox}/messages/{bobs_message}", 404, "MessageNotFound")
 expect("PUT", f"{msgs}/{target}", 404, "NoSuchMailbox", body={"moveTo": bobs_inbox})
 
+# Submitting a stored draft queues it through the submission rule: the Sent copy replaces
+# the draft. Not a draft, another's From, an unknown message: refused, nothing queued.
+drafts = next(m["id"] for m in mailboxes if m["path"] == "Drafts")
+sent = next(m["id"] for m in mailboxes if m["path"] == "Sent Mail")
+draft = expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages", 200, body={
+    "draft": True, "from": {"address": "alice@example.com"}, "to": [{"address": "carol@example.net"}],
+    "bcc": [{"address": "dave@example.org"}], "subject": "Draft to send", "text": "Sent from a draft"})["message"]["id"]
+submitted = expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/{draft}/submit", 200, body={})
+assert submitted["message"]["mailbox"] == sent and re.fullmatch(r"[0-9a-f]{24}", submitted["queueId"]), submitted
+copy = expect("GET", f"/users/{alice}/mailboxes/{sent}/messages/{submitted['message']['id']}", 200)
+assert copy["subject"] == "Draft to send" and copy["seen"] and not copy["draft"], copy
+expect("GET", f"/users/{alice}/mailboxes/{drafts}/messages/{draft}", 404, "MessageNotFound")
+expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/{draft}/submit", 404, "MessageNotFound", body={})
+plain = upload(alice, drafts, b"From: alice@example.com\r\nTo: carol@example.net\r\nSubject: no draft\r\n\r\nx\r\n")["id"]
+expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/{plain}/submit", 400, "MessageNotDraft", body={})
+forged = upload(alice, drafts, b"From: bob@example.com\r\nTo: carol@example.net\r\nSubject: forged\r\n\r\nx\r\n",
+                draft=True)["id"]
+expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/{forged}/submit", 403, body={})
+expect("GET", f"/users/{alice}/mailboxes/{drafts}/messages/{forged}", 200)
+expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/{forged}/submit", 501, "NotImplemented",
+       body={"sendTime": "2999-01-01T00:00:00Z"})
+expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/abc/submit", 400, "InputValidationError", body={})
+assert len(expect("GET", f"/users/{alice}/mailboxes/{sent}/messages", 200)["results"]) == 1
+
 # A user token reaches its own messages only: every route with Bob's ids is refused.
 bob_msgs = f"/users/{bob}/mailboxes/{bobs_inbox}/messages"
 for method, path, body in [
@@ -269,6 +296,7 @@ for method, path, body in [
     ("GET", f"{bob_msgs}/{bobs_message}/message.eml", None),
     ("GET", f"{bob_msgs}/{bobs_message}/attachments/ATT00001", None),
     ("GET", f"/users/{bob}/search?query=secret", None),
+    ("POST", f"{bob_msgs}/{bobs_message}/submit", {}),
 ]:
     expect(method, path, 403, "MissingPrivileges", token=token, body=body)
 status, _, _ = fetch_bytes(f"{bob_msgs}/{bobs_message}/message.eml", token=token)

@@ -5,6 +5,7 @@ pub mod address;
 pub mod asp;
 pub mod deliver;
 pub mod export;
+pub mod filter;
 pub mod import;
 pub mod mailbox;
 pub mod maint;
@@ -36,6 +37,7 @@ impl Ctx {
         StoreConfig {
             max_message_size: self.config.store.max_message_size,
             limits: self.config.limits.to_store(),
+            delivery: self.config.lmtp.delivery_policy(),
         }
     }
 

@@ -54,6 +54,10 @@ pub async fn select(
     }
     let store = session.store().clone();
     let mailbox = store.get_mailbox(user, name).await?;
+    if mailbox.hidden {
+        // As WildDuck: a mailbox hidden through the API can not be opened over IMAP.
+        return Ok(Reply::No("[CANNOT] This mailbox is hidden".into()));
+    }
     let SelectView {
         snapshot,
         keywords,
@@ -246,7 +250,9 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
         return Ok(Reply::Ok(format!("{keyword} completed")));
     }
     let store = session.store().clone();
-    let mailboxes = store.list_mailboxes(user).await?;
+    // Hidden mailboxes (WildDuck's API setting) are left out of LIST and LSUB.
+    let mut mailboxes = store.list_mailboxes(user).await?;
+    mailboxes.retain(|m| !m.hidden);
     let patterns: Vec<String> = request
         .patterns
         .iter()
@@ -254,11 +260,19 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
         .map(|p| format!("{}{}", request.reference, p))
         .collect();
     let only_subscribed = request.lsub || request.select_subscribed;
+    // Names subscribed after their mailbox was deleted (RFC 3501 §6.3.6) are listed only
+    // where subscriptions are asked for.
+    let dangling = if only_subscribed {
+        store.subscriptions_without_mailbox(user).await?
+    } else {
+        Vec::new()
+    };
     let selected = |m: &Mailbox| {
         (!only_subscribed || m.subscribed)
             && (!request.select_special_use || m.special_use.is_some())
     };
-    let matched = |m: &Mailbox| patterns.iter().any(|p| matches_pattern(p, &m.path));
+    let matched_path = |path: &str| patterns.iter().any(|p| matches_pattern(p, path));
+    let matched = |m: &Mailbox| matched_path(&m.path);
     let childinfo = childinfo_item(request);
     for mailbox in &mailboxes {
         if !matched(mailbox) {
@@ -268,8 +282,10 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
         let descendants = || mailboxes.iter().filter(|m| m.path.starts_with(&prefix));
         // RECURSIVEMATCH (RFC 5258 §3.1): a parent that does not meet the selection is shown
         // for descendants that do and that the patterns do not show themselves.
-        let shown_for_descendants =
-            request.recursive_match && descendants().any(|d| selected(d) && !matched(d));
+        let dangling_below = || dangling.iter().filter(|name| name.starts_with(&prefix));
+        let shown_for_descendants = request.recursive_match
+            && (descendants().any(|d| selected(d) && !matched(d))
+                || dangling_below().any(|name| !matched_path(name)));
         if !selected(mailbox) && !shown_for_descendants {
             continue;
         }
@@ -289,7 +305,9 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
         }
         let name = wire_name(&mailbox.path, session.utf8);
         let extended_data = match &childinfo {
-            Some(item) if descendants().any(selected) => item.as_str(),
+            Some(item) if descendants().any(selected) || dangling_below().next().is_some() => {
+                item.as_str()
+            }
             _ => "",
         };
         session.conn.untagged(&format!(
@@ -301,10 +319,27 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
             session.conn.untagged(&line);
         }
     }
+    // A subscribed name without a mailbox: `\NonExistent` (RFC 5258 §3), which LSUB says as
+    // `\Noselect`.
+    let nonexistent = if request.lsub {
+        "\\Noselect"
+    } else {
+        "\\Subscribed \\NonExistent"
+    };
+    for name in dangling.iter().filter(|name| matched_path(name)) {
+        let name = wire_name(name, session.utf8);
+        session
+            .conn
+            .untagged(&format!("{keyword} ({nonexistent}) \"/\" {name}"));
+    }
     if request.lsub {
-        for parent in unsubscribed_parents(&mailboxes, |path| {
-            patterns.iter().any(|p| matches_pattern(p, path))
-        }) {
+        let subscribed: BTreeSet<&str> = mailboxes
+            .iter()
+            .filter(|m| m.subscribed)
+            .map(|m| m.path.as_str())
+            .chain(dangling.iter().map(String::as_str))
+            .collect();
+        for parent in unsubscribed_parents(&subscribed, matched_path) {
             let name = wire_name(&parent, session.utf8);
             session
                 .conn
@@ -317,14 +352,12 @@ pub async fn list(session: &mut Session, request: &ListRequest) -> Outcome {
 /// RFC 3501 §6.3.9: a subscribed mailbox the patterns do not match (`%` stops at a level) is
 /// shown through its nearest matching parent, as `\Noselect` when that parent is not itself
 /// subscribed (or does not exist).
-fn unsubscribed_parents(mailboxes: &[Mailbox], matched: impl Fn(&str) -> bool) -> BTreeSet<String> {
-    let subscribed: BTreeSet<&str> = mailboxes
-        .iter()
-        .filter(|m| m.subscribed)
-        .map(|m| m.path.as_str())
-        .collect();
+fn unsubscribed_parents(
+    subscribed: &BTreeSet<&str>,
+    matched: impl Fn(&str) -> bool,
+) -> BTreeSet<String> {
     let mut parents = BTreeSet::new();
-    for path in &subscribed {
+    for path in subscribed {
         if matched(path) {
             continue;
         }
@@ -438,6 +471,8 @@ mod tests {
             uidnext: 1,
             highest_modseq: 0,
             subscribed,
+            hidden: false,
+            retention: None,
         };
         let mailboxes = [
             mailbox("box", false),
@@ -448,8 +483,13 @@ mod tests {
             mailbox("box/test4", true),
             mailbox("box/test4/deep", true),
         ];
+        let subscribed: BTreeSet<&str> = mailboxes
+            .iter()
+            .filter(|m| m.subscribed)
+            .map(|m| m.path.as_str())
+            .collect();
         let parents = |pattern: &str| {
-            unsubscribed_parents(&mailboxes, |path| matches_pattern(pattern, path))
+            unsubscribed_parents(&subscribed, |path| matches_pattern(pattern, path))
                 .into_iter()
                 .collect::<Vec<_>>()
         };

@@ -344,3 +344,50 @@ async fn lsub_shows_unsubscribed_parents_as_noselect() {
     assert!(!top.contains("box/"), "{top}");
     server.stop().await;
 }
+
+/// A mailbox hidden through the API (WildDuck's `hidden`) is left out of LIST and LSUB and
+/// can not be opened, as in WildDuck; showing it again brings it back.
+#[tokio::test]
+async fn hidden_mailboxes_are_not_listed_or_opened() {
+    let server = TestServer::start().await;
+    let user = server.store.find_user(USER).await.unwrap();
+    let hidden = wildduck_store::MailboxSettings {
+        hidden: true,
+        retention: None,
+    };
+    let mailbox = server
+        .store
+        .create_mailbox_with_settings(user.id, "Quiet", hidden)
+        .await
+        .unwrap();
+    let mut c = server.login().await;
+    let list = c.exchange("h1 LIST \"\" \"*\"\r\n").await;
+    assert!(!list.contains("Quiet"), "{list}");
+    assert_eq!(list.lines().count(), 6, "{list}");
+    let lsub = c.exchange("h2 LSUB \"\" \"*\"\r\n").await;
+    assert!(!lsub.contains("Quiet"), "{lsub}");
+    assert_eq!(
+        c.exchange("h3 SELECT Quiet\r\n").await,
+        "h3 NO [CANNOT] This mailbox is hidden\r\n"
+    );
+    assert_eq!(
+        c.exchange("h4 EXAMINE Quiet\r\n").await,
+        "h4 NO [CANNOT] This mailbox is hidden\r\n"
+    );
+    let shown = wildduck_store::MailboxSettingsUpdate {
+        hidden: Some(false),
+        retention: None,
+    };
+    server
+        .store
+        .update_mailbox_settings(mailbox.id, shown)
+        .await
+        .unwrap();
+    let list = c.exchange("h5 LIST \"\" Quiet\r\n").await;
+    assert_eq!(
+        list,
+        "* LIST (\\HasNoChildren) \"/\" Quiet\r\nh5 OK LIST completed\r\n"
+    );
+    assert!(c.exchange("h6 SELECT Quiet\r\n").await.contains("h6 OK"));
+    server.stop().await;
+}

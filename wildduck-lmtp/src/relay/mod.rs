@@ -144,14 +144,30 @@ pub async fn run(
 /// Sends one claimed entry to its pending recipients and records what the relay said.
 async fn attempt(store: Store, smarthost: Smarthost, policy: RetryPolicy, claimed: Claimed) {
     let entry = &claimed.entry;
+    let raw = match signed(&store, &entry.sender, &entry.raw).await {
+        Ok(raw) => raw,
+        // Not sent unsigned: the lease runs out and the entry is tried again.
+        Err(error) => {
+            tracing::warn!(entry = %entry.id, %error, "outbound: the DKIM key could not be read");
+            return;
+        }
+    };
     let envelope = Envelope {
         sender: &entry.sender,
         recipients: entry.pending().map(|r| r.address.as_str()).collect(),
-        raw: &entry.raw,
+        raw: &raw,
     };
     let replies = client::send(&smarthost, &envelope).await;
     let id = entry.id;
-    match store.record_attempt(claimed, &replies, &policy).await {
+    let recorded = store.record_attempt(claimed, &replies, &policy).await;
+    let result = match &recorded {
+        Ok(AttemptOutcome::Finished { .. }) => "settled",
+        Ok(AttemptOutcome::Retrying { .. }) => "deferred",
+        Ok(AttemptOutcome::LeaseLost) => "lease_lost",
+        Err(_) => "unrecorded",
+    };
+    metrics::counter!("wildduck_outbound_attempts_total", "result" => result).increment(1);
+    match recorded {
         Ok(AttemptOutcome::Finished { failed }) => {
             tracing::info!(entry = %id, failed, "outbound entry settled");
         }
@@ -164,4 +180,19 @@ async fn attempt(store: Store, smarthost: Smarthost, policy: RetryPolicy, claime
         // The lease runs out and the entry is tried again: the relay's answer is not kept.
         Err(error) => tracing::warn!(entry = %id, %error, "outbound attempt not recorded"),
     }
+}
+
+/// The message with a `DKIM-Signature` of the envelope sender's domain in front, when that
+/// domain has a DKIM key (`/dkim`); else as it is. The submission listener has checked that
+/// the envelope sender and the From addresses are the user's.
+async fn signed(store: &Store, sender: &str, raw: &[u8]) -> wildduck_store::Result<Vec<u8>> {
+    let Some(signer) = store.dkim_signer(sender).await? else {
+        return Ok(raw.to_vec());
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64);
+    let mut message = signer.signature_header(raw, now).into_bytes();
+    message.extend_from_slice(raw);
+    Ok(message)
 }

@@ -18,7 +18,7 @@ use wildduck_store::Store;
 
 pub use config::Config;
 
-use crate::wire::{Reply, Wire};
+use crate::wire::Wire;
 use session::Session;
 
 /// What every submission session of one listener shares.
@@ -59,6 +59,8 @@ impl Shared {
 }
 
 impl Service for Shared {
+    const PROTOCOL: &'static str = "submission";
+
     async fn serve(self: Arc<Self>, client: Client, shutdown: Shutdown) {
         let peer = client.peer;
         let wire = self.wire(client.stream);
@@ -70,13 +72,7 @@ impl Service for Shared {
 
     async fn refuse(self: Arc<Self>, client: Client) {
         let peer = client.peer;
-        let mut wire = self.wire(client.stream);
-        wire.reply(&Reply::new(
-            421,
-            "4.3.2",
-            "Too many connections, try again later",
-        ));
-        if let Err(error) = wire.close().await {
+        if let Err(error) = self.wire(client.stream).turn_away().await {
             tracing::debug!(%error, %peer, "submission refusal not delivered");
         }
     }

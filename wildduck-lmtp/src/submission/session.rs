@@ -430,6 +430,8 @@ impl Commands for Session {
                 }
             }
         };
+        metrics::counter!("wildduck_submission_messages_total", "result" => reply.outcome())
+            .increment(1);
         self.wire().reply(&reply);
     }
 

@@ -128,6 +128,26 @@ impl Command {
         }
     }
 
+    /// The command's name, as metrics label it.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Command::Capa => "CAPA",
+            Command::Stls => "STLS",
+            Command::User(_) => "USER",
+            Command::Pass(_) => "PASS",
+            Command::Auth { .. } => "AUTH",
+            Command::Stat => "STAT",
+            Command::List(_) => "LIST",
+            Command::Uidl(_) => "UIDL",
+            Command::Retr(_) => "RETR",
+            Command::Top(..) => "TOP",
+            Command::Dele(_) => "DELE",
+            Command::Rset => "RSET",
+            Command::Noop => "NOOP",
+            Command::Quit => "QUIT",
+        }
+    }
+
     pub(crate) fn phase(&self) -> Phase {
         match self {
             Command::Capa | Command::Noop | Command::Quit => Phase::Any,

@@ -18,6 +18,7 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use crate::error::{Defect, Error, Result};
+use crate::filters::{Autoreply, Filter};
 use crate::model::*;
 use crate::outbound::OutboundEntry;
 use crate::profiles::{AddressDetails, ForwardedAddress, TempPassword, UserProfile};
@@ -146,6 +147,7 @@ pub struct NewMailbox {
     pub path: String,
     pub special_use: Option<SpecialUse>,
     pub subscribed: bool,
+    pub settings: MailboxSettings,
 }
 
 /// Which user fields `update_user` changes.
@@ -305,10 +307,165 @@ pub trait Profiles: Send + Sync {
     async fn recount_storage(&self, user: UserId) -> Result<(u64, u64)>;
 }
 
+/// Mailbox settings and message expiry. The rules (when a message expires, how the sweep
+/// removes it) are the store's (`crate::retention`); an engine keeps the fields.
+#[async_trait]
+pub trait Expiry: Send + Sync {
+    /// `MailboxError::NotFound` for a missing mailbox.
+    async fn update_mailbox_settings(
+        &self,
+        mailbox: MailboxId,
+        update: MailboxSettingsUpdate,
+    ) -> Result<()>;
+    /// Sets (`None`: clears) the expiry of the messages of `uids` that exist; how many.
+    async fn set_expiry(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        expires: Option<Timestamp>,
+    ) -> Result<usize>;
+    /// Up to `limit` messages whose expiry is at or before `now`, oldest expiry first.
+    async fn expired(&self, now: Timestamp, limit: usize) -> Result<Vec<(MailboxId, Uid)>>;
+}
+
+/// Users' stored files (`crate::files`): a record per file and its content as one blob of
+/// the shared, refcounted blob store, so `verify` and `gc` count files as references too.
+#[async_trait]
+pub trait FileStorage: Send + Sync {
+    /// Inserts the record and references (storing when new) its blob, in one unit on
+    /// engines with transactions; `UserError::NotFound` for a missing user.
+    async fn insert_file(&self, file: StoredFile, blob: BlobData) -> Result<()>;
+    /// The user's files by filename, then id.
+    async fn list_files(&self, user: UserId) -> Result<Vec<StoredFile>>;
+    /// The file and its blob (`codec`, stored bytes); None when the user has no such file.
+    async fn load_file(
+        &self,
+        user: UserId,
+        file: FileId,
+    ) -> Result<Option<(StoredFile, u8, Vec<u8>)>>;
+    /// Removes the file and releases its blob; false when the user has no such file.
+    async fn delete_file(&self, user: UserId, file: FileId) -> Result<bool>;
+}
+
+/// The delivery rules a user sets: filters and the autoreply, and the per-sender record of
+/// autoreplies sent. The rules themselves are the store's (`crate::filters`); an engine keeps
+/// the records.
+#[async_trait]
+pub trait DeliveryRules: Send + Sync {
+    /// Inserts a filter unless the user has `limit` already (`RuleError::TooManyFilters`), in
+    /// one unit on engines with transactions; `UserError::NotFound` for a missing user.
+    async fn create_filter(&self, filter: Filter, limit: usize) -> Result<()>;
+    /// The filters of `user` (of every user for `None`), oldest first.
+    async fn list_filters(&self, user: Option<UserId>) -> Result<Vec<Filter>>;
+    /// Replaces the filter with the same id and user; `RuleError::FilterNotFound` when none.
+    async fn replace_filter(&self, filter: Filter) -> Result<()>;
+    /// `RuleError::FilterNotFound` when the user has no such filter.
+    async fn delete_filter(&self, user: UserId, filter: FilterId) -> Result<()>;
+    async fn autoreply(&self, user: UserId) -> Result<Option<Autoreply>>;
+    /// Inserts or replaces the user's autoreply.
+    async fn set_autoreply(&self, autoreply: Autoreply) -> Result<()>;
+    /// Removes the user's autoreply and its per-sender record; none is no error.
+    async fn delete_autoreply(&self, user: UserId) -> Result<()>;
+    /// Records that `user` answers `sender` at `now`, unless it did at or after `since`:
+    /// `true` when the reply is to be sent. One atomic check-and-set.
+    async fn claim_autoreply(
+        &self,
+        user: UserId,
+        sender: &str,
+        now: Timestamp,
+        since: Timestamp,
+    ) -> Result<bool>;
+}
+
+/// Subscriptions that outlived their mailbox: RFC 3501 §6.3.6 keeps a name subscribed when
+/// its mailbox is deleted. An existing mailbox's subscription is its own `subscribed` flag;
+/// these records are for the other names. The rules are the store's (`crate::subscriptions`).
+#[async_trait]
+pub trait Subscriptions: Send + Sync {
+    /// The user's recorded names, in name order (some may have a mailbox again).
+    async fn dangling_subscriptions(&self, user: UserId) -> Result<Vec<String>>;
+    /// Records (`true`) or forgets (`false`) the user's subscription to `path`; whether a
+    /// record was there before.
+    async fn set_dangling_subscription(
+        &self,
+        user: UserId,
+        path: &str,
+        subscribed: bool,
+    ) -> Result<bool>;
+}
+
+/// The tables of operator records in [`Registry`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegistryKind {
+    /// Keyed by the alias domain.
+    DomainAlias,
+    /// Keyed by tag and domain (`crate::domains::access_key`).
+    DomainAccess,
+    /// Keyed by the signing domain.
+    Dkim,
+    /// Keyed by the certificate's server name.
+    Cert,
+}
+
+impl RegistryKind {
+    /// The stored name of the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            RegistryKind::DomainAlias => "domainalias",
+            RegistryKind::DomainAccess => "domainaccess",
+            RegistryKind::Dkim => "dkim",
+            RegistryKind::Cert => "cert",
+        }
+    }
+}
+
+/// One operator record: its id, the key unique within its kind, and the fields the store's
+/// rule module for that kind keeps (serialized JSON; the engine does not look inside).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryEntry {
+    pub id: RecordId,
+    pub key: String,
+    pub body: String,
+}
+
+/// Operator records of the install: domain aliases, domain access lists, DKIM keys, TLS
+/// certificates. Few, written by operators, read by key at delivery, login and signing. The
+/// rules (normalization, validation, key derivation) are the store's (`crate::domains`,
+/// `crate::dkim`, `crate::certs`); an engine keeps the entries unique by (kind, key).
+#[async_trait]
+pub trait Registry: Send + Sync {
+    /// Inserts `entry`; `false` (and nothing stored) when its key is taken.
+    async fn insert_entry(&self, kind: RegistryKind, entry: RegistryEntry) -> Result<bool>;
+    /// Inserts `entry`, or replaces the body of the entry with its key, which keeps its id.
+    /// Returns the stored entry's id and whether it was new.
+    async fn upsert_entry(
+        &self,
+        kind: RegistryKind,
+        entry: RegistryEntry,
+    ) -> Result<(RecordId, bool)>;
+    async fn entry_by_key(&self, kind: RegistryKind, key: &str) -> Result<Option<RegistryEntry>>;
+    async fn entry_by_id(&self, kind: RegistryKind, id: RecordId) -> Result<Option<RegistryEntry>>;
+    /// Every entry of the kind, sorted by key.
+    async fn list_entries(&self, kind: RegistryKind) -> Result<Vec<RegistryEntry>>;
+    /// `false` when there was no such entry.
+    async fn delete_entry(&self, kind: RegistryKind, id: RecordId) -> Result<bool>;
+}
+
 /// The domain operations every storage engine provides. Object-safe; held as
 /// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
 #[async_trait]
-pub trait Backend: RecordCopy + AppPasswords + Profiles + Send + Sync {
+pub trait Backend:
+    RecordCopy
+    + AppPasswords
+    + Expiry
+    + FileStorage
+    + DeliveryRules
+    + Subscriptions
+    + Registry
+    + Profiles
+    + Send
+    + Sync
+{
     // ---- users ----
 
     /// Inserts the user, their first mailboxes and optional address in one unit.

@@ -20,14 +20,20 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::*;
 use crate::error::{
-    AddressError, AspError, Defect, Error, MailboxError, MessageError, StorageError,
+    AddressError, AspError, Defect, Error, MailboxError, MessageError, RuleError, StorageError,
     StorageErrorKind, UserError,
 };
+use crate::retention;
 
 mod asps;
+mod expiry;
+mod files;
 mod outbound;
 mod profiles;
+mod registry;
+mod rules;
 mod search;
+mod subscriptions;
 mod transfer;
 
 const SCHEMA: &str = r#"
@@ -193,7 +199,61 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX asps_user ON asps(user, selector);",
     // 5: the recent marker, the highest UID a session has taken as \Recent (RFC 3501 §2.3.2).
     "ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
-    // 6: what an account keeps beside login and mail (`crate::profiles`): the user's profile
+    // 6: mailbox `hidden` and `retention` (ms), a message's expiry (seconds; set on arrival
+    // in a mailbox with retention, or by the API), and the users' stored files (one blob each).
+    "ALTER TABLE mailboxes ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE mailboxes ADD COLUMN retention INTEGER;
+     ALTER TABLE messages ADD COLUMN expires INTEGER;
+     CREATE INDEX messages_expires ON messages(expires) WHERE expires IS NOT NULL;
+     CREATE TABLE stored_files (
+         id BLOB PRIMARY KEY,
+         user BLOB NOT NULL,
+         filename TEXT NOT NULL,
+         content_type TEXT NOT NULL,
+         cid TEXT,
+         size INTEGER NOT NULL,
+         md5 TEXT NOT NULL,
+         created INTEGER NOT NULL,
+         hash BLOB NOT NULL
+     );
+     CREATE INDEX stored_files_user ON stored_files(user, filename);
+     CREATE INDEX stored_files_hash ON stored_files(hash);",
+    // 7: users' delivery filters and autoreplies, each record as JSON, and the
+    // per-sender record of autoreplies sent.
+    "CREATE TABLE filters (
+         id BLOB PRIMARY KEY,
+         user BLOB NOT NULL,
+         filter TEXT NOT NULL
+     );
+     CREATE INDEX filters_user ON filters(user, id);
+     CREATE TABLE autoreplies (
+         user BLOB PRIMARY KEY,
+         autoreply TEXT NOT NULL
+     );
+     CREATE TABLE autoreplies_sent (
+         user BLOB NOT NULL,
+         sender TEXT NOT NULL,
+         sent INTEGER NOT NULL,
+         PRIMARY KEY (user, sender)
+     );",
+    // 8: subscriptions that outlived their mailbox (`Subscriptions`), gone with their user.
+    "CREATE TABLE dangling_subscriptions (
+         user BLOB NOT NULL,
+         path TEXT NOT NULL,
+         PRIMARY KEY (user, path)
+     ) WITHOUT ROWID;
+     CREATE TRIGGER dangling_subscriptions_of_deleted_user AFTER DELETE ON users
+     BEGIN DELETE FROM dangling_subscriptions WHERE user = OLD.id; END;",
+    // 9: operator records (domain aliases, domain access, DKIM keys, certificates), unique
+    // by (kind, key); see `Registry`.
+    "CREATE TABLE registry (
+         id BLOB PRIMARY KEY,
+         kind TEXT NOT NULL,
+         key TEXT NOT NULL,
+         body TEXT NOT NULL,
+         UNIQUE (kind, key)
+     );",
+    // 10: what an account keeps beside login and mail (`crate::profiles`): the user's profile
     // and temporary password, the details of an address (both go with their row, by
     // trigger), and forwarded addresses, whose addrview no user's address may also have.
     "CREATE TABLE user_profiles (
@@ -281,6 +341,7 @@ fail_from!(
     StorageError,
     UserError,
     AspError,
+    RuleError,
     AddressError,
     MailboxError,
     MessageError
@@ -740,8 +801,8 @@ fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
     })
 }
 
-const MAILBOX_COLUMNS: &str =
-    "id, user, path, special_use, uidvalidity, uidnext, highest_modseq, subscribed";
+const MAILBOX_COLUMNS: &str = "id, user, path, special_use, uidvalidity, uidnext, highest_modseq, \
+     subscribed, hidden, retention";
 
 fn mailbox_from_row(row: &Row) -> rusqlite::Result<Mailbox> {
     let special_use: Option<String> = row.get(3)?;
@@ -754,6 +815,8 @@ fn mailbox_from_row(row: &Row) -> rusqlite::Result<Mailbox> {
         uidnext: row.get::<_, i64>(5)? as u32,
         highest_modseq: row.get::<_, i64>(6)? as u64,
         subscribed: row.get(7)?,
+        hidden: row.get(8)?,
+        retention: row.get::<_, Option<i64>>(9)?.map(|ms| ms as u64),
     })
 }
 
@@ -833,10 +896,13 @@ fn insert_mailbox(tx: &Connection, user: UserId, new: &NewMailbox) -> TxResult<M
         uidnext: 1,
         highest_modseq: 0,
         subscribed: new.subscribed,
+        hidden: new.settings.hidden,
+        retention: new.settings.retention,
     };
     tx.execute(
         "INSERT INTO mailboxes (id, user, path, special_use, uidvalidity, uidnext,
-             highest_modseq, subscribed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             highest_modseq, subscribed, hidden, retention)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             id_bytes(mailbox.id.0),
             id_bytes(user.0),
@@ -845,7 +911,9 @@ fn insert_mailbox(tx: &Connection, user: UserId, new: &NewMailbox) -> TxResult<M
             mailbox.uidvalidity,
             mailbox.uidnext,
             mailbox.highest_modseq as i64,
-            mailbox.subscribed
+            mailbox.subscribed,
+            mailbox.hidden,
+            mailbox.retention.map(|ms| ms as i64)
         ],
     )?;
     Ok(mailbox)
@@ -877,6 +945,7 @@ fn create_missing(
                     path: path.clone(),
                     special_use: None,
                     subscribed,
+                    settings: MailboxSettings::default(),
                 },
             )?;
         }
@@ -951,9 +1020,9 @@ fn append_message(
     tx.prepare_cached(
         "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen, deleted,
                  idate, hdate, size, msgid, subject, envelope, bodystructure, layout,
-                 search_headers, search_body)
+                 search_headers, search_body, expires)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18)",
+                 ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         key,
@@ -973,7 +1042,8 @@ fn append_message(
         to_json(&message.body_structure)?,
         message.content.layout,
         message.search_headers,
-        message.search_body
+        message.search_body,
+        retention::expiry(&target, now())
     ])?;
     set_mailbox_counters(tx, mailbox, uid + 1, modseq)?;
     add_storage(tx, target.user, message.size as i64)?;
@@ -1288,6 +1358,7 @@ impl Backend for SqliteBackend {
             }
             tx.execute("DELETE FROM addresses WHERE user = ?1", [id_bytes(user.0)])?;
             tx.execute("DELETE FROM asps WHERE user = ?1", [id_bytes(user.0)])?;
+            rules::delete_user_rules(tx, user)?;
             tx.execute("DELETE FROM users WHERE id = ?1", [id_bytes(user.0)])?;
             Ok(wakes)
         })
@@ -1624,6 +1695,7 @@ impl Backend for SqliteBackend {
                 return Err(Error::from(Defect::Exhausted("UID space of mailbox")).into());
             }
             let modseq = to.highest_modseq + 1;
+            let expires = retention::expiry(&to, now());
             let mut uidnext = to.uidnext;
             let mut pairs = Vec::with_capacity(picked.len());
             for (id, uid, _) in &picked {
@@ -1635,10 +1707,10 @@ impl Backend for SqliteBackend {
                         tx.prepare_cached(
                             "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen,
                                  deleted, idate, hdate, size, msgid, subject, envelope,
-                                 bodystructure, layout, search_headers, search_body)
+                                 bodystructure, layout, search_headers, search_body, expires)
                              SELECT ?2, ?3, ?4, ?5, ?6, flags, seen, deleted, idate, hdate, size,
                                  msgid, subject, envelope, bodystructure, layout, search_headers,
-                                 search_body
+                                 search_body, ?7
                              FROM messages WHERE id = ?1",
                         )?
                         .execute(params![
@@ -1647,7 +1719,8 @@ impl Backend for SqliteBackend {
                             id_bytes(target.0),
                             id_bytes(to.user.0),
                             new_uid,
-                            modseq as i64
+                            modseq as i64,
+                            expires
                         ])?;
                         tx.prepare_cached(
                             "INSERT INTO message_blobs (message, seq, hash)
@@ -1664,7 +1737,8 @@ impl Backend for SqliteBackend {
                     }
                     Transfer::Move => {
                         tx.prepare_cached(
-                            "UPDATE messages SET mailbox = ?2, user = ?3, uid = ?4, modseq = ?5
+                            "UPDATE messages SET mailbox = ?2, user = ?3, uid = ?4, modseq = ?5,
+                                 expires = ?6
                              WHERE id = ?1",
                         )?
                         .execute(params![
@@ -1672,7 +1746,8 @@ impl Backend for SqliteBackend {
                             id_bytes(target.0),
                             id_bytes(to.user.0),
                             new_uid,
-                            modseq as i64
+                            modseq as i64,
+                            expires
                         ])?;
                     }
                 }
@@ -2113,6 +2188,7 @@ impl Backend for SqliteBackend {
             let mut stmt = tx.prepare(
                 "SELECT b.hash, b.refcount,
                      (SELECT count(*) FROM message_blobs m WHERE m.hash = b.hash)
+                     + (SELECT count(*) FROM stored_files f WHERE f.hash = b.hash)
                  FROM blobs b",
             )?;
             let refs = stmt
@@ -2208,7 +2284,8 @@ impl Backend for SqliteBackend {
             let removed = tx.execute(
                 "DELETE FROM blobs WHERE refcount <= 0 AND unreferenced_since IS NOT NULL
                      AND unreferenced_since <= ?1
-                     AND NOT EXISTS (SELECT 1 FROM message_blobs m WHERE m.hash = blobs.hash)",
+                     AND NOT EXISTS (SELECT 1 FROM message_blobs m WHERE m.hash = blobs.hash)
+                     AND NOT EXISTS (SELECT 1 FROM stored_files f WHERE f.hash = blobs.hash)",
                 [cutoff],
             )?;
             Ok(removed as u64)
@@ -2371,7 +2448,7 @@ mod tests {
             SearchKey::Flag(Flag::Seen, false),
             SearchKey::Not(Box::new(SearchKey::Smaller(100))),
             SearchKey::Or(
-                Box::new(SearchKey::HeaderDateSince(5)),
+                Box::new(SearchKey::InternalSince(5)),
                 Box::new(SearchKey::Uids(UidSet::from_ranges([(1, 2), (7, 9)]))),
             ),
         ]);
@@ -2502,8 +2579,16 @@ mod tests {
             )
             .unwrap()
         };
-        // Back to a store as the version before schema versioning left it, then as steps
-        // 1, 2, 3, 4 and 5 left it.
+        // Back to a store as the version before schema versioning left it, then as each
+        // step left it: every rollback undoes the newest step first.
+        let before_rules =
+            "DROP TABLE filters; DROP TABLE autoreplies; DROP TABLE autoreplies_sent;";
+        let before_settings =
+            "DROP INDEX messages_expires; ALTER TABLE messages DROP COLUMN expires;
+            ALTER TABLE mailboxes DROP COLUMN hidden; ALTER TABLE mailboxes DROP COLUMN retention;
+            DROP TABLE stored_files;";
+        let before_subscriptions = "DROP TRIGGER dangling_subscriptions_of_deleted_user;
+            DROP TABLE dangling_subscriptions;";
         let before_profiles =
             "DROP TRIGGER users_profile_gone; DROP TRIGGER addresses_details_gone;
             DROP TABLE user_profiles; DROP TABLE address_details; DROP TABLE forwarded_addresses;";
@@ -2527,6 +2612,14 @@ mod tests {
         .chain(["PRAGMA user_version = 4;".to_string()])
         .map(|older| format!("{before_recent} {older}"))
         .chain(["PRAGMA user_version = 5;".to_string()])
+        .map(|older| format!("{before_settings} {older}"))
+        .chain(["PRAGMA user_version = 6;".to_string()])
+        .map(|older| format!("{before_rules} {older}"))
+        .chain(["PRAGMA user_version = 7;".to_string()])
+        .map(|older| format!("{before_subscriptions} {older}"))
+        .chain(["PRAGMA user_version = 8;".to_string()])
+        .map(|older| format!("DROP TABLE registry; {older}"))
+        .chain(["PRAGMA user_version = 9;".to_string()])
         {
             let older = format!("{before_profiles} {older}");
             let db = raw(dir.path());

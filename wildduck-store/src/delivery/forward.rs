@@ -1,6 +1,8 @@
-//! The forwarding rule: a delivered message goes on to the recipient's forwarding targets —
-//! a user's `targets` (the user keeps their copy too) or a forwarded address's (which keeps
-//! none) — through the durable outbound queue.
+//! The forwarding rule: a delivered message goes on to forwarding targets — a user's
+//! `targets` and their filters' (queued by `filters` in the unit of the user's stored copy,
+//! so a retried delivery forwards nothing twice) or a forwarded address's (which keeps no
+//! copy; queued at once) — through the durable outbound queue. One target type
+//! (`profiles::ForwardTarget`) and one entry builder serve all three.
 //!
 //! - The forwarded bytes are the message with this hop's `Delivered-To` prepended (the rest
 //!   byte-exact), so the next hop can see where it has been.
@@ -18,8 +20,8 @@
 use super::{Delivered, Delivery, Recipient};
 use crate::error::Result;
 use crate::mime::header::HeaderFields;
-use crate::model::{RecordId, User, UserId};
-use crate::outbound::{Envelope, entries_by_domain};
+use crate::model::{RecordId, UserId};
+use crate::outbound::{Envelope, OutboundEntry, entries_by_domain};
 use crate::profiles::{ForwardTarget, ForwardedAddress};
 use crate::store::Store;
 
@@ -28,66 +30,57 @@ use crate::store::Store;
 const MAX_RECEIVED_HOPS: usize = 30;
 
 impl Store {
-    /// Forwards a message delivered to `user` to the user's targets, if any.
-    pub(super) async fn forward_for_user(
-        &self,
-        delivery: &Delivery<'_>,
-        recipient: &Recipient,
-        user: &User,
-    ) -> Result<()> {
-        let targets = self.backend().user_profile(user.id).await?.targets;
-        self.forward(delivery, recipient, Some(user.id), &targets)
-            .await
-    }
-
-    /// Forwards a message for a forwarded address to its targets.
+    /// Forwards a message for a forwarded address to its targets, at once.
     pub(super) async fn forward_for_address(
         &self,
         delivery: &Delivery<'_>,
         recipient: &Recipient,
         forwarded: &ForwardedAddress,
     ) -> Result<Delivered> {
-        self.forward(delivery, recipient, None, &forwarded.targets)
-            .await?;
+        let entries = forward_entries(delivery, recipient, None, &forwarded.targets)?;
+        if !entries.is_empty() {
+            self.enqueue_outbound(entries).await?;
+        }
         Ok(Delivered::Forwarded)
     }
+}
 
-    async fn forward(
-        &self,
-        delivery: &Delivery<'_>,
-        recipient: &Recipient,
-        owner: Option<UserId>,
-        targets: &[ForwardTarget],
-    ) -> Result<()> {
-        if targets.is_empty() {
-            return Ok(());
-        }
-        if is_looping(delivery.raw, &recipient.address) {
-            tracing::warn!(recipient = %recipient.address, "forward skipped: message is looping");
-            return Ok(());
-        }
-        let mut addresses = Vec::new();
-        for target in targets {
-            match target {
-                ForwardTarget::Mail(address) => addresses.push(address.clone()),
-                ForwardTarget::Relay(_) | ForwardTarget::Http(_) => {
-                    tracing::warn!(recipient = %recipient.address, kind = ?target, "forward target kind not delivered yet")
-                }
+/// The queue entries that forward `delivery` (reached through `recipient`) to the e-mail
+/// `targets`, on behalf of `owner` (told of failures; `None` for a forwarded address): none
+/// for a looping message. Relay and HTTP targets are logged and skipped.
+pub(super) fn forward_entries(
+    delivery: &Delivery<'_>,
+    recipient: &Recipient,
+    owner: Option<UserId>,
+    targets: &[ForwardTarget],
+) -> Result<Vec<OutboundEntry>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    if is_looping(delivery.raw, &recipient.address) {
+        tracing::warn!(recipient = %recipient.address, "forward skipped: message is looping");
+        return Ok(Vec::new());
+    }
+    let mut addresses = Vec::new();
+    for target in targets {
+        match target {
+            ForwardTarget::Mail(address) => addresses.push(address.clone()),
+            ForwardTarget::Relay(_) | ForwardTarget::Http(_) => {
+                tracing::warn!(recipient = %recipient.address, kind = ?target, "forward target kind not delivered yet")
             }
         }
-        if addresses.is_empty() {
-            return Ok(());
-        }
-        let envelope = Envelope {
-            user: owner,
-            sender: delivery.return_path,
-            recipients: &addresses,
-        };
-        let message_id = message_id(delivery.raw);
-        let raw = with_delivered_to(delivery.raw, &recipient.address);
-        let entries = entries_by_domain(&envelope, &message_id, raw)?;
-        self.enqueue_outbound(entries).await
     }
+    if addresses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let envelope = Envelope {
+        user: owner,
+        sender: delivery.return_path,
+        recipients: &addresses,
+    };
+    let message_id = message_id(delivery.raw);
+    let raw = with_delivered_to(delivery.raw, &recipient.address);
+    entries_by_domain(&envelope, &message_id, raw)
 }
 
 /// `Delivered-To` (this hop) before the untouched bytes; the final hop adds `Return-Path`.

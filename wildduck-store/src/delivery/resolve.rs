@@ -6,9 +6,9 @@
 //!    lookup answers them and no two stored addresses can compete. Punycode domains
 //!    (`xn--…`) become Unicode on the way, so an internationalized address typed either way
 //!    finds the same record.
-//! 4. Domain aliases: the store keeps none yet. When it does, steps 1–3 and 5 repeat here
-//!    with the alias's target domain before giving up (WildDuck tries the alias domain after
-//!    the exact lookup and adds its wildcards after the domain's own).
+//! 4. Domain aliases (`crate::domains`): steps 1–3, then 5, repeat with the domain the
+//!    address's domain is an alias of (WildDuck tries the alias domain after the exact
+//!    lookup and its wildcards after the domain's own).
 //! 5. Wildcard addresses of the domain: `prefix*`, `*suffix`, then `*`. The longest fixed
 //!    part wins; at equal length a prefix beats a suffix (WildDuck's ranking).
 //! 6. Nothing: unknown recipient.
@@ -23,12 +23,18 @@ use crate::model::{Address, User};
 /// it reaches is disabled.
 pub(crate) async fn resolve(backend: &dyn Backend, input: &str) -> Result<(Address, User)> {
     let view = accounts::normalize_address(input)?.addrview;
-    let matched = match backend.address_by_view(&view).await? {
-        Some(address) => address,
-        None => best_wildcard(backend, &view)
-            .await?
-            .ok_or(AddressError::NotFound)?,
-    };
+    let aliased = crate::domains::aliased_view(backend, &view).await?;
+    let views = std::iter::once(&view).chain(aliased.as_ref());
+    let mut matched = None;
+    for exact in views.clone() {
+        matched = matched.or(backend.address_by_view(exact).await?);
+    }
+    for wildcard in views {
+        if matched.is_none() {
+            matched = best_wildcard(backend, wildcard).await?;
+        }
+    }
+    let matched = matched.ok_or(AddressError::NotFound)?;
     // An address whose user went away between the two reads is as unknown as none.
     let user = backend
         .user_by_id(matched.user)

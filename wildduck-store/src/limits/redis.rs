@@ -202,6 +202,29 @@ fn shared_key(key: &str) -> String {
 
 #[async_trait]
 impl Counters for RedisCounters {
+    async fn check(&self) -> Result<()> {
+        // As WildDuck's /health: a value written, read back and deleted, straight to Redis.
+        let key = shared_key(&format!("health:{:016x}", rand::random::<u64>()));
+        let written: u64 = rand::random::<u32>().into();
+        let (read,): (Option<u64>,) = redis::pipe()
+            .cmd("SET")
+            .arg(&key)
+            .arg(written)
+            .arg("PX")
+            .arg(10_000)
+            .ignore()
+            .get(&key)
+            .del(&key)
+            .ignore()
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(redis_error)?;
+        if read != Some(written) {
+            return Err(Defect::Bug("redis returned another value than the one written").into());
+        }
+        Ok(())
+    }
+
     async fn add(&self, key: &str, amount: u64, ttl: Duration) -> Result<u64> {
         // Redis counts in i64; more than that many bytes a day is not a real count.
         let increment = i64::try_from(amount).unwrap_or(i64::MAX);

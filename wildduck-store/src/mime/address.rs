@@ -209,6 +209,11 @@ fn domain(lexer: &mut Lexer<'_>) -> String {
     loop {
         match lexer.peek() {
             Some(b' ' | b'\t' | b'\r' | b'\n') => lexer.set_position(lexer.position() + 1),
+            // A comment where the domain has yet to come (`@ (c) domain.org`, `a.(c)b`) is
+            // skipped, as Dovecot does; one after it is the display name's (`a@b.c (Name)`).
+            Some(b'(') if out.is_empty() || out.ends_with(b".") => {
+                lexer.comment();
+            }
             Some(b'.') => {
                 lexer.eat(b'.');
                 out.push(b'.');

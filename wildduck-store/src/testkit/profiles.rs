@@ -186,7 +186,7 @@ pub async fn forwarded_addresses_and_forwarding(store: Store) {
         .await
         .unwrap();
     assert_eq!(results[0], Ok(Delivered::Forwarded));
-    assert!(matches!(results[1], Ok(Delivered::Stored(_))));
+    assert!(matches!(results[1], Ok(Delivered::Stored { .. })));
     assert_eq!(results[2], Ok(Delivered::Forwarded));
     let queued = store.list_outbound().await.unwrap();
     let mut sent: Vec<Queued> = queued
@@ -238,7 +238,7 @@ pub async fn forwarded_addresses_and_forwarding(store: Store) {
         })
         .await
         .unwrap();
-    assert!(matches!(again[0], Ok(Delivered::Stored(_))));
+    assert!(matches!(again[0], Ok(Delivered::Stored { .. })));
     assert_eq!(store.list_outbound().await.unwrap().len(), queued.len());
     assert_eq!(store.snapshot(inbox.id).await.unwrap().uids.len(), 2);
 

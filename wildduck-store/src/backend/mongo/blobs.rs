@@ -269,15 +269,21 @@ impl MongoBackend {
             if claimed.matched_count == 0 {
                 continue;
             }
-            // A refcount that says 0 while a message still uses the blob is drift for
+            // A refcount that says 0 while a message or file still uses the blob is drift for
             // `verify`; never delete bytes in use.
-            if self
+            let in_use = self
                 .messages
                 .find_one(doc! {"blobs": &hash})
                 .await
                 .map_err(db_error)?
                 .is_some()
-            {
+                || self
+                    .stored_files
+                    .find_one(doc! {"blob": &hash})
+                    .await
+                    .map_err(db_error)?
+                    .is_some();
+            if in_use {
                 self.blobs
                     .update_one(doc! {"_id": &hash}, doc! {"$set": {"gc": Bson::Null}})
                     .await

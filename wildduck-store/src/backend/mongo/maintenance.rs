@@ -136,6 +136,17 @@ impl MongoBackend {
             }
         }
 
+        // Stored files hold one reference each.
+        let files: Vec<Document> = self
+            .stored_files
+            .find(doc! {})
+            .projection(doc! {"blob": 1})
+            .all()
+            .await?;
+        for file in &files {
+            let hash = file.get_str("blob").map_err(field_error)?;
+            *references.entry(hash.to_string()).or_default() += 1;
+        }
         // Blob refcounts = number of references.
         let blobs: Vec<Document> = self
             .blobs

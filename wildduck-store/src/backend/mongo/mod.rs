@@ -13,6 +13,11 @@
 //! | `blob_chunks` | `_id` = `<hash>:<n>`, `h` | `h` hashed |
 //! | `counters` | `_id` = name (UIDVALIDITY, dedup hits) | unsharded |
 //! | `asps` | `(user, selector)` | `user` |
+//! | `stored_files` | `(user, filename)`, `blob` | `user` |
+//! | `filters`, `autoreplies` | `user` (the record as JSON in `record`) | `user` |
+//! | `autoreplies_sent` | `_id` = `<user>:<sender>` | `_id` hashed |
+//! | `dangling_subscriptions` | `_id` = `<user>/<path>`, `user` | `user` |
+//! | `registry` | unique `(kind, key)` | unsharded |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -39,11 +44,16 @@
 
 mod asps;
 mod blobs;
+mod expiry;
+mod files;
 mod maintenance;
 mod outbound;
 mod profiles;
 mod records;
+mod registry;
+mod rules;
 mod sequence;
+mod subscriptions;
 mod transfer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +72,7 @@ use crate::error::{
     AddressError, Defect, Error, MailboxError, MessageError, StorageError, StorageErrorKind,
     UserError,
 };
+use crate::retention;
 
 /// Database used when the URI names none.
 pub const DEFAULT_DATABASE: &str = "wildduck";
@@ -78,6 +89,12 @@ pub struct MongoBackend {
     counters: Collection<Document>,
     asps: Collection<AspDoc>,
     outbound: Collection<Document>,
+    stored_files: Collection<Document>,
+    filters: Collection<Document>,
+    autoreplies: Collection<Document>,
+    autoreplies_sent: Collection<Document>,
+    subscriptions: Collection<Document>,
+    registry: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -273,6 +290,12 @@ impl MongoBackend {
             counters: db.collection("counters"),
             asps: db.collection("asps"),
             outbound: db.collection("outbound"),
+            stored_files: db.collection("stored_files"),
+            filters: db.collection("filters"),
+            autoreplies: db.collection("autoreplies"),
+            autoreplies_sent: db.collection("autoreplies_sent"),
+            subscriptions: db.collection("dangling_subscriptions"),
+            registry: db.collection("registry"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -306,6 +329,7 @@ impl MongoBackend {
             (doc! {"mailbox": 1, "modseq": 1}, false),
             (doc! {"user": 1}, false),
             (doc! {"blobs": 1}, false),
+            (doc! {"expires": 1}, false),
         ] {
             self.messages
                 .create_index(index(keys, unique))
@@ -326,10 +350,30 @@ impl MongoBackend {
             .create_index(index(doc! {"user": 1, "selector": 1}, false))
             .await
             .map_err(db_error)?;
+        self.subscriptions
+            .create_index(index(doc! {"user": 1}, false))
+            .await
+            .map_err(db_error)?;
+        self.registry
+            .create_index(index(doc! {"kind": 1, "key": 1}, true))
+            .await
+            .map_err(db_error)?;
         self.outbound
             .create_index(index(doc! {"next_attempt": 1}, false))
             .await
             .map_err(db_error)?;
+        for keys in [doc! {"user": 1, "filename": 1}, doc! {"blob": 1}] {
+            self.stored_files
+                .create_index(index(keys, false))
+                .await
+                .map_err(db_error)?;
+        }
+        for collection in [&self.filters, &self.autoreplies] {
+            collection
+                .create_index(index(doc! {"user": 1}, false))
+                .await
+                .map_err(db_error)?;
+        }
         self.create_profile_indexes().await?;
         Ok(())
     }
@@ -404,6 +448,11 @@ impl MongoBackend {
             self.next_uidvalidity().await?,
         );
         doc.subscribed = new.subscribed;
+        doc.hidden = new.settings.hidden;
+        doc.retention = new
+            .settings
+            .retention
+            .map(|ms| ms.min(i64::MAX as u64) as i64);
         match self.mailboxes.insert_one(&doc).await {
             Ok(_) => Ok(doc),
             Err(e) if is_duplicate_key(&e) => Err(MailboxError::AlreadyExists.into()),
@@ -417,6 +466,7 @@ impl MongoBackend {
                 path: path.clone(),
                 special_use: None,
                 subscribed,
+                settings: MailboxSettings::default(),
             };
             match self.insert_mailbox(user, &new).await {
                 Ok(_) | Err(Error::Mailbox(MailboxError::AlreadyExists)) => {}
@@ -841,6 +891,11 @@ impl Backend for MongoBackend {
             .delete_many(doc! {"user": id_is(user)})
             .await
             .map_err(db_error)?;
+        self.delete_user_rules(user).await?;
+        self.subscriptions
+            .delete_many(doc! {"user": id_is(user)})
+            .await
+            .map_err(db_error)?;
         let mut wakes = Vec::new();
         for mailbox in &mailboxes {
             match self.drop_mailbox(mailbox, false).await {
@@ -1146,6 +1201,7 @@ impl Backend for MongoBackend {
             blobs: hashes.clone(),
             search_headers: message.search_headers,
             search_body: message.search_body,
+            expires: retention::expiry(&target.to_model(), now()),
         };
         let inserted = self.messages.insert_one(&doc).await.map_err(db_error);
         let written = match inserted {
@@ -1233,6 +1289,7 @@ impl Backend for MongoBackend {
             }
         };
         let modseq = allocation.modseq as i64;
+        let expires = retention::expiry(&to.to_model(), now());
         let mut copies: Vec<Removal> = Vec::with_capacity(picked.len());
         let mut pairs = Vec::with_capacity(picked.len());
         let mut entries = Vec::with_capacity(picked.len());
@@ -1247,6 +1304,7 @@ impl Backend for MongoBackend {
                 modseq,
                 added: modseq,
                 expunged: None,
+                expires,
                 ..original.clone()
             };
             if let Err(e) = self.messages.insert_one(&copy).await {

@@ -29,7 +29,9 @@ macro_rules! object_id_conversions {
         }
     )*};
 }
-object_id_conversions!(UserId, AddressId, MailboxId, MessageId, AspId, OutboundId);
+object_id_conversions!(
+    UserId, AddressId, MailboxId, MessageId, AspId, OutboundId, FileId, FilterId
+);
 
 /// `users`: one per account. `storage_used` moves only by guarded `$inc`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -191,6 +193,11 @@ pub struct MailboxDoc {
     pub journal_floor: i64,
     #[serde(deserialize_with = "lenient_bool")]
     pub subscribed: bool,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub hidden: bool,
+    /// Milliseconds, as WildDuck keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<i64>,
 }
 
 impl MailboxDoc {
@@ -211,6 +218,8 @@ impl MailboxDoc {
             pending: Document::new(),
             journal_floor: 0,
             subscribed: true,
+            hidden: false,
+            retention: None,
         }
     }
 
@@ -229,6 +238,8 @@ impl MailboxDoc {
             uidnext: self.uidnext.clamp(1, u32::MAX as i64) as u32,
             highest_modseq: self.horizon(),
             subscribed: self.subscribed,
+            hidden: self.hidden,
+            retention: self.retention.map(|ms| ms.max(0) as u64),
         }
     }
 
@@ -279,6 +290,9 @@ pub struct MessageDoc {
     pub blobs: Vec<String>,
     pub search_headers: String,
     pub search_body: String,
+    /// Seconds; the retention sweep expunges the message after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
 }
 
 pub fn flags_to_strings(flags: &Flags) -> Vec<String> {

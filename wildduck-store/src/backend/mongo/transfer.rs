@@ -84,6 +84,8 @@ fn doc_from_export(mailbox: &MailboxDoc, m: MessageExport) -> Result<MessageDoc>
         blobs: m.blobs.iter().map(|h| hex(h)).collect(),
         search_headers: m.search_headers,
         search_body: m.search_body,
+        // Expiry is not part of the export (`RecordCopy`): a migrated message keeps none.
+        expires: None,
     })
 }
 
@@ -206,6 +208,8 @@ impl RecordCopy for MongoBackend {
                 pending: Document::new(),
                 journal_floor: highest,
                 subscribed: mailbox.subscribed,
+                hidden: mailbox.hidden,
+                retention: mailbox.retention.map(|ms| ms as i64),
             };
             self.insert_once(
                 &self.mailboxes,

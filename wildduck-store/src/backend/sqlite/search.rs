@@ -7,7 +7,7 @@ use rusqlite::params_from_iter;
 use rusqlite::types::Value;
 
 use super::*;
-use crate::search::{Matcher, reads_metadata, text_needed};
+use crate::search::{MAX_ZONE_OFFSET, Matcher, reads_metadata, text_needed};
 
 /// Most UID ranges a condition spells out in SQL; a longer set is left to the matcher.
 const MAX_SQL_UID_RANGES: usize = 32;
@@ -63,10 +63,22 @@ fn condition(key: &SearchKey, params: &mut Vec<Value>) -> Option<Condition> {
         }
         SearchKey::InternalBefore(t) => format!("idate < {}", bind(*t)),
         SearchKey::InternalSince(t) => format!("idate >= {}", bind(*t)),
-        // `IS NOT NULL` first: a message without a Date: matches neither, nor its negation's
-        // opposite (NOT of a NULL comparison would be NULL, not true).
-        SearchKey::HeaderDateBefore(t) => format!("(hdate IS NOT NULL AND hdate < {})", bind(*t)),
-        SearchKey::HeaderDateSince(t) => format!("(hdate IS NOT NULL AND hdate >= {})", bind(*t)),
+        // The Date: field's own calendar day is read from its text by the matcher; the UTC
+        // instant is within a zone offset of it, so SQL rules out what is further away.
+        SearchKey::HeaderDateBefore(day) => {
+            let bound = bind(day.saturating_add(MAX_ZONE_OFFSET));
+            return Some(Condition {
+                sql: format!("(hdate IS NOT NULL AND hdate < {bound})"),
+                exact: false,
+            });
+        }
+        SearchKey::HeaderDateSince(day) => {
+            let bound = bind(day.saturating_sub(MAX_ZONE_OFFSET));
+            return Some(Condition {
+                sql: format!("(hdate IS NOT NULL AND hdate >= {bound})"),
+                exact: false,
+            });
+        }
         SearchKey::Larger(n) => format!("size > {}", bind(clamped(*n))),
         SearchKey::Smaller(n) => format!("size < {}", bind(clamped(*n))),
         SearchKey::ModSeqAtLeast(m) => format!("modseq >= {}", bind(clamped(*m))),
@@ -111,7 +123,11 @@ fn condition(key: &SearchKey, params: &mut Vec<Value>) -> Option<Condition> {
             };
             return Some(Condition { sql, exact });
         }
-        SearchKey::Uids(_) | SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => {
+        SearchKey::Uids(_)
+        | SearchKey::Header(..)
+        | SearchKey::Address(..)
+        | SearchKey::Body(_)
+        | SearchKey::Text(_) => {
             return None;
         }
     };

@@ -174,8 +174,8 @@ impl RecordCopy for SqliteBackend {
             for mailbox in &export.mailboxes {
                 tx.execute(
                     "INSERT INTO mailboxes (id, user, path, special_use, uidvalidity, uidnext,
-                         highest_modseq, journal_floor, subscribed)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+                         highest_modseq, journal_floor, subscribed, hidden, retention)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)
                      ON CONFLICT(id) DO NOTHING",
                     params![
                         id_bytes(mailbox.id.0),
@@ -185,7 +185,9 @@ impl RecordCopy for SqliteBackend {
                         mailbox.uidvalidity,
                         mailbox.uidnext,
                         mailbox.highest_modseq as i64,
-                        mailbox.subscribed
+                        mailbox.subscribed,
+                        mailbox.hidden,
+                        mailbox.retention.map(|ms| ms as i64)
                     ],
                 )
                 .map_err(|e| taken(e, MailboxError::AlreadyExists))?;

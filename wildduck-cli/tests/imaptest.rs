@@ -1,0 +1,151 @@
+//! Dovecot's imaptest, its scripted compliance tests, against `wildduck serve` (IMAP only):
+//! every test group has to pass, with no failed base or extension command.
+//!
+//! imaptest is built by `.ci/setup` into `target/imaptest` (no Debian package ships it);
+//! `IMAPTEST_DIR` points elsewhere. Without it the test fails, telling how to get it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+/// A hung run is stopped after this long (the whole scripted run takes seconds).
+const RUN_LIMIT: Duration = Duration::from_secs(170);
+
+/// Where imaptest was installed: `PREFIX/bin/imaptest` and the scripts in `PREFIX/tests`.
+fn imaptest_dir() -> PathBuf {
+    let dir = std::env::var_os("IMAPTEST_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/imaptest"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("bin/imaptest").is_file() && dir.join("tests").is_dir(),
+        "imaptest is not installed in {}: run .ci/setup (it builds imaptest) or set IMAPTEST_DIR",
+        dir.display()
+    );
+    dir
+}
+
+/// `wildduck serve` with only IMAP listening; stopped on drop.
+struct Server {
+    child: Child,
+    imap: SocketAddr,
+}
+
+impl Server {
+    fn start(env: &Env) -> Server {
+        let config = env.path("wildduck.toml");
+        // Logins are many and fast: no lockout or failure delay gets in the way.
+        std::fs::write(
+            &config,
+            "[imap]\nlisten = \"127.0.0.1:0\"\n[pop3]\nenabled = false\n\
+             [lmtp]\nenabled = false\n[submission]\nenabled = false\n[api]\nenabled = false\n\
+             [limits]\nmax_user_failures = 100000\nmax_ip_failures = 100000\n\
+             failure_delay_ms = 0\nmax_failure_delay_ms = 0\n\
+             [initial_account]\ncreate = false\n",
+        )
+        .unwrap();
+        let log = std::fs::File::create(env.path("serve.log")).unwrap();
+        let mut child = env
+            .command(&["--config", config.to_str().unwrap(), "serve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start wildduck serve");
+        let imap = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                let address = line.strip_prefix("IMAP (plain) listening on ")?;
+                address.parse().ok()
+            })
+            .expect("serve printed its IMAP listener");
+        Server { child, imap }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs imaptest to its end (or kills it at [`RUN_LIMIT`]); returns its output.
+fn run_imaptest(dir: &Path, imap: SocketAddr, args: &[String]) -> String {
+    let mut child = Command::new(dir.join("bin/imaptest"))
+        .arg(format!("host={}", imap.ip()))
+        .arg(format!("port={}", imap.port()))
+        .args(["user=tester", "pass=testpass"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start imaptest");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).unwrap();
+        let mut err = String::new();
+        stderr.read_to_string(&mut err).unwrap();
+        out + &err
+    });
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("imaptest still running after {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    reader.join().unwrap()
+}
+
+/// The number before `/` (or before ` failed`) in imaptest's summary line starting `label`.
+fn failures(output: &str, label: &str) -> Option<u64> {
+    let line = output.lines().find(|l| l.starts_with(label))?;
+    let rest = line[label.len()..].trim_start();
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn imaptest_scripted_tests_all_pass() {
+    let dir = imaptest_dir();
+    let env = Env::new();
+    env.add_user("tester", "testpass");
+    let server = Server::start(&env);
+    let tests = dir.join("tests");
+    let output = run_imaptest(&dir, server.imap, &[format!("test={}", tests.display())]);
+    // `71 test groups: 0 failed, 0 skipped due to missing capabilities`
+    let groups = output
+        .lines()
+        .find_map(|l| {
+            let (count, rest) = l.split_once(" test groups: ")?;
+            Some((count.parse::<u64>().ok()?, rest))
+        })
+        .unwrap_or_else(|| panic!("no summary in imaptest's output:\n{output}"));
+    assert!(groups.0 > 0, "imaptest ran no test group:\n{output}");
+    assert_eq!(failures(groups.1, ""), Some(0), "failed groups:\n{output}");
+    assert_eq!(
+        failures(&output, "base protocol:"),
+        Some(0),
+        "failed base commands:\n{output}"
+    );
+    assert_eq!(
+        failures(&output, "extensions:"),
+        Some(0),
+        "failed extension commands:\n{output}"
+    );
+}
