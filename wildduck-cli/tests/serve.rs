@@ -1960,7 +1960,8 @@ fn lmtp_delivery_applies_filters_spam_and_one_autoreply_per_sender() {
             .contains(&"\\Flagged".into())
     );
 
-    // Exactly two messages leave: the forward (from the original sender, as received) and one
+    // Exactly two messages leave: the forward (from the original sender, as received after
+    // this hop's Delivered-To, which lets the next hop see a loop) and one
     // autoreply (null sender) to bob, not one per message and none for the spam.
     let mut relayed = [sink.received(), sink.received()];
     relayed.sort_by_key(|m| m["from"].as_str().unwrap().to_string());
@@ -1968,10 +1969,9 @@ fn lmtp_delivery_applies_filters_spam_and_one_autoreply_per_sender() {
     assert_eq!(forward["from"], "bob@remote.test");
     assert_eq!(forward["to"], serde_json::json!(["books@remote.test"]));
     assert!(
-        forward["data"]
-            .as_str()
-            .unwrap()
-            .starts_with("From: bob@remote.test\r\nSubject: March")
+        forward["data"].as_str().unwrap().starts_with(
+            "Delivered-To: ann@example.org\r\nFrom: bob@remote.test\r\nSubject: March"
+        )
     );
     // aiosmtpd shows the null reverse path as written: `<>`.
     assert_eq!(reply["from"], "<>");

@@ -58,6 +58,12 @@ struct Inner {
     verified: Arc<VerifiedLogins>,
 }
 
+/// Counts one message stored (APPEND, delivery, upload) in the process's metrics.
+pub(crate) fn count_stored(bytes: u64) {
+    metrics::counter!("wildduck_messages_stored_total").increment(1);
+    metrics::counter!("wildduck_stored_bytes_total").increment(bytes);
+}
+
 /// Which part of the store failed [`Store::health`].
 #[derive(Debug)]
 pub enum Unhealthy {
@@ -646,8 +652,7 @@ impl Store {
         };
         let (outcome, wakes) = self.backend().append(mailbox, message).await?;
         self.publish(wakes);
-        metrics::counter!("wildduck_messages_stored_total").increment(1);
-        metrics::counter!("wildduck_stored_bytes_total").increment(size);
+        count_stored(size);
         Ok(outcome)
     }
 

@@ -116,8 +116,10 @@ impl Store {
             flags.insert(Flag::Flagged);
         }
         let new = self.analyse_for_append(message, flags).await?;
+        let size = new.size;
         let (outcome, wakes) = self.backend().enqueue(Some((mailbox, new)), queued).await?;
         self.publish(wakes);
+        crate::store::count_stored(size);
         let outcome = outcome.ok_or(crate::error::Defect::Bug("the backend stored no copy"))?;
         Ok(Delivered::Stored { mailbox, outcome })
     }

@@ -59,7 +59,12 @@ pub async fn domain_aliases(store: Store) {
     // The exact address at the alias first, then the domain's address, then its wildcard.
     let reached = |address: &'static str| {
         let store = store.clone();
-        async move { store.resolve_recipient(address).await.map(|r| r.user().expect("a user").id) }
+        async move {
+            store
+                .resolve_recipient(address)
+                .await
+                .map(|r| r.user().expect("a user").id)
+        }
     };
     assert_eq!(reached("kim@alias.example").await.unwrap(), kim.id);
     assert_eq!(reached("A.n.n+tag@ALIAS.example").await.unwrap(), ann.id);

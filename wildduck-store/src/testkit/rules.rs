@@ -397,14 +397,17 @@ pub async fn delivery_applies_filters_and_spam(store: Store) {
         .unwrap();
     assert_eq!(
         books.raw,
-        message(
-            "boss@example.org",
-            spam_header,
-            "plan",
-            "see attached invoice"
+        format!(
+            "Delivered-To: ann@example.com\r\n{}",
+            message(
+                "boss@example.org",
+                spam_header,
+                "plan",
+                "see attached invoice"
+            )
         )
         .as_bytes(),
-        "forwarded as received, without our trace headers"
+        "forwarded with this hop's Delivered-To before the bytes as received"
     );
     assert_eq!(books.user, Some(ann.id));
 }
