@@ -3,6 +3,9 @@
 //! and no BSON type the test server would hand back changed); `autoreplies_sent` holds one
 //! document per user and sender, claimed by one conditional upsert.
 //!
+//! Filters run in creation order: `created_ms` is set at insert and kept by updates (ids
+//! made by different processes in one second do not sort by creation).
+//!
 //! The filter limit is a count before the insert, as WildDuck checks it: two creations at the
 //! same moment may pass it by one each (no transaction to make the pair atomic).
 
@@ -56,10 +59,12 @@ impl DeliveryRules for MongoBackend {
         if existing.len() >= limit {
             return Err(RuleError::TooManyFilters { allowed: limit }.into());
         }
-        self.filters
-            .insert_one(filter_doc(&filter)?)
-            .await
-            .map_err(db_error)?;
+        let mut created = filter_doc(&filter)?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        created.insert("created_ms", now_ms);
+        self.filters.insert_one(created).await.map_err(db_error)?;
         Ok(())
     }
 
@@ -68,16 +73,22 @@ impl DeliveryRules for MongoBackend {
             Some(user) => doc! {"user": id_is(user)},
             None => doc! {},
         };
-        let docs: Vec<Document> = self.filters.find(query).sort(doc! {"_id": 1}).all().await?;
+        let docs: Vec<Document> = self
+            .filters
+            .find(query)
+            .sort(doc! {"created_ms": 1, "_id": 1})
+            .all()
+            .await?;
         docs.iter().map(record).collect()
     }
 
     async fn replace_filter(&self, filter: Filter) -> Result<()> {
+        // `$set` of the record, so the document keeps its `created_ms`.
         let result = self
             .filters
-            .replace_one(
+            .update_one(
                 doc! {"_id": ObjectId::from(filter.id), "user": id_is(filter.user)},
-                filter_doc(&filter)?,
+                doc! {"$set": {"record": json(&filter)?}},
             )
             .await
             .map_err(db_error)?;

@@ -1,6 +1,7 @@
 //! Delivery rules on SQLite (see [`DeliveryRules`]): the `filters` and `autoreplies` tables
 //! (each record as JSON beside the keys it is found by) and `autoreplies_sent`, one row per
-//! user and sender with the time of the last reply.
+//! user and sender with the time of the last reply. Filters are listed in insertion order
+//! (`rowid`): ids made by different processes in one second do not sort by creation.
 
 use super::*;
 
@@ -49,11 +50,11 @@ impl DeliveryRules for SqliteBackend {
         self.read_small(move |tx| {
             let rows = match user {
                 Some(user) => tx
-                    .prepare_cached("SELECT filter FROM filters WHERE user = ?1 ORDER BY id")?
+                    .prepare_cached("SELECT filter FROM filters WHERE user = ?1 ORDER BY rowid")?
                     .query_map([id_bytes(user.0)], |row| row.get(0))?
                     .collect::<rusqlite::Result<Vec<String>>>()?,
                 None => tx
-                    .prepare_cached("SELECT filter FROM filters ORDER BY id")?
+                    .prepare_cached("SELECT filter FROM filters ORDER BY rowid")?
                     .query_map([], |row| row.get(0))?
                     .collect::<rusqlite::Result<Vec<String>>>()?,
             };
