@@ -42,7 +42,8 @@ pub async fn list_all(
         Some(own) => state.store.list_filters(own).await?,
         None => state.store.list_all_filters().await?,
     };
-    let rows: Vec<(String, Filter)> = filters
+    // Paged by id (WildDuck sorts this listing by `_id`); the store lists in run order.
+    let mut rows: Vec<(String, Filter)> = filters
         .into_iter()
         .filter(|filter| {
             forward.as_deref().is_none_or(|needle| {
@@ -55,6 +56,7 @@ pub async fn list_all(
         })
         .map(|filter| (filter.id.to_string(), filter))
         .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
     let page = paging.apply(rows, |(id, _)| id)?;
     let mut results = Vec::with_capacity(page.rows.len());
     for (_, filter) in &page.rows {
