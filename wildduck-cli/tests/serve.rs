@@ -1499,14 +1499,15 @@ fn unused_port() -> u16 {
 
 /// A server whose first account is ann@example.org, relaying to `relay_port`, retrying
 /// after a second.
-fn start_relaying(env: &Env, relay_port: u16) -> Server {
+/// `serve` relaying to 127.0.0.1:`relay_port`, retrying after `backoff_secs` (doubling).
+fn start_relaying(env: &Env, relay_port: u16, backoff_secs: u64) -> Server {
     let config = write_config(
         env,
         &format!(
             "[server]\nhostname = \"example.org\"\n\
              [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n\
              [outbound]\nrelay = \"smtp://127.0.0.1:{relay_port}\"\n\
-             backoff_base_secs = 1\npoll_interval_ms = 100\n"
+             backoff_base_secs = {backoff_secs}\npoll_interval_ms = 100\n"
         ),
     );
     Server::start(env, &config, 4)
@@ -1558,7 +1559,7 @@ fn submitted_mail_reaches_the_relay_without_bcc_and_sent_mail_keeps_a_seen_copy(
     let env = Env::new();
     let port = unused_port();
     let sink = Sink::start(port, "accept");
-    let server = start_relaying(&env, port);
+    let server = start_relaying(&env, port, 1);
 
     assert_eq!(
         submit(&server, "ann@example.org", "Ann <ann@example.org>"),
@@ -1615,7 +1616,7 @@ fn a_recipient_the_relay_refuses_gets_a_delivery_report_in_the_senders_inbox() {
     let env = Env::new();
     let port = unused_port();
     let _sink = Sink::start(port, "reject");
-    let server = start_relaying(&env, port);
+    let server = start_relaying(&env, port, 1);
     assert_eq!(
         submit(&server, "ann@example.org", "ann@example.org"),
         "sent"
@@ -1652,7 +1653,7 @@ fn a_recipient_the_relay_refuses_gets_a_delivery_report_in_the_senders_inbox() {
 fn mail_waits_while_the_relay_is_down_and_goes_out_when_it_is_back() {
     let env = Env::new();
     let port = unused_port();
-    let server = start_relaying(&env, port);
+    let server = start_relaying(&env, port, 1);
     assert_eq!(
         submit(&server, "ann@example.org", "ann@example.org"),
         "sent"
@@ -1678,6 +1679,75 @@ fn mail_waits_while_the_relay_is_down_and_goes_out_when_it_is_back() {
             .unwrap()
             .is_empty()
     });
+}
+
+#[test]
+fn an_operator_retries_a_waiting_entry_at_once_and_deletes_another() {
+    let env = Env::new();
+    let port = unused_port();
+    // An hour's backoff: only `queue retry` can bring the entry out before the test ends.
+    let server = start_relaying(&env, port, 3600);
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    let mut id = String::new();
+    eventually("a failed attempt recorded in the queue", || {
+        let entries = env.ok(&["queue", "list"])["entries"].clone();
+        id = entries[0]["id"].as_str().unwrap_or_default().to_string();
+        entries[0]["attempts"].as_u64() >= Some(1)
+    });
+    let shown = env.ok(&["queue", "show", &id, "--body"]);
+    assert_eq!(shown["id"], id.as_str());
+    assert_eq!(shown["attempts"], 1);
+    assert!(
+        shown["message"]
+            .as_str()
+            .unwrap()
+            .contains("Subject: submitted"),
+        "{shown}"
+    );
+    assert!(
+        shown["recipients"][0]["last_reply"]
+            .as_str()
+            .unwrap()
+            .starts_with("451 4.4.1"),
+        "{shown}"
+    );
+
+    let sink = Sink::start(port, "accept");
+    env.ok(&["queue", "retry", &id]);
+    assert_eq!(sink.received()["to"][0], "bob@remote.test");
+    eventually("the retried entry is settled", || {
+        env.ok(&["queue", "list"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+    env.fails(&["queue", "show", &id], 66, "not_found");
+    env.fails(&["queue", "retry", &id], 66, "not_found");
+    env.fails(&["queue", "del", "not-an-id"], 64, "usage");
+
+    // With the relay down again, a second entry waits out its hour; an operator drops it.
+    drop(sink);
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    let mut second = String::new();
+    eventually("the second entry tried once", || {
+        let entries = env.ok(&["queue", "list"])["entries"].clone();
+        second = entries[0]["id"].as_str().unwrap_or_default().to_string();
+        entries[0]["attempts"].as_u64() >= Some(1)
+    });
+    env.ok(&["queue", "del", &second]);
+    env.fails(&["queue", "show", &second], 66, "not_found");
+    assert!(
+        env.ok(&["queue", "list"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// One metric's value from Prometheus' text format: the line of `name` whose labels include

@@ -321,6 +321,22 @@ impl Store {
         self.backend().list_outbound().await
     }
 
+    /// Queued entry `id` (body included), or `None` once it was settled or deleted.
+    pub async fn outbound_entry(&self, id: OutboundId) -> Result<Option<OutboundEntry>> {
+        self.backend().get_outbound(id).await
+    }
+
+    /// Makes entry `id` due now, whatever its backoff said; `false` when it is gone.
+    pub async fn retry_outbound(&self, id: OutboundId) -> Result<bool> {
+        self.backend().reschedule_outbound(id, now()).await
+    }
+
+    /// Drops entry `id` unsent (no notice to the sender: an operator's decision);
+    /// `false` when it is gone.
+    pub async fn delete_outbound(&self, id: OutboundId) -> Result<bool> {
+        self.backend().delete_outbound(id).await
+    }
+
     /// `Ok` when `address` may be `user`'s sender: it reaches them (their own address, `+tag`
     /// and dots ignored, or a wildcard of theirs); `AddressError::NotOwned` otherwise.
     pub async fn check_sender(&self, user: &User, address: &str) -> Result<()> {

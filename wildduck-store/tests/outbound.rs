@@ -489,6 +489,49 @@ async fn a_notice_over_the_senders_quota_is_dropped_and_the_entry_finishes(store
     assert_eq!(store.get_user(user.id).await.unwrap().storage_used, used);
 }
 
+async fn an_operator_retries_an_entry_now_or_deletes_it(store: Store) {
+    let user = ann(&store).await;
+    for to in ["bob@example.com", "carl@example.net"] {
+        submit(&store, &user, "ann@example.org", &[to], MESSAGE)
+            .await
+            .unwrap();
+    }
+    let lease = Duration::from_secs(600);
+    for claimed in store.claim_outbound(10, lease).await.unwrap() {
+        store
+            .record_attempt(claimed, &[reply(451, "4.3.0 later")], &quick_policy())
+            .await
+            .unwrap();
+    }
+    assert!(store.claim_outbound(10, lease).await.unwrap().is_empty());
+    let entries = store.list_outbound().await.unwrap();
+    let (first, second) = (entries[0].id, entries[1].id);
+
+    let shown = store.outbound_entry(first).await.unwrap().unwrap();
+    assert_eq!(
+        shown, entries[0],
+        "show gives the entry as listed, body included"
+    );
+    assert!(store.retry_outbound(first).await.unwrap());
+    let due = store.claim_outbound(10, lease).await.unwrap();
+    assert_eq!(due.len(), 1, "only the retried entry is due");
+    assert_eq!(due[0].entry.id, first);
+    assert!(due[0].entry.next_attempt < shown.next_attempt);
+
+    // Deleting an entry under a lease: the attempt finds it gone and records nothing.
+    assert!(store.delete_outbound(first).await.unwrap());
+    let late = store
+        .record_attempt(due[0].clone(), &[reply(250, "2.0.0 ok")], &quick_policy())
+        .await
+        .unwrap();
+    assert_eq!(late, AttemptOutcome::LeaseLost);
+    assert!(store.delete_outbound(second).await.unwrap());
+    assert!(store.list_outbound().await.unwrap().is_empty());
+    assert_eq!(store.outbound_entry(first).await.unwrap(), None);
+    assert!(!store.retry_outbound(second).await.unwrap());
+    assert!(!store.delete_outbound(second).await.unwrap());
+}
+
 macro_rules! on_both_engines {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -527,4 +570,5 @@ on_both_engines!(
     an_expired_lease_is_taken_over_and_the_old_holder_records_nothing,
     refused_recipients_are_reported_to_the_sender,
     a_notice_over_the_senders_quota_is_dropped_and_the_entry_finishes,
+    an_operator_retries_an_entry_now_or_deletes_it,
 );

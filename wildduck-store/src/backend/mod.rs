@@ -451,6 +451,20 @@ pub trait Registry: Send + Sync {
     async fn delete_entry(&self, kind: RegistryKind, id: RecordId) -> Result<bool>;
 }
 
+/// What an operator does to the outbound queue by hand (`wildduck queue show|retry|del`).
+/// The relay worker's own path (claim, finish) is in [`Backend`].
+#[async_trait]
+pub trait QueueAdmin: Send + Sync {
+    /// Entry `id`, body included, or `None`.
+    async fn get_outbound(&self, id: OutboundId) -> Result<Option<OutboundEntry>>;
+    /// Moves entry `id`'s next attempt to `at`. A lease that runs is kept: an attempt under
+    /// way ends as it would have and sets the next attempt itself. `false`: no such entry.
+    async fn reschedule_outbound(&self, id: OutboundId, at: Timestamp) -> Result<bool>;
+    /// Removes entry `id` whatever its state; an attempt under way then finds its lease
+    /// gone and records nothing. `false`: no such entry.
+    async fn delete_outbound(&self, id: OutboundId) -> Result<bool>;
+}
+
 /// The domain operations every storage engine provides. Object-safe; held as
 /// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
 #[async_trait]
@@ -463,6 +477,7 @@ pub trait Backend:
     + Subscriptions
     + Registry
     + Profiles
+    + QueueAdmin
     + Send
     + Sync
 {

@@ -10,9 +10,11 @@
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 
+use async_trait::async_trait;
+
 use super::records::*;
 use super::{FindAll, MongoBackend, db_error, field_error};
-use crate::backend::{NewMessage, Wake};
+use crate::backend::{NewMessage, QueueAdmin, Wake};
 use crate::error::Result;
 use crate::model::*;
 use crate::outbound::OutboundEntry;
@@ -147,5 +149,38 @@ impl MongoBackend {
             .all()
             .await?;
         docs.into_iter().map(entry_from_doc).collect()
+    }
+}
+
+#[async_trait]
+impl QueueAdmin for MongoBackend {
+    async fn get_outbound(&self, id: OutboundId) -> Result<Option<OutboundEntry>> {
+        self.outbound
+            .find_one(doc! {"_id": ObjectId::from(id)})
+            .await
+            .map_err(db_error)?
+            .map(entry_from_doc)
+            .transpose()
+    }
+
+    async fn reschedule_outbound(&self, id: OutboundId, at: Timestamp) -> Result<bool> {
+        let update = doc! {"$set": {"next_attempt": at, "entry.next_attempt": at}};
+        let matched = self
+            .outbound
+            .update_one(doc! {"_id": ObjectId::from(id)}, update)
+            .await
+            .map_err(db_error)?
+            .matched_count;
+        Ok(matched == 1)
+    }
+
+    async fn delete_outbound(&self, id: OutboundId) -> Result<bool> {
+        let deleted = self
+            .outbound
+            .delete_one(doc! {"_id": ObjectId::from(id)})
+            .await
+            .map_err(db_error)?
+            .deleted_count;
+        Ok(deleted == 1)
     }
 }

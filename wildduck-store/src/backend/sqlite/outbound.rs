@@ -95,3 +95,47 @@ pub(super) fn list(tx: &Connection) -> TxResult<Vec<OutboundEntry>> {
         })
         .collect()
 }
+
+#[async_trait]
+impl QueueAdmin for SqliteBackend {
+    async fn get_outbound(&self, id: OutboundId) -> Result<Option<OutboundEntry>> {
+        self.read(move |tx| {
+            let row = tx
+                .prepare_cached("SELECT entry, raw FROM outbound WHERE id = ?1")?
+                .query_row([id_bytes(id.0)], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()?;
+            row.map(|(json, raw)| {
+                let mut entry: OutboundEntry = from_json(&json)?;
+                entry.raw = raw;
+                Ok(entry)
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn reschedule_outbound(&self, id: OutboundId, at: Timestamp) -> Result<bool> {
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE outbound SET next_attempt = ?2,
+                     entry = json_set(entry, '$.next_attempt', ?2) WHERE id = ?1",
+                )?
+                .execute(params![id_bytes(id.0), at])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_outbound(&self, id: OutboundId) -> Result<bool> {
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached("DELETE FROM outbound WHERE id = ?1")?
+                .execute([id_bytes(id.0)])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+}
