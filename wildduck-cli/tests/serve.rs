@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -376,9 +376,9 @@ fn sigterm_tells_open_sessions_goodbye_and_exits_zero() {
     assert_eq!(server.wait().0, 0);
 }
 
-#[test]
-fn tls_listeners_and_starttls_work_with_a_configured_certificate() {
-    let env = Env::new();
+/// A fresh self-signed certificate for `localhost` and 127.0.0.1: its PEM file (also the
+/// one to trust) and its key's.
+fn self_signed_certificate(env: &Env) -> (PathBuf, PathBuf) {
     let (cert, key) = (env.path("cert.pem"), env.path("key.pem"));
     let output = Command::new("openssl")
         .args([
@@ -392,13 +392,24 @@ fn tls_listeners_and_starttls_work_with_a_configured_certificate() {
             "-days",
             "2",
         ])
-        .args(["-subj", "/CN=localhost", "-keyout"])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // An end-entity certificate: rustls (the relay client) refuses a CA as the peer.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .expect("openssl (Debian package openssl)");
-    assert!(output.status.success());
+    assert!(output.status.success(), "{output:?}");
+    (cert, key)
+}
+
+#[test]
+fn tls_listeners_and_starttls_work_with_a_configured_certificate() {
+    let env = Env::new();
+    let (cert, key) = self_signed_certificate(&env);
     let config = write_config(&env, &format!("[tls]\ncert = {cert:?}\nkey = {key:?}\n"));
     let server = Server::start(&env, &config, 4);
     let (user, password) = server.account.clone().unwrap();
@@ -1368,10 +1379,15 @@ fn backup_under_append_load_restores_to_a_consistent_store() {
 // ---- SMTP submission and the outbound queue ----
 
 /// An SMTP sink (aiosmtpd) on a loopback port: every message it takes is printed as one JSON
-/// line (envelope and content); in `reject` mode it refuses every recipient with 550.
+/// line (envelope, content, whether it came over TLS and as which user); in `reject` mode it
+/// refuses every recipient with 550. `starttls` and `smtps` modes take the certificate and
+/// key files after the mode and want AUTH as `relay-user`/`relay-secret`, over STARTTLS or
+/// TLS from the first byte.
 const SMTP_SINK: &str = r#"
-import json, sys
+import json, ssl, sys, warnings
+warnings.simplefilter("ignore")  # aiosmtpd warns about AUTH without TLS in smtps mode: TLS is there
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 port, mode = int(sys.argv[1]), sys.argv[2]
 class Sink:
     async def handle_RCPT(self, server, session, envelope, address, options):
@@ -1380,10 +1396,25 @@ class Sink:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
     async def handle_DATA(self, server, session, envelope):
-        print(json.dumps({"from": envelope.mail_from, "to": envelope.rcpt_tos,
-                          "data": envelope.content.decode("utf-8", "replace")}), flush=True)
+        user = session.auth_data.login.decode() if session.authenticated else None
+        tls = server.transport.get_extra_info("ssl_object") is not None
+        print(json.dumps({"from": envelope.mail_from, "to": envelope.rcpt_tos, "tls": tls,
+                          "user": user, "data": envelope.content.decode("utf-8", "replace")}),
+              flush=True)
         return "250 2.0.0 Ok"
-controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+def authenticator(server, session, envelope, mechanism, auth_data):
+    known = (auth_data.login, auth_data.password) == (b"relay-user", b"relay-secret")
+    return AuthResult(success=known, auth_data=auth_data)
+options = {}
+if mode in ("starttls", "smtps"):
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    options = dict(authenticator=authenticator, auth_required=True)
+    if mode == "starttls":
+        options.update(tls_context=context, require_starttls=True, auth_require_tls=True)
+    else:
+        options.update(ssl_context=context, auth_require_tls=False)
+controller = Controller(Sink(), hostname="127.0.0.1", port=port, **options)
 controller.start()
 print("ready", flush=True)
 sys.stdin.read()
@@ -1447,8 +1478,14 @@ struct Sink {
 
 impl Sink {
     fn start(port: u16, mode: &str) -> Sink {
+        Self::start_with(port, &[mode])
+    }
+
+    /// `mode` and what it needs (see `SMTP_SINK`).
+    fn start_with(port: u16, mode_and_files: &[&str]) -> Sink {
         let mut child = Command::new("python3")
-            .args(["-c", SMTP_SINK, &port.to_string(), mode])
+            .args(["-c", SMTP_SINK, &port.to_string()])
+            .args(mode_and_files)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -1501,13 +1538,19 @@ fn unused_port() -> u16 {
 /// after a second.
 /// `serve` relaying to 127.0.0.1:`relay_port`, retrying after `backoff_secs` (doubling).
 fn start_relaying(env: &Env, relay_port: u16, backoff_secs: u64) -> Server {
+    let relay =
+        format!("relay = \"smtp://127.0.0.1:{relay_port}\"\nbackoff_base_secs = {backoff_secs}\n");
+    start_relaying_with(env, &relay)
+}
+
+/// `serve` with ann@example.org and `[outbound]` settings `outbound`.
+fn start_relaying_with(env: &Env, outbound: &str) -> Server {
     let config = write_config(
         env,
         &format!(
             "[server]\nhostname = \"example.org\"\n\
              [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n\
-             [outbound]\nrelay = \"smtp://127.0.0.1:{relay_port}\"\n\
-             backoff_base_secs = {backoff_secs}\npoll_interval_ms = 100\n"
+             [outbound]\npoll_interval_ms = 100\n{outbound}"
         ),
     );
     Server::start(env, &config, 4)
@@ -1679,6 +1722,62 @@ fn mail_waits_while_the_relay_is_down_and_goes_out_when_it_is_back() {
             .unwrap()
             .is_empty()
     });
+}
+
+#[test]
+fn the_relay_is_reached_over_starttls_or_implicit_tls_with_auth() {
+    let env = Env::new();
+    let (cert, key) = self_signed_certificate(&env);
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    for (scheme, mode) in [("smtp", "starttls"), ("smtps", "smtps")] {
+        let port = unused_port();
+        let sink = Sink::start_with(port, &[mode, cert, key]);
+        let server = start_relaying_with(
+            &env,
+            &format!(
+                "relay = \"{scheme}://127.0.0.1:{port}\"\nrelay_require_tls = true\n\
+                 relay_ca_file = {cert:?}\nbackoff_base_secs = 1\n\
+                 [outbound.relay_auth]\nuser = \"relay-user\"\npassword = \"relay-secret\"\n"
+            ),
+        );
+        assert_eq!(
+            submit(&server, "ann@example.org", "ann@example.org"),
+            "sent"
+        );
+        let relayed = sink.received();
+        assert_eq!(relayed["tls"], true, "{scheme}: {relayed}");
+        assert_eq!(relayed["user"], "relay-user", "{scheme}: {relayed}");
+        assert_eq!(relayed["to"][1], "carl@remote.test");
+        drop(server);
+    }
+}
+
+#[test]
+fn a_relay_without_the_tls_it_is_required_to_have_gets_nothing() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = Sink::start(port, "accept");
+    let server = start_relaying_with(
+        &env,
+        &format!(
+            "relay = \"smtp://127.0.0.1:{port}\"\nrelay_require_tls = true\nbackoff_base_secs = 3600\n"
+        ),
+    );
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    eventually("the attempt is deferred for want of STARTTLS", || {
+        let entries = env.ok(&["queue", "list"])["entries"].clone();
+        entries[0]["recipients"][0]["last_reply"]
+            .as_str()
+            .is_some_and(|reply| reply.starts_with("451 4.4.1") && reply.contains("STARTTLS"))
+    });
+    drop(server);
+    assert!(
+        sink.lines.try_recv().is_err(),
+        "the sink took a message it should not have"
+    );
 }
 
 #[test]

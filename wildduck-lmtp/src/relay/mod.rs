@@ -7,22 +7,36 @@
 mod client;
 
 use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsConnector;
 use wildduck_store::{AttemptOutcome, Claimed, RetryPolicy, Store};
 
-use client::{Envelope, Smarthost};
+use client::{Envelope, Security, Smarthost};
 
 /// Settings of outbound delivery (`[outbound]` in the `wildduck` config).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// The smarthost every message goes through, `smtp://host:port`. Unset: submitted mail
-    /// is queued but not sent until one is configured.
+    /// The smarthost every message goes through: `smtp://host:port` (STARTTLS when the
+    /// relay offers it) or `smtps://host:port` (TLS from the first byte). Unset: submitted
+    /// mail is queued but not sent until one is configured.
     pub relay: Option<String>,
+    /// Never send through an `smtp://` relay that does not offer STARTTLS.
+    pub relay_require_tls: bool,
+    /// A PEM file of certificates to trust for the relay besides the public roots (a
+    /// private CA, or the relay's own self-signed certificate).
+    pub relay_ca_file: Option<PathBuf>,
+    /// `[outbound.relay_auth] user, password`: AUTH PLAIN (or LOGIN) at the relay. Sent
+    /// only over TLS or to a relay on loopback.
+    pub relay_auth: Option<Credentials>,
     /// Seconds before the first retry; each further retry waits twice as long.
     pub backoff_base_secs: u64,
     /// Longest wait between two attempts, in seconds.
@@ -46,6 +60,9 @@ impl Default for Config {
         let policy = RetryPolicy::default();
         Self {
             relay: None,
+            relay_require_tls: false,
+            relay_ca_file: None,
+            relay_auth: None,
             backoff_base_secs: policy.backoff_base.as_secs(),
             backoff_max_secs: policy.backoff_max.as_secs(),
             max_age_secs: policy.max_age.as_secs(),
@@ -57,30 +74,86 @@ impl Default for Config {
     }
 }
 
+/// A user name and password for the relay; `Debug` leaves the password out.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Config {
-    /// The smarthost's `host:port`, or why the `relay` setting is not one.
+    /// The smarthost as the `relay*` settings describe it, or why they do not.
     fn smarthost(&self, hostname: &str) -> io::Result<Option<Smarthost>> {
         let Some(relay) = &self.relay else {
             return Ok(None);
         };
-        let address = relay
-            .strip_prefix("smtp://")
-            .map(|rest| rest.trim_end_matches('/'))
-            .filter(|rest| {
-                rest.rsplit_once(':')
-                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
-            })
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("outbound.relay: {relay:?} is not smtp://host:port"),
-                )
-            })?;
+        let unusable = |why: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("outbound.relay: {relay:?} {why}"),
+            )
+        };
+        let (security, rest) = if let Some(rest) = relay.strip_prefix("smtps://") {
+            (Security::Implicit, rest)
+        } else if let Some(rest) = relay.strip_prefix("smtp://") {
+            let required = self.relay_require_tls;
+            (Security::StartTls { required }, rest)
+        } else {
+            return Err(unusable(
+                "is not smtp://host:port or smtps://host:port".into(),
+            ));
+        };
+        let address = rest.trim_end_matches('/');
+        let host = address
+            .rsplit_once(':')
+            .filter(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+            .map(|(host, _)| host.trim_start_matches('[').trim_end_matches(']'))
+            .ok_or_else(|| unusable("has no host:port".into()))?;
+        let server_name = ServerName::try_from(host.to_string())
+            .map_err(|err| unusable(format!("has no usable host name: {err}")))?;
         Ok(Some(Smarthost {
             address: address.to_string(),
+            server_name,
             helo_name: hostname.to_string(),
             timeout: Duration::from_secs(self.timeout_secs),
+            security,
+            tls: self.tls_connector()?,
+            credentials: self.relay_auth.clone(),
         }))
+    }
+
+    /// Trusts the public roots (webpki-roots) and the certificates of `relay_ca_file`.
+    fn tls_connector(&self) -> io::Result<TlsConnector> {
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        if let Some(path) = &self.relay_ca_file {
+            let unusable = |err: &dyn std::fmt::Display| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("outbound.relay_ca_file: {}: {err}", path.display()),
+                )
+            };
+            for certificate in CertificateDer::pem_file_iter(path).map_err(|e| unusable(&e))? {
+                let certificate = certificate.map_err(|e| unusable(&e))?;
+                roots.add(certificate).map_err(|e| unusable(&e))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(TlsConnector::from(Arc::new(config)))
     }
 
     fn policy(&self, hostname: &str) -> RetryPolicy {
