@@ -202,6 +202,11 @@ impl From<Error> for ApiError {
             Error::Message(MessageError::OverQuota { .. }) => {
                 Self::new(S::FORBIDDEN, "OVERQUOTA", text)
             }
+            Error::Message(MessageError::SendingLimit { .. }) => Self::new(
+                S::FORBIDDEN,
+                "RateLimitedError",
+                "You reached a daily sending limit for your account",
+            ),
             Error::Message(MessageError::NotDraft) => Self::new(
                 S::BAD_REQUEST,
                 "MessageNotDraft",

@@ -178,6 +178,9 @@ pub struct LimitsSection {
     pub daily_download_mb: Option<u64>,
     /// MiB one user may upload (APPEND) per UTC day, as WildDuck's `maxUploadMB`.
     pub daily_upload_mb: Option<u64>,
+    /// Recipients one user may send to in 24 hours (SMTP submission, the API's submit),
+    /// as WildDuck's `maxRecipients`; a user's own `recipients` setting overrides it.
+    pub daily_recipients: u64,
 }
 
 impl Default for LimitsSection {
@@ -193,6 +196,7 @@ impl Default for LimitsSection {
             max_failure_delay_ms: millis(limits.max_failure_delay),
             daily_download_mb: limits.daily_download.map(|bytes| bytes / MIB),
             daily_upload_mb: limits.daily_upload.map(|bytes| bytes / MIB),
+            daily_recipients: limits.daily_recipients,
         }
     }
 }
@@ -215,6 +219,7 @@ impl LimitsSection {
             max_failure_delay: Duration::from_millis(self.max_failure_delay_ms),
             daily_download: self.daily_download_mb.map(|mb| mb.saturating_mul(MIB)),
             daily_upload: self.daily_upload_mb.map(|mb| mb.saturating_mul(MIB)),
+            daily_recipients: self.daily_recipients,
         }
     }
 }

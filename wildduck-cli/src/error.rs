@@ -125,7 +125,9 @@ impl From<StoreError> for CliError {
             StoreError::Mailbox(MailboxError::InvalidName(_)) => ErrorKind::Data,
             StoreError::Mailbox(MailboxError::Protected(_)) => ErrorKind::NoPerm,
             StoreError::Message(MessageError::NotFound) => ErrorKind::NotFound,
-            StoreError::Message(MessageError::OverQuota { .. }) => ErrorKind::TempFail,
+            StoreError::Message(
+                MessageError::OverQuota { .. } | MessageError::SendingLimit { .. },
+            ) => ErrorKind::TempFail,
             StoreError::Message(
                 MessageError::TooBig { .. }
                 | MessageError::InvalidFlag(_)

@@ -1655,6 +1655,34 @@ fn submitted_mail_reaches_the_relay_without_bcc_and_sent_mail_keeps_a_seen_copy(
 }
 
 #[test]
+fn submission_past_the_daily_recipient_limit_is_refused_with_5_4_5() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = Sink::start(port, "accept");
+    let config = write_config(
+        &env,
+        &format!(
+            "[server]\nhostname = \"example.org\"\n\
+             [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n\
+             [limits]\ndaily_recipients = 3\n\
+             [outbound]\npoll_interval_ms = 100\nrelay = \"smtp://127.0.0.1:{port}\"\n"
+        ),
+    );
+    let server = Server::start(&env, &config, 4);
+    // Each submission names two recipients: the second one would make four.
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "sent"
+    );
+    assert_eq!(
+        submit(&server, "ann@example.org", "ann@example.org"),
+        "data refused 550"
+    );
+    sink.received();
+    assert_eq!(imap_mailbox(&server, "\\Sent").len(), 1);
+}
+
+#[test]
 fn a_recipient_the_relay_refuses_gets_a_delivery_report_in_the_senders_inbox() {
     let env = Env::new();
     let port = unused_port();

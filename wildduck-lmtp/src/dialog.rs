@@ -259,6 +259,10 @@ pub(crate) fn store_error_reply(err: &Error) -> Reply {
         Error::Auth(AuthError::Disabled) => Reply::new(550, "5.2.1", "Mailbox disabled"),
         Error::Message(MessageError::OverQuota { .. }) => Reply::new(552, "5.2.2", "Mailbox full"),
         Error::Message(MessageError::TooBig { .. }) => Reply::new(552, "5.3.4", "Message too big"),
+        // Gmail's answer to a user over their sending quota.
+        Error::Message(MessageError::SendingLimit { .. }) => {
+            Reply::new(550, "5.4.5", "Daily sending limit exceeded")
+        }
         other => {
             tracing::warn!(error = %other, "store failed, answering 451");
             Reply::new(451, "4.3.0", "Temporary failure, try again later")

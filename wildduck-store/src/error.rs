@@ -145,6 +145,15 @@ pub enum MessageError {
     /// Only a message flagged `\Draft` can be sent from where it is stored.
     #[error("this message is not a draft")]
     NotDraft,
+    /// Sending to this many more recipients would pass the user's 24-hour allowance.
+    #[error(
+        "sending limit reached: {sent} of {allowed} recipients in 24 hours, {wanted} more asked for"
+    )]
+    SendingLimit {
+        sent: u64,
+        wanted: u64,
+        allowed: u64,
+    },
 }
 
 /// Anything the store can fail with. Callers act on the area enums; a storage failure says

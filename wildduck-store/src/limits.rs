@@ -151,6 +151,9 @@ pub struct LimitsConfig {
     /// Bytes one user may download / upload per UTC day; `None` = no limit.
     pub daily_download: Option<u64>,
     pub daily_upload: Option<u64>,
+    /// Recipients one user may send to in 24 hours (WildDuck's `maxRecipients`), unless
+    /// the user has their own number.
+    pub daily_recipients: u64,
 }
 
 impl Default for LimitsConfig {
@@ -165,6 +168,7 @@ impl Default for LimitsConfig {
             max_failure_delay: Duration::from_secs(5),
             daily_download: None,
             daily_upload: None,
+            daily_recipients: 2000,
         }
     }
 }
@@ -195,6 +199,10 @@ impl Drop for SessionSlot {
 }
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn recipients_key(user: UserId) -> String {
+    format!("recipients:{user}")
+}
 
 /// The two subjects a failed login is counted against.
 fn subjects(user_key: &str, ip: IpAddr) -> [(String, u64); 2] {
@@ -347,6 +355,21 @@ impl Limiter {
     ) -> Result<Result<u64, DailyLimitExceeded>> {
         self.add_daily("upload", user, bytes, self.config.daily_upload)
             .await
+    }
+
+    /// Recipients `user` sent to in the window that opened with their first message of
+    /// the last 24 hours (as WildDuck counts), and the time left of it.
+    pub async fn recipients_sent(&self, user: UserId) -> Result<(u64, Duration)> {
+        Ok(self
+            .counters
+            .get(&recipients_key(user))
+            .await?
+            .unwrap_or((0, DAY)))
+    }
+
+    /// Counts `count` more recipients in `user`'s 24-hour window.
+    pub async fn add_recipients(&self, user: UserId, count: u64) -> Result<u64> {
+        self.counters.add(&recipients_key(user), count, DAY).await
     }
 }
 

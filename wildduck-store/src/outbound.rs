@@ -180,6 +180,8 @@ impl Store {
             recipients: submission.recipients,
         };
         let entries = entries_by_domain(&envelope, &message_id, relayed)?;
+        let wanted = submission.recipients.len() as u64;
+        self.check_sending_limit(user.id, wanted).await?;
         let sent = self.sent_mailbox(user.id).await?;
         let mut flags = Flags::new();
         flags.insert(Flag::Seen);
@@ -190,6 +192,7 @@ impl Store {
             .enqueue(Some((sent, message)), entries)
             .await?;
         self.publish(wakes);
+        self.limiter().add_recipients(user.id, wanted).await?;
         let sent = outcome.ok_or(Defect::Bug("the backend stored no sent copy"))?;
         Ok(Submitted {
             sent,
@@ -314,6 +317,39 @@ impl Store {
         } else {
             AttemptOutcome::LeaseLost
         })
+    }
+
+    /// The user's 24-hour sending allowance in recipients: their own, or the store's.
+    pub async fn sending_allowance(&self, user: UserId) -> Result<u64> {
+        let own = self.user_profile(user).await?.recipients;
+        Ok(if own > 0 {
+            own
+        } else {
+            self.limits().daily_recipients
+        })
+    }
+
+    /// Recipients `user` sent to in their current 24-hour window and the time it has left.
+    pub async fn recipients_sent(&self, user: UserId) -> Result<(u64, Duration)> {
+        self.limiter().recipients_sent(user).await
+    }
+
+    /// `MessageError::SendingLimit` when `wanted` more recipients do not fit the user's
+    /// allowance. Checked before a message is taken and counted once it is stored; two
+    /// messages checked at the same moment on two nodes may both pass (WildDuck's counter
+    /// has the same window).
+    async fn check_sending_limit(&self, user: UserId, wanted: u64) -> Result<()> {
+        let allowed = self.sending_allowance(user).await?;
+        let (sent, _) = self.recipients_sent(user).await?;
+        if sent.saturating_add(wanted) > allowed {
+            return Err(MessageError::SendingLimit {
+                sent,
+                wanted,
+                allowed,
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// Every queued entry, oldest first (bodies included).

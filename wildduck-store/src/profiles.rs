@@ -140,6 +140,8 @@ pub struct UserProfile {
     pub targets: Vec<ForwardTarget>,
     /// Messages the user may forward per 24 hours (0: the store's default).
     pub forwards: u64,
+    /// Recipients the user may send to per 24 hours (0: the store's default).
+    pub recipients: u64,
     /// The address the account calls its own; the oldest one when unset or gone.
     pub main_address: Option<AddressId>,
     /// The caller's own data, kept as given (a JSON object).

@@ -158,6 +158,10 @@ impl Store {
         self.inner.backend.as_ref()
     }
 
+    pub(crate) fn limiter(&self) -> &Limiter {
+        &self.inner.limiter
+    }
+
     /// Announces committed changes.
     pub(crate) fn publish(&self, wakes: Vec<Wake>) {
         for wake in wakes {

@@ -532,6 +532,45 @@ async fn an_operator_retries_an_entry_now_or_deletes_it(store: Store) {
     assert!(!store.delete_outbound(second).await.unwrap());
 }
 
+async fn a_user_past_their_sending_allowance_is_refused_and_nothing_is_kept(store: Store) {
+    let user = ann(&store).await;
+    assert_eq!(store.sending_allowance(user.id).await.unwrap(), 2000);
+    let mut profile = store.user_profile(user.id).await.unwrap();
+    profile.recipients = 3;
+    store.set_user_profile(user.id, profile).await.unwrap();
+    assert_eq!(store.sending_allowance(user.id).await.unwrap(), 3);
+
+    let two = ["bob@example.com", "carl@example.net"];
+    submit(&store, &user, "ann@example.org", &two, MESSAGE)
+        .await
+        .unwrap();
+    let refused = submit(&store, &user, "ann@example.org", &two, MESSAGE).await;
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Message(MessageError::SendingLimit {
+                sent: 2,
+                wanted: 2,
+                allowed: 3
+            }))
+        ),
+        "{refused:?}"
+    );
+    let sent = sent_box(&store, &user).await;
+    assert_eq!(mailbox_messages(&store, sent).await.len(), 1);
+    assert_eq!(store.list_outbound().await.unwrap().len(), 2);
+    // A refusal does not count: one more recipient still fits, then none.
+    submit(&store, &user, "ann@example.org", &two[..1], MESSAGE)
+        .await
+        .unwrap();
+    assert_eq!(store.recipients_sent(user.id).await.unwrap().0, 3);
+    assert!(
+        submit(&store, &user, "ann@example.org", &two[..1], MESSAGE)
+            .await
+            .is_err()
+    );
+}
+
 macro_rules! on_both_engines {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -571,4 +610,5 @@ on_both_engines!(
     refused_recipients_are_reported_to_the_sender,
     a_notice_over_the_senders_quota_is_dropped_and_the_entry_finishes,
     an_operator_retries_an_entry_now_or_deletes_it,
+    a_user_past_their_sending_allowance_is_refused_and_nothing_is_kept,
 );

@@ -2,9 +2,9 @@
 //!
 //! Fields WildDuck has and we do not keep yet are refused with 501 when their value would
 //! change behaviour (retention, encryption, a deferred delete) and ignored when they only
-//! describe or tune limits we do not enforce per user (spamLevel, recipients …); docs/api.md
-//! lists both. Name, language, tags, forwarding targets, the daily forward limit, metaData and
-//! internalData are kept (the store's user profile).
+//! describe or tune limits we do not enforce per user (spamLevel …); docs/api.md lists both.
+//! Name, language, tags, forwarding targets, the daily forward and recipient limits,
+//! metaData and internalData are kept (the store's user profile).
 
 use axum::Extension;
 use axum::extract::Path;
@@ -147,8 +147,14 @@ pub async fn get(
         &profile,
         access.own_user().is_none(),
     );
+    let (sent, window_left) = state.store.recipients_sent(user).await?;
     body["limits"] = json!({
         "quota": { "allowed": record.quota, "used": record.storage_used },
+        "recipients": {
+            "allowed": state.store.sending_allowance(user).await?,
+            "used": sent,
+            "ttl": window_left.as_secs(),
+        },
         "forwards": { "allowed": profile.forwards },
     });
     success(body)
@@ -344,6 +350,9 @@ fn read_profile(input: &mut Input, profile: &mut UserProfile, root: bool) {
     }
     if let Some(forwards) = input.integer("forwards", 0, u64::MAX >> 11) {
         profile.forwards = forwards;
+    }
+    if let Some(recipients) = input.integer("recipients", 0, u64::MAX >> 11) {
+        profile.recipients = recipients;
     }
     if let Some(meta_data) = fields::meta_data(input, "metaData") {
         profile.meta_data = meta_data;
