@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts;
 use crate::backend::now;
 use crate::error::{AddressError, Defect, Error, MailboxError, MessageError, Result};
+use crate::mime::address::header_addresses;
 use crate::mime::header::HeaderFields;
 use crate::model::*;
 use crate::names::INBOX;
@@ -166,7 +167,7 @@ impl Store {
         let user = submission.user;
         self.check_sender(user, submission.sender).await?;
         let (sent_raw, message_id) = completed_header(&submission, now());
-        let from = from_addresses(&sent_raw);
+        let from = header_addresses(&sent_raw, "from");
         if from.is_empty() {
             return Err(AddressError::NotOwned("the message has no From address".into()).into());
         }
@@ -442,18 +443,6 @@ fn completed_header(submission: &Submission<'_>, now: Timestamp) -> (Vec<u8>, St
     completed.extend_from_slice(added.as_bytes());
     completed.extend_from_slice(raw);
     (completed, message_id)
-}
-
-/// The addresses of the From header (`local@domain` each).
-fn from_addresses(raw: &[u8]) -> Vec<String> {
-    HeaderFields::new(raw)
-        .filter(|field| field.name.eq_ignore_ascii_case(b"from"))
-        .flat_map(|field| crate::mime::address::parse_address_list(field.value))
-        .filter_map(|address| match (address.mailbox, address.host) {
-            (Some(mailbox), Some(host)) => Some(format!("{mailbox}@{host}")),
-            _ => None,
-        })
-        .collect()
 }
 
 /// `raw` without the header fields called `name` (lower-case), every other byte kept.

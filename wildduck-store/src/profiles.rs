@@ -142,6 +142,9 @@ pub struct UserProfile {
     pub forwards: u64,
     /// Recipients the user may send to per 24 hours (0: the store's default).
     pub recipients: u64,
+    /// The user's own spam level (WildDuck's `spamLevel`: 0 everything is spam, 100
+    /// nothing is, else spam from this score up); `None`: the store's level.
+    pub spam_level: Option<u8>,
     /// The address the account calls its own; the oldest one when unset or gone.
     pub main_address: Option<AddressId>,
     /// The caller's own data, kept as given (a JSON object).

@@ -31,8 +31,8 @@ use profiles::{
 };
 use retention::{mailbox_retention, stored_files};
 use rules::{
-    delivery_applies_filters_and_spam, delivery_sends_one_autoreply_per_sender,
-    filter_and_autoreply_records,
+    delivery_applies_domain_access_and_spam_level, delivery_applies_filters_and_spam,
+    delivery_sends_one_autoreply_per_sender, filter_and_autoreply_records,
 };
 use subscriptions::subscriptions_outlive_their_mailbox;
 
@@ -87,6 +87,7 @@ checks!(
     stored_files,
     filter_and_autoreply_records,
     delivery_applies_filters_and_spam,
+    delivery_applies_domain_access_and_spam_level,
     delivery_sends_one_autoreply_per_sender,
 );
 

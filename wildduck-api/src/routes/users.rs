@@ -2,9 +2,9 @@
 //!
 //! Fields WildDuck has and we do not keep yet are refused with 501 when their value would
 //! change behaviour (retention, encryption, a deferred delete) and ignored when they only
-//! describe or tune limits we do not enforce per user (spamLevel …); docs/api.md lists both.
-//! Name, language, tags, forwarding targets, the daily forward and recipient limits,
-//! metaData and internalData are kept (the store's user profile).
+//! describe or tune limits we do not enforce per user; docs/api.md lists both. Name, language,
+//! tags, forwarding targets, the daily forward and recipient limits, the spam level, metaData
+//! and internalData are kept (the store's user profile).
 
 use axum::Extension;
 use axum::extract::Path;
@@ -147,6 +147,8 @@ pub async fn get(
         &profile,
         access.own_user().is_none(),
     );
+    let store_level = state.store.config().delivery.spam.level;
+    body["spamLevel"] = profile.spam_level.unwrap_or(store_level).into();
     let (sent, window_left) = state.store.recipients_sent(user).await?;
     body["limits"] = json!({
         "quota": { "allowed": record.quota, "used": record.storage_used },
@@ -353,6 +355,9 @@ fn read_profile(input: &mut Input, profile: &mut UserProfile, root: bool) {
     }
     if let Some(recipients) = input.integer("recipients", 0, u64::MAX >> 11) {
         profile.recipients = recipients;
+    }
+    if let Some(level) = input.integer("spamLevel", 0, 100) {
+        profile.spam_level = u8::try_from(level).ok();
     }
     if let Some(meta_data) = fields::meta_data(input, "metaData") {
         profile.meta_data = meta_data;

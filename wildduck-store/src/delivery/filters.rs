@@ -1,7 +1,10 @@
-//! The delivery hook of the user's rules (WildDuck's `FilterHandler`): their enabled filters
-//! in creation order (the first to set an action decides it, forward targets add up), then
-//! the MTA's spam verdict where no filter decided about spam, then the autoreply, then the
-//! copy stored and the forwards and reply queued.
+//! The delivery hook of the user's rules (WildDuck's `FilterHandler`): the domain access
+//! lists of the user's tags for the author's domain (blocked: spam, allowed: never spam),
+//! then their enabled filters in creation order (the first to set an action decides it,
+//! forward targets add up), then the MTA's spam verdict where neither decided about spam
+//! (compared with the user's own spam level if they have one; level 100 — nothing is spam —
+//! outranks the lists and filters, as in WildDuck),
+//! then the autoreply, then the copy stored and the forwards and reply queued.
 //!
 //! Where the copy goes: a spam message into the user's \Junk folder, else a filter's mailbox,
 //! else INBOX (also when the filter's mailbox or the Junk folder is gone). Spam is never
@@ -14,10 +17,12 @@
 use super::forward::forward_entries;
 use super::{Delivered, Delivery, Recipient};
 use crate::backend::now;
+use crate::domains::AccessAction;
 use crate::error::Result;
 use crate::filters::autoreply::{compose_reply, suppressed};
 use crate::filters::matching::{MessageFacts, matches, needs_body};
 use crate::filters::{Filter, FilterAction};
+use crate::mime::address::header_addresses;
 use crate::model::*;
 use crate::names::INBOX;
 use crate::outbound::{Envelope, OutboundEntry, entries_by_domain};
@@ -58,14 +63,26 @@ impl Decision {
     }
 }
 
-fn decide(filters: &[Filter], facts: &MessageFacts) -> Decision {
-    let mut decision = Decision::default();
+/// The filters' decision on top of `decision` (what the domain access lists said).
+fn decide(mut decision: Decision, filters: &[Filter], facts: &MessageFacts) -> Decision {
     for filter in filters.iter().filter(|f| !f.disabled) {
         if matches(&filter.query, facts) {
             decision.take(&filter.action);
         }
     }
     decision
+}
+
+/// The spam level at which no message is spam.
+const NEVER_SPAM: u8 = 100;
+
+/// The domain of the message's author: its first From address, else its Sender (as
+/// WildDuck reads it for the domain access lists).
+fn author_domain(raw: &[u8]) -> Option<String> {
+    ["from", "sender"].into_iter().find_map(|field| {
+        let first = header_addresses(raw, field).into_iter().next()?;
+        first.rsplit_once('@').map(|(_, domain)| domain.to_string())
+    })
 }
 
 impl Store {
@@ -81,13 +98,31 @@ impl Store {
         let filters = self.backend().list_filters(Some(user.id)).await?;
         let with_body = needs_body(filters.iter().filter(|f| !f.disabled).map(|f| &f.query));
         let facts = MessageFacts::new(&message, with_body);
-        let decision = decide(&filters, &facts);
-        let policy = &self.config().delivery;
-        let spam = decision.spam.unwrap_or_else(|| policy.spam.is_spam(&facts));
+        let profile = self.backend().user_profile(user.id).await?;
+        let access = match author_domain(&message) {
+            Some(domain) if !profile.tags.is_empty() => {
+                self.domain_access_verdict(&profile.tags, &domain).await?
+            }
+            _ => None,
+        };
+        let listed = Decision {
+            spam: access.map(|action| action == AccessAction::Block),
+            ..Decision::default()
+        };
+        let decision = decide(listed, &filters, &facts);
+        let spam = match profile.spam_level {
+            // WildDuck's "nothing is spam" outranks the lists and the filters.
+            Some(NEVER_SPAM) => false,
+            level => decision.spam.unwrap_or_else(|| {
+                let mut policy = self.config().delivery.spam.clone();
+                policy.level = level.unwrap_or(policy.level);
+                policy.is_spam(&facts)
+            }),
+        };
         let mut queued = Vec::new();
         if !spam {
             let mut targets = decision.targets.clone();
-            for target in self.backend().user_profile(user.id).await?.targets {
+            for target in profile.targets {
                 if !targets.contains(&target) {
                     targets.push(target);
                 }
@@ -262,7 +297,7 @@ mod tests {
                 false,
             ),
         ];
-        let decision = decide(&filters, &facts);
+        let decision = decide(Decision::default(), &filters, &facts);
         assert_eq!(decision.seen, Some(true));
         assert_eq!(decision.spam, Some(false));
         assert_eq!(decision.flag, None);

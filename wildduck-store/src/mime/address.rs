@@ -16,6 +16,19 @@ enum Word {
     Dot,
 }
 
+/// `mailbox@host` of every complete address in the header fields called `field` (ASCII,
+/// any case) of the message `raw`, in order.
+pub fn header_addresses(raw: &[u8], field: &str) -> Vec<String> {
+    super::header::HeaderFields::new(raw)
+        .filter(|header| header.name.eq_ignore_ascii_case(field.as_bytes()))
+        .flat_map(|header| parse_address_list(header.value))
+        .filter_map(|address| match (address.mailbox, address.host) {
+            (Some(mailbox), Some(host)) => Some(format!("{mailbox}@{host}")),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Parses an address-list header value.
 pub fn parse_address_list(value: &[u8]) -> Vec<EnvelopeAddress> {
     let mut lexer = Lexer::new(value);

@@ -511,3 +511,87 @@ pub async fn delivery_sends_one_autoreply_per_sender(store: Store) {
         );
     }
 }
+
+/// The domain access lists of a user's tags decide about spam before the filters (a filter
+/// can not take a blocked domain out of Junk); a user's own spam level replaces the store's,
+/// and level 100 lets nothing be spam.
+pub async fn delivery_applies_domain_access_and_spam_level(store: Store) {
+    use crate::domains::AccessAction;
+
+    let ann = user(&store, "ann").await;
+    add_address(&store, &ann, "ann@example.com").await;
+    let mut profile = store.user_profile(ann.id).await.unwrap();
+    profile.tags = vec!["team".into()];
+    store.set_user_profile(ann.id, profile).await.unwrap();
+    store
+        .set_domain_access("TEAM", "blocked.example", AccessAction::Block)
+        .await
+        .unwrap();
+    store
+        .set_domain_access("team", "friends.example", AccessAction::Allow)
+        .await
+        .unwrap();
+    store
+        .create_filter(
+            ann.id,
+            filter(
+                "trust the pest",
+                query_from("pest@blocked.example"),
+                FilterAction {
+                    spam: Some(false),
+                    ..FilterAction::default()
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    let junk = mailbox_with(&store, &ann, SpecialUse::Junk).await;
+    let inbox = store.get_mailbox(ann.id, "INBOX").await.unwrap();
+    let mailbox_of = |from: &'static str, extra: &'static str| {
+        let store = store.clone();
+        async move {
+            let raw = format!("From: {from}\r\n{extra}Subject: hi\r\n\r\nbody\r\n");
+            let delivered = deliver(&store, "bounce@elsewhere.example", "ann@example.com", &raw)
+                .await
+                .unwrap();
+            stored_in(&store, delivered).await.0.id
+        }
+    };
+    let spam_flag = "X-Spam-Flag: YES\r\n";
+
+    assert_eq!(mailbox_of("pest@blocked.example", "").await, junk.id);
+    assert_eq!(
+        mailbox_of("Someone <x@Blocked.Example>", "").await,
+        junk.id,
+        "the domain is compared as normalized"
+    );
+    assert_eq!(
+        mailbox_of("x@elsewhere.example", "Sender: y@blocked.example\r\n").await,
+        inbox.id,
+        "Sender counts only without a From address"
+    );
+    assert_eq!(mailbox_of("x@friends.example", spam_flag).await, inbox.id);
+    assert_eq!(mailbox_of("x@elsewhere.example", spam_flag).await, junk.id);
+
+    // Level 0: everything is spam, unless a list allows it; level 100: nothing is.
+    let mut profile = store.user_profile(ann.id).await.unwrap();
+    profile.spam_level = Some(0);
+    store
+        .set_user_profile(ann.id, profile.clone())
+        .await
+        .unwrap();
+    assert_eq!(mailbox_of("x@elsewhere.example", "").await, junk.id);
+    assert_eq!(mailbox_of("x@friends.example", "").await, inbox.id);
+    profile.spam_level = Some(100);
+    store.set_user_profile(ann.id, profile).await.unwrap();
+    assert_eq!(mailbox_of("x@blocked.example", spam_flag).await, inbox.id);
+
+    // Without the tag the lists say nothing.
+    let bob = user(&store, "bob").await;
+    add_address(&store, &bob, "bob@example.com").await;
+    let raw = "From: pest@blocked.example\r\nSubject: hi\r\n\r\nbody\r\n";
+    let delivered = deliver(&store, "b@x.example", "bob@example.com", raw)
+        .await
+        .unwrap();
+    assert_eq!(stored_in(&store, delivered).await.0.path, "INBOX");
+}
