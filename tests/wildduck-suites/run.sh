@@ -12,7 +12,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${1:-$repo/target/debug/wildduck}
+bin=$(realpath "${1:-$repo/target/debug/wildduck}")
 suites=(test/api/users-test.js test/api/addresses-test.js test/api/mailboxes-test.js test/api/messages-test.js
   test/api/storage-test.js test/api/filters-test.js test/api/domainaliases-test.js test/api/dkim-test.js
   test/api/certs-test.js)
@@ -25,7 +25,6 @@ EXCLUDED=(
   "API Users should POST /users/{user}/restore expect success"
   "Mailboxes tests should POST /users/{user}/mailboxes expect success / edge case for subpath length and subpath count"
   "Mailboxes tests should PUT /users/{user}/mailboxes/{mailbox} expect success / edge case for subpath length and subpath count"
-  "Messages tests should POST /users/:user/mailboxes/:mailbox/messages/:message/submit expect success / encrypted mailbox"
 )
 
 work=$(mktemp -d)
