@@ -118,7 +118,8 @@ impl From<Error> for ApiError {
             Error::User(
                 UserError::InvalidUsername(_)
                 | UserError::InvalidPassword(_)
-                | UserError::InvalidScope(_),
+                | UserError::InvalidScope(_)
+                | UserError::InvalidKey(_),
             ) => Self::new(S::BAD_REQUEST, "InputValidationError", text),
             Error::Auth(AuthError::Disabled) => {
                 Self::new(S::FORBIDDEN, "UserDisabled", "User account is disabled")

@@ -104,7 +104,8 @@ impl From<StoreError> for CliError {
             StoreError::User(
                 UserError::InvalidUsername(_)
                 | UserError::InvalidPassword(_)
-                | UserError::InvalidScope(_),
+                | UserError::InvalidScope(_)
+                | UserError::InvalidKey(_),
             ) => ErrorKind::Data,
             StoreError::Auth(_) => ErrorKind::NoPerm,
             StoreError::Asp(AspError::NotFound) => ErrorKind::NotFound,

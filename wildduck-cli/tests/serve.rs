@@ -2515,3 +2515,198 @@ fn lmtp_mail_to_a_forwarded_address_and_a_forwarding_user_reaches_the_targets() 
             .is_empty()
     });
 }
+
+// ---- mail stored encrypted to the user's OpenPGP key ----
+
+/// Sets up two users over the API with the same public key, one asking for encrypted mail;
+/// delivers one message to both over LMTP; prints the `keyInfo` of the first and what IMAP
+/// reads from each INBOX (base64).
+const ENCRYPTED_DELIVERY: &str = r#"
+import base64, imaplib, json, smtplib, sys, urllib.request
+base, token, lmtp_port, imap_port, key_path, message_path = sys.argv[1:7]
+host = "127.0.0.1"
+key = open(key_path).read()
+def api(method, path, body=None):
+    request = urllib.request.Request(base + path, data=json.dumps(body).encode() if body else None, method=method)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("X-Access-Token", token)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.load(response)
+    assert answer["success"] is True, answer
+    return answer
+sealed = api("POST", "/users", {"username": "sealed", "password": "pw-sealed-1", "address": "sealed@example.com",
+                                "pubKey": key, "encryptMessages": True})["id"]
+api("POST", "/users", {"username": "plain", "password": "pw-plain-1", "address": "plain@example.com",
+                       "pubKey": key, "encryptMessages": False})
+result = {"user": api("GET", "/users/" + sealed), "stored": {}}
+lmtp = smtplib.LMTP(host, int(lmtp_port), timeout=30)
+lmtp.ehlo("mta.test")
+refused = lmtp.sendmail("sender@example.org", ["sealed@example.com", "plain@example.com"], open(message_path, "rb").read())
+assert not refused, refused
+lmtp.quit()
+for user in ["sealed", "plain"]:
+    imap = imaplib.IMAP4(host, int(imap_port), timeout=30)
+    imap.login(user, f"pw-{user}-1")
+    typ, data = imap.select("INBOX", readonly=True)
+    assert typ == "OK" and data == [b"1"], data
+    typ, data = imap.fetch("1", "(BODY.PEEK[])")
+    result["stored"][user] = base64.b64encode(data[0][1]).decode()
+    imap.logout()
+print(json.dumps(result))
+"#;
+
+/// A key pair as a mail client makes one: Ed25519 for certifying, Curve25519 for encryption.
+fn generate_key_pair(user_id: &str) -> pgp::composed::SignedSecretKey {
+    use pgp::composed::{EncryptionCaps, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+    use pgp::crypto::ecc_curve::ECCCurve;
+    let encryption = SubkeyParamsBuilder::default()
+        .key_type(KeyType::ECDH(ECCCurve::Curve25519Legacy))
+        .can_encrypt(EncryptionCaps::All)
+        .build()
+        .unwrap();
+    SecretKeyParamsBuilder::default()
+        .key_type(KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id(user_id.into())
+        .subkeys(vec![encryption])
+        .build()
+        .unwrap()
+        .generate(rand08::thread_rng())
+        .unwrap()
+}
+
+/// The armored OpenPGP message in a stored PGP/MIME message.
+fn armored_part(stored: &str) -> &str {
+    let start = stored
+        .find("-----BEGIN PGP MESSAGE-----")
+        .expect("an armored message");
+    let end = stored.find("-----END PGP MESSAGE-----").expect("its end") + 25;
+    &stored[start..end]
+}
+
+/// GnuPG decrypts `armored` with `secret` imported into a scratch home; its output.
+fn gpg_decrypt(env: &Env, secret: &str, armored: &str) -> Vec<u8> {
+    let home = env.path("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(env.path("secret.asc"), secret).unwrap();
+    std::fs::write(env.path("message.asc"), armored).unwrap();
+    let gpg = |args: &[&str]| {
+        Command::new("gpg")
+            .arg("--homedir")
+            .arg(&home)
+            .args([
+                "--batch",
+                "--yes",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .expect("gpg (Debian's gnupg, installed by .ci/setup)")
+    };
+    let imported = gpg(&["--import", env.path("secret.asc").to_str().unwrap()]);
+    assert!(imported.status.success(), "{imported:?}");
+    let decrypted = gpg(&["--decrypt", env.path("message.asc").to_str().unwrap()]);
+    // The agent gpg started for the scratch home goes with it.
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--kill", "gpg-agent"])
+        .output();
+    assert!(decrypted.status.success(), "{decrypted:?}");
+    decrypted.stdout
+}
+
+/// A user with a public key and `encryptMessages` gets LMTP mail stored as PGP/MIME: the
+/// outer header readable, the body and its own header fields decrypting (with rPGP and with
+/// GnuPG) to exactly what was sent. A user with the same key who did not ask for it gets the
+/// bytes as sent. `GET /users/:user` tells the key's fingerprint, name and address.
+#[test]
+fn lmtp_mail_for_a_user_with_encryption_on_is_stored_encrypted_to_the_users_key() {
+    use pgp::composed::{ArmorOptions, Message, SignedPublicKey};
+    use pgp::types::{KeyDetails, Password};
+
+    let env = Env::new();
+    let config = write_config(&env, "[initial_account]\ncreate = false\n");
+    enable_api(&config);
+    let server = Server::start(&env, &config, 5);
+    let secret = generate_key_pair("Sealed User <sealed@example.com>");
+    let public = SignedPublicKey::from(secret.clone());
+    std::fs::write(
+        env.path("public.asc"),
+        public.to_armored_string(ArmorOptions::default()).unwrap(),
+    )
+    .unwrap();
+    let body_fields =
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n";
+    let body = format!(
+        "S\u{e4}\u{e4}l: the secret\r\n{}\r\n",
+        "line of text ".repeat(40)
+    );
+    let raw = format!(
+        "From: Sender <sender@example.org>\r\nTo: sealed@example.com\r\nSubject: sealed\r\n\
+         Message-ID: <sealed-1@example.org>\r\nMIME-Version: 1.0\r\n{body_fields}\r\n{body}"
+    );
+    std::fs::write(env.path("message.eml"), &raw).unwrap();
+    let lmtp = server.address("LMTP (plain)");
+    let args = [
+        format!("http://{}", server.address("API (plain)")),
+        API_TOKEN.into(),
+        lmtp.port().to_string(),
+        server.address("IMAP (plain)").port().to_string(),
+        env.path("public.asc").to_str().unwrap().into(),
+        env.path("message.eml").to_str().unwrap().into(),
+    ];
+    let (status, text) = python(ENCRYPTED_DELIVERY, &args);
+    assert_eq!(status, 0, "{text}");
+    let result: serde_json::Value = serde_json::from_str(text.trim()).expect(&text);
+
+    let user = &result["user"];
+    assert_eq!(user["encryptMessages"], true, "{user}");
+    assert_eq!(
+        user["keyInfo"]["fingerprint"],
+        format!("{:x}", secret.fingerprint())
+    );
+    assert_eq!(user["keyInfo"]["name"], "Sealed User");
+    assert_eq!(user["keyInfo"]["address"], "sealed@example.com");
+
+    let stored = |user: &str| {
+        let bytes = BASE64_STANDARD
+            .decode(result["stored"][user].as_str().unwrap())
+            .unwrap();
+        String::from_utf8(bytes).unwrap()
+    };
+    let trace =
+        |rcpt: &str| format!("Delivered-To: {rcpt}\r\nReturn-Path: <sender@example.org>\r\n");
+    assert_eq!(
+        stored("plain"),
+        format!("{}{raw}", trace("plain@example.com"))
+    );
+
+    let sealed = stored("sealed");
+    let (header, _) = sealed.split_once("\r\n\r\n").unwrap();
+    assert!(
+        header.starts_with(&format!(
+            "{}From: Sender <sender@example.org>\r\nTo: sealed@example.com\r\nSubject: sealed\r\n\
+             Message-ID: <sealed-1@example.org>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";",
+            trace("sealed@example.com")
+        )),
+        "{header}"
+    );
+    assert!(!sealed.contains("the secret"), "{sealed}");
+    assert!(sealed.contains("Content-Type: application/octet-stream; name=encrypted.asc"));
+    let armored = armored_part(&sealed);
+    let expected = format!("{body_fields}\r\n{body}").into_bytes();
+
+    let (message, _) =
+        Message::from_armor(std::io::Cursor::new(armored.as_bytes().to_vec())).unwrap();
+    let mut decrypted = message.decrypt(&Password::empty(), &secret).unwrap();
+    assert_eq!(decrypted.as_data_vec().unwrap(), expected);
+
+    let secret_armored = secret.to_armored_string(ArmorOptions::default()).unwrap();
+    assert_eq!(gpg_decrypt(&env, &secret_armored, armored), expected);
+}

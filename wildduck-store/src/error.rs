@@ -18,6 +18,9 @@ pub enum UserError {
     InvalidPassword(String),
     #[error("invalid scope: {0}")]
     InvalidScope(String),
+    /// An OpenPGP public key that does not parse, verify or encrypt.
+    #[error("PGP key validation failed. {0}")]
+    InvalidKey(String),
 }
 
 /// Authentication errors. Deliberately does not say whether the user exists, and the

@@ -16,6 +16,7 @@ mod delivery;
 mod dkim;
 mod domains;
 mod drafts;
+pub mod encryption;
 pub mod error;
 mod files;
 mod filters;

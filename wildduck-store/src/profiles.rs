@@ -151,6 +151,8 @@ pub struct UserProfile {
     pub meta_data: Map<String, Value>,
     /// The operator's own data, not shown to the account holder.
     pub internal_data: Map<String, Value>,
+    /// The OpenPGP key mail is stored or forwarded encrypted to (`encryption`).
+    pub encryption: crate::encryption::EncryptionSettings,
 }
 
 /// The descriptive fields of one of a user's addresses.
@@ -235,9 +237,13 @@ impl Store {
         self.backend().user_profile(user).await
     }
 
-    /// Replaces the user's profile: tags normalized, the main address checked to be theirs.
+    /// Replaces the user's profile: tags normalized, the main address checked to be theirs,
+    /// the public key checked to be one mail can be encrypted to (`UserError::InvalidKey`).
     pub async fn set_user_profile(&self, user: UserId, mut profile: UserProfile) -> Result<()> {
         profile.tags = normalize_tags(&profile.tags)?;
+        if let Some(key) = &profile.encryption.pub_key {
+            crate::encryption::key_info(key)?;
+        }
         if let Some(main) = profile.main_address
             && !self
                 .list_addresses(user)

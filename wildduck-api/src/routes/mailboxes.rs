@@ -1,5 +1,5 @@
 //! Mailboxes: list (with counters and sizes), create, get (by id or `resolve?path=`), update
-//! (rename, subscribe, `hidden`, `retention`), delete. WildDuck's path rules are checked
+//! (rename, subscribe, `hidden`, `retention`, `encryptMessages`), delete. WildDuck's path rules are checked
 //! here, then the store's. As in WildDuck, creating `a/b` does not create `a`.
 
 use std::cmp::Ordering;
@@ -13,7 +13,7 @@ use wildduck_store::{
 
 use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 use crate::input::{Input, JsonBody, QueryInput, mailbox_param, user_param};
 
 /// WildDuck's `MAX_MAILBOX_NAME_LENGTH` and `MAX_SUB_MAILBOXES` (lib/consts.js).
@@ -46,7 +46,8 @@ pub async fn list(
     mailboxes.sort_by(wildduck_order);
     let mut results = Vec::with_capacity(mailboxes.len());
     for mailbox in &mailboxes {
-        let mut row = mailbox_json(mailbox);
+        let encrypted = state.store.mailbox_encrypted(mailbox.id).await?;
+        let mut row = mailbox_json(mailbox, encrypted);
         if counters || sizes {
             let status = state.store.mailbox_status(mailbox.id).await?;
             if counters {
@@ -73,10 +74,10 @@ pub async fn create(
     let path = mailbox_path(&mut input, true);
     let settings = SettingsInput::read(&mut input);
     input.finish()?;
-    settings.refuse_unsupported()?;
     access.require(user, Resource::Mailboxes, Action::Create)?;
     state.store.get_user(user).await?;
     let path = path.unwrap_or_default();
+    let encrypted = settings.encrypted;
     let settings = wildduck_store::MailboxSettings {
         hidden: settings.hidden.unwrap_or(false),
         retention: settings.retention,
@@ -85,6 +86,9 @@ pub async fn create(
         .store
         .create_mailbox_with_settings(user, &path, settings)
         .await?;
+    if encrypted == Some(true) {
+        state.store.set_mailbox_encrypted(mailbox.id, true).await?;
+    }
     success(json!({ "id": mailbox.id.to_string() }))
 }
 
@@ -116,7 +120,8 @@ pub async fn get(
         }
     };
     let status = state.store.mailbox_status(mailbox.id).await?;
-    let mut response = mailbox_json(&mailbox);
+    let encrypted = state.store.mailbox_encrypted(mailbox.id).await?;
+    let mut response = mailbox_json(&mailbox, encrypted);
     response["total"] = status.messages.into();
     response["unseen"] = status.unseen.into();
     success(response)
@@ -138,7 +143,6 @@ pub async fn update(
     if new_path.is_none() && subscribed.is_none() && !settings.given {
         return Err(ApiError::bad_request("Nothing was changed"));
     }
-    settings.refuse_unsupported()?;
     access.require(user, Resource::Mailboxes, Action::Update)?;
     let fail = |err| ApiError::mailbox_action("Mailbox update", err);
     let mailbox = owned_mailbox(&state.store, user, id).await.map_err(fail)?;
@@ -171,6 +175,13 @@ pub async fn update(
         state
             .store
             .update_mailbox_settings(mailbox.id, update)
+            .await
+            .map_err(fail)?;
+    }
+    if let Some(encrypted) = settings.encrypted {
+        state
+            .store
+            .set_mailbox_encrypted(mailbox.id, encrypted)
             .await
             .map_err(fail)?;
     }
@@ -260,7 +271,7 @@ fn mailbox_path(input: &mut Input, required: bool) -> Option<String> {
 struct SettingsInput {
     hidden: Option<bool>,
     retention: Option<u64>,
-    encrypted: bool,
+    encrypted: Option<bool>,
     /// Whether any of them was sent at all (an update of only these is still a change).
     given: bool,
 }
@@ -275,17 +286,9 @@ impl SettingsInput {
             retention: input
                 .number("retention", 0.0, f64::MAX)
                 .map(|ms| ms.floor() as u64),
-            encrypted: input.boolean("encryptMessages").unwrap_or(false),
+            encrypted: input.boolean("encryptMessages"),
             given,
         }
-    }
-
-    /// Encrypted mailboxes (issue 21) are refused rather than dropped.
-    fn refuse_unsupported(&self) -> ApiResult<()> {
-        if self.encrypted {
-            return Err(ApiError::unsupported("\"encryptMessages\"", 21));
-        }
-        Ok(())
     }
 }
 
@@ -305,7 +308,7 @@ fn wildduck_order(a: &Mailbox, b: &Mailbox) -> Ordering {
         .then_with(|| a.path.cmp(&b.path))
 }
 
-fn mailbox_json(mailbox: &Mailbox) -> Value {
+fn mailbox_json(mailbox: &Mailbox, encrypted: bool) -> Value {
     let name = mailbox.path.rsplit('/').next().unwrap_or(&mailbox.path);
     let mut row = json!({
         "id": mailbox.id.to_string(),
@@ -315,7 +318,7 @@ fn mailbox_json(mailbox: &Mailbox) -> Value {
         "modifyIndex": mailbox.highest_modseq,
         "subscribed": mailbox.subscribed,
         "hidden": mailbox.hidden,
-        "encryptMessages": false,
+        "encryptMessages": encrypted,
     });
     if let Some(retention) = mailbox.retention {
         row["retention"] = retention.into();

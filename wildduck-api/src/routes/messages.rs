@@ -618,7 +618,10 @@ fn message_json(user: UserId, mailbox: &MailboxId, message: &DisplayMessage) -> 
             json!({ "id": parsed.list_id, "unsubscribe": parsed.list_unsubscribe }),
         );
     }
-    body.insert("html".into(), json!(parsed.html));
+    // As WildDuck keeps `html` only for messages that have some (an encrypted one has none).
+    if !parsed.html.is_empty() {
+        body.insert("html".into(), json!(parsed.html));
+    }
     body.insert("text".into(), json!(parsed.text));
     body.insert(
         "attachments".into(),

@@ -107,6 +107,7 @@ pub async fn upload(
             "Empty message provided",
         ));
     }
+    let raw = state.store.sealed_for_mailbox(&target, &flags, raw).await?;
     let stored = state.store.append(target.id, &raw, &flags, date).await?;
     if let Some((mailbox, uid)) = replace_previous {
         let previous = match mailbox {

@@ -1,14 +1,15 @@
 //! Users: list, create, get, update, delete, resolve, logout, quota reset, password reset.
 //!
 //! Fields WildDuck has and we do not keep yet are refused with 501 when their value would
-//! change behaviour (retention, encryption, a deferred delete) and ignored when they only
-//! describe or tune limits we do not enforce per user; docs/api.md lists both. Name, language,
-//! tags, forwarding targets, the daily forward and recipient limits, the spam level, metaData
-//! and internalData are kept (the store's user profile).
+//! change behaviour (retention, a deferred delete) and ignored when they only describe or
+//! tune limits we do not enforce per user; docs/api.md lists both. Name, language, tags,
+//! forwarding targets, the daily forward and recipient limits, the spam level, the PGP key
+//! and encryption settings, metaData and internalData are kept (the store's user profile).
 
 use axum::Extension;
 use axum::extract::Path;
 use serde_json::{Value, json};
+use wildduck_store::encryption::{self, EncryptionSettings};
 use wildduck_store::mime::parsed::iso_date;
 use wildduck_store::{NewUser, User, UserId, UserProfile, normalize_address, tags_match};
 
@@ -97,8 +98,10 @@ pub async fn create(
     let disabled_scopes = input.scopes("disabledScopes", false).unwrap_or_default();
     let mut profile = UserProfile::default();
     read_profile(&mut input, &mut profile, true);
+    read_encryption(&mut input, &mut profile.encryption);
     refuse_unsupported_account_fields(&mut input)?;
     input.finish()?;
+    check_key(&profile.encryption, &EncryptionSettings::default())?;
     // As WildDuck: without an address (and unless told not to), the account gets one made
     // of the username and this host's name.
     let address = match address {
@@ -159,6 +162,7 @@ pub async fn get(
         },
         "forwards": { "allowed": profile.forwards },
     });
+    add_encryption_json(&mut body, &profile.encryption);
     success(body)
 }
 
@@ -180,6 +184,7 @@ pub async fn update(
     let mut profile = state.store.user_profile(user).await?;
     let profile_before = profile.clone();
     read_profile(&mut input, &mut profile, access.own_user().is_none());
+    read_encryption(&mut input, &mut profile.encryption);
     if input.boolean("hashedPassword") == Some(true) {
         return Err(ApiError::unsupported(
             "\"hashedPassword\" when updating a user",
@@ -188,6 +193,7 @@ pub async fn update(
     }
     refuse_unsupported_account_fields(&mut input)?;
     input.finish()?;
+    check_key(&profile.encryption, &profile_before.encryption)?;
     // Quota and the account's state are the operator's to set, not the account holder's.
     let operator_only =
         quota.is_some() || disabled.is_some() || suspended.is_some() || disabled_scopes.is_some();
@@ -393,12 +399,63 @@ fn refuse_unsupported_account_fields(input: &mut Input) -> ApiResult<()> {
     {
         return Err(ApiError::unsupported("Message \"retention\"", 21));
     }
-    for field in ["encryptMessages", "encryptForwarded"] {
-        if input.boolean(field) == Some(true) {
-            return Err(ApiError::unsupported(&format!("\"{field}\""), 21));
+    Ok(())
+}
+
+/// `pubKey` (`""` removes it; else it must look like an armored public key),
+/// `encryptMessages` and `encryptForwarded`, into `settings`.
+fn read_encryption(input: &mut Input, settings: &mut EncryptionSettings) {
+    if let Some(key) = input.string("pubKey") {
+        let key = key.trim();
+        if key.is_empty() {
+            settings.pub_key = None;
+        } else if key.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+            settings.pub_key = Some(key.to_string());
+        } else {
+            input.fail(
+                "pubKey",
+                format!(
+                    "\"pubKey\" with value \"{key}\" fails to match the PGP key format pattern"
+                ),
+            );
         }
     }
+    if let Some(on) = input.boolean("encryptMessages") {
+        settings.encrypt_messages = on;
+    }
+    if let Some(on) = input.boolean("encryptForwarded") {
+        settings.encrypt_forwarded = on;
+    }
+}
+
+/// A new key is checked before anything is written, so a key mail can not be encrypted to
+/// changes nothing (WildDuck's 400 "PGP key validation failed. …").
+fn check_key(settings: &EncryptionSettings, before: &EncryptionSettings) -> ApiResult<()> {
+    if let Some(key) = &settings.pub_key
+        && before.pub_key.as_ref() != Some(key)
+    {
+        encryption::key_info(key)?;
+    }
     Ok(())
+}
+
+/// WildDuck's `encryptMessages`, `encryptForwarded`, `pubKey` (`""` when none) and `keyInfo`
+/// (`false` when there is no key; left out when the key no longer reads, as WildDuck).
+fn add_encryption_json(body: &mut Value, settings: &EncryptionSettings) {
+    body["encryptMessages"] = json!(settings.encrypt_messages);
+    body["encryptForwarded"] = json!(settings.encrypt_forwarded);
+    body["pubKey"] = json!(settings.pub_key.as_deref().unwrap_or_default());
+    match settings.pub_key.as_deref().map(encryption::key_info) {
+        None => body["keyInfo"] = json!(false),
+        Some(Ok(info)) => {
+            body["keyInfo"] = json!({
+                "name": info.name,
+                "address": info.address,
+                "fingerprint": info.fingerprint,
+            })
+        }
+        Some(Err(err)) => tracing::warn!(error = %err, "stored public key does not read"),
+    }
 }
 
 /// WildDuck's username pattern (after lower-casing): `[a-z0-9-]` runs joined by one of

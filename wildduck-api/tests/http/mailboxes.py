@@ -30,9 +30,16 @@ expect("DELETE", f"/users/{alice}/mailboxes/{inbox}", 400, "DisallowedMailboxMet
 expect("DELETE", f"/users/{alice}/mailboxes/{drafts}", 400, "DisallowedMailboxMethod")
 expect("PUT", f"/users/{alice}/mailboxes/{inbox}", 400, "DisallowedMailboxMethod", body={"path": "Elsewhere"})
 
-# Encrypted mailboxes (issue 21) are refused, and nothing is made.
-expect("POST", f"/users/{alice}/mailboxes", 501, "NotImplemented", body={"path": "Sealed", "encryptMessages": True})
-expect("GET", f"/users/{alice}/mailboxes/resolve?path=Sealed", 404, "NoSuchMailbox")
+# `encryptMessages` is kept per mailbox, and changed alone.
+sealed = expect("POST", f"/users/{alice}/mailboxes", 200, body={"path": "Sealed", "encryptMessages": True})["id"]
+assert expect("GET", f"/users/{alice}/mailboxes/{sealed}", 200)["encryptMessages"] is True
+listed = expect("GET", f"/users/{alice}/mailboxes", 200)["results"]
+assert {m["path"]: m["encryptMessages"] for m in listed} == {
+    "INBOX": False, "Drafts": False, "Junk": False, "Sent Mail": False, "Trash": False, "Sealed": True}, listed
+expect("PUT", f"/users/{alice}/mailboxes/{sealed}", 200, body={"encryptMessages": False})
+assert expect("GET", f"/users/{alice}/mailboxes/{sealed}", 200)["encryptMessages"] is False
+expect("PUT", f"/users/{alice}/mailboxes/{sealed}", 400, "InputValidationError", body={"encryptMessages": "maybe"})
+expect("DELETE", f"/users/{alice}/mailboxes/{sealed}", 200)
 
 # `hidden` and `retention` are kept; hidden mailboxes leave the listing unless asked for.
 # As in WildDuck, a mailbox is made without its missing parents.

@@ -49,7 +49,14 @@ expect("POST", "/users", 400, "InputValidationError",
        body={"username": "forwards", "password": "x1", "metaData": "[1, 2]"})
 expect("POST", "/users", 501, "NotImplemented",
        body={"username": "expiring", "password": "x1", "retention": 86400000})
-for refused in ["forwards", "expiring"]:
+# A public key must look like one and be one mail can be encrypted to; refused, no user is made.
+expect("POST", "/users", 400, "InputValidationError",
+       body={"username": "sealed", "password": "x1", "pubKey": "not a key"})
+broken = expect("POST", "/users", 400, "InputValidationError", body={
+    "username": "sealed", "password": "x1", "encryptMessages": True,
+    "pubKey": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5\n-----END PGP PUBLIC KEY BLOCK-----"})
+assert broken["error"].startswith("PGP key validation failed."), broken
+for refused in ["forwards", "expiring", "sealed"]:
     assert expect("GET", "/users?query=" + refused, 200)["total"] == 0, refused
 
 # An imported bcrypt hash (made by Python's bcrypt, "$2a$" as WildDuck's bcryptjs writes,

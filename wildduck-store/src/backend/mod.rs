@@ -307,6 +307,17 @@ pub trait Profiles: Send + Sync {
     async fn recount_storage(&self, user: UserId) -> Result<(u64, u64)>;
 }
 
+/// Which mailboxes keep what arrives encrypted to their owner's key (WildDuck's mailbox
+/// `encryptMessages`). The rule is the store's (`crate::encryption`); an engine keeps the flag
+/// with the mailbox, so it goes when the mailbox goes.
+#[async_trait]
+pub trait MailboxEncryption: Send + Sync {
+    /// `MailboxError::NotFound` for a missing mailbox.
+    async fn mailbox_encrypted(&self, mailbox: MailboxId) -> Result<bool>;
+    /// `MailboxError::NotFound` for a missing mailbox.
+    async fn set_mailbox_encrypted(&self, mailbox: MailboxId, encrypted: bool) -> Result<()>;
+}
+
 /// Mailbox settings and message expiry. The rules (when a message expires, how the sweep
 /// removes it) are the store's (`crate::retention`); an engine keeps the fields.
 #[async_trait]
@@ -478,6 +489,7 @@ pub trait Backend:
     + Registry
     + Profiles
     + QueueAdmin
+    + MailboxEncryption
     + Send
     + Sync
 {

@@ -26,6 +26,7 @@ use crate::error::{
 use crate::retention;
 
 mod asps;
+mod encryption;
 mod expiry;
 mod files;
 mod outbound;
@@ -276,6 +277,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER addresses_details_gone AFTER DELETE ON addresses BEGIN
          DELETE FROM address_details WHERE address = OLD.id;
      END;",
+    // 12: mailboxes that keep what arrives encrypted (`crate::encryption`).
+    "ALTER TABLE mailboxes ADD COLUMN encrypt_messages INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one

@@ -18,6 +18,7 @@ use super::forward::forward_entries;
 use super::{Delivered, Delivery, Recipient};
 use crate::backend::now;
 use crate::domains::AccessAction;
+use crate::encryption::{EncryptionSettings, sealed};
 use crate::error::Result;
 use crate::filters::autoreply::{compose_reply, suppressed};
 use crate::filters::matching::{MessageFacts, matches, needs_body};
@@ -61,6 +62,25 @@ impl Decision {
             }
         }
     }
+}
+
+/// The bytes to forward when they are not the received ones: encrypted to the user's key
+/// when the user asked for that (`encryptForwarded`; `encryptMessages` is for the stored copy).
+async fn sealed_for_forwarding(
+    settings: &EncryptionSettings,
+    delivery: &Delivery<'_>,
+    targets: &[ForwardTarget],
+) -> Result<Option<Vec<u8>>> {
+    if targets.is_empty() || !settings.encrypt_forwarded || settings.pub_key.is_none() {
+        return Ok(None);
+    }
+    let forwarding = EncryptionSettings {
+        encrypt_messages: true,
+        ..settings.clone()
+    };
+    Ok(Some(
+        sealed(&forwarding, false, false, delivery.raw.to_vec()).await?,
+    ))
 }
 
 /// The filters' decision on top of `decision` (what the domain access lists said).
@@ -122,13 +142,17 @@ impl Store {
         let mut queued = Vec::new();
         if !spam {
             let mut targets = decision.targets.clone();
-            for target in profile.targets {
-                if !targets.contains(&target) {
-                    targets.push(target);
+            for target in &profile.targets {
+                if !targets.contains(target) {
+                    targets.push(target.clone());
                 }
             }
+            let sealed_raw = sealed_for_forwarding(&profile.encryption, delivery, &targets).await?;
             queued.extend(forward_entries(
-                delivery,
+                &Delivery {
+                    raw: sealed_raw.as_deref().unwrap_or(delivery.raw),
+                    ..*delivery
+                },
                 recipient,
                 Some(user.id),
                 &targets,
@@ -150,6 +174,8 @@ impl Store {
         if decision.flag == Some(true) {
             flags.insert(Flag::Flagged);
         }
+        let encrypted_mailbox = self.mailbox_encrypted(mailbox).await?;
+        let message = sealed(&profile.encryption, encrypted_mailbox, false, message).await?;
         let new = self.analyse_for_append(message, flags).await?;
         let size = new.size;
         let (outcome, wakes) = self.backend().enqueue(Some((mailbox, new)), queued).await?;

@@ -44,6 +44,7 @@
 
 mod asps;
 mod blobs;
+mod encryption;
 mod expiry;
 mod files;
 mod maintenance;
