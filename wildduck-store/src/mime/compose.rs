@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(parsed.list_id.as_deref(), Some("7"));
         assert_eq!(parsed.attachments.len(), 1);
         assert_eq!(parsed.attachments[0].filename, "a.bin");
-        assert_eq!(parsed.attachments[0].size, 4);
+        assert_eq!(parsed.attachments[0].decoded_size, 4);
         assert_eq!(parsed.date, Some(1_714_564_800));
     }
 }
