@@ -95,6 +95,7 @@ mod tests {
         assert!(err.contains("api.access_token"), "{err}");
         let guarded = Config {
             access_token: Some("secret".into()),
+            ..Config::default()
         };
         assert!(
             guarded

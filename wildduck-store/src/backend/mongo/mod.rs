@@ -18,7 +18,7 @@
 //! | `autoreplies_sent` | `_id` = `<user>:<sender>` | `_id` hashed |
 //! | `dangling_subscriptions` | `_id` = `<user>/<path>`, `user` | `user` |
 //! | `registry` | unique `(kind, key)` | unsharded |
-//! | `address_register` | unique `(user, addrview)` | `user` |
+//! | `address_register` | `_id` = `<user>/<addrview>`, `user` | `user` |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
