@@ -15,7 +15,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(realpath "${1:-$repo/target/debug/wildduck}")
 suites=(test/api/users-test.js test/api/addresses-test.js test/api/mailboxes-test.js test/api/messages-test.js
   test/api/storage-test.js test/api/filters-test.js test/api/domainaliases-test.js test/api/dkim-test.js
-  test/api/certs-test.js)
+  test/api/certs-test.js test/api-test.js)
 
 # "<describe> <it>" titles, as mocha joins them; see docs/api.md for why each is here.
 EXCLUDED=(
@@ -25,6 +25,8 @@ EXCLUDED=(
   "API Users should POST /users/{user}/restore expect success"
   "Mailboxes tests should POST /users/{user}/mailboxes expect success / edge case for subpath length and subpath count"
   "Mailboxes tests should PUT /users/{user}/mailboxes/{mailbox} expect success / edge case for subpath length and subpath count"
+  "API tests message should POST /users/{user}/mailboxes/{mailbox}/messages/{message}/submit expect success / should create a draft message and submit for delivery"
+  "API tests message should POST /users/{user}/mailboxes/{mailbox}/messages/{message}/submit expect failure / should create a draft message and fail submit"
 )
 
 work=$(mktemp -d)
@@ -45,7 +47,7 @@ trap cleanup EXIT
   npm pack --silent wildduck@1.46.1 >/dev/null
   tar xzf wildduck-1.46.1.tgz
   npm init -y >/dev/null
-  npm install --silent --no-audit --no-fund mocha@10 chai@4 supertest@7 wild-config@1 \
+  npm install --silent --no-audit --no-fund mocha@10 chai@4 supertest@7 wild-config@1 mongodb@6 \
     nodemailer@7 mailparser@3 imapflow@1 request@2 >/dev/null
 )
 

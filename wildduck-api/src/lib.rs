@@ -9,6 +9,7 @@
 mod auth;
 mod error;
 mod input;
+mod mobileconfig;
 mod paging;
 mod routes;
 
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 use wildduck_store::Store;
 
 pub use auth::TOKEN_TTL;
+pub use mobileconfig::{MobileConfig, ServerSetup};
 
 /// The `[api]` settings.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -30,6 +32,8 @@ pub struct Config {
     /// The root token (WildDuck's `api.accessToken`). Without one the API answers loopback
     /// peers only and must listen on a loopback address.
     pub access_token: Option<String>,
+    /// What `generateMobileconfig` profiles of new ASPs say (`[api.mobileconfig]`).
+    pub mobileconfig: MobileConfig,
 }
 
 impl Config {
@@ -91,6 +95,7 @@ mod tests {
         assert!(err.contains("api.access_token"), "{err}");
         let guarded = Config {
             access_token: Some("secret".into()),
+            ..Config::default()
         };
         assert!(
             guarded

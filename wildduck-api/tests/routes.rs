@@ -24,6 +24,7 @@ fn run_group(script: &str) {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let config = wildduck_api::Config {
             access_token: Some(ROOT_TOKEN.into()),
+            ..wildduck_api::Config::default()
         };
         let server = tokio::spawn(wildduck_api::serve(store, config, listener, stopped));
         (base, server)
@@ -100,4 +101,19 @@ fn dkim_keys() {
 #[test]
 fn certificates() {
     run_group("certs.py");
+}
+
+#[test]
+fn openapi_document_matches_the_routes() {
+    run_group("openapi.py");
+}
+
+#[test]
+fn address_register() {
+    run_group("addressregister.py");
+}
+
+#[test]
+fn preauth() {
+    run_group("preauth.py");
 }

@@ -2,7 +2,8 @@
 //!
 //! A certificate is stored with its private key (PKCS#8 PEM, never shown), the chain as
 //! given, and what is read from the leaf: the names it covers (DNS subject alternative
-//! names, else the subject's common name), its expiry and the public key's fingerprint.
+//! names, else the subject's common name), its expiry and, as WildDuck, the fingerprint of
+//! the private key.
 //! The private key must be the leaf's (checked by comparing public keys). Setting a
 //! certificate for a server name that has one replaces it under the same id. An expired
 //! certificate is accepted (WildDuck's own suite stores one); it is shown with its expiry.
@@ -85,14 +86,12 @@ fn shown(entry: &RegistryEntry, body: &CertBody) -> Certificate {
     }
 }
 
-/// What the leaf says: its names (normalized), its common name, expiry, public key bits
-/// and the fingerprint of its public key.
+/// What the leaf says: its names (normalized), its common name, expiry, public key bits.
 struct Leaf {
     alt_names: Vec<String>,
     common_name: Option<String>,
     expires: Timestamp,
     public_key_bits: Vec<u8>,
-    fingerprint: String,
 }
 
 fn read_leaf(der: &[u8]) -> std::result::Result<Leaf, String> {
@@ -138,8 +137,17 @@ fn read_leaf(der: &[u8]) -> std::result::Result<Leaf, String> {
         common_name,
         expires: cert.validity().not_after.timestamp(),
         public_key_bits: spki.subject_public_key.data.to_vec(),
-        fingerprint: fingerprint(spki.raw),
     })
+}
+
+/// WildDuck's certificate fingerprint (`key-fingerprint` of the private key): SHA-256 of the
+/// key's DER as given, PKCS#1 or PKCS#8; of its PKCS#8 form when it came as a raw seed.
+fn key_fingerprint(given: &str, key: &PrivateKey) -> String {
+    ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"]
+        .iter()
+        .find_map(|label| pem_blocks(given, label).into_iter().next())
+        .or_else(|| pem_blocks(&key.to_pem(), "PRIVATE KEY").into_iter().next())
+        .map_or_else(String::new, |der| fingerprint(&der))
 }
 
 impl Store {
@@ -190,7 +198,7 @@ impl Store {
             description: new.description.filter(|text| !text.is_empty()),
             private_key: key.to_pem(),
             chain,
-            fingerprint: leaf.fingerprint,
+            fingerprint: key_fingerprint(&new.private_key, &key),
             expires: leaf.expires,
             alt_names,
             created,

@@ -7,6 +7,7 @@
 //! The store knows nothing of IMAP or POP3: no sequence numbers, no wire syntax, no sockets.
 
 mod accounts;
+mod addressregister;
 mod asps;
 mod auth;
 mod backend;
@@ -28,6 +29,7 @@ pub mod model;
 mod names;
 pub mod notify;
 mod outbound;
+mod preauth;
 mod profiles;
 mod retention;
 mod search;
@@ -40,6 +42,7 @@ pub mod testkit;
 mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
+pub use addressregister::{MAX_REGISTER_RESULTS, RegisteredAddress};
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::Login;
 pub use backend::{LiveContent, RegistryKind};

@@ -175,6 +175,7 @@ impl Store {
             self.check_sender(user, address).await?;
         }
         let relayed = without_field(&sent_raw, b"bcc");
+        let automatic = crate::addressregister::list_or_automatic(&sent_raw);
         let envelope = Envelope {
             user: Some(user.id),
             sender: submission.sender,
@@ -187,6 +188,7 @@ impl Store {
         let mut flags = Flags::new();
         flags.insert(Flag::Seen);
         let message = self.analyse_for_append(sent_raw, flags).await?;
+        let headers = message.envelope.clone();
         let queued = entries.iter().map(|e| e.id).collect();
         let (outcome, wakes) = self
             .backend()
@@ -195,6 +197,8 @@ impl Store {
         self.publish(wakes);
         self.limiter().add_recipients(user.id, wanted).await?;
         let sent = outcome.ok_or(Defect::Bug("the backend stored no sent copy"))?;
+        self.register_submitted(user.id, &headers, automatic, submission.recipients)
+            .await;
         Ok(Submitted {
             sent,
             message_id,

@@ -645,18 +645,23 @@ impl Store {
         let size = raw.len() as u64;
         self.check_size(size)?;
         validate_flags(flags)?;
+        let automatic = crate::addressregister::list_or_automatic(raw);
         let raw = bytes::Bytes::copy_from_slice(raw);
         let flags = flags.clone();
         // A small message is analysed in well under a millisecond: cheaper here than the
         // trip to the blocking pool and back.
         let message = if size <= INLINE_ANALYSIS {
-            analyze(&raw, flags, internal_date)?
+            analyze(&raw, flags.clone(), internal_date)?
         } else {
+            let flags = flags.clone();
             blocking(move || analyze(&raw, flags, internal_date)).await?
         };
+        let envelope = message.envelope.clone();
         let (outcome, wakes) = self.backend().append(mailbox, message).await?;
         self.publish(wakes);
         count_stored(size);
+        self.register_stored_message(mailbox, &flags, &envelope, automatic)
+            .await;
         Ok(outcome)
     }
 

@@ -17,12 +17,14 @@ use crate::error::*;
 use crate::model::*;
 use crate::store::Store;
 
+mod addressregister;
 mod auth;
 mod domains;
 mod profiles;
 mod retention;
 mod rules;
 mod subscriptions;
+use addressregister::address_register_entries;
 use auth::{application_passwords, scopes_and_account_states};
 use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
 use profiles::{
@@ -89,6 +91,7 @@ checks!(
     delivery_applies_filters_and_spam,
     delivery_applies_domain_access_and_spam_level,
     delivery_sends_one_autoreply_per_sender,
+    address_register_entries,
 );
 
 /// A message with bare LF, CRLF and a NUL, to prove bytes come back unchanged. Its body is

@@ -123,8 +123,14 @@ pub async fn list(
     state: Shared,
     Extension(access): Extension<Access>,
     Path(user): Path<String>,
+    query: QueryInput,
 ) -> JsonResult {
     let user = user_param(&access, &user)?;
+    let mut input = Input::new(query.0);
+    let with_meta = input.boolean("metaData").unwrap_or(false);
+    // WildDuck's internalData is not kept; asking for it shows nothing.
+    input.boolean("internalData");
+    input.finish()?;
     access.require(user, Resource::Addresses, Action::Read)?;
     state.store.get_user(user).await?;
     let addresses = state.store.list_addresses(user).await?;
@@ -132,7 +138,13 @@ pub async fn list(
     let mut results: Vec<Value> = Vec::with_capacity(addresses.len());
     for address in &addresses {
         let details = state.store.address_details(address.id).await?;
-        results.push(address_json(address, Some(address.id) == main, &details));
+        results.push(address_json(
+            address,
+            Some(address.id) == main,
+            &details,
+            // As WildDuck: only asked for, and only where some was stored.
+            with_meta && !details.meta_data.is_empty(),
+        ));
     }
     success(json!({ "results": results }))
 }
@@ -174,7 +186,7 @@ pub async fn get(
     access.require(user, Resource::Addresses, Action::Read)?;
     let (address, main) = owned_address(&state.store, user, id).await?;
     let details = state.store.address_details(address.id).await?;
-    success(address_json(&address, main, &details))
+    success(address_json(&address, main, &details, true))
 }
 
 /// Name, tags, metaData, and `main: true` to make it the main address. Renaming an address
@@ -292,13 +304,17 @@ fn forwarded_targets(forwarded: &ForwardedAddress) -> Vec<&str> {
     forwarded.targets.iter().map(|t| t.value()).collect()
 }
 
-fn address_json(address: &Address, main: bool, details: &AddressDetails) -> Value {
-    json!({
+/// An address of a user, with its metaData when `with_meta`.
+fn address_json(address: &Address, main: bool, details: &AddressDetails, with_meta: bool) -> Value {
+    let mut body = json!({
         "id": address.id.to_string(),
         "name": details.name,
         "address": address.address,
         "main": main,
         "tags": details.tags,
-        "metaData": details.meta_data,
-    })
+    });
+    if with_meta {
+        body["metaData"] = Value::Object(details.meta_data.clone());
+    }
+    body
 }

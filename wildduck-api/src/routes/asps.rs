@@ -1,15 +1,20 @@
 //! Application-specific passwords: `/users/:user/asps` list, create, get, delete, as
-//! WildDuck's `lib/api/asps.js` (without the Apple `mobileconfig` profile).
+//! WildDuck's `lib/api/asps.js`; `generateMobileconfig` adds an Apple configuration profile
+//! (`crate::mobileconfig`).
 
 use axum::Extension;
 use axum::extract::Path;
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use serde_json::{Value, json};
-use wildduck_store::{Asp, AspId, NewAsp, Timestamp};
+use wildduck_store::{Asp, AspId, Error, NewAsp, Scope, Timestamp, UserId};
 
 use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
 use crate::error::ApiError;
 use crate::input::{Input, JsonBody, QueryInput, hex_id, user_param};
+use crate::{ApiState, mobileconfig};
 
 pub async fn list(
     state: Shared,
@@ -85,26 +90,91 @@ pub async fn create(
         .map(|seconds| seconds as u64)
         .filter(|&seconds| seconds > 0);
     let mobileconfig = input.boolean("generateMobileconfig").unwrap_or(false);
+    let profile_address = input.string("address");
+    // Session data only WildDuck's logs read.
+    input.string("sess");
+    input.string("ip");
     input.finish()?;
-    if mobileconfig {
-        return Err(ApiError::unsupported(
-            "\"generateMobileconfig\" (Apple configuration profiles)",
-            22,
+    // No scopes is every scope.
+    let sets_up_mail = |scope| scopes.is_empty() || scopes.contains(&scope);
+    if mobileconfig
+        && (!(sets_up_mail(Scope::Imap) || sets_up_mail(Scope::Pop3)) || !sets_up_mail(Scope::Smtp))
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidAuthScope",
+            "Profile file requires either imap or pop3 and smtp scopes",
         ));
     }
+    // The account the profile names is checked before the ASP exists.
+    let account = match mobileconfig {
+        true => Some(profile_account(&state, user, profile_address.as_deref()).await?),
+        false => None,
+    };
+    let pop3_only = !sets_up_mail(Scope::Imap);
     let (asp, password) = state
         .store
         .create_asp(
             user,
             NewAsp {
-                description: description.unwrap_or_default(),
+                description: description.clone().unwrap_or_default(),
                 scopes,
                 password,
                 ttl,
             },
         )
         .await?;
-    success(json!({ "id": asp.id.to_string(), "password": password }))
+    let id = asp.id.to_string();
+    let Some((name, address)) = account else {
+        return success(json!({ "id": id, "password": password }));
+    };
+    let profile = state.config.mobileconfig.profile(&mobileconfig::Account {
+        id: &user.to_string(),
+        name: &name,
+        address: &address,
+        pop3: pop3_only,
+        description: description.as_deref(),
+        password: &password,
+    });
+    success(json!({
+        "id": id,
+        "name": name,
+        "address": address,
+        "password": password,
+        "mobileconfig": BASE64_STANDARD.encode(profile),
+    }))
+}
+
+/// The name and address a profile sets up: the given address, which must be the user's,
+/// else the main address; the address's name, else the user's.
+async fn profile_account(
+    state: &ApiState,
+    user: UserId,
+    address: Option<&str>,
+) -> Result<(String, String), ApiError> {
+    let profile = state.store.user_profile(user).await?;
+    let found = match address {
+        Some(given) => match state.store.find_address(given).await {
+            Ok(found) if found.user == user => Some(found),
+            Ok(_) | Err(Error::Address(_)) => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "AddressNotFound",
+                    "Invalid or unknown address",
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        },
+        None => state.store.main_address(user).await?,
+    };
+    let Some(found) = found else {
+        return Ok((profile.name.unwrap_or_default(), String::new()));
+    };
+    let name = match address {
+        Some(_) => state.store.address_details(found.id).await?.name,
+        None => None,
+    };
+    Ok((name.or(profile.name).unwrap_or_default(), found.address))
 }
 
 pub async fn delete(

@@ -521,6 +521,7 @@ fn attachment_json(attachment: &Attachment) -> Value {
     json!({
         "id": attachment.id,
         "hash": attachment.hash,
+        "fileContentHash": attachment.file_content_hash,
         "filename": attachment.filename,
         "contentType": attachment.content_type,
         "disposition": attachment.disposition.as_ref().map_or(Value::Bool(false), |d| json!(d)),

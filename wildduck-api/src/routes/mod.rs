@@ -2,6 +2,7 @@
 //! come as further files here.
 
 mod addresses;
+mod addressregister;
 mod asps;
 mod authenticate;
 mod autoreply;
@@ -17,6 +18,8 @@ mod mailboxes;
 mod messages;
 mod messages_submit;
 mod messages_upload;
+mod openapi;
+mod preauth;
 mod storage;
 mod users;
 
@@ -51,10 +54,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
     let protected = Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::document))
         .route(
             "/authenticate",
             post(authenticate::login).delete(authenticate::logout),
         )
+        .route("/preauth", post(preauth::check))
         .route("/users", get(users::list).post(users::create))
         .route("/users/resolve/{username}", get(users::resolve))
         .route(
@@ -105,6 +110,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(addresses::get)
                 .put(addresses::update)
                 .delete(addresses::delete),
+        )
+        .route(
+            "/users/{user}/addressregister",
+            get(addressregister::search),
+        )
+        .route(
+            "/users/{user}/addressregister/{address}",
+            put(addressregister::update),
         )
         .route(
             "/users/{user}/mailboxes",

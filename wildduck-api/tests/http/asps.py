@@ -1,8 +1,10 @@
 """Application-specific passwords: create, list, get, delete, and what each one opens."""
 
+import base64
+
 from client import MISSING, create_user, expect, user_token
 
-erin = create_user("erin")
+erin = create_user("erin", "erin@example.com")
 frank = create_user("frank")
 path = f"/users/{erin}/asps"
 
@@ -25,7 +27,7 @@ for body, key in [
 ]:
     refused = expect("POST", path, 400, "InputValidationError", body=body)
     assert key in refused["details"], (body, refused)
-expect("POST", path, 501, "NotImplemented", body={"description": "d", "generateMobileconfig": True})
+expect("POST", path, 400, "InvalidAuthScope", body={"description": "d", "scopes": ["pop3"], "generateMobileconfig": True})
 expect("POST", f"/users/{MISSING}/asps", 404, "UserNotFound", body={"description": "d"})
 assert expect("GET", path, 200)["results"] == []
 
@@ -72,6 +74,18 @@ expect("DELETE", f"{path}/{phone['id']}", 200)
 expect("DELETE", f"{path}/{phone['id']}", 404, "AspNotFound")
 login(phone["password"], "imap", 403)
 login("secret-erin", "imap", 200)
+
+# With an Apple configuration profile: the account, its servers and the new password.
+profiled = expect("POST", path, 200, body={"description": "iPhone", "scopes": ["pop3", "smtp"], "generateMobileconfig": True})
+profile = base64.b64decode(profiled["mobileconfig"]).decode()
+assert profiled["address"] == "erin@example.com" and profiled["password"].isalpha(), profiled
+for fragment in ("<key>EmailAccountType</key>\n<string>EmailTypePOP</string>",
+                 f"<key>IncomingPassword</key>\n<string>{profiled['password']}</string>",
+                 "<key>EmailAddress</key>\n<string>erin@example.com</string>",
+                 "<key>PayloadDisplayName</key>\n<string>iPhone</string>"):
+    assert fragment in profile, (fragment, profile)
+login(profiled["password"], "pop3", 200)
+expect("DELETE", f"{path}/{profiled['id']}", 200)
 
 # At most 50 per user.
 for n in range(50 - 2):

@@ -17,6 +17,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 
+use crate::addressregister::RegisteredAddress;
 use crate::error::{Defect, Error, Result};
 use crate::filters::{Autoreply, Filter};
 use crate::model::*;
@@ -405,6 +406,33 @@ pub trait Subscriptions: Send + Sync {
     ) -> Result<bool>;
 }
 
+/// The addresses a user corresponded with (WildDuck's `addressregister`), for address
+/// completion. The rules (which messages add which addresses, search) are the store's
+/// (`crate::addressregister`); an engine keeps one entry per (user, addrview), gone with
+/// the user.
+#[async_trait]
+pub trait AddressRegister: Send + Sync {
+    /// Records each `(addrview, entry)` for `user` in one unit: a new entry, or on an entry
+    /// of that addrview that is not disabled, the new `updated` and (when given) `name`. A
+    /// disabled entry is left as it is.
+    async fn register_addresses(
+        &self,
+        user: UserId,
+        entries: Vec<(String, RegisteredAddress)>,
+    ) -> Result<()>;
+    /// Every entry of the user, disabled ones included.
+    async fn registered_addresses(&self, user: UserId) -> Result<Vec<RegisteredAddress>>;
+    /// Sets `disabled` and (when given) the name of one of the user's entries; `false`
+    /// when the user has no such entry.
+    async fn update_registered_address(
+        &self,
+        user: UserId,
+        id: RecordId,
+        disabled: Option<bool>,
+        name: Option<String>,
+    ) -> Result<bool>;
+}
+
 /// The tables of operator records in [`Registry`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RegistryKind {
@@ -490,6 +518,7 @@ pub trait Backend:
     + Profiles
     + QueueAdmin
     + MailboxEncryption
+    + AddressRegister
     + Send
     + Sync
 {

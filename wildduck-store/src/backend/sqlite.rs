@@ -25,6 +25,7 @@ use crate::error::{
 };
 use crate::retention;
 
+mod addressregister;
 mod asps;
 mod encryption;
 mod expiry;
@@ -277,6 +278,20 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER addresses_details_gone AFTER DELETE ON addresses BEGIN
          DELETE FROM address_details WHERE address = OLD.id;
      END;",
+    // 11: the address register (`crate::addressregister`), one entry per (user, addrview),
+    // gone with its user.
+    "CREATE TABLE address_register (
+         id BLOB PRIMARY KEY,
+         user BLOB NOT NULL,
+         addrview TEXT NOT NULL,
+         address TEXT NOT NULL,
+         name TEXT,
+         disabled INTEGER NOT NULL DEFAULT 0,
+         updated INTEGER NOT NULL,
+         UNIQUE (user, addrview)
+     );
+     CREATE TRIGGER address_register_of_deleted_user AFTER DELETE ON users
+     BEGIN DELETE FROM address_register WHERE user = OLD.id; END;",
     // 12: mailboxes that keep what arrives encrypted (`crate::encryption`).
     "ALTER TABLE mailboxes ADD COLUMN encrypt_messages INTEGER NOT NULL DEFAULT 0;",
 ];
@@ -2596,6 +2611,8 @@ mod tests {
             "DROP TRIGGER users_profile_gone; DROP TRIGGER addresses_details_gone;
             DROP TABLE user_profiles; DROP TABLE address_details; DROP TABLE forwarded_addresses;";
         let before_recent = "ALTER TABLE mailboxes DROP COLUMN recent_uid;";
+        let before_register = "DROP TRIGGER address_register_of_deleted_user;
+            DROP TABLE address_register;";
         let before_auth = "DROP TABLE asps; ALTER TABLE users DROP COLUMN suspended;
             ALTER TABLE users DROP COLUMN disabled_scopes;";
         let before_counts = "DROP TRIGGER messages_counted_in; DROP TRIGGER messages_counted_out;
@@ -2624,7 +2641,7 @@ mod tests {
         .map(|older| format!("DROP TABLE registry; {older}"))
         .chain(["PRAGMA user_version = 9;".to_string()])
         {
-            let older = format!("{before_profiles} {older}");
+            let older = format!("{before_register} {before_profiles} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);

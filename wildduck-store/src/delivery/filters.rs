@@ -174,14 +174,18 @@ impl Store {
         if decision.flag == Some(true) {
             flags.insert(Flag::Flagged);
         }
+        let automatic = crate::addressregister::list_or_automatic(&message);
         let encrypted_mailbox = self.mailbox_encrypted(mailbox).await?;
         let message = sealed(&profile.encryption, encrypted_mailbox, false, message).await?;
-        let new = self.analyse_for_append(message, flags).await?;
+        let new = self.analyse_for_append(message, flags.clone()).await?;
         let size = new.size;
+        let envelope = new.envelope.clone();
         let (outcome, wakes) = self.backend().enqueue(Some((mailbox, new)), queued).await?;
         self.publish(wakes);
         crate::store::count_stored(size);
         let outcome = outcome.ok_or(crate::error::Defect::Bug("the backend stored no copy"))?;
+        self.register_stored_message(mailbox, &flags, &envelope, automatic)
+            .await;
         Ok(Delivered::Stored { mailbox, outcome })
     }
 

@@ -1,6 +1,8 @@
 //! Builds an RFC 5322 message from structured fields (WildDuck's "upload from JSON"): address
 //! and subject headers with RFC 2047 words where needed, a text and/or HTML body
-//! (`multipart/alternative` when both), and attachments (`multipart/mixed` around it).
+//! (`multipart/alternative` when both), images embedded in the HTML as `data:` URLs as
+//! inline parts beside it (`multipart/related`, see [`super::data_urls`]), and attachments
+//! (`multipart/mixed` around it all).
 //!
 //! Header values never carry a line break from the input: CR and LF become spaces, so a
 //! field can not smuggle in another header.
@@ -8,7 +10,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::parsed::{MailAddress, rfc822_date};
+use super::data_urls::{self, EmbeddedImage};
+use super::parsed::{MailAddress, extension, rfc822_date};
 use crate::model::Timestamp;
 
 /// Encoded body lines are this long (RFC 2045 allows 76).
@@ -48,6 +51,11 @@ pub struct NewMessage {
 /// The message as bytes, CRLF line endings.
 pub fn compose(message: &NewMessage) -> Vec<u8> {
     let mut out = String::new();
+    let domain = message
+        .from
+        .address
+        .rsplit_once('@')
+        .map_or("localhost", |(_, domain)| domain);
     let mut field = |name: &str, value: &str| {
         out.push_str(name);
         out.push_str(": ");
@@ -73,18 +81,28 @@ pub fn compose(message: &NewMessage) -> Vec<u8> {
     for (name, value) in &message.headers {
         field(name, &encode_word(&single_line(value)));
     }
-    let domain = message
-        .from
-        .address
-        .rsplit_once('@')
-        .map_or("localhost", |(_, domain)| domain);
     field(
         "Message-ID",
         &format!("<{}@{}>", message.message_id_local, single_line(domain)),
     );
     field("Date", &rfc822_date(message.date));
     field("MIME-Version", "1.0");
-    let body = body_part(message);
+    let (html, embedded) = match &message.html {
+        Some(html) => {
+            let cid = |n: usize| {
+                format!(
+                    "{}.{}@{}",
+                    message.message_id_local,
+                    n + 1,
+                    single_line(domain)
+                )
+            };
+            let (html, images) = data_urls::extract(html, cid);
+            (Some(html), images)
+        }
+        None => (None, Vec::new()),
+    };
+    let body = body_part(message, html.as_deref(), &embedded);
     let part = if message.attachments.is_empty() {
         body
     } else {
@@ -96,10 +114,35 @@ pub fn compose(message: &NewMessage) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// The text, the HTML, or both as alternatives (an empty text part when there is neither).
-fn body_part(message: &NewMessage) -> String {
+/// The text, the HTML (with its embedded images), or both as alternatives (an empty text
+/// part when there is neither).
+fn body_part(message: &NewMessage, html: Option<&str>, embedded: &[EmbeddedImage]) -> String {
     let text = message.text.as_deref().map(|t| text_part("plain", t));
-    let html = message.html.as_deref().map(|h| text_part("html", h));
+    let html = html.map(|h| {
+        let html = text_part("html", h);
+        if embedded.is_empty() {
+            return html;
+        }
+        // Named after their place among all attachments, as nodemailer names unnamed ones.
+        let mut parts = vec![html];
+        parts.extend(embedded.iter().enumerate().map(|(n, image)| {
+            let number = message.attachments.len() + n + 1;
+            attachment_part(&NewAttachment {
+                filename: Some(image.filename.clone().unwrap_or_else(|| {
+                    format!("attachment-{number}.{}", extension(&image.content_type))
+                })),
+                content_type: image.content_type.clone(),
+                disposition: "inline".into(),
+                cid: Some(image.cid.clone()),
+                content: image.content.clone(),
+            })
+        }));
+        multipart(
+            "related",
+            &parts,
+            &format!("rel-{}", message.message_id_local),
+        )
+    });
     match (text, html) {
         (Some(text), Some(html)) => multipart(
             "alternative",
@@ -216,6 +259,29 @@ mod tests {
     }
 
     #[test]
+    fn data_images_in_html_become_related_inline_parts() {
+        let message = NewMessage {
+            from: address("", "j@example.com"),
+            text: Some("Hi".into()),
+            html: Some(
+                "<p>Hi <img src=\"data:image/gif;base64,R0lGODlhAQABAAAAACw=\" /></p>".into(),
+            ),
+            message_id_local: "abc".into(),
+            ..NewMessage::default()
+        };
+        let raw = compose(&message);
+        let parsed = parse_message(&raw, &split(&raw));
+        assert_eq!(parsed.html, ["<p>Hi <img src=\"attachment:ATT00001\"></p>"]);
+        let image = &parsed.attachments[0];
+        assert_eq!(parsed.attachments.len(), 1);
+        assert_eq!(image.filename, "attachment-1.gif");
+        assert_eq!(image.content_type, "image/gif");
+        assert_eq!(image.disposition.as_deref(), Some("inline"));
+        assert_eq!(image.cid.as_deref(), Some("<abc.1@example.com>"));
+        assert!(image.related);
+    }
+
+    #[test]
     fn a_composed_message_parses_back_to_its_fields() {
         let message = NewMessage {
             from: address("Jürgen", "j@example.com"),
@@ -250,7 +316,7 @@ mod tests {
         assert_eq!(parsed.list_id.as_deref(), Some("7"));
         assert_eq!(parsed.attachments.len(), 1);
         assert_eq!(parsed.attachments[0].filename, "a.bin");
-        assert_eq!(parsed.attachments[0].size, 4);
+        assert_eq!(parsed.attachments[0].decoded_size, 4);
         assert_eq!(parsed.date, Some(1_714_564_800));
     }
 }

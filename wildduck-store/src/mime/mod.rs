@@ -21,6 +21,7 @@
 
 pub mod address;
 pub mod compose;
+pub mod data_urls;
 pub mod header;
 pub mod layout;
 pub mod parsed;

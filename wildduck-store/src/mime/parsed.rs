@@ -7,6 +7,8 @@
 //! and HTML also gives text); every other leaf with a body is an attachment, numbered in tree
 //! order. Bodies are decoded from their transfer encoding and charset by [`super::text`].
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::html::html_to_text;
@@ -39,8 +41,10 @@ pub struct MailAddress {
 pub struct Attachment {
     /// `ATT00001`, `ATT00002`, … in tree order.
     pub id: String,
-    /// Hex SHA-256 of the decoded content.
+    /// Hex SHA-256 of the body as stored (still transfer-encoded), WildDuck's attachment id.
     pub hash: String,
+    /// Base64 SHA-256 of the decoded content (WildDuck's `fileContentHash`).
+    pub file_content_hash: String,
     pub filename: String,
     /// Lower-case `type/subtype`.
     pub content_type: String,
@@ -52,8 +56,10 @@ pub struct Attachment {
     pub cid: Option<String>,
     /// Inside a `multipart/related` (usually an embedded image).
     pub related: bool,
-    /// Decoded size in bytes.
+    /// Size of the body as stored (still transfer-encoded), in bytes, as WildDuck counts it.
     pub size: u64,
+    /// Decoded size in bytes.
+    pub decoded_size: u64,
     /// Index of the part in the message's [`PartTree`].
     pub part: usize,
 }
@@ -61,7 +67,7 @@ pub struct Attachment {
 impl Attachment {
     /// WildDuck's `sizeKb`: the decoded size in kilobytes, rounded up.
     pub fn size_kb(&self) -> u64 {
-        self.size.div_ceil(1024)
+        self.decoded_size.div_ceil(1024)
     }
 }
 
@@ -292,6 +298,12 @@ fn walk(
     let content = decode_transfer(&transfer_encoding, body);
     let type_params = header_field(header, "content-type").map(parse_content_type);
     let id = format!("ATT{:05}", out.attachments.len() + 1);
+    // The body as WildDuck measures and hashes it: without the line break that ends it,
+    // which belongs to the next boundary (RFC 2046 §5.1.1).
+    let stored = body
+        .strip_suffix(b"\r\n")
+        .or_else(|| body.strip_suffix(b"\n"))
+        .unwrap_or(body);
     let filename = disposition
         .as_ref()
         .and_then(|d| param(d, "filename"))
@@ -303,17 +315,19 @@ fn walk(
         .map(|cid| format!("<{cid}>"));
     out.attachments.push(Attachment {
         id,
-        hash: Sha256::digest(&content)
+        hash: Sha256::digest(stored)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect(),
+        file_content_hash: BASE64_STANDARD.encode(Sha256::digest(&content)),
         filename,
         content_type,
         disposition: disposition_name,
         transfer_encoding,
         cid,
         related,
-        size: content.len() as u64,
+        size: stored.len() as u64,
+        decoded_size: content.len() as u64,
         part: index,
     });
 }
@@ -390,7 +404,7 @@ fn percent_decode(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// A file extension for an unnamed attachment, from its media type.
-fn extension(content_type: &str) -> &str {
+pub(crate) fn extension(content_type: &str) -> &str {
     match content_type {
         "text/plain" => "txt",
         "text/html" => "html",
@@ -597,8 +611,20 @@ mod tests {
         let image = &parsed.attachments[0];
         assert_eq!(image.cid.as_deref(), Some("<img1>"));
         assert_eq!(image.disposition, None);
-        assert_eq!(image.size, 5);
+        // As stored ("aGVsbG8=" before the boundary's line break), as WildDuck counts and
+        // hashes it; decoded "hello".
+        assert_eq!(image.size, 8);
+        assert_eq!(image.decoded_size, 5);
         assert_eq!(image.size_kb(), 1);
+        let stored_hash: String = Sha256::digest(b"aGVsbG8=")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(image.hash, stored_hash);
+        assert_eq!(
+            image.file_content_hash,
+            BASE64_STANDARD.encode(Sha256::digest(b"hello"))
+        );
         assert_eq!(parsed.attachments[1].filename, "café.bin");
         assert_eq!(
             parsed.attachments[1].disposition.as_deref(),

@@ -18,6 +18,7 @@
 //! | `autoreplies_sent` | `_id` = `<user>:<sender>` | `_id` hashed |
 //! | `dangling_subscriptions` | `_id` = `<user>/<path>`, `user` | `user` |
 //! | `registry` | unique `(kind, key)` | unsharded |
+//! | `address_register` | `_id` = `<user>/<addrview>`, `user` | `user` |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -42,6 +43,7 @@
 //!
 //! Writes use write concern `majority` with journaling unless the URI sets `w` itself.
 
+mod addressregister;
 mod asps;
 mod blobs;
 mod encryption;
@@ -376,6 +378,7 @@ impl MongoBackend {
                 .map_err(db_error)?;
         }
         self.create_profile_indexes().await?;
+        self.create_address_register_indexes().await?;
         Ok(())
     }
 
@@ -888,6 +891,7 @@ impl Backend for MongoBackend {
         let addresses = addresses.into_iter().map(|a| Address::from(a).id).collect();
         self.drop_address_details(addresses).await?;
         self.drop_user_profile(user).await?;
+        self.drop_address_register(user).await?;
         self.asps
             .delete_many(doc! {"user": id_is(user)})
             .await
