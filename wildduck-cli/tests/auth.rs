@@ -3,11 +3,12 @@
 //! a disabled scope, a disabled and a suspended account — each tried over IMAP (imaplib),
 //! POP3 (poplib) and the API's `POST /authenticate` (scopes `master` and `smtp`) against one
 //! `wildduck serve`. The server's log must give each refusal's reason and never a password.
+//! The API's logout and a suspension end the user's live IMAP and POP3 sessions.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -307,4 +308,133 @@ fn spaced(password: &str) -> String {
         .map(|group| std::str::from_utf8(group).unwrap().to_string())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A raw line-based client (IMAP or POP3): what the server says, line by line.
+struct Lines {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Lines {
+    fn connect(at: SocketAddr) -> Lines {
+        let stream = TcpStream::connect(at).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut lines = Lines {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        };
+        let greeting = lines.line();
+        assert!(greeting.contains("OK"), "{greeting}");
+        lines
+    }
+
+    /// The next line, or `None` once the server has closed the connection.
+    fn next(&mut self) -> Option<String> {
+        let mut line = String::new();
+        let read = self.reader.read_line(&mut line).expect("a line in time");
+        (read > 0).then(|| line.trim_end().to_string())
+    }
+
+    fn line(&mut self) -> String {
+        self.next().expect("the server closed the connection")
+    }
+
+    /// Sends `command` and reads up to the line starting with `until`.
+    fn send(&mut self, command: &str, until: &str) {
+        self.writer
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+        loop {
+            let line = self.line();
+            if line.starts_with(until) {
+                return;
+            }
+            assert!(
+                !line.starts_with("-ERR") && !line.contains(" NO ") && !line.contains(" BAD "),
+                "{command}: {line}"
+            );
+        }
+    }
+
+    /// The session's last words: `expected`, then the connection closes.
+    fn assert_closed_with(&mut self, expected: &str) {
+        assert_eq!(self.next().as_deref(), Some(expected));
+        assert_eq!(self.next(), None, "still open after {expected}");
+    }
+}
+
+fn imap_session(at: SocketAddr, user: &str, password: &str) -> Lines {
+    let mut imap = Lines::connect(at);
+    imap.send(&format!("a LOGIN {user} \"{password}\""), "a OK");
+    imap.send("b SELECT INBOX", "b OK");
+    imap
+}
+
+fn pop3_session(at: SocketAddr, user: &str, password: &str) -> Lines {
+    let mut pop3 = Lines::connect(at);
+    pop3.send(&format!("USER {user}"), "+OK");
+    pop3.send(&format!("PASS {password}"), "+OK");
+    pop3
+}
+
+/// `PUT path` with a JSON body and the root token; the status and the body.
+fn api_put(at: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
+    common::api_request(at, "PUT", path, Some(ROOT_TOKEN), body)
+}
+
+#[test]
+fn logout_and_suspension_end_live_sessions() {
+    let env = Env::new();
+    let password = "logout pass 1";
+    env.add_user("erin", password);
+    env.add_user("frank", password);
+    let erin = env.ok(&["user", "show", "erin"])["user"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let server = Server::start(&env);
+    let (imap, pop3, api) = (
+        server.address("IMAP (plain)"),
+        server.address("POP3 (plain)"),
+        server.address("API (plain)"),
+    );
+
+    // In IDLE, between commands, and in POP3: every session of erin ends; frank's stays.
+    let mut idling = imap_session(imap, "erin", password);
+    idling.writer.write_all(b"c IDLE\r\n").expect("IDLE");
+    assert!(idling.line().starts_with('+'));
+    let mut waiting = imap_session(imap, "erin", password);
+    let mut pop3_client = pop3_session(pop3, "erin", password);
+    let mut bystander = imap_session(imap, "frank", password);
+    let (status, doc) = api_put(
+        api,
+        &format!("/users/{erin}/logout"),
+        &json!({"reason": "Just because"}),
+    );
+    assert_eq!((status, &doc), (200, &json!({"success": true})));
+    idling.assert_closed_with("* BYE Just because");
+    waiting.assert_closed_with("* BYE Just because");
+    pop3_client.assert_closed_with("-ERR Just because");
+    bystander.send("d NOOP", "d OK");
+
+    // A logout is no lock: erin logs in again; suspending her ends that session too.
+    let mut again = imap_session(imap, "erin", password);
+    let (status, _) = api_put(api, &format!("/users/{erin}"), &json!({"suspended": true}));
+    assert_eq!(status, 200);
+    again.assert_closed_with("* BYE Account suspended");
+    bystander.send("e NOOP", "e OK");
+
+    // Unknown users are 404, an overlong reason 400, and nothing else happens.
+    let (status, doc) = api_put(api, "/users/0123456789abcdef01234567/logout", &json!({}));
+    assert_eq!(status, 404, "{doc}");
+    let (status, doc) = api_put(
+        api,
+        &format!("/users/{erin}/logout"),
+        &json!({"reason": "x".repeat(129)}),
+    );
+    assert_eq!(status, 400, "{doc}");
+    bystander.send("f NOOP", "f OK");
 }

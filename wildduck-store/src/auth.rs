@@ -22,6 +22,26 @@ use crate::store::{Store, blocking};
 
 pub(crate) use verified::VerifiedLogins;
 
+/// What the sessions of a disabled or suspended account are told as they are closed.
+const ACCOUNT_DISABLED: &str = "Account disabled";
+const ACCOUNT_SUSPENDED: &str = "Account suspended";
+/// The reason WildDuck's API gives when the caller gives none.
+pub const DEFAULT_LOGOUT_REASON: &str = "Logout requested from API";
+const MAX_LOGOUT_REASON_CHARS: usize = 128;
+
+/// `reason` as one line of text an IMAP `BYE` can carry: control characters become spaces.
+fn logout_reason(reason: &str) -> String {
+    let line: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_LOGOUT_REASON_CHARS)
+        .collect();
+    match line.trim() {
+        "" => DEFAULT_LOGOUT_REASON.to_string(),
+        trimmed => trimmed.to_string(),
+    }
+}
+
 /// A successful login.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Login {
@@ -182,17 +202,35 @@ impl Store {
             .ok_or_else(|| AuthError::InvalidCredentials.into())
     }
 
+    /// A disabled account refuses every login; disabling it ends its live sessions.
     pub async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
         self.backend()
             .update_user(user, UserUpdate::Disabled(disabled))
-            .await
+            .await?;
+        if disabled {
+            self.publish_logout(user, ACCOUNT_DISABLED).await;
+        }
+        Ok(())
     }
 
-    /// A suspended account refuses every login but still receives mail.
+    /// A suspended account refuses every login but still receives mail; suspending it ends
+    /// its live sessions.
     pub async fn set_suspended(&self, user: UserId, suspended: bool) -> Result<()> {
         self.backend()
             .update_user(user, UserUpdate::Suspended(suspended))
-            .await
+            .await?;
+        if suspended {
+            self.publish_logout(user, ACCOUNT_SUSPENDED).await;
+        }
+        Ok(())
+    }
+
+    /// Ends every live IMAP and POP3 session of `user` on every process of this store; IMAP
+    /// clients see `* BYE <reason>`. The reason is cut to one line of at most 128 characters.
+    pub async fn logout_sessions(&self, user: UserId, reason: &str) -> Result<()> {
+        self.get_user(user).await?;
+        self.publish_logout(user, &logout_reason(reason)).await;
+        Ok(())
     }
 
     /// The protocol scopes (`imap`, `pop3`, `smtp`) the account may not log in to; an empty
@@ -202,5 +240,18 @@ impl Store {
         self.backend()
             .update_user(user, UserUpdate::DisabledScopes(scopes))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logout_reasons_are_one_short_line() {
+        assert_eq!(logout_reason("Just because"), "Just because");
+        assert_eq!(logout_reason("a\r\n* OK injected"), "a  * OK injected");
+        assert_eq!(logout_reason("  \t "), DEFAULT_LOGOUT_REASON);
+        assert_eq!(logout_reason(&"x".repeat(300)).chars().count(), 128);
     }
 }

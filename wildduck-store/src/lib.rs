@@ -40,7 +40,7 @@ mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
 pub use asps::MAX_ASPS_PER_USER;
-pub use auth::Login;
+pub use auth::{DEFAULT_LOGOUT_REASON, Login};
 pub use backend::{LiveContent, RegistryKind};
 pub use certs::{Certificate, NewCertificate};
 pub use delivery::{Delivered, Delivery, Destination, Recipient};
@@ -55,7 +55,7 @@ pub use filters::{
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
-pub use notify::Subscription;
+pub use notify::{LogoutWatch, Subscription};
 pub use outbound::{
     AttemptOutcome, Claimed, OutboundEntry, OutboundRecipient, RecipientStatus, RelayReply,
     RetryPolicy, Submission, Submitted,

@@ -19,7 +19,7 @@ use crate::limits::{
 use crate::migrate::{MigrateOptions, MigrateProgress, MigrateReport};
 use crate::model::*;
 use crate::names::{self, INBOX};
-use crate::notify::{LocalNotifier, Notifier, Subscription};
+use crate::notify::{LocalNotifier, LogoutWatch, Notifier, Subscription};
 use crate::{content, mime};
 
 /// Tuning and limits of a store.
@@ -903,6 +903,16 @@ impl Store {
     /// Wake-ups after each committed change to any mailbox of `user`.
     pub fn subscribe(&self, user: UserId) -> Subscription {
         self.inner.notifier.subscribe(user)
+    }
+
+    /// Logouts of `user` (`Store::logout_sessions`) on any process: a session watches from
+    /// login on and ends when one arrives.
+    pub fn watch_logout(&self, user: UserId) -> LogoutWatch {
+        self.inner.notifier.watch_logout(user)
+    }
+
+    pub(crate) async fn publish_logout(&self, user: UserId, reason: &str) {
+        self.inner.notifier.publish_logout(user, reason).await;
     }
 
     // ---- maintenance ----

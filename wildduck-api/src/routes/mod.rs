@@ -13,6 +13,7 @@ mod fields;
 mod filters;
 mod forwarded;
 mod health;
+mod logout;
 mod mailboxes;
 mod messages;
 mod messages_submit;
@@ -61,7 +62,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/users/{user}",
             get(users::get).put(users::update).delete(users::delete),
         )
-        .route("/users/{user}/logout", put(users::logout))
+        .route("/users/{user}/logout", put(logout::logout_user))
         .route("/users/{user}/quota/reset", post(users::quota_reset))
         .route("/quota/reset", post(users::quota_reset_all))
         .route("/users/{user}/password/reset", post(users::password_reset))
