@@ -6,7 +6,8 @@
 //! application-specific passwords that holds that scope and has not expired. Then the
 //! account's state decides: disabled and suspended accounts refuse every login, and a scope
 //! the operator disabled for the account refuses like a wrong password. The state is told
-//! only to someone who gave a right password. A password that matched is remembered for a
+//! only to someone who gave a right password. With TOTP on (`crate::two_factor`) the account
+//! password opens `master` only, flagged `require_2fa`. A password that matched is remembered for a
 //! minute (module `verified`), so reconnecting clients do not pay the password hash again.
 
 mod verified;
@@ -51,6 +52,9 @@ pub struct Login {
     /// The login used a temporary password (`Store::reset_password`): the account holder
     /// should choose a new one.
     pub require_password_change: bool,
+    /// The account password opened `master` of an account with TOTP on: the caller must
+    /// also check a code (`Store::check_totp`) before trusting the login.
+    pub require_2fa: bool,
 }
 
 /// The credential a password turned out to be.
@@ -119,6 +123,13 @@ impl Store {
         if user.disabled_scopes.contains(&scope) {
             return Err(AuthError::ScopeDisabled.into());
         }
+        // With TOTP on, the account's own passwords open `master` only (then with a code):
+        // mail clients use an application-specific password.
+        let require_2fa =
+            !matches!(credential, Credential::Asp(_)) && self.totp_enabled(user.id).await?;
+        if require_2fa && scope != Scope::Master {
+            return Err(AuthError::WrongScope.into());
+        }
         match credential {
             Credential::Account(check) => {
                 if check == PasswordCheck::MatchNeedsRehash {
@@ -132,12 +143,14 @@ impl Store {
                     user: record.user,
                     asp: None,
                     require_password_change: false,
+                    require_2fa,
                 })
             }
             Credential::Temporary => Ok(Login {
                 user: record.user,
                 asp: None,
                 require_password_change: true,
+                require_2fa,
             }),
             Credential::Asp(asp) => {
                 let asp = asp.asp;
@@ -158,6 +171,7 @@ impl Store {
                     user: record.user,
                     asp: Some(asp.id),
                     require_password_change: false,
+                    require_2fa: false,
                 })
             }
         }

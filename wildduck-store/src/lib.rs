@@ -36,6 +36,8 @@ mod subscriptions;
 /// the store's own tests and the shells' tests turn on as a dev-dependency feature.
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod totp;
+mod two_factor;
 mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
@@ -65,4 +67,5 @@ pub use profiles::{
     normalize_tags, tags_match,
 };
 pub use store::{Store, StoreConfig, Unhealthy};
+pub use two_factor::{TotpRefusal, TotpResult, TotpSetup};
 pub use webmail::DisplayMessage;

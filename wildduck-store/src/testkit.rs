@@ -23,6 +23,7 @@ mod profiles;
 mod retention;
 mod rules;
 mod subscriptions;
+mod two_factor;
 use auth::{application_passwords, scopes_and_account_states};
 use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
 use profiles::{
@@ -35,6 +36,7 @@ use rules::{
     filter_and_autoreply_records,
 };
 use subscriptions::subscriptions_outlive_their_mailbox;
+use two_factor::totp_two_factor;
 
 /// One named check of the suite.
 pub struct Check {
@@ -58,6 +60,7 @@ checks!(
     authentication,
     scopes_and_account_states,
     application_passwords,
+    totp_two_factor,
     addresses,
     domain_aliases,
     domain_access_lists,

@@ -19,6 +19,7 @@ mod messages;
 mod messages_submit;
 mod messages_upload;
 mod storage;
+mod two_factor;
 mod users;
 
 use std::sync::Arc;
@@ -64,6 +65,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/users/{user}/logout", put(logout::logout_user))
         .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route("/users/{user}/2fa/totp/setup", post(two_factor::setup))
+        .route("/users/{user}/2fa/totp/enable", post(two_factor::enable))
+        .route("/users/{user}/2fa/totp/check", post(two_factor::check))
+        .route("/users/{user}/2fa/totp", delete(two_factor::disable))
+        .route("/users/{user}/2fa", delete(two_factor::disable))
         .route("/quota/reset", post(users::quota_reset_all))
         .route("/users/{user}/password/reset", post(users::password_reset))
         .route("/users/{user}/asps", get(asps::list).post(asps::create))

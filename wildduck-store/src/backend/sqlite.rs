@@ -35,6 +35,7 @@ mod rules;
 mod search;
 mod subscriptions;
 mod transfer;
+mod two_factor;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -275,6 +276,17 @@ const MIGRATIONS: &[&str] = &[
      END;
      CREATE TRIGGER addresses_details_gone AFTER DELETE ON addresses BEGIN
          DELETE FROM address_details WHERE address = OLD.id;
+     END;",
+    // 13: TOTP two-factor state (`TwoFactor`): the sealed seed, enabled, the last step used;
+    // gone with its user.
+    "CREATE TABLE totp (
+         user BLOB PRIMARY KEY,
+         sealed_seed BLOB NOT NULL,
+         enabled INTEGER NOT NULL,
+         last_step INTEGER
+     );
+     CREATE TRIGGER users_totp_gone AFTER DELETE ON users BEGIN
+         DELETE FROM totp WHERE user = OLD.id;
      END;",
 ];
 

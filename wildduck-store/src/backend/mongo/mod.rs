@@ -18,6 +18,7 @@
 //! | `autoreplies_sent` | `_id` = `<user>:<sender>` | `_id` hashed |
 //! | `dangling_subscriptions` | `_id` = `<user>/<path>`, `user` | `user` |
 //! | `registry` | unique `(kind, key)` | unsharded |
+//! | `totp` | `_id` = the user (TOTP seed sealed, state) | `_id` hashed |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -55,6 +56,7 @@ mod rules;
 mod sequence;
 mod subscriptions;
 mod transfer;
+mod two_factor;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -95,6 +97,7 @@ pub struct MongoBackend {
     autoreplies_sent: Collection<Document>,
     subscriptions: Collection<Document>,
     registry: Collection<Document>,
+    totp: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -296,6 +299,7 @@ impl MongoBackend {
             autoreplies_sent: db.collection("autoreplies_sent"),
             subscriptions: db.collection("dangling_subscriptions"),
             registry: db.collection("registry"),
+            totp: db.collection("totp"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -892,6 +896,7 @@ impl Backend for MongoBackend {
             .await
             .map_err(db_error)?;
         self.delete_user_rules(user).await?;
+        self.delete_totp(user).await?;
         self.subscriptions
             .delete_many(doc! {"user": id_is(user)})
             .await

@@ -1,0 +1,105 @@
+//! TOTP state on MongoDB (see [`TwoFactor`]): the `totp` collection, `_id` = the user. Each
+//! change is one conditional update, so two nodes can not both accept one code.
+
+use super::*;
+
+fn record_of(doc: &Document) -> Result<TotpRecord> {
+    let broken = || {
+        Error::from(Defect::Malformed {
+            what: "totp document",
+            detail: format!("{doc}"),
+        })
+    };
+    let sealed_seed = match doc.get("seed") {
+        Some(Bson::Binary(binary)) => binary.bytes.clone(),
+        _ => return Err(broken()),
+    };
+    let enabled = doc.get_bool("enabled").map_err(|_| broken())?;
+    let last_step = match doc.get("last_step") {
+        None | Some(Bson::Null) => None,
+        Some(Bson::Int64(step)) => Some(*step),
+        Some(_) => return Err(broken()),
+    };
+    Ok(TotpRecord {
+        sealed_seed,
+        enabled,
+        last_step,
+    })
+}
+
+#[async_trait]
+impl TwoFactor for MongoBackend {
+    async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>> {
+        let found = self
+            .totp
+            .find_one(doc! {"_id": ObjectId::from(user)})
+            .await
+            .map_err(db_error)?;
+        found.as_ref().map(record_of).transpose()
+    }
+
+    async fn set_pending_totp(&self, user: UserId, sealed_seed: Vec<u8>) -> Result<bool> {
+        self.user_doc(user).await?;
+        let pending = doc! {
+            "_id": ObjectId::from(user),
+            "seed": binary(sealed_seed),
+            "enabled": false,
+            "last_step": Bson::Null,
+        };
+        // Replaces a pending record, or inserts where there is none; an enabled one stays.
+        let replaced = self
+            .totp
+            .replace_one(
+                doc! {"_id": ObjectId::from(user), "enabled": false},
+                pending.clone(),
+            )
+            .await
+            .map_err(db_error)?;
+        if replaced.matched_count == 1 {
+            return Ok(true);
+        }
+        match self.totp.insert_one(pending).await {
+            Ok(_) => Ok(true),
+            // The user has an enabled record (or one appeared meanwhile).
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(db_error(e)),
+        }
+    }
+
+    async fn enable_totp(&self, user: UserId, step: i64) -> Result<bool> {
+        let result = self
+            .totp
+            .update_one(
+                doc! {"_id": ObjectId::from(user), "enabled": false},
+                doc! {"$set": {"enabled": true, "last_step": step}},
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(result.modified_count == 1)
+    }
+
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
+        let result = self
+            .totp
+            .update_one(
+                doc! {
+                    "_id": ObjectId::from(user),
+                    "enabled": true,
+                    "$or": [{"last_step": Bson::Null}, {"last_step": {"$lt": step}}],
+                },
+                doc! {"$set": {"last_step": step}},
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(result.modified_count == 1)
+    }
+
+    async fn delete_totp(&self, user: UserId) -> Result<bool> {
+        let result = self
+            .totp
+            .delete_one(doc! {"_id": ObjectId::from(user)})
+            .await
+            .map_err(db_error)?;
+        Ok(result.deleted_count == 1)
+    }
+}
