@@ -3,7 +3,8 @@
 //! a disabled scope, a disabled and a suspended account — each tried over IMAP (imaplib),
 //! POP3 (poplib) and the API's `POST /authenticate` (scopes `master` and `smtp`) against one
 //! `wildduck serve`. The server's log must give each refusal's reason and never a password.
-//! The API's logout and a suspension end the user's live IMAP and POP3 sessions.
+//! The API's logout and a suspension end the user's live IMAP and POP3 sessions. TOTP 2FA is
+//! driven through the API with codes from pyotp.
 
 mod common;
 
@@ -16,6 +17,7 @@ use common::{Env, code};
 use serde_json::{Value, json};
 
 const ROOT_TOKEN: &str = "auth-test-root-token";
+const TOTP_SECRET: &str = "auth-test-totp-secret";
 
 /// `wildduck serve` with IMAP, POP3 and the API on ephemeral loopback ports; stderr (the
 /// log) goes to a file.
@@ -36,7 +38,8 @@ impl Server {
                  [submission]\nenabled = false\n\
                  [limits]\nmax_user_failures = 1000\nmax_ip_failures = 1000\n\
                  failure_delay_ms = 0\nmax_failure_delay_ms = 0\n\
-                 [initial_account]\ncreate = false\n[log]\nformat = \"json\"\n"
+                 [initial_account]\ncreate = false\n[log]\nformat = \"json\"\n\
+                 [totp]\nsecret = \"{TOTP_SECRET}\"\n"
             ),
         )
         .unwrap();
@@ -437,4 +440,72 @@ fn logout_and_suspension_end_live_sessions() {
     );
     assert_eq!(status, 400, "{doc}");
     bystander.send("f NOOP", "f OK");
+}
+
+/// The serve log (stderr) so far.
+fn serve_log(env: &Env) -> String {
+    std::fs::read_to_string(env.path("serve.log")).expect("the serve log")
+}
+
+#[test]
+fn totp_codes_from_pyotp_and_what_2fa_does_to_logins() {
+    let env = Env::new();
+    let password = "totp pass 1";
+    env.add_user("gina", password);
+    let gina = env.ok(&["user", "show", "gina"])["user"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let server = Server::start(&env);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/totp.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(server.address("IMAP (plain)").port().to_string())
+        .arg(format!("http://{}", server.address("API (plain)")))
+        .arg(ROOT_TOKEN)
+        .arg(&gina)
+        .arg("gina")
+        .arg(password)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let report = format!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    drop(server);
+    assert_eq!(code(&output), 0, "{report}");
+    eprintln!("{report}");
+
+    // Nothing secret in the log: not the password, the seed, a code or the ASP. Codes are
+    // looked for as whole numbers outside the timestamps, which are full of digits.
+    let secrets: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let log: String = serve_log(&env)
+        .lines()
+        .map(|line| match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(mut event)) => {
+                event.remove("timestamp");
+                Value::Object(event).to_string() + "\n"
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    let numbers: Vec<&str> = log
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .collect();
+    for code in secrets["codes"].as_array().unwrap() {
+        let code = code.as_str().unwrap();
+        assert!(
+            !numbers.contains(&code),
+            "code {code} is in the log:\n{log}"
+        );
+    }
+    let words = [
+        secrets["password"].as_str().unwrap().to_string(),
+        secrets["seed"].as_str().unwrap().to_string(),
+        secrets["asp"].as_str().unwrap().to_string(),
+        TOTP_SECRET.to_string(),
+    ];
+    for secret in words {
+        assert!(!log.contains(&secret), "{secret} is in the log:\n{log}");
+    }
 }
