@@ -509,3 +509,64 @@ fn totp_codes_from_pyotp_and_what_2fa_does_to_logins() {
         assert!(!log.contains(&secret), "{secret} is in the log:\n{log}");
     }
 }
+
+/// The code pyotp (an authenticator app) shows now for a base32 seed.
+fn pyotp_code(seed: &str) -> String {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import pyotp, sys; print(pyotp.TOTP(sys.argv[1]).now())",
+            seed,
+        ])
+        .output()
+        .expect("python3");
+    assert_eq!(
+        code(&output),
+        0,
+        "pyotp: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn totp_commands_setup_enable_and_disable() {
+    let env = Env::new();
+    let password = "cli totp pass";
+    env.add_user("hank", password);
+    env.fails(&["user", "2fa", "setup", "hank"], 78, "config");
+    let config = env.path("totp.toml");
+    std::fs::write(&config, format!("[totp]\nsecret = \"{TOTP_SECRET}\"\n")).unwrap();
+    let config = config.to_str().unwrap();
+    let with_secret = |args: &[&'static str]| [&["--config", config][..], args].concat();
+    env.fails(
+        &with_secret(&["user", "2fa", "enable", "hank", "123456"]),
+        77,
+        "no_perm",
+    );
+    let setup = env.ok(&with_secret(&[
+        "user", "2fa", "setup", "hank", "--issuer", "Example",
+    ]));
+    let seed = setup["seed"].as_str().expect("a seed").to_string();
+    assert!(
+        setup["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("otpauth://totp/Example:hank?secret={seed}")),
+        "{setup}"
+    );
+    let code_now = pyotp_code(&seed);
+    let mut enable = with_secret(&["user", "2fa", "enable", "hank"]);
+    enable.push(&code_now);
+    assert_eq!(env.ok(&enable)["totp"], true);
+    env.fails(&enable, 77, "no_perm"); // nothing pending any more
+    env.fails(
+        &with_secret(&["user", "2fa", "setup", "hank"]),
+        77,
+        "no_perm",
+    );
+    let disabled = env.ok(&["user", "2fa", "disable", "hank"]);
+    assert_eq!(disabled["was_set_up"], true, "{disabled}");
+    let again = env.ok(&["user", "2fa", "disable", "hank"]);
+    assert_eq!(again["was_set_up"], false, "{again}");
+}
