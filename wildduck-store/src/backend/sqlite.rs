@@ -2632,8 +2632,11 @@ mod tests {
         .chain(["PRAGMA user_version = 8;".to_string()])
         .map(|older| format!("DROP TABLE registry; {older}"))
         .chain(["PRAGMA user_version = 9;".to_string()])
+        .map(|older| format!("{before_profiles} {older}"))
+        .chain(["PRAGMA user_version = 10;".to_string()])
         {
-            let older = format!("{before_profiles} {older}");
+            // Before step 13 (TOTP).
+            let older = format!("DROP TRIGGER users_totp_gone; DROP TABLE totp; {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);
