@@ -19,7 +19,6 @@ suites=(test/api/users-test.js test/api/addresses-test.js test/api/mailboxes-tes
 
 # "<describe> <it>" titles, as mocha joins them; see docs/api.md for why each is here.
 EXCLUDED=(
-  "API Users should PUT /users/{user}/logout expect success"
   "API Users should DELETE /users/{user} expect success"
   "API Users should GET /users/{user}/restore expect success"
   "API Users should POST /users/{user}/restore expect success"

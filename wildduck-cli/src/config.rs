@@ -49,6 +49,8 @@ pub struct Config {
     pub initial_account: InitialAccountSection,
     pub maintenance: MaintenanceSection,
     pub server: ServerSection,
+    /// Two-factor authentication.
+    pub totp: TotpSection,
     /// `WILDDUCK_*` variables that name no config key (not config: logged once logging is up).
     #[serde(skip)]
     pub ignored_variables: Vec<String>,
@@ -73,9 +75,19 @@ impl Default for Config {
             initial_account: InitialAccountSection::default(),
             maintenance: MaintenanceSection::default(),
             server: ServerSection::default(),
+            totp: TotpSection::default(),
             ignored_variables: Vec::new(),
         }
     }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TotpSection {
+    /// Seals users' TOTP seeds in the store (WildDuck's `[totp] secret`). Without it TOTP can
+    /// not be set up; changing it makes existing seeds unreadable (their users then log in
+    /// with an application-specific password and set TOTP up again).
+    pub secret: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -3,11 +3,13 @@
 //! a disabled scope, a disabled and a suspended account — each tried over IMAP (imaplib),
 //! POP3 (poplib) and the API's `POST /authenticate` (scopes `master` and `smtp`) against one
 //! `wildduck serve`. The server's log must give each refusal's reason and never a password.
+//! The API's logout and a suspension end the user's live IMAP and POP3 sessions. TOTP 2FA is
+//! driven through the API with codes from pyotp.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use common::{Env, code};
 use serde_json::{Value, json};
 
 const ROOT_TOKEN: &str = "auth-test-root-token";
+const TOTP_SECRET: &str = "auth-test-totp-secret";
 
 /// `wildduck serve` with IMAP, POP3 and the API on ephemeral loopback ports; stderr (the
 /// log) goes to a file.
@@ -35,7 +38,8 @@ impl Server {
                  [submission]\nenabled = false\n\
                  [limits]\nmax_user_failures = 1000\nmax_ip_failures = 1000\n\
                  failure_delay_ms = 0\nmax_failure_delay_ms = 0\n\
-                 [initial_account]\ncreate = false\n[log]\nformat = \"json\"\n"
+                 [initial_account]\ncreate = false\n[log]\nformat = \"json\"\n\
+                 [totp]\nsecret = \"{TOTP_SECRET}\"\n"
             ),
         )
         .unwrap();
@@ -307,4 +311,262 @@ fn spaced(password: &str) -> String {
         .map(|group| std::str::from_utf8(group).unwrap().to_string())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A raw line-based client (IMAP or POP3): what the server says, line by line.
+struct Lines {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Lines {
+    fn connect(at: SocketAddr) -> Lines {
+        let stream = TcpStream::connect(at).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut lines = Lines {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        };
+        let greeting = lines.line();
+        assert!(greeting.contains("OK"), "{greeting}");
+        lines
+    }
+
+    /// The next line, or `None` once the server has closed the connection.
+    fn next(&mut self) -> Option<String> {
+        let mut line = String::new();
+        let read = self.reader.read_line(&mut line).expect("a line in time");
+        (read > 0).then(|| line.trim_end().to_string())
+    }
+
+    fn line(&mut self) -> String {
+        self.next().expect("the server closed the connection")
+    }
+
+    /// Sends `command` and reads up to the line starting with `until`.
+    fn send(&mut self, command: &str, until: &str) {
+        self.writer
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+        loop {
+            let line = self.line();
+            if line.starts_with(until) {
+                return;
+            }
+            assert!(
+                !line.starts_with("-ERR") && !line.contains(" NO ") && !line.contains(" BAD "),
+                "{command}: {line}"
+            );
+        }
+    }
+
+    /// The session's last words: `expected`, then the connection closes.
+    fn assert_closed_with(&mut self, expected: &str) {
+        assert_eq!(self.next().as_deref(), Some(expected));
+        assert_eq!(self.next(), None, "still open after {expected}");
+    }
+}
+
+fn imap_session(at: SocketAddr, user: &str, password: &str) -> Lines {
+    let mut imap = Lines::connect(at);
+    imap.send(&format!("a LOGIN {user} \"{password}\""), "a OK");
+    imap.send("b SELECT INBOX", "b OK");
+    imap
+}
+
+fn pop3_session(at: SocketAddr, user: &str, password: &str) -> Lines {
+    let mut pop3 = Lines::connect(at);
+    pop3.send(&format!("USER {user}"), "+OK");
+    pop3.send(&format!("PASS {password}"), "+OK");
+    pop3
+}
+
+/// `PUT path` with a JSON body and the root token; the status and the body.
+fn api_put(at: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
+    common::api_request(at, "PUT", path, Some(ROOT_TOKEN), body)
+}
+
+#[test]
+fn logout_and_suspension_end_live_sessions() {
+    let env = Env::new();
+    let password = "logout pass 1";
+    env.add_user("erin", password);
+    env.add_user("frank", password);
+    let erin = env.ok(&["user", "show", "erin"])["user"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let server = Server::start(&env);
+    let (imap, pop3, api) = (
+        server.address("IMAP (plain)"),
+        server.address("POP3 (plain)"),
+        server.address("API (plain)"),
+    );
+
+    // In IDLE, between commands, and in POP3: every session of erin ends; frank's stays.
+    let mut idling = imap_session(imap, "erin", password);
+    idling.writer.write_all(b"c IDLE\r\n").expect("IDLE");
+    assert!(idling.line().starts_with('+'));
+    let mut waiting = imap_session(imap, "erin", password);
+    let mut pop3_client = pop3_session(pop3, "erin", password);
+    let mut bystander = imap_session(imap, "frank", password);
+    let (status, doc) = api_put(
+        api,
+        &format!("/users/{erin}/logout"),
+        &json!({"reason": "Just because"}),
+    );
+    assert_eq!((status, &doc), (200, &json!({"success": true})));
+    idling.assert_closed_with("* BYE Just because");
+    waiting.assert_closed_with("* BYE Just because");
+    pop3_client.assert_closed_with("-ERR Just because");
+    bystander.send("d NOOP", "d OK");
+
+    // A logout is no lock: erin logs in again; suspending her ends that session too.
+    let mut again = imap_session(imap, "erin", password);
+    let (status, _) = api_put(api, &format!("/users/{erin}"), &json!({"suspended": true}));
+    assert_eq!(status, 200);
+    again.assert_closed_with("* BYE Account suspended");
+    bystander.send("e NOOP", "e OK");
+
+    // Unknown users are 404, an overlong reason 400, and nothing else happens.
+    let (status, doc) = api_put(api, "/users/0123456789abcdef01234567/logout", &json!({}));
+    assert_eq!(status, 404, "{doc}");
+    let (status, doc) = api_put(
+        api,
+        &format!("/users/{erin}/logout"),
+        &json!({"reason": "x".repeat(129)}),
+    );
+    assert_eq!(status, 400, "{doc}");
+    bystander.send("f NOOP", "f OK");
+}
+
+/// The serve log (stderr) so far.
+fn serve_log(env: &Env) -> String {
+    std::fs::read_to_string(env.path("serve.log")).expect("the serve log")
+}
+
+#[test]
+fn totp_codes_from_pyotp_and_what_2fa_does_to_logins() {
+    let env = Env::new();
+    let password = "totp pass 1";
+    env.add_user("gina", password);
+    let gina = env.ok(&["user", "show", "gina"])["user"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let server = Server::start(&env);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/totp.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(server.address("IMAP (plain)").port().to_string())
+        .arg(format!("http://{}", server.address("API (plain)")))
+        .arg(ROOT_TOKEN)
+        .arg(&gina)
+        .arg("gina")
+        .arg(password)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let report = format!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    drop(server);
+    assert_eq!(code(&output), 0, "{report}");
+    eprintln!("{report}");
+
+    // Nothing secret in the log: not the password, the seed, a code or the ASP. Codes are
+    // looked for as whole numbers outside the timestamps, which are full of digits.
+    let secrets: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let log: String = serve_log(&env)
+        .lines()
+        .map(|line| match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(mut event)) => {
+                event.remove("timestamp");
+                Value::Object(event).to_string() + "\n"
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    let numbers: Vec<&str> = log
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .collect();
+    for code in secrets["codes"].as_array().unwrap() {
+        let code = code.as_str().unwrap();
+        assert!(
+            !numbers.contains(&code),
+            "code {code} is in the log:\n{log}"
+        );
+    }
+    let words = [
+        secrets["password"].as_str().unwrap().to_string(),
+        secrets["seed"].as_str().unwrap().to_string(),
+        secrets["asp"].as_str().unwrap().to_string(),
+        TOTP_SECRET.to_string(),
+    ];
+    for secret in words {
+        assert!(!log.contains(&secret), "{secret} is in the log:\n{log}");
+    }
+}
+
+/// The code pyotp (an authenticator app) shows now for a base32 seed.
+fn pyotp_code(seed: &str) -> String {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import pyotp, sys; print(pyotp.TOTP(sys.argv[1]).now())",
+            seed,
+        ])
+        .output()
+        .expect("python3");
+    assert_eq!(
+        code(&output),
+        0,
+        "pyotp: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn totp_commands_setup_enable_and_disable() {
+    let env = Env::new();
+    let password = "cli totp pass";
+    env.add_user("hank", password);
+    env.fails(&["user", "2fa", "setup", "hank"], 78, "config");
+    let config = env.path("totp.toml");
+    std::fs::write(&config, format!("[totp]\nsecret = \"{TOTP_SECRET}\"\n")).unwrap();
+    let config = config.to_str().unwrap();
+    let with_secret = |args: &[&'static str]| [&["--config", config][..], args].concat();
+    env.fails(
+        &with_secret(&["user", "2fa", "enable", "hank", "123456"]),
+        77,
+        "no_perm",
+    );
+    let setup = env.ok(&with_secret(&[
+        "user", "2fa", "setup", "hank", "--issuer", "Example",
+    ]));
+    let seed = setup["seed"].as_str().expect("a seed").to_string();
+    assert!(
+        setup["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("otpauth://totp/Example:hank?secret={seed}")),
+        "{setup}"
+    );
+    let code_now = pyotp_code(&seed);
+    let mut enable = with_secret(&["user", "2fa", "enable", "hank"]);
+    enable.push(&code_now);
+    assert_eq!(env.ok(&enable)["totp"], true);
+    env.fails(&enable, 77, "no_perm"); // nothing pending any more
+    env.fails(
+        &with_secret(&["user", "2fa", "setup", "hank"]),
+        77,
+        "no_perm",
+    );
+    let disabled = env.ok(&["user", "2fa", "disable", "hank"]);
+    assert_eq!(disabled["was_set_up"], true, "{disabled}");
+    let again = env.ok(&["user", "2fa", "disable", "hank"]);
+    assert_eq!(again["was_set_up"], false, "{again}");
 }

@@ -1,8 +1,9 @@
 //! Two `wildduck serve` processes over one MongoDB(-wire server) and one Redis: IDLE on one
 //! hears APPEND/STORE/EXPUNGE made through the other, parallel APPENDs through both get
 //! distinct increasing UIDs, quota stays exact, a Redis outage loses nothing (IDLE catches up
-//! when it returns, also on changes whose wake-ups were never sent), and after a kill -9 of
-//! one server its clients find every acknowledged message on the other.
+//! when it returns, also on changes whose wake-ups were never sent), after a kill -9 of
+//! one server its clients find every acknowledged message on the other, and a logout or a
+//! suspension made through one server (or the CLI) ends the user's sessions on the other.
 //!
 //! The servers come from the store's test fixture (`nx-27017 --data-dir memory`, or
 //! `WILDDUCK_TEST_MONGODB_URI`); Redis is always our own, since the test stops and restarts it.
@@ -465,6 +466,40 @@ fn a_lockout_reached_through_both_servers_holds_on_each() {
         let status = Imap::connect(server.imap).status(&format!("LOGIN {USER} \"{PASSWORD}\""));
         assert!(status.starts_with("NO [LIMIT]"), "{status}");
     }
+}
+
+/// The API's `PUT /users/:user/logout` on one server and a suspension with the CLI (a
+/// process of its own) end the user's IMAP sessions on the other server, in IDLE or not.
+#[test]
+fn a_logout_through_one_node_ends_sessions_on_the_other() {
+    let redis = RedisServer::start();
+    let cluster = Cluster::new(&redis);
+    let user = cluster.ok(&["user", "add", USER, "--password", PASSWORD])["user"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let servers = [cluster.serve("first"), cluster.serve("second")];
+    let mut idling = Imap::login(servers[0].imap);
+    idling.idle();
+    let mut waiting = Imap::login(servers[0].imap);
+    let (status, doc) = common::api_request(
+        servers[1].api,
+        "PUT",
+        &format!("/users/{user}/logout"),
+        None,
+        &serde_json::json!({"reason": "Just because"}),
+    );
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(idling.line(), "* BYE Just because");
+    assert!(idling.closed());
+    assert_eq!(waiting.line(), "* BYE Just because");
+    assert!(waiting.closed());
+
+    let mut idling = Imap::login(servers[1].imap);
+    idling.idle();
+    cluster.ok(&["user", "set", USER, "--suspended", "true"]);
+    assert_eq!(idling.line(), "* BYE Account suspended");
+    assert!(idling.closed());
 }
 
 /// A POP3 client reading one line per answer (no multi-line answers are read).

@@ -11,7 +11,7 @@ use imap_codec::decode::Decoder;
 use crate::command::{self, Kind, Request};
 use crate::connection::Inbound;
 use crate::search::SessionView;
-use crate::state::{Fail, Outcome, Reply, Session};
+use crate::state::{Fail, Outcome, Reply, Session, logout_requested};
 use crate::{LITERAL_MINUS_MAX, Literals};
 
 enum Flow {
@@ -41,6 +41,10 @@ impl Session {
                 inbound = self.conn.read_inbound() => inbound,
                 _ = self.shutdown.requested() => {
                     self.conn.untagged("BYE Server shutting down");
+                    break;
+                }
+                reason = logout_requested(&mut self.logout) => {
+                    self.conn.untagged(&format!("BYE {reason}"));
                     break;
                 }
                 _ = tokio::time::sleep(idle_timeout) => {

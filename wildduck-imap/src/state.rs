@@ -7,15 +7,33 @@ use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::sync::Arc;
 
+use tokio::sync::broadcast::error::RecvError;
 use wildduck_net::Shutdown;
 use wildduck_store::{
-    Change, ChangeKind, Error, Flag, Mailbox, MailboxError, MessageError, ModSeq, Snapshot,
-    StorageErrorKind, Store, Uid, User,
+    Change, ChangeKind, Error, Flag, LogoutWatch, Mailbox, MailboxError, MessageError, ModSeq,
+    Snapshot, StorageErrorKind, Store, Uid, User,
 };
 
 use crate::connection::Connection;
 use crate::encode;
 use crate::{Config, Literals};
+
+/// Resolves with the reason when the logged-in user is logged out (never before a login).
+/// Takes the field, not the session, so it can wait beside a read of the connection.
+pub async fn logout_requested(watch: &mut Option<LogoutWatch>) -> Arc<str> {
+    let Some(watch) = watch else {
+        return std::future::pending().await;
+    };
+    loop {
+        match watch.recv().await {
+            Ok(reason) => return reason,
+            // Missed some logouts: the next one kept ends the session as well.
+            Err(RecvError::Lagged(_)) => continue,
+            // The store is gone; nobody can log this user out any more.
+            Err(RecvError::Closed) => return std::future::pending().await,
+        }
+    }
+}
 
 /// What every session of one server shares.
 pub struct Shared {
@@ -191,6 +209,8 @@ pub struct Session {
     pub peer_is_loopback: bool,
     pub user: Option<User>,
     user_slot: Option<wildduck_store::SessionSlot>,
+    /// Logouts of the logged-in user (API, suspension) from any process.
+    pub logout: Option<LogoutWatch>,
     pub selected: Option<Selected>,
     pub condstore: bool,
     /// The client enabled UTF8=ACCEPT (RFC 6855).
@@ -214,6 +234,7 @@ impl Session {
             peer_is_loopback: peer.to_canonical().is_loopback(),
             user: None,
             user_slot: None,
+            logout: None,
             selected: None,
             condstore: false,
             utf8: false,
@@ -294,6 +315,7 @@ impl Session {
             )));
         };
         tracing::info!(user = %user.username, "logged in");
+        self.logout = Some(self.store().watch_logout(user.id));
         self.user_slot = Some(slot);
         self.user = Some(user);
         Ok(())

@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::broadcast::error::RecvError;
 use tokio_rustls::TlsAcceptor;
 use wildduck_net::Shutdown;
-use wildduck_store::{Store, User};
+use wildduck_store::{LogoutWatch, Store, User};
 
 use crate::config::Config;
 use crate::connection::{Connection, Frame};
@@ -36,6 +37,22 @@ pub(crate) enum State {
 pub(crate) struct Transaction {
     pub(crate) user: User,
     pub(crate) maildrop: Maildrop,
+    /// Logouts of this user (API, suspension) from any process.
+    pub(crate) logout: LogoutWatch,
+}
+
+/// Resolves with the reason when the logged-in user is logged out (never before a login).
+async fn logout_requested(state: &mut State) -> Arc<str> {
+    let State::Transaction(transaction) = state else {
+        return std::future::pending().await;
+    };
+    loop {
+        match transaction.logout.recv().await {
+            Ok(reason) => return reason,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return std::future::pending().await,
+        }
+    }
 }
 
 /// Whether the session goes on after a command.
@@ -86,6 +103,11 @@ impl Session {
             biased;
             _ = self.shutdown.requested() => {
                 self.conn.err("[SYS/TEMP] Server shutting down").await?;
+                Ok(None)
+            }
+            // Ends without UPDATE: messages marked for deletion stay.
+            reason = logout_requested(&mut self.state) => {
+                self.conn.err(&reason).await?;
                 Ok(None)
             }
             read = tokio::time::timeout(idle, self.conn.read_frame()) => match read {

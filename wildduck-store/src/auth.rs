@@ -6,7 +6,8 @@
 //! application-specific passwords that holds that scope and has not expired. Then the
 //! account's state decides: disabled and suspended accounts refuse every login, and a scope
 //! the operator disabled for the account refuses like a wrong password. The state is told
-//! only to someone who gave a right password. A password that matched is remembered for a
+//! only to someone who gave a right password. With TOTP on (`crate::two_factor`) the account
+//! password opens `master` only, flagged `require_2fa`. A password that matched is remembered for a
 //! minute (module `verified`), so reconnecting clients do not pay the password hash again.
 
 mod verified;
@@ -22,6 +23,26 @@ use crate::store::{Store, blocking};
 
 pub(crate) use verified::VerifiedLogins;
 
+/// What the sessions of a disabled or suspended account are told as they are closed.
+const ACCOUNT_DISABLED: &str = "Account disabled";
+const ACCOUNT_SUSPENDED: &str = "Account suspended";
+/// The reason WildDuck's API gives when the caller gives none.
+pub const DEFAULT_LOGOUT_REASON: &str = "Logout requested from API";
+const MAX_LOGOUT_REASON_CHARS: usize = 128;
+
+/// `reason` as one line of text an IMAP `BYE` can carry: control characters become spaces.
+fn logout_reason(reason: &str) -> String {
+    let line: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_LOGOUT_REASON_CHARS)
+        .collect();
+    match line.trim() {
+        "" => DEFAULT_LOGOUT_REASON.to_string(),
+        trimmed => trimmed.to_string(),
+    }
+}
+
 /// A successful login.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Login {
@@ -31,6 +52,9 @@ pub struct Login {
     /// The login used a temporary password (`Store::reset_password`): the account holder
     /// should choose a new one.
     pub require_password_change: bool,
+    /// The account password opened `master` of an account with TOTP on: the caller must
+    /// also check a code (`Store::check_totp`) before trusting the login.
+    pub require_2fa: bool,
 }
 
 /// The credential a password turned out to be.
@@ -99,6 +123,13 @@ impl Store {
         if user.disabled_scopes.contains(&scope) {
             return Err(AuthError::ScopeDisabled.into());
         }
+        // With TOTP on, the account's own passwords open `master` only (then with a code):
+        // mail clients use an application-specific password.
+        let require_2fa =
+            !matches!(credential, Credential::Asp(_)) && self.totp_enabled(user.id).await?;
+        if require_2fa && scope != Scope::Master {
+            return Err(AuthError::WrongScope.into());
+        }
         match credential {
             Credential::Account(check) => {
                 if check == PasswordCheck::MatchNeedsRehash {
@@ -112,12 +143,14 @@ impl Store {
                     user: record.user,
                     asp: None,
                     require_password_change: false,
+                    require_2fa,
                 })
             }
             Credential::Temporary => Ok(Login {
                 user: record.user,
                 asp: None,
                 require_password_change: true,
+                require_2fa,
             }),
             Credential::Asp(asp) => {
                 let asp = asp.asp;
@@ -138,6 +171,7 @@ impl Store {
                     user: record.user,
                     asp: Some(asp.id),
                     require_password_change: false,
+                    require_2fa: false,
                 })
             }
         }
@@ -182,17 +216,35 @@ impl Store {
             .ok_or_else(|| AuthError::InvalidCredentials.into())
     }
 
+    /// A disabled account refuses every login; disabling it ends its live sessions.
     pub async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
         self.backend()
             .update_user(user, UserUpdate::Disabled(disabled))
-            .await
+            .await?;
+        if disabled {
+            self.publish_logout(user, ACCOUNT_DISABLED).await;
+        }
+        Ok(())
     }
 
-    /// A suspended account refuses every login but still receives mail.
+    /// A suspended account refuses every login but still receives mail; suspending it ends
+    /// its live sessions.
     pub async fn set_suspended(&self, user: UserId, suspended: bool) -> Result<()> {
         self.backend()
             .update_user(user, UserUpdate::Suspended(suspended))
-            .await
+            .await?;
+        if suspended {
+            self.publish_logout(user, ACCOUNT_SUSPENDED).await;
+        }
+        Ok(())
+    }
+
+    /// Ends every live IMAP and POP3 session of `user` on every process of this store; IMAP
+    /// clients see `* BYE <reason>`. The reason is cut to one line of at most 128 characters.
+    pub async fn logout_sessions(&self, user: UserId, reason: &str) -> Result<()> {
+        self.get_user(user).await?;
+        self.publish_logout(user, &logout_reason(reason)).await;
+        Ok(())
     }
 
     /// The protocol scopes (`imap`, `pop3`, `smtp`) the account may not log in to; an empty
@@ -202,5 +254,18 @@ impl Store {
         self.backend()
             .update_user(user, UserUpdate::DisabledScopes(scopes))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logout_reasons_are_one_short_line() {
+        assert_eq!(logout_reason("Just because"), "Just because");
+        assert_eq!(logout_reason("a\r\n* OK injected"), "a  * OK injected");
+        assert_eq!(logout_reason("  \t "), DEFAULT_LOGOUT_REASON);
+        assert_eq!(logout_reason(&"x".repeat(300)).chars().count(), 128);
     }
 }

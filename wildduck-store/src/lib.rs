@@ -39,12 +39,14 @@ mod subscriptions;
 /// the store's own tests and the shells' tests turn on as a dev-dependency feature.
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod totp;
+mod two_factor;
 mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
 pub use addressregister::{MAX_REGISTER_RESULTS, RegisteredAddress};
 pub use asps::MAX_ASPS_PER_USER;
-pub use auth::Login;
+pub use auth::{DEFAULT_LOGOUT_REASON, Login};
 pub use backend::{LiveContent, RegistryKind};
 pub use certs::{Certificate, NewCertificate};
 pub use delivery::{Delivered, Delivery, Destination, Recipient};
@@ -59,7 +61,7 @@ pub use filters::{
 pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
-pub use notify::Subscription;
+pub use notify::{LogoutWatch, Subscription};
 pub use outbound::{
     AttemptOutcome, Claimed, OutboundEntry, OutboundRecipient, RecipientStatus, RelayReply,
     RetryPolicy, Submission, Submitted,
@@ -69,4 +71,5 @@ pub use profiles::{
     normalize_tags, tags_match,
 };
 pub use store::{Store, StoreConfig, Unhealthy};
+pub use two_factor::{TotpRefusal, TotpResult, TotpSetup};
 pub use webmail::DisplayMessage;

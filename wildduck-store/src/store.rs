@@ -19,7 +19,7 @@ use crate::limits::{
 use crate::migrate::{MigrateOptions, MigrateProgress, MigrateReport};
 use crate::model::*;
 use crate::names::{self, INBOX};
-use crate::notify::{LocalNotifier, Notifier, Subscription};
+use crate::notify::{LocalNotifier, LogoutWatch, Notifier, Subscription};
 use crate::{content, mime};
 
 /// Tuning and limits of a store.
@@ -32,6 +32,8 @@ pub struct StoreConfig {
     pub limits: LimitsConfig,
     /// The spam verdict and autoreply interval of deliveries.
     pub delivery: DeliveryPolicy,
+    /// Seals users' TOTP seeds (`[totp] secret`); without it TOTP can not be set up.
+    pub totp_secret: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -40,6 +42,7 @@ impl Default for StoreConfig {
             max_message_size: 64 * 1024 * 1024,
             limits: LimitsConfig::default(),
             delivery: DeliveryPolicy::default(),
+            totp_secret: None,
         }
     }
 }
@@ -185,6 +188,23 @@ impl Store {
                     ..self.inner.config.clone()
                 },
                 limiter: Arc::new(Limiter::new(counters, limits)),
+                verified: self.inner.verified.clone(),
+            }),
+        }
+    }
+
+    /// This store sealing TOTP seeds with `secret` (`StoreConfig::totp_secret`). Clones made
+    /// before keep the old secret.
+    pub fn with_totp_secret(&self, secret: &str) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                backend: self.inner.backend.clone(),
+                notifier: self.inner.notifier.clone(),
+                config: StoreConfig {
+                    totp_secret: Some(secret.to_string()),
+                    ..self.inner.config.clone()
+                },
+                limiter: self.inner.limiter.clone(),
                 verified: self.inner.verified.clone(),
             }),
         }
@@ -912,6 +932,16 @@ impl Store {
     /// Wake-ups after each committed change to any mailbox of `user`.
     pub fn subscribe(&self, user: UserId) -> Subscription {
         self.inner.notifier.subscribe(user)
+    }
+
+    /// Logouts of `user` (`Store::logout_sessions`) on any process: a session watches from
+    /// login on and ends when one arrives.
+    pub fn watch_logout(&self, user: UserId) -> LogoutWatch {
+        self.inner.notifier.watch_logout(user)
+    }
+
+    pub(crate) async fn publish_logout(&self, user: UserId, reason: &str) {
+        self.inner.notifier.publish_logout(user, reason).await;
     }
 
     // ---- maintenance ----

@@ -24,6 +24,7 @@ mod profiles;
 mod retention;
 mod rules;
 mod subscriptions;
+mod two_factor;
 use addressregister::address_register_entries;
 use auth::{application_passwords, scopes_and_account_states};
 use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
@@ -37,6 +38,7 @@ use rules::{
     delivery_sends_one_autoreply_per_sender, filter_and_autoreply_records,
 };
 use subscriptions::subscriptions_outlive_their_mailbox;
+use two_factor::totp_two_factor;
 
 /// One named check of the suite.
 pub struct Check {
@@ -60,6 +62,7 @@ checks!(
     authentication,
     scopes_and_account_states,
     application_passwords,
+    totp_two_factor,
     addresses,
     domain_aliases,
     domain_access_lists,

@@ -64,7 +64,7 @@ pub async fn login(
         "username": user.username,
         "address": address.map(|a| a.address),
         "scope": scope_name,
-        "require2fa": false,
+        "require2fa": if login.require_2fa { json!(["totp"]) } else { json!(false) },
         "requirePasswordChange": login.require_password_change,
     });
     if token {

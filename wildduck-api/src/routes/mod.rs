@@ -14,6 +14,7 @@ mod fields;
 mod filters;
 mod forwarded;
 mod health;
+mod logout;
 mod mailboxes;
 mod messages;
 mod messages_submit;
@@ -21,6 +22,7 @@ mod messages_upload;
 mod openapi;
 mod preauth;
 mod storage;
+mod two_factor;
 mod users;
 
 use std::sync::Arc;
@@ -66,8 +68,13 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/users/{user}",
             get(users::get).put(users::update).delete(users::delete),
         )
-        .route("/users/{user}/logout", put(users::logout))
+        .route("/users/{user}/logout", put(logout::logout_user))
         .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route("/users/{user}/2fa/totp/setup", post(two_factor::setup))
+        .route("/users/{user}/2fa/totp/enable", post(two_factor::enable))
+        .route("/users/{user}/2fa/totp/check", post(two_factor::check))
+        .route("/users/{user}/2fa/totp", delete(two_factor::disable))
+        .route("/users/{user}/2fa", delete(two_factor::disable))
         .route("/quota/reset", post(users::quota_reset_all))
         .route("/users/{user}/password/reset", post(users::password_reset))
         .route("/users/{user}/asps", get(asps::list).post(asps::create))

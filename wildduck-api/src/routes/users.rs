@@ -1,4 +1,4 @@
-//! Users: list, create, get, update, delete, resolve, logout, quota reset, password reset.
+//! Users: list, create, get, update, delete, resolve, quota reset, password reset.
 //!
 //! Fields WildDuck has and we do not keep yet are refused with 501 when their value would
 //! change behaviour (retention, a deferred delete) and ignored when they only describe or
@@ -264,13 +264,6 @@ pub async fn resolve(
     access.require_root()?;
     let user = state.store.find_user(&username).await?;
     success(json!({ "id": user.id.to_string() }))
-}
-
-/// WildDuck closes the user's IMAP sessions here; we have no way to do that yet.
-pub async fn logout(Extension(access): Extension<Access>, Path(user): Path<String>) -> JsonResult {
-    let user = user_param(&access, &user)?;
-    access.require(user, Resource::Users, Action::Update)?;
-    Err(ApiError::unsupported("Closing a user's IMAP sessions", 21))
 }
 
 /// Recounts the storage a user's messages take and stores that figure. The store moves the

@@ -12,6 +12,7 @@ pub mod maint;
 pub mod message;
 pub mod migrate;
 pub mod queue;
+pub mod two_factor;
 pub mod user;
 
 use serde::Serialize;
@@ -38,6 +39,7 @@ impl Ctx {
             max_message_size: self.config.store.max_message_size,
             limits: self.config.limits.to_store(),
             delivery: self.config.lmtp.delivery_policy(),
+            totp_secret: self.config.totp.secret.clone(),
         }
     }
 

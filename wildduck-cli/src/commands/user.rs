@@ -66,6 +66,9 @@ pub enum UserCommand {
     Enable { user: String },
     /// Delete a user with all addresses, mailboxes and messages.
     Delete { user: String },
+    /// Two-factor authentication (TOTP; needs `[totp] secret`).
+    #[command(name = "2fa", subcommand)]
+    TwoFactor(super::two_factor::TwoFactorCommand),
 }
 
 #[derive(Args)]
@@ -213,6 +216,7 @@ pub async fn run(ctx: &Ctx, command: UserCommand) -> CliResult<Report> {
         }
         UserCommand::Disable { user } => set_disabled(ctx, &user, true).await,
         UserCommand::Enable { user } => set_disabled(ctx, &user, false).await,
+        UserCommand::TwoFactor(command) => super::two_factor::run(ctx, command).await,
         UserCommand::Delete { user } => {
             let store = ctx.store().await?;
             let user = find_user(&store, &user).await?;

@@ -132,3 +132,35 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// One HTTP/1.1 request with a JSON body to the API at `at` (`token`: the root token, if the
+/// server has one); the status and the JSON answer.
+pub fn api_request(
+    at: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
+    use std::io::Read;
+    let body = body.to_string();
+    let token = token.map_or(String::new(), |token| {
+        format!("X-Access-Token: {token}\r\n")
+    });
+    let mut stream = std::net::TcpStream::connect(at).expect("connect to the API");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{token}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().expect("a status code");
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).expect("a JSON body"))
+}

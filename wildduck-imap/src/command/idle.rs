@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, interval_at};
 
 use crate::connection::Inbound;
-use crate::state::{Fail, Outcome, Reply, Session};
+use crate::state::{Fail, Outcome, Reply, Session, logout_requested};
 
 pub async fn idle(session: &mut Session, _tag: &str) -> Outcome {
     let Some(user) = session.user.as_ref().map(|u| u.id) else {
@@ -71,6 +71,10 @@ pub async fn idle(session: &mut Session, _tag: &str) -> Outcome {
             _ = session.shutdown.requested() => {
                 session.conn.untagged("BYE Server shutting down");
                 return Err(Fail::Io(io::ErrorKind::Interrupted.into()));
+            }
+            reason = logout_requested(&mut session.logout) => {
+                session.conn.untagged(&format!("BYE {reason}"));
+                return Err(Fail::Io(io::ErrorKind::ConnectionAborted.into()));
             }
             _ = &mut give_up => {
                 session.conn.untagged("BYE Idle for too long, closing");

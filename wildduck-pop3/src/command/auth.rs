@@ -165,6 +165,7 @@ async fn auth_unavailable(session: &mut Session, error: Error) -> io::Result<Flo
 
 async fn open_maildrop(session: &mut Session, user: User) -> io::Result<Flow> {
     let store = &session.shared.store;
+    let logout = store.watch_logout(user.id);
     let maildrop = match Maildrop::open(store, user.id, session.shared.config.max_messages).await {
         Ok(maildrop) => maildrop,
         Err(error) => {
@@ -178,7 +179,11 @@ async fn open_maildrop(session: &mut Session, user: User) -> io::Result<Flow> {
     };
     let count = maildrop.visible().count();
     tracing::info!(user = %user.id, peer = %session.peer, "POP3 login");
-    session.state = State::Transaction(Transaction { user, maildrop });
+    session.state = State::Transaction(Transaction {
+        user,
+        maildrop,
+        logout,
+    });
     session
         .conn
         .ok(&format!("Logged in, {count} messages in the maildrop"))

@@ -276,6 +276,33 @@ pub trait AppPasswords: Send + Sync {
     ) -> Result<()>;
 }
 
+/// A user's TOTP state: the sealed seed (`crate::totp::SeedCipher`), whether it is enabled
+/// (a code was confirmed) and the last step a code was accepted for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TotpRecord {
+    pub sealed_seed: Vec<u8>,
+    pub enabled: bool,
+    pub last_step: Option<i64>,
+}
+
+/// Two-factor (TOTP) state of users. The rules are the store's (`crate::two_factor`); an
+/// engine keeps one record per user and makes each change one atomic step, so two logins
+/// with the same code on two nodes can not both succeed.
+#[async_trait]
+pub trait TwoFactor: Send + Sync {
+    async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>>;
+    /// Stores a new, not yet enabled seed, replacing a pending one; `false` (nothing stored)
+    /// when TOTP is enabled. `UserError::NotFound` for a missing user.
+    async fn set_pending_totp(&self, user: UserId, sealed_seed: Vec<u8>) -> Result<bool>;
+    /// Enables the pending seed with `step` as used; `false` when there is none pending.
+    async fn enable_totp(&self, user: UserId, step: i64) -> Result<bool>;
+    /// Records `step` as used unless this or a later step was used already (`false`: a
+    /// replay).
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
+    /// `false` when the user had no TOTP record.
+    async fn delete_totp(&self, user: UserId) -> Result<bool>;
+}
+
 /// What an account keeps beside login and mail, forwarded addresses, and the recount of a
 /// user's storage. The rules are the store's (`crate::profiles`); an engine keeps the records. A user's profile, temporary
 /// password and the details of their addresses go with the user (or the address).
@@ -519,6 +546,7 @@ pub trait Backend:
     + QueueAdmin
     + MailboxEncryption
     + AddressRegister
+    + TwoFactor
     + Send
     + Sync
 {

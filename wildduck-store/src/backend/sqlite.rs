@@ -37,6 +37,7 @@ mod rules;
 mod search;
 mod subscriptions;
 mod transfer;
+mod two_factor;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -294,6 +295,17 @@ const MIGRATIONS: &[&str] = &[
      BEGIN DELETE FROM address_register WHERE user = OLD.id; END;",
     // 12: mailboxes that keep what arrives encrypted (`crate::encryption`).
     "ALTER TABLE mailboxes ADD COLUMN encrypt_messages INTEGER NOT NULL DEFAULT 0;",
+    // 13: TOTP two-factor state (`TwoFactor`): the sealed seed, enabled, the last step used;
+    // gone with its user.
+    "CREATE TABLE totp (
+         user BLOB PRIMARY KEY,
+         sealed_seed BLOB NOT NULL,
+         enabled INTEGER NOT NULL,
+         last_step INTEGER
+     );
+     CREATE TRIGGER users_totp_gone AFTER DELETE ON users BEGIN
+         DELETE FROM totp WHERE user = OLD.id;
+     END;",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -2640,7 +2652,11 @@ mod tests {
         .chain(["PRAGMA user_version = 8;".to_string()])
         .map(|older| format!("DROP TABLE registry; {older}"))
         .chain(["PRAGMA user_version = 9;".to_string()])
+        .map(|older| format!("{before_profiles} {older}"))
+        .chain(["PRAGMA user_version = 10;".to_string()])
         {
+            // Before step 13 (TOTP).
+            let older = format!("DROP TRIGGER users_totp_gone; DROP TABLE totp; {older}");
             let older = format!("{before_register} {before_profiles} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();

@@ -19,6 +19,7 @@
 //! | `dangling_subscriptions` | `_id` = `<user>/<path>`, `user` | `user` |
 //! | `registry` | unique `(kind, key)` | unsharded |
 //! | `address_register` | `_id` = `<user>/<addrview>`, `user` | `user` |
+//! | `totp` | `_id` = the user (TOTP seed sealed, state) | `_id` hashed |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -58,6 +59,7 @@ mod rules;
 mod sequence;
 mod subscriptions;
 mod transfer;
+mod two_factor;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -98,6 +100,7 @@ pub struct MongoBackend {
     autoreplies_sent: Collection<Document>,
     subscriptions: Collection<Document>,
     registry: Collection<Document>,
+    totp: Collection<Document>,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -299,6 +302,7 @@ impl MongoBackend {
             autoreplies_sent: db.collection("autoreplies_sent"),
             subscriptions: db.collection("dangling_subscriptions"),
             registry: db.collection("registry"),
+            totp: db.collection("totp"),
         };
         backend.create_indexes().await?;
         Ok(backend)
@@ -897,6 +901,7 @@ impl Backend for MongoBackend {
             .await
             .map_err(db_error)?;
         self.delete_user_rules(user).await?;
+        self.delete_totp(user).await?;
         self.subscriptions
             .delete_many(doc! {"user": id_is(user)})
             .await

@@ -1,0 +1,127 @@
+//! TOTP two-factor authentication as WildDuck's `lib/api/2fa/totp.js`: `POST
+//! /users/:user/2fa/totp/setup` (the seed and its `otpauth://` URL; no QR image), `POST
+//! …/totp/enable` and `POST …/totp/check` with a six-digit `token`, `DELETE …/totp` and
+//! `DELETE /users/:user/2fa`. The rules (window, replay, sealed seeds) are the store's.
+
+use axum::Extension;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use serde_json::json;
+use wildduck_store::{TotpRefusal, UserId};
+
+use super::{JsonResult, Shared, success};
+use crate::auth::{Access, Action, Resource};
+use crate::error::{ApiError, ApiResult};
+use crate::input::{Input, JsonBody, user_param};
+
+const MAX_LABEL_CHARS: usize = 255;
+
+/// The user of the path, if the caller may change their account.
+fn account(access: &Access, user: &str) -> ApiResult<UserId> {
+    let user = user_param(access, user)?;
+    access.require(user, Resource::Users, Action::Update)?;
+    Ok(user)
+}
+
+/// WildDuck's status and code for each refusal.
+fn refused(refusal: TotpRefusal, check: bool) -> ApiError {
+    match refusal {
+        TotpRefusal::NotConfigured => ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "TOTP needs `[totp] secret` in the server's configuration",
+        ),
+        TotpRefusal::AlreadyEnabled => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "TotpEnabled",
+            "Failed to set up 2FA. Check if it is not already enabled",
+        ),
+        TotpRefusal::NotPending | TotpRefusal::NotEnabled | TotpRefusal::InvalidCode => {
+            let status = if check {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            ApiError::new(status, "InvalidToken", "Invalid authentication token")
+        }
+    }
+}
+
+/// The six-digit `token` of a body.
+fn token(body: serde_json::Map<String, serde_json::Value>) -> ApiResult<String> {
+    let mut input = Input::new(body);
+    let token = input.required_string("token");
+    if token.chars().count() != 6 {
+        input.fail("token", "\"token\" length must be 6 characters long".into());
+    }
+    input.finish()?;
+    Ok(token)
+}
+
+pub async fn setup(
+    state: Shared,
+    Extension(access): Extension<Access>,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody,
+) -> JsonResult {
+    let user = account(&access, &user)?;
+    let mut input = Input::new(body);
+    let issuer = input.string_max("issuer", MAX_LABEL_CHARS);
+    if !input.has("issuer") {
+        input.fail("issuer", "\"issuer\" is required".into());
+    }
+    let label = input.string_max("label", MAX_LABEL_CHARS);
+    input.finish()?;
+    let account_name = match label.map(|l| l.trim().to_string()) {
+        Some(label) if !label.is_empty() => label,
+        _ => state.store.get_user(user).await?.username,
+    };
+    let issuer = issuer.unwrap_or_default();
+    match state
+        .store
+        .setup_totp(user, issuer.trim(), &account_name)
+        .await?
+    {
+        Ok(setup) => success(json!({ "seed": setup.seed, "otpauthUrl": setup.otpauth_url })),
+        Err(refusal) => Err(refused(refusal, false)),
+    }
+}
+
+pub async fn enable(
+    state: Shared,
+    Extension(access): Extension<Access>,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody,
+) -> JsonResult {
+    let user = account(&access, &user)?;
+    let token = token(body)?;
+    match state.store.enable_totp(user, &token).await? {
+        Ok(()) => success(json!({})),
+        Err(refusal) => Err(refused(refusal, false)),
+    }
+}
+
+pub async fn check(
+    state: Shared,
+    Extension(access): Extension<Access>,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody,
+) -> JsonResult {
+    let user = account(&access, &user)?;
+    let token = token(body)?;
+    match state.store.check_totp(user, &token).await? {
+        Ok(()) => success(json!({})),
+        Err(refusal) => Err(refused(refusal, true)),
+    }
+}
+
+/// `DELETE …/2fa/totp` and `DELETE …/2fa` (TOTP is the only factor kept).
+pub async fn disable(
+    state: Shared,
+    Extension(access): Extension<Access>,
+    Path(user): Path<String>,
+) -> JsonResult {
+    let user = account(&access, &user)?;
+    state.store.disable_totp(user).await?;
+    success(json!({}))
+}
