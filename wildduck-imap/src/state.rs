@@ -170,6 +170,30 @@ impl Selected {
         }
     }
 
+    /// Adds the keywords among `flags` that the client was not told of to the announced set
+    /// and returns the untagged FLAGS and PERMANENTFLAGS lines that must precede any response
+    /// showing them (a client may reject a keyword it never saw in FLAGS); none if nothing
+    /// grew. Another session's STORE can introduce a keyword at any time.
+    pub fn announce_keywords<'a>(
+        &mut self,
+        flags: impl IntoIterator<Item = &'a Flag>,
+    ) -> Vec<String> {
+        let mut grown = false;
+        for flag in flags {
+            if let Flag::Keyword(keyword) = flag
+                && !self.keywords.contains(keyword)
+            {
+                self.keywords.insert(keyword.clone());
+                grown = true;
+            }
+        }
+        if grown {
+            flags_announcement(&self.keywords, self.read_only).to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Whether a journal change of `uid` at `modseq` is older than what the client was shown.
     fn superseded(&self, uid: Uid, modseq: ModSeq) -> bool {
         self.own_modseqs.contains(&modseq)
@@ -416,14 +440,11 @@ impl Session {
             lines.push(format!("{} EXISTS", selected.uids.len()));
             lines.push(format!("{} RECENT", selected.recent.len()));
         }
-        let mut new_keywords = false;
+        let announcement =
+            selected.announce_keywords(flag_updates.iter().flat_map(|(_, flags, _)| flags));
+        lines.splice(0..0, announcement);
         for (uid, flags, modseq) in flag_updates {
             if let Some(seq) = selected.sequence_of(uid) {
-                for flag in &flags {
-                    if let Flag::Keyword(k) = flag {
-                        new_keywords |= selected.keywords.insert(k.clone());
-                    }
-                }
                 let modseq = if self.condstore {
                     format!(" MODSEQ ({modseq})")
                 } else {
@@ -434,9 +455,6 @@ impl Session {
                     encode::flag_list(&flags, selected.is_recent(uid))
                 ));
             }
-        }
-        if new_keywords {
-            lines.insert(0, format!("FLAGS {}", flags_line(&selected.keywords)));
         }
         for line in lines {
             self.conn.untagged(&line);
@@ -477,8 +495,21 @@ impl Session {
     }
 }
 
+/// The untagged FLAGS and PERMANENTFLAGS lines that tell a client the mailbox's flags, at
+/// SELECT and whenever the keywords grow.
+pub fn flags_announcement(keywords: &BTreeSet<String>, read_only: bool) -> [String; 2] {
+    let flags = flags_line(keywords);
+    let permanent = if read_only {
+        "OK [PERMANENTFLAGS ()] Read-only mailbox".to_string()
+    } else {
+        let permanent = flags.trim_end_matches(')').to_string() + " \\*)";
+        format!("OK [PERMANENTFLAGS {permanent}] Flags permitted")
+    };
+    [format!("FLAGS {flags}"), permanent]
+}
+
 /// `FLAGS` list of a mailbox: system flags and the keywords in use.
-pub fn flags_line(keywords: &BTreeSet<String>) -> String {
+fn flags_line(keywords: &BTreeSet<String>) -> String {
     let mut flags = String::from("(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
     for keyword in keywords {
         flags.push(' ');
