@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use wildduck_net::Shutdown;
 use wildduck_store::{
-    Change, ChangeKind, Error, Flag, Mailbox, MailboxError, MessageError, ModSeq, Snapshot,
+    Change, ChangeKind, Error, Flag, Flags, Mailbox, MailboxError, MessageError, ModSeq, Snapshot,
     StorageErrorKind, Store, Uid, User,
 };
 
@@ -356,17 +356,29 @@ impl Session {
         let mut new_uids = Vec::new();
         let mut expunged = Vec::new();
         let mut flag_updates = Vec::new();
+        // Every flag set in the journal, shown or not: a keyword another session added and
+        // removed again is known to that session, so every session gets to know it.
+        let mut journal_flags = Flags::new();
         for Change { modseq, uid, kind } in changes.changes {
             if stop.is_some_and(|stop| modseq >= stop) {
                 break;
             }
             match kind {
                 ChangeKind::Exists => new_uids.push(uid),
-                ChangeKind::Expunge => expunged.push(uid),
-                ChangeKind::Flags(flags) if !selected.superseded(uid, modseq) => {
-                    flag_updates.push((uid, flags, modseq));
+                // A message that came and went since the last sync was never shown: it gets
+                // neither EXISTS nor EXPUNGE (else it would stay in the sequence map).
+                ChangeKind::Expunge => match new_uids.iter().position(|&u| u == uid) {
+                    Some(i) => {
+                        new_uids.remove(i);
+                    }
+                    None => expunged.push(uid),
+                },
+                ChangeKind::Flags(flags) => {
+                    journal_flags.extend(flags.iter().cloned());
+                    if !selected.superseded(uid, modseq) {
+                        flag_updates.push((uid, flags, modseq));
+                    }
                 }
-                ChangeKind::Flags(_) => {}
             }
         }
         selected.modseq = match stop {
@@ -377,7 +389,7 @@ impl Session {
         selected.own_modseqs.retain(|&m| m > applied);
         selected.shown_modseqs.retain(|_, &mut m| m > applied);
         self.claim_recent(&new_uids).await?;
-        self.report_changes(expunged, new_uids, flag_updates);
+        self.report_changes(expunged, new_uids, &journal_flags, flag_updates);
         Ok(())
     }
 
@@ -413,12 +425,14 @@ impl Session {
     }
 
     /// Writes EXPUNGE lines, then EXISTS for new messages, then FETCH FLAGS, and updates the
-    /// sequence map accordingly. EXISTS is only sent when messages were added.
+    /// sequence map accordingly. EXISTS is only sent when messages were added. Keywords among
+    /// `journal_flags` the client does not know yet are announced first.
     fn report_changes(
         &mut self,
         expunged: Vec<Uid>,
         new_uids: Vec<Uid>,
-        flag_updates: Vec<(Uid, wildduck_store::Flags, ModSeq)>,
+        journal_flags: &Flags,
+        flag_updates: Vec<(Uid, Flags, ModSeq)>,
     ) {
         let Some(selected) = self.selected.as_mut() else {
             return;
@@ -440,8 +454,7 @@ impl Session {
             lines.push(format!("{} EXISTS", selected.uids.len()));
             lines.push(format!("{} RECENT", selected.recent.len()));
         }
-        let announcement =
-            selected.announce_keywords(flag_updates.iter().flat_map(|(_, flags, _)| flags));
+        let announcement = selected.announce_keywords(journal_flags);
         lines.splice(0..0, announcement);
         for (uid, flags, modseq) in flag_updates {
             if let Some(seq) = selected.sequence_of(uid) {
@@ -490,7 +503,7 @@ impl Session {
         selected.own_modseqs.clear();
         selected.shown_modseqs.clear();
         self.claim_recent(&new).await?;
-        self.report_changes(gone, new, Vec::new());
+        self.report_changes(gone, new, &Flags::new(), Vec::new());
         Ok(())
     }
 }

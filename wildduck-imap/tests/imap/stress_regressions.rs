@@ -92,3 +92,61 @@ async fn a_fetch_item_asked_twice_is_answered_once() {
     assert_eq!(line.matches("UID ").count(), 1, "{by_seq}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_message_added_and_expunged_between_syncs_is_never_shown() {
+    let server = TestServer::start().await;
+    let mut watcher = server.login().await;
+    append(&mut watcher, "A1", "INBOX", "", &message("one", "body")).await;
+    watcher.exchange("S1 SELECT INBOX\r\n").await;
+    let mut other = server.login().await;
+    let appended = append(
+        &mut other,
+        "A2",
+        "INBOX",
+        "(\\Deleted) ",
+        &message("two", "body"),
+    )
+    .await;
+    assert!(appended.contains("A2 OK"), "{appended}");
+    other.exchange("S2 SELECT INBOX\r\n").await;
+    let expunged = other.exchange("E2 EXPUNGE\r\n").await;
+    assert!(expunged.contains("* 2 EXPUNGE"), "{expunged}");
+
+    let synced = watcher.exchange("N1 NOOP\r\n").await;
+    assert!(!synced.contains("EXISTS"), "{synced}");
+    assert!(!synced.contains("EXPUNGE"), "{synced}");
+    let listed = watcher.exchange("F1 FETCH 1:* (UID)\r\n").await;
+    assert_eq!(listed, "* 1 FETCH (UID 1)\r\nF1 OK Fetch completed\r\n");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_keyword_added_and_removed_elsewhere_is_announced() {
+    let server = TestServer::start().await;
+    let mut watcher = server.login().await;
+    append(&mut watcher, "A1", "INBOX", "", &message("one", "body")).await;
+    watcher.exchange("S1 SELECT INBOX\r\n").await;
+    let mut other = server.login().await;
+    other.exchange("S2 SELECT INBOX\r\n").await;
+    other
+        .exchange("T2 STORE 1 +FLAGS.SILENT ($Passing)\r\n")
+        .await;
+    other
+        .exchange("T3 STORE 1 -FLAGS.SILENT ($Passing)\r\n")
+        .await;
+
+    // The other session knows $Passing from its own STORE; this one learns it too, although
+    // its FETCH shows the newer flags (without $Passing) before the journal is read.
+    let synced = watcher.exchange("F1 FETCH 1 (FLAGS MODSEQ)\r\n").await;
+    let flags = synced
+        .lines()
+        .find(|line| line.starts_with("* FLAGS ("))
+        .unwrap_or_else(|| panic!("no FLAGS:\n{synced}"));
+    assert!(flags.contains("$Passing"), "{synced}");
+    assert!(
+        synced.contains("$Passing \\*)] Flags permitted"),
+        "{synced}"
+    );
+    server.stop().await;
+}
