@@ -28,6 +28,7 @@ use crate::retention;
 mod asps;
 mod expiry;
 mod files;
+mod keywords;
 mod outbound;
 mod profiles;
 mod registry;
@@ -275,6 +276,15 @@ const MIGRATIONS: &[&str] = &[
      END;
      CREATE TRIGGER addresses_details_gone AFTER DELETE ON addresses BEGIN
          DELETE FROM address_details WHERE address = OLD.id;
+     END;",
+    // 14: the keywords a mailbox has had (`MailboxKeywords`), gone with their mailbox.
+    "CREATE TABLE mailbox_keywords (
+         mailbox BLOB NOT NULL,
+         keyword TEXT NOT NULL,
+         PRIMARY KEY (mailbox, keyword)
+     ) WITHOUT ROWID;
+     CREATE TRIGGER mailboxes_keywords_gone AFTER DELETE ON mailboxes BEGIN
+         DELETE FROM mailbox_keywords WHERE mailbox = OLD.id;
      END;",
 ];
 

@@ -46,6 +46,7 @@ mod asps;
 mod blobs;
 mod expiry;
 mod files;
+mod keywords;
 mod maintenance;
 mod outbound;
 mod profiles;
