@@ -3,6 +3,9 @@
 //!
 //! imaptest is built by `.ci/setup` into `target/imaptest` (no Debian package ships it);
 //! `IMAPTEST_DIR` points elsewhere. Without it the test fails, telling how to get it.
+//!
+//! A second test runs imaptest's stress mode (10 clients changing one mailbox for 60 s, with
+//! checkpoints where it compares every client's view of the mailbox): no error allowed.
 
 mod common;
 
@@ -14,8 +17,12 @@ use std::time::{Duration, Instant};
 
 use common::Env;
 
-/// A hung run is stopped after this long (the whole scripted run takes seconds).
+/// A hung run is stopped after this long (the scripted run takes seconds, the stress run
+/// [`STRESS_SECS`]).
 const RUN_LIMIT: Duration = Duration::from_secs(170);
+
+/// How long the stress run lasts (imaptest's `secs`).
+const STRESS_SECS: u32 = 60;
 
 /// Where imaptest was installed: `PREFIX/bin/imaptest` and the scripts in `PREFIX/tests`.
 fn imaptest_dir() -> PathBuf {
@@ -147,5 +154,58 @@ fn imaptest_scripted_tests_all_pass() {
         failures(&output, "extensions:"),
         Some(0),
         "failed extension commands:\n{output}"
+    );
+}
+
+/// A repeatable mbox of `count` messages of varied shapes (tests/tools/gen_mbox.py).
+fn generated_mbox(env: &Env, count: usize) -> PathBuf {
+    let mbox = env.path("stress.mbox");
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools/gen_mbox.py");
+    let generated = Command::new("python3")
+        .arg(tool)
+        .args(["-n", &count.to_string(), "--seed", "1", "-o"])
+        .arg(&mbox)
+        .output()
+        .expect("run python3 (gen_mbox.py)");
+    assert!(
+        generated.status.success(),
+        "gen_mbox.py failed: {}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    mbox
+}
+
+#[test]
+fn imaptest_stress_with_checkpoints_has_no_errors() {
+    let dir = imaptest_dir();
+    let env = Env::new();
+    env.add_user("tester", "testpass");
+    let mbox = generated_mbox(&env, 200);
+    let server = Server::start(&env);
+    let output = run_imaptest(
+        &dir,
+        server.imap,
+        &[
+            "clients=10".to_string(),
+            format!("secs={STRESS_SECS}"),
+            "checkpoint=1".to_string(),
+            format!("mbox={}", mbox.display()),
+        ],
+    );
+    // imaptest reports protocol and consistency problems as `Error: ...` lines (and aborts
+    // with `Panic: ...` on some); a clean run ends with its per-command totals.
+    let problems: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("Error:") || l.contains("Panic:"))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "imaptest stress reported {} problems:\n{}\n\nfull output:\n{output}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(
+        output.contains("Logi "),
+        "imaptest printed no statistics:\n{output}"
     );
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use wildduck_net::Shutdown;
 use wildduck_store::{
-    Change, ChangeKind, Error, Flag, LogoutWatch, Mailbox, MailboxError, MessageError, ModSeq,
-    Snapshot, StorageErrorKind, Store, Uid, User,
+    Change, ChangeKind, Error, Flag, Flags, LogoutWatch, Mailbox, MailboxError, MessageError,
+    ModSeq, Snapshot, StorageErrorKind, Store, Uid, User,
 };
 
 use crate::connection::Connection;
@@ -191,6 +191,30 @@ impl Selected {
         }
     }
 
+    /// Adds the keywords among `flags` that the client was not told of to the announced set
+    /// and returns the untagged FLAGS and PERMANENTFLAGS lines that must precede any response
+    /// showing them (a client may reject a keyword it never saw in FLAGS); none if nothing
+    /// grew. Another session's STORE can introduce a keyword at any time.
+    pub fn announce_keywords<'a>(
+        &mut self,
+        flags: impl IntoIterator<Item = &'a Flag>,
+    ) -> Vec<String> {
+        let mut grown = false;
+        for flag in flags {
+            if let Flag::Keyword(keyword) = flag
+                && !self.keywords.contains(keyword)
+            {
+                self.keywords.insert(keyword.clone());
+                grown = true;
+            }
+        }
+        if grown {
+            flags_announcement(&self.keywords, self.read_only).to_vec()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Whether a journal change of `uid` at `modseq` is older than what the client was shown.
     fn superseded(&self, uid: Uid, modseq: ModSeq) -> bool {
         self.own_modseqs.contains(&modseq)
@@ -357,17 +381,29 @@ impl Session {
         let mut new_uids = Vec::new();
         let mut expunged = Vec::new();
         let mut flag_updates = Vec::new();
+        // Every flag set in the journal, shown or not: a keyword another session added and
+        // removed again is known to that session, so every session gets to know it.
+        let mut journal_flags = Flags::new();
         for Change { modseq, uid, kind } in changes.changes {
             if stop.is_some_and(|stop| modseq >= stop) {
                 break;
             }
             match kind {
                 ChangeKind::Exists => new_uids.push(uid),
-                ChangeKind::Expunge => expunged.push(uid),
-                ChangeKind::Flags(flags) if !selected.superseded(uid, modseq) => {
-                    flag_updates.push((uid, flags, modseq));
+                // A message that came and went since the last sync was never shown: it gets
+                // neither EXISTS nor EXPUNGE (else it would stay in the sequence map).
+                ChangeKind::Expunge => match new_uids.iter().position(|&u| u == uid) {
+                    Some(i) => {
+                        new_uids.remove(i);
+                    }
+                    None => expunged.push(uid),
+                },
+                ChangeKind::Flags(flags) => {
+                    journal_flags.extend(flags.iter().cloned());
+                    if !selected.superseded(uid, modseq) {
+                        flag_updates.push((uid, flags, modseq));
+                    }
                 }
-                ChangeKind::Flags(_) => {}
             }
         }
         selected.modseq = match stop {
@@ -378,7 +414,7 @@ impl Session {
         selected.own_modseqs.retain(|&m| m > applied);
         selected.shown_modseqs.retain(|_, &mut m| m > applied);
         self.claim_recent(&new_uids).await?;
-        self.report_changes(expunged, new_uids, flag_updates);
+        self.report_changes(expunged, new_uids, &journal_flags, flag_updates);
         Ok(())
     }
 
@@ -414,12 +450,14 @@ impl Session {
     }
 
     /// Writes EXPUNGE lines, then EXISTS for new messages, then FETCH FLAGS, and updates the
-    /// sequence map accordingly. EXISTS is only sent when messages were added.
+    /// sequence map accordingly. EXISTS is only sent when messages were added. Keywords among
+    /// `journal_flags` the client does not know yet are announced first.
     fn report_changes(
         &mut self,
         expunged: Vec<Uid>,
         new_uids: Vec<Uid>,
-        flag_updates: Vec<(Uid, wildduck_store::Flags, ModSeq)>,
+        journal_flags: &Flags,
+        flag_updates: Vec<(Uid, Flags, ModSeq)>,
     ) {
         let Some(selected) = self.selected.as_mut() else {
             return;
@@ -441,14 +479,10 @@ impl Session {
             lines.push(format!("{} EXISTS", selected.uids.len()));
             lines.push(format!("{} RECENT", selected.recent.len()));
         }
-        let mut new_keywords = false;
+        let announcement = selected.announce_keywords(journal_flags);
+        lines.splice(0..0, announcement);
         for (uid, flags, modseq) in flag_updates {
             if let Some(seq) = selected.sequence_of(uid) {
-                for flag in &flags {
-                    if let Flag::Keyword(k) = flag {
-                        new_keywords |= selected.keywords.insert(k.clone());
-                    }
-                }
                 let modseq = if self.condstore {
                     format!(" MODSEQ ({modseq})")
                 } else {
@@ -459,9 +493,6 @@ impl Session {
                     encode::flag_list(&flags, selected.is_recent(uid))
                 ));
             }
-        }
-        if new_keywords {
-            lines.insert(0, format!("FLAGS {}", flags_line(&selected.keywords)));
         }
         for line in lines {
             self.conn.untagged(&line);
@@ -497,13 +528,26 @@ impl Session {
         selected.own_modseqs.clear();
         selected.shown_modseqs.clear();
         self.claim_recent(&new).await?;
-        self.report_changes(gone, new, Vec::new());
+        self.report_changes(gone, new, &Flags::new(), Vec::new());
         Ok(())
     }
 }
 
+/// The untagged FLAGS and PERMANENTFLAGS lines that tell a client the mailbox's flags, at
+/// SELECT and whenever the keywords grow.
+pub fn flags_announcement(keywords: &BTreeSet<String>, read_only: bool) -> [String; 2] {
+    let flags = flags_line(keywords);
+    let permanent = if read_only {
+        "OK [PERMANENTFLAGS ()] Read-only mailbox".to_string()
+    } else {
+        let permanent = flags.trim_end_matches(')').to_string() + " \\*)";
+        format!("OK [PERMANENTFLAGS {permanent}] Flags permitted")
+    };
+    [format!("FLAGS {flags}"), permanent]
+}
+
 /// `FLAGS` list of a mailbox: system flags and the keywords in use.
-pub fn flags_line(keywords: &BTreeSet<String>) -> String {
+fn flags_line(keywords: &BTreeSet<String>) -> String {
     let mut flags = String::from("(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
     for keyword in keywords {
         flags.push(' ');

@@ -22,6 +22,7 @@ pub mod error;
 mod files;
 mod filters;
 mod keys;
+mod keywords;
 pub mod limits;
 mod migrate;
 pub mod mime;

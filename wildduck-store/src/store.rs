@@ -666,6 +666,7 @@ impl Store {
         self.check_size(size)?;
         validate_flags(flags)?;
         let automatic = crate::addressregister::list_or_automatic(raw);
+        self.remember_keywords(mailbox, flags).await?;
         let raw = bytes::Bytes::copy_from_slice(raw);
         let flags = flags.clone();
         // A small message is analysed in well under a millisecond: cheaper here than the
@@ -814,6 +815,10 @@ impl Store {
         target: MailboxId,
         transfer: Transfer,
     ) -> Result<CopyOutcome> {
+        // The copies may carry any keyword the source has had.
+        let source_keywords = self.backend().mailbox_keywords(source).await?;
+        let keywords: Flags = source_keywords.into_iter().map(Flag::Keyword).collect();
+        self.remember_keywords(target, &keywords).await?;
         let (outcome, wakes) = self
             .backend()
             .transfer(source, uids, target, transfer)
@@ -833,6 +838,9 @@ impl Store {
         unchanged_since: Option<ModSeq>,
     ) -> Result<FlagsOutcome> {
         validate_flags(flags)?;
+        if op != FlagOp::Remove {
+            self.remember_keywords(mailbox, flags).await?;
+        }
         let (outcome, wakes) = self
             .backend()
             .store_flags(mailbox, uids, op, flags, unchanged_since)
@@ -857,8 +865,14 @@ impl Store {
     }
 
     /// The snapshot SELECT starts from, with the keywords in use and the first unseen message.
+    /// Its keywords are those in use and those the mailbox has had (`crate::keywords`).
     pub async fn select_view(&self, mailbox: MailboxId) -> Result<SelectView> {
-        self.backend().select_view(mailbox).await
+        // Read first: a keyword is remembered before any message gets it, so one set after
+        // this read is in use at the second read or reaches the session through the journal.
+        let remembered = self.backend().mailbox_keywords(mailbox).await?;
+        let mut view = self.backend().select_view(mailbox).await?;
+        view.keywords.extend(remembered);
+        Ok(view)
     }
 
     pub async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes> {

@@ -73,6 +73,7 @@ checks!(
     bad_mailbox_names_change_nothing,
     flags_and_unchangedsince,
     select_view,
+    keywords_outlive_their_messages,
     recent_claims,
     copy_and_move,
     quota,
@@ -755,6 +756,64 @@ pub async fn select_view(store: Store) {
         view.keywords.into_iter().collect::<Vec<_>>(),
         ["$Label1", "Work"]
     );
+}
+
+/// A keyword a mailbox's message had stays in its SELECT view once no message has it (so
+/// every session lists the same FLAGS), and goes with the mailbox.
+pub async fn keywords_outlive_their_messages(store: Store) {
+    let u = user(&store, "keywords").await;
+    let inbox = inbox(&store, &u).await;
+    let label = |k: &str| Flag::Keyword(k.into());
+    store
+        .append(
+            inbox.id,
+            &sample_message(0),
+            &flags(&[label("Appended")]),
+            None,
+        )
+        .await
+        .unwrap();
+    let one = UidSet::from_ranges([(1, 1)]);
+    for (op, keyword) in [(FlagOp::Add, "$Passing"), (FlagOp::Remove, "$Passing")] {
+        store
+            .store_flags(inbox.id, &one, op, &flags(&[label(keyword)]), None)
+            .await
+            .unwrap();
+    }
+    store
+        .store_flags(inbox.id, &one, FlagOp::Replace, &Flags::new(), None)
+        .await
+        .unwrap();
+    let view = store.select_view(inbox.id).await.unwrap();
+    assert_eq!(
+        view.keywords.into_iter().collect::<Vec<_>>(),
+        ["$Passing", "Appended"]
+    );
+
+    // Copies may carry any keyword their source had.
+    let archive = store
+        .create_mailbox(u.id, "Keyword copies", None)
+        .await
+        .unwrap()
+        .id;
+    store.copy(inbox.id, &one, archive).await.unwrap();
+    let copied = store.select_view(archive).await.unwrap();
+    assert_eq!(
+        copied.keywords.into_iter().collect::<Vec<_>>(),
+        ["$Passing", "Appended"]
+    );
+
+    let deleted = store
+        .create_mailbox(u.id, "Short lived", None)
+        .await
+        .unwrap()
+        .id;
+    store
+        .append(deleted, &sample_message(1), &flags(&[label("Gone")]), None)
+        .await
+        .unwrap();
+    store.delete_mailbox(u.id, "Short lived").await.unwrap();
+    assert!(store.mailbox_keywords(deleted).await.unwrap().is_empty());
 }
 
 /// \Recent: every message is claimed by exactly one of many concurrent claimers, claims

@@ -32,7 +32,14 @@ pub async fn fetch(
     let (mailbox, read_only) = (selected.mailbox.id, selected.read_only);
     let uids = resolve(set, &selected.uids, uid_mode, !uid_mode)
         .map_err(|e| Fail::Reply(Reply::Bad(e)))?;
-    let mut items = requested.to_vec();
+    // An item asked twice (`FETCH 1 (UID FLAGS UID)`) is answered once, as Dovecot does:
+    // clients such as imaptest reject a response naming an item twice.
+    let mut items: Vec<FetchItem> = Vec::with_capacity(requested.len());
+    for item in requested {
+        if !items.contains(item) {
+            items.push(item.clone());
+        }
+    }
     if uid_mode && !items.contains(&FetchItem::Uid) {
         items.insert(0, FetchItem::Uid);
     }
@@ -112,6 +119,12 @@ pub async fn fetch(
             meta.flags = flags;
             meta.modseq = modseq;
             show_flags = !items.contains(&FetchItem::Flags);
+        }
+        let shows_flags = show_flags || items.contains(&FetchItem::Flags);
+        if let (true, Some(selected)) = (shows_flags, session.selected.as_mut()) {
+            for line in selected.announce_keywords(&meta.flags) {
+                session.conn.untagged(&line);
+            }
         }
         session.conn.push_fmt(format_args!("* {seq} FETCH ("));
         let mut sent = 0;

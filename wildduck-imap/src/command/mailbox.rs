@@ -11,7 +11,7 @@ use wildduck_store::{
 
 use super::ListRequest;
 use crate::encode;
-use crate::state::{Outcome, Reply, Selected, Session, flags_line};
+use crate::state::{Outcome, Reply, Selected, Session, flags_announcement};
 use crate::utf7;
 
 /// The name of a mailbox on the wire (modified UTF-7, quoted when needed).
@@ -63,17 +63,8 @@ pub async fn select(
         keywords,
         first_unseen,
     } = store.select_view(mailbox.id).await?;
-    let flags = flags_line(&keywords);
-    session.conn.untagged(&format!("FLAGS {flags}"));
-    if read_only {
-        session
-            .conn
-            .untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
-    } else {
-        let permanent = flags.trim_end_matches(')').to_string() + " \\*)";
-        session
-            .conn
-            .untagged(&format!("OK [PERMANENTFLAGS {permanent}] Flags permitted"));
+    for line in flags_announcement(&keywords, read_only) {
+        session.conn.untagged(&line);
     }
     let recent = recent_at_select(&store, mailbox.id, &snapshot.uids, read_only).await?;
     session

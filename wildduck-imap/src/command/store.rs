@@ -1,11 +1,11 @@
 //! STORE and UID STORE (+FLAGS, -FLAGS, FLAGS, .SILENT, CONDSTORE UNCHANGEDSINCE).
 
 use imap_codec::imap_types::sequence::SequenceSet;
-use wildduck_store::{Flag, FlagOp, Flags, ModSeq, UidSet};
+use wildduck_store::{FlagOp, Flags, ModSeq, UidSet};
 
 use crate::encode;
 use crate::search::resolve;
-use crate::state::{Fail, Outcome, Reply, Session, flags_line};
+use crate::state::{Fail, Outcome, Reply, Session};
 
 pub async fn store(
     session: &mut Session,
@@ -42,18 +42,13 @@ pub async fn store(
     if let Some(modseq) = outcome.modseq {
         selected.own_modseqs.push(modseq);
     }
-    let new_keywords: Vec<String> = flags
-        .iter()
-        .filter_map(|f| match f {
-            Flag::Keyword(k) if !selected.keywords.contains(k) => Some(k.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut lines = Vec::new();
-    if !new_keywords.is_empty() {
-        selected.keywords.extend(new_keywords);
-        lines.push(format!("FLAGS {}", flags_line(&selected.keywords)));
-    }
+    // The stored keywords are the mailbox's from now on; the updated messages may also show
+    // keywords another session has just added.
+    let mut lines = selected.announce_keywords(
+        flags
+            .iter()
+            .chain(outcome.updated.iter().flat_map(|(_, flags, _)| flags)),
+    );
     // With UNCHANGEDSINCE the client needs the new MODSEQs even when silent (RFC 7162 §3.2).
     let show_modseq = session.condstore;
     let report = !silent || (unchanged_since.is_some() && show_modseq);

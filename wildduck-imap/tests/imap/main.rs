@@ -21,6 +21,7 @@ mod search_rules;
 mod session_state;
 mod smoke;
 mod storage_failure;
+mod stress_regressions;
 mod subscriptions;
 mod tls;
 mod utf8;

@@ -222,7 +222,9 @@ async fn store_flags_and_keywords() {
     );
     assert_eq!(
         c.exchange("t3 UID STORE 3 FLAGS ($Todo \\Seen)\r\n").await,
-        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Todo)\r\n* 3 FETCH (UID 3 FLAGS (\\Recent \\Seen $Todo))\r\nt3 OK Store completed\r\n"
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Todo)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Todo \\*)] Flags permitted\r\n\
+         * 3 FETCH (UID 3 FLAGS (\\Recent \\Seen $Todo))\r\nt3 OK Store completed\r\n"
     );
     assert_eq!(
         c.exchange("t4 FETCH 1:3 FLAGS\r\n").await,

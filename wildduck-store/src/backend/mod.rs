@@ -13,6 +13,7 @@
 pub mod mongo;
 pub mod sqlite;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -460,6 +461,22 @@ pub trait AddressRegister: Send + Sync {
     ) -> Result<bool>;
 }
 
+/// The keywords a mailbox has had (WildDuck's `mailbox.flags`): FLAGS at SELECT lists them
+/// beside those in use, so every session of a mailbox knows the same keywords even after the
+/// last message with one lost it. The rules (which to remember, the cap) are the store's
+/// (`crate::keywords`).
+#[async_trait]
+pub trait MailboxKeywords: Send + Sync {
+    async fn mailbox_keywords(&self, mailbox: MailboxId) -> Result<BTreeSet<String>>;
+    /// Adds `keywords` to the mailbox's list (a missing mailbox is not an error: nothing to
+    /// remember for it).
+    async fn remember_keywords(
+        &self,
+        mailbox: MailboxId,
+        keywords: &BTreeSet<String>,
+    ) -> Result<()>;
+}
+
 /// The tables of operator records in [`Registry`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RegistryKind {
@@ -541,6 +558,7 @@ pub trait Backend:
     + FileStorage
     + DeliveryRules
     + Subscriptions
+    + MailboxKeywords
     + Registry
     + Profiles
     + QueueAdmin

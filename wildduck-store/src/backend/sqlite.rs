@@ -30,6 +30,7 @@ mod asps;
 mod encryption;
 mod expiry;
 mod files;
+mod keywords;
 mod outbound;
 mod profiles;
 mod registry;
@@ -305,6 +306,15 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE TRIGGER users_totp_gone AFTER DELETE ON users BEGIN
          DELETE FROM totp WHERE user = OLD.id;
+     END;",
+    // 14: the keywords a mailbox has had (`MailboxKeywords`), gone with their mailbox.
+    "CREATE TABLE mailbox_keywords (
+         mailbox BLOB NOT NULL,
+         keyword TEXT NOT NULL,
+         PRIMARY KEY (mailbox, keyword)
+     ) WITHOUT ROWID;
+     CREATE TRIGGER mailboxes_keywords_gone AFTER DELETE ON mailboxes BEGIN
+         DELETE FROM mailbox_keywords WHERE mailbox = OLD.id;
      END;",
 ];
 

@@ -50,6 +50,7 @@ mod blobs;
 mod encryption;
 mod expiry;
 mod files;
+mod keywords;
 mod maintenance;
 mod outbound;
 mod profiles;
