@@ -10,6 +10,7 @@ mod auth;
 mod error;
 mod input;
 mod paging;
+mod rejection;
 mod routes;
 
 use std::io;
