@@ -13,29 +13,105 @@ use crate::harness::Target;
 use crate::servers::{self, Servers, shown};
 
 const ROUTES: &[&str] = &[
-    "/health", "/authenticate", "/users", "/users/resolve/{name}", "/users/{user}",
-    "/users/{user}/logout", "/users/{user}/quota/reset", "/quota/reset",
-    "/users/{user}/password/reset", "/users/{user}/asps", "/users/{user}/asps/{id}", "/filters",
-    "/users/{user}/filters", "/users/{user}/filters/{id}", "/users/{user}/autoreply",
-    "/addresses", "/addresses/resolve/{name}", "/addresses/forwarded",
-    "/addresses/forwarded/{id}", "/users/{user}/addresses", "/users/{user}/addresses/{id}",
-    "/users/{user}/mailboxes", "/users/{user}/mailboxes/{id}",
-    "/users/{user}/mailboxes/{id}/messages", "/users/{user}/mailboxes/{id}/messages/{n}",
+    "/health",
+    "/authenticate",
+    "/users",
+    "/users/resolve/{name}",
+    "/users/{user}",
+    "/users/{user}/logout",
+    "/users/{user}/quota/reset",
+    "/quota/reset",
+    "/users/{user}/password/reset",
+    "/users/{user}/asps",
+    "/users/{user}/asps/{id}",
+    "/filters",
+    "/users/{user}/filters",
+    "/users/{user}/filters/{id}",
+    "/users/{user}/autoreply",
+    "/addresses",
+    "/addresses/resolve/{name}",
+    "/addresses/forwarded",
+    "/addresses/forwarded/{id}",
+    "/users/{user}/addresses",
+    "/users/{user}/addresses/{id}",
+    "/users/{user}/mailboxes",
+    "/users/{user}/mailboxes/{id}",
+    "/users/{user}/mailboxes/{id}/messages",
+    "/users/{user}/mailboxes/{id}/messages/{n}",
     "/users/{user}/mailboxes/{id}/messages/{n}/submit",
     "/users/{user}/mailboxes/{id}/messages/{n}/message.eml",
-    "/users/{user}/mailboxes/{id}/messages/{n}/attachments/{name}", "/users/{user}/search",
-    "/users/{user}/storage", "/users/{user}/storage/{id}", "/domainaliases",
-    "/domainaliases/resolve/{name}", "/domainaliases/{id}", "/domainaccess/{name}/{name}",
-    "/domainaccess/{name}", "/dkim", "/dkim/resolve/{name}", "/dkim/{id}", "/certs",
-    "/certs/resolve/{name}", "/certs/{id}", "/nowhere",
+    "/users/{user}/mailboxes/{id}/messages/{n}/attachments/{name}",
+    "/users/{user}/search",
+    "/users/{user}/storage",
+    "/users/{user}/storage/{id}",
+    "/domainaliases",
+    "/domainaliases/resolve/{name}",
+    "/domainaliases/{id}",
+    "/domainaccess/{name}/{name}",
+    "/domainaccess/{name}",
+    "/dkim",
+    "/dkim/resolve/{name}",
+    "/dkim/{id}",
+    "/certs",
+    "/certs/resolve/{name}",
+    "/certs/{id}",
+    "/nowhere",
 ];
 const KEYS: &[&str] = &[
-    "username", "password", "address", "name", "quota", "mailbox", "path", "flags", "seen",
-    "flagged", "deleted", "targets", "query", "action", "from", "to", "subject", "text", "html",
-    "raw", "limit", "page", "next", "previous", "order", "tags", "metaData", "internalData",
-    "enabled", "start", "end", "forwards", "allowWildcard", "scopes", "description", "ttl",
-    "sess", "ip", "domain", "alias", "selector", "privateKey", "cert", "envelope", "isSent",
-    "main", "hidden", "retention", "specialUse", "uid", "id", "date", "headers", "attachments",
+    "username",
+    "password",
+    "address",
+    "name",
+    "quota",
+    "mailbox",
+    "path",
+    "flags",
+    "seen",
+    "flagged",
+    "deleted",
+    "targets",
+    "query",
+    "action",
+    "from",
+    "to",
+    "subject",
+    "text",
+    "html",
+    "raw",
+    "limit",
+    "page",
+    "next",
+    "previous",
+    "order",
+    "tags",
+    "metaData",
+    "internalData",
+    "enabled",
+    "start",
+    "end",
+    "forwards",
+    "allowWildcard",
+    "scopes",
+    "description",
+    "ttl",
+    "sess",
+    "ip",
+    "domain",
+    "alias",
+    "selector",
+    "privateKey",
+    "cert",
+    "envelope",
+    "isSent",
+    "main",
+    "hidden",
+    "retention",
+    "specialUse",
+    "uid",
+    "id",
+    "date",
+    "headers",
+    "attachments",
 ];
 
 fn json() -> BoxedStrategy<Value> {
@@ -43,7 +119,8 @@ fn json() -> BoxedStrategy<Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         "[ -~é€]{0,24}".prop_map(Value::String),
         Just(Value::String("x".repeat(70_000))),
     ];
@@ -89,7 +166,13 @@ fn query() -> BoxedStrategy<String> {
     prop::collection::vec(
         (
             prop_oneof![prop::sample::select(KEYS).prop_map(str::to_string), word()],
-            prop_oneof![word(), number(), Just("%FF%FE".into()), Just("a%2".into()), Just(String::new())],
+            prop_oneof![
+                word(),
+                number(),
+                Just("%FF%FE".into()),
+                Just("a%2".into()),
+                Just(String::new())
+            ],
         ),
         0..5,
     )
@@ -104,7 +187,10 @@ fn query() -> BoxedStrategy<String> {
 }
 
 fn request(user: String) -> BoxedStrategy<Vec<u8>> {
-    let path = (prop::sample::select(ROUTES), prop::collection::vec(segment(user), 6))
+    let path = (
+        prop::sample::select(ROUTES),
+        prop::collection::vec(segment(user), 6),
+    )
         .prop_map(|(route, values)| {
             let mut path = route.to_string();
             for value in values {
@@ -126,7 +212,14 @@ fn request(user: String) -> BoxedStrategy<Vec<u8>> {
         query(),
         body(),
         length,
-        prop::sample::select(&["application/json", "text/plain", "application/json; charset=latin1", ""][..]),
+        prop::sample::select(
+            &[
+                "application/json",
+                "text/plain",
+                "application/json; charset=latin1",
+                "",
+            ][..],
+        ),
     )
         .prop_map(|(method, path, query, body, length, content_type)| {
             let length = length.unwrap_or_else(|| body.len().to_string());
@@ -140,6 +233,9 @@ fn request(user: String) -> BoxedStrategy<Vec<u8>> {
         })
         .boxed()
 }
+
+/// Silence after which a request is taken as answered and the client half-closes.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub struct Api {
     pub servers: Arc<Servers>,
@@ -157,7 +253,8 @@ impl Target for Api {
     fn check(&self, input: &[u8]) -> Result<(), String> {
         // A HEAD answer announces a body it does not send.
         let head = input.starts_with(b"HEAD ");
-        check_http_answer(&servers::converse(self.servers.api, input)?, head)
+        let answer = servers::converse_then_close(self.servers.api, input, Some(QUIET))?;
+        check_http_answer(&answer, head)
     }
 }
 
@@ -191,7 +288,8 @@ fn check_http_answer(mut answer: &[u8], head_request: bool) -> Result<(), String
         } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
             dechunk(rest)?
         } else {
-            let length: usize = header("content-length").map_or(Ok(0), |v| v.parse().map_err(|_| "bad content-length"))?;
+            let length: usize = header("content-length")
+                .map_or(Ok(0), |v| v.parse().map_err(|_| "bad content-length"))?;
             if rest.len() < length {
                 return Err("response body cut off".into());
             }
@@ -202,7 +300,10 @@ fn check_http_answer(mut answer: &[u8], head_request: bool) -> Result<(), String
                 .ok()
                 .and_then(|v| v.get("error").map(Value::is_string));
             if error != Some(true) {
-                return Err(format!("error {status} without a JSON error: {:?}", shown(&body)));
+                return Err(format!(
+                    "error {status} without a JSON error: {:?}",
+                    shown(&body)
+                ));
             }
         }
         answer = after;
@@ -213,13 +314,19 @@ fn check_http_answer(mut answer: &[u8], head_request: bool) -> Result<(), String
 fn dechunk(mut data: &[u8]) -> Result<(Vec<u8>, &[u8]), String> {
     let mut body = Vec::new();
     loop {
-        let end = data.windows(2).position(|w| w == b"\r\n").ok_or("cut-off chunk size")?;
+        let end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("cut-off chunk size")?;
         let size_text = std::str::from_utf8(&data[..end]).map_err(|_| "chunk size not UTF-8")?;
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
             .map_err(|_| format!("bad chunk size {size_text:?}"))?;
         data = &data[end + 2..];
         if size == 0 {
-            let end = data.windows(2).position(|w| w == b"\r\n").ok_or("cut-off trailer")?;
+            let end = data
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .ok_or("cut-off trailer")?;
             return Ok((body, &data[end + 2..]));
         }
         if data.len() < size + 2 {

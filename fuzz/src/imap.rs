@@ -195,23 +195,27 @@ fn command() -> BoxedStrategy<Vec<u8>> {
             }
             line
         });
-    let fetch = (tag(), any::<bool>(), sequence_set(), argument()).prop_map(
-        |(tag, uid, set, items)| {
+    let fetch =
+        (tag(), any::<bool>(), sequence_set(), argument()).prop_map(|(tag, uid, set, items)| {
             let mut line = tag;
             line.extend_from_slice(if uid { b" UID FETCH " } else { b" FETCH " });
             line.extend(set);
             line.push(b' ');
             line.extend(items);
             line
-        },
-    );
+        });
     let search = (tag(), prop::collection::vec(argument(), 1..6)).prop_map(|(tag, keys)| {
         let mut line = tag;
         line.extend_from_slice(b" UID SEARCH ");
         line.extend(join(&keys, b" "));
         line
     });
-    let store = (tag(), sequence_set(), prop::sample::select(&["FLAGS", "+FLAGS.SILENT", "-FLAGS", "X"][..]), argument())
+    let store = (
+        tag(),
+        sequence_set(),
+        prop::sample::select(&["FLAGS", "+FLAGS.SILENT", "-FLAGS", "X"][..]),
+        argument(),
+    )
         .prop_map(|(tag, set, what, flags)| {
             let mut line = tag;
             line.extend_from_slice(b" STORE ");
@@ -302,7 +306,10 @@ fn check_imap_answer(input: &[u8], answer: &[u8]) -> Result<(), String> {
         if after_bye > 0 {
             after_bye += 1;
             if after_bye > 2 {
-                return Err(format!("a response after BYE and its tagged reply: {:?}", shown(response)));
+                return Err(format!(
+                    "a response after BYE and its tagged reply: {:?}",
+                    shown(response)
+                ));
             }
         }
         if response.starts_with(b"* BYE") {
@@ -343,7 +350,10 @@ fn responses(answer: &[u8]) -> Result<Vec<&[u8]>, String> {
         if let Some(size) = literal_size(line) {
             at = end + 2 + size;
             if at > answer.len() {
-                return Err(format!("literal of {size} cut off: {:?}", shown(&answer[start..])));
+                return Err(format!(
+                    "literal of {size} cut off: {:?}",
+                    shown(&answer[start..])
+                ));
             }
             continue;
         }

@@ -38,7 +38,10 @@ fn main() {
         "target", "executions", "crashes", "p50 µs", "p99 µs", "max µs", "seconds"
     );
     let mut failed = false;
-    for target in all.iter().filter(|t| names.is_empty() || names.iter().any(|n| n == t.name())) {
+    for target in all
+        .iter()
+        .filter(|t| names.is_empty() || names.iter().any(|n| n == t.name()))
+    {
         let report = harness::run(target.as_ref(), cases, seed, Duration::from_secs(seconds));
         println!(
             "{:<20} {:>10} {:>8} {:>10} {:>10} {:>10} {:>9.1}",

@@ -51,21 +51,24 @@ const NAMES: &[&str] = &[
 ];
 
 fn headers() -> BoxedStrategy<Vec<u8>> {
-    prop::collection::vec((prop::sample::select(NAMES), header_value(), any::<bool>()), 0..8)
-        .prop_map(|fields| {
-            let mut out = Vec::new();
-            for (name, value, folded) in fields {
-                out.extend_from_slice(name.as_bytes());
-                out.extend_from_slice(b": ");
-                out.extend(value);
-                if folded {
-                    out.extend_from_slice(b"\r\n\t folded");
-                }
-                out.extend_from_slice(b"\r\n");
+    prop::collection::vec(
+        (prop::sample::select(NAMES), header_value(), any::<bool>()),
+        0..8,
+    )
+    .prop_map(|fields| {
+        let mut out = Vec::new();
+        for (name, value, folded) in fields {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend(value);
+            if folded {
+                out.extend_from_slice(b"\r\n\t folded");
             }
-            out
-        })
-        .boxed()
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    })
+    .boxed()
 }
 
 fn body() -> BoxedStrategy<Vec<u8>> {
@@ -120,8 +123,10 @@ fn deep() -> BoxedStrategy<Vec<u8>> {
             let mut out = Vec::new();
             for level in 0..depth {
                 out.extend_from_slice(
-                    format!("Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n")
-                        .as_bytes(),
+                    format!(
+                        "Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n"
+                    )
+                    .as_bytes(),
                 );
             }
             out.extend_from_slice(b"\r\nleaf\r\n");
@@ -160,7 +165,10 @@ impl Target for Mime {
                 SectionText::Text,
                 SectionText::HeaderFields(vec!["subject".into(), "".into()]),
             ] {
-                let section = Section { part: part.clone(), text };
+                let section = Section {
+                    part: part.clone(),
+                    text,
+                };
                 let _ = mime::read_section_in(&raw, &tree, &section, None);
             }
         }

@@ -62,7 +62,10 @@ fn session() -> BoxedStrategy<Vec<u8>> {
         1 => Just(Vec::new()),
         3 => Just(format!("USER {POP3_USER}\r\nPASS {PASSWORD}\r\n").into_bytes()),
     ];
-    (opening, prop::collection::vec(with_mutations(command()), 1..8))
+    (
+        opening,
+        prop::collection::vec(with_mutations(command()), 1..8),
+    )
         .prop_map(|(mut input, commands)| {
             for line in commands {
                 input.extend(line);
@@ -100,7 +103,10 @@ fn check_pop3_answer(answer: &[u8]) -> Result<(), String> {
         return Err(format!("greeting is {:?}", shown(first)));
     }
     let is_status = |line: &[u8]| {
-        line.starts_with(b"+OK") || line.starts_with(b"-ERR") || line.starts_with(b"+ ") || line == b"+"
+        line.starts_with(b"+OK")
+            || line.starts_with(b"-ERR")
+            || line.starts_with(b"+ ")
+            || line == b"+"
     };
     let mut in_block = false;
     for line in &lines[1..] {

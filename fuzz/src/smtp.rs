@@ -13,8 +13,23 @@ use crate::harness::Target;
 use crate::servers::{self, DOMAIN, LMTP_USER, PASSWORD, SUBMIT_USER, Servers, crlf_lines, shown};
 
 const VERBS: &[&str] = &[
-    "LHLO", "EHLO", "HELO", "MAIL FROM:", "RCPT TO:", "DATA", "BDAT", "RSET", "NOOP", "QUIT",
-    "VRFY", "EXPN", "HELP", "STARTTLS", "AUTH", "ETRN", "BURL",
+    "LHLO",
+    "EHLO",
+    "HELO",
+    "MAIL FROM:",
+    "RCPT TO:",
+    "DATA",
+    "BDAT",
+    "RSET",
+    "NOOP",
+    "QUIT",
+    "VRFY",
+    "EXPN",
+    "HELP",
+    "STARTTLS",
+    "AUTH",
+    "ETRN",
+    "BURL",
 ];
 
 /// An address as written in MAIL FROM / RCPT TO, right or wrong.
@@ -33,8 +48,19 @@ fn path(user: &'static str) -> BoxedStrategy<Vec<u8>> {
 
 fn parameter() -> BoxedStrategy<Vec<u8>> {
     prop_oneof![
-        (prop::sample::select(&["SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "NOTIFY", "AUTH", "X"][..]),
-         prop_oneof![number(), word(), Just("8BITMIME".into()), Just("BINARYMIME".into())])
+        (
+            prop::sample::select(
+                &[
+                    "SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "NOTIFY", "AUTH", "X"
+                ][..]
+            ),
+            prop_oneof![
+                number(),
+                word(),
+                Just("8BITMIME".into()),
+                Just("BINARYMIME".into())
+            ]
+        )
             .prop_map(|(k, v)| format!("{k}={v}").into_bytes()),
         Just(b"SMTPUTF8".to_vec()),
         text(),
@@ -59,7 +85,10 @@ fn body() -> BoxedStrategy<Vec<u8>> {
 fn command(user: &'static str) -> BoxedStrategy<Vec<u8>> {
     let generic = (
         prop::sample::select(VERBS),
-        prop::collection::vec(prop_oneof![path(user), parameter(), word().prop_map(String::into_bytes)], 0..3),
+        prop::collection::vec(
+            prop_oneof![path(user), parameter(), word().prop_map(String::into_bytes)],
+            0..3,
+        ),
     )
         .prop_map(|(verb, args)| {
             let mut line = verb.as_bytes().to_vec();
@@ -71,7 +100,11 @@ fn command(user: &'static str) -> BoxedStrategy<Vec<u8>> {
             }
             line
         });
-    let envelope = (path(user), prop::collection::vec(parameter(), 0..2), path(user))
+    let envelope = (
+        path(user),
+        prop::collection::vec(parameter(), 0..2),
+        path(user),
+    )
         .prop_map(|(from, params, to)| {
             let mut line = b"MAIL FROM:".to_vec();
             line.extend(from);
@@ -165,14 +198,19 @@ fn check_smtp_answer(answer: &[u8]) -> Result<(), String> {
     }
     let mut continued: Option<&[u8]> = None;
     for line in &lines {
-        let code = line.get(..3).ok_or_else(|| format!("short reply {:?}", shown(line)))?;
+        let code = line
+            .get(..3)
+            .ok_or_else(|| format!("short reply {:?}", shown(line)))?;
         if !(b'2'..=b'5').contains(&code[0]) || !code[1..].iter().all(u8::is_ascii_digit) {
             return Err(format!("not a reply code: {:?}", shown(line)));
         }
         if let Some(previous) = continued
             && previous != code
         {
-            return Err(format!("multi-line reply changes its code: {:?}", shown(line)));
+            return Err(format!(
+                "multi-line reply changes its code: {:?}",
+                shown(line)
+            ));
         }
         continued = match line.get(3) {
             Some(b'-') => Some(code),

@@ -23,9 +23,17 @@ fn every_target_survives_its_seeded_inputs() {
         // The budget only keeps a hang from hanging CI; the count is what is checked.
         let report = harness::run(target.as_ref(), wanted, 20261207, Duration::from_secs(600));
         if let Some((input, why)) = report.failure {
-            failures.push(format!("{}: {why}\n  input: {:?}", report.target, String::from_utf8_lossy(&input)));
+            failures.push(format!(
+                "{}: {why}\n  input: {:?}",
+                report.target,
+                String::from_utf8_lossy(&input)
+            ));
         } else {
-            assert_eq!(report.executions, wanted, "{} ran out of time", report.target);
+            assert_eq!(
+                report.executions, wanted,
+                "{} ran out of time",
+                report.target
+            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
