@@ -27,7 +27,10 @@ pub async fn as_json_error(response: Response) -> Response {
         Err(_) => String::new(),
     };
     let text = if text.is_empty() {
-        status.canonical_reason().unwrap_or("Invalid request").to_string()
+        status
+            .canonical_reason()
+            .unwrap_or("Invalid request")
+            .to_string()
     } else {
         text
     };
