@@ -11,6 +11,7 @@ mod error;
 mod input;
 mod mobileconfig;
 mod paging;
+mod rejection;
 mod routes;
 
 use std::io;

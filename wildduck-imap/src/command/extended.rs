@@ -371,8 +371,10 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
         pos: 0,
         depth: 0,
     };
+    // A tag that is not one (8-bit bytes, read lossily above) is left to the caller's
+    // untagged BAD: echoing it would send the client a tag it never sent.
     let tag = match tokenizer.token()? {
-        Token::Atom(tag) => tag,
+        Token::Atom(tag) if crate::session::is_tag(&tag) => tag,
         _ => return None,
     };
     let command = match tokenizer.token()? {
@@ -408,6 +410,14 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `wildduck-fuzz` (corpus `imap-session/8bit-tag-on-list`): the reply echoed
+    /// the 8-bit tag as U+FFFD, a tag the client never sent.
+    #[test]
+    fn a_tag_with_8bit_bytes_is_not_ours_to_answer() {
+        assert!(parse(b"\xffa0 XLIST \xff()\r\n").is_none());
+        assert!(parse(b"a0 XLIST \"\" *\r\n").is_some());
+    }
 
     fn list(message: &[u8]) -> ListRequest {
         match parse(message) {

@@ -174,7 +174,10 @@ fn atom(lexer: &mut Lexer<'_>) -> Vec<u8> {
     let rest = lexer.rest();
     let len = rest
         .iter()
-        .position(|&b| b <= b' ' || b == b'.' || is_special(b))
+        // Control bytes other than white space belong to the atom: `read_words` calls this
+        // on any byte that is not white space, a dot or special, so the atom must take it or
+        // the caller would loop forever (a NUL in a From: field hung the analysis).
+        .position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n') || b == b'.' || is_special(b))
         .unwrap_or(rest.len());
     let atom = rest[..len].to_vec();
     lexer.set_position(lexer.position() + len);
@@ -307,6 +310,15 @@ mod tests {
             mailbox: mailbox.map(str::to_string),
             host: host.map(str::to_string),
         }
+    }
+
+    /// Found by `wildduck-fuzz` (corpus `mime/address-control-byte`): a control byte
+    /// outside quotes made the parser loop forever, growing a list of empty atoms.
+    #[test]
+    fn control_bytes_in_an_address_end_the_parse() {
+        let list = parse_address_list(b" a\x01b@c.d, \x00 <e@f.g>, \x0b\r\n");
+        assert_eq!(list[0], addr(None, Some("a\u{1}b"), Some("c.d")));
+        assert_eq!(list[1].mailbox.as_deref(), Some("e"));
     }
 
     #[test]
