@@ -2635,6 +2635,9 @@ mod tests {
         let before_recent = "ALTER TABLE mailboxes DROP COLUMN recent_uid;";
         let before_register = "DROP TRIGGER address_register_of_deleted_user;
             DROP TABLE address_register;";
+        let before_encryption = "ALTER TABLE mailboxes DROP COLUMN encrypt_messages;";
+        let before_totp = "DROP TRIGGER users_totp_gone; DROP TABLE totp;";
+        let before_keywords = "DROP TRIGGER mailboxes_keywords_gone; DROP TABLE mailbox_keywords;";
         let before_auth = "DROP TABLE asps; ALTER TABLE users DROP COLUMN suspended;
             ALTER TABLE users DROP COLUMN disabled_scopes;";
         let before_counts = "DROP TRIGGER messages_counted_in; DROP TRIGGER messages_counted_out;
@@ -2664,10 +2667,14 @@ mod tests {
         .chain(["PRAGMA user_version = 9;".to_string()])
         .map(|older| format!("{before_profiles} {older}"))
         .chain(["PRAGMA user_version = 10;".to_string()])
+        .map(|older| format!("{before_register} {older}"))
+        .chain(["PRAGMA user_version = 11;".to_string()])
+        .map(|older| format!("{before_encryption} {older}"))
+        .chain(["PRAGMA user_version = 12;".to_string()])
+        .map(|older| format!("{before_totp} {older}"))
+        .chain(["PRAGMA user_version = 13;".to_string()])
         {
-            // Before step 13 (TOTP).
-            let older = format!("DROP TRIGGER users_totp_gone; DROP TABLE totp; {older}");
-            let older = format!("{before_register} {before_profiles} {older}");
+            let older = format!("{before_keywords} {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);
