@@ -28,6 +28,15 @@ impl MailboxKeywords for MongoBackend {
         keywords: &BTreeSet<String>,
     ) -> Result<()> {
         let keywords: Vec<&str> = keywords.iter().map(String::as_str).collect();
+        // `$addToSet` makes the array when it is missing on MongoDB, but not on every server
+        // that speaks its protocol (nx-27017 leaves the document as it was): make it first.
+        self.mailboxes
+            .update_one(
+                doc! {"_id": ObjectId::from(mailbox), "flags": {"$exists": false}},
+                doc! {"$set": {"flags": []}},
+            )
+            .await
+            .map_err(db_error)?;
         self.mailboxes
             .update_one(
                 doc! {"_id": ObjectId::from(mailbox)},
