@@ -36,23 +36,7 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let env = Env::new();
-        let (cert, key) = (env.path("cert.pem"), env.path("key.pem"));
-        let output = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-            ])
-            .args(["-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("openssl (Debian package openssl)");
-        assert!(output.status.success(), "openssl failed");
+        let (cert, key) = env.self_signed_certificate();
         let config = env.path("wildduck.toml");
         std::fs::write(
             &config,

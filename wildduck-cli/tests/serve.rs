@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -376,40 +376,10 @@ fn sigterm_tells_open_sessions_goodbye_and_exits_zero() {
     assert_eq!(server.wait().0, 0);
 }
 
-/// A fresh self-signed certificate for `localhost` and 127.0.0.1: its PEM file (also the
-/// one to trust) and its key's.
-fn self_signed_certificate(env: &Env) -> (PathBuf, PathBuf) {
-    let (cert, key) = (env.path("cert.pem"), env.path("key.pem"));
-    let output = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-        ])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        // An end-entity certificate: rustls (the relay client) refuses a CA as the peer.
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (Debian package openssl)");
-    assert!(output.status.success(), "{output:?}");
-    (cert, key)
-}
-
 #[test]
 fn tls_listeners_and_starttls_work_with_a_configured_certificate() {
     let env = Env::new();
-    let (cert, key) = self_signed_certificate(&env);
+    let (cert, key) = env.self_signed_certificate();
     let config = write_config(&env, &format!("[tls]\ncert = {cert:?}\nkey = {key:?}\n"));
     let server = Server::start(&env, &config, 4);
     let (user, password) = server.account.clone().unwrap();
@@ -1755,7 +1725,7 @@ fn mail_waits_while_the_relay_is_down_and_goes_out_when_it_is_back() {
 #[test]
 fn the_relay_is_reached_over_starttls_or_implicit_tls_with_auth() {
     let env = Env::new();
-    let (cert, key) = self_signed_certificate(&env);
+    let (cert, key) = env.self_signed_certificate();
     let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
     for (scheme, mode) in [("smtp", "starttls"), ("smtps", "smtps")] {
         let port = unused_port();

@@ -29,6 +29,36 @@ impl Env {
         self.dir.path().join(name)
     }
 
+    /// A fresh self-signed certificate for `localhost` and 127.0.0.1: its PEM file (also the
+    /// one to trust) and its key's.
+    pub fn self_signed_certificate(&self) -> (PathBuf, PathBuf) {
+        let (cert, key) = (self.path("cert.pem"), self.path("key.pem"));
+        let output = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            // An end-entity certificate: rustls (the relay client) refuses a CA as the peer.
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl (Debian package openssl)");
+        assert!(output.status.success(), "{output:?}");
+        (cert, key)
+    }
+
     /// A command with only our variables set, so the caller's environment can not leak in.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);

@@ -8,6 +8,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::parsed::percent_decode;
+
 /// One image taken out of the HTML.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EmbeddedImage {
@@ -166,7 +168,7 @@ fn decode_data_url(url: &str) -> Option<(String, Vec<u8>)> {
         let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
         STANDARD.decode(compact).ok()?
     } else {
-        percent_decode(data)
+        percent_decode(data.as_bytes())
     };
     let content_type = params
         .split(';')
@@ -180,29 +182,6 @@ fn decode_data_url(url: &str) -> Option<(String, Vec<u8>)> {
             str::to_ascii_lowercase,
         );
     Some((content_type, content))
-}
-
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -381,7 +381,8 @@ fn decode_rfc2231(value: &str) -> String {
     }
 }
 
-fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+/// `%XX` escapes as the bytes they stand for; a `%` not followed by two hex digits stays.
+pub(super) fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
