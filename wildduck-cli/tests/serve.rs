@@ -1652,6 +1652,47 @@ fn submission_past_the_daily_recipient_limit_is_refused_with_5_4_5() {
     assert_eq!(imap_mailbox(&server, "\\Sent").len(), 1);
 }
 
+/// Sends a message with smtplib, then files the same message in Sent Mail with imaplib, as
+/// Thunderbird does; prints the APPENDUID's UID, the message count and the UIDs of Sent Mail.
+const SEND_THEN_FILE: &str = r#"
+import imaplib, re, smtplib, sys
+smtp_port, imap_port = int(sys.argv[1]), int(sys.argv[2])
+message = ("From: ann@example.org\r\nTo: bob@remote.test\r\nSubject: filed twice\r\n"
+           "Message-ID: <filed-twice@example.org>\r\n\r\nHello.\r\n")
+smtp = smtplib.SMTP("127.0.0.1", smtp_port, timeout=30)
+smtp.login("ann", "ann-password-1")
+smtp.sendmail("ann@example.org", ["bob@remote.test"], message)
+smtp.quit()
+imap = imaplib.IMAP4("127.0.0.1", imap_port, timeout=30)
+imap.login("ann", "ann-password-1")
+typ, data = imap.append('"Sent Mail"', "(\\Seen)", None, message.encode())
+assert typ == "OK", data
+appended = re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1).decode()
+typ, data = imap.select('"Sent Mail"')
+count = data[0].decode()
+typ, data = imap.uid("SEARCH", None, "ALL")
+print(appended, count, data[0].decode())
+imap.logout()
+"#;
+
+#[test]
+fn a_client_filing_what_it_just_sent_gets_the_submitted_copy_back() {
+    let env = Env::new();
+    let server = start_relaying(&env, unused_port(), 3600);
+    let smtp = server.address("SMTP (plain)").port().to_string();
+    let imap = server.address("IMAP (plain)").port().to_string();
+    let (status, text) = python(SEND_THEN_FILE, &[smtp, imap]);
+    assert_eq!(status, 0, "{text}");
+    let printed: Vec<&str> = text.split_whitespace().collect();
+    let (appended, count, uids) = (printed[0], printed[1], &printed[2..]);
+    assert_eq!(count, "1", "one copy in Sent Mail: {text}");
+    assert_eq!(
+        uids,
+        [appended],
+        "APPENDUID names the submitted copy: {text}"
+    );
+}
+
 #[test]
 fn a_recipient_the_relay_refuses_gets_a_delivery_report_in_the_senders_inbox() {
     let env = Env::new();

@@ -220,6 +220,11 @@ impl Limiter {
         }
     }
 
+    /// The counters under the policy, for records that expire as they do.
+    pub(crate) fn counters(&self) -> &dyn Counters {
+        self.counters.as_ref()
+    }
+
     pub fn config(&self) -> &LimitsConfig {
         &self.config
     }

@@ -195,15 +195,40 @@ impl Store {
             .enqueue(Some((sent, message)), entries)
             .await?;
         self.publish(wakes);
-        self.limiter().add_recipients(user.id, wanted).await?;
-        let sent = outcome.ok_or(Defect::Bug("the backend stored no sent copy"))?;
+        let sent_copy = outcome.ok_or(Defect::Bug("the backend stored no sent copy"))?;
+        // Stored and queued: a failure of the counting below must not make the client send
+        // the message again.
+        let counted = self
+            .count_submission(user.id, wanted, sent, &message_id, sent_copy.uid)
+            .await;
+        if let Err(error) = counted {
+            tracing::warn!(%error, "a submission was not counted");
+        }
         self.register_submitted(user.id, &headers, automatic, submission.recipients)
             .await;
         Ok(Submitted {
-            sent,
+            sent: sent_copy,
             message_id,
             queued,
         })
+    }
+
+    /// Counts `recipients` against the user's allowance and remembers where the \Sent copy
+    /// of `message_id` is, for [`Store::submitted_copy`].
+    async fn count_submission(
+        &self,
+        user: UserId,
+        recipients: u64,
+        sent: MailboxId,
+        message_id: &str,
+        uid: Uid,
+    ) -> Result<()> {
+        self.limiter().add_recipients(user, recipients).await?;
+        let key = submitted_key(user, sent, message_id);
+        self.limiter()
+            .counters()
+            .set(&key, u64::from(uid), CLIENT_COPY_WINDOW)
+            .await
     }
 
     /// Queues entries made elsewhere (forwards, autoreplies, the API), without a sent copy.
@@ -324,6 +349,39 @@ impl Store {
         })
     }
 
+    /// The \Sent copy that the user's own submission of `raw` filed in `sent` within the last
+    /// ten minutes, when it is still there: a client that files its own copy after sending
+    /// (Thunderbird, Apple Mail) gets that one back (its APPENDUID) instead of storing a
+    /// second, as Gmail does. Matched by `Message-ID`; `None` for anything else.
+    pub async fn submitted_copy(
+        &self,
+        user: UserId,
+        sent: &Mailbox,
+        raw: &[u8],
+    ) -> Result<Option<AppendOutcome>> {
+        let Some(message_id) = message_id_of(raw) else {
+            return Ok(None);
+        };
+        let key = submitted_key(user, sent.id, &message_id);
+        let Some((uid, _)) = self.limiter().counters().get(&key).await? else {
+            return Ok(None);
+        };
+        let Ok(uid) = Uid::try_from(uid) else {
+            return Ok(None);
+        };
+        let copy = UidSet::from_ranges([(uid, uid)]);
+        let metas = self
+            .fetch_meta(sent.id, &copy, MetaFields::default())
+            .await?;
+        Ok(metas.into_iter().next().map(|meta| AppendOutcome {
+            id: meta.id,
+            uid: meta.uid,
+            modseq: meta.modseq,
+            uidvalidity: sent.uidvalidity,
+            size: meta.size,
+        }))
+    }
+
     /// The user's 24-hour sending allowance in recipients: their own, or the store's.
     pub async fn sending_allowance(&self, user: UserId) -> Result<u64> {
         let own = self.user_profile(user).await?.recipients;
@@ -400,6 +458,9 @@ impl Store {
     }
 }
 
+/// How long a submitted message's \Sent copy stands in for the copy its client files.
+const CLIENT_COPY_WINDOW: Duration = Duration::from_secs(10 * 60);
+
 fn secs(duration: Duration) -> Timestamp {
     Timestamp::try_from(duration.as_secs()).unwrap_or(Timestamp::MAX)
 }
@@ -415,19 +476,25 @@ fn backoff(policy: &RetryPolicy, attempts: u32) -> Duration {
 
 /// The message with `Message-ID` and `Date` put in front when the client left them out,
 /// and its Message-ID (with angle brackets).
+/// The message's `Message-ID` as written (trimmed), if it has a non-empty one.
+fn message_id_of(raw: &[u8]) -> Option<String> {
+    HeaderFields::new(raw)
+        .find(|field| field.name.eq_ignore_ascii_case(b"message-id"))
+        .map(|field| String::from_utf8_lossy(field.value).trim().to_string())
+        .filter(|id| !id.is_empty())
+}
+
+/// The counter that remembers, for [`CLIENT_COPY_WINDOW`], which UID of `sent` holds the
+/// copy of the user's submitted message `message_id`.
+fn submitted_key(user: UserId, sent: MailboxId, message_id: &str) -> String {
+    format!("submitted:{user}:{sent}:{message_id}")
+}
+
 fn completed_header(submission: &Submission<'_>, now: Timestamp) -> (Vec<u8>, String) {
     let raw = submission.raw;
-    let mut given_id = None;
-    let mut has_date = false;
-    for field in HeaderFields::new(raw) {
-        if field.name.eq_ignore_ascii_case(b"message-id") {
-            given_id = Some(String::from_utf8_lossy(field.value).trim().to_string());
-        } else if field.name.eq_ignore_ascii_case(b"date") {
-            has_date = true;
-        }
-    }
+    let has_date = HeaderFields::new(raw).any(|field| field.name.eq_ignore_ascii_case(b"date"));
     let mut added = String::new();
-    let message_id = match given_id.filter(|id| !id.is_empty()) {
+    let message_id = match message_id_of(raw) {
         Some(id) => id,
         None => {
             let domain = submission

@@ -571,6 +571,43 @@ async fn a_user_past_their_sending_allowance_is_refused_and_nothing_is_kept(stor
     );
 }
 
+async fn a_client_filing_its_own_sent_copy_gets_the_submitted_one(store: Store) {
+    let user = ann(&store).await;
+    let sent = store
+        .get_mailbox_by_id(sent_box(&store, &user).await)
+        .await
+        .unwrap();
+    let raw = [b"Message-ID: <own-copy@ann.test>\r\n".as_slice(), MESSAGE].concat();
+    let submitted = submit(&store, &user, "ann@example.org", &["bob@example.com"], &raw)
+        .await
+        .unwrap();
+    let filed = store.submitted_copy(user.id, &sent, &raw).await.unwrap();
+    assert_eq!(filed, Some(submitted.sent.clone()));
+
+    // Another message, or another mailbox, is not the submitted copy.
+    assert_eq!(
+        store.submitted_copy(user.id, &sent, MESSAGE).await.unwrap(),
+        None
+    );
+    let inbox = store.get_mailbox(user.id, "INBOX").await.unwrap();
+    assert_eq!(
+        store.submitted_copy(user.id, &inbox, &raw).await.unwrap(),
+        None
+    );
+    // Once the copy is gone, the client's copy is a message of its own again.
+    let copy = UidSet::from_ranges([(submitted.sent.uid, submitted.sent.uid)]);
+    let deleted: Flags = [Flag::Deleted].into_iter().collect();
+    store
+        .store_flags(sent.id, &copy, FlagOp::Add, &deleted, None)
+        .await
+        .unwrap();
+    store.expunge(sent.id, Some(&copy)).await.unwrap();
+    assert_eq!(
+        store.submitted_copy(user.id, &sent, &raw).await.unwrap(),
+        None
+    );
+}
+
 macro_rules! on_both_engines {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -611,4 +648,5 @@ on_both_engines!(
     a_notice_over_the_senders_quota_is_dropped_and_the_entry_finishes,
     an_operator_retries_an_entry_now_or_deletes_it,
     a_user_past_their_sending_allowance_is_refused_and_nothing_is_kept,
+    a_client_filing_its_own_sent_copy_gets_the_submitted_one,
 );

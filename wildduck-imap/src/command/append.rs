@@ -2,7 +2,7 @@
 //! accepted (TOOBIG, OVERQUOTA, TRYCREATE, LIMIT); the message is read from the framer without
 //! another copy, and its bytes count against the upload limit once stored.
 
-use wildduck_store::{Error, Flags, MailboxError, Timestamp};
+use wildduck_store::{Error, Flags, MailboxError, SpecialUse, Timestamp};
 
 use super::extended::complete_words;
 use super::mailbox_name;
@@ -97,9 +97,21 @@ pub async fn append(
     if message.is_empty() {
         return Ok(Reply::No("Empty message".into()));
     }
-    let outcome = store.append(target.id, message, flags, date).await?;
-    // Counted once stored; a total past the limit refuses the next upload, not this one.
-    let _total_or_past_limit = store.add_upload(user, message.len() as u64).await?;
+    // The client filing its own copy of what it just sent through us: the one submission
+    // filed stands for it.
+    let filed = match target.special_use {
+        Some(SpecialUse::Sent) => store.submitted_copy(user, &target, message).await?,
+        _ => None,
+    };
+    let outcome = match filed {
+        Some(outcome) => outcome,
+        None => {
+            let outcome = store.append(target.id, message, flags, date).await?;
+            // Counted once stored; a total past the limit refuses the next upload, not this one.
+            let _total_or_past_limit = store.add_upload(user, message.len() as u64).await?;
+            outcome
+        }
+    };
     Ok(Reply::Ok(format!(
         "[APPENDUID {} {}] Append completed",
         outcome.uidvalidity, outcome.uid
