@@ -1820,6 +1820,53 @@ fn a_relay_without_the_tls_it_is_required_to_have_gets_nothing() {
 }
 
 #[test]
+fn queued_mail_survives_kill_9_and_goes_out_once_after_the_restart() {
+    let env = Env::new();
+    let port = unused_port();
+    // A short lease: an entry the killed process held is taken again within seconds.
+    let outbound = format!(
+        "relay = \"smtp://127.0.0.1:{port}\"\nbackoff_base_secs = 1\nlease_secs = 3\ntimeout_secs = 2\n"
+    );
+    let server = start_relaying_with(&env, &outbound);
+    for _ in 0..5 {
+        assert_eq!(
+            submit(&server, "ann@example.org", "ann@example.org"),
+            "sent"
+        );
+    }
+    server.signal(libc::SIGKILL);
+    server.wait();
+    let queued = env.ok(&["queue", "list"])["entries"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(queued, 5, "every acknowledged message is still queued");
+
+    let sink = Sink::start(port, "accept");
+    let _server = start_relaying_with(&env, &outbound);
+    let mut relayed = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        let message = sink.received();
+        let data = message["data"].as_str().unwrap();
+        let id = data
+            .lines()
+            .find_map(|line| line.strip_prefix("Message-ID: "))
+            .unwrap_or_else(|| panic!("no Message-ID in {data}"));
+        assert!(relayed.insert(id.to_string()), "{id} relayed twice");
+    }
+    eventually("the queue is empty", || {
+        env.ok(&["queue", "list"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+    assert!(
+        sink.lines.try_recv().is_err(),
+        "a message reached the relay twice"
+    );
+}
+
+#[test]
 fn an_operator_retries_a_waiting_entry_at_once_and_deletes_another() {
     let env = Env::new();
     let port = unused_port();
