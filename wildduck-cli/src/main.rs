@@ -102,6 +102,9 @@ enum Command {
     /// Look at the outbound queue (mail submitted and waiting for the relay).
     #[command(subcommand)]
     Queue(commands::queue::QueueCommand),
+    /// Manage the per-domain DKIM keys outgoing mail is signed with.
+    #[command(subcommand)]
+    Dkim(commands::dkim::DkimCommand),
     /// Copy a whole store into another (embedded directory or mongodb:// URI), keeping
     /// UIDVALIDITY, UIDs, MODSEQs and flags; resumable; verifies both ends.
     Migrate(commands::migrate::MigrateArgs),
@@ -221,6 +224,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> CliResult<Report> {
         Command::Deliver(args) => commands::deliver::run(&ctx, args).await,
         Command::Migrate(args) => commands::migrate::run(&ctx, args).await,
         Command::Queue(cmd) => commands::queue::run(&ctx, cmd).await,
+        Command::Dkim(cmd) => commands::dkim::run(&ctx, cmd).await,
         Command::Stats => commands::maint::stats(&ctx).await,
         Command::Verify { repair } => commands::maint::verify(&ctx, repair).await,
         Command::Gc { grace } => commands::maint::gc(&ctx, grace).await,

@@ -380,3 +380,57 @@ fn stats_verify_and_gc_report_on_the_store() {
     let text = env.run(&["stats"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("messages:"));
 }
+
+#[test]
+fn dkim_keys_are_added_replaced_listed_and_deleted_by_domain() {
+    let env = Env::new();
+    let added = env.ok(&["dkim", "add", "Example.ORG", "--selector", "mail2026"]);
+    assert_eq!(added["created"], true);
+    let key = &added["key"];
+    assert_eq!(key["domain"], "example.org");
+    assert_eq!(key["dns"]["name"], "mail2026._domainkey.example.org");
+    let record = key["dns"]["value"].as_str().unwrap();
+    assert!(
+        record.starts_with("v=DKIM1;") && record.contains("p=MII"),
+        "{record}"
+    );
+    assert!(!added.to_string().contains("PRIVATE KEY"), "{added}");
+
+    // An Ed25519 seed from a file replaces the domain's key under the same id.
+    let seed = env.path("ed25519.key");
+    std::fs::write(&seed, "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=").unwrap();
+    let replaced = env.ok(&[
+        "dkim",
+        "add",
+        "example.org",
+        "--selector",
+        "ed",
+        "--private-key-file",
+        seed.to_str().unwrap(),
+    ]);
+    assert_eq!(replaced["created"], false);
+    assert_eq!(replaced["key"]["id"], key["id"]);
+    assert!(
+        replaced["key"]["dns"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("k=ed25519;")
+    );
+    let keys = env.ok(&["dkim", "list"])["keys"].clone();
+    assert_eq!(keys.as_array().unwrap().len(), 1, "{keys}");
+    assert_eq!(keys[0]["selector"], "ed");
+
+    env.fails(
+        &["dkim", "add", "example.org", "--selector", "bad selector"],
+        65,
+        "data",
+    );
+    env.ok(&["dkim", "del", "example.org"]);
+    assert!(
+        env.ok(&["dkim", "list"])["keys"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    env.fails(&["dkim", "del", "example.org"], 66, "not_found");
+}

@@ -4,6 +4,7 @@
 pub mod address;
 pub mod asp;
 pub mod deliver;
+pub mod dkim;
 pub mod export;
 pub mod filter;
 pub mod import;
