@@ -269,3 +269,54 @@ async fn signed(store: &Store, sender: &str, raw: &[u8]) -> wildduck_store::Resu
     message.extend_from_slice(raw);
     Ok(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn smarthost(relay: &str, require_tls: bool) -> io::Result<Smarthost> {
+        let config = Config {
+            relay: Some(relay.to_string()),
+            relay_require_tls: require_tls,
+            ..Config::default()
+        };
+        config.smarthost("mx.example.org").map(Option::unwrap)
+    }
+
+    #[test]
+    fn the_relay_url_names_host_port_and_how_tls_starts() {
+        let plain = smarthost("smtp://127.0.0.1:2525", false).unwrap();
+        assert_eq!(plain.address, "127.0.0.1:2525");
+        assert_eq!(plain.security, Security::StartTls { required: false });
+        let required = smarthost("smtp://relay.example.net:587/", true).unwrap();
+        assert_eq!(required.address, "relay.example.net:587");
+        assert_eq!(required.security, Security::StartTls { required: true });
+        assert_eq!(required.server_name.to_str(), "relay.example.net");
+        let implicit = smarthost("smtps://[::1]:465", false).unwrap();
+        assert_eq!(implicit.security, Security::Implicit);
+        assert_eq!(implicit.address, "[::1]:465");
+        assert!(matches!(implicit.server_name, ServerName::IpAddress(_)));
+        for unusable in [
+            "http://relay:25",
+            "smtp://relay",
+            "smtp://:25",
+            "smtps://relay:port",
+        ] {
+            let error = smarthost(unusable, false).err().expect(unusable);
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{unusable}");
+        }
+    }
+
+    #[test]
+    fn credentials_do_not_show_the_password() {
+        let credentials = Credentials {
+            user: "wildduck".into(),
+            password: "hunter2".into(),
+        };
+        let shown = format!("{credentials:?}");
+        assert!(
+            shown.contains("wildduck") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+}
