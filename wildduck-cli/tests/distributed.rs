@@ -2,8 +2,9 @@
 //! hears APPEND/STORE/EXPUNGE made through the other, parallel APPENDs through both get
 //! distinct increasing UIDs, quota stays exact, a Redis outage loses nothing (IDLE catches up
 //! when it returns, also on changes whose wake-ups were never sent), after a kill -9 of
-//! one server its clients find every acknowledged message on the other, and a logout or a
-//! suspension made through one server (or the CLI) ends the user's sessions on the other.
+//! one server its clients find every acknowledged message on the other, a logout or a
+//! suspension made through one server (or the CLI) ends the user's sessions on the other,
+//! and both relay workers take from one outbound queue without sending anything twice.
 //!
 //! The servers come from the store's test fixture (`nx-27017 --data-dir memory`, or
 //! `WILDDUCK_TEST_MONGODB_URI`); Redis is always our own, since the test stops and restarts it.
@@ -19,6 +20,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Env;
+use common::smtp::{Sink, unused_port};
 use servers::RedisServer;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -73,12 +75,17 @@ impl Cluster {
 
     /// Like [`Cluster::serve`], with `imap_settings` (TOML lines) added to `[imap]`.
     fn serve_with(&self, name: &str, imap_settings: &str) -> Server {
+        self.serve_configured(name, imap_settings, "")
+    }
+
+    /// Like [`Cluster::serve_with`], with `sections` (whole TOML sections) at the end.
+    fn serve_configured(&self, name: &str, imap_settings: &str, sections: &str) -> Server {
         let config = self.env.path(&format!("{name}.toml"));
         std::fs::write(
             &config,
             format!(
                 "[imap]\nlisten = \"127.0.0.1:0\"\nidle_poll_secs = 3600\n{imap_settings}\
-                 [pop3]\nlisten = \"127.0.0.1:0\"\n[lmtp]\nenabled = false\n[submission]\nenabled = false\n[api]\nlisten = \"127.0.0.1:0\"\n[initial_account]\ncreate = false\n"
+                 [pop3]\nlisten = \"127.0.0.1:0\"\n[lmtp]\nenabled = false\n[submission]\nenabled = false\n[api]\nlisten = \"127.0.0.1:0\"\n[initial_account]\ncreate = false\n{sections}"
             ),
         )
         .unwrap();
@@ -500,6 +507,97 @@ fn a_logout_through_one_node_ends_sessions_on_the_other() {
     cluster.ok(&["user", "set", USER, "--suspended", "true"]);
     assert_eq!(idling.line(), "* BYE Account suspended");
     assert!(idling.closed());
+}
+
+#[test]
+fn two_nodes_share_one_outbound_queue_and_each_message_goes_out_once() {
+    let redis = RedisServer::start();
+    let cluster = Cluster::new(&redis);
+    let user = cluster.ok(&["user", "add", USER, "--password", PASSWORD])["user"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    cluster.ok(&["address", "add", USER, "alice@example.org"]);
+    let port = unused_port();
+    let sink = Sink::start(port, "accept");
+    let outbound = format!(
+        "[outbound]\nrelay = \"smtp://127.0.0.1:{port}\"\npoll_interval_ms = 50\nbackoff_base_secs = 1\n"
+    );
+    let servers = [
+        cluster.serve_configured("first", "", &outbound),
+        cluster.serve_configured("second", "", &outbound),
+    ];
+    let (status, mailboxes) = common::api_request(
+        servers[0].api,
+        "GET",
+        &format!("/users/{user}/mailboxes"),
+        None,
+        &serde_json::json!(null),
+    );
+    assert_eq!(status, 200, "{mailboxes}");
+    let drafts = mailboxes["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["specialUse"] == "\\Drafts")
+        .and_then(|m| m["id"].as_str())
+        .expect("a Drafts mailbox")
+        .to_string();
+    // Ten drafts sent, half through each node; both relay workers take from one queue.
+    let mut subjects = std::collections::BTreeSet::new();
+    for n in 0..10 {
+        let api = servers[n % 2].api;
+        let subject = format!("queued {n}");
+        let (status, draft) = common::api_request(
+            api,
+            "POST",
+            &format!("/users/{user}/mailboxes/{drafts}/messages"),
+            None,
+            &serde_json::json!({
+                "draft": true,
+                "from": {"address": "alice@example.org"},
+                "to": [{"address": format!("rcpt{n}@remote.test")}],
+                "subject": subject,
+                "text": "through the shared queue",
+            }),
+        );
+        assert_eq!(status, 200, "{draft}");
+        let id = draft["message"]["id"].as_u64().expect("a message id");
+        let (status, sent) = common::api_request(
+            api,
+            "POST",
+            &format!("/users/{user}/mailboxes/{drafts}/messages/{id}/submit"),
+            None,
+            &serde_json::json!({}),
+        );
+        assert_eq!(status, 200, "{sent}");
+        subjects.insert(subject);
+    }
+    let mut relayed = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let message = sink.received();
+        let data = message["data"].as_str().unwrap();
+        let subject = data
+            .lines()
+            .find_map(|line| line.strip_prefix("Subject: "))
+            .unwrap_or_else(|| panic!("no Subject in {data}"))
+            .to_string();
+        assert!(relayed.insert(subject.clone()), "{subject} relayed twice");
+    }
+    assert_eq!(relayed, subjects);
+    let waited = Instant::now();
+    while !cluster.ok(&["queue", "list"])["entries"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(waited.elapsed() < WAIT, "the queue never emptied");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        sink.lines.try_recv().is_err(),
+        "a message reached the relay twice"
+    );
 }
 
 /// A POP3 client reading one line per answer (no multi-line answers are read).

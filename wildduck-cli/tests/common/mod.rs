@@ -7,6 +7,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod smtp;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_wildduck");
 
 /// A scratch directory with a data dir inside it (not created: commands that need it do).
