@@ -382,7 +382,8 @@ fn tls_listeners_and_starttls_work_with_a_configured_certificate() {
     let env = Env::new();
     let (cert, key) = env.self_signed_certificate();
     let config = write_config(&env, &format!("[tls]\ncert = {cert:?}\nkey = {key:?}\n"));
-    let server = Server::start(&env, &config, 4);
+    // IMAP, POP3 and submission plain and TLS, and LMTP.
+    let server = Server::start(&env, &config, 7);
     let (user, password) = server.account.clone().unwrap();
     let cafile = cert.to_str().unwrap().to_string();
     for (listener, mode) in [("IMAP (TLS)", "tls"), ("IMAP (plain)", "starttls")] {
@@ -412,12 +413,40 @@ pop.quit()
         &[
             pop3s.ip().to_string(),
             pop3s.port().to_string(),
-            user,
-            password,
-            cafile,
+            user.clone(),
+            password.clone(),
+            cafile.clone(),
         ],
     );
     assert_eq!(status, 0, "{text}");
+
+    // Submission: smtplib upgrades with STARTTLS, checks the certificate, logs in and sends.
+    env.ok(&["address", "add", &user, "tls-sender@example.org"]);
+    let smtp = server.address("SMTP (plain)");
+    let script = r#"
+import smtplib, ssl, sys
+context = ssl.create_default_context(cafile=sys.argv[5]); context.check_hostname = False
+smtp = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=30)
+smtp.ehlo("client.test")
+smtp.starttls(context=context)
+smtp.ehlo("client.test")
+smtp.login(sys.argv[3], sys.argv[4])
+smtp.sendmail("tls-sender@example.org", ["bob@remote.test"],
+              "From: tls-sender@example.org\r\nSubject: over STARTTLS\r\n\r\nhi\r\n")
+smtp.quit()
+print("sent")
+"#;
+    let (status, text) = python(
+        script,
+        &[
+            smtp.ip().to_string(),
+            smtp.port().to_string(),
+            user.clone(),
+            password.clone(),
+            cafile.clone(),
+        ],
+    );
+    assert_eq!((status, text.trim()), (0, "sent"), "{text}");
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait().0, 0);
 }
