@@ -167,30 +167,7 @@ fn unknown_environment_variables_are_ignored_and_malformed_ones_are_config_error
 #[test]
 fn tls_files_are_checked_when_configured() {
     let env = Env::new();
-    let (cert, key) = (env.path("cert.pem"), env.path("key.pem"));
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-        ])
-        .args(["-subj", "/CN=localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (Debian package openssl) is needed for this test");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    let (cert, key) = env.self_signed_certificate();
     let config = env.path("tls.toml");
     std::fs::write(
         &config,

@@ -47,15 +47,7 @@ impl Server {
             .spawn()
             .expect("start wildduck serve");
         let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = common::line_channel(stdout);
         let mut server = Server {
             child,
             lines,

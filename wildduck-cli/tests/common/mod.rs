@@ -9,6 +9,23 @@ use serde_json::Value;
 
 pub mod smtp;
 
+/// The lines a child process writes to `output`, as they come (read on a thread of their own).
+pub fn line_channel(
+    output: impl std::io::Read + Send + 'static,
+) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(output).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_wildduck");
 
 /// A scratch directory with a data dir inside it (not created: commands that need it do).

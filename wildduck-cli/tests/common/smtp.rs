@@ -1,6 +1,5 @@
 //! An SMTP sink (Python's aiosmtpd) for the tests whose server relays mail out.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -74,15 +73,7 @@ impl Sink {
             .spawn()
             .expect("python3 for the SMTP sink");
         let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = super::line_channel(stdout);
         let sink = Sink { child, lines };
         let ready = sink.lines.recv_timeout(WAIT);
         assert_eq!(
