@@ -1421,6 +1421,14 @@ print(json.dumps(messages))
 
 /// A server whose first account is ann@example.org, relaying to `relay_port`, retrying
 /// after a second.
+/// Whether `wildduck queue list` shows no entry.
+fn queue_is_empty(env: &Env) -> bool {
+    env.ok(&["queue", "list"])["entries"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+}
+
 /// `serve` relaying to 127.0.0.1:`relay_port`, retrying after `backoff_secs` (doubling).
 fn start_relaying(env: &Env, relay_port: u16, backoff_secs: u64) -> Server {
     let relay =
@@ -1531,12 +1539,7 @@ fn submitted_mail_reaches_the_relay_without_bcc_and_sent_mail_keeps_a_seen_copy(
         1,
         "refused mail is not filed"
     );
-    eventually("the queue is empty", || {
-        env.ok(&["queue", "list"])["entries"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    });
+    eventually("the queue is empty", || queue_is_empty(&env));
 }
 
 #[test]
@@ -1544,16 +1547,10 @@ fn submission_past_the_daily_recipient_limit_is_refused_with_5_4_5() {
     let env = Env::new();
     let port = unused_port();
     let sink = Sink::start(port, "accept");
-    let config = write_config(
+    let server = start_relaying_with(
         &env,
-        &format!(
-            "[server]\nhostname = \"example.org\"\n\
-             [initial_account]\nusername = \"ann\"\npassword = \"ann-password-1\"\n\
-             [limits]\ndaily_recipients = 3\n\
-             [outbound]\npoll_interval_ms = 100\nrelay = \"smtp://127.0.0.1:{port}\"\n"
-        ),
+        &format!("relay = \"smtp://127.0.0.1:{port}\"\n[limits]\ndaily_recipients = 3\n"),
     );
-    let server = Server::start(&env, &config, 4);
     // Each submission names two recipients: the second one would make four.
     assert_eq!(
         submit(&server, "ann@example.org", "ann@example.org"),
@@ -1670,12 +1667,7 @@ fn mail_waits_while_the_relay_is_down_and_goes_out_when_it_is_back() {
         relayed["to"],
         serde_json::json!(["bob@remote.test", "carl@remote.test"])
     );
-    eventually("the queue is empty", || {
-        env.ok(&["queue", "list"])["entries"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    });
+    eventually("the queue is empty", || queue_is_empty(&env));
 }
 
 #[test]
@@ -1769,12 +1761,7 @@ fn queued_mail_survives_kill_9_and_goes_out_once_after_the_restart() {
             .unwrap_or_else(|| panic!("no Message-ID in {data}"));
         assert!(relayed.insert(id.to_string()), "{id} relayed twice");
     }
-    eventually("the queue is empty", || {
-        env.ok(&["queue", "list"])["entries"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    });
+    eventually("the queue is empty", || queue_is_empty(&env));
     assert!(
         sink.lines.try_recv().is_err(),
         "a message reached the relay twice"
@@ -1818,12 +1805,7 @@ fn an_operator_retries_a_waiting_entry_at_once_and_deletes_another() {
     let sink = Sink::start(port, "accept");
     env.ok(&["queue", "retry", &id]);
     assert_eq!(sink.received()["to"][0], "bob@remote.test");
-    eventually("the retried entry is settled", || {
-        env.ok(&["queue", "list"])["entries"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    });
+    eventually("the retried entry is settled", || queue_is_empty(&env));
     env.fails(&["queue", "show", &id], 66, "not_found");
     env.fails(&["queue", "retry", &id], 66, "not_found");
     env.fails(&["queue", "del", "not-an-id"], 64, "usage");
@@ -2155,12 +2137,7 @@ fn lmtp_delivery_applies_filters_spam_and_one_autoreply_per_sender() {
     ] {
         assert!(data.contains(part), "{part}: {data}");
     }
-    eventually("the queue is empty", || {
-        env.ok(&["queue", "list"])["entries"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    });
+    eventually("the queue is empty", || queue_is_empty(&env));
     assert!(sink.lines.try_recv().is_err(), "nothing else was relayed");
 
     // The CLI lists the filters in the order they run and deletes one by its id.
@@ -2481,12 +2458,7 @@ fn lmtp_mail_to_a_forwarded_address_and_a_forwarding_user_reaches_the_targets() 
             .unwrap()
             .starts_with("Delivered-To: ann@example.org\r\nReturn-Path: <sender@example.net>\r\n")
     );
-    eventually("the queue is empty", || {
-        env.ok(&["queue", "list"])["entries"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    });
+    eventually("the queue is empty", || queue_is_empty(&env));
 }
 
 // ---- mail stored encrypted to the user's OpenPGP key ----
