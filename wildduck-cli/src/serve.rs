@@ -3,7 +3,8 @@
 //!
 //! The process's metrics recorder is installed first (served by the API's `GET /metrics`).
 //! While running, a maintenance task trims the journal and collects unreferenced content,
-//! and the relay worker delivers the outbound queue through `[outbound] relay`.
+//! and the relay worker delivers the outbound queue through `[outbound] relay`. SIGHUP reloads
+//! the TLS certificates (`crate::tls`) without dropping a session.
 //!
 //! Shutdown: the watch channel turns true, every server sends BYE / `-ERR` to its sessions and
 //! returns when they have ended; then the store is dropped. A second signal stops at once.
@@ -11,6 +12,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -26,6 +28,7 @@ use crate::config::MaintenanceSection;
 use crate::error::{CliError, CliResult, ErrorKind};
 use crate::first_run;
 use crate::output::Report;
+use crate::tls::Certificates;
 
 type ServerFuture = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
 
@@ -41,10 +44,11 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
     // Before any listener, so every connection and command is counted (`GET /metrics`).
     wildduck_net::metrics::install()
         .map_err(|err| CliError::new(ErrorKind::Software, format!("metrics: {err}")))?;
-    let tls = match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => Some(crate::tls::load_acceptor(cert, key)?),
+    let certificates = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => Some(Arc::new(Certificates::load(cert, key)?)),
         _ => None,
     };
+    let tls = certificates.as_ref().map(|c| c.acceptor());
     let store = ctx.store_creating().await?;
     tracing::info!("store opened in {}", config.store_location());
     if config.store.backend == "mongodb" && config.redis.url.is_none() {
@@ -56,8 +60,13 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
         announce_account(ctx.json, &account);
     }
 
+    if let Some(certificates) = &certificates {
+        reload_certificates(certificates, &store, false).await;
+    }
+
     // Handlers go in before anything listens, so an early signal is not lost.
     let mut signals = Signals::install()?;
+    let mut hangup = install_signal(SignalKind::hangup())?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut servers: JoinSet<(&'static str, std::io::Result<()>)> = JoinSet::new();
     for listener in planned_listeners(ctx, tls.is_some()) {
@@ -107,12 +116,23 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
         servers.spawn(async move { ("message expiry", sweep.await) });
     }
 
-    let failure = tokio::select! {
-        name = signals.next() => {
-            tracing::info!("{name}: shutting down, sessions are told goodbye");
-            None
+    if let Some(certificates) = certificates.clone() {
+        let refresh = refresh_stored_certificates(certificates, store.clone(), shutdown_rx.clone());
+        servers.spawn(async move { ("certificate refresh", refresh.await) });
+    }
+
+    let failure = loop {
+        tokio::select! {
+            name = signals.next() => {
+                tracing::info!("{name}: shutting down, sessions are told goodbye");
+                break None;
+            }
+            Some(ended) = servers.join_next() => break Some(ended),
+            _ = hangup.recv() => match &certificates {
+                Some(certificates) => reload_certificates(certificates, &store, true).await,
+                None => tracing::info!("SIGHUP: no [tls] certificate to reload"),
+            },
         }
-        Some(ended) = servers.join_next() => Some(ended),
     };
     let _ = shutdown.send(true);
     let mut first_error = failure.and_then(server_error);
@@ -340,6 +360,42 @@ fn announce_listener(as_json: bool, listener: &Listener, bound: SocketAddr) {
     );
 }
 
+/// Reads the certificates again (the `[tls]` files too when `with_files`: on SIGHUP) and
+/// logs the outcome; a failed reload keeps the certificates in use.
+async fn reload_certificates(certificates: &Certificates, store: &Store, with_files: bool) {
+    match certificates.reload(store, with_files).await {
+        Ok(names) if with_files => {
+            tracing::info!("SIGHUP: certificates reloaded ({names} names by SNI)")
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!("{err}; the certificates in use stay"),
+    }
+}
+
+/// Picks up certificates stored through the API (`POST /certs`, possibly on another node)
+/// within a minute, without a signal.
+async fn refresh_stored_certificates(
+    certificates: Arc<Certificates>,
+    store: Store,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut every = tokio::time::interval(STORED_CERTIFICATE_REFRESH);
+    every.tick().await;
+    loop {
+        tokio::select! {
+            _ = every.tick() => reload_certificates(&certificates, &store, false).await,
+            _ = shutdown.changed() => return Ok(()),
+        }
+    }
+}
+
+/// How often stored certificates are read again.
+const STORED_CERTIFICATE_REFRESH: Duration = Duration::from_secs(60);
+
+fn install_signal(kind: SignalKind) -> CliResult<Signal> {
+    signal(kind).map_err(|err| CliError::new(ErrorKind::Software, format!("signal handler: {err}")))
+}
+
 /// SIGINT and SIGTERM, whichever comes.
 struct Signals {
     interrupt: Signal,
@@ -348,13 +404,9 @@ struct Signals {
 
 impl Signals {
     fn install() -> CliResult<Self> {
-        let install = |kind| {
-            signal(kind)
-                .map_err(|err| CliError::new(ErrorKind::Software, format!("signal handler: {err}")))
-        };
         Ok(Self {
-            interrupt: install(SignalKind::interrupt())?,
-            terminate: install(SignalKind::terminate())?,
+            interrupt: install_signal(SignalKind::interrupt())?,
+            terminate: install_signal(SignalKind::terminate())?,
         })
     }
 

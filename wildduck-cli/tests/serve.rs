@@ -2655,3 +2655,115 @@ fn lmtp_mail_for_a_user_with_encryption_on_is_stored_encrypted_to_the_users_key(
     let secret_armored = secret.to_armored_string(ArmorOptions::default()).unwrap();
     assert_eq!(gpg_decrypt(&env, &secret_armored, armored), expected);
 }
+
+/// Which of the certificates given as files (`NAME=PATH` arguments after the first four) a
+/// TLS handshake gets, by the name it asks for (SNI; none for `-`). After `before`, waits
+/// for a line on stdin (the certificates change meanwhile), then for the default to change,
+/// and checks that the session opened before is still served.
+const SERVED_CERTIFICATES: &str = r#"
+import hashlib, imaplib, socket, ssl, sys, time
+host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+known = {}
+for arg in sys.argv[5:]:
+    name, path = arg.split("=", 1)
+    der = ssl.PEM_cert_to_DER_cert(open(path).read())
+    known[hashlib.sha256(der).hexdigest()] = name
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+def served(sni):
+    with socket.create_connection((host, port), timeout=30) as raw:
+        with context.wrap_socket(raw, server_hostname=None if sni == "-" else sni) as tls:
+            return known.get(hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest(), "?")
+asked = ["-", "mail.example.test", "x.wild.test", "other.test"]
+old = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=30)
+old.login(user, password)
+print("before", *[served(sni) for sni in asked], flush=True)
+sys.stdin.readline()
+first = served("-")
+for _ in range(100):
+    if served("-") != first:
+        break
+    time.sleep(0.1)
+print("after", *[served(sni) for sni in asked], flush=True)
+print("old session", old.noop()[0], old.select("INBOX")[0], flush=True)
+old.logout()
+"#;
+
+#[test]
+fn certificates_are_picked_by_sni_and_reloaded_on_sighup_without_dropping_sessions() {
+    let env = Env::new();
+    let (cert, key) = env.self_signed_certificate();
+    let first_cert = env.path("first.pem");
+    std::fs::copy(&cert, &first_cert).unwrap();
+    let (second_cert, second_key) = env.certificate_for("second", "localhost", "DNS:localhost");
+    let (stored_cert, stored_key) = env.certificate_for(
+        "stored",
+        "mail.example.test",
+        "DNS:mail.example.test,DNS:*.wild.test",
+    );
+    let config = env.path("wildduck.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tls]\ncert = {cert:?}\nkey = {key:?}\n\
+             [imap]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\n\
+             [api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"root-token\"\n\
+             [pop3]\nenabled = false\n[lmtp]\nenabled = false\n[submission]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&env, &config, 3);
+    let (user, password) = server.account.clone().unwrap();
+    let imaps = server.address("IMAP (TLS)");
+    let mut client = Command::new("python3")
+        .arg("-c")
+        .arg(SERVED_CERTIFICATES)
+        .args([
+            imaps.ip().to_string(),
+            imaps.port().to_string(),
+            user,
+            password,
+        ])
+        .arg(format!("first={}", first_cert.display()))
+        .arg(format!("second={}", second_cert.display()))
+        .arg(format!("stored={}", stored_cert.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let lines = common::line_channel(client.stdout.take().unwrap());
+    let before = lines.recv_timeout(WAIT).expect("the client's first answer");
+    assert_eq!(before, "before first first first first");
+
+    // A certificate stored through the API, new files for the default, then SIGHUP.
+    let pem = |path: &Path| std::fs::read_to_string(path).unwrap();
+    let (status, answer) = common::api_request(
+        server.address("API (plain)"),
+        "POST",
+        "/certs",
+        Some("root-token"),
+        &serde_json::json!({ "privateKey": pem(&stored_key), "cert": pem(&stored_cert) }),
+    );
+    assert_eq!(status, 200, "{answer}");
+    std::fs::copy(&second_cert, &cert).unwrap();
+    std::fs::copy(&second_key, &key).unwrap();
+    server.signal(libc::SIGHUP);
+    writeln!(client.stdin.as_mut().unwrap(), "go").unwrap();
+
+    let after = lines
+        .recv_timeout(WAIT)
+        .expect("the client's second answer");
+    let old = lines.recv_timeout(WAIT).expect("the old session's answer");
+    let output = client.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(after, "after second stored stored second");
+    assert_eq!(old, "old session OK OK");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().0, 0);
+}

@@ -33,6 +33,15 @@ pub struct Certificate {
     pub updated: Timestamp,
 }
 
+/// A certificate as a TLS listener needs it: the names it may be served for (the server
+/// name and the leaf's names, `*.domain` for wildcards), the PEM chain, leaf first, and the
+/// PKCS#8 PEM private key.
+pub struct ListenerCertificate {
+    pub names: Vec<String>,
+    pub chain: String,
+    pub private_key: String,
+}
+
 /// What is needed to set a server name's certificate.
 pub struct NewCertificate {
     /// Taken from the certificate (its common name, else its first name) when `None`.
@@ -236,6 +245,28 @@ impl Store {
             Some(entry) => Ok(shown(&entry, &decode(&entry)?)),
             None => Err(RegistryError::NotFound(KIND).into()),
         }
+    }
+
+    /// Every unexpired certificate with its key, for the listeners to pick by the name a
+    /// client asks for (SNI). An expired one is left out, so such a client gets the
+    /// configured default instead of a certificate it must refuse.
+    pub async fn listener_certificates(&self) -> Result<Vec<ListenerCertificate>> {
+        let at = now();
+        let mut certificates = Vec::new();
+        for entry in self.backend().list_entries(KIND).await? {
+            let body = decode(&entry)?;
+            if body.expires <= at {
+                continue;
+            }
+            let mut names = vec![entry.key.clone()];
+            names.extend(body.alt_names.into_iter().filter(|name| *name != entry.key));
+            certificates.push(ListenerCertificate {
+                names,
+                chain: body.chain,
+                private_key: body.private_key,
+            });
+        }
+        Ok(certificates)
     }
 
     pub async fn delete_certificate(&self, id: RecordId) -> Result<()> {

@@ -49,7 +49,7 @@ pub use addressregister::{MAX_REGISTER_RESULTS, RegisteredAddress};
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::{DEFAULT_LOGOUT_REASON, Login};
 pub use backend::{LiveContent, RegistryKind};
-pub use certs::{Certificate, NewCertificate};
+pub use certs::{Certificate, ListenerCertificate, NewCertificate};
 pub use delivery::{Delivered, Delivery, Destination, Recipient};
 pub use dkim::{DkimKey, DkimSigner, NewDkimKey};
 pub use domains::{AccessAction, DomainAccess, DomainAlias, normalize_domain};

@@ -201,7 +201,7 @@ pub fn print_config(config: &Config) -> CliResult<Report> {
 /// `wildduck config check`: parsing and validation already ran; this also reads the TLS files.
 pub fn check_config(config: &Config) -> CliResult<Report> {
     if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) {
-        crate::tls::load_acceptor(cert, key)?;
+        crate::tls::Certificates::load(cert, key)?;
     }
     Ok(Report::new(
         json!({ "ok": true, "tls": config.tls.cert.is_some() }),

@@ -51,7 +51,15 @@ impl Env {
     /// A fresh self-signed certificate for `localhost` and 127.0.0.1: its PEM file (also the
     /// one to trust) and its key's.
     pub fn self_signed_certificate(&self) -> (PathBuf, PathBuf) {
-        let (cert, key) = (self.path("cert.pem"), self.path("key.pem"));
+        self.certificate_for("cert", "localhost", "DNS:localhost,IP:127.0.0.1")
+    }
+
+    /// A fresh self-signed certificate with common name `name` and the subject alternative
+    /// names `alt_names` (openssl's form, `DNS:a.test,DNS:*.b.test`), written as
+    /// `STEM.pem` and `STEM.key.pem`: their paths.
+    pub fn certificate_for(&self, stem: &str, name: &str, alt_names: &str) -> (PathBuf, PathBuf) {
+        let cert = self.path(&format!("{stem}.pem"));
+        let key = self.path(&format!("{stem}.key.pem"));
         let output = Command::new("openssl")
             .args([
                 "req",
@@ -64,8 +72,8 @@ impl Env {
                 "-days",
                 "2",
             ])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .args(["-subj", &format!("/CN={name}")])
+            .args(["-addext", &format!("subjectAltName={alt_names}")])
             // An end-entity certificate: rustls (the relay client) refuses a CA as the peer.
             .args(["-addext", "basicConstraints=critical,CA:FALSE"])
             .arg("-keyout")
