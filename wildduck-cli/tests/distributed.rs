@@ -367,16 +367,17 @@ fn two_servers_share_one_store_through_idle_outages_and_a_crash() {
     };
     assert_eq!(storage_used(&cluster), bytes(&acknowledged));
 
-    // Redis goes away: writes still succeed, and the IDLE client catches up once it is back
-    // (the writing server re-sends the wake-ups it could not send).
+    // Redis goes away for 10 s: writes still succeed, and the IDLE client catches up once it
+    // is back (the writing server re-sends the wake-ups it could not send).
     let mut watcher = Imap::login(first.imap);
     let idle = watcher.idle();
     redis.stop();
+    let outage = Instant::now();
     for i in 0..3 {
         let n = 100 + i;
         acknowledged.push((writer.append(&message(n)), n));
     }
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(outage.elapsed()));
     redis.restart();
     let total = acknowledged.len();
     watcher.await_update(|l| l == format!("* {total} EXISTS"));
@@ -642,11 +643,12 @@ impl Pop3 {
 
 /// MongoDB stopped under a running server: IMAP answers `NO [UNAVAILABLE]` (RFC 5530), POP3
 /// `-ERR [SYS/TEMP]` (RFC 3206) and the CLI exits with EX_TEMPFAIL (75), so clients and MTAs
-/// try again later instead of giving up.
+/// try again later instead of giving up. Started again, it is found again by itself: the
+/// same IMAP session carries on and the mail acknowledged before the outage is all there.
 #[test]
-fn with_mongodb_stopped_every_shell_says_try_again_later() {
+fn with_mongodb_stopped_every_shell_says_try_again_later_and_recovers() {
     let redis = RedisServer::start();
-    let mut mongodb = servers::MongoServer::start();
+    let mut mongodb = servers::MongoServer::start_on_disk();
     // Server selection gives up after a second instead of the driver's default 30.
     let cluster = Cluster::on(
         &format!("{}&serverSelectionTimeoutMS=1000", mongodb.uri()),
@@ -655,7 +657,7 @@ fn with_mongodb_stopped_every_shell_says_try_again_later() {
     cluster.ok(&["user", "add", USER, "--password", PASSWORD]);
     let server = cluster.serve("outage");
     let mut imap = Imap::login(server.imap);
-    imap.append(&message(1));
+    let before = imap.append(&message(1));
     imap.ok("NOOP");
     let mut pop3 = Pop3::login(server.pop3);
 
@@ -677,6 +679,28 @@ fn with_mongodb_stopped_every_shell_says_try_again_later() {
     let doc = common::parse_json(&output);
     assert_eq!(common::code(&output), 75, "{doc}");
     assert_eq!(doc["error"]["kind"], "temp_fail", "{doc}");
+
+    mongodb.restart();
+    // The driver looks for the server again on its own schedule (heartbeats): the session
+    // sees `NO [UNAVAILABLE]` until then, and nothing else.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = imap.status("STORE 1 +FLAGS (\\Flagged)");
+        if status.starts_with("OK") {
+            break;
+        }
+        assert!(status.starts_with("NO [UNAVAILABLE] "), "{status}");
+        assert!(
+            Instant::now() < deadline,
+            "MongoDB not found again within {WAIT:?}: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let after = imap.append(&message(2));
+    assert_eq!(imap.uids(), [before, after]);
+    assert_eq!(Imap::login(server.imap).uids(), [before, after]);
+    let stat = Pop3::login(server.pop3).answer("STAT");
+    assert!(stat.starts_with("+OK 2 "), "{stat}");
 }
 
 /// `GET /health` as a load balancer sees it: status and body.

@@ -135,23 +135,48 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// An nx-27017 of our own (in memory), stoppable.
+/// An nx-27017 of our own, stoppable; in memory, or on disk and then restartable with its
+/// data.
 pub struct MongoServer {
     pub port: u16,
+    /// `memory`, or the directory its databases live in.
+    data: String,
     child: Option<Child>,
 }
 
 impl MongoServer {
     pub fn start() -> Self {
+        let mut server = MongoServer {
+            port: free_port(),
+            data: "memory".to_string(),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// One whose data lives in files, so [`Self::restart`] finds it again.
+    pub fn start_on_disk() -> Self {
         let port = free_port();
-        MongoServer {
+        let dir = scratch_dir().join(format!("nx-data-{port}"));
+        std::fs::create_dir_all(&dir).expect("nx-27017 data dir");
+        let mut server = MongoServer {
             port,
-            child: Some(start_nx_27017(port)),
-        }
+            data: dir.display().to_string(),
+            child: None,
+        };
+        server.restart();
+        server
     }
 
     pub fn uri(&self) -> String {
         format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+    }
+
+    /// Starts (again) on the same port and data.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        self.child = Some(start_nx_27017(self.port, &self.data));
     }
 
     /// Stops the server and waits until the port is closed.
@@ -168,7 +193,7 @@ impl Drop for MongoServer {
     }
 }
 
-fn start_nx_27017(port: u16) -> Child {
+fn start_nx_27017(port: u16, data: &str) -> Child {
     assert!(
         on_path("nx-27017"),
         "{MONGODB_ENV} is unset and nx-27017 is not installed: {HOW_TO}"
@@ -176,7 +201,7 @@ fn start_nx_27017(port: u16) -> Child {
     let dir = scratch_dir();
     let args: Vec<String> = [
         "--data-dir",
-        "memory",
+        data,
         "--host",
         "127.0.0.1",
         "-p",
