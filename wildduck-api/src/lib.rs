@@ -9,6 +9,7 @@
 mod auth;
 mod error;
 mod input;
+mod metrics_listener;
 mod mobileconfig;
 mod paging;
 mod rejection;
@@ -24,6 +25,7 @@ use tokio::sync::watch;
 use wildduck_store::Store;
 
 pub use auth::TOKEN_TTL;
+pub use metrics_listener::serve_metrics;
 pub use mobileconfig::{MobileConfig, ServerSetup};
 
 /// The `[api]` settings.

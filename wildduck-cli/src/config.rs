@@ -44,6 +44,8 @@ pub struct Config {
     pub outbound: wildduck_lmtp::relay::Config,
     /// WildDuck's REST API over HTTP.
     pub api: ApiSection,
+    /// `GET /metrics` on a listener of its own.
+    pub metrics: MetricsSection,
     pub tls: TlsSection,
     pub log: LogSection,
     pub initial_account: InitialAccountSection,
@@ -70,6 +72,7 @@ impl Default for Config {
             submission: SubmissionSection::default(),
             outbound: wildduck_lmtp::relay::Config::default(),
             api: ApiSection::default(),
+            metrics: MetricsSection::default(),
             tls: TlsSection::default(),
             log: LogSection::default(),
             initial_account: InitialAccountSection::default(),
@@ -377,6 +380,15 @@ impl Default for ApiSection {
             server: wildduck_api::Config::default(),
         }
     }
+}
+
+/// Prometheus' `GET /metrics` on a listener of its own, answered without a token (so a
+/// scraper need not hold the API's root token); off unless `listen` is set. The API's own
+/// `/metrics` stays, for the root token.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsSection {
+    pub listen: Option<SocketAddr>,
 }
 
 /// PEM files of the server certificate chain and its private key.

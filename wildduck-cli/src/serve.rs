@@ -217,6 +217,13 @@ fn planned_listeners(ctx: &Ctx, with_tls: bool) -> Vec<Listener> {
             implicit_tls: false,
         });
     }
+    if let Some(address) = config.metrics.listen {
+        listeners.push(Listener {
+            protocol: "METRICS",
+            address,
+            implicit_tls: false,
+        });
+    }
     listeners
 }
 
@@ -240,6 +247,7 @@ fn start(
             let config = ctx.config.api.server.clone();
             Box::pin(wildduck_api::serve(store, config, socket, shutdown))
         }
+        "METRICS" => Box::pin(wildduck_api::serve_metrics(socket, shutdown)),
         "SMTP" => {
             let mut config = ctx.config.submission.server.clone();
             config.implicit_tls = listener.implicit_tls;

@@ -1869,7 +1869,8 @@ imap.logout()
 "#;
 
 /// `GET /metrics` (Prometheus text) after an LMTP delivery, an IMAP session and a failed
-/// login: the counters of each moved, and a user token may not read them.
+/// login: the counters of each moved, and a user token may not read them; `[metrics] listen`
+/// answers the same without a token, and nothing else.
 #[test]
 fn metrics_count_connections_commands_deliveries_and_failed_logins() {
     let env = Env::new();
@@ -1883,10 +1884,10 @@ fn metrics_count_connections_commands_deliveries_and_failed_logins() {
         "ann@example.com",
     ]);
     let mut command = env.command(&["serve"]);
-    for listener in ["IMAP", "POP3", "LMTP", "SUBMISSION", "API"] {
+    for listener in ["IMAP", "POP3", "LMTP", "SUBMISSION", "API", "METRICS"] {
         command.env(format!("WILDDUCK_{listener}_LISTEN"), "127.0.0.1:0");
     }
-    let server = Server::spawn(command, 5);
+    let server = Server::spawn(command, 6);
     let api = server.address("API (plain)");
     let scrape = || {
         let response = http_get(api, "/metrics");
@@ -1977,6 +1978,25 @@ fn metrics_count_connections_commands_deliveries_and_failed_logins() {
     let token = token.trim();
     let refused = http_get(api, &format!("/metrics?accessToken={token}"));
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+
+    // The metrics listener: no token, the same counters, no other route.
+    let own = server.address("METRICS (plain)");
+    let scraped = http_get(own, "/metrics");
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    assert!(
+        metric(
+            &scraped,
+            "wildduck_lmtp_recipients_total",
+            &[("result", "accepted")]
+        ) >= metric(
+            &after,
+            "wildduck_lmtp_recipients_total",
+            &[("result", "accepted")]
+        ),
+        "{scraped}"
+    );
+    let elsewhere = http_get(own, "/users");
+    assert!(elsewhere.starts_with("HTTP/1.1 404"), "{elsewhere}");
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait().0, 0);
 }
