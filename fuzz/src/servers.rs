@@ -106,6 +106,7 @@ impl Servers {
                 store.clone(),
                 wildduck_lmtp::Config::default(),
                 tokio_listener(lmtp),
+                None,
                 stop.clone(),
             ));
             let submission_config = wildduck_lmtp::submission::Config {

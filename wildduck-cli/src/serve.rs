@@ -201,7 +201,7 @@ fn planned_listeners(ctx: &Ctx, with_tls: bool) -> Vec<Listener> {
         config.submission.listen,
         config.submission.tls_listen,
     );
-    // LMTP has no TLS listener: it faces the MTA on loopback or a private network.
+    // LMTP has no implicit-TLS listener (it faces the MTA): STARTTLS when [tls] is set.
     if config.lmtp.enabled {
         listeners.push(Listener {
             protocol: "LMTP",
@@ -262,7 +262,7 @@ fn start(
         }
         _ => {
             let config = ctx.config.lmtp.server.clone();
-            Box::pin(wildduck_lmtp::serve(store, config, socket, shutdown))
+            Box::pin(wildduck_lmtp::serve(store, config, socket, tls, shutdown))
         }
     }
 }

@@ -439,6 +439,29 @@ print("sent")
         ],
     );
     assert_eq!((status, text.trim()), (0, "sent"), "{text}");
+
+    // LMTP: an MTA on another host upgrades with STARTTLS (offered only before it).
+    let lmtp = server.address("LMTP (plain)");
+    let script = r#"
+import smtplib, ssl, sys
+context = ssl.create_default_context(cafile=sys.argv[3]); context.check_hostname = False
+lmtp = smtplib.LMTP(sys.argv[1], int(sys.argv[2]), timeout=30)
+lmtp.ehlo("mta.test")
+assert lmtp.has_extn("starttls"), lmtp.esmtp_features
+lmtp.starttls(context=context)
+lmtp.ehlo("mta.test")
+assert not lmtp.has_extn("starttls"), lmtp.esmtp_features
+refused = lmtp.sendmail("someone@remote.test", ["tls-sender@example.org"],
+                        "From: someone@remote.test\r\nSubject: over LMTP and TLS\r\n\r\nhi\r\n")
+assert refused == {}, refused
+lmtp.quit()
+print("delivered")
+"#;
+    let (status, text) = python(
+        script,
+        &[lmtp.ip().to_string(), lmtp.port().to_string(), cafile],
+    );
+    assert_eq!((status, text.trim()), (0, "delivered"), "{text}");
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait().0, 0);
 }

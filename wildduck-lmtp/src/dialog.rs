@@ -5,15 +5,42 @@
 //! means.
 
 use std::io;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use wildduck_net::Shutdown;
+use tokio_rustls::TlsAcceptor;
+use wildduck_net::{Shutdown, Stream};
 use wildduck_store::{AddressError, AuthError, Error, MessageError, UserError};
 
 use crate::wire::{Body, CommandLine, Reply, Wire};
 
 /// Longest piece of client input quoted back in a reply.
 const MAX_QUOTED_CHARS: usize = 64;
+
+/// Longest wait for a client's TLS handshake after STARTTLS.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// STARTTLS (RFC 3207) on a plain connection: `220`, pipelined input dropped, the
+/// handshake. On `Ok(Ok(()))` the caller forgets its greeting and transaction (§4.2: the
+/// client starts over). Refused with `503` when TLS is active, `502` without a certificate.
+pub(crate) async fn start_tls(
+    wire: &mut Wire<Stream>,
+    acceptor: Option<&TlsAcceptor>,
+) -> io::Result<Result<(), Reply>> {
+    if wire.stream_mut().is_tls() {
+        return Ok(Err(Reply::new(503, "5.5.1", "TLS is already active")));
+    }
+    let Some(acceptor) = acceptor else {
+        return Ok(Err(Reply::new(502, "5.5.1", "STARTTLS is not available")));
+    };
+    wire.reply(&Reply::new(220, "2.0.0", "Ready to start TLS"));
+    wire.flush().await?;
+    wire.discard_input();
+    wire.stream_mut()
+        .start_tls(acceptor, TLS_HANDSHAKE_TIMEOUT)
+        .await?;
+    Ok(Ok(()))
+}
 
 /// What the session does after a command.
 pub(crate) enum Next {

@@ -6,8 +6,8 @@
 //!   BDAT bodies into a bounded buffer, queued replies flushed when the client waits
 //!   (PIPELINING). Commands are parsed with `smtp-proto`.
 //! - `dialog`: the session loop both share (shutdown, idle timeout, bad-command count), the
-//!   BDAT chunks of a transaction and the replies to parse and store errors.
-//! - `session`: the LMTP state machine — LHLO, MAIL FROM (SIZE, BODY=8BITMIME, SMTPUTF8),
+//!   BDAT chunks of a transaction, STARTTLS, and the replies to parse and store errors.
+//! - `session`: the LMTP state machine — LHLO, STARTTLS with `[tls]`, MAIL FROM (SIZE, BODY=8BITMIME, SMTPUTF8),
 //!   RCPT TO resolved by the store as it arrives, DATA or BDAT (CHUNKING), then one reply per
 //!   accepted recipient in RCPT order, each `250` given only after that copy is durable.
 //! - `server`: LMTP on `wildduck-net`'s accept loop.

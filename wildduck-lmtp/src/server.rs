@@ -1,6 +1,7 @@
-//! LMTP on `wildduck-net`'s accept loop: plain TCP only (LMTP faces the MTA on loopback or a
-//! private network), the connection limit and idle timeout from the config, and what an
-//! admitted or a refused client gets.
+//! LMTP on `wildduck-net`'s accept loop: plain TCP with STARTTLS when a certificate is
+//! configured (LMTP faces the MTA on loopback or a private network; an MTA on another host
+//! can encrypt), the connection limit and idle timeout from the config, and what an admitted
+//! or a refused client gets.
 
 use std::io;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use wildduck_net::{Client, ListenerOptions, Service, Shutdown, Stream};
 use wildduck_store::Store;
 
@@ -19,6 +21,8 @@ use crate::wire::Wire;
 struct Shared {
     store: Store,
     config: Arc<Config>,
+    /// For STARTTLS.
+    tls: Option<TlsAcceptor>,
 }
 
 /// Accepts connections on `listener` until `shutdown` turns true (or its sender is dropped);
@@ -29,12 +33,14 @@ pub async fn serve(
     store: Store,
     config: Config,
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let options = ListenerOptions::new(config.max_connections);
     let shared = Arc::new(Shared {
         store,
         config: Arc::new(config),
+        tls,
     });
     wildduck_net::serve(listener, options, shutdown, shared).await
 }
@@ -52,7 +58,13 @@ impl Service for Shared {
     async fn serve(self: Arc<Self>, client: Client, shutdown: Shutdown) {
         let peer = client.peer;
         let wire = self.wire(client.stream);
-        let session = Session::new(wire, self.store.clone(), self.config.clone(), shutdown);
+        let session = Session::new(
+            wire,
+            self.store.clone(),
+            self.config.clone(),
+            self.tls.clone(),
+            shutdown,
+        );
         if let Err(error) = session.run().await {
             tracing::debug!(%error, %peer, "LMTP connection ended with an error");
         }

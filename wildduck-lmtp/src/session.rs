@@ -1,6 +1,7 @@
 //! One LMTP session (RFC 2033): the state machine over the SMTP wire.
 //!
-//! LHLO opens; MAIL starts a transaction; each RCPT is resolved by the store at once (unknown
+//! LHLO opens (STARTTLS may come first or after it, when a certificate is configured); MAIL
+//! starts a transaction; each RCPT is resolved by the store at once (unknown
 //! and disabled recipients are refused there); DATA or BDAT chunks carry the message; after
 //! the data every accepted recipient gets its own reply, in RCPT order, and the transaction
 //! ends. Bad input gets a 5xx reply and counts; too many, too-long lines included, end the
@@ -12,18 +13,20 @@ use std::io;
 use std::sync::Arc;
 
 use smtp_proto::{MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, Request};
-use tokio::io::{AsyncRead, AsyncWrite};
-use wildduck_net::Shutdown;
+use tokio_rustls::TlsAcceptor;
+use wildduck_net::{Shutdown, Stream};
 use wildduck_store::{Delivery, Recipient, Store};
 
 use crate::config::Config;
 use crate::dialog::{self, Chunks, Commands, Dialog, Next, parse_error_reply, store_error_reply};
 use crate::wire::{Body, Reply, Wire};
 
-pub(crate) struct Session<S> {
-    dialog: Dialog<S>,
+pub(crate) struct Session {
+    dialog: Dialog<Stream>,
     store: Store,
     config: Arc<Config>,
+    /// For STARTTLS.
+    tls: Option<TlsAcceptor>,
     greeted: bool,
     transaction: Option<Transaction>,
 }
@@ -46,17 +49,19 @@ impl dialog::Envelope for Transaction {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+impl Session {
     pub(crate) fn new(
-        wire: Wire<S>,
+        wire: Wire<Stream>,
         store: Store,
         config: Arc<Config>,
+        tls: Option<TlsAcceptor>,
         shutdown: Shutdown,
     ) -> Self {
         Self {
             dialog: Dialog::new(wire, shutdown, config.max_bad_commands),
             store,
             config,
+            tls,
             greeted: false,
             transaction: None,
         }
@@ -82,7 +87,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Request::Lhlo { host: _ } => {
                 self.greeted = true;
                 self.transaction = None;
-                let lines = [
+                let mut lines = vec![
                     self.config.hostname.clone(),
                     "PIPELINING".into(),
                     "ENHANCEDSTATUSCODES".into(),
@@ -91,6 +96,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     "CHUNKING".into(),
                     format!("SIZE {}", self.max_message_size()),
                 ];
+                if self.tls.is_some() && !self.dialog.wire.stream_mut().is_tls() {
+                    lines.push("STARTTLS".into());
+                }
                 self.dialog.wire.reply_lines(250, &lines);
                 return Ok(Next::Continue);
             }
@@ -115,6 +123,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 Reply::new(250, "2.0.0", "Ok")
             }
             Request::Noop { .. } => Reply::new(250, "2.0.0", "Ok"),
+            Request::StartTls => {
+                if let Err(refusal) =
+                    dialog::start_tls(&mut self.dialog.wire, self.tls.as_ref()).await?
+                {
+                    return Ok(self.bad(refusal));
+                }
+                // RFC 3207 §4.2: the client starts over with LHLO.
+                self.greeted = false;
+                self.transaction = None;
+                return Ok(Next::Continue);
+            }
             Request::Quit => {
                 self.dialog.wire.reply(&Reply::new(221, "2.0.0", "Bye"));
                 return Ok(Next::Close);
@@ -127,11 +146,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Request::Help { .. } => Reply::new(
                 214,
                 "2.0.0",
-                "Commands: LHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY",
+                "Commands: LHLO STARTTLS MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY",
             ),
             Request::Expn { .. }
             | Request::Auth { .. }
-            | Request::StartTls
             | Request::Etrn { .. }
             | Request::Atrn { .. }
             | Request::Burl { .. } => Reply::new(502, "5.5.1", "Command not implemented"),
@@ -199,11 +217,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Commands for Session<S> {
-    type Stream = S;
+impl Commands for Session {
+    type Stream = Stream;
     type Transaction = Transaction;
 
-    fn parts(&mut self) -> (&mut Dialog<S>, &mut Option<Transaction>) {
+    fn parts(&mut self) -> (&mut Dialog<Stream>, &mut Option<Transaction>) {
         (&mut self.dialog, &mut self.transaction)
     }
 

@@ -37,6 +37,7 @@ impl Server {
             store.clone(),
             config,
             listener,
+            None,
             receiver,
         ));
         Server {

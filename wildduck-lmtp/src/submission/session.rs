@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, Request};
 use wildduck_net::{Shutdown, Stream};
@@ -17,9 +16,6 @@ use super::Shared;
 use super::auth;
 use crate::dialog::{self, Chunks, Commands, Dialog, Next, parse_error_reply, store_error_reply};
 use crate::wire::{Body, CommandLine, Reply, Wire};
-
-/// Longest wait for a client's TLS handshake after STARTTLS.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(super) struct Session {
     dialog: Dialog<Stream>,
@@ -179,29 +175,10 @@ impl Session {
     }
 
     async fn starttls(&mut self) -> io::Result<Next> {
-        let is_tls = self.is_tls();
-        let acceptor = match (&self.shared.tls, is_tls) {
-            (_, true) => {
-                return Ok(self
-                    .dialog
-                    .bad(Reply::new(503, "5.5.1", "TLS is already active")));
-            }
-            (None, false) => {
-                return Ok(self
-                    .dialog
-                    .bad(Reply::new(502, "5.5.1", "STARTTLS is not available")));
-            }
-            (Some(acceptor), false) => acceptor.clone(),
-        };
-        self.wire()
-            .reply(&Reply::new(220, "2.0.0", "Ready to start TLS"));
-        self.wire().flush().await?;
-        self.wire().discard_input();
-        self.wire()
-            .stream_mut()
-            .start_tls(&acceptor, TLS_HANDSHAKE_TIMEOUT)
-            .await?;
-        // RFC 3207 §4.2: the client starts over with EHLO; nothing from before counts.
+        let shared = self.shared.clone();
+        if let Err(refusal) = dialog::start_tls(self.wire(), shared.tls.as_ref()).await? {
+            return Ok(self.dialog.bad(refusal));
+        }
         self.greeted = false;
         self.user = None;
         self.transaction = None;
