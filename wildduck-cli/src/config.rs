@@ -196,6 +196,9 @@ pub struct LimitsSection {
     /// Recipients one user may send to in 24 hours (SMTP submission, the API's submit),
     /// as WildDuck's `maxRecipients`; a user's own `recipients` setting overrides it.
     pub daily_recipients: u64,
+    /// Forward targets one user's delivered mail may go on to in 24 hours, as WildDuck's
+    /// `MAX_FORWARDS`; a user's own `forwards` setting overrides it.
+    pub daily_forwards: u64,
 }
 
 impl Default for LimitsSection {
@@ -212,6 +215,7 @@ impl Default for LimitsSection {
             daily_download_mb: limits.daily_download.map(|bytes| bytes / MIB),
             daily_upload_mb: limits.daily_upload.map(|bytes| bytes / MIB),
             daily_recipients: limits.daily_recipients,
+            daily_forwards: limits.daily_forwards,
         }
     }
 }
@@ -235,6 +239,7 @@ impl LimitsSection {
             daily_download: self.daily_download_mb.map(|mb| mb.saturating_mul(MIB)),
             daily_upload: self.daily_upload_mb.map(|mb| mb.saturating_mul(MIB)),
             daily_recipients: self.daily_recipients,
+            daily_forwards: self.daily_forwards,
         }
     }
 }

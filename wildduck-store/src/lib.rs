@@ -59,7 +59,9 @@ pub use filters::{
     Autoreply, AutoreplyUpdate, DeliveryPolicy, Filter, FilterAction, FilterQuery,
     MAX_FILTERS_PER_USER, NewFilter, SpamPolicy,
 };
-pub use limits::{Counters, DailyLimitExceeded, LimitsConfig, MemoryCounters, SessionSlot};
+pub use limits::{
+    Counters, DailyLimitExceeded, DailyWindow, LimitsConfig, MemoryCounters, SessionSlot,
+};
 pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
 pub use notify::{LogoutWatch, Subscription};

@@ -154,6 +154,9 @@ pub struct LimitsConfig {
     /// Recipients one user may send to in 24 hours (WildDuck's `maxRecipients`), unless
     /// the user has their own number.
     pub daily_recipients: u64,
+    /// Forward targets one user's delivered mail may go on to in 24 hours (WildDuck's
+    /// `MAX_FORWARDS`), unless the user has their own number.
+    pub daily_forwards: u64,
 }
 
 impl Default for LimitsConfig {
@@ -169,6 +172,7 @@ impl Default for LimitsConfig {
             daily_download: None,
             daily_upload: None,
             daily_recipients: 2000,
+            daily_forwards: 2000,
         }
     }
 }
@@ -200,8 +204,21 @@ impl Drop for SessionSlot {
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
-fn recipients_key(user: UserId) -> String {
-    format!("recipients:{user}")
+/// What a user's 24-hour windows count, each opened by its first count (as WildDuck's
+/// `ttlcounter`): recipients of mail sent, and forward targets of mail delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DailyWindow {
+    Recipients,
+    Forwards,
+}
+
+impl DailyWindow {
+    fn key(self, user: UserId) -> String {
+        match self {
+            DailyWindow::Recipients => format!("recipients:{user}"),
+            DailyWindow::Forwards => format!("forwards:{user}"),
+        }
+    }
 }
 
 /// The two subjects a failed login is counted against.
@@ -362,19 +379,24 @@ impl Limiter {
             .await
     }
 
-    /// Recipients `user` sent to in the window that opened with their first message of
-    /// the last 24 hours (as WildDuck counts), and the time left of it.
-    pub async fn recipients_sent(&self, user: UserId) -> Result<(u64, Duration)> {
+    /// What `user` has counted in `window` since it opened with their first count of the
+    /// last 24 hours, and the time left of it.
+    pub async fn window_used(&self, window: DailyWindow, user: UserId) -> Result<(u64, Duration)> {
         Ok(self
             .counters
-            .get(&recipients_key(user))
+            .get(&window.key(user))
             .await?
             .unwrap_or((0, DAY)))
     }
 
-    /// Counts `count` more recipients in `user`'s 24-hour window.
-    pub async fn add_recipients(&self, user: UserId, count: u64) -> Result<u64> {
-        self.counters.add(&recipients_key(user), count, DAY).await
+    /// Counts `count` more in `user`'s `window`; the new total.
+    pub async fn add_to_window(
+        &self,
+        window: DailyWindow,
+        user: UserId,
+        count: u64,
+    ) -> Result<u64> {
+        self.counters.add(&window.key(user), count, DAY).await
     }
 }
 

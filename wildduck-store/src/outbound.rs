@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts;
 use crate::backend::now;
 use crate::error::{AddressError, Defect, Error, MailboxError, MessageError, Result};
+use crate::limits::DailyWindow;
 use crate::mime::address::header_addresses;
 use crate::mime::header::HeaderFields;
 use crate::model::*;
@@ -223,7 +224,9 @@ impl Store {
         message_id: &str,
         uid: Uid,
     ) -> Result<()> {
-        self.limiter().add_recipients(user, recipients).await?;
+        self.limiter()
+            .add_to_window(DailyWindow::Recipients, user, recipients)
+            .await?;
         let key = submitted_key(user, sent, message_id);
         self.limiter()
             .counters()
@@ -394,7 +397,9 @@ impl Store {
 
     /// Recipients `user` sent to in their current 24-hour window and the time it has left.
     pub async fn recipients_sent(&self, user: UserId) -> Result<(u64, Duration)> {
-        self.limiter().recipients_sent(user).await
+        self.limiter()
+            .window_used(DailyWindow::Recipients, user)
+            .await
     }
 
     /// `MessageError::SendingLimit` when `wanted` more recipients do not fit the user's

@@ -263,3 +263,48 @@ async fn a_return_path_unfit_for_a_header_stores_nothing() {
     }
     assert!(f.inbox_messages(&user).await.is_empty());
 }
+
+/// A user's forwards stop at their daily allowance of forward targets; the copies are still
+/// stored, and the window counts only what was queued.
+#[tokio::test]
+async fn forwards_stop_at_the_daily_allowance_and_mail_is_still_stored() {
+    let fixture = Fixture::new().await;
+    let store = &fixture.store;
+    let ann = fixture.user("ann", &["ann@example.com"], None).await;
+    let mut profile = store.user_profile(ann.id).await.unwrap();
+    profile.targets = vec![
+        ForwardTarget::parse("one@example.net").unwrap(),
+        ForwardTarget::parse("two@example.net").unwrap(),
+    ];
+    profile.forwards = 5;
+    store.set_user_profile(ann.id, profile).await.unwrap();
+    let recipient = store.resolve_recipient("ann@example.com").await.unwrap();
+    for n in 0..4 {
+        let raw = format!("From: s@example.org\r\nSubject: {n}\r\n\r\nbody {n}\r\n");
+        let results = store
+            .deliver(Delivery {
+                return_path: "s@example.org",
+                recipients: std::slice::from_ref(&recipient),
+                raw: raw.as_bytes(),
+            })
+            .await
+            .unwrap();
+        assert!(
+            matches!(results[0], Ok(Delivered::Stored { .. })),
+            "{results:?}"
+        );
+    }
+    assert_eq!(fixture.inbox_messages(&ann).await.len(), 4);
+    // Two targets a message: the first two messages fit an allowance of 5, the third (6)
+    // and fourth do not.
+    let forwarded = store
+        .list_outbound()
+        .await
+        .unwrap()
+        .iter()
+        .map(|entry| entry.recipients.len())
+        .sum::<usize>();
+    assert_eq!(forwarded, 4);
+    assert_eq!(store.forwards_used(ann.id).await.unwrap().0, 4);
+    assert_eq!(store.forwarding_allowance(ann.id).await.unwrap(), 5);
+}

@@ -152,15 +152,20 @@ pub async fn get(
     );
     let store_level = state.store.config().delivery.spam.level;
     body["spamLevel"] = profile.spam_level.unwrap_or(store_level).into();
-    let (sent, window_left) = state.store.recipients_sent(user).await?;
+    let (sent, sending_left) = state.store.recipients_sent(user).await?;
+    let (forwarded, forwarding_left) = state.store.forwards_used(user).await?;
     body["limits"] = json!({
         "quota": { "allowed": record.quota, "used": record.storage_used },
         "recipients": {
             "allowed": state.store.sending_allowance(user).await?,
             "used": sent,
-            "ttl": window_left.as_secs(),
+            "ttl": sending_left.as_secs(),
         },
-        "forwards": { "allowed": profile.forwards },
+        "forwards": {
+            "allowed": state.store.forwarding_allowance(user).await?,
+            "used": forwarded,
+            "ttl": forwarding_left.as_secs(),
+        },
     });
     add_encryption_json(&mut body, &profile.encryption);
     success(body)

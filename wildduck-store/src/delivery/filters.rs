@@ -148,7 +148,7 @@ impl Store {
                 }
             }
             let sealed_raw = sealed_for_forwarding(&profile.encryption, delivery, &targets).await?;
-            queued.extend(forward_entries(
+            let forwards = forward_entries(
                 &Delivery {
                     raw: sealed_raw.as_deref().unwrap_or(delivery.raw),
                     ..*delivery
@@ -156,7 +156,12 @@ impl Store {
                 recipient,
                 Some(user.id),
                 &targets,
-            )?);
+            )?;
+            if forwards.is_empty() || self.take_forwards(user.id, targets.len() as u64).await {
+                queued.extend(forwards);
+            } else {
+                tracing::warn!(user = %user.username, "forward skipped: daily forward limit reached");
+            }
             queued.extend(self.autoreply(delivery, recipient, user.id, &facts).await?);
         }
         if decision.delete == Some(true) {

@@ -16,9 +16,17 @@
 //!   not forwarded again; the user's copy is still stored.
 //! - Mail targets are queued; `smtp(s)://` relay and `http(s)://` targets are kept and
 //!   validated but not delivered to yet (each is logged as skipped).
+//! - A user's forwards count against a 24-hour allowance of forward targets (their own
+//!   `forwards`, else `[limits] daily_forwards`, 2,000 as WildDuck's `MAX_FORWARDS`): a
+//!   message whose targets do not fit is stored but not forwarded, and the window is not
+//!   charged for it. Counted when the forwards are queued, as WildDuck's counter does; a
+//!   counter that can not be read lets the forward through (WildDuck ignores it too).
 
 use super::{Delivered, Delivery, Recipient};
+use std::time::Duration;
+
 use crate::error::Result;
+use crate::limits::DailyWindow;
 use crate::mime::header::HeaderFields;
 use crate::model::{RecordId, UserId};
 use crate::outbound::{Envelope, OutboundEntry, entries_by_domain};
@@ -30,6 +38,46 @@ use crate::store::Store;
 const MAX_RECEIVED_HOPS: usize = 30;
 
 impl Store {
+    /// The user's 24-hour allowance of forward targets: their own, or the store's.
+    pub async fn forwarding_allowance(&self, user: UserId) -> Result<u64> {
+        let own = self.user_profile(user).await?.forwards;
+        Ok(if own > 0 {
+            own
+        } else {
+            self.limits().daily_forwards
+        })
+    }
+
+    /// Forward targets counted for `user` in their current 24-hour window, and the time it
+    /// has left.
+    pub async fn forwards_used(&self, user: UserId) -> Result<(u64, Duration)> {
+        self.limiter()
+            .window_used(DailyWindow::Forwards, user)
+            .await
+    }
+
+    /// Whether `targets` more forwards fit `user`'s allowance; counted when they do.
+    pub(super) async fn take_forwards(&self, user: UserId, targets: u64) -> bool {
+        let fits = async {
+            let allowed = self.forwarding_allowance(user).await?;
+            let (used, _) = self.forwards_used(user).await?;
+            if used.saturating_add(targets) > allowed {
+                return Ok(false);
+            }
+            self.limiter()
+                .add_to_window(DailyWindow::Forwards, user, targets)
+                .await?;
+            Ok::<bool, crate::error::Error>(true)
+        };
+        match fits.await {
+            Ok(fits) => fits,
+            Err(error) => {
+                tracing::warn!(%user, %error, "forward limit not checked");
+                true
+            }
+        }
+    }
+
     /// Forwards a message for a forwarded address to its targets, at once.
     pub(super) async fn forward_for_address(
         &self,
