@@ -237,6 +237,8 @@ pub struct Session {
     pub logout: Option<LogoutWatch>,
     pub selected: Option<Selected>,
     pub condstore: bool,
+    /// The client enabled QRESYNC (RFC 7162): expunges are reported as VANISHED.
+    pub qresync: bool,
     /// The client enabled UTF8=ACCEPT (RFC 6855).
     pub utf8: bool,
     /// Bad commands so far; too many end the session.
@@ -261,6 +263,7 @@ impl Session {
             logout: None,
             selected: None,
             condstore: false,
+            qresync: false,
             utf8: false,
             bad_commands: 0,
             shutdown,
@@ -311,10 +314,13 @@ impl Session {
             "LIST-STATUS",
             "XLIST",
             "CONDSTORE",
+            "QRESYNC",
             "QUOTA",
             "QUOTA=RES-STORAGE",
+            "STATUS=SIZE",
             "COMPRESS=DEFLATE",
             "UTF8=ACCEPT",
+            "UNAUTHENTICATE",
         ]);
         match self.shared.config.literals() {
             Literals::Plus => caps.push("LITERAL+"),
@@ -343,6 +349,21 @@ impl Session {
         self.user_slot = Some(slot);
         self.user = Some(user);
         Ok(())
+    }
+
+    /// Back to the not-authenticated state (RFC 8437 UNAUTHENTICATE): the user's session slot
+    /// is released and what the user selected or enabled is forgotten; TLS and compression
+    /// stay.
+    pub fn log_out_user(&mut self) {
+        if let Some(user) = self.user.take() {
+            tracing::info!(user = %user.username, "unauthenticated");
+        }
+        self.user_slot = None;
+        self.logout = None;
+        self.selected = None;
+        self.condstore = false;
+        self.qresync = false;
+        self.utf8 = false;
     }
 
     /// Applies journal changes of the selected mailbox and reports them: EXISTS for new
@@ -462,12 +483,7 @@ impl Session {
         let Some(selected) = self.selected.as_mut() else {
             return;
         };
-        let mut lines = Vec::new();
-        for uid in expunged {
-            if let Some(seq) = selected.remove(uid) {
-                lines.push(format!("{seq} EXPUNGE"));
-            }
-        }
+        let mut lines = crate::command::qresync::expunge_lines(selected, expunged, self.qresync);
         let mut added = false;
         for uid in new_uids {
             if selected.uids.last().is_none_or(|&last| uid > last) {
