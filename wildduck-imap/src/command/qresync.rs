@@ -5,7 +5,9 @@
 //! vanished, as RFC 7162 §3.2.5.2 allows.
 
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use wildduck_store::{ChangeKind, MailboxId, MetaFields, ModSeq, Store, Uid, UidSet};
+use wildduck_store::{
+    ChangeKind, MailboxId, MetaFields, ModSeq, SearchKey, Store, Uid, UidSet,
+};
 
 use crate::encode;
 use crate::state::{Fail, Selected, Session};
@@ -140,20 +142,30 @@ pub async fn resync_at_select(session: &mut Session, remembered: &Remembered) ->
     let vanished =
         vanished_since(&store, mailbox, remembered.modseq, known, &selected.uids).await?;
     let known = known.map_or_else(UidSet::all, |set| uid_ranges(set, Uid::MAX));
-    let candidates: UidSet = selected
+    let shown: UidSet = selected
         .uids
         .iter()
         .copied()
         .filter(|&uid| known.contains(uid))
         .collect();
     announce_earlier(session, &vanished);
-    if candidates.is_empty() {
+    if shown.is_empty() {
+        return Ok(());
+    }
+    // The store's search picks the changed messages, so only their metadata is read.
+    let changed = SearchKey::And(vec![
+        SearchKey::Uids(shown),
+        SearchKey::ModSeqAtLeast(remembered.modseq.saturating_add(1)),
+    ]);
+    let changed: UidSet = store.search(mailbox, &changed).await?.into_iter().collect();
+    if changed.is_empty() {
         return Ok(());
     }
     let metas = store
-        .fetch_meta(mailbox, &candidates, MetaFields::default())
+        .fetch_meta(mailbox, &changed, MetaFields::default())
         .await?;
-    for meta in metas.iter().filter(|m| m.modseq > remembered.modseq) {
+    // A message changed again after the search still has a MODSEQ past the remembered one.
+    for meta in &metas {
         let Some(selected) = session.selected.as_mut() else {
             return Ok(());
         };
