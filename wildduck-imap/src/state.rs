@@ -405,12 +405,16 @@ impl Session {
         // Every flag set in the journal, shown or not: a keyword another session added and
         // removed again is known to that session, so every session gets to know it.
         let mut journal_flags = Flags::new();
+        let mut arrivals = false;
         for Change { modseq, uid, kind } in changes.changes {
             if stop.is_some_and(|stop| modseq >= stop) {
                 break;
             }
             match kind {
-                ChangeKind::Exists => new_uids.push(uid),
+                ChangeKind::Exists => {
+                    arrivals = true;
+                    new_uids.push(uid);
+                }
                 // A message that came and went since the last sync was never shown: it gets
                 // neither EXISTS nor EXPUNGE (else it would stay in the sequence map).
                 ChangeKind::Expunge => match new_uids.iter().position(|&u| u == uid) {
@@ -426,6 +430,13 @@ impl Session {
                     }
                 }
             }
+        }
+        // A message may arrive with a keyword and go before this session fetched it (no flag
+        // change names it then), while the sessions that fetched it know the keyword: the
+        // mailbox remembers every keyword its messages had, so all sessions list it.
+        if arrivals {
+            let remembered = self.shared.store.mailbox_keywords(mailbox).await?;
+            journal_flags.extend(remembered.into_iter().map(Flag::Keyword));
         }
         selected.modseq = match stop {
             Some(stop) => selected.modseq.max(stop - 1),
