@@ -177,21 +177,33 @@ fn generated_mbox(env: &Env, count: usize) -> PathBuf {
 
 #[test]
 fn imaptest_stress_with_checkpoints_has_no_errors() {
+    assert_stress_is_clean(&[]);
+}
+
+/// The same with imaptest's QRESYNC client: it enables QRESYNC, re-SELECTs with its cached
+/// UIDVALIDITY and MODSEQ and checks VANISHED (EARLIER) and the changed FLAGS against its
+/// cache, and takes every expunge as VANISHED.
+#[test]
+fn imaptest_stress_with_qresync_has_no_errors() {
+    assert_stress_is_clean(&["qresync"]);
+}
+
+/// 10 clients on one mailbox for [`STRESS_SECS`] with checkpoints (and `extra` arguments):
+/// no `Error:` or `Panic:` line.
+fn assert_stress_is_clean(extra: &[&str]) {
     let dir = imaptest_dir();
     let env = Env::new();
     env.add_user("tester", "testpass");
     let mbox = generated_mbox(&env, 200);
     let server = Server::start(&env);
-    let output = run_imaptest(
-        &dir,
-        server.imap,
-        &[
-            "clients=10".to_string(),
-            format!("secs={STRESS_SECS}"),
-            "checkpoint=1".to_string(),
-            format!("mbox={}", mbox.display()),
-        ],
-    );
+    let mut args = vec![
+        "clients=10".to_string(),
+        format!("secs={STRESS_SECS}"),
+        "checkpoint=1".to_string(),
+        format!("mbox={}", mbox.display()),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let output = run_imaptest(&dir, server.imap, &args);
     // imaptest reports protocol and consistency problems as `Error: ...` lines (and aborts
     // with `Panic: ...` on some); a clean run ends with its per-command totals.
     let problems: Vec<&str> = output

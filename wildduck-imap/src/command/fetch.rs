@@ -41,8 +41,8 @@ pub async fn fetch(
             ));
         };
         let present = selected.uids.clone();
-        let gone = qresync::vanished_since(&store, mailbox, since, Some(set), &present).await?;
-        qresync::announce_earlier(session, &gone);
+        let since = qresync::since_then(&store, mailbox, since, Some(set), &present).await?;
+        qresync::announce_earlier(session, &since.vanished);
     }
     // An item asked twice (`FETCH 1 (UID FLAGS UID)`) is answered once, as Dovecot does:
     // clients such as imaptest reject a response naming an item twice.
@@ -52,7 +52,8 @@ pub async fn fetch(
             items.push(item.clone());
         }
     }
-    if uid_mode && !items.contains(&FetchItem::Uid) {
+    // With QRESYNC every FETCH response carries the UID (RFC 7162 §3.2.4).
+    if (uid_mode || session.qresync) && !items.contains(&FetchItem::Uid) {
         items.insert(0, FetchItem::Uid);
     }
     if changed_since.is_some() {

@@ -5,9 +5,7 @@
 //! vanished, as RFC 7162 §3.2.5.2 allows.
 
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use wildduck_store::{
-    ChangeKind, MailboxId, MetaFields, ModSeq, SearchKey, Store, Uid, UidSet,
-};
+use wildduck_store::{ChangeKind, MailboxId, MetaFields, ModSeq, SearchKey, Store, Uid, UidSet};
 
 use crate::encode;
 use crate::state::{Fail, Selected, Session};
@@ -34,38 +32,63 @@ pub fn uid_ranges(set: &SequenceSet, highest: Uid) -> UidSet {
     }))
 }
 
-/// The UIDs among `asked` (all when `None`) expunged after `since`, as ranges, leaving out
-/// any in `present` (ascending): those the session still shows are reported by a plain
-/// VANISHED later.
-pub async fn vanished_since(
+/// What the journal says happened after a client's MODSEQ.
+pub struct SinceThen {
+    /// The asked UIDs expunged since, as ranges.
+    pub vanished: Vec<(Uid, Uid)>,
+    /// UIDs that arrived since (empty where the journal was trimmed): the client can not know
+    /// them, so it learns of them by EXISTS, not by FETCH.
+    pub arrived: Vec<Uid>,
+}
+
+/// The UIDs among `asked` (all when `None`) expunged after `since`, leaving out any in
+/// `present` (ascending): those the session still shows are reported by a plain VANISHED
+/// later; and the UIDs that arrived after `since`.
+pub async fn since_then(
     store: &Store,
     mailbox: MailboxId,
     since: ModSeq,
     asked: Option<&SequenceSet>,
     present: &[Uid],
-) -> Result<Vec<(Uid, Uid)>, Fail> {
+) -> Result<SinceThen, Fail> {
     let changes = store.changes_since(mailbox, since).await?;
     if changes.truncated {
         // Every UID ever given out may be gone: `*` is the highest of them.
-        let highest = store.mailbox_status(mailbox).await?.uidnext.saturating_sub(1);
+        let highest = store
+            .mailbox_status(mailbox)
+            .await?
+            .uidnext
+            .saturating_sub(1);
         let candidates = match asked {
             Some(set) => uid_ranges(set, highest),
             None => UidSet::from_ranges((highest > 0).then_some((1, highest))),
         };
-        return Ok(subtract(&candidates, present));
+        return Ok(SinceThen {
+            vanished: subtract(&candidates, present),
+            arrived: Vec::new(),
+        });
     }
     // Only UIDs the journal names are reported, so `*` may stand for any UID.
     let candidates = asked.map_or_else(UidSet::all, |set| uid_ranges(set, Uid::MAX));
-    let mut gone: Vec<Uid> = changes
-        .changes
-        .into_iter()
-        .filter(|c| c.kind == ChangeKind::Expunge && c.modseq > since)
-        .map(|c| c.uid)
-        .filter(|&uid| candidates.contains(uid) && present.binary_search(&uid).is_err())
-        .collect();
-    gone.sort_unstable();
-    gone.dedup();
-    Ok(UidSet::from_iter(gone).ranges().to_vec())
+    let mut gone = Vec::new();
+    let mut arrived = Vec::new();
+    for change in changes.changes.into_iter().filter(|c| c.modseq > since) {
+        match change.kind {
+            ChangeKind::Expunge
+                if candidates.contains(change.uid)
+                    && present.binary_search(&change.uid).is_err() =>
+            {
+                gone.push(change.uid)
+            }
+            ChangeKind::Exists => arrived.push(change.uid),
+            _ => {}
+        }
+    }
+    arrived.sort_unstable();
+    Ok(SinceThen {
+        vanished: UidSet::from_iter(gone).ranges().to_vec(),
+        arrived,
+    })
 }
 
 /// The ranges of `set` without the UIDs of `present` (ascending).
@@ -127,7 +150,9 @@ pub fn expunge_lines(
 }
 
 /// The rest of a `SELECT … (QRESYNC …)` answer, after the mailbox was opened: what vanished
-/// and what changed among the messages the client knows since the MODSEQ it remembers.
+/// and what changed among the messages the client knows since the MODSEQ it remembers (the
+/// ones that arrived since are left to EXISTS: clients such as imaptest number FETCH
+/// responses during the SELECT against their cache).
 /// Nothing when the mailbox's UIDVALIDITY is not the one remembered (the cache is void).
 pub async fn resync_at_select(session: &mut Session, remembered: &Remembered) -> Result<(), Fail> {
     let store = session.shared.store.clone();
@@ -139,16 +164,15 @@ pub async fn resync_at_select(session: &mut Session, remembered: &Remembered) ->
     }
     let mailbox = selected.mailbox.id;
     let known = remembered.known_uids.as_ref();
-    let vanished =
-        vanished_since(&store, mailbox, remembered.modseq, known, &selected.uids).await?;
+    let since = since_then(&store, mailbox, remembered.modseq, known, &selected.uids).await?;
     let known = known.map_or_else(UidSet::all, |set| uid_ranges(set, Uid::MAX));
     let shown: UidSet = selected
         .uids
         .iter()
         .copied()
-        .filter(|&uid| known.contains(uid))
+        .filter(|&uid| known.contains(uid) && since.arrived.binary_search(&uid).is_err())
         .collect();
-    announce_earlier(session, &vanished);
+    announce_earlier(session, &since.vanished);
     if shown.is_empty() {
         return Ok(());
     }
@@ -198,6 +222,9 @@ mod tests {
         assert_eq!(subtract(&set, &[1, 5, 10]), vec![(2, 4), (6, 9), (20, 20)]);
         assert_eq!(subtract(&set, &[3, 20, 30]), vec![(1, 2), (4, 10)]);
         let top = UidSet::from_ranges([(Uid::MAX - 1, Uid::MAX)]);
-        assert_eq!(subtract(&top, &[Uid::MAX]), vec![(Uid::MAX - 1, Uid::MAX - 1)]);
+        assert_eq!(
+            subtract(&top, &[Uid::MAX]),
+            vec![(Uid::MAX - 1, Uid::MAX - 1)]
+        );
     }
 }

@@ -27,7 +27,14 @@ async fn resync_after_expunges_in_another_session() {
     let server = TestServer::start().await;
     let mut other = server.login().await;
     for i in 1..=6 {
-        append(&mut other, &format!("a{i}"), "INBOX", "", &message(&format!("m{i}"), "x")).await;
+        append(
+            &mut other,
+            &format!("a{i}"),
+            "INBOX",
+            "",
+            &message(&format!("m{i}"), "x"),
+        )
+        .await;
     }
 
     // The client's cache: UIDs 1:6 at this UIDVALIDITY and HIGHESTMODSEQ.
@@ -38,9 +45,22 @@ async fn resync_after_expunges_in_another_session() {
     cached.exchange("c2 LOGOUT\r\n").await;
 
     other.exchange("o1 SELECT INBOX\r\n").await;
-    other.exchange("o2 STORE 2 +FLAGS.SILENT (\\Flagged)\r\n").await;
-    other.exchange("o3 STORE 3:4 +FLAGS.SILENT (\\Deleted)\r\n").await;
+    other
+        .exchange("o2 STORE 2 +FLAGS.SILENT (\\Flagged)\r\n")
+        .await;
+    other
+        .exchange("o3 STORE 3:4 +FLAGS.SILENT (\\Deleted)\r\n")
+        .await;
     other.exchange("o4 EXPUNGE\r\n").await;
+    // A message the client can not have cached: EXISTS tells of it, no FETCH at SELECT.
+    append(
+        &mut other,
+        "a7",
+        "INBOX",
+        "(\\Seen) ",
+        &message("m7", "new"),
+    )
+    .await;
 
     let mut c = server.login().await;
     let refused = c
@@ -57,8 +77,11 @@ async fn resync_after_expunges_in_another_session() {
             "s1 SELECT INBOX (QRESYNC ({uidvalidity} {modseq} 1:6))\r\n"
         ))
         .await;
-    assert!(resync.contains("* 4 EXISTS\r\n"), "{resync}");
-    assert!(!resync.contains("[CLOSED]"), "nothing was selected: {resync}");
+    assert!(resync.contains("* 5 EXISTS\r\n"), "{resync}");
+    assert!(
+        !resync.contains("[CLOSED]"),
+        "nothing was selected: {resync}"
+    );
     assert_eq!(
         lines_with(&resync, "* VANISHED"),
         ["* VANISHED (EARLIER) 3:4"],
@@ -70,7 +93,11 @@ async fn resync_after_expunges_in_another_session() {
         fetches[0].starts_with("* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ("),
         "{resync}"
     );
-    assert_eq!(resync.matches(" FETCH ").count(), 1, "only UID 2 changed: {resync}");
+    assert_eq!(
+        resync.matches(" FETCH ").count(),
+        1,
+        "only UID 2 changed: {resync}"
+    );
     // VANISHED and FETCH come after HIGHESTMODSEQ, before the tagged OK.
     let highest_at = resync.find("[HIGHESTMODSEQ").expect("HIGHESTMODSEQ");
     assert!(resync.find("* VANISHED").unwrap() > highest_at, "{resync}");
@@ -96,16 +123,22 @@ async fn resync_after_expunges_in_another_session() {
             uidvalidity + 1
         ))
         .await;
-    assert!(!stale.contains("VANISHED") && !stale.contains("FETCH"), "{stale}");
+    assert!(
+        !stale.contains("VANISHED") && !stale.contains("FETCH"),
+        "{stale}"
+    );
 
     // Live expunges by another session come as VANISHED, not EXPUNGE.
-    other.exchange("o5 UID STORE 6 +FLAGS.SILENT (\\Deleted)\r\n").await;
+    other
+        .exchange("o5 UID STORE 6 +FLAGS.SILENT (\\Deleted)\r\n")
+        .await;
     other.exchange("o6 EXPUNGE\r\n").await;
     let noop = c.exchange("n1 NOOP\r\n").await;
     assert_eq!(noop, "* VANISHED 6\r\nn1 OK NOOP completed\r\n");
 
     // And our own EXPUNGE.
-    c.exchange("t1 UID STORE 5 +FLAGS.SILENT (\\Deleted)\r\n").await;
+    c.exchange("t1 UID STORE 5 +FLAGS.SILENT (\\Deleted)\r\n")
+        .await;
     let expunge = c.exchange("x1 EXPUNGE\r\n").await;
     assert_eq!(expunge, "* VANISHED 5\r\nx1 OK Expunge completed\r\n");
 
@@ -124,19 +157,30 @@ async fn resync_after_expunges_in_another_session() {
             .is_some_and(|l| l.starts_with("* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ (")),
         "{fetched}"
     );
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with("* 3 FETCH (UID 7 FLAGS (\\Seen) MODSEQ (")),
+        "{fetched}"
+    );
     assert_eq!(lines.next(), Some("f1 OK Fetch completed"), "{fetched}");
     let narrowed = c
         .exchange(&format!(
             "f2 UID FETCH 1:4 (FLAGS) (CHANGEDSINCE {modseq} VANISHED)\r\n"
         ))
         .await;
-    assert!(narrowed.starts_with("* VANISHED (EARLIER) 3:4\r\n"), "{narrowed}");
+    assert!(
+        narrowed.starts_with("* VANISHED (EARLIER) 3:4\r\n"),
+        "{narrowed}"
+    );
 
     // VANISHED only goes with UID FETCH and CHANGEDSINCE.
     let bad = c.exchange("f3 UID FETCH 1:* (FLAGS) (VANISHED)\r\n").await;
     assert!(bad.starts_with("f3 BAD "), "{bad}");
     let bad = c
-        .exchange(&format!("f4 FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq} VANISHED)\r\n"))
+        .exchange(&format!(
+            "f4 FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq} VANISHED)\r\n"
+        ))
         .await;
     assert!(bad.starts_with("f4 BAD "), "{bad}");
     server.stop().await;
@@ -147,7 +191,14 @@ async fn resync_past_a_trimmed_journal_reports_every_known_uid_gone() {
     let server = TestServer::start().await;
     let mut other = server.login().await;
     for i in 1..=5 {
-        append(&mut other, &format!("a{i}"), "INBOX", "", &message(&format!("m{i}"), "x")).await;
+        append(
+            &mut other,
+            &format!("a{i}"),
+            "INBOX",
+            "",
+            &message(&format!("m{i}"), "x"),
+        )
+        .await;
     }
     let mut c = server.login().await;
     c.exchange("e1 ENABLE QRESYNC\r\n").await;
@@ -157,7 +208,9 @@ async fn resync_past_a_trimmed_journal_reports_every_known_uid_gone() {
     c.exchange("u1 UNSELECT\r\n").await;
 
     other.exchange("o1 SELECT INBOX\r\n").await;
-    other.exchange("o2 UID STORE 2,4 +FLAGS.SILENT (\\Deleted)\r\n").await;
+    other
+        .exchange("o2 UID STORE 2,4 +FLAGS.SILENT (\\Deleted)\r\n")
+        .await;
     other.exchange("o3 EXPUNGE\r\n").await;
     // The journal keeps whole seconds: a second later everything so far is older than "now".
     tokio::time::sleep(Duration::from_millis(1100)).await;

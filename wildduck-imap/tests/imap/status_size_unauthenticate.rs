@@ -11,8 +11,14 @@ async fn status_size_is_the_sum_of_message_sizes() {
     let caps = c.exchange("c1 CAPABILITY\r\n").await;
     assert!(caps.contains(" STATUS=SIZE"), "{caps}");
     let empty = c.exchange("s1 STATUS INBOX (SIZE MESSAGES)\r\n").await;
-    assert!(empty.starts_with("* STATUS INBOX (SIZE 0 MESSAGES 0)\r\n"), "{empty}");
-    let (first, second) = (message("one", "short"), message("two", &"long ".repeat(100)));
+    assert!(
+        empty.starts_with("* STATUS INBOX (SIZE 0 MESSAGES 0)\r\n"),
+        "{empty}"
+    );
+    let (first, second) = (
+        message("one", "short"),
+        message("two", &"long ".repeat(100)),
+    );
     append(&mut c, "a1", "INBOX", "", &first).await;
     append(&mut c, "a2", "INBOX", "", &second).await;
     c.exchange("e1 EXAMINE INBOX\r\n").await;
@@ -32,7 +38,10 @@ async fn status_size_is_the_sum_of_message_sizes() {
     let listed = c
         .exchange("l1 LIST \"\" INBOX RETURN (STATUS (SIZE))\r\n")
         .await;
-    assert!(listed.contains(&format!("* STATUS INBOX (SIZE {total})")), "{listed}");
+    assert!(
+        listed.contains(&format!("* STATUS INBOX (SIZE {total})")),
+        "{listed}"
+    );
     server.stop().await;
 }
 
@@ -70,9 +79,7 @@ async fn unauthenticate_returns_to_the_greeting_state() {
     assert!(login.contains("l2 OK"), "{login}");
     let fetch = c.exchange("f1 FETCH 1 (UID)\r\n").await;
     assert!(fetch.starts_with("f1 BAD "), "{fetch}");
-    let qresync = c
-        .exchange("s3 SELECT INBOX (QRESYNC (1 1))\r\n")
-        .await;
+    let qresync = c.exchange("s3 SELECT INBOX (QRESYNC (1 1))\r\n").await;
     assert!(qresync.starts_with("s3 BAD "), "{qresync}");
     let select = c.exchange("s4 SELECT INBOX\r\n").await;
     assert!(select.contains("s4 OK"), "{select}");

@@ -184,6 +184,9 @@ async fn a_keyword_of_a_message_that_came_and_went_is_announced() {
             .any(|l| l.starts_with("* FLAGS (") && l.contains("$Label5")),
         "{noop}"
     );
-    assert!(!noop.contains("EXISTS") && !noop.contains("EXPUNGE"), "{noop}");
+    assert!(
+        !noop.contains("EXISTS") && !noop.contains("EXPUNGE"),
+        "{noop}"
+    );
     server.stop().await;
 }
