@@ -208,23 +208,35 @@ fn stress_run(output: &str) -> StressRun {
 
 #[test]
 fn imaptest_stress_with_checkpoints_has_no_errors() {
+    assert_stress_is_clean(&[]);
+}
+
+/// The same with imaptest's QRESYNC client: it enables QRESYNC, re-SELECTs with its cached
+/// UIDVALIDITY and MODSEQ and checks VANISHED (EARLIER) and the changed FLAGS against its
+/// cache, and takes every expunge as VANISHED.
+#[test]
+fn imaptest_stress_with_qresync_has_no_errors() {
+    assert_stress_is_clean(&["qresync"]);
+}
+
+/// 10 clients on one mailbox for [`STRESS_SECS`] with checkpoints (and `extra` arguments):
+/// no `Error:` line; a run that imaptest itself aborts is made again ([`STRESS_ATTEMPTS`]).
+fn assert_stress_is_clean(extra: &[&str]) {
     let dir = imaptest_dir();
     let env = Env::new();
     env.add_user("tester", "testpass");
     let mbox = generated_mbox(&env, 200);
     let server = Server::start(&env);
+    let mut args = vec![
+        "clients=10".to_string(),
+        format!("secs={STRESS_SECS}"),
+        "checkpoint=1".to_string(),
+        format!("mbox={}", mbox.display()),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
     let mut crashes = Vec::new();
     for _ in 0..STRESS_ATTEMPTS {
-        let output = run_imaptest(
-            &dir,
-            server.imap,
-            &[
-                "clients=10".to_string(),
-                format!("secs={STRESS_SECS}"),
-                "checkpoint=1".to_string(),
-                format!("mbox={}", mbox.display()),
-            ],
-        );
+        let output = run_imaptest(&dir, server.imap, &args);
         let run = stress_run(&output);
         assert!(
             run.problems.is_empty(),

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use wildduck_store::{BodyStructure, Envelope, EnvelopeAddress, Flags, Timestamp};
+use wildduck_store::{BodyStructure, Envelope, EnvelopeAddress, Flags, Timestamp, Uid};
 
 /// Writes a string: quoted when it can be, else a (synchronizing) literal.
 pub fn string(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -27,6 +27,34 @@ pub fn string(out: &mut Vec<u8>, bytes: &[u8]) {
         let _ = write!(LenWriter(out), "{{{}}}\r\n", bytes.len());
         out.extend(bytes.iter().map(|&b| if b == 0 { 0x80 } else { b }));
     }
+}
+
+/// A UID set in the `1:3,7` form of inclusive ranges, in the order given.
+pub fn uid_ranges(ranges: &[(Uid, Uid)]) -> String {
+    let texts: Vec<String> = ranges
+        .iter()
+        .map(|&(start, end)| {
+            if start == end {
+                start.to_string()
+            } else {
+                format!("{start}:{end}")
+            }
+        })
+        .collect();
+    texts.join(",")
+}
+
+/// UIDs in the `1:3,7` form, runs of consecutive ones joined, in the order given (COPYUID
+/// pairs two such lists element by element).
+pub fn uid_list(uids: impl IntoIterator<Item = Uid>) -> String {
+    let mut ranges: Vec<(Uid, Uid)> = Vec::new();
+    for uid in uids {
+        match ranges.last_mut() {
+            Some((_, end)) if end.checked_add(1) == Some(uid) => *end = uid,
+            _ => ranges.push((uid, uid)),
+        }
+    }
+    uid_ranges(&ranges)
 }
 
 /// Writes an astring: an atom when the text is a plain atom, else a string.
@@ -364,6 +392,14 @@ pub fn body_structure(out: &mut Vec<u8>, part: &BodyStructure, extended: bool, u
 mod tests {
     use super::*;
     use wildduck_store::Flag;
+
+    #[test]
+    fn uid_lists_compact_into_ranges() {
+        assert_eq!(uid_list([1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(uid_list([4]), "4");
+        assert_eq!(uid_list([9, 3]), "9,3");
+        assert_eq!(uid_list([]), "");
+    }
 
     fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
         let mut out = Vec::new();

@@ -319,6 +319,10 @@ impl Session {
                 auth::authenticate(self, &mechanism, initial).await
             }
             Kind::Login { username, password } => auth::login(self, &username, &password).await,
+            Kind::Unauthenticate => {
+                self.log_out_user();
+                Ok(Reply::Ok("Unauthenticate completed".into()))
+            }
             Kind::Id => auth::id(self),
             Kind::Enable { capabilities } => auth::enable(self, &capabilities),
             Kind::Namespace => mailbox::namespace(self),
@@ -326,7 +330,8 @@ impl Session {
                 mailbox,
                 read_only,
                 condstore,
-            } => mailbox::select(self, &mailbox, read_only, condstore).await,
+                qresync,
+            } => mailbox::select(self, &mailbox, read_only, condstore, qresync.as_ref()).await,
             Kind::Create {
                 mailbox,
                 special_use,
@@ -356,7 +361,8 @@ impl Session {
                 set,
                 items,
                 changed_since,
-            } => fetch::fetch(self, uid, &set, &items, changed_since).await,
+                vanished,
+            } => fetch::fetch(self, uid, &set, &items, changed_since, vanished).await,
             Kind::Store {
                 uid,
                 set,
@@ -393,7 +399,7 @@ fn decode(bytes: &[u8], view: SessionView<'_>) -> Option<Result<Request, command
     }
 }
 
-const KNOWN_COMMANDS: [&str; 35] = [
+const KNOWN_COMMANDS: [&str; 36] = [
     "CAPABILITY",
     "NOOP",
     "LOGOUT",
@@ -429,6 +435,7 @@ const KNOWN_COMMANDS: [&str; 35] = [
     "GETQUOTAROOT",
     "SETQUOTA",
     "COMPRESS",
+    "UNAUTHENTICATE",
 ];
 
 /// The tag and command word of a command's first line, if they look like IMAP.

@@ -237,6 +237,8 @@ pub struct Session {
     pub logout: Option<LogoutWatch>,
     pub selected: Option<Selected>,
     pub condstore: bool,
+    /// The client enabled QRESYNC (RFC 7162): expunges are reported as VANISHED.
+    pub qresync: bool,
     /// The client enabled UTF8=ACCEPT (RFC 6855).
     pub utf8: bool,
     /// Bad commands so far; too many end the session.
@@ -261,6 +263,7 @@ impl Session {
             logout: None,
             selected: None,
             condstore: false,
+            qresync: false,
             utf8: false,
             bad_commands: 0,
             shutdown,
@@ -311,10 +314,13 @@ impl Session {
             "LIST-STATUS",
             "XLIST",
             "CONDSTORE",
+            "QRESYNC",
             "QUOTA",
             "QUOTA=RES-STORAGE",
+            "STATUS=SIZE",
             "COMPRESS=DEFLATE",
             "UTF8=ACCEPT",
+            "UNAUTHENTICATE",
         ]);
         match self.shared.config.literals() {
             Literals::Plus => caps.push("LITERAL+"),
@@ -343,6 +349,21 @@ impl Session {
         self.user_slot = Some(slot);
         self.user = Some(user);
         Ok(())
+    }
+
+    /// Back to the not-authenticated state (RFC 8437 UNAUTHENTICATE): the user's session slot
+    /// is released and what the user selected or enabled is forgotten; TLS and compression
+    /// stay.
+    pub fn log_out_user(&mut self) {
+        if let Some(user) = self.user.take() {
+            tracing::info!(user = %user.username, "unauthenticated");
+        }
+        self.user_slot = None;
+        self.logout = None;
+        self.selected = None;
+        self.condstore = false;
+        self.qresync = false;
+        self.utf8 = false;
     }
 
     /// Applies journal changes of the selected mailbox and reports them: EXISTS for new
@@ -384,12 +405,16 @@ impl Session {
         // Every flag set in the journal, shown or not: a keyword another session added and
         // removed again is known to that session, so every session gets to know it.
         let mut journal_flags = Flags::new();
+        let mut arrivals = false;
         for Change { modseq, uid, kind } in changes.changes {
             if stop.is_some_and(|stop| modseq >= stop) {
                 break;
             }
             match kind {
-                ChangeKind::Exists => new_uids.push(uid),
+                ChangeKind::Exists => {
+                    arrivals = true;
+                    new_uids.push(uid);
+                }
                 // A message that came and went since the last sync was never shown: it gets
                 // neither EXISTS nor EXPUNGE (else it would stay in the sequence map).
                 ChangeKind::Expunge => match new_uids.iter().position(|&u| u == uid) {
@@ -405,6 +430,13 @@ impl Session {
                     }
                 }
             }
+        }
+        // A message may arrive with a keyword and go before this session fetched it (no flag
+        // change names it then), while the sessions that fetched it know the keyword: the
+        // mailbox remembers every keyword its messages had, so all sessions list it.
+        if arrivals {
+            let remembered = self.shared.store.mailbox_keywords(mailbox).await?;
+            journal_flags.extend(remembered.into_iter().map(Flag::Keyword));
         }
         selected.modseq = match stop {
             Some(stop) => selected.modseq.max(stop - 1),
@@ -462,12 +494,7 @@ impl Session {
         let Some(selected) = self.selected.as_mut() else {
             return;
         };
-        let mut lines = Vec::new();
-        for uid in expunged {
-            if let Some(seq) = selected.remove(uid) {
-                lines.push(format!("{seq} EXPUNGE"));
-            }
-        }
+        let mut lines = crate::command::qresync::expunge_lines(selected, expunged, self.qresync);
         let mut added = false;
         for uid in new_uids {
             if selected.uids.last().is_none_or(|&last| uid > last) {

@@ -152,6 +152,12 @@ pub fn enable(session: &mut Session, capabilities: &[String]) -> Outcome {
             session.condstore = true;
             enabled.push("CONDSTORE");
         }
+        // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
+        if capability.eq_ignore_ascii_case("QRESYNC") && !session.qresync {
+            session.qresync = true;
+            session.condstore = true;
+            enabled.push("QRESYNC");
+        }
         if capability.eq_ignore_ascii_case("UTF8=ACCEPT") && !session.utf8 {
             session.utf8 = true;
             enabled.push("UTF8=ACCEPT");

@@ -3,41 +3,16 @@
 use imap_codec::imap_types::sequence::SequenceSet;
 use wildduck_store::{CopyOutcome, Error, MailboxError, Uid, UidSet};
 
+use crate::encode;
 use crate::search::resolve;
 use crate::state::{Fail, Outcome, Reply, Session};
-
-/// `1:3,7` form of ascending UIDs, paired in the order given.
-fn compact(uids: impl Iterator<Item = Uid>) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut run: Option<(Uid, Uid)> = None;
-    for uid in uids {
-        run = match run {
-            Some((start, end)) if end.checked_add(1) == Some(uid) => Some((start, uid)),
-            Some(done) => {
-                parts.push(range_text(done));
-                Some((uid, uid))
-            }
-            None => Some((uid, uid)),
-        };
-    }
-    parts.extend(run.map(range_text));
-    parts.join(",")
-}
-
-fn range_text((start, end): (Uid, Uid)) -> String {
-    if start == end {
-        start.to_string()
-    } else {
-        format!("{start}:{end}")
-    }
-}
 
 fn copyuid(outcome: &CopyOutcome) -> String {
     format!(
         "COPYUID {} {} {}",
         outcome.uidvalidity,
-        compact(outcome.pairs.iter().map(|p| p.0)),
-        compact(outcome.pairs.iter().map(|p| p.1))
+        encode::uid_list(outcome.pairs.iter().map(|p| p.0)),
+        encode::uid_list(outcome.pairs.iter().map(|p| p.1))
     )
 }
 
@@ -88,23 +63,9 @@ pub async fn copy(
     if let Some(selected) = session.selected.as_mut() {
         let mut moved: Vec<Uid> = outcome.pairs.iter().map(|(uid, _)| *uid).collect();
         moved.sort_unstable_by(|a, b| b.cmp(a));
-        for uid in moved {
-            if let Some(seq) = selected.remove(uid) {
-                session.conn.untagged(&format!("{seq} EXPUNGE"));
-            }
+        for line in super::qresync::expunge_lines(selected, moved, session.qresync) {
+            session.conn.untagged(&line);
         }
     }
     Ok(Reply::Ok("Move completed".into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uid_lists_compact_into_ranges() {
-        assert_eq!(compact([1, 2, 3, 5, 7, 8].into_iter()), "1:3,5,7:8");
-        assert_eq!(compact([4].into_iter()), "4");
-        assert_eq!(compact([9, 3].into_iter()), "9,3");
-    }
 }

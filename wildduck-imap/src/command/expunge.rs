@@ -3,6 +3,7 @@
 use imap_codec::imap_types::sequence::SequenceSet;
 use wildduck_store::UidSet;
 
+use super::qresync::expunge_lines;
 use crate::search::resolve;
 use crate::state::{Fail, Outcome, Reply, Session};
 
@@ -29,10 +30,8 @@ pub async fn expunge(session: &mut Session, uids: Option<&SequenceSet>) -> Outco
     }
     let outcome = store.expunge(mailbox, limit.as_ref()).await?;
     if let Some(selected) = session.selected.as_mut() {
-        for uid in outcome.uids {
-            if let Some(seq) = selected.remove(uid) {
-                session.conn.untagged(&format!("{seq} EXPUNGE"));
-            }
+        for line in expunge_lines(selected, outcome.uids, session.qresync) {
+            session.conn.untagged(&line);
         }
     }
     Ok(Reply::Ok("Expunge completed".into()))

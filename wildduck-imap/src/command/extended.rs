@@ -1,7 +1,7 @@
 //! Our own small parser for the commands imap-codec cannot parse: LIST with LIST-EXTENDED
 //! selection and RETURN options (RFC 5258, 6154, 5819), XLIST, CREATE … (USE (…))
-//! (RFC 6154) and APPEND … UTF8 (~{n}) (RFC 6855). Works on a whole command message (lines
-//! with their literals).
+//! (RFC 6154), APPEND … UTF8 (~{n}) (RFC 6855) and UNAUTHENTICATE (RFC 8437). Works on a
+//! whole command message (lines with their literals).
 
 use std::ops::Range;
 
@@ -178,6 +178,7 @@ fn status_items(list: &[Token]) -> Result<Vec<StatusDataItemName>, Refusal> {
             Some("UIDVALIDITY") => Ok(StatusDataItemName::UidValidity),
             Some("UNSEEN") => Ok(StatusDataItemName::Unseen),
             Some("HIGHESTMODSEQ") => Ok(StatusDataItemName::HighestModSeq),
+            Some("SIZE") => Ok(StatusDataItemName::Size),
             _ => bad("Unknown STATUS item"),
         })
         .collect()
@@ -383,6 +384,16 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
     };
     if command == "APPEND" {
         return parse_append_utf8(message, tokenizer, tag);
+    }
+    if command == "UNAUTHENTICATE" {
+        return Some(if tokenizer.at_line_end() {
+            Ok(Request {
+                tag,
+                kind: Kind::Unauthenticate,
+            })
+        } else {
+            bad("UNAUTHENTICATE takes no arguments")
+        });
     }
     if !matches!(command.as_str(), "LIST" | "XLIST" | "CREATE") {
         return None;

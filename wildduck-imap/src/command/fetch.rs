@@ -10,7 +10,7 @@ use wildduck_store::{
     Error, Flag, FlagOp, Flags, MessageError, MetaFields, ModSeq, Partial, SectionBody, Uid, UidSet,
 };
 
-use super::FetchItem;
+use super::{FetchItem, qresync};
 use crate::encode;
 use crate::search::resolve;
 use crate::state::{Fail, Outcome, Reply, Session};
@@ -24,6 +24,7 @@ pub async fn fetch(
     set: &SequenceSet,
     requested: &[FetchItem],
     changed_since: Option<ModSeq>,
+    vanished: bool,
 ) -> Outcome {
     let store = session.shared.store.clone();
     let Some(selected) = session.selected.as_ref() else {
@@ -32,6 +33,17 @@ pub async fn fetch(
     let (mailbox, read_only) = (selected.mailbox.id, selected.read_only);
     let uids = resolve(set, &selected.uids, uid_mode, !uid_mode)
         .map_err(|e| Fail::Reply(Reply::Bad(e)))?;
+    if vanished {
+        // RFC 7162 §3.2.6: only UID FETCH with CHANGEDSINCE, by a client that enabled QRESYNC.
+        let (Some(since), true, true) = (changed_since, uid_mode, session.qresync) else {
+            return Ok(Reply::Bad(
+                "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC".into(),
+            ));
+        };
+        let present = selected.uids.clone();
+        let since = qresync::since_then(&store, mailbox, since, Some(set), &present).await?;
+        qresync::announce_earlier(session, &since.vanished);
+    }
     // An item asked twice (`FETCH 1 (UID FLAGS UID)`) is answered once, as Dovecot does:
     // clients such as imaptest reject a response naming an item twice.
     let mut items: Vec<FetchItem> = Vec::with_capacity(requested.len());
@@ -40,7 +52,8 @@ pub async fn fetch(
             items.push(item.clone());
         }
     }
-    if uid_mode && !items.contains(&FetchItem::Uid) {
+    // With QRESYNC every FETCH response carries the UID (RFC 7162 §3.2.4).
+    if (uid_mode || session.qresync) && !items.contains(&FetchItem::Uid) {
         items.insert(0, FetchItem::Uid);
     }
     if changed_since.is_some() {

@@ -10,6 +10,7 @@ use wildduck_store::{
 };
 
 use super::ListRequest;
+use super::qresync::{Remembered, resync_at_select};
 use crate::encode;
 use crate::state::{Outcome, Reply, Selected, Session, flags_announcement};
 use crate::utf7;
@@ -45,9 +46,16 @@ pub async fn select(
     name: &str,
     read_only: bool,
     condstore: bool,
+    qresync: Option<&Remembered>,
 ) -> Outcome {
-    // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
-    session.selected = None;
+    if qresync.is_some() && !session.qresync {
+        return Ok(Reply::Bad("QRESYNC is not enabled".into()));
+    }
+    // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1); with QRESYNC the client
+    // is told where the old mailbox's responses end (RFC 7162 §3.2.11).
+    if session.selected.take().is_some() && session.qresync {
+        session.conn.untagged("OK [CLOSED] Previous mailbox closed");
+    }
     let user = user_id(session).map_err(crate::state::Fail::Reply)?;
     if condstore {
         session.condstore = true;
@@ -91,6 +99,9 @@ pub async fn select(
     session.selected = Some(Selected::new(
         mailbox, read_only, snapshot, keywords, recent,
     ));
+    if let Some(remembered) = qresync {
+        resync_at_select(session, remembered).await?;
+    }
     let mode = if read_only {
         "[READ-ONLY] EXAMINE"
     } else {
@@ -397,6 +408,8 @@ async fn status_line(
             StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", status.uidvalidity),
             StatusDataItemName::Unseen => format!("UNSEEN {}", status.unseen),
             StatusDataItemName::HighestModSeq => format!("HIGHESTMODSEQ {}", status.highest_modseq),
+            // RFC 8438: the sum of the messages' RFC822.SIZE.
+            StatusDataItemName::Size => format!("SIZE {}", status.size),
             StatusDataItemName::Deleted => {
                 let deleted = session
                     .store()

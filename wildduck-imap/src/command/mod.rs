@@ -11,6 +11,7 @@ pub mod extended;
 pub mod fetch;
 pub mod idle;
 pub mod mailbox;
+pub mod qresync;
 pub mod quota;
 pub mod search;
 pub mod store;
@@ -52,10 +53,14 @@ pub enum Kind {
         username: String,
         password: String,
     },
+    /// RFC 8437: back to the not-authenticated state.
+    Unauthenticate,
     Select {
         mailbox: String,
         read_only: bool,
         condstore: bool,
+        /// The QRESYNC parameter (RFC 7162 §3.2.5): what the client remembers of the mailbox.
+        qresync: Option<qresync::Remembered>,
     },
     Create {
         mailbox: String,
@@ -99,6 +104,8 @@ pub enum Kind {
         set: SequenceSet,
         items: Vec<FetchItem>,
         changed_since: Option<u64>,
+        /// The VANISHED modifier (RFC 7162 §3.2.6).
+        vanished: bool,
     },
     Store {
         uid: bool,
@@ -406,6 +413,40 @@ fn fetch_item(item: &MessageDataItemName<'_>) -> Result<FetchItem, Refusal> {
     })
 }
 
+fn select(
+    name: &ImapMailbox<'_>,
+    parameters: &[SelectParameter],
+    read_only: bool,
+) -> Result<Kind, Refusal> {
+    let mut condstore = false;
+    let mut remembered = None;
+    for parameter in parameters {
+        match parameter {
+            SelectParameter::CondStore => condstore = true,
+            SelectParameter::QResync {
+                uid_validity,
+                mod_sequence_value,
+                known_uids,
+                // Sequence match data only narrow a guess; the journal (or the fallback of
+                // reporting every known UID that is gone) answers exactly without them.
+                seq_match_data: _,
+            } => {
+                remembered = Some(qresync::Remembered {
+                    uidvalidity: uid_validity.get(),
+                    modseq: mod_sequence_value.get(),
+                    known_uids: known_uids.clone(),
+                })
+            }
+        }
+    }
+    Ok(Kind::Select {
+        mailbox: mailbox(name)?,
+        read_only,
+        condstore,
+        qresync: remembered,
+    })
+}
+
 /// Turns imap-codec's parse into a [`Request`]. `view` is the selected mailbox as the session
 /// shows it (SEARCH sequence sets and \Recent are resolved against it right away).
 pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind, Refusal> {
@@ -428,23 +469,11 @@ pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind,
         CommandBody::Select {
             mailbox: m,
             parameters,
-        } => Kind::Select {
-            mailbox: mailbox(m)?,
-            read_only: false,
-            condstore: parameters
-                .iter()
-                .any(|p| matches!(p, SelectParameter::CondStore)),
-        },
+        } => select(m, parameters, false)?,
         CommandBody::Examine {
             mailbox: m,
             parameters,
-        } => Kind::Select {
-            mailbox: mailbox(m)?,
-            read_only: true,
-            condstore: parameters
-                .iter()
-                .any(|p| matches!(p, SelectParameter::CondStore)),
-        },
+        } => select(m, parameters, true)?,
         CommandBody::Unselect => Kind::Unselect,
         CommandBody::Create { mailbox: m } => Kind::Create {
             mailbox: mailbox(m)?,
@@ -555,17 +584,14 @@ pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind,
                 FetchModifier::ChangedSince(n) => Some(n.get()),
                 FetchModifier::Vanished => None,
             });
-            if modifiers
-                .iter()
-                .any(|m| matches!(m, FetchModifier::Vanished))
-            {
-                return refuse("VANISHED needs QRESYNC, which is not enabled");
-            }
             Kind::Fetch {
                 uid: *uid,
                 set: sequence_set.clone(),
                 items,
                 changed_since,
+                vanished: modifiers
+                    .iter()
+                    .any(|m| matches!(m, FetchModifier::Vanished)),
             }
         }
         CommandBody::Store {

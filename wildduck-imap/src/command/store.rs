@@ -57,7 +57,8 @@ pub async fn store(
             continue;
         };
         let mut parts = Vec::new();
-        if uid_mode {
+        // With QRESYNC every FETCH response carries the UID (RFC 7162 §3.2.4).
+        if uid_mode || session.qresync {
             parts.push(format!("UID {uid}"));
         }
         if !silent {

@@ -1,6 +1,7 @@
 //! What imaptest's stress run caught, one session's view at a time: a keyword another session
-//! added is announced in FLAGS/PERMANENTFLAGS before any response shows it, and a FETCH item
-//! asked twice is answered once.
+//! added is announced in FLAGS/PERMANENTFLAGS before any response shows it, a FETCH item
+//! asked twice is answered once, and a keyword of a message that came and went is still
+//! announced.
 
 use crate::harness::*;
 
@@ -147,6 +148,45 @@ async fn a_keyword_added_and_removed_elsewhere_is_announced() {
     assert!(
         synced.contains("$Passing \\*)] Flags permitted"),
         "{synced}"
+    );
+    server.stop().await;
+}
+
+/// imaptest stress, "Checkpoint: Missing keyword $Label5": a message appended with a keyword
+/// and expunged before a session fetched it left that session without the keyword, while the
+/// session that fetched it had it. No flag change names it, so the sync lists the mailbox's
+/// remembered keywords whenever messages arrived.
+#[tokio::test]
+async fn a_keyword_of_a_message_that_came_and_went_is_announced() {
+    let server = TestServer::start().await;
+    let mut watcher = server.login().await;
+    let selected = watcher.exchange("S1 SELECT INBOX\r\n").await;
+    assert!(!selected.contains("$Label5"), "{selected}");
+    let mut other = server.login().await;
+    let appended = append(
+        &mut other,
+        "A2",
+        "INBOX",
+        "(\\Deleted $Label5) ",
+        &message("gone", "soon"),
+    )
+    .await;
+    assert!(appended.contains("A2 OK"), "{appended}");
+    other.exchange("S2 SELECT INBOX\r\n").await;
+    let fetched = other.exchange("F2 FETCH 1 (FLAGS)\r\n").await;
+    assert!(fetched.contains("$Label5"), "{fetched}");
+    let expunged = other.exchange("X2 EXPUNGE\r\n").await;
+    assert!(expunged.contains("X2 OK"), "{expunged}");
+
+    let noop = watcher.exchange("N1 NOOP\r\n").await;
+    assert!(
+        noop.lines()
+            .any(|l| l.starts_with("* FLAGS (") && l.contains("$Label5")),
+        "{noop}"
+    );
+    assert!(
+        !noop.contains("EXISTS") && !noop.contains("EXPUNGE"),
+        "{noop}"
     );
     server.stop().await;
 }
