@@ -314,7 +314,9 @@ impl Session {
             "LIST-STATUS",
             "XLIST",
             "CONDSTORE",
-            "QRESYNC",
+            // QRESYNC is served to clients that ENABLE it, but not offered yet: imaptest's
+            // QRESYNC stress run still finds cached views that miss an expunge (see
+            // docs/protocols.md).
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "STATUS=SIZE",
