@@ -20,6 +20,7 @@ mod recent;
 mod search_rules;
 mod session_state;
 mod smoke;
+mod sort_thread;
 mod storage_failure;
 mod stress_regressions;
 mod subscriptions;
