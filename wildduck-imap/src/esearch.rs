@@ -83,7 +83,11 @@ pub fn rewrite(bytes: &[u8], saved: Option<SavedResult<'_>>) -> Result<Option<Re
         };
         command = next;
     }
-    let is = |names: &[&str]| names.iter().any(|n| command.eq_ignore_ascii_case(n.as_bytes()));
+    let is = |names: &[&str]| {
+        names
+            .iter()
+            .any(|n| command.eq_ignore_ascii_case(n.as_bytes()))
+    };
     // Anything else (an APPEND with its message, above all) is not copied.
     if !is(&SEARCH_COMMANDS) && !is(&SET_COMMANDS) {
         return Ok(None);
@@ -92,7 +96,9 @@ pub fn rewrite(bytes: &[u8], saved: Option<SavedResult<'_>>) -> Result<Option<Re
     let mut returns = None;
     if is(&["SEARCH", "SORT"])
         && let Some(word_start) = words.position_of_next()
-        && words.next().is_some_and(|w| w.eq_ignore_ascii_case(b"RETURN"))
+        && words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"RETURN"))
     {
         let (options, end) = return_options(bytes, words.position())?;
         returns = Some(options);
@@ -251,7 +257,13 @@ fn literal_end(bytes: &[u8], at: usize) -> Option<usize> {
     let close = at + bytes[at..].iter().position(|&b| b == b'}')?;
     let digits = std::str::from_utf8(&bytes[at + 1..close]).ok()?;
     let length: usize = digits.trim_end_matches(['+', '-']).parse().ok()?;
-    let data = close + 1 + if bytes.get(close + 1) == Some(&b'\r') { 2 } else { 1 };
+    let data = close
+        + 1
+        + if bytes.get(close + 1) == Some(&b'\r') {
+            2
+        } else {
+            1
+        };
     Some((data + length).min(bytes.len()))
 }
 
@@ -424,6 +436,9 @@ mod tests {
             count: true,
             ..only_min
         };
-        assert_eq!(min_and_count.saved(&[5, 2, 9], Some(2), Some(9)), vec![2, 5, 9]);
+        assert_eq!(
+            min_and_count.saved(&[5, 2, 9], Some(2), Some(9)),
+            vec![2, 5, 9]
+        );
     }
 }

@@ -59,9 +59,9 @@ impl Store {
         criteria: &[SortCriterion],
     ) -> Result<Vec<Uid>> {
         let needs = SortNeeds {
-            envelope: criteria.iter().any(|c| {
-                !matches!(c.key, SortKey::Arrival | SortKey::Date | SortKey::Size)
-            }),
+            envelope: criteria
+                .iter()
+                .any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Date | SortKey::Size)),
             headers: false,
         };
         let rows = self.sort_input(mailbox, key, needs).await?;
@@ -96,7 +96,12 @@ impl Store {
         key: &SearchKey,
         needs: SortNeeds,
     ) -> Result<Vec<SortRow>> {
-        let found: UidSet = self.backend().search(mailbox, key).await?.into_iter().collect();
+        let found: UidSet = self
+            .backend()
+            .search(mailbox, key)
+            .await?
+            .into_iter()
+            .collect();
         if found.is_empty() {
             return Ok(Vec::new());
         }
@@ -276,7 +281,10 @@ fn strip_leader(text: &str) -> Option<&str> {
     }
     let word = ["fwd", "fw", "re"]
         .iter()
-        .find(|w| rest.get(..w.len()).is_some_and(|p| p.eq_ignore_ascii_case(w)))?
+        .find(|w| {
+            rest.get(..w.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(w))
+        })?
         .len();
     let mut rest = rest[word..].trim_start_matches([' ', '\t']);
     if let Some(after) = strip_blob(rest) {
@@ -492,7 +500,11 @@ impl Tree {
     fn into_node(self, rows: &[SortRow]) -> ThreadNode {
         ThreadNode {
             uid: self.row.map(|r| rows[r].uid),
-            children: self.children.into_iter().map(|c| c.into_node(rows)).collect(),
+            children: self
+                .children
+                .into_iter()
+                .map(|c| c.into_node(rows))
+                .collect(),
         }
     }
 }

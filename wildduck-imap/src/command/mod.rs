@@ -19,19 +19,21 @@ pub mod thread;
 
 use imap_codec::imap_types::command::{CommandBody, FetchModifier, SelectParameter, StoreModifier};
 use imap_codec::imap_types::core::AString;
+use imap_codec::imap_types::core::{Charset, Vec1};
 use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::extensions::enable::CapabilityEnable;
+use imap_codec::imap_types::extensions::sort::{
+    SortCriterion as ImapSortCriterion, SortKey as ImapSortKey,
+};
+use imap_codec::imap_types::extensions::thread::ThreadingAlgorithm;
 use imap_codec::imap_types::fetch::{
     Macro, MacroOrMessageDataItemNames, MessageDataItemName, Section as ImapSection,
 };
 use imap_codec::imap_types::flag::{Flag as ImapFlag, StoreResponse, StoreType};
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as ImapMailbox};
+use imap_codec::imap_types::search::SearchKey as ImapSearchKey;
 use imap_codec::imap_types::sequence::SequenceSet;
 use imap_codec::imap_types::status::StatusDataItemName;
-use imap_codec::imap_types::core::{Charset, Vec1};
-use imap_codec::imap_types::extensions::sort::{SortCriterion as ImapSortCriterion, SortKey as ImapSortKey};
-use imap_codec::imap_types::extensions::thread::ThreadingAlgorithm;
-use imap_codec::imap_types::search::SearchKey as ImapSearchKey;
 use wildduck_store::{
     Flag, FlagOp, Flags, SearchKey, Section, SectionText, SortCriterion, SortKey, SpecialUse,
     ThreadAlgorithm, Timestamp,

@@ -62,7 +62,12 @@ pub async fn answer(
     } else {
         HashMap::new()
     };
-    let highest = |of: &[(Uid, u32)]| of.iter().filter_map(|(uid, _)| modseqs.get(uid)).max().copied();
+    let highest = |of: &[(Uid, u32)]| {
+        of.iter()
+            .filter_map(|(uid, _)| modseqs.get(uid))
+            .max()
+            .copied()
+    };
     let Some(returns) = returns else {
         let mut line = String::from(word);
         for found in &shown {
@@ -76,7 +81,10 @@ pub async fn answer(
     };
     // SEARCH's MIN and MAX are the lowest and highest; ESORT's the first and last in order.
     let (first, last) = if word == "SEARCH" {
-        (shown.iter().min_by_key(|s| s.0), shown.iter().max_by_key(|s| s.0))
+        (
+            shown.iter().min_by_key(|s| s.0),
+            shown.iter().max_by_key(|s| s.0),
+        )
     } else {
         (shown.first(), shown.last())
     };
@@ -105,7 +113,13 @@ pub async fn answer(
         line.push_str(&format!(" COUNT {}", shown.len()));
     }
     // MIN or MAX alone: that message's MODSEQ; else the highest of all found (RFC 4731 §3.2).
-    let only = |flag: bool| flag && [returns.min, returns.max, returns.all, returns.count].iter().filter(|f| **f).count() == 1;
+    let only = |flag: bool| {
+        flag && [returns.min, returns.max, returns.all, returns.count]
+            .iter()
+            .filter(|f| **f)
+            .count()
+            == 1
+    };
     let modseq = if only(returns.min) {
         first.and_then(|f| highest(std::slice::from_ref(f)))
     } else if only(returns.max) {

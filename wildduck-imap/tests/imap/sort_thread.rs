@@ -13,11 +13,36 @@ fn mail(from: &str, subject: &str, date: &str, ids: &str) -> String {
 /// Five messages: a thread of three (1 ← 2 ← 3, with 3's References), and two on their own.
 async fn fill(c: &mut Client) {
     let messages = [
-        mail("Zoe <zoe@example.com>", "Plans", "Mon, 02 Jan 2023 10:00:00 +0000", "Message-ID: <p1@x>\r\n"),
-        mail("adam@example.com", "Re: Plans", "Mon, 02 Jan 2023 12:00:00 +0000", "Message-ID: <p2@x>\r\nIn-Reply-To: <p1@x>\r\n"),
-        mail("=?utf-8?q?B=C3=A9a?= <bea@example.com>", "Re: Re: plans", "Mon, 02 Jan 2023 13:00:00 +0000", "Message-ID: <p3@x>\r\nReferences: <p1@x> <p2@x>\r\n"),
-        mail("carl@example.com", "[team] Budget", "Mon, 02 Jan 2023 09:00:00 +0000", "Message-ID: <b1@x>\r\n"),
-        mail("dora@example.com", "Agenda", "Mon, 02 Jan 2023 11:00:00 +0000", "Message-ID: <a1@x>\r\n"),
+        mail(
+            "Zoe <zoe@example.com>",
+            "Plans",
+            "Mon, 02 Jan 2023 10:00:00 +0000",
+            "Message-ID: <p1@x>\r\n",
+        ),
+        mail(
+            "adam@example.com",
+            "Re: Plans",
+            "Mon, 02 Jan 2023 12:00:00 +0000",
+            "Message-ID: <p2@x>\r\nIn-Reply-To: <p1@x>\r\n",
+        ),
+        mail(
+            "=?utf-8?q?B=C3=A9a?= <bea@example.com>",
+            "Re: Re: plans",
+            "Mon, 02 Jan 2023 13:00:00 +0000",
+            "Message-ID: <p3@x>\r\nReferences: <p1@x> <p2@x>\r\n",
+        ),
+        mail(
+            "carl@example.com",
+            "[team] Budget",
+            "Mon, 02 Jan 2023 09:00:00 +0000",
+            "Message-ID: <b1@x>\r\n",
+        ),
+        mail(
+            "dora@example.com",
+            "Agenda",
+            "Mon, 02 Jan 2023 11:00:00 +0000",
+            "Message-ID: <a1@x>\r\n",
+        ),
     ];
     for (i, raw) in messages.iter().enumerate() {
         let reply = append(c, &format!("ap{i}"), "INBOX", "", raw).await;
@@ -52,7 +77,8 @@ async fn esearch_answers_min_max_all_count() {
     fill(&mut c).await;
     c.exchange("st STORE 2,4:5 +FLAGS (\\Seen)\r\n").await;
     assert_eq!(
-        c.exchange("e1 SEARCH RETURN (MIN MAX COUNT ALL) SEEN\r\n").await,
+        c.exchange("e1 SEARCH RETURN (MIN MAX COUNT ALL) SEEN\r\n")
+            .await,
         "* ESEARCH (TAG \"e1\") MIN 2 MAX 5 ALL 2,4:5 COUNT 3\r\ne1 OK Search completed\r\n"
     );
     assert_eq!(
@@ -80,14 +106,17 @@ async fn searchres_saves_a_result_for_later_commands() {
     fill(&mut c).await;
     // SAVE alone answers nothing but the tagged OK.
     assert_eq!(
-        c.exchange("s1 SEARCH RETURN (SAVE) FROM adam OR FROM carl FROM dora\r\n").await,
+        c.exchange("s1 SEARCH RETURN (SAVE) OR FROM adam OR FROM carl FROM dora\r\n")
+            .await,
         "s1 OK Search completed\r\n"
     );
     assert_eq!(
         c.exchange("s2 FETCH $ (UID)\r\n").await,
         "* 2 FETCH (UID 2)\r\n* 4 FETCH (UID 4)\r\n* 5 FETCH (UID 5)\r\ns2 OK Fetch completed\r\n"
     );
-    let stored = c.exchange("s3 UID STORE $ +FLAGS.SILENT (\\Flagged)\r\n").await;
+    let stored = c
+        .exchange("s3 UID STORE $ +FLAGS.SILENT (\\Flagged)\r\n")
+        .await;
     assert!(stored.ends_with("s3 OK Store completed\r\n"), "{stored}");
     assert_eq!(
         c.exchange("s4 SEARCH FLAGGED NOT $\r\n").await,
@@ -99,7 +128,8 @@ async fn searchres_saves_a_result_for_later_commands() {
     );
     // MIN and MAX alone save only those two.
     assert_eq!(
-        c.exchange("s6 UID SEARCH RETURN (SAVE MIN MAX) FLAGGED\r\n").await,
+        c.exchange("s6 UID SEARCH RETURN (SAVE MIN MAX) FLAGGED\r\n")
+            .await,
         "* ESEARCH (TAG \"s6\") UID MIN 2 MAX 5\r\ns6 OK Search completed\r\n"
     );
     assert_eq!(
@@ -107,7 +137,8 @@ async fn searchres_saves_a_result_for_later_commands() {
         "* SEARCH 2 5\r\ns7 OK Search completed\r\n"
     );
     // An expunged message leaves the saved result.
-    c.exchange("s8 STORE 1:2 +FLAGS.SILENT (\\Deleted)\r\n").await;
+    c.exchange("s8 STORE 1:2 +FLAGS.SILENT (\\Deleted)\r\n")
+        .await;
     let expunged = c.exchange("s9 EXPUNGE\r\n").await;
     assert_eq!(expunged.matches(" EXPUNGE\r\n").count(), 2, "{expunged}");
     assert_eq!(
@@ -134,20 +165,40 @@ async fn sort_orders_by_each_key() {
     let mut c = server.login().await;
     fill(&mut c).await;
     let sort = |answer: &str, tag: &str| format!("* SORT {answer}\r\n{tag} OK Sort completed\r\n");
-    assert_eq!(c.exchange("o1 SORT (DATE) UTF-8 ALL\r\n").await, sort("4 1 5 2 3", "o1"));
-    assert_eq!(c.exchange("o2 SORT (REVERSE DATE) UTF-8 ALL\r\n").await, sort("3 2 5 1 4", "o2"));
-    assert_eq!(c.exchange("o3 SORT (ARRIVAL) US-ASCII ALL\r\n").await, sort("1 2 3 4 5", "o3"));
-    // Base subjects: Agenda, Budget, Plans ×3 (then arrival order).
-    assert_eq!(c.exchange("o4 SORT (SUBJECT) UTF-8 ALL\r\n").await, sort("5 4 1 2 3", "o4"));
-    assert_eq!(c.exchange("o5 SORT (FROM) UTF-8 ALL\r\n").await, sort("2 3 4 5 1", "o5"));
-    // DISPLAYFROM: adam@…, Béa, carl@…, dora@…, Zoe.
-    assert_eq!(c.exchange("o6 SORT (DISPLAYFROM) UTF-8 ALL\r\n").await, sort("2 3 4 5 1", "o6"));
     assert_eq!(
-        c.exchange("o7 UID SORT (SUBJECT REVERSE DATE) UTF-8 NOT FROM dora\r\n").await,
+        c.exchange("o1 SORT (DATE) UTF-8 ALL\r\n").await,
+        sort("4 1 5 2 3", "o1")
+    );
+    assert_eq!(
+        c.exchange("o2 SORT (REVERSE DATE) UTF-8 ALL\r\n").await,
+        sort("3 2 5 1 4", "o2")
+    );
+    assert_eq!(
+        c.exchange("o3 SORT (ARRIVAL) US-ASCII ALL\r\n").await,
+        sort("1 2 3 4 5", "o3")
+    );
+    // Base subjects: Agenda, Budget, Plans ×3 (then arrival order).
+    assert_eq!(
+        c.exchange("o4 SORT (SUBJECT) UTF-8 ALL\r\n").await,
+        sort("5 4 1 2 3", "o4")
+    );
+    assert_eq!(
+        c.exchange("o5 SORT (FROM) UTF-8 ALL\r\n").await,
+        sort("2 3 4 5 1", "o5")
+    );
+    // DISPLAYFROM: adam@…, Béa, carl@…, dora@…, Zoe.
+    assert_eq!(
+        c.exchange("o6 SORT (DISPLAYFROM) UTF-8 ALL\r\n").await,
+        sort("2 3 4 5 1", "o6")
+    );
+    assert_eq!(
+        c.exchange("o7 UID SORT (SUBJECT REVERSE DATE) UTF-8 NOT FROM dora\r\n")
+            .await,
         sort("4 3 2 1", "o7")
     );
     assert_eq!(
-        c.exchange("o8 SORT RETURN (MIN MAX COUNT ALL) (REVERSE DATE) UTF-8 ALL\r\n").await,
+        c.exchange("o8 SORT RETURN (MIN MAX COUNT ALL) (REVERSE DATE) UTF-8 ALL\r\n")
+            .await,
         "* ESEARCH (TAG \"o8\") MIN 3 MAX 4 ALL 3,2,5,1,4 COUNT 5\r\no8 OK Sort completed\r\n"
     );
     let charset = c.exchange("o9 SORT (DATE) KOI8-R ALL\r\n").await;
