@@ -267,7 +267,7 @@ fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> 
 /// `subj-blob = "[" *BLOBCHAR "]" *WSP`: what follows one at the start.
 fn strip_blob(text: &str) -> Option<&str> {
     let rest = text.strip_prefix('[')?;
-    let end = rest.find(|c| c == '[' || c == ']')?;
+    let end = rest.find(['[', ']'])?;
     rest[end..]
         .strip_prefix(']')
         .map(|after| after.trim_start_matches([' ', '\t']))
