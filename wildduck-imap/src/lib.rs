@@ -10,6 +10,7 @@
 mod command;
 mod connection;
 mod encode;
+mod esearch;
 mod search;
 mod server;
 mod session;

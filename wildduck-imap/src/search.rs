@@ -82,12 +82,14 @@ fn on_day(
     SearchKey::And(vec![since(start), before(start + SECONDS_PER_DAY)])
 }
 
-/// What SEARCH keys about the session mean: its sequence map (UIDs in sequence order) and
-/// its \Recent messages.
+/// What SEARCH keys about the session mean: its sequence map (UIDs in sequence order), its
+/// \Recent messages and its saved search result (`$`, RFC 5182); the last two only with a
+/// mailbox selected.
 #[derive(Clone, Copy, Default)]
 pub struct SessionView<'a> {
     pub uids: &'a [Uid],
     pub recent: Option<&'a BTreeSet<Uid>>,
+    pub saved: Option<&'a [Uid]>,
 }
 
 impl SessionView<'_> {
@@ -208,6 +210,7 @@ mod tests {
                             SessionView {
                                 uids: &[10, 11, 12],
                                 recent: Some(&recent),
+                                saved: None,
                             },
                         )
                     })

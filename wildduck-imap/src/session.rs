@@ -2,6 +2,7 @@
 //! checks the state, calls the handler in `command/` and writes its tagged reply, then the
 //! untagged updates. Handlers work on [`crate::state::Session`] and never call back here.
 
+use std::borrow::Cow;
 use std::io;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use imap_codec::decode::Decoder;
 
 use crate::command::{self, Kind, Request};
 use crate::connection::Inbound;
+use crate::esearch::{self, Rewritten, SavedResult};
 use crate::search::SessionView;
 use crate::state::{Fail, Outcome, Reply, Session, logout_requested};
 use crate::{LITERAL_MINUS_MAX, Literals};
@@ -177,6 +179,7 @@ impl Session {
             .map_or_else(SessionView::default, |s| SessionView {
                 uids: &s.uids,
                 recent: Some(&s.recent),
+                saved: Some(&s.saved),
             });
         let bytes = self.conn.message_bytes();
         let mut parsed = decode(bytes, view);
@@ -230,6 +233,9 @@ impl Session {
             Kind::Fetch { uid: false, .. }
                 | Kind::Store { uid: false, .. }
                 | Kind::Search { uid: false, .. }
+                | Kind::Sort { uid: false, .. }
+                | Kind::Thread { uid: false, .. }
+                | Kind::NoSavedMessages
         );
         let outcome = match self.state_error(&kind) {
             Some(reply) => Ok(reply),
@@ -296,6 +302,9 @@ impl Session {
             | Unselect
             | Expunge { .. }
             | Search { .. }
+            | Sort { .. }
+            | Thread { .. }
+            | NoSavedMessages
             | Fetch { .. }
             | Store { .. }
             | Copy { .. }
@@ -355,7 +364,21 @@ impl Session {
                 Ok(Reply::Ok("Unselect completed".into()))
             }
             Kind::Expunge { uids } => expunge::expunge(self, uids.as_ref()).await,
-            Kind::Search { uid, key } => search::search(self, uid, &key).await,
+            Kind::Search { uid, key, returns } => {
+                search::search(self, tag, uid, &key, returns).await
+            }
+            Kind::Sort {
+                uid,
+                criteria,
+                key,
+                returns,
+            } => sort::sort(self, tag, uid, &criteria, &key, returns).await,
+            Kind::Thread {
+                uid,
+                algorithm,
+                key,
+            } => thread::thread(self, uid, algorithm, &key).await,
+            Kind::NoSavedMessages => Ok(Reply::Ok("Done (no saved message is left)".into())),
             Kind::Fetch {
                 uid,
                 set,
@@ -386,20 +409,40 @@ impl Session {
     }
 }
 
-/// Parses a command with imap-codec, falling back to our parser for what it lacks.
+/// Parses a command with imap-codec, falling back to our parser for what it lacks. ESEARCH
+/// options and `$` are rewritten away first (`esearch`).
 fn decode(bytes: &[u8], view: SessionView<'_>) -> Option<Result<Request, command::Refusal>> {
-    match CommandCodec::default().decode(bytes) {
+    let saved = view.saved.map(|saved| SavedResult {
+        saved,
+        map: view.uids,
+    });
+    let (bytes, returns) = match esearch::rewrite(bytes, saved) {
+        Err(text) => {
+            return Some(Err(command::Refusal {
+                text,
+                declined: false,
+            }));
+        }
+        Ok(Some(Rewritten::NoSavedMessages)) => {
+            let tag = leading_words(bytes)?.0.to_string();
+            let kind = Kind::NoSavedMessages;
+            return Some(Ok(Request { tag, kind }));
+        }
+        Ok(Some(Rewritten::Command { bytes, returns })) => (Cow::Owned(bytes), returns),
+        Ok(None) => (Cow::Borrowed(bytes), None),
+    };
+    match CommandCodec::default().decode(&bytes) {
         Ok(([], command)) => Some(
             command::from_codec(&command.body, view).map(|kind| Request {
                 tag: command.tag.inner().to_string(),
-                kind,
+                kind: kind.with_returns(returns),
             }),
         ),
-        _ => command::extended::parse(bytes),
+        _ => command::extended::parse(&bytes),
     }
 }
 
-const KNOWN_COMMANDS: [&str; 36] = [
+const KNOWN_COMMANDS: [&str; 38] = [
     "CAPABILITY",
     "NOOP",
     "LOGOUT",
@@ -436,6 +479,8 @@ const KNOWN_COMMANDS: [&str; 36] = [
     "SETQUOTA",
     "COMPRESS",
     "UNAUTHENTICATE",
+    "SORT",
+    "THREAD",
 ];
 
 /// The tag and command word of a command's first line, if they look like IMAP.
@@ -467,6 +512,8 @@ fn command_label(bytes: &[u8]) -> &'static str {
         Some("COPY") => "UID COPY",
         Some("MOVE") => "UID MOVE",
         Some("EXPUNGE") => "UID EXPUNGE",
+        Some("SORT") => "UID SORT",
+        Some("THREAD") => "UID THREAD",
         _ => "UID",
     }
 }

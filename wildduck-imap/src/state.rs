@@ -144,6 +144,8 @@ pub struct Selected {
     /// journal change of such a message is not reported, since a client's view of a message's
     /// MODSEQ never goes back (RFC 7162 §3.2).
     pub shown_modseqs: HashMap<Uid, ModSeq>,
+    /// The saved search result (`$`, RFC 5182): empty at SELECT.
+    pub saved: Vec<Uid>,
 }
 
 impl Selected {
@@ -163,6 +165,7 @@ impl Selected {
             keywords,
             recent,
             shown_modseqs: HashMap::new(),
+            saved: Vec::new(),
         }
     }
 
@@ -323,6 +326,13 @@ impl Session {
             "COMPRESS=DEFLATE",
             "UTF8=ACCEPT",
             "UNAUTHENTICATE",
+            "ESEARCH",
+            "SEARCHRES",
+            "SORT",
+            "SORT=DISPLAY",
+            "ESORT",
+            "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES",
         ]);
         match self.shared.config.literals() {
             Literals::Plus => caps.push("LITERAL+"),

@@ -34,6 +34,7 @@ mod preauth;
 mod profiles;
 mod retention;
 mod search;
+mod sort;
 mod store;
 mod subscriptions;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
@@ -73,6 +74,7 @@ pub use profiles::{
     AddressDetails, ForwardTarget, ForwardedAddress, ForwardedAutoreply, NewForwarded, UserProfile,
     normalize_tags, tags_match,
 };
+pub use sort::{SortCriterion, SortKey, ThreadAlgorithm, ThreadNode, base_subject};
 pub use store::{Store, StoreConfig, Unhealthy};
 pub use two_factor::{TotpRefusal, TotpResult, TotpSetup};
 pub use webmail::DisplayMessage;

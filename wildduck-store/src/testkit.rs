@@ -23,6 +23,7 @@ mod domains;
 mod profiles;
 mod retention;
 mod rules;
+mod sort;
 mod subscriptions;
 mod two_factor;
 use addressregister::address_register_entries;
@@ -37,6 +38,7 @@ use rules::{
     delivery_applies_domain_access_and_spam_level, delivery_applies_filters_and_spam,
     delivery_sends_one_autoreply_per_sender, filter_and_autoreply_records,
 };
+use sort::sort_and_thread;
 use subscriptions::subscriptions_outlive_their_mailbox;
 use two_factor::totp_two_factor;
 
@@ -82,6 +84,7 @@ checks!(
     expunge_and_journal,
     search_metadata,
     search_agrees_with_plain_evaluation,
+    sort_and_thread,
     notifications,
     delete_user_releases_everything,
     verify_and_gc,

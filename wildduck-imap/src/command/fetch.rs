@@ -56,8 +56,15 @@ pub async fn fetch(
     if (uid_mode || session.qresync) && !items.contains(&FetchItem::Uid) {
         items.insert(0, FetchItem::Uid);
     }
-    if changed_since.is_some() {
+    // FETCH MODSEQ and CHANGEDSINCE turn CONDSTORE on, and the client then learns the
+    // mailbox's HIGHESTMODSEQ (RFC 7162 §3.1).
+    if (changed_since.is_some() || items.contains(&FetchItem::ModSeq)) && !session.condstore {
         session.condstore = true;
+        if let Some(highest) = session.selected.as_ref().map(|s| s.modseq) {
+            session
+                .conn
+                .untagged(&format!("OK [HIGHESTMODSEQ {highest}] Highest"));
+        }
     }
     // With CONDSTORE on, FLAGS always come with their MODSEQ (RFC 7162 §3.2).
     let wants_modseq =

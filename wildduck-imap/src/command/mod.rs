@@ -14,20 +14,33 @@ pub mod mailbox;
 pub mod qresync;
 pub mod quota;
 pub mod search;
+pub mod sort;
 pub mod store;
+pub mod thread;
 
 use imap_codec::imap_types::command::{CommandBody, FetchModifier, SelectParameter, StoreModifier};
 use imap_codec::imap_types::core::AString;
+use imap_codec::imap_types::core::{Charset, Vec1};
 use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::extensions::enable::CapabilityEnable;
+use imap_codec::imap_types::extensions::sort::{
+    SortCriterion as ImapSortCriterion, SortKey as ImapSortKey,
+};
+use imap_codec::imap_types::extensions::thread::ThreadingAlgorithm;
 use imap_codec::imap_types::fetch::{
     Macro, MacroOrMessageDataItemNames, MessageDataItemName, Section as ImapSection,
 };
 use imap_codec::imap_types::flag::{Flag as ImapFlag, StoreResponse, StoreType};
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as ImapMailbox};
+use imap_codec::imap_types::search::SearchKey as ImapSearchKey;
 use imap_codec::imap_types::sequence::SequenceSet;
 use imap_codec::imap_types::status::StatusDataItemName;
-use wildduck_store::{Flag, FlagOp, Flags, SearchKey, Section, SectionText, SpecialUse, Timestamp};
+use wildduck_store::{
+    Flag, FlagOp, Flags, SearchKey, Section, SectionText, SortCriterion, SortKey, SpecialUse,
+    ThreadAlgorithm, Timestamp,
+};
+
+use crate::esearch::ReturnOptions;
 
 use crate::search::SessionView;
 use crate::utf7;
@@ -98,7 +111,24 @@ pub enum Kind {
     Search {
         uid: bool,
         key: SearchKey,
+        /// ESEARCH `RETURN (…)` (RFC 4731); `None`: a plain `* SEARCH` answer.
+        returns: Option<ReturnOptions>,
     },
+    Sort {
+        uid: bool,
+        criteria: Vec<SortCriterion>,
+        key: SearchKey,
+        /// ESORT `RETURN (…)` (RFC 5267).
+        returns: Option<ReturnOptions>,
+    },
+    Thread {
+        uid: bool,
+        algorithm: ThreadAlgorithm,
+        key: SearchKey,
+    },
+    /// A FETCH, STORE, COPY, MOVE or UID EXPUNGE of `$` when no saved message is left
+    /// (RFC 5182): it acts on nothing.
+    NoSavedMessages,
     Fetch {
         uid: bool,
         set: SequenceSet,
@@ -447,6 +477,61 @@ fn select(
     })
 }
 
+/// The search criteria of SEARCH, SORT and THREAD as one key; UTF-8 and US-ASCII are the
+/// charsets we take (`NO [BADCHARSET]` for others).
+fn search_key(
+    charset: Option<&Charset<'_>>,
+    criteria: &Vec1<ImapSearchKey<'_>>,
+    view: SessionView<'_>,
+) -> Result<SearchKey, Refusal> {
+    if let Some(charset) = charset {
+        let name = charset.as_ref();
+        if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
+            return decline("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+        }
+    }
+    let keys: Vec<SearchKey> = criteria
+        .as_ref()
+        .iter()
+        .map(|k| crate::search::to_store_key(k, view))
+        .collect::<Result<_, _>>()
+        .map_err(|text| Refusal {
+            text,
+            declined: false,
+        })?;
+    Ok(match <[SearchKey; 1]>::try_from(keys) {
+        Ok([single]) => single,
+        Err(many) => SearchKey::And(many),
+    })
+}
+
+fn sort_criterion(criterion: &ImapSortCriterion) -> SortCriterion {
+    SortCriterion {
+        reverse: criterion.reverse,
+        key: match criterion.key {
+            ImapSortKey::Arrival => SortKey::Arrival,
+            ImapSortKey::Cc => SortKey::Cc,
+            ImapSortKey::Date => SortKey::Date,
+            ImapSortKey::From => SortKey::From,
+            ImapSortKey::Size => SortKey::Size,
+            ImapSortKey::Subject => SortKey::Subject,
+            ImapSortKey::To => SortKey::To,
+            ImapSortKey::DisplayFrom => SortKey::DisplayFrom,
+            ImapSortKey::DisplayTo => SortKey::DisplayTo,
+        },
+    }
+}
+
+impl Kind {
+    /// The ESEARCH/ESORT options taken out of the command before it was parsed.
+    pub fn with_returns(mut self, options: Option<ReturnOptions>) -> Self {
+        if let Kind::Search { returns, .. } | Kind::Sort { returns, .. } = &mut self {
+            *returns = options;
+        }
+        self
+    }
+}
+
 /// Turns imap-codec's parse into a [`Request`]. `view` is the selected mailbox as the session
 /// shows it (SEARCH sequence sets and \Recent are resolved against it right away).
 pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind, Refusal> {
@@ -544,28 +629,36 @@ pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind,
             charset,
             criteria,
             uid,
-        } => {
-            if let Some(charset) = charset {
-                let name = charset.as_ref();
-                if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
-                    return decline("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-                }
-            }
-            let keys: Vec<SearchKey> = criteria
-                .as_ref()
-                .iter()
-                .map(|k| crate::search::to_store_key(k, view))
-                .collect::<Result<_, _>>()
-                .map_err(|text| Refusal {
-                    text,
-                    declined: false,
-                })?;
-            let key = match <[SearchKey; 1]>::try_from(keys) {
-                Ok([single]) => single,
-                Err(many) => SearchKey::And(many),
-            };
-            Kind::Search { uid: *uid, key }
-        }
+        } => Kind::Search {
+            uid: *uid,
+            key: search_key(charset.as_ref(), criteria, view)?,
+            returns: None,
+        },
+        CommandBody::Sort {
+            sort_criteria,
+            charset,
+            search_criteria,
+            uid,
+        } => Kind::Sort {
+            uid: *uid,
+            criteria: sort_criteria.as_ref().iter().map(sort_criterion).collect(),
+            key: search_key(Some(charset), search_criteria, view)?,
+            returns: None,
+        },
+        CommandBody::Thread {
+            algorithm,
+            charset,
+            search_criteria,
+            uid,
+        } => Kind::Thread {
+            uid: *uid,
+            algorithm: match algorithm {
+                ThreadingAlgorithm::OrderedSubject => ThreadAlgorithm::OrderedSubject,
+                ThreadingAlgorithm::References => ThreadAlgorithm::References,
+                ThreadingAlgorithm::Other(_) => return refuse("Unknown threading algorithm"),
+            },
+            key: search_key(Some(charset), search_criteria, view)?,
+        },
         CommandBody::Fetch {
             sequence_set,
             macro_or_item_names,
@@ -654,6 +747,5 @@ pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind,
         },
         CommandBody::SetQuota { .. } => Kind::SetQuota,
         CommandBody::Compress { .. } => Kind::Compress,
-        other => return refuse(format!("{} is not supported", other.name())),
     })
 }

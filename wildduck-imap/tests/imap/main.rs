@@ -21,6 +21,7 @@ mod recent;
 mod search_rules;
 mod session_state;
 mod smoke;
+mod sort_thread;
 mod status_size_unauthenticate;
 mod storage_failure;
 mod stress_regressions;

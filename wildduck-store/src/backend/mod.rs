@@ -134,6 +134,37 @@ pub struct SearchRow<'a> {
     pub search_body: Option<&'a str>,
 }
 
+/// What SORT and THREAD read of one message (`crate::sort`); never its content.
+#[derive(Clone, Debug)]
+pub struct SortRow {
+    pub uid: Uid,
+    pub internal_date: Timestamp,
+    pub header_date: Option<Timestamp>,
+    pub size: u64,
+    pub envelope: Option<Envelope>,
+    /// The decoded header text (`search_headers`), for References.
+    pub headers: Option<String>,
+}
+
+/// The wide fields a [`SortRow`] carries only when asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SortNeeds {
+    pub envelope: bool,
+    pub headers: bool,
+}
+
+/// Rows for SORT and THREAD; the orderings are the store's (`crate::sort`).
+#[async_trait]
+pub trait SortData: Send + Sync {
+    /// The messages of `mailbox` in `uids` that exist, in UID order.
+    async fn sort_rows(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        needs: SortNeeds,
+    ) -> Result<Vec<SortRow>>;
+}
+
 /// A committed change a notifier should announce: mailbox of user reached MODSEQ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Wake {
@@ -565,6 +596,7 @@ pub trait Backend:
     + MailboxEncryption
     + AddressRegister
     + TwoFactor
+    + SortData
     + Send
     + Sync
 {

@@ -36,6 +36,7 @@ mod profiles;
 mod registry;
 mod rules;
 mod search;
+mod sort;
 mod subscriptions;
 mod transfer;
 mod two_factor;

@@ -58,6 +58,7 @@ mod records;
 mod registry;
 mod rules;
 mod sequence;
+mod sort;
 mod subscriptions;
 mod transfer;
 mod two_factor;
