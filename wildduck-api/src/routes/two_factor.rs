@@ -13,6 +13,7 @@ use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Input, JsonBody, user_param};
+use crate::routes::authlog::attempt_origin;
 
 const MAX_LABEL_CHARS: usize = 255;
 
@@ -48,8 +49,7 @@ fn refused(refusal: TotpRefusal, check: bool) -> ApiError {
 }
 
 /// The six-digit `token` of a body.
-fn token(body: serde_json::Map<String, serde_json::Value>) -> ApiResult<String> {
-    let mut input = Input::new(body);
+fn token(mut input: Input) -> ApiResult<String> {
     let token = input.required_string("token");
     if token.chars().count() != 6 {
         input.fail("token", "\"token\" length must be 6 characters long".into());
@@ -94,7 +94,7 @@ pub async fn enable(
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let user = account(&access, &user)?;
-    let token = token(body)?;
+    let token = token(Input::new(body))?;
     match state.store.enable_totp(user, &token).await? {
         Ok(()) => success(json!({})),
         Err(refusal) => Err(refused(refusal, false)),
@@ -108,8 +108,10 @@ pub async fn check(
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let user = account(&access, &user)?;
-    let token = token(body)?;
-    match state.store.check_totp(user, &token).await? {
+    let mut input = Input::new(body);
+    let origin = attempt_origin(&mut input);
+    let token = token(input)?;
+    match state.store.check_totp_from(user, &token, &origin).await? {
         Ok(()) => success(json!({})),
         Err(refusal) => Err(refused(refusal, true)),
     }

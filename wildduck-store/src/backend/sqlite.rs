@@ -27,6 +27,7 @@ use crate::retention;
 
 mod addressregister;
 mod asps;
+mod authlog;
 mod encryption;
 mod expiry;
 mod files;
@@ -316,6 +317,16 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER mailboxes_keywords_gone AFTER DELETE ON mailboxes BEGIN
          DELETE FROM mailbox_keywords WHERE mailbox = OLD.id;
      END;",
+    // 15: the auth log (`AuthLog`): each event whole as JSON, found by user and id, swept
+    // by expiry.
+    "CREATE TABLE authlog (
+         id BLOB PRIMARY KEY,
+         user BLOB,
+         expires INTEGER NOT NULL,
+         event TEXT NOT NULL
+     );
+     CREATE INDEX authlog_user ON authlog(user, id);
+     CREATE INDEX authlog_expires ON authlog(expires);",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
