@@ -236,7 +236,13 @@ fn login_table_over_imap_pop3_submission_and_the_api() {
         Row::new("password", "plain", password, [true; 4]),
         Row::new("wrong password", "plain", "wrong", [false; 4]),
         Row::new("unknown user", "nobody", password, [false; 4]),
-        Row::new("ASP, all scopes", "phone", &all_scopes, [true, true, false, true]).by_asp(),
+        Row::new(
+            "ASP, all scopes",
+            "phone",
+            &all_scopes,
+            [true, true, false, true],
+        )
+        .by_asp(),
         Row::new(
             "ASP, spaced and upper-case",
             "phone",
@@ -276,7 +282,13 @@ fn login_table_over_imap_pop3_submission_and_the_api() {
                 [false, false, true, false],
             )
         },
-        Row::new("2FA on, ASP", "guarded", &guarded_asp, [true, true, false, true]).by_asp(),
+        Row::new(
+            "2FA on, ASP",
+            "guarded",
+            &guarded_asp,
+            [true, true, false, true],
+        )
+        .by_asp(),
         Row {
             source: "temporary",
             flags: (false, true),
@@ -328,7 +340,9 @@ fn login_table_over_imap_pop3_submission_and_the_api() {
     let events = authlog["events"].as_array().expect("events");
     assert_eq!(events.len(), 3, "{authlog}");
     assert!(
-        events.iter().all(|event| event["action"] == "authentication"),
+        events
+            .iter()
+            .all(|event| event["action"] == "authentication"),
         "{authlog}"
     );
 
@@ -625,10 +639,7 @@ fn assert_no_secrets(log: &str, words: &[&str], codes: &[&str]) {
         .filter(|n| !n.is_empty())
         .collect();
     for code in codes {
-        assert!(
-            !numbers.contains(code),
-            "code {code} is in the log:\n{log}"
-        );
+        assert!(!numbers.contains(code), "code {code} is in the log:\n{log}");
     }
     for secret in words {
         assert!(!log.contains(secret), "{secret} is in the log:\n{log}");

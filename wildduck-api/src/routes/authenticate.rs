@@ -27,7 +27,11 @@ pub async fn login(
     let token = input.boolean("token").unwrap_or(false);
     let mut origin = attempt_origin(&mut input);
     // WildDuck's default application name for its security log.
-    origin.protocol = Some(input.string_max("protocol", 100).unwrap_or_else(|| "API".into()));
+    origin.protocol = Some(
+        input
+            .string_max("protocol", 100)
+            .unwrap_or_else(|| "API".into()),
+    );
     let scope = match scope_name.as_str() {
         "master" => Some(Scope::Master),
         other => Scope::protocol(other).filter(|scope| scope.name() == other),

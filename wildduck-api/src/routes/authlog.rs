@@ -59,10 +59,19 @@ fn event_json(event: &AuthEvent) -> Value {
     });
     let optional = [
         ("reason", event.reason.clone()),
-        ("username", Some(event.username.clone()).filter(|u| !u.is_empty())),
+        (
+            "username",
+            Some(event.username.clone()).filter(|u| !u.is_empty()),
+        ),
         ("protocol", event.protocol.clone()),
-        ("requiredScope", event.scope.map(|scope| scope.name().to_string())),
-        ("source", event.source.map(|source| source.name().to_string())),
+        (
+            "requiredScope",
+            event.scope.map(|scope| scope.name().to_string()),
+        ),
+        (
+            "source",
+            event.source.map(|source| source.name().to_string()),
+        ),
         ("asp", event.asp.map(|asp| asp.to_string())),
         ("ip", event.ip.clone()),
         ("sess", event.sess.clone()),
@@ -113,7 +122,11 @@ pub async fn list(
         .map(|event| (newest_first_key(event.id), event))
         .collect();
     let page = paging.apply(rows, |(key, _)| key)?;
-    let results = page.rows.iter().map(|(_, event)| event_json(event)).collect();
+    let results = page
+        .rows
+        .iter()
+        .map(|(_, event)| event_json(event))
+        .collect();
     let mut body = page.response("", results);
     if let Value::Object(fields) = &mut body {
         fields.remove("query");

@@ -58,7 +58,7 @@ by_ip = expect("GET", f"/users/{ivy}/authlog?filterip=192.0.2.1", 200)
 assert by_ip["total"] == 2 and all(e["ip"] == "192.0.2.1" for e in by_ip["results"]), by_ip
 v6 = expect("GET", f"/users/{ivy}/authlog?filterip=2001:db8::7", 200)
 assert v6["total"] == 1, v6
-by_action = expect("GET", f"/users/{ivy}/authlog?action=check 2fa totp", 200)
+by_action = expect("GET", f"/users/{ivy}/authlog?action=check%202fa%20totp", 200)
 assert by_action["total"] == 0 and by_action["action"] == "check 2fa totp", by_action
 expect("GET", f"/users/{ivy}/authlog?filterip=nope", 400, "InputValidationError")
 expect("GET", f"/users/{ivy}/authlog?limit=0", 400, "InputValidationError")

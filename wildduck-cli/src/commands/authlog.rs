@@ -71,7 +71,9 @@ pub async fn run(ctx: &Ctx, user: &str, limit: usize) -> CliResult<Report> {
     Ok(Report::new(
         json!({ "user": user.username, "events": views }),
         table(
-            &["TIME", "ACTION", "PROTOCOL", "IP", "RESULT", "SOURCE", "ASP"],
+            &[
+                "TIME", "ACTION", "PROTOCOL", "IP", "RESULT", "SOURCE", "ASP",
+            ],
             &rows,
         ),
     ))

@@ -104,9 +104,24 @@ pub async fn auth_log_events(store: Store) {
     assert_eq!(
         rest,
         [
-            (Some("IMAP"), AuthResult::Success, None, Some(AuthSource::Master)),
-            (Some("POP3"), AuthResult::Fail, Some("bad credentials"), None),
-            (Some("IMAP"), AuthResult::Success, None, Some(AuthSource::Asp)),
+            (
+                Some("IMAP"),
+                AuthResult::Success,
+                None,
+                Some(AuthSource::Master)
+            ),
+            (
+                Some("POP3"),
+                AuthResult::Fail,
+                Some("bad credentials"),
+                None
+            ),
+            (
+                Some("IMAP"),
+                AuthResult::Success,
+                None,
+                Some(AuthSource::Asp)
+            ),
             (
                 Some("SMTP"),
                 AuthResult::Fail,
@@ -140,7 +155,13 @@ pub async fn auth_log_events(store: Store) {
         action: Some("check 2fa totp".into()),
         ip: None,
     };
-    assert!(store.auth_log(ann.id, &other_action).await.unwrap().is_empty());
+    assert!(
+        store
+            .auth_log(ann.id, &other_action)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store.auth_log_event(ann.id, with_asp.id).await.unwrap(),
         Some(with_asp.clone())

@@ -45,7 +45,9 @@ impl AuthLog for SqliteBackend {
     }
 
     async fn drop_auth_events(&self, at: Timestamp) -> Result<u64> {
-        self.write(move |tx| Ok(tx.execute("DELETE FROM authlog WHERE expires <= ?1", [at])? as u64))
-            .await
+        self.write(
+            move |tx| Ok(tx.execute("DELETE FROM authlog WHERE expires <= ?1", [at])? as u64),
+        )
+        .await
     }
 }
