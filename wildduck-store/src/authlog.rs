@@ -186,7 +186,7 @@ impl Store {
         let at = now();
         let mut events = self.backend().auth_events(user).await?;
         events.retain(|event| event.expires > at && filter.matches(event));
-        events.sort_by(|a, b| b.id.cmp(&a.id));
+        events.sort_by_key(|event| std::cmp::Reverse(event.id));
         Ok(events)
     }
 

@@ -74,13 +74,13 @@ pub async fn auth_log_events(store: Store) {
     let events = events_once_written(&store, ann.id, 6).await;
     assert_eq!(events.len(), 6, "the unknown name is in nobody's log");
     let mut ids: Vec<RecordId> = events.iter().map(|event| event.id).collect();
-    ids.sort_by(|a, b| b.cmp(a));
+    ids.sort_by_key(|&id| std::cmp::Reverse(id));
     assert_eq!(
         ids,
         events.iter().map(|event| event.id).collect::<Vec<_>>(),
         "newest first"
     );
-    let described: Vec<(Option<&str>, AuthResult, Option<&str>, Option<AuthSource>)> = events
+    let described: Vec<_> = events
         .iter()
         .rev()
         .map(|event| {
