@@ -2684,8 +2684,10 @@ mod tests {
         .chain(["PRAGMA user_version = 12;".to_string()])
         .map(|older| format!("{before_totp} {older}"))
         .chain(["PRAGMA user_version = 13;".to_string()])
+        .map(|older| format!("{before_keywords} {older}"))
+        .chain(["PRAGMA user_version = 14;".to_string()])
         {
-            let older = format!("{before_keywords} {older}");
+            let older = format!("DROP TABLE authlog; {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);
