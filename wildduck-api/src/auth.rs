@@ -42,6 +42,8 @@ pub enum Resource {
     Storage,
     Filters,
     Autoreplies,
+    /// The auth log: a user reads their own.
+    Authentication,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +94,7 @@ fn user_role_allows(resource: Resource, action: Action) -> bool {
         Resource::Asps => true,
         Resource::Storage => true,
         Resource::Filters | Resource::Autoreplies => true,
+        Resource::Authentication => action == Action::Read,
     }
 }
 

@@ -117,3 +117,8 @@ fn address_register() {
 fn preauth() {
     run_group("preauth.py");
 }
+
+#[test]
+fn auth_log() {
+    run_group("authlog.py");
+}

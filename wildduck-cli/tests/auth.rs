@@ -1,14 +1,16 @@
 //! Who may log in to what, as an operator sets it up with the CLI and stock clients meet it:
 //! the account password, application-specific passwords (all scopes, one scope, expired),
-//! a disabled scope, a disabled and a suspended account — each tried over IMAP (imaplib),
-//! POP3 (poplib) and the API's `POST /authenticate` (scopes `master` and `smtp`) against one
-//! `wildduck serve`. The server's log must give each refusal's reason and never a password.
+//! a disabled scope, TOTP on, a temporary password, a disabled and a suspended account —
+//! each tried over IMAP (imaplib), POP3 (poplib), submission (smtplib AUTH) and the API's
+//! `POST /authenticate` against one `wildduck serve`, and each attempt found in the user's
+//! auth log. The server's log must give each refusal's reason and never a password, ASP,
+//! TOTP seed or code.
 //! The API's logout and a suspension end the user's live IMAP and POP3 sessions. TOTP 2FA is
 //! driven through the API with codes from pyotp.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -19,15 +21,17 @@ use serde_json::{Value, json};
 const ROOT_TOKEN: &str = "auth-test-root-token";
 const TOTP_SECRET: &str = "auth-test-totp-secret";
 
-/// `wildduck serve` with IMAP, POP3 and the API on ephemeral loopback ports; stderr (the
-/// log) goes to a file.
+/// `wildduck serve` with IMAP, POP3, submission and the API on ephemeral loopback ports;
+/// stderr (the log) goes to a file.
 struct Server {
     child: Child,
     listening: Vec<(String, SocketAddr)>,
 }
 
 impl Server {
-    fn start(env: &Env) -> Server {
+    /// The server's configuration file, written once; the CLI reads it too for the TOTP
+    /// secret.
+    fn config(env: &Env) -> String {
         let config = env.path("wildduck.toml");
         std::fs::write(
             &config,
@@ -35,7 +39,7 @@ impl Server {
                 "[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{ROOT_TOKEN}\"\n\
                  [imap]\nlisten = \"127.0.0.1:0\"\n[pop3]\nlisten = \"127.0.0.1:0\"\n\
                  [lmtp]\nenabled = false\n\
-                 [submission]\nenabled = false\n\
+                 [submission]\nlisten = \"127.0.0.1:0\"\n\
                  [limits]\nmax_user_failures = 1000\nmax_ip_failures = 1000\n\
                  failure_delay_ms = 0\nmax_failure_delay_ms = 0\n\
                  [initial_account]\ncreate = false\n[log]\nformat = \"json\"\n\
@@ -43,9 +47,14 @@ impl Server {
             ),
         )
         .unwrap();
+        config.to_str().unwrap().to_string()
+    }
+
+    fn start(env: &Env) -> Server {
+        let config = Server::config(env);
         let log = std::fs::File::create(env.path("serve.log")).unwrap();
         let mut child = env
-            .command(&["--config", config.to_str().unwrap(), "serve"])
+            .command(&["--config", &config, "serve"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -53,10 +62,10 @@ impl Server {
             .expect("start wildduck serve");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut listening = Vec::new();
-        while listening.len() < 3 {
+        while listening.len() < 4 {
             let line = lines
                 .next()
-                .expect("serve printed its three listeners")
+                .expect("serve printed its four listeners")
                 .unwrap();
             if let Some((what, address)) = line.split_once(" listening on ") {
                 listening.push((what.to_string(), address.parse().expect("an address")));
@@ -89,32 +98,94 @@ fn add_asp(env: &Env, user: &str, extra: &[&str]) -> String {
     doc["password"].as_str().expect("password").to_string()
 }
 
-fn row(name: &str, user: &str, password: &str, expect: [bool; 4], wrong_reply: bool) -> Value {
-    let [imap, pop3, master, smtp] = expect;
-    json!({
-        "name": name, "user": user, "password": password,
-        "expect": { "imap": imap, "pop3": pop3, "master": master, "smtp": smtp },
-        "reads_as_wrong_password": wrong_reply,
-    })
+/// One row of the login table: who, with what, and which protocols accept it (imap, pop3,
+/// master — the API —, smtp — submission). `source` is what the auth log says opened an
+/// accepted login; `flags` what the API answers beside an accepted `master` login.
+struct Row<'a> {
+    name: &'a str,
+    user: &'a str,
+    password: &'a str,
+    expect: [bool; 4],
+    source: &'a str,
+    flags: (bool, bool),
+    reads_as_wrong_password: bool,
+}
+
+impl Row<'_> {
+    fn new<'a>(name: &'a str, user: &'a str, password: &'a str, expect: [bool; 4]) -> Row<'a> {
+        Row {
+            name,
+            user,
+            password,
+            expect,
+            source: "master",
+            flags: (false, false),
+            reads_as_wrong_password: true,
+        }
+    }
+
+    fn by_asp(self) -> Self {
+        Row {
+            source: "asp",
+            ..self
+        }
+    }
+
+    /// The account's state is told: the refusal does not read as a wrong password.
+    fn account_state(self) -> Self {
+        Row {
+            reads_as_wrong_password: false,
+            ..self
+        }
+    }
+
+    fn json(&self) -> Value {
+        let [imap, pop3, master, smtp] = self.expect;
+        json!({
+            "name": self.name, "user": self.user, "password": self.password,
+            "expect": { "imap": imap, "pop3": pop3, "master": master, "smtp": smtp },
+            "source": self.source,
+            "require2fa": self.flags.0,
+            "requirePasswordChange": self.flags.1,
+            "reads_as_wrong_password": self.reads_as_wrong_password,
+        })
+    }
 }
 
 #[test]
-fn login_table_over_imap_pop3_and_the_api() {
+fn login_table_over_imap_pop3_submission_and_the_api() {
     let env = Env::new();
     let password = "account pass 1";
     for name in [
-        "plain", "phone", "scoped", "expiring", "noimap", "off", "paused",
+        "plain", "phone", "scoped", "expiring", "noimap", "off", "paused", "guarded", "reset",
     ] {
         env.add_user(name, password);
     }
     let all_scopes = add_asp(&env, "phone", &[]);
     let pop3_only = add_asp(&env, "scoped", &["--scopes", "pop3"]);
+    let imap_only = add_asp(&env, "scoped", &["--scopes", "imap"]);
     let expiring = add_asp(&env, "expiring", &["--ttl", "1"]);
     let doc = env.ok(&["user", "set", "noimap", "--disabled-scopes", "imap"]);
     assert_eq!(doc["user"]["disabled_scopes"], json!(["imap"]), "{doc}");
     env.ok(&["user", "disable", "off"]);
     let doc = env.ok(&["user", "set", "paused", "--suspended", "true"]);
     assert_eq!(doc["user"]["suspended"], true, "{doc}");
+    // TOTP on for `guarded`, enabled with a code from pyotp; mail clients then need an ASP.
+    let config = Server::config(&env);
+    let setup = env.ok(&["--config", &config, "user", "2fa", "setup", "guarded"]);
+    let seed = setup["seed"].as_str().expect("a seed").to_string();
+    let enabling_code = pyotp_code(&seed);
+    let doc = env.ok(&[
+        "--config",
+        &config,
+        "user",
+        "2fa",
+        "enable",
+        "guarded",
+        &enabling_code,
+    ]);
+    assert_eq!(doc["totp"], true, "{doc}");
+    let guarded_asp = add_asp(&env, "guarded", &[]);
     // The CLI refuses what it can not set, and changes nothing.
     env.fails(
         &["user", "set", "plain", "--disabled-scopes", "imap,master"],
@@ -139,72 +210,111 @@ fn login_table_over_imap_pop3_and_the_api() {
         env.ok(&["user", "show", "plain"])["user"]["disabled_scopes"],
         json!([])
     );
+
+    let server = Server::start(&env);
+    let api = server.address("API (plain)");
+    // A temporary password, as the API's reset makes one.
+    let reset = env.ok(&["user", "show", "reset"])["user"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let (status, doc) = common::api_request(
+        api,
+        "POST",
+        &format!("/users/{reset}/password/reset"),
+        Some(ROOT_TOKEN),
+        &json!({}),
+    );
+    assert_eq!(status, 200, "{doc}");
+    let temporary = doc["password"].as_str().expect("a password").to_string();
     // A one-second TTL, in whole seconds: 1.1 s later it has passed.
     std::thread::sleep(Duration::from_millis(1100));
 
-    // Columns: imap, pop3, master (API), smtp (the submission scope, through the API).
-    let table = json!([
-        row(
-            "password",
-            "plain",
-            password,
-            [true, true, true, true],
-            true
-        ),
-        row("wrong password", "plain", "wrong", [false; 4], true),
-        row("unknown user", "nobody", password, [false; 4], true),
-        row(
+    let spaced_asp = spaced(&all_scopes);
+    // Columns: imap, pop3, master (API), smtp (submission).
+    let rows = [
+        Row::new("password", "plain", password, [true; 4]),
+        Row::new("wrong password", "plain", "wrong", [false; 4]),
+        Row::new("unknown user", "nobody", password, [false; 4]),
+        Row::new(
             "ASP, all scopes",
             "phone",
             &all_scopes,
             [true, true, false, true],
-            true
-        ),
-        row(
+        )
+        .by_asp(),
+        Row::new(
             "ASP, spaced and upper-case",
             "phone",
-            &spaced(&all_scopes),
+            &spaced_asp,
             [true, true, false, true],
-            true
-        ),
-        row(
-            "password beside the ASP",
-            "phone",
-            password,
-            [true; 4],
-            true
-        ),
-        row(
+        )
+        .by_asp(),
+        Row::new("password beside the ASP", "phone", password, [true; 4]),
+        Row::new(
             "ASP for pop3 only",
             "scoped",
             &pop3_only,
             [false, true, false, false],
-            true
-        ),
-        row("another user's ASP", "plain", &all_scopes, [false; 4], true),
-        row("expired ASP", "expiring", &expiring, [false; 4], true),
-        row(
+        )
+        .by_asp(),
+        Row::new(
+            "ASP for imap only",
+            "scoped",
+            &imap_only,
+            [true, false, false, false],
+        )
+        .by_asp(),
+        Row::new("another user's ASP", "plain", &all_scopes, [false; 4]),
+        Row::new("expired ASP", "expiring", &expiring, [false; 4]),
+        Row::new(
             "imap disabled, password",
             "noimap",
             password,
             [false, true, true, true],
-            true
         ),
-        row("disabled account", "off", password, [false; 4], false),
-        row("disabled account, wrong", "off", "wrong", [false; 4], true),
-        row("suspended account", "paused", password, [false; 4], false),
-    ]);
+        Row {
+            flags: (true, false),
+            ..Row::new(
+                "2FA on, password",
+                "guarded",
+                password,
+                [false, false, true, false],
+            )
+        },
+        Row::new(
+            "2FA on, ASP",
+            "guarded",
+            &guarded_asp,
+            [true, true, false, true],
+        )
+        .by_asp(),
+        Row {
+            source: "temporary",
+            flags: (false, true),
+            ..Row::new(
+                "temporary password",
+                "reset",
+                &temporary,
+                [false, false, true, false],
+            )
+        },
+        Row::new("disabled account", "off", password, [false; 4]).account_state(),
+        Row::new("disabled account, wrong", "off", "wrong", [false; 4]),
+        Row::new("suspended account", "paused", password, [false; 4]).account_state(),
+    ];
+    let table = Value::Array(rows.iter().map(Row::json).collect());
     let table_path = env.path("table.json");
     std::fs::write(&table_path, table.to_string()).unwrap();
 
-    let server = Server::start(&env);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/auth/login_table.py");
     let output = Command::new("python3")
         .arg(script)
         .arg("127.0.0.1")
         .arg(server.address("IMAP (plain)").port().to_string())
         .arg(server.address("POP3 (plain)").port().to_string())
-        .arg(format!("http://{}", server.address("API (plain)")))
+        .arg(server.address("SMTP (plain)").port().to_string())
+        .arg(format!("http://{api}"))
         .arg(ROOT_TOKEN)
         .arg(&table_path)
         .output()
@@ -218,22 +328,25 @@ fn login_table_over_imap_pop3_and_the_api() {
     assert_eq!(code(&output), 0, "{report}");
     eprintln!("{report}");
 
-    // The ASPs' last use is recorded (IMAP, then POP3, then the API's smtp scope).
+    // The ASPs' last use is recorded (IMAP, then POP3, then submission).
     let listed = env.ok(&["asp", "list", "phone"]);
     let asp = &listed["asps"][0];
     assert_eq!(asp["last_scope"], "smtp", "{listed}");
-    assert_eq!(
-        asp["last_ip"],
-        Value::Null,
-        "the API tells no client address"
-    );
+    assert_eq!(asp["last_ip"], "127.0.0.1", "{listed}");
     assert!(asp["last_used"].is_string(), "{listed}");
 
-    let mut log = String::new();
-    std::fs::File::open(env.path("serve.log"))
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    // The CLI reads the same auth log the API showed the script.
+    let authlog = env.ok(&["user", "authlog", "guarded", "--limit", "3"]);
+    let events = authlog["events"].as_array().expect("events");
+    assert_eq!(events.len(), 3, "{authlog}");
+    assert!(
+        events
+            .iter()
+            .all(|event| event["action"] == "authentication"),
+        "{authlog}"
+    );
+
+    let log = serve_log_without_timestamps(&env);
     for reason in [
         "\"outcome\":\"scope disabled\"",
         "\"outcome\":\"password not valid for this scope\"",
@@ -243,9 +356,21 @@ fn login_table_over_imap_pop3_and_the_api() {
     ] {
         assert!(log.contains(reason), "no {reason} in the log:\n{log}");
     }
-    for secret in [password, &all_scopes, &pop3_only, &expiring] {
-        assert!(!log.contains(secret), "a password is in the log:\n{log}");
-    }
+    assert_no_secrets(
+        &log,
+        &[
+            password,
+            &all_scopes,
+            &pop3_only,
+            &imap_only,
+            &expiring,
+            &guarded_asp,
+            &temporary,
+            &seed,
+            TOTP_SECRET,
+        ],
+        &[&enabling_code],
+    );
 }
 
 #[test]
@@ -475,10 +600,27 @@ fn totp_codes_from_pyotp_and_what_2fa_does_to_logins() {
     assert_eq!(code(&output), 0, "{report}");
     eprintln!("{report}");
 
-    // Nothing secret in the log: not the password, the seed, a code or the ASP. Codes are
-    // looked for as whole numbers outside the timestamps, which are full of digits.
+    // Nothing secret in the log: not the password, the seed, a code or the ASP.
     let secrets: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-    let log: String = serve_log(&env)
+    let text = |key: &str| secrets[key].as_str().unwrap().to_string();
+    let codes: Vec<String> = secrets["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|code| code.as_str().unwrap().to_string())
+        .collect();
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    assert_no_secrets(
+        &serve_log_without_timestamps(&env),
+        &[&text("password"), &text("seed"), &text("asp"), TOTP_SECRET],
+        &codes,
+    );
+}
+
+/// The serve log (JSON lines) with the timestamps taken out: they are full of digits that
+/// could pass for a TOTP code.
+fn serve_log_without_timestamps(env: &Env) -> String {
+    serve_log(env)
         .lines()
         .map(|line| match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(mut event)) => {
@@ -487,26 +629,20 @@ fn totp_codes_from_pyotp_and_what_2fa_does_to_logins() {
             }
             _ => format!("{line}\n"),
         })
-        .collect();
+        .collect()
+}
+
+/// Asserts `log` holds none of `words` and none of `codes` as a whole number.
+fn assert_no_secrets(log: &str, words: &[&str], codes: &[&str]) {
     let numbers: Vec<&str> = log
         .split(|c: char| !c.is_ascii_digit())
         .filter(|n| !n.is_empty())
         .collect();
-    for code in secrets["codes"].as_array().unwrap() {
-        let code = code.as_str().unwrap();
-        assert!(
-            !numbers.contains(&code),
-            "code {code} is in the log:\n{log}"
-        );
+    for code in codes {
+        assert!(!numbers.contains(code), "code {code} is in the log:\n{log}");
     }
-    let words = [
-        secrets["password"].as_str().unwrap().to_string(),
-        secrets["seed"].as_str().unwrap().to_string(),
-        secrets["asp"].as_str().unwrap().to_string(),
-        TOTP_SECRET.to_string(),
-    ];
     for secret in words {
-        assert!(!log.contains(&secret), "{secret} is in the log:\n{log}");
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
     }
 }
 

@@ -20,8 +20,13 @@ use std::time::{Duration, Instant};
 use common::Env;
 use serde_json::Value;
 use wildduck_store::{
-    Flag, FlagOp, Flags, MetaFields, Scope, Section, SpecialUse, Store, StoreConfig, UidSet,
+    Flag, FlagOp, Flags, MetaFields, NewAsp, Scope, Section, SpecialUse, Store, StoreConfig, UidSet,
 };
+
+/// The `[totp] secret` the stores' TOTP seeds are sealed with, at every end.
+const TOTP_SECRET: &str = "migrate-test-totp-secret";
+/// Carol's application password (16 letters, chosen so the test can use it at the end).
+const CAROL_ASP: &str = "migratetestaspzz";
 
 /// Messages delivered to both alice and bob (so their content is stored once).
 const SHARED: usize = 4000;
@@ -48,14 +53,22 @@ fn gen_mbox(env: &Env, name: &str, count: usize, seed: u32) -> PathBuf {
     path
 }
 
+/// A store's config: seeds sealed with [`TOTP_SECRET`].
+fn config() -> StoreConfig {
+    StoreConfig {
+        totp_secret: Some(TOTP_SECRET.into()),
+        ..StoreConfig::default()
+    }
+}
+
 async fn open_embedded(dir: &Path) -> Store {
-    Store::open_sqlite(dir, StoreConfig::default())
+    Store::open_sqlite(dir, config())
         .await
         .expect("open embedded store")
 }
 
 async fn open_mongodb(uri: &str) -> Store {
-    Store::open_mongodb(uri, None, StoreConfig::default())
+    Store::open_mongodb(uri, None, config())
         .await
         .expect("open MongoDB store")
 }
@@ -133,6 +146,35 @@ async fn build_source(env: &Env, shared: usize, own: usize) -> u64 {
         .create_mailbox(alice.id, "Projects/2026", Some(SpecialUse::Flagged))
         .await
         .expect("create");
+    // Login records: carol's ASP, used once (its last use goes along), and TOTP on for bob,
+    // enabled with pyotp's code.
+    store
+        .create_asp(
+            carol.id,
+            NewAsp {
+                description: "phone".into(),
+                scopes: vec![Scope::Imap],
+                password: Some(CAROL_ASP.into()),
+                ..NewAsp::default()
+            },
+        )
+        .await
+        .expect("ASP");
+    store
+        .authenticate_from("carol", CAROL_ASP, Scope::Imap, "192.0.2.9".parse().ok())
+        .await
+        .expect("ASP login");
+    let setup = store
+        .setup_totp(bob.id, "Test", "bob")
+        .await
+        .expect("setup")
+        .expect("a secret is configured");
+    std::fs::write(env.path("bob.seed"), &setup.seed).expect("keep the seed");
+    store
+        .enable_totp(bob.id, &pyotp_code(&setup.seed, 0))
+        .await
+        .expect("enable")
+        .expect("the code is valid");
     assert!(
         store
             .verify(false)
@@ -154,7 +196,7 @@ enum Bodies {
 
 /// Asserts that `copy` holds exactly what `original` holds, record by record (and with
 /// `Bodies::Compare` byte by byte), and that its users log in with their passwords.
-async fn assert_same(original: &Store, copy: &Store, bodies: Bodies) {
+async fn assert_same(original: &Store, copy: &Store, bodies: Bodies, seed_path: &Path) {
     let users = original.list_users().await.expect("users");
     assert_eq!(users, copy.list_users().await.expect("users"), "users");
     let all = MetaFields {
@@ -217,11 +259,40 @@ async fn assert_same(original: &Store, copy: &Store, bodies: Bodies) {
             }
         }
     }
+    for user in &users {
+        assert_eq!(
+            original.list_asps(user.id).await.expect("ASPs"),
+            copy.list_asps(user.id).await.expect("ASPs"),
+            "ASPs of {}",
+            user.username
+        );
+        assert_eq!(
+            original.totp_enabled(user.id).await.expect("TOTP"),
+            copy.totp_enabled(user.id).await.expect("TOTP"),
+            "TOTP of {}",
+            user.username
+        );
+    }
+    // `master`: bob has TOTP on, so his password opens no protocol.
     for (name, password) in USERS {
-        copy.authenticate(name, password, Scope::Imap)
+        copy.authenticate(name, password, Scope::Master)
             .await
             .unwrap_or_else(|e| panic!("{name} can not log in to the copy: {e}"));
     }
+    let login = copy
+        .authenticate_from("carol", CAROL_ASP, Scope::Imap, None)
+        .await
+        .expect("carol's ASP opens IMAP on the copy");
+    assert!(login.asp.is_some());
+    // The sealed seed came along: the next step's code is accepted (once).
+    let seed = std::fs::read_to_string(seed_path).expect("the seed");
+    let bob = copy.find_user("bob").await.expect("bob");
+    assert_eq!(
+        copy.check_totp(bob.id, &pyotp_code(&seed, 30))
+            .await
+            .expect("check"),
+        Ok(())
+    );
     let (a, b) = (
         original.stats().await.expect("stats"),
         copy.stats().await.expect("stats"),
@@ -326,8 +397,14 @@ async fn embedded_to_mongodb_and_back_is_exact() {
     let middle = open_mongodb(&mongodb).await;
     // The final copy's bytes came out of the middle one, so comparing them with the source
     // checks both; the middle's records are compared on their own.
-    assert_same(&source, &middle, Bodies::Skip).await;
-    assert_same(&source, &open_embedded(&back_dir).await, Bodies::Compare).await;
+    assert_same(&source, &middle, Bodies::Skip, &env.path("bob.seed")).await;
+    assert_same(
+        &source,
+        &open_embedded(&back_dir).await,
+        Bodies::Compare,
+        &env.path("bob.seed"),
+    )
+    .await;
     eprintln!(
         "compared the copies with the source in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -393,7 +470,7 @@ async fn killed_migration_resumes_without_duplicates() {
         .as_u64()
         .expect("copied");
     assert_eq!(partial + copied, total, "{resumed}");
-    assert_same(&source, &target, Bodies::Compare).await;
+    assert_same(&source, &target, Bodies::Compare, &env.path("bob.seed")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,7 +506,13 @@ async fn migration_in_steps_completes_between_embedded_stores() {
         assert_eq!(step["progress"]["messages_copied"], 70, "{step}");
     }
     assert_eq!(done, total);
-    assert_same(&source, &open_embedded(&copy_dir).await, Bodies::Compare).await;
+    assert_same(
+        &source,
+        &open_embedded(&copy_dir).await,
+        Bodies::Compare,
+        &env.path("bob.seed"),
+    )
+    .await;
 
     // A finished migration run again copies nothing and still agrees.
     let again = migrate(&env, source_dir, copy, &[]);
@@ -492,4 +575,23 @@ fn a_target_holding_an_older_copy_is_refused_as_not_empty() {
     // Counts equal again (one delivered), but not the same messages: found after the run.
     env.deliver("dave", &common::message("m3", "body"));
     refused("after this run the two differ");
+}
+
+/// The code pyotp (an authenticator app) shows `offset` seconds from now for a base32 seed.
+fn pyotp_code(seed: &str, offset: i64) -> String {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "import pyotp, sys, time; print(pyotp.TOTP(sys.argv[1]).at(time.time() + int(sys.argv[2])))",
+            seed,
+            &offset.to_string(),
+        ])
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "pyotp: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
 }

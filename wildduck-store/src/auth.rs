@@ -16,6 +16,9 @@ use std::net::IpAddr;
 
 use crate::accounts::{self, PasswordCheck};
 use crate::asps;
+use crate::authlog::{
+    self, ACTION_AUTHENTICATION, AttemptOrigin, AuthEvent, AuthResult, AuthSource,
+};
 use crate::backend::{AspRecord, UserRecord, UserUpdate, now};
 use crate::error::{AuthError, Error, Result, UserError};
 use crate::model::*;
@@ -57,6 +60,20 @@ pub struct Login {
     pub require_2fa: bool,
 }
 
+/// The auth log's reason for a login refused while the username or IP is locked.
+const REASON_LOCKED: &str = "locked";
+/// The auth log's reason for the account password given to a protocol of an account with
+/// TOTP on.
+const REASON_2FA_REQUIRED: &str = "2fa required";
+
+/// What a login check learned on its way, for the auth log.
+#[derive(Default)]
+struct AttemptTrace {
+    user: Option<UserId>,
+    /// A more precise reason than the refusal's own.
+    reason: Option<&'static str>,
+}
+
 /// The credential a password turned out to be.
 enum Credential {
     Account(PasswordCheck),
@@ -84,12 +101,82 @@ impl Store {
         scope: Scope,
         ip: Option<IpAddr>,
     ) -> Result<Login> {
-        let login = self.check_login(username, password, scope, ip).await;
+        self.authenticate_with(username, password, scope, &AttemptOrigin::from_ip(ip))
+            .await
+    }
+
+    /// Like [`Store::authenticate_from`], with all a shell knows of the client; every
+    /// attempt that ends in a login or a refusal goes to the auth log (`crate::authlog`).
+    pub async fn authenticate_with(
+        &self,
+        username: &str,
+        password: &str,
+        scope: Scope,
+        origin: &AttemptOrigin,
+    ) -> Result<Login> {
+        let mut trace = AttemptTrace::default();
+        let login = self
+            .check_login(username, password, scope, origin.ip, &mut trace)
+            .await;
         if let Err(Error::Auth(refusal)) = &login {
             metrics::counter!("wildduck_login_failures_total", "scope" => scope.name(), "reason" => refusal.reason())
                 .increment(1);
         }
+        let result = match &login {
+            Ok(_) => AuthResult::Success,
+            Err(Error::Auth(_)) => AuthResult::Fail,
+            // The store failed: nothing was decided about the credentials.
+            Err(_) => return login,
+        };
+        let mut event = AuthEvent::new(ACTION_AUTHENTICATION, result, origin);
+        event.user = trace.user;
+        event.username = username.to_string();
+        event.scope = Some(scope);
+        event
+            .protocol
+            .get_or_insert_with(|| authlog::protocol_of(scope).to_string());
+        match &login {
+            Ok(login) => {
+                event.asp = login.asp;
+                event.require_2fa = login.require_2fa;
+                event.source = Some(if login.asp.is_some() {
+                    AuthSource::Asp
+                } else if login.require_password_change {
+                    AuthSource::Temporary
+                } else {
+                    AuthSource::Master
+                });
+            }
+            Err(Error::Auth(refusal)) => {
+                event.reason = Some(trace.reason.unwrap_or(refusal.reason()).to_string());
+            }
+            Err(_) => {}
+        }
+        self.log_auth_event(event);
         login
+    }
+
+    /// Records a login refused before its password was looked at: the username or the
+    /// client's IP is locked after too many failures.
+    pub fn log_locked_login(&self, username: &str, scope: Scope, origin: &AttemptOrigin) {
+        let mut event = AuthEvent::new(ACTION_AUTHENTICATION, AuthResult::Fail, origin);
+        event.username = username.to_string();
+        event.scope = Some(scope);
+        event
+            .protocol
+            .get_or_insert_with(|| authlog::protocol_of(scope).to_string());
+        event.reason = Some(REASON_LOCKED.to_string());
+        let store = self.clone();
+        let username = username.to_string();
+        tokio::spawn(async move {
+            // The user's id, when the name is one, so the event shows in their log.
+            event.user = store
+                .find_user_record(&username)
+                .await
+                .ok()
+                .map(|record| record.user.id);
+            store.write_auth_event(event).await;
+        });
     }
 
     async fn check_login(
@@ -98,6 +185,7 @@ impl Store {
         password: &str,
         scope: Scope,
         ip: Option<IpAddr>,
+        trace: &mut AttemptTrace,
     ) -> Result<Login> {
         let record = match self.find_user_record(username).await {
             Ok(record) => record,
@@ -112,6 +200,7 @@ impl Store {
             }
             Err(other) => return Err(other),
         };
+        trace.user = Some(record.user.id);
         let credential = self.credential(&record, password, scope).await?;
         let user = &record.user;
         if user.disabled {
@@ -128,6 +217,7 @@ impl Store {
         let require_2fa =
             !matches!(credential, Credential::Asp(_)) && self.totp_enabled(user.id).await?;
         if require_2fa && scope != Scope::Master {
+            trace.reason = Some(REASON_2FA_REQUIRED);
             return Err(AuthError::WrongScope.into());
         }
         match credential {

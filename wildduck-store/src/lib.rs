@@ -10,6 +10,7 @@ mod accounts;
 mod addressregister;
 mod asps;
 mod auth;
+mod authlog;
 mod backend;
 mod certs;
 mod content;
@@ -49,6 +50,10 @@ pub use accounts::{PlaintextLogin, normalize_address};
 pub use addressregister::{MAX_REGISTER_RESULTS, RegisteredAddress};
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::{DEFAULT_LOGOUT_REASON, Login};
+pub use authlog::{
+    ACTION_AUTHENTICATION, ACTION_CHECK_TOTP, AUTH_LOG_RETENTION, AttemptOrigin, AuthEvent,
+    AuthLogFilter, AuthResult, AuthSource,
+};
 pub use backend::{LiveContent, RegistryKind};
 pub use certs::{Certificate, ListenerCertificate, NewCertificate};
 pub use delivery::{Delivered, Delivery, Destination, Recipient};

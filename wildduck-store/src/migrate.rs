@@ -1,13 +1,16 @@
 //! Copying a whole store into another, across engines (`Store::migrate_to`): users with
 //! their password hashes, addresses, quota; mailboxes with UIDVALIDITY, UIDNEXT, highest
 //! MODSEQ, subscription and role; messages with their ids, UIDs, MODSEQs, flags, dates and
-//! byte-exact content; each blob once.
+//! byte-exact content; each blob once; the user's application-specific passwords and TOTP
+//! record (`credentials`).
 //!
 //! The copy streams: one user's records, then each mailbox in batches of messages in UID
 //! order; a batch's blobs are sent only when the target lacks them. It resumes: every
 //! record keeps its id, the target is asked for the highest UID it holds per mailbox, and
 //! imports skip what exists, so running it again after an interruption copies only the
 //! rest and never duplicates. Meant for stores no server is writing to.
+
+mod credentials;
 
 use std::collections::BTreeSet;
 
@@ -100,7 +103,9 @@ pub(crate) async fn run(
     let mut complete = true;
     'users: for user in source.export_users().await? {
         let mailboxes = user.mailboxes.clone();
+        let id = user.record.user.id;
         target.import_user(user).await?;
+        credentials::copy(source, target, id).await?;
         state.users += 1;
         for mailbox in &mailboxes {
             state.mailboxes += 1;

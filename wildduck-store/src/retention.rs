@@ -70,7 +70,9 @@ impl Store {
     /// Removes every message whose expiry is at or before `at` (the sweep passes now):
     /// flagged `\Deleted` and expunged, mailbox by mailbox, as a client would. Returns how
     /// many went. A mailbox deleted meanwhile is skipped (its messages went with it).
+    /// Auth log events past their time go in the same sweep (`crate::authlog`).
     pub async fn expunge_expired(&self, at: Timestamp) -> Result<u64> {
+        self.drop_expired_auth_events(at).await?;
         let mut removed = 0u64;
         loop {
             let expired = self.backend().expired(at, SWEEP_BATCH).await?;

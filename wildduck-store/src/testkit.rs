@@ -19,6 +19,7 @@ use crate::store::Store;
 
 mod addressregister;
 mod auth;
+mod authlog;
 mod domains;
 mod profiles;
 mod retention;
@@ -28,6 +29,7 @@ mod subscriptions;
 mod two_factor;
 use addressregister::address_register_entries;
 use auth::{application_passwords, scopes_and_account_states};
+use authlog::auth_log_events;
 use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
 use profiles::{
     forwarded_addresses_and_forwarding, profiles_and_address_details, storage_recount,
@@ -65,6 +67,7 @@ checks!(
     scopes_and_account_states,
     application_passwords,
     totp_two_factor,
+    auth_log_events,
     addresses,
     domain_aliases,
     domain_access_lists,

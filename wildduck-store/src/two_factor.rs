@@ -5,6 +5,7 @@
 //! need an application-specific password (`crate::auth`). The seed is kept sealed with the
 //! operator's `[totp] secret`; without one, setup is refused rather than keeping seeds clear.
 
+use crate::authlog::{ACTION_CHECK_TOTP, AttemptOrigin, AuthEvent, AuthResult};
 use crate::backend::now;
 use crate::error::Result;
 use crate::model::UserId;
@@ -95,6 +96,33 @@ impl Store {
 
     /// Checks a code of an enabled seed; a code is accepted once.
     pub async fn check_totp(&self, user: UserId, code: &str) -> Result<TotpResult<()>> {
+        self.check_totp_from(user, code, &AttemptOrigin::default())
+            .await
+    }
+
+    /// [`Store::check_totp`] for a client at `origin`; a check of an enabled seed goes to
+    /// the auth log (`crate::authlog`), success or not.
+    pub async fn check_totp_from(
+        &self,
+        user: UserId,
+        code: &str,
+        origin: &AttemptOrigin,
+    ) -> Result<TotpResult<()>> {
+        let checked = self.verify_totp(user, code).await?;
+        if checked != Err(TotpRefusal::NotEnabled) {
+            let result = match checked {
+                Ok(()) => AuthResult::Success,
+                Err(_) => AuthResult::Fail,
+            };
+            let mut event = AuthEvent::new(ACTION_CHECK_TOTP, result, origin);
+            event.user = Some(user);
+            event.reason = checked.err().map(|_| "invalid code".to_string());
+            self.log_auth_event(event);
+        }
+        Ok(checked)
+    }
+
+    async fn verify_totp(&self, user: UserId, code: &str) -> Result<TotpResult<()>> {
         let Some(record) = self.backend().totp(user).await?.filter(|r| r.enabled) else {
             return Ok(Err(TotpRefusal::NotEnabled));
         };

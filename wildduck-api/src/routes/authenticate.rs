@@ -11,6 +11,7 @@ use crate::auth::Access;
 use crate::error::ApiError;
 use crate::input::{Input, JsonBody};
 use crate::routes::addresses::main_address;
+use crate::routes::authlog::attempt_origin;
 
 pub async fn login(
     state: Shared,
@@ -24,6 +25,13 @@ pub async fn login(
     let password = input.required_string("password");
     let scope_name = input.string("scope").unwrap_or_else(|| "master".into());
     let token = input.boolean("token").unwrap_or(false);
+    let mut origin = attempt_origin(&mut input);
+    // WildDuck's default application name for its security log.
+    origin.protocol = Some(
+        input
+            .string_max("protocol", 100)
+            .unwrap_or_else(|| "API".into()),
+    );
     let scope = match scope_name.as_str() {
         "master" => Some(Scope::Master),
         other => Scope::protocol(other).filter(|scope| scope.name() == other),
@@ -40,7 +48,7 @@ pub async fn login(
     let scope = scope.unwrap_or(Scope::Master);
     let login = match state
         .store
-        .authenticate_from(&username, &password, scope, None)
+        .authenticate_with(&username, &password, scope, &origin)
         .await
     {
         Ok(login) => login,

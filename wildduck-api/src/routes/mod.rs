@@ -5,6 +5,7 @@ mod addresses;
 mod addressregister;
 mod asps;
 mod authenticate;
+mod authlog;
 mod autoreply;
 mod certs;
 mod dkim;
@@ -70,6 +71,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/users/{user}/logout", put(logout::logout_user))
         .route("/users/{user}/quota/reset", post(users::quota_reset))
+        .route("/users/{user}/authlog", get(authlog::list))
+        .route("/users/{user}/authlog/{event}", get(authlog::get))
         .route("/users/{user}/2fa/totp/setup", post(two_factor::setup))
         .route("/users/{user}/2fa/totp/enable", post(two_factor::enable))
         .route("/users/{user}/2fa/totp/check", post(two_factor::check))

@@ -492,6 +492,20 @@ const SERVED: &[Operation] = &[
         "Invalidate authentication token",
     ),
     op(
+        Get,
+        "/users/{user}/authlog",
+        "getAuthlog",
+        "Authentication",
+        "List authentication Events",
+    ),
+    op(
+        Get,
+        "/users/{user}/authlog/{event}",
+        "getAuthlogEvent",
+        "Authentication",
+        "Request Event information",
+    ),
+    op(
         Put,
         "/users/{user}/autoreply",
         "updateAutoreply",

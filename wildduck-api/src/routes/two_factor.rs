@@ -1,11 +1,12 @@
 //! TOTP two-factor authentication as WildDuck's `lib/api/2fa/totp.js`: `POST
-//! /users/:user/2fa/totp/setup` (the seed and its `otpauth://` URL; no QR image), `POST
-//! …/totp/enable` and `POST …/totp/check` with a six-digit `token`, `DELETE …/totp` and
+//! /users/:user/2fa/totp/setup` (the seed, its `otpauth://` URL, and that URL as a QR code:
+//! an SVG in a `data:` URL), `POST …/totp/enable` and `POST …/totp/check` with a six-digit `token`, `DELETE …/totp` and
 //! `DELETE /users/:user/2fa`. The rules (window, replay, sealed seeds) are the store's.
 
 use axum::Extension;
 use axum::extract::Path;
 use axum::http::StatusCode;
+use base64::Engine;
 use serde_json::json;
 use wildduck_store::{TotpRefusal, UserId};
 
@@ -13,6 +14,7 @@ use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Input, JsonBody, user_param};
+use crate::routes::authlog::attempt_origin;
 
 const MAX_LABEL_CHARS: usize = 255;
 
@@ -47,9 +49,28 @@ fn refused(refusal: TotpRefusal, check: bool) -> ApiError {
     }
 }
 
+/// `text` as a QR code in a `data:` URL, as WildDuck's `qrcode` field (WildDuck draws a PNG;
+/// this is an SVG, which every browser shows the same way in an `<img>`).
+fn qr_code_data_url(text: &str) -> ApiResult<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            format!("the QR code could not be made: {error}"),
+        )
+    })?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
+
 /// The six-digit `token` of a body.
-fn token(body: serde_json::Map<String, serde_json::Value>) -> ApiResult<String> {
-    let mut input = Input::new(body);
+fn token(mut input: Input) -> ApiResult<String> {
     let token = input.required_string("token");
     if token.chars().count() != 6 {
         input.fail("token", "\"token\" length must be 6 characters long".into());
@@ -82,7 +103,11 @@ pub async fn setup(
         .setup_totp(user, issuer.trim(), &account_name)
         .await?
     {
-        Ok(setup) => success(json!({ "seed": setup.seed, "otpauthUrl": setup.otpauth_url })),
+        Ok(setup) => success(json!({
+            "seed": setup.seed,
+            "qrcode": qr_code_data_url(&setup.otpauth_url)?,
+            "otpauthUrl": setup.otpauth_url,
+        })),
         Err(refusal) => Err(refused(refusal, false)),
     }
 }
@@ -94,7 +119,7 @@ pub async fn enable(
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let user = account(&access, &user)?;
-    let token = token(body)?;
+    let token = token(Input::new(body))?;
     match state.store.enable_totp(user, &token).await? {
         Ok(()) => success(json!({})),
         Err(refusal) => Err(refused(refusal, false)),
@@ -108,8 +133,10 @@ pub async fn check(
     JsonBody(body): JsonBody,
 ) -> JsonResult {
     let user = account(&access, &user)?;
-    let token = token(body)?;
-    match state.store.check_totp(user, &token).await? {
+    let mut input = Input::new(body);
+    let origin = attempt_origin(&mut input);
+    let token = token(input)?;
+    match state.store.check_totp_from(user, &token, &origin).await? {
         Ok(()) => success(json!({})),
         Err(refusal) => Err(refused(refusal, true)),
     }

@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod asp;
+pub mod authlog;
 pub mod deliver;
 pub mod dkim;
 pub mod export;

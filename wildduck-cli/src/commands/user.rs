@@ -69,6 +69,14 @@ pub enum UserCommand {
     /// Two-factor authentication (TOTP; needs `[totp] secret`).
     #[command(name = "2fa", subcommand)]
     TwoFactor(super::two_factor::TwoFactorCommand),
+    /// The user's auth log, newest first: logins on every protocol and TOTP checks of the
+    /// last 30 days, with their results (never a password).
+    Authlog {
+        user: String,
+        /// Show at most this many events.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }
 
 #[derive(Args)]
@@ -217,6 +225,7 @@ pub async fn run(ctx: &Ctx, command: UserCommand) -> CliResult<Report> {
         UserCommand::Disable { user } => set_disabled(ctx, &user, true).await,
         UserCommand::Enable { user } => set_disabled(ctx, &user, false).await,
         UserCommand::TwoFactor(command) => super::two_factor::run(ctx, command).await,
+        UserCommand::Authlog { user, limit } => super::authlog::run(ctx, &user, limit).await,
         UserCommand::Delete { user } => {
             let store = ctx.store().await?;
             let user = find_user(&store, &user).await?;

@@ -1,30 +1,51 @@
-"""Tries every row of a login table on every protocol with stock clients and reports each
-answer against the row's expectation.
+"""Tries every row of a login table on every protocol with stock clients, reports each
+answer against the row's expectation, then finds every attempt in the users' auth logs.
 
-Usage: login_table.py HOST IMAP_PORT POP3_PORT API_BASE ROOT_TOKEN TABLE.json
+Usage: login_table.py HOST IMAP_PORT POP3_PORT SMTP_PORT API_BASE ROOT_TOKEN TABLE.json
 
-Each row: {"name", "user", "password", "expect": {"imap", "pop3", "master", "smtp"}} with
-true (accepted) or false (refused). IMAP is imaplib LOGIN, POP3 is poplib USER/PASS, `master`
-and `smtp` are the API's POST /authenticate with that scope (submission has no listener yet;
-its scope is checked through the same rule). Refusals that are not about the account's state
-must read exactly as a wrong password does.
+Each row: {"name", "user", "password", "expect": {"imap", "pop3", "master", "smtp"}, "source",
+"require2fa", "requirePasswordChange", "reads_as_wrong_password"} with true (accepted) or
+false (refused). IMAP is imaplib LOGIN, POP3 is poplib USER/PASS, `smtp` is smtplib AUTH on
+the submission port, `master` is the API's POST /authenticate. Refusals that are not about
+the account's state must read exactly as a wrong password does. An accepted `master` login
+must carry the row's require2fa and requirePasswordChange. Every attempt on a user that
+exists must then show in that user's GET /users/:user/authlog with its protocol, result and
+(for a success) the credential that opened it.
 """
 
+import collections
 import imaplib
 import json
 import poplib
+import smtplib
 import sys
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
-host, imap_port, pop3_port, api, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-rows = json.load(open(sys.argv[6]))
+host = sys.argv[1]
+imap_port, pop3_port, smtp_port = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+api, root = sys.argv[5], sys.argv[6]
+rows = json.load(open(sys.argv[7]))
 
 
-def imap(user, password):
+def call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(api + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("X-Access-Token", root)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def imap(row):
     client = imaplib.IMAP4(host, imap_port, timeout=30)
     try:
-        client.login(user, password)
+        client.login(row["user"], row["password"])
         client.logout()
         return True, "OK"
     except imaplib.IMAP4.error as error:
@@ -32,11 +53,11 @@ def imap(user, password):
         return False, str(error)
 
 
-def pop3(user, password):
+def pop3(row):
     client = poplib.POP3(host, pop3_port, timeout=30)
     try:
-        client.user(user)
-        client.pass_(password)
+        client.user(row["user"])
+        client.pass_(row["password"])
         client.quit()
         return True, "+OK"
     except poplib.error_proto as error:
@@ -44,38 +65,84 @@ def pop3(user, password):
         return False, str(error)
 
 
-def api_login(scope):
-    def attempt(user, password):
-        body = json.dumps({"username": user, "password": password, "scope": scope}).encode()
-        request = urllib.request.Request(api + "/authenticate", data=body, method="POST")
-        request.add_header("Content-Type", "application/json")
-        request.add_header("X-Access-Token", root)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read())["success"] is True, "200"
-        except urllib.error.HTTPError as error:
-            return False, f"{error.code} {json.loads(error.read())}"
+def smtp(row):
+    client = smtplib.SMTP(host, smtp_port, timeout=30)
+    try:
+        # One AUTH PLAIN: login() would try LOGIN after a refused PLAIN, two attempts.
+        client.ehlo()
+        client.user, client.password = row["user"], row["password"]
+        client.auth("PLAIN", client.auth_plain)
+        client.quit()
+        return True, "235"
+    except smtplib.SMTPAuthenticationError as error:
+        client.close()
+        return False, f"{error.smtp_code} {error.smtp_error!r}"
 
-    return attempt
+
+def master(row):
+    status, answer = call(
+        "POST", "/authenticate", {"username": row["user"], "password": row["password"], "scope": "master"}
+    )
+    if status != 200:
+        return False, f"{status} {answer}"
+    flags = (answer["require2fa"] == ["totp"], answer["requirePasswordChange"])
+    if flags != (row["require2fa"], row["requirePasswordChange"]):
+        return True, f"flags {flags} (require2fa {answer['require2fa']!r})"
+    return True, "200"
 
 
-protocols = {"imap": imap, "pop3": pop3, "master": api_login("master"), "smtp": api_login("smtp")}
+protocols = {"imap": imap, "pop3": pop3, "master": master, "smtp": smtp}
+# The protocol an attempt is logged under.
+logged_as = {"imap": "IMAP", "pop3": "POP3", "master": "API", "smtp": "SMTP"}
 wrong_password_reply = {}
 mismatches = []
+expected_log = collections.defaultdict(collections.Counter)
 print(f"{'row':32} " + " ".join(f"{p:>7}" for p in protocols))
 for row in rows:
     cells = []
     for protocol, attempt in protocols.items():
-        accepted, reply = attempt(row["user"], row["password"])
+        accepted, reply = attempt(row)
         expected = row["expect"][protocol]
         cells.append(("accept" if accepted else "refuse") + ("" if accepted == expected else "!"))
         if accepted != expected:
             mismatches.append(f"{row['name']} / {protocol}: {'accepted' if accepted else 'refused'} ({reply})")
-        if not accepted and row.get("reads_as_wrong_password", True):
+        if accepted and reply.startswith("flags"):
+            mismatches.append(f"{row['name']} / {protocol}: {reply}")
+        if not accepted and row["reads_as_wrong_password"]:
             first = wrong_password_reply.setdefault(protocol, (row["name"], reply))
             if first[1] != reply:
                 mismatches.append(f"{row['name']} / {protocol}: refused with {reply!r}, but {first[0]} with {first[1]!r}")
+        source = row["source"] if accepted else None
+        expected_log[row["user"]][(logged_as[protocol], "success" if accepted else "fail", source)] += 1
     print(f"{row['name']:32} " + " ".join(f"{c:>7}" for c in cells))
+
+
+def logged(user_id):
+    status, answer = call("GET", f"/users/{user_id}/authlog?limit=250")
+    assert status == 200, answer
+    return collections.Counter(
+        (event.get("protocol"), event["result"], event.get("source"))
+        for event in answer["results"]
+        if event["action"] == "authentication"
+    )
+
+
+# Events are written beside the logins, not before their answers: wait for them a while.
+for user, expected in expected_log.items():
+    status, answer = call("GET", "/users/resolve/" + urllib.parse.quote(user))
+    if status == 404:
+        continue  # an unknown name is in nobody's log
+    assert status == 200, answer
+    found = logged(answer["id"])
+    deadline = time.monotonic() + 30
+    while found != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = logged(answer["id"])
+    if found != expected:
+        mismatches.append(f"auth log of {user}: {dict(found)} instead of {dict(expected)}")
+    else:
+        print(f"auth log of {user}: {sum(found.values())} attempts as made")
+
 if mismatches:
     print("\n".join(["MISMATCHES:"] + mismatches))
     sys.exit(1)

@@ -7,6 +7,7 @@ Prints one JSON object on the last line: every secret the run used (seed, codes,
 caller can look for them in the server's log. Exits non-zero on the first unexpected answer.
 """
 
+import base64
 import imaplib
 import json
 import sys
@@ -64,6 +65,12 @@ seed = body["seed"]
 secrets["seed"] = seed
 if not body["otpauthUrl"].startswith(f"otpauth://totp/Test%20Mail:{username}?secret={seed}"):
     sys.exit(f"unexpected otpauth URL {body['otpauthUrl']}")
+qr_prefix = "data:image/svg+xml;base64,"
+if not body["qrcode"].startswith(qr_prefix):
+    sys.exit(f"the QR code is not an SVG data URL: {body['qrcode'][:60]}")
+svg = base64.b64decode(body["qrcode"][len(qr_prefix):]).decode()
+if not (svg.lstrip().startswith("<?xml") and "<svg" in svg and "<path" in svg):
+    sys.exit(f"the QR code is not a drawn SVG: {svg[:200]}")
 totp = pyotp.TOTP(seed)
 now = time.time()
 expect("setup needs an issuer", call("POST", f"/users/{user}/2fa/totp/setup", {}), 400, "InputValidationError")

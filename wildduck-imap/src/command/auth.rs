@@ -5,7 +5,7 @@ use base64::Engine;
 use imap_codec::AuthenticateDataCodec;
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::auth::AuthenticateData;
-use wildduck_store::{AuthError, Error, Scope};
+use wildduck_store::{AttemptOrigin, AuthError, Error, Scope};
 
 use crate::connection::Inbound;
 use crate::state::{Fail, Outcome, Reply, Session};
@@ -43,6 +43,7 @@ async fn authenticate_user(session: &mut Session, username: &str, password: &str
     let ip = session.peer;
     if let Err(left) = store.login_allowed(username, ip).await? {
         tracing::info!(user = username, %ip, outcome = "locked", "IMAP login attempt");
+        store.log_locked_login(username, Scope::Imap, &AttemptOrigin::from_ip(Some(ip)));
         tokio::time::sleep(store.limits().max_failure_delay.min(left)).await;
         return Ok(Reply::No(format!(
             "[LIMIT] Too many failed logins, try again in {} seconds",

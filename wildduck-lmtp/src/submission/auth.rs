@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use wildduck_store::{AuthError, Error, Scope, Store, User};
+use wildduck_store::{AttemptOrigin, AuthError, Error, Scope, Store, User};
 
 use crate::wire::Reply;
 
@@ -75,6 +75,7 @@ pub(super) async fn login(
         Ok(Ok(())) => {}
         Ok(Err(left)) => {
             tracing::info!(user = username, %ip, outcome = "locked", "submission login attempt");
+            store.log_locked_login(username, Scope::Smtp, &AttemptOrigin::from_ip(Some(ip)));
             tokio::time::sleep(store.limits().max_failure_delay.min(left)).await;
             return Err(Reply::new(
                 454,
@@ -87,8 +88,12 @@ pub(super) async fn login(
         }
         Err(error) => return Err(unavailable(error)),
     }
-    let outcome = match store.authenticate(username, password, Scope::Smtp).await {
-        Ok(user) => {
+    let outcome = match store
+        .authenticate_from(username, password, Scope::Smtp, Some(ip))
+        .await
+    {
+        Ok(login) => {
+            let user = login.user;
             tracing::info!(user = username, %ip, outcome = "success", "submission login attempt");
             store
                 .record_login_success(username, ip)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use wildduck_store::{AuthError, Error, Scope, User};
+use wildduck_store::{AttemptOrigin, AuthError, Error, Scope, User};
 
 use crate::connection::Frame;
 use crate::maildrop::Maildrop;
@@ -114,6 +114,7 @@ async fn login(session: &mut Session, username: &str, password: &str) -> io::Res
         Ok(Ok(())) => {}
         Ok(Err(left)) => {
             tracing::info!(user = username, %ip, outcome = "locked", "POP3 login attempt");
+            store.log_locked_login(username, Scope::Pop3, &AttemptOrigin::from_ip(Some(ip)));
             let reason = format!(
                 "[LOGIN-DELAY] Too many failed logins, try again in {} seconds",
                 left.as_secs().max(1)

@@ -19,6 +19,7 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use crate::addressregister::RegisteredAddress;
+use crate::authlog::AuthEvent;
 use crate::error::{Defect, Error, Result};
 use crate::filters::{Autoreply, Filter};
 use crate::model::*;
@@ -306,6 +307,18 @@ pub trait AppPasswords: Send + Sync {
         used: AspUse,
         expires: Option<Timestamp>,
     ) -> Result<()>;
+}
+
+/// The auth log (`crate::authlog`): events kept whole, found by user and id, dropped once
+/// expired. An event stays after its user is deleted, until it expires.
+#[async_trait]
+pub trait AuthLog: Send + Sync {
+    async fn add_auth_event(&self, event: AuthEvent) -> Result<()>;
+    /// The user's events, expired ones included, in any order.
+    async fn auth_events(&self, user: UserId) -> Result<Vec<AuthEvent>>;
+    async fn auth_event(&self, user: UserId, id: RecordId) -> Result<Option<AuthEvent>>;
+    /// Drops the events whose `expires` is at or before `at`; how many went.
+    async fn drop_auth_events(&self, at: Timestamp) -> Result<u64>;
 }
 
 /// A user's TOTP state: the sealed seed (`crate::totp::SeedCipher`), whether it is enabled
@@ -597,6 +610,7 @@ pub trait Backend:
     + AddressRegister
     + TwoFactor
     + SortData
+    + AuthLog
     + Send
     + Sync
 {

@@ -27,6 +27,7 @@ use crate::retention;
 
 mod addressregister;
 mod asps;
+mod authlog;
 mod encryption;
 mod expiry;
 mod files;
@@ -317,6 +318,16 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER mailboxes_keywords_gone AFTER DELETE ON mailboxes BEGIN
          DELETE FROM mailbox_keywords WHERE mailbox = OLD.id;
      END;",
+    // 15: the auth log (`AuthLog`): each event whole as JSON, found by user and id, swept
+    // by expiry.
+    "CREATE TABLE authlog (
+         id BLOB PRIMARY KEY,
+         user BLOB,
+         expires INTEGER NOT NULL,
+         event TEXT NOT NULL
+     );
+     CREATE INDEX authlog_user ON authlog(user, id);
+     CREATE INDEX authlog_expires ON authlog(expires);",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one
@@ -2674,8 +2685,10 @@ mod tests {
         .chain(["PRAGMA user_version = 12;".to_string()])
         .map(|older| format!("{before_totp} {older}"))
         .chain(["PRAGMA user_version = 13;".to_string()])
+        .map(|older| format!("{before_keywords} {older}"))
+        .chain(["PRAGMA user_version = 14;".to_string()])
         {
-            let older = format!("{before_keywords} {older}");
+            let older = format!("DROP TABLE authlog; {older}");
             let db = raw(dir.path());
             db.execute_batch(&older).unwrap();
             drop(db);

@@ -46,6 +46,7 @@
 
 mod addressregister;
 mod asps;
+mod authlog;
 mod blobs;
 mod encryption;
 mod expiry;
@@ -385,6 +386,7 @@ impl MongoBackend {
         }
         self.create_profile_indexes().await?;
         self.create_address_register_indexes().await?;
+        self.create_auth_log_indexes().await?;
         Ok(())
     }
 
