@@ -1825,7 +1825,7 @@ pub async fn verify_and_gc(store: Store) {
 /// Password hashes in every format WildDuck accepts, made by the reference libraries
 /// (`tests/fixtures/wildduck_hashes.tsv` names the commands): (format, password, hash).
 pub fn wildduck_password_hashes() -> Vec<(&'static str, &'static str, &'static str)> {
-    include_str!("../tests/fixtures/wildduck_hashes.tsv")
+    include_str!("../../tests/fixtures/wildduck_hashes.tsv")
         .lines()
         .filter(|line| !line.starts_with('#') && !line.is_empty())
         .filter_map(|line| {
