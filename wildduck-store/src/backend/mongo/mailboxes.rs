@@ -225,12 +225,7 @@ impl MongoBackend {
         }
     }
 
-    async fn create_missing(
-        &self,
-        user: UserId,
-        paths: &[String],
-        subscribed: bool,
-    ) -> Result<()> {
+    async fn create_missing(&self, user: UserId, paths: &[String], subscribed: bool) -> Result<()> {
         for path in paths {
             let new = NewMailbox {
                 path: path.clone(),
