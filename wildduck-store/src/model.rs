@@ -458,6 +458,18 @@ pub enum FlagOp {
     Replace,
 }
 
+impl FlagOp {
+    /// The flags a message has after this operation with `given` on its `current` ones; the
+    /// one rule both engines apply per message.
+    pub(crate) fn apply(self, current: &Flags, given: &Flags) -> Flags {
+        match self {
+            FlagOp::Add => current.union(given).cloned().collect(),
+            FlagOp::Remove => current.difference(given).cloned().collect(),
+            FlagOp::Replace => given.clone(),
+        }
+    }
+}
+
 /// A set of UIDs as sorted, non-overlapping inclusive ranges.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UidSet {

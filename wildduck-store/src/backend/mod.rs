@@ -9,6 +9,7 @@
 //! address normalization, MIME analysis, compression) happens in the facade, and the backend
 //! receives records that are already validated. Only modules under `backend/` know SQL.
 
+pub(crate) mod generic;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod sqlite;
@@ -579,7 +580,7 @@ pub trait Registry: Send + Sync {
 }
 
 /// What an operator does to the outbound queue by hand (`wildduck queue show|retry|del`).
-/// The relay worker's own path (claim, finish) is in [`Backend`].
+/// The relay worker's own path (claim, finish) is in [`OutboundQueue`].
 #[async_trait]
 pub trait QueueAdmin: Send + Sync {
     /// Entry `id`, body included, or `None`.
@@ -592,28 +593,9 @@ pub trait QueueAdmin: Send + Sync {
     async fn delete_outbound(&self, id: OutboundId) -> Result<bool>;
 }
 
-/// The domain operations every storage engine provides. Object-safe; held as
-/// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
+/// Users and their addresses.
 #[async_trait]
-pub trait Backend:
-    RecordCopy
-    + AppPasswords
-    + Expiry
-    + FileStorage
-    + DeliveryRules
-    + Subscriptions
-    + MailboxKeywords
-    + Registry
-    + Profiles
-    + QueueAdmin
-    + MailboxEncryption
-    + AddressRegister
-    + TwoFactor
-    + SortData
-    + AuthLog
-    + Send
-    + Sync
-{
+pub trait Accounts: Send + Sync {
     // ---- users ----
 
     /// Inserts the user, their first mailboxes and optional address in one unit.
@@ -642,13 +624,13 @@ pub trait Backend:
     /// The stored addresses among `addrviews` (any order; the wildcard candidates of one
     /// recipient). This default asks one at a time; SQLite asks once.
     async fn addresses_by_views(&self, addrviews: Vec<String>) -> Result<Vec<Address>> {
-        let mut found = Vec::new();
-        for view in &addrviews {
-            found.extend(self.address_by_view(view).await?);
-        }
-        Ok(found)
+        generic::addresses_by_views(self, addrviews).await
     }
+}
 
+/// Mailboxes: their tree, status, \Recent marker and the owner's quota.
+#[async_trait]
+pub trait Mailboxes: Send + Sync {
     // ---- mailboxes ----
 
     async fn list_mailboxes(&self, user: UserId) -> Result<Vec<Mailbox>>;
@@ -682,7 +664,11 @@ pub trait Backend:
     async fn mailbox_status(&self, mailbox: MailboxId) -> Result<MailboxStatus>;
     /// The user's `(storage_used, quota)` for the owner of a mailbox.
     async fn quota_of_mailbox(&self, mailbox: MailboxId) -> Result<(u64, Option<u64>)>;
+}
 
+/// Messages in a mailbox: append, copy/move, flags, expunge, reads and the journal.
+#[async_trait]
+pub trait Messages: Send + Sync {
     // ---- messages ----
 
     /// Stores one message: blob refs, UID, MODSEQ, journal, quota in one unit.
@@ -700,22 +686,7 @@ pub trait Backend:
         mailbox: MailboxId,
         messages: Vec<NewMessage>,
     ) -> Result<(BatchOutcome, Vec<Wake>)> {
-        let mut stored = Vec::with_capacity(messages.len());
-        let mut last_wakes = Vec::new();
-        for message in messages {
-            match self.append(mailbox, message).await {
-                Ok((outcome, wakes)) => {
-                    stored.push(outcome);
-                    last_wakes = wakes;
-                }
-                Err(err) => {
-                    let stopped = Some(err);
-                    return Ok((BatchOutcome { stored, stopped }, last_wakes));
-                }
-            }
-        }
-        let stopped = None;
-        Ok((BatchOutcome { stored, stopped }, last_wakes))
+        generic::append_batch(self, mailbox, messages).await
     }
     /// Copies or moves the existing messages of `uids`. One MODSEQ per touched mailbox.
     async fn transfer(
@@ -742,23 +713,7 @@ pub trait Backend:
     /// The snapshot with the flag summary SELECT shows. This default reads the UIDs and the
     /// flags apart (an engine with transactions should read both at one moment, in one pass).
     async fn select_view(&self, mailbox: MailboxId) -> Result<SelectView> {
-        let snapshot = self.snapshot(mailbox).await?;
-        let metas = self
-            .fetch_meta(mailbox, &UidSet::all(), MetaFields::default())
-            .await?;
-        let mut view = SelectView::new(
-            snapshot.uidvalidity,
-            snapshot.uidnext,
-            snapshot.highest_modseq,
-        );
-        let none = Flags::new();
-        for uid in snapshot.uids {
-            let flags = metas
-                .binary_search_by_key(&uid, |m| m.uid)
-                .map_or(&none, |i| &metas[i].flags);
-            view.push(uid, flags);
-        }
-        Ok(view)
+        generic::select_view(self, mailbox).await
     }
     async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes>;
     async fn fetch_meta(
@@ -778,31 +733,15 @@ pub trait Backend:
         uid: Uid,
         select: BlobSelector,
     ) -> Result<ContentRead> {
-        let content = self.load_content(mailbox, uid).await?;
-        let wanted = select(&content.layout);
-        let mut blobs: Vec<Option<(u8, Vec<u8>)>> = content.blobs.into_iter().map(Some).collect();
-        let picked = wanted
-            .into_iter()
-            .map(|position| {
-                blobs
-                    .get_mut(position)
-                    .and_then(Option::take)
-                    .ok_or_else(|| {
-                        Error::from(Defect::Malformed {
-                            what: "message",
-                            detail: format!("no blob at position {position}"),
-                        })
-                    })
-            })
-            .collect::<Result<_>>()?;
-        Ok(ContentRead {
-            layout: content.layout,
-            blobs: picked,
-        })
+        generic::load_content_selected(self, mailbox, uid, select).await
     }
     /// UIDs of the messages of `mailbox` matching `key`, ascending.
     async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>>;
+}
 
+/// The relay worker's path through the outbound queue (an operator's is [`QueueAdmin`]).
+#[async_trait]
+pub trait OutboundQueue: Send + Sync {
     // ---- outbound queue ----
 
     /// Stores `sent` (a message and its mailbox) if given and queues `entries`, in one unit:
@@ -835,7 +774,11 @@ pub trait Backend:
     ) -> Result<(bool, Vec<Wake>)>;
     /// Every entry, oldest first, bodies included.
     async fn list_outbound(&self) -> Result<Vec<OutboundEntry>>;
+}
 
+/// Whole-store upkeep: counts, consistency check, blob collection, backup, journal trim.
+#[async_trait]
+pub trait Maintenance: Send + Sync {
     // ---- maintenance ----
 
     async fn stats(&self) -> Result<StoreStats>;
@@ -848,6 +791,35 @@ pub trait Backend:
     /// Drops journal entries older than `max_age_secs`; readers asking for changes from
     /// before the horizon get `truncated`.
     async fn trim_journal(&self, max_age_secs: u64) -> Result<u64>;
+}
+
+/// The domain operations every storage engine provides, one supertrait per concern
+/// (each engine implements them in files of the same concern). Object-safe; held as
+/// `Arc<dyn Backend>`. Mutations return the [`Wake`]s to publish once they have committed.
+pub trait Backend:
+    Accounts
+    + Mailboxes
+    + Messages
+    + OutboundQueue
+    + Maintenance
+    + RecordCopy
+    + AppPasswords
+    + Expiry
+    + FileStorage
+    + DeliveryRules
+    + Subscriptions
+    + MailboxKeywords
+    + Registry
+    + Profiles
+    + QueueAdmin
+    + MailboxEncryption
+    + AddressRegister
+    + TwoFactor
+    + SortData
+    + AuthLog
+    + Send
+    + Sync
+{
 }
 
 /// Seconds since the Unix epoch now.

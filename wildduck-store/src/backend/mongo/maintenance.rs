@@ -4,6 +4,9 @@
 //! quiet moment: on a live cluster an operation in flight shows as transient drift.
 
 use std::collections::HashMap;
+use std::path::Path;
+
+use async_trait::async_trait;
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
@@ -11,8 +14,8 @@ use mongodb::bson::{Bson, Document, doc};
 use super::records::{ObjectId, bson_int, int_field, string_list};
 use super::sequence::{PENDING_TIMEOUT_SECS, token_started};
 use super::{FindAll, MongoBackend, db_error, field_error};
-use crate::backend::now;
-use crate::error::Result;
+use crate::backend::{Maintenance, now};
+use crate::error::{Defect, Result, StorageError};
 use crate::model::*;
 
 /// Per-mailbox maxima found in messages and journal.
@@ -234,5 +237,60 @@ impl MongoBackend {
             repaired: repair && !problems.is_empty(),
             problems,
         })
+    }
+}
+
+#[async_trait]
+impl Maintenance for MongoBackend {
+    async fn stats(&self) -> Result<StoreStats> {
+        self.collect_stats().await
+    }
+
+    async fn verify(&self, repair: bool) -> Result<VerifyReport> {
+        self.check_consistency(repair).await
+    }
+
+    async fn gc(&self, grace_secs: u64) -> Result<u64> {
+        self.collect_blobs(grace_secs).await
+    }
+
+    async fn backup(&self, _target: &Path) -> Result<()> {
+        Err(StorageError::from(Defect::Unsupported(
+            "backup of a MongoDB store: use mongodump, which copies a replica set consistently",
+        ))
+        .into())
+    }
+
+    async fn trim_journal(&self, max_age_secs: u64) -> Result<u64> {
+        let cutoff = now() - max_age_secs.min(i64::MAX as u64) as i64;
+        let old: Vec<Document> = self
+            .journal
+            .find(doc! {"created": {"$lt": cutoff}})
+            .projection(doc! {"mailbox": 1, "modseq": 1})
+            .all()
+            .await?;
+        let mut floors: HashMap<ObjectId, i64> = HashMap::new();
+        for entry in &old {
+            let mailbox = entry.get_object_id("mailbox").map_err(field_error)?;
+            let modseq = int_field(entry, "modseq")?;
+            let floor = floors.entry(mailbox).or_insert(modseq);
+            *floor = (*floor).max(modseq);
+        }
+        // Raise the floors before deleting, so no reader takes a gap for "nothing changed".
+        for (mailbox, floor) in floors {
+            self.mailboxes
+                .update_one(
+                    doc! {"_id": mailbox},
+                    doc! {"$max": {"journal_floor": floor}},
+                )
+                .await
+                .map_err(db_error)?;
+        }
+        let removed = self
+            .journal
+            .delete_many(doc! {"created": {"$lt": cutoff}})
+            .await
+            .map_err(db_error)?;
+        Ok(removed.deleted_count)
     }
 }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use super::records::*;
 use super::{FindAll, MongoBackend, db_error, field_error};
-use crate::backend::{NewMessage, QueueAdmin, Wake};
+use crate::backend::{NewMessage, OutboundQueue, QueueAdmin, Wake};
 use crate::error::Result;
 use crate::model::*;
 use crate::outbound::OutboundEntry;
@@ -52,7 +52,7 @@ impl MongoBackend {
         sent: Option<(MailboxId, NewMessage)>,
         entries: Vec<OutboundEntry>,
     ) -> Result<(Option<AppendOutcome>, Vec<Wake>)> {
-        use crate::backend::Backend;
+        use crate::backend::Messages;
         let (outcome, wakes) = match sent {
             Some((mailbox, message)) => {
                 let (outcome, wakes) = self.append(mailbox, message).await?;
@@ -101,7 +101,7 @@ impl MongoBackend {
         next: Option<OutboundEntry>,
         dsn: Option<(MailboxId, NewMessage)>,
     ) -> Result<(bool, Vec<Wake>)> {
-        use crate::backend::Backend;
+        use crate::backend::Messages;
         let held = doc! {"_id": ObjectId::from(id), "lease": lease_id(lease)};
         if self
             .outbound
@@ -182,5 +182,40 @@ impl QueueAdmin for MongoBackend {
             .map_err(db_error)?
             .deleted_count;
         Ok(deleted == 1)
+    }
+}
+
+#[async_trait]
+impl OutboundQueue for MongoBackend {
+    async fn enqueue(
+        &self,
+        sent: Option<(MailboxId, NewMessage)>,
+        entries: Vec<OutboundEntry>,
+    ) -> Result<(Option<AppendOutcome>, Vec<Wake>)> {
+        self.enqueue_entries(sent, entries).await
+    }
+
+    async fn claim_outbound(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        lease: RecordId,
+        limit: usize,
+    ) -> Result<Vec<OutboundEntry>> {
+        self.claim_entries(now, until, lease, limit).await
+    }
+
+    async fn finish_outbound(
+        &self,
+        id: OutboundId,
+        lease: RecordId,
+        next: Option<OutboundEntry>,
+        dsn: Option<(MailboxId, NewMessage)>,
+    ) -> Result<(bool, Vec<Wake>)> {
+        self.finish_entry(id, lease, next, dsn).await
+    }
+
+    async fn list_outbound(&self) -> Result<Vec<OutboundEntry>> {
+        self.list_entries().await
     }
 }

@@ -139,3 +139,59 @@ impl QueueAdmin for SqliteBackend {
         .await
     }
 }
+
+#[async_trait]
+impl OutboundQueue for SqliteBackend {
+    async fn enqueue(
+        &self,
+        sent: Option<(MailboxId, NewMessage)>,
+        entries: Vec<OutboundEntry>,
+    ) -> Result<(Option<AppendOutcome>, Vec<Wake>)> {
+        self.write(move |tx| {
+            let stored = sent
+                .map(|(mailbox, message)| append_message(tx, mailbox, &message))
+                .transpose()?;
+            outbound::insert_entries(tx, &entries)?;
+            Ok(match stored {
+                Some((outcome, wake)) => (Some(outcome), vec![wake]),
+                None => (None, Vec::new()),
+            })
+        })
+        .await
+    }
+
+    async fn claim_outbound(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        lease: RecordId,
+        limit: usize,
+    ) -> Result<Vec<OutboundEntry>> {
+        self.write(move |tx| outbound::claim(tx, now, until, lease, limit))
+            .await
+    }
+
+    async fn finish_outbound(
+        &self,
+        id: OutboundId,
+        lease: RecordId,
+        next: Option<OutboundEntry>,
+        dsn: Option<(MailboxId, NewMessage)>,
+    ) -> Result<(bool, Vec<Wake>)> {
+        self.write(move |tx| {
+            if !outbound::finish(tx, id, lease, next.as_ref())? {
+                return Ok((false, Vec::new()));
+            }
+            let wakes = match dsn {
+                Some((mailbox, message)) => vec![append_message(tx, mailbox, &message)?.1],
+                None => Vec::new(),
+            };
+            Ok((true, wakes))
+        })
+        .await
+    }
+
+    async fn list_outbound(&self) -> Result<Vec<OutboundEntry>> {
+        self.read(outbound::list).await
+    }
+}

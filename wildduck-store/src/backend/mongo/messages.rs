@@ -1,0 +1,551 @@
+//! Messages (see [`Messages`]): append with quota, copy and move, flags, expunge, and the
+//! reads of a mailbox (snapshot, metadata, content, journal, search) up to the committed horizon.
+
+use super::*;
+
+#[async_trait]
+impl Messages for MongoBackend {
+    async fn append(
+        &self,
+        mailbox: MailboxId,
+        message: NewMessage,
+    ) -> Result<(AppendOutcome, Vec<Wake>)> {
+        let target = self.mailbox_doc(mailbox).await?;
+        let user = UserId::from(target.user);
+        let size = message.size.min(i64::MAX as u64) as i64;
+        self.reserve_quota(user, message.size).await?;
+        let hashes = match self.reference_new_blobs(&message.content.blobs).await {
+            Ok(hashes) => hashes,
+            Err(e) => {
+                self.add_storage(user, -size).await;
+                return Err(e);
+            }
+        };
+        let allocation = match self.allocate(mailbox, 1).await {
+            Ok(allocation) => allocation,
+            Err(e) => {
+                self.undo(None, &[], &hashes, Some((user, size))).await;
+                return Err(e);
+            }
+        };
+        let modseq = allocation.modseq as i64;
+        let doc = MessageDoc {
+            id: ObjectId::from(message.id),
+            mailbox: ObjectId::from(mailbox),
+            user: ObjectId::from(user),
+            uid: allocation.first_uid as i64,
+            modseq,
+            added: modseq,
+            expunged: None,
+            flags: flags_to_strings(&message.flags),
+            seen: message.flags.contains(&Flag::Seen),
+            deleted: message.flags.contains(&Flag::Deleted),
+            idate: message.internal_date,
+            hdate: message.header_date,
+            size,
+            msgid: message.message_id,
+            subject: message.subject,
+            envelope: to_document(&message.envelope)?,
+            bodystructure: to_document(&message.body_structure)?,
+            layout_len: message.content.layout.len() as i64,
+            layout: binary(message.content.layout),
+            blobs: hashes.clone(),
+            search_headers: message.search_headers,
+            search_body: message.search_body,
+            expires: retention::expiry(&target.to_model(), now()),
+        };
+        let inserted = self.messages.insert_one(&doc).await.map_err(db_error);
+        let written = match inserted {
+            Ok(_) => async {
+                self.insert_journal(vec![journal_entry(
+                    mailbox,
+                    allocation.modseq,
+                    allocation.first_uid,
+                    KIND_EXISTS,
+                    None,
+                )])
+                .await?;
+                self.commit(&allocation).await
+            }
+            .await
+            .map_err(|e| (e, vec![Removal::from(&doc)], Vec::new())),
+            Err(e) => Err((e, Vec::new(), hashes)),
+        };
+        if let Err((e, inserted, blobs)) = written {
+            self.undo(Some(&allocation), &inserted, &blobs, Some((user, size)))
+                .await;
+            return Err(e);
+        }
+        Ok((
+            AppendOutcome {
+                id: message.id,
+                uid: allocation.first_uid,
+                modseq: allocation.modseq,
+                uidvalidity: allocation.uidvalidity,
+                size: message.size,
+            },
+            vec![Wake {
+                user,
+                mailbox,
+                modseq: allocation.modseq,
+            }],
+        ))
+    }
+
+    async fn transfer(
+        &self,
+        source: MailboxId,
+        uids: &UidSet,
+        target: MailboxId,
+        transfer: Transfer,
+    ) -> Result<(CopyOutcome, Vec<Wake>)> {
+        let from = self.mailbox_doc(source).await?;
+        let to = self.mailbox_doc(target).await?;
+        let picked = self.messages_in(source, uids).await?;
+        if picked.is_empty() {
+            return Ok((
+                CopyOutcome {
+                    uidvalidity: to.uidvalidity as u32,
+                    pairs: Vec::new(),
+                    modseq: None,
+                },
+                Vec::new(),
+            ));
+        }
+        let (from_user, to_user) = (UserId::from(from.user), UserId::from(to.user));
+        let total: i64 = picked.iter().map(|m| m.size).sum();
+        let quota_moves = transfer == Transfer::Copy || from_user != to_user;
+        let reservation = quota_moves.then_some((to_user, total));
+        if quota_moves {
+            self.reserve_quota(to_user, total as u64).await?;
+        }
+        let mut referenced: Vec<String> = Vec::new();
+        for hash in picked.iter().flat_map(|m| &m.blobs) {
+            match self.add_reference(hash).await {
+                Ok(true) => referenced.push(hash.clone()),
+                outcome => {
+                    self.undo(None, &[], &referenced, reservation).await;
+                    return Err(match outcome {
+                        Err(e) => e,
+                        _ => Defect::MissingBlob(hash.clone()).into(),
+                    });
+                }
+            }
+        }
+        let allocation = match self.allocate(target, picked.len() as u32).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.undo(None, &[], &referenced, reservation).await;
+                return Err(e);
+            }
+        };
+        let modseq = allocation.modseq as i64;
+        let expires = retention::expiry(&to.to_model(), now());
+        let mut copies: Vec<Removal> = Vec::with_capacity(picked.len());
+        let mut pairs = Vec::with_capacity(picked.len());
+        let mut entries = Vec::with_capacity(picked.len());
+        let mut failure = None;
+        for (i, original) in picked.iter().enumerate() {
+            let new_uid = allocation.first_uid + i as u32;
+            let copy = MessageDoc {
+                id: ObjectId::new(),
+                mailbox: ObjectId::from(target),
+                user: ObjectId::from(to_user),
+                uid: new_uid as i64,
+                modseq,
+                added: modseq,
+                expunged: None,
+                expires,
+                ..original.clone()
+            };
+            if let Err(e) = self.messages.insert_one(&copy).await {
+                failure = Some(db_error(e));
+                break;
+            }
+            copies.push(Removal::from(&copy));
+            pairs.push((original.uid as u32, new_uid));
+            entries.push(journal_entry(
+                target,
+                allocation.modseq,
+                new_uid,
+                KIND_EXISTS,
+                None,
+            ));
+        }
+        let written = match failure {
+            Some(e) => Err(e),
+            None => self.insert_journal(entries).await,
+        };
+        if let Err(e) = written {
+            let copied_blobs: usize = copies.iter().map(|c| c.blobs.len()).sum();
+            self.undo(
+                Some(&allocation),
+                &copies,
+                &referenced[copied_blobs..],
+                reservation,
+            )
+            .await;
+            return Err(e);
+        }
+        let mut wakes = vec![Wake {
+            user: to_user,
+            mailbox: target,
+            modseq: allocation.modseq,
+        }];
+        if transfer == Transfer::Copy {
+            self.commit(&allocation).await?;
+            return Ok((
+                CopyOutcome {
+                    uidvalidity: allocation.uidvalidity,
+                    pairs,
+                    modseq: Some(allocation.modseq),
+                },
+                wakes,
+            ));
+        }
+        // Move: the copies are written; now take the originals out of the source.
+        let removal = self.allocate(source, 0).await;
+        let committed = self.commit(&allocation).await;
+        let removal = removal?;
+        committed?;
+        let marked = self.mark_expunged(&removal, &picked, false).await;
+        let committed = self.commit(&removal).await;
+        let marked = marked?;
+        committed?;
+        let owner = (from_user != to_user).then_some(from_user);
+        self.remove_messages(&marked, owner).await?;
+        wakes.push(Wake {
+            user: from_user,
+            mailbox: source,
+            modseq: removal.modseq,
+        });
+        Ok((
+            CopyOutcome {
+                uidvalidity: allocation.uidvalidity,
+                pairs,
+                modseq: Some(allocation.modseq),
+            },
+            wakes,
+        ))
+    }
+
+    async fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<(FlagsOutcome, Vec<Wake>)> {
+        let record = self.mailbox_doc(mailbox).await?;
+        let current = self.messages_in(mailbox, uids).await?;
+        // uid → (flags, modseq) after the command, or None when UNCHANGEDSINCE refused it.
+        let mut results: BTreeMap<Uid, Option<(Flags, ModSeq)>> = BTreeMap::new();
+        let mut to_change = Vec::new();
+        for m in current {
+            let old = flags_from_strings(&m.flags);
+            let new = op.apply(&old, flags);
+            if unchanged_since.is_some_and(|limit| m.modseq as u64 > limit) {
+                results.insert(m.uid as u32, None);
+            } else if new == old {
+                results.insert(m.uid as u32, Some((old, m.modseq as u64)));
+            } else {
+                to_change.push(m);
+            }
+        }
+        let mut outcome_modseq = None;
+        if !to_change.is_empty() {
+            let allocation = self.allocate(mailbox, 0).await?;
+            let changed = self
+                .apply_flags(
+                    &allocation,
+                    to_change,
+                    op,
+                    flags,
+                    unchanged_since,
+                    &mut results,
+                )
+                .await;
+            let committed = self.commit(&allocation).await;
+            if changed? {
+                outcome_modseq = Some(allocation.modseq);
+            }
+            committed?;
+        }
+        let mut outcome = FlagsOutcome {
+            modseq: outcome_modseq,
+            updated: Vec::new(),
+            modified: Vec::new(),
+        };
+        for (uid, result) in results {
+            match result {
+                Some((flags, modseq)) => outcome.updated.push((uid, flags, modseq)),
+                None => outcome.modified.push(uid),
+            }
+        }
+        let wakes = outcome_modseq
+            .map(|modseq| Wake {
+                user: UserId::from(record.user),
+                mailbox,
+                modseq,
+            })
+            .into_iter()
+            .collect();
+        Ok((outcome, wakes))
+    }
+
+    async fn expunge(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&UidSet>,
+    ) -> Result<(ExpungeOutcome, Vec<Wake>)> {
+        let uids = uids.cloned().unwrap_or_else(UidSet::all);
+        let record = self.mailbox_doc(mailbox).await?;
+        let candidates: Vec<MessageDoc> = self
+            .messages_in(mailbox, &uids)
+            .await?
+            .into_iter()
+            .filter(|m| m.deleted)
+            .collect();
+        if candidates.is_empty() {
+            return Ok((
+                ExpungeOutcome {
+                    uids: Vec::new(),
+                    modseq: None,
+                },
+                Vec::new(),
+            ));
+        }
+        let allocation = self.allocate(mailbox, 0).await?;
+        let marked = self.mark_expunged(&allocation, &candidates, true).await;
+        let committed = self.commit(&allocation).await;
+        let marked = marked?;
+        committed?;
+        self.remove_messages(&marked, Some(UserId::from(record.user)))
+            .await?;
+        let by_id: HashMap<ObjectId, Uid> =
+            candidates.iter().map(|m| (m.id, m.uid as u32)).collect();
+        let mut expunged: Vec<Uid> = marked
+            .iter()
+            .filter_map(|r| by_id.get(&r.id))
+            .copied()
+            .collect();
+        expunged.sort_unstable();
+        if expunged.is_empty() {
+            return Ok((
+                ExpungeOutcome {
+                    uids: expunged,
+                    modseq: None,
+                },
+                Vec::new(),
+            ));
+        }
+        Ok((
+            ExpungeOutcome {
+                uids: expunged,
+                modseq: Some(allocation.modseq),
+            },
+            vec![Wake {
+                user: UserId::from(record.user),
+                mailbox,
+                modseq: allocation.modseq,
+            }],
+        ))
+    }
+
+    async fn snapshot(&self, mailbox: MailboxId) -> Result<Snapshot> {
+        let record = self.mailbox_doc(mailbox).await?;
+        let horizon = record.horizon();
+        let mut cursor = self
+            .raw_messages()
+            .find(doc! {"mailbox": id_is(mailbox)})
+            .projection(doc! {"uid": 1, "added": 1, "expunged": 1})
+            .sort(doc! {"uid": 1})
+            .await
+            .map_err(db_error)?;
+        let mut uids = Vec::new();
+        while let Some(m) = cursor.try_next().await.map_err(db_error)? {
+            if visible_at(
+                int_field(&m, "added")?,
+                optional_int(&m, "expunged"),
+                horizon,
+            ) {
+                uids.push(int_field(&m, "uid")? as Uid);
+            }
+        }
+        let model = record.to_model();
+        Ok(Snapshot {
+            uids,
+            uidvalidity: model.uidvalidity,
+            uidnext: model.uidnext,
+            highest_modseq: horizon,
+        })
+    }
+
+    async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes> {
+        let record = self.mailbox_doc(mailbox).await?;
+        let horizon = record.horizon();
+        let entries: Vec<Document> = self
+            .journal
+            .find(doc! {
+                "mailbox": id_is(mailbox),
+                "modseq": {"$gt": modseq.min(i64::MAX as u64) as i64, "$lte": horizon as i64},
+            })
+            .sort(doc! {"modseq": 1, "uid": 1})
+            .all()
+            .await?;
+        Ok(Changes {
+            changes: entries
+                .iter()
+                .map(change_from_entry)
+                .collect::<Result<_>>()?,
+            highest_modseq: horizon,
+            truncated: (modseq as i64) < record.journal_floor,
+        })
+    }
+
+    async fn fetch_meta(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        fields: MetaFields,
+    ) -> Result<Vec<MessageMeta>> {
+        self.mailbox_doc(mailbox).await?;
+        let mut projection = doc! {
+            "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1,
+        };
+        if fields.envelope {
+            projection.insert("envelope", 1);
+        }
+        if fields.body_structure {
+            projection.insert("bodystructure", 1);
+        }
+        let docs = find_in_set(&self.raw_messages(), mailbox, uids, Some(projection)).await?;
+        docs.into_iter()
+            .map(|mut m| {
+                let flags = string_list(&m, "flags");
+                let envelope = m
+                    .remove("envelope")
+                    .and_then(|e| e.as_document().cloned())
+                    .map(from_document::<Envelope>)
+                    .transpose()?;
+                let body_structure = m
+                    .remove("bodystructure")
+                    .and_then(|b| b.as_document().cloned())
+                    .map(from_document::<BodyStructure>)
+                    .transpose()?;
+                Ok(MessageMeta {
+                    id: MessageId::from(m.get_object_id("_id").map_err(field_error)?),
+                    uid: int_field(&m, "uid")? as Uid,
+                    modseq: int_field(&m, "modseq")? as ModSeq,
+                    flags: flags_from_strings(&flags),
+                    internal_date: int_field(&m, "idate")?,
+                    header_date: optional_int(&m, "hdate"),
+                    size: int_field(&m, "size")?.max(0) as u64,
+                    envelope,
+                    body_structure,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_content(&self, mailbox: MailboxId, uid: Uid) -> Result<ContentRead> {
+        let mut m = self
+            .raw_messages()
+            .find_one(doc! {"mailbox": id_is(mailbox), "uid": uid as i64})
+            .projection(doc! {"layout": 1, "blobs": 1})
+            .await
+            .map_err(db_error)?
+            .ok_or(MessageError::NotFound)?;
+        let layout = std::mem::take(m.get_binary_generic_mut("layout").map_err(field_error)?);
+        let blobs = self.read_blobs(&string_list(&m, "blobs")).await?;
+        Ok(ContentRead { layout, blobs })
+    }
+
+    async fn search(&self, mailbox: MailboxId, key: &SearchKey) -> Result<Vec<Uid>> {
+        self.mailbox_doc(mailbox).await?;
+        let text = crate::search::text_needed(key);
+        let mut projection = doc! {
+            "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1,
+        };
+        if text.headers {
+            projection.insert("search_headers", 1);
+        }
+        if text.body {
+            projection.insert("search_body", 1);
+        }
+        let docs: Vec<Document> = self
+            .raw_messages()
+            .find(doc! {"mailbox": id_is(mailbox), "expunged": Bson::Null})
+            .projection(projection)
+            .sort(doc! {"uid": 1})
+            .all()
+            .await?;
+        let matcher = crate::search::Matcher::new(key);
+        // Matching every message of a big mailbox is CPU work: off the async runtime.
+        tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            for m in &docs {
+                let row = SearchRow {
+                    uid: int_field(m, "uid")? as Uid,
+                    modseq: int_field(m, "modseq")? as ModSeq,
+                    flags: flags_from_strings(&string_list(m, "flags")),
+                    internal_date: int_field(m, "idate")?,
+                    header_date: optional_int(m, "hdate"),
+                    size: int_field(m, "size")?.max(0) as u64,
+                    search_headers: m.get_str("search_headers").ok(),
+                    search_body: m.get_str("search_body").ok(),
+                };
+                if matcher.matches(&row) {
+                    found.push(row.uid);
+                }
+            }
+            Ok(found)
+        })
+        .await?
+    }
+}
+
+/// Visits the messages of `mailbox` whose UID is in `uids` and that are not being removed,
+/// in UID order: one range query per range (ranges are sorted and disjoint).
+pub(super) async fn find_in_set<T>(
+    collection: &Collection<T>,
+    mailbox: MailboxId,
+    uids: &UidSet,
+    projection: Option<Document>,
+) -> Result<Vec<T>>
+where
+    T: serde::de::DeserializeOwned + Unpin + Send + Sync,
+{
+    let mut out = Vec::new();
+    for &(first, last) in uids.ranges() {
+        let filter = doc! {
+            "mailbox": id_is(mailbox),
+            "uid": {"$gte": first as i64, "$lte": last as i64},
+            "expunged": Bson::Null,
+        };
+        let found: Vec<T> = collection
+            .find(filter)
+            .with_options(
+                mongodb::options::FindOptions::builder()
+                    .sort(doc! {"uid": 1})
+                    .projection(projection.clone())
+                    .build(),
+            )
+            .all()
+            .await?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Whether a message belongs to a snapshot taken at `horizon`: it arrived at or before the
+/// horizon and its removal (if any) commits after it.
+pub(super) fn visible_at(added: i64, expunged: Option<i64>, horizon: ModSeq) -> bool {
+    let horizon = horizon as i64;
+    added <= horizon && expunged.is_none_or(|at| at > horizon)
+}
+
+pub(super) fn optional_int(doc: &Document, key: &str) -> Option<i64> {
+    doc.get(key).and_then(bson_int)
+}
