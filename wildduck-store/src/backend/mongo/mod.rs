@@ -317,7 +317,6 @@ impl MongoBackend {
         self.create_profile_indexes().await?;
         self.create_address_register_indexes().await?;
         self.create_auth_log_indexes().await?;
-        self.create_auth_log_indexes().await?;
         Ok(())
     }
 

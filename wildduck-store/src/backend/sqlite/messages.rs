@@ -551,7 +551,7 @@ pub(super) fn meta_columns(fields: MetaFields) -> String {
 }
 
 /// Visits rows of `mailbox` whose UID is in `uids`, in UID order.
-fn for_each_in_set(
+pub(super) fn for_each_in_set(
     tx: &Connection,
     columns: &str,
     mailbox: MailboxId,

@@ -1,6 +1,7 @@
 //! SORT and THREAD rows on SQLite: dates and size from the `messages_meta` index, the
 //! envelope and the header text only when the criteria read them.
 
+use super::messages::for_each_in_set;
 use super::*;
 
 /// Beyond this many UID ranges one scan of the mailbox is cheaper than a query per range.
