@@ -157,6 +157,10 @@ impl From<Error> for ApiError {
                     RegistryKind::DomainAccess => ("DomainNotFound", "Domain was not found"),
                     RegistryKind::Dkim => ("DkimNotFound", "Invalid or unknown DKIM key"),
                     RegistryKind::Cert => ("CertNotFound", "Invalid or unknown cert"),
+                    RegistryKind::DeletedUser => {
+                        ("AccountNotFound", "Deleted account was not found")
+                    }
+                    RegistryKind::Setting => ("SettingNotFound", "Key was not found"),
                 };
                 Self::new(S::NOT_FOUND, code, message)
             }

@@ -117,3 +117,13 @@ fn address_register() {
 fn preauth() {
     run_group("preauth.py");
 }
+
+#[test]
+fn deferred_user_deletion_and_restore() {
+    run_group("deleted_users.py");
+}
+
+#[test]
+fn settings() {
+    run_group("settings.py");
+}

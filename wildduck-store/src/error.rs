@@ -116,6 +116,8 @@ fn kind_words(kind: crate::RegistryKind) -> &'static str {
         crate::RegistryKind::DomainAccess => "domain access entry",
         crate::RegistryKind::Dkim => "DKIM key",
         crate::RegistryKind::Cert => "certificate",
+        crate::RegistryKind::DeletedUser => "deleted account",
+        crate::RegistryKind::Setting => "setting",
     }
 }
 

@@ -34,6 +34,7 @@ mod preauth;
 mod profiles;
 mod retention;
 mod search;
+mod settings;
 mod store;
 mod subscriptions;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
@@ -42,13 +43,14 @@ mod subscriptions;
 pub mod testkit;
 pub mod totp;
 mod two_factor;
+mod user_deletion;
 mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
 pub use addressregister::{MAX_REGISTER_RESULTS, RegisteredAddress};
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::{DEFAULT_LOGOUT_REASON, Login};
-pub use backend::{LiveContent, RegistryKind};
+pub use backend::{LiveContent, RegistryKind, now};
 pub use certs::{Certificate, NewCertificate};
 pub use delivery::{Delivered, Delivery, Destination, Recipient};
 pub use dkim::{DkimKey, DkimSigner, NewDkimKey};
@@ -71,6 +73,8 @@ pub use profiles::{
     AddressDetails, ForwardTarget, ForwardedAddress, ForwardedAutoreply, NewForwarded, UserProfile,
     normalize_tags, tags_match,
 };
+pub use settings::Setting;
 pub use store::{Store, StoreConfig, Unhealthy};
 pub use two_factor::{TotpRefusal, TotpResult, TotpSetup};
+pub use user_deletion::{DeletedUserInfo, DeletionScheduled, Restored};
 pub use webmail::DisplayMessage;

@@ -382,14 +382,14 @@ impl Store {
         }))
     }
 
-    /// The user's 24-hour sending allowance in recipients: their own, or the store's.
+    /// The user's 24-hour sending allowance in recipients: their own, or the install's
+    /// (`const:max:recipients`, the configured limit unless an operator set it).
     pub async fn sending_allowance(&self, user: UserId) -> Result<u64> {
         let own = self.user_profile(user).await?.recipients;
-        Ok(if own > 0 {
-            own
-        } else {
-            self.limits().daily_recipients
-        })
+        if own > 0 {
+            return Ok(own);
+        }
+        self.setting_number(crate::settings::MAX_RECIPIENTS).await
     }
 
     /// Recipients `user` sent to in their current 24-hour window and the time it has left.

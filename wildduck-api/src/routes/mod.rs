@@ -21,6 +21,7 @@ mod messages_submit;
 mod messages_upload;
 mod openapi;
 mod preauth;
+mod settings;
 mod storage;
 mod two_factor;
 mod users;
@@ -67,6 +68,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/users/{user}",
             get(users::get).put(users::update).delete(users::delete),
+        )
+        .route(
+            "/users/{user}/restore",
+            get(users::restore_info).post(users::restore),
         )
         .route("/users/{user}/logout", put(logout::logout_user))
         .route("/users/{user}/quota/reset", post(users::quota_reset))
@@ -186,6 +191,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(domainaccess::list).post(domainaccess::add),
         )
         .route("/domainaccess/{domain}", delete(domainaccess::delete))
+        .route("/settings", get(settings::list))
+        .route("/settings/{key}", get(settings::get).post(settings::set))
         .route("/dkim", get(dkim::list).post(dkim::set))
         .route("/dkim/resolve/{domain}", get(dkim::resolve))
         .route("/dkim/{dkim}", get(dkim::get).delete(dkim::delete))
