@@ -212,6 +212,11 @@ impl From<Error> for ApiError {
                 "RateLimitedError",
                 "You reached a daily sending limit for your account",
             ),
+            Error::Message(MessageError::TooManyRecipients { .. }) => Self::new(
+                S::FORBIDDEN,
+                "TooMany",
+                "Your email has too many recipients",
+            ),
             Error::Message(MessageError::NotDraft) => Self::new(
                 S::BAD_REQUEST,
                 "MessageNotDraft",

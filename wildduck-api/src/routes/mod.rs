@@ -20,6 +20,7 @@ mod messages;
 mod messages_submit;
 mod messages_upload;
 mod openapi;
+mod outbound;
 mod preauth;
 mod settings;
 mod storage;
@@ -166,6 +167,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(messages::attachment),
         )
         .route("/users/{user}/search", get(messages::search))
+        .route(
+            "/users/{user}/outbound/{queue_id}",
+            delete(outbound::delete),
+        )
         .route(
             "/users/{user}/storage",
             get(storage::list).post(storage::upload),

@@ -317,6 +317,13 @@ const SERVED: &[Operation] = &[
         "Submit Draft for delivery",
     ),
     op(
+        Delete,
+        "/users/{user}/outbound/{queueId}",
+        "deleteOutboundMessage",
+        "Messages",
+        "Delete an Outbound Message",
+    ),
+    op(
         Post,
         "/users/{user}/storage",
         "uploadFile",
