@@ -276,7 +276,10 @@ mod tests {
         assert!(store.backend().user_by_id(user.id).await.unwrap().is_some());
         assert_eq!(store.purge_deleted_users(at).await.unwrap(), 1);
         assert!(store.backend().user_by_id(user.id).await.unwrap().is_none());
-        assert!(store.list_mailboxes(user.id).await.unwrap().is_empty());
+        assert!(matches!(
+            store.list_mailboxes(user.id).await,
+            Err(Error::User(UserError::NotFound))
+        ));
         assert_eq!(store.purge_deleted_users(at).await.unwrap(), 0);
         assert!(matches!(
             store.restore_user(user.id).await,
