@@ -309,7 +309,7 @@ fn checked(value_type: ValueType, value: Value) -> Result<Value> {
             };
             number
                 .filter(|n| n.is_finite())
-                .and_then(|n| serde_json::Number::from_f64(n))
+                .and_then(serde_json::Number::from_f64)
                 .map(|n| match n.as_f64() {
                     Some(whole) if whole.fract() == 0.0 && whole.abs() < 2f64.powi(53) => {
                         Value::from(whole as i64)
