@@ -19,13 +19,9 @@ suites=(test/api/users-test.js test/api/addresses-test.js test/api/mailboxes-tes
 
 # "<describe> <it>" titles, as mocha joins them; see docs/api.md for why each is here.
 EXCLUDED=(
-  "API Users should DELETE /users/{user} expect success"
-  "API Users should GET /users/{user}/restore expect success"
-  "API Users should POST /users/{user}/restore expect success"
   "Mailboxes tests should POST /users/{user}/mailboxes expect success / edge case for subpath length and subpath count"
   "Mailboxes tests should PUT /users/{user}/mailboxes/{mailbox} expect success / edge case for subpath length and subpath count"
   "API tests message should POST /users/{user}/mailboxes/{mailbox}/messages/{message}/submit expect success / should create a draft message and submit for delivery"
-  "API tests message should POST /users/{user}/mailboxes/{mailbox}/messages/{message}/submit expect failure / should create a draft message and fail submit"
 )
 
 work=$(mktemp -d)

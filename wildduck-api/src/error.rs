@@ -157,6 +157,10 @@ impl From<Error> for ApiError {
                     RegistryKind::DomainAccess => ("DomainNotFound", "Domain was not found"),
                     RegistryKind::Dkim => ("DkimNotFound", "Invalid or unknown DKIM key"),
                     RegistryKind::Cert => ("CertNotFound", "Invalid or unknown cert"),
+                    RegistryKind::DeletedUser => {
+                        ("AccountNotFound", "Deleted account was not found")
+                    }
+                    RegistryKind::Setting => ("SettingNotFound", "Key was not found"),
                 };
                 Self::new(S::NOT_FOUND, code, message)
             }
@@ -207,6 +211,11 @@ impl From<Error> for ApiError {
                 S::FORBIDDEN,
                 "RateLimitedError",
                 "You reached a daily sending limit for your account",
+            ),
+            Error::Message(MessageError::TooManyRecipients { .. }) => Self::new(
+                S::FORBIDDEN,
+                "TooMany",
+                "Your email has too many recipients",
             ),
             Error::Message(MessageError::NotDraft) => Self::new(
                 S::BAD_REQUEST,

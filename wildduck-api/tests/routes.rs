@@ -13,10 +13,15 @@ const ROOT_TOKEN: &str = "route-test-root-token";
 
 /// Serves the API over a new store, runs `script`, and stops the server.
 fn run_group(script: &str) {
+    run_group_then(script, |_, _, _| {});
+}
+
+/// As [`run_group`], then hands the runtime, the store and the script's output to `check`.
+fn run_group_then(script: &str, check: impl FnOnce(&tokio::runtime::Runtime, &Store, &str)) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (stop, stopped) = watch::channel(false);
-    let (base, server) = runtime.block_on(async {
+    let (base, server, store) = runtime.block_on(async {
         let store = Store::open_sqlite(dir.path(), StoreConfig::default())
             .await
             .unwrap();
@@ -26,8 +31,13 @@ fn run_group(script: &str) {
             access_token: Some(ROOT_TOKEN.into()),
             ..wildduck_api::Config::default()
         };
-        let server = tokio::spawn(wildduck_api::serve(store, config, listener, stopped));
-        (base, server)
+        let server = tokio::spawn(wildduck_api::serve(
+            store.clone(),
+            config,
+            listener,
+            stopped,
+        ));
+        (base, server, store)
     });
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/http")
@@ -46,6 +56,7 @@ fn run_group(script: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    check(&runtime, &store, &String::from_utf8_lossy(&output.stdout));
 }
 
 #[test]
@@ -121,4 +132,33 @@ fn preauth() {
 #[test]
 fn auth_log() {
     run_group("authlog.py");
+}
+
+#[test]
+fn deferred_user_deletion_and_restore() {
+    run_group("deleted_users.py");
+}
+
+#[test]
+fn settings() {
+    run_group("settings.py");
+}
+
+#[test]
+fn scheduled_submission_and_outbound_delete() {
+    run_group_then("outbound.py", |runtime, store, output| {
+        // The entry the script left waits for its sendTime, 2099-01-01T00:00:00Z.
+        let queue_id = output
+            .trim()
+            .parse()
+            .expect("the script prints the queue id");
+        let entry = runtime
+            .block_on(store.outbound_entry(queue_id))
+            .unwrap()
+            .expect("still queued");
+        assert_eq!(entry.next_attempt, 4_070_908_800);
+        assert_eq!(entry.attempts, 0);
+        let queued = runtime.block_on(store.list_outbound()).unwrap();
+        assert_eq!(queued.len(), 1, "the deleted entry is gone: {queued:?}");
+    });
 }

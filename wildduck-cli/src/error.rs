@@ -133,7 +133,8 @@ impl From<StoreError> for CliError {
                 MessageError::TooBig { .. }
                 | MessageError::InvalidFlag(_)
                 | MessageError::InvalidSection(_)
-                | MessageError::NotDraft,
+                | MessageError::NotDraft
+                | MessageError::TooManyRecipients { .. },
             ) => ErrorKind::Data,
             StoreError::Storage(failure) if failure.is_temporary() => ErrorKind::TempFail,
             // Corrupt data, a bug, a limit of the engine: retrying will not help.

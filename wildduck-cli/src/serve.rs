@@ -293,7 +293,8 @@ async fn maintain(
     }
 }
 
-/// Expunges messages past their expiry (mailbox retention) every interval until shutdown.
+/// Expunges messages past their expiry (mailbox retention) and deletes users past their
+/// `deleteAfter` every interval until shutdown.
 /// Failures are logged and retried next time, as for the other housekeeping.
 async fn expire_messages(
     store: Store,
@@ -309,6 +310,11 @@ async fn expire_messages(
             Ok(0) => {}
             Ok(expunged) => tracing::info!("maintenance: expunged {expunged} expired messages"),
             Err(err) => tracing::warn!("maintenance: expunging expired messages failed: {err}"),
+        }
+        match store.purge_deleted_users(wildduck_store::now()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!("maintenance: deleted {purged} users past deleteAfter"),
+            Err(err) => tracing::warn!("maintenance: deleting deferred users failed: {err}"),
         }
     }
 }

@@ -100,9 +100,9 @@ pub fn store_error(e: &Error) -> Reply {
         Error::Message(MessageError::InvalidSection(why)) => format!("Invalid section: {why}"),
         Error::Message(MessageError::NotFound) => "[NONEXISTENT] No such message".to_string(),
         Error::Message(MessageError::NotDraft) => "[CANNOT] Not a draft".to_string(),
-        Error::Message(MessageError::SendingLimit { .. }) => {
-            "[LIMIT] Sending limit reached".to_string()
-        }
+        Error::Message(
+            MessageError::SendingLimit { .. } | MessageError::TooManyRecipients { .. },
+        ) => "[LIMIT] Sending limit reached".to_string(),
         Error::Auth(_) => "[AUTHENTICATIONFAILED] Authentication failed".to_string(),
         Error::User(_)
         | Error::Address(_)

@@ -116,7 +116,10 @@ impl Store {
             selector: selector(&password),
             password_hash,
         };
-        self.backend().create_asp(record, MAX_ASPS_PER_USER).await?;
+        // `const:asp:limit`, MAX_ASPS_PER_USER unless an operator set it.
+        let limit = self.setting_number(crate::settings::ASP_LIMIT).await?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        self.backend().create_asp(record, limit).await?;
         Ok((asp, password))
     }
 

@@ -39,7 +39,7 @@ fn domain_for(kind: RegistryKind, input: &str) -> Result<String> {
     normalize_domain(input).map_err(|why| RegistryError::Invalid(kind, why).into())
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(entry: &RegistryEntry) -> Result<T> {
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(entry: &RegistryEntry) -> Result<T> {
     serde_json::from_str(&entry.body).map_err(|e| {
         crate::error::Defect::Malformed {
             what: "registry entry",
@@ -49,7 +49,7 @@ fn decode<T: for<'de> Deserialize<'de>>(entry: &RegistryEntry) -> Result<T> {
     })
 }
 
-fn encode<T: Serialize>(body: &T) -> String {
+pub(crate) fn encode<T: Serialize>(body: &T) -> String {
     serde_json::to_string(body).expect("registry bodies are plain structs")
 }
 

@@ -11,14 +11,15 @@ use crate::outbound::{Submission, Submitted};
 use crate::store::Store;
 
 impl Store {
-    /// Sends draft `uid` of `mailbox` for `user`. `MessageError::NotDraft` when the message
-    /// lacks `\Draft`; `Ok(None)` (nothing sent, the draft kept) when it names no
+    /// Sends draft `uid` of `mailbox` for `user`, not before `send_at` when given. `MessageError::NotDraft` when the message
+    /// lacks `\Draft`, `TooManyRecipients` past `const:max:rcpt_to`; `Ok(None)` (nothing sent, the draft kept) when it names no
     /// recipient, as WildDuck answers.
     pub async fn submit_draft(
         &self,
         user: &User,
         mailbox: MailboxId,
         uid: Uid,
+        send_at: Option<Timestamp>,
     ) -> Result<Option<Submitted>> {
         let draft = self.display_message(mailbox, uid).await?;
         if !draft.meta.flags.contains(&Flag::Draft) {
@@ -42,14 +43,21 @@ impl Store {
         if recipients.is_empty() {
             return Ok(None);
         }
+        let allowed = self.setting_number(crate::settings::MAX_RCPT_TO).await?;
+        if recipients.len() as u64 > allowed {
+            return Err(MessageError::TooManyRecipients { allowed }.into());
+        }
         let raw = self.message_source(mailbox, uid).await?;
         let submitted = self
-            .submit(Submission {
-                user,
-                sender: &sender,
-                recipients: &recipients,
-                raw: &raw,
-            })
+            .submit_scheduled(
+                Submission {
+                    user,
+                    sender: &sender,
+                    recipients: &recipients,
+                    raw: &raw,
+                },
+                send_at,
+            )
             .await?;
         let one = UidSet::from_ranges([(uid, uid)]);
         self.store_flags(

@@ -116,6 +116,8 @@ fn kind_words(kind: crate::RegistryKind) -> &'static str {
         crate::RegistryKind::DomainAccess => "domain access entry",
         crate::RegistryKind::Dkim => "DKIM key",
         crate::RegistryKind::Cert => "certificate",
+        crate::RegistryKind::DeletedUser => "deleted account",
+        crate::RegistryKind::Setting => "setting",
     }
 }
 
@@ -157,6 +159,9 @@ pub enum MessageError {
         wanted: u64,
         allowed: u64,
     },
+    /// One message for more recipients than `const:max:rcpt_to` allows (the API's submit).
+    #[error("too many recipients: at most {allowed} for one message")]
+    TooManyRecipients { allowed: u64 },
 }
 
 /// Anything the store can fail with. Callers act on the area enums; a storage failure says

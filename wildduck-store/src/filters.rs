@@ -183,9 +183,10 @@ impl Store {
             created: now(),
             meta_data: new.meta_data,
         };
-        self.backend()
-            .create_filter(filter.clone(), MAX_FILTERS_PER_USER)
-            .await?;
+        // `const:max:filters`, MAX_FILTERS_PER_USER unless an operator set it.
+        let limit = self.setting_number(crate::settings::MAX_FILTERS).await?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        self.backend().create_filter(filter.clone(), limit).await?;
         Ok(filter)
     }
 

@@ -35,6 +35,7 @@ mod preauth;
 mod profiles;
 mod retention;
 mod search;
+mod settings;
 mod sort;
 mod store;
 mod subscriptions;
@@ -44,6 +45,7 @@ mod subscriptions;
 pub mod testkit;
 pub mod totp;
 mod two_factor;
+mod user_deletion;
 mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
@@ -54,7 +56,7 @@ pub use authlog::{
     ACTION_AUTHENTICATION, ACTION_CHECK_TOTP, AUTH_LOG_RETENTION, AttemptOrigin, AuthEvent,
     AuthLogFilter, AuthResult, AuthSource,
 };
-pub use backend::{LiveContent, RegistryKind};
+pub use backend::{LiveContent, RegistryKind, now};
 pub use certs::{Certificate, ListenerCertificate, NewCertificate};
 pub use delivery::{Delivered, Delivery, Destination, Recipient};
 pub use dkim::{DkimKey, DkimSigner, NewDkimKey};
@@ -79,7 +81,9 @@ pub use profiles::{
     AddressDetails, ForwardTarget, ForwardedAddress, ForwardedAutoreply, NewForwarded, UserProfile,
     normalize_tags, tags_match,
 };
+pub use settings::Setting;
 pub use sort::{SortCriterion, SortKey, ThreadAlgorithm, ThreadNode, base_subject};
 pub use store::{Store, StoreConfig, Unhealthy};
 pub use two_factor::{TotpRefusal, TotpResult, TotpSetup};
+pub use user_deletion::{DeletedUserInfo, DeletionScheduled, Restored};
 pub use webmail::DisplayMessage;

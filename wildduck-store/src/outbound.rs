@@ -165,6 +165,16 @@ impl Store {
     /// `AddressError::NotOwned` for a sender or From address that is not the user's,
     /// `AddressError::Invalid` for a malformed recipient.
     pub async fn submit(&self, submission: Submission<'_>) -> Result<Submitted> {
+        self.submit_scheduled(submission, None).await
+    }
+
+    /// [`Store::submit`], with the queue entries not tried before `send_at` (the API's
+    /// `sendTime`); the \Sent copy is stored at once, as WildDuck does.
+    pub(crate) async fn submit_scheduled(
+        &self,
+        submission: Submission<'_>,
+        send_at: Option<Timestamp>,
+    ) -> Result<Submitted> {
         let user = submission.user;
         self.check_sender(user, submission.sender).await?;
         let (sent_raw, message_id) = completed_header(&submission, now());
@@ -182,7 +192,12 @@ impl Store {
             sender: submission.sender,
             recipients: submission.recipients,
         };
-        let entries = entries_by_domain(&envelope, &message_id, relayed)?;
+        let mut entries = entries_by_domain(&envelope, &message_id, relayed)?;
+        if let Some(at) = send_at {
+            for entry in &mut entries {
+                entry.next_attempt = entry.next_attempt.max(at);
+            }
+        }
         let wanted = submission.recipients.len() as u64;
         self.check_sending_limit(user.id, wanted).await?;
         let sent = self.sent_mailbox(user.id).await?;
@@ -385,14 +400,14 @@ impl Store {
         }))
     }
 
-    /// The user's 24-hour sending allowance in recipients: their own, or the store's.
+    /// The user's 24-hour sending allowance in recipients: their own, or the install's
+    /// (`const:max:recipients`, the configured limit unless an operator set it).
     pub async fn sending_allowance(&self, user: UserId) -> Result<u64> {
         let own = self.user_profile(user).await?.recipients;
-        Ok(if own > 0 {
-            own
-        } else {
-            self.limits().daily_recipients
-        })
+        if own > 0 {
+            return Ok(own);
+        }
+        self.setting_number(crate::settings::MAX_RECIPIENTS).await
     }
 
     /// Recipients `user` sent to in their current 24-hour window and the time it has left.

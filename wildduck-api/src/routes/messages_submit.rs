@@ -29,12 +29,6 @@ pub async fn submit(
     if delete_files {
         return Err(ApiError::unsupported("\"deleteFiles\" (stored files)", 20));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    if send_time.is_some_and(|at| at > now) {
-        return Err(ApiError::unsupported("A future \"sendTime\"", 21));
-    }
     access.require(user, Resource::Messages, Action::Create)?;
     let account = state.store.get_user(user).await?;
     if account.disabled || account.suspended {
@@ -45,7 +39,11 @@ pub async fn submit(
         ));
     }
     let mailbox = super::messages::owned_message_mailbox(&state.store, user, mailbox).await?;
-    let Some(submitted) = state.store.submit_draft(&account, mailbox.id, uid).await? else {
+    let Some(submitted) = state
+        .store
+        .submit_draft(&account, mailbox.id, uid, send_time)
+        .await?
+    else {
         return success(json!({}));
     };
     let sent = state

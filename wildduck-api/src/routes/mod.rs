@@ -21,7 +21,9 @@ mod messages;
 mod messages_submit;
 mod messages_upload;
 mod openapi;
+mod outbound;
 mod preauth;
+mod settings;
 mod storage;
 mod two_factor;
 mod users;
@@ -68,6 +70,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/users/{user}",
             get(users::get).put(users::update).delete(users::delete),
+        )
+        .route(
+            "/users/{user}/restore",
+            get(users::restore_info).post(users::restore),
         )
         .route("/users/{user}/logout", put(logout::logout_user))
         .route("/users/{user}/quota/reset", post(users::quota_reset))
@@ -165,6 +171,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/users/{user}/search", get(messages::search))
         .route(
+            "/users/{user}/outbound/{queue_id}",
+            delete(outbound::delete),
+        )
+        .route(
             "/users/{user}/storage",
             get(storage::list).post(storage::upload),
         )
@@ -189,6 +199,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(domainaccess::list).post(domainaccess::add),
         )
         .route("/domainaccess/{domain}", delete(domainaccess::delete))
+        .route("/settings", get(settings::list))
+        .route("/settings/{key}", get(settings::get).post(settings::set))
         .route("/dkim", get(dkim::list).post(dkim::set))
         .route("/dkim/resolve/{domain}", get(dkim::resolve))
         .route("/dkim/{dkim}", get(dkim::get).delete(dkim::delete))

@@ -108,6 +108,20 @@ const SERVED: &[Operation] = &[
     ),
     op(
         Get,
+        "/users/{user}/restore",
+        "restoreUserInfo",
+        "Users",
+        "Return recovery info for a deleted user",
+    ),
+    op(
+        Post,
+        "/users/{user}/restore",
+        "cancelUserDelete",
+        "Users",
+        "Cancel user deletion task",
+    ),
+    op(
+        Get,
         "/addresses",
         "getAddresses",
         "Addresses",
@@ -301,6 +315,13 @@ const SERVED: &[Operation] = &[
         "submitStoredMessage",
         "Messages",
         "Submit Draft for delivery",
+    ),
+    op(
+        Delete,
+        "/users/{user}/outbound/{queueId}",
+        "deleteOutboundMessage",
+        "Messages",
+        "Delete an Outbound Message",
     ),
     op(
         Post,
@@ -630,6 +651,27 @@ const SERVED: &[Operation] = &[
         "deleteTLSCert",
         "Certs",
         "Delete a TLS certificate",
+    ),
+    op(
+        Get,
+        "/settings",
+        "getSettings",
+        "Settings",
+        "List registered Settings",
+    ),
+    op(
+        Post,
+        "/settings/{key}",
+        "createSetting",
+        "Settings",
+        "Create or Update Setting",
+    ),
+    op(
+        Get,
+        "/settings/{key}",
+        "getSetting",
+        "Settings",
+        "Get Setting value",
     ),
     op(
         Get,

@@ -1,7 +1,8 @@
-//! Users: list, create, get, update, delete, resolve, quota reset, password reset.
+//! Users: list, create, get, update, delete (now or deferred), restore, resolve, quota reset,
+//! password reset.
 //!
 //! Fields WildDuck has and we do not keep yet are refused with 501 when their value would
-//! change behaviour (retention, a deferred delete) and ignored when they only describe or
+//! change behaviour (retention) and ignored when they only describe or
 //! tune limits we do not enforce per user; docs/api.md lists both. Name, language, tags,
 //! forwarding targets, the daily forward and recipient limits, the spam level, the PGP key
 //! and encryption settings, metaData and internalData are kept (the store's user profile).
@@ -233,6 +234,8 @@ pub async fn update(
     success(json!({}))
 }
 
+/// Deletes a user now, or with `deleteAfter` takes them out of the registry now and their
+/// data at that date (`Store::schedule_user_deletion`; `/users/:user/restore` undoes it).
 pub async fn delete(
     state: Shared,
     Extension(access): Extension<Access>,
@@ -243,22 +246,75 @@ pub async fn delete(
     let user = user_param(&access, &user)?;
     access.require_root()?;
     let mut input = Input::new(body).with_query(query);
-    if input
-        .string("deleteAfter")
-        .is_some_and(|when| !when.is_empty())
-    {
-        // Deleting now when asked to wait would take away the restore window.
-        return Err(ApiError::unsupported(
-            "\"deleteAfter\" (deferred deletion)",
-            21,
-        ));
-    }
+    let delete_after = fields::date(&mut input, "deleteAfter");
     input.finish()?;
-    state.store.get_user(user).await?;
-    let addresses = state.store.list_addresses(user).await?;
-    state.store.delete_user(user).await?;
+    let now = wildduck_store::now();
+    let response = match delete_after.filter(|&at| at > now) {
+        Some(at) => {
+            let scheduled = state.store.schedule_user_deletion(user, at).await?;
+            json!({
+                "code": "TaskScheduled",
+                "user": user.to_string(),
+                "addresses": { "deleted": scheduled.addresses_deleted },
+                "deleteAfter": iso_date(scheduled.delete_after),
+                "task": scheduled.task.to_string(),
+            })
+        }
+        None => {
+            state.store.get_user(user).await?;
+            let addresses = state.store.list_addresses(user).await?;
+            state.store.delete_user(user).await?;
+            json!({
+                "user": user.to_string(),
+                "addresses": { "deleted": addresses.len() },
+                "deleteAfter": iso_date(now),
+            })
+        }
+    };
     state.tokens.revoke_user(user, None);
-    success(json!({ "addresses": { "deleted": addresses.len() } }))
+    success(response)
+}
+
+/// What restoring a user deleted with `deleteAfter` would bring back.
+pub async fn restore_info(
+    state: Shared,
+    Extension(access): Extension<Access>,
+    Path(user): Path<String>,
+) -> JsonResult {
+    let user = user_param(&access, &user)?;
+    access.require(user, Resource::Users, Action::Read)?;
+    let info = state.store.deleted_user_info(user).await?;
+    success(json!({
+        "user": user.to_string(),
+        "username": info.username,
+        "storageUsed": info.storage_used,
+        "tags": info.tags,
+        "deleted": iso_date(info.deleted_at),
+        "recoverableAddresses": info.recoverable_addresses,
+    }))
+}
+
+/// Cancels a deferred deletion: the user and the addresses no one took come back.
+pub async fn restore(
+    state: Shared,
+    Extension(access): Extension<Access>,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody,
+) -> JsonResult {
+    let user = user_param(&access, &user)?;
+    access.require(user, Resource::Users, Action::Update)?;
+    Input::new(body).finish()?;
+    let restored = state.store.restore_user(user).await?;
+    let mut addresses = json!({ "recovered": restored.recovered });
+    if let Some(main) = restored.main {
+        addresses["main"] = main.into();
+    }
+    success(json!({
+        "code": "TaskCancelled",
+        "user": user.to_string(),
+        "task": restored.task.to_string(),
+        "addresses": addresses,
+    }))
 }
 
 pub async fn resolve(

@@ -286,7 +286,7 @@ forged = upload(alice, drafts, b"From: bob@example.com\r\nTo: carol@example.net\
                 draft=True)["id"]
 expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/{forged}/submit", 403, body={})
 expect("GET", f"/users/{alice}/mailboxes/{drafts}/messages/{forged}", 200)
-expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/{forged}/submit", 501, "NotImplemented",
+expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/{forged}/submit", 403,
        body={"sendTime": "2999-01-01T00:00:00Z"})
 expect("POST", f"/users/{alice}/mailboxes/{drafts}/messages/abc/submit", 400, "InputValidationError", body={})
 assert len(expect("GET", f"/users/{alice}/mailboxes/{sent}/messages", 200)["results"]) == 1

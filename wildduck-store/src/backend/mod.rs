@@ -533,6 +533,10 @@ pub enum RegistryKind {
     Dkim,
     /// Keyed by the certificate's server name.
     Cert,
+    /// Keyed by the user id: a user deleted with a delay (`crate::user_deletion`).
+    DeletedUser,
+    /// Keyed by the setting's name (`crate::settings`).
+    Setting,
 }
 
 impl RegistryKind {
@@ -543,6 +547,8 @@ impl RegistryKind {
             RegistryKind::DomainAccess => "domainaccess",
             RegistryKind::Dkim => "dkim",
             RegistryKind::Cert => "cert",
+            RegistryKind::DeletedUser => "deleteduser",
+            RegistryKind::Setting => "setting",
         }
     }
 }
@@ -557,7 +563,7 @@ pub struct RegistryEntry {
 }
 
 /// Operator records of the install: domain aliases, domain access lists, DKIM keys, TLS
-/// certificates. Few, written by operators, read by key at delivery, login and signing. The
+/// certificates, users waiting for their deferred deletion, settings. Few, written by operators, read by key at delivery, login and signing. The
 /// rules (normalization, validation, key derivation) are the store's (`crate::domains`,
 /// `crate::dkim`, `crate::certs`); an engine keeps the entries unique by (kind, key).
 #[async_trait]

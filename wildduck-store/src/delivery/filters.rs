@@ -241,8 +241,11 @@ impl Store {
         if !autoreply.active_at(at) {
             return Ok(Vec::new());
         }
-        let interval =
-            i64::try_from(self.config().delivery.autoreply_interval.as_secs()).unwrap_or(i64::MAX);
+        // `const:autoreply:interval` (milliseconds), the configured one unless set.
+        let interval_ms = self
+            .setting_number(crate::settings::AUTOREPLY_INTERVAL)
+            .await?;
+        let interval = i64::try_from(interval_ms / 1000).unwrap_or(i64::MAX);
         let since = at.saturating_sub(interval);
         let sender_key = sender.to_lowercase();
         if !self

@@ -67,12 +67,12 @@ impl Store {
         Ok(user)
     }
 
+    /// The user, unless absent or waiting for a deferred deletion (`user_deletion`).
     pub async fn get_user(&self, user: UserId) -> Result<User> {
-        self.backend()
-            .user_by_id(user)
-            .await?
-            .map(|r| r.user)
-            .ok_or_else(|| UserError::NotFound.into())
+        match self.backend().user_by_id(user).await? {
+            Some(record) if !self.is_deleted(user).await? => Ok(record.user),
+            _ => Err(UserError::NotFound.into()),
+        }
     }
 
     /// Finds a user by username (case, dots ignored) — or by one of their addresses.
@@ -86,6 +86,10 @@ impl Store {
         if let Ok(view) = accounts::unameview(username_or_address)
             && let Some(record) = self.backend().user_by_unameview(&view).await?
         {
+            // A deleted user keeps the username until the purge but is found no more.
+            if self.is_deleted(record.user.id).await? {
+                return Err(UserError::NotFound.into());
+            }
             return Ok(record);
         }
         if username_or_address.contains('@') {
@@ -99,8 +103,12 @@ impl Store {
         Err(UserError::NotFound.into())
     }
 
+    /// Every user but those waiting for a deferred deletion.
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        self.backend().list_users().await
+        let deleted = self.deleted_users().await?;
+        let mut users = self.backend().list_users().await?;
+        users.retain(|user| !deleted.contains(&user.id));
+        Ok(users)
     }
 
     pub async fn set_password(&self, user: UserId, password: &str) -> Result<()> {
