@@ -525,16 +525,8 @@ pub fn leading_words(bytes: &[u8]) -> Option<(&str, &str)> {
         .unwrap_or(bytes.len());
     let line = std::str::from_utf8(&bytes[..line_end]).ok()?;
     let mut words = line.split(' ');
-    let tag = words.next().filter(|t| is_tag(t))?;
+    let tag = words.next().filter(|t| crate::command::is_tag(t))?;
     Some((tag, words.next().unwrap_or("")))
-}
-
-/// Whether `text` is an IMAP tag (RFC 3501: ASTRING-CHARs but `+`), so it may be echoed.
-pub fn is_tag(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\+".contains(&b))
 }
 
 #[cfg(test)]

@@ -375,7 +375,7 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
     // A tag that is not one (8-bit bytes, read lossily above) is left to the caller's
     // untagged BAD: echoing it would send the client a tag it never sent.
     let tag = match tokenizer.token()? {
-        Token::Atom(tag) if crate::session::is_tag(&tag) => tag,
+        Token::Atom(tag) if super::is_tag(&tag) => tag,
         _ => return None,
     };
     let command = match tokenizer.token()? {

@@ -749,3 +749,11 @@ pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind,
         CommandBody::Compress { .. } => Kind::Compress,
     })
 }
+
+/// Whether `text` is an IMAP tag (RFC 3501: ASTRING-CHARs but `+`), so it may be echoed.
+pub fn is_tag(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\+".contains(&b))
+}
