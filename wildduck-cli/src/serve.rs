@@ -128,7 +128,7 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
                 break None;
             }
             Some(ended) = servers.join_next() => break Some(ended),
-            _ = hangup.recv() => match &certificates {
+            Some(()) = hangup.recv() => match &certificates {
                 Some(certificates) => reload_certificates(certificates, &store, true).await,
                 None => tracing::info!("SIGHUP: no [tls] certificate to reload"),
             },
