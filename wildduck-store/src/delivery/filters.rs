@@ -157,7 +157,11 @@ impl Store {
                 Some(user.id),
                 &targets,
             )?;
-            if forwards.is_empty() || self.take_forwards(user.id, targets.len() as u64).await {
+            if forwards.is_empty()
+                || self
+                    .take_forwards(user.id, profile.forwards, targets.len() as u64)
+                    .await
+            {
                 queued.extend(forwards);
             } else {
                 tracing::warn!(user = %user.username, "forward skipped: daily forward limit reached");

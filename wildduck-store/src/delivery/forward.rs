@@ -40,12 +40,16 @@ const MAX_RECEIVED_HOPS: usize = 30;
 impl Store {
     /// The user's 24-hour allowance of forward targets: their own, or the store's.
     pub async fn forwarding_allowance(&self, user: UserId) -> Result<u64> {
-        let own = self.user_profile(user).await?.forwards;
-        Ok(if own > 0 {
+        Ok(self.allowance_of(self.user_profile(user).await?.forwards))
+    }
+
+    /// A user's own `forwards` setting, or the store's when they have none.
+    fn allowance_of(&self, own: u64) -> u64 {
+        if own > 0 {
             own
         } else {
             self.limits().daily_forwards
-        })
+        }
     }
 
     /// Forward targets counted for `user` in their current 24-hour window, and the time it
@@ -56,10 +60,11 @@ impl Store {
             .await
     }
 
-    /// Whether `targets` more forwards fit `user`'s allowance; counted when they do.
-    pub(super) async fn take_forwards(&self, user: UserId, targets: u64) -> bool {
+    /// Whether `targets` more forwards fit `user`'s allowance (`own`: their profile's
+    /// `forwards`, already read by the caller); counted when they do.
+    pub(super) async fn take_forwards(&self, user: UserId, own: u64, targets: u64) -> bool {
         let fits = async {
-            let allowed = self.forwarding_allowance(user).await?;
+            let allowed = self.allowance_of(own);
             let (used, _) = self.forwards_used(user).await?;
             if used.saturating_add(targets) > allowed {
                 return Ok(false);
