@@ -41,6 +41,11 @@
 //! - **Failure**: a step that fails undoes the earlier steps of the same operation
 //!   (references, quota, inserted documents); a crash in between leaks (quota or refcount
 //!   too high), which `verify` repairs, but never makes an acknowledged message disappear.
+//!   Known gap: a MOVE writes the copies before it removes the originals, so a crash
+//!   between the two leaves the message in both mailboxes (and the quota counting it once).
+//! - **Restart**: a pending MODSEQ of a killed process would hide the mailbox's new
+//!   messages until its timeout; the same host's next process clears it at its first read
+//!   (see [`sequence`]). `wildduck-cli/tests/crash_rounds.rs` kills a server 20 times.
 //!
 //! Writes use write concern `majority` with journaling unless the URI sets `w` itself.
 
@@ -110,6 +115,8 @@ pub struct MongoBackend {
     subscriptions: Collection<Document>,
     registry: Collection<Document>,
     totp: Collection<Document>,
+    /// This machine, as MODSEQ allocation tokens name it (see [`sequence`]).
+    host: String,
 }
 
 /// A driver failure by what a caller can do about it.
@@ -236,6 +243,7 @@ impl MongoBackend {
             subscriptions: db.collection("dangling_subscriptions"),
             registry: db.collection("registry"),
             totp: db.collection("totp"),
+            host: sequence::host_tag(),
         };
         backend.create_indexes().await?;
         Ok(backend)

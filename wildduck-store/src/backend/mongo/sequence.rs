@@ -18,7 +18,11 @@
 //!
 //! A writer that dies between 1 and 3 would hold the horizon forever, so a pending entry
 //! older than [`PENDING_TIMEOUT_SECS`] (its token carries its start time) is reaped by the
-//! next writer. If the writer was only slow and commits after its entry was reaped, its
+//! next writer. Until then the mailbox's new messages stay invisible, so a server that starts
+//! again on the same host must not wait for that: a token also names its host and its
+//! process (id and start time), and whoever reads a mailbox document removes the entries of
+//! processes of its own host that are gone — a server killed a moment ago and started again
+//! clears its predecessor's entries at its first read. If the writer was only slow and commits after its entry was reaped, its
 //! unset matches nothing: it then **restamps** — allocates a fresh MODSEQ and moves its
 //! journal entries and messages onto it — so readers that already passed the old MODSEQ
 //! still see the change. What a dead writer left half-done (a message without its journal
@@ -47,8 +51,57 @@ pub struct Allocation {
     token: String,
 }
 
-fn new_token() -> String {
-    format!("t{}_{}", now(), rand::random::<u32>())
+/// `t<start>_<random>_<host>_<pid>_<pid start>`: when the writer started, and which
+/// process of which host it is.
+fn new_token(host: &str) -> String {
+    let (pid, started) = this_process().unwrap_or((0, 0));
+    format!(
+        "t{}_{}_{host}_{pid}_{started}",
+        now(),
+        rand::random::<u32>()
+    )
+}
+
+/// A process: its id and its start time (clock ticks after boot, from `/proc`), which
+/// tells it from a later process that got the same id.
+type ProcessId = (u32, u64);
+
+/// The host and process a token was made by; `None` for tokens made before tokens named
+/// them.
+fn token_origin(token: &str) -> Option<(&str, ProcessId)> {
+    let mut parts = token.split('_').skip(2);
+    let host = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    let started = parts.next()?.parse().ok()?;
+    Some((host, (pid, started)))
+}
+
+/// When process `pid` of this host started; `None` when there is no such process (or no
+/// `/proc` to ask).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 of proc(5); the name before it (field 2) may hold spaces, so count from its
+    // closing parenthesis, after which field 3 comes.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(22 - 3)?.parse().ok()
+}
+
+fn this_process() -> Option<ProcessId> {
+    let pid = std::process::id();
+    Some((pid, process_start(pid)?))
+}
+
+/// This machine's name as it may stand in a token (and so in a field path): letters,
+/// digits and `-` only.
+pub fn host_tag() -> String {
+    // Linux's own answer to gethostname(2), without a dependency for one call.
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let tag: String = name
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    if tag.is_empty() { "host".into() } else { tag }
 }
 
 /// When the writer holding `token` started (seconds since the epoch).
@@ -58,11 +111,18 @@ pub fn token_started(token: &str) -> Option<i64> {
 
 impl MongoBackend {
     pub(super) async fn mailbox_doc(&self, mailbox: MailboxId) -> Result<MailboxDoc> {
-        self.mailboxes
-            .find_one(doc! {"_id": ObjectId::from(mailbox)})
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| MailboxError::NotFound.into())
+        let read = || async {
+            self.mailboxes
+                .find_one(doc! {"_id": ObjectId::from(mailbox)})
+                .await
+                .map_err(db_error)?
+                .ok_or_else(|| MailboxError::NotFound.into())
+        };
+        let record: MailboxDoc = read().await?;
+        if self.reap_left_by_dead_processes(&record).await? {
+            return read().await;
+        }
+        Ok(record)
     }
 
     /// Allocates one MODSEQ and `uids` UIDs in `mailbox`, pending until [`Self::commit`].
@@ -72,7 +132,7 @@ impl MongoBackend {
         if before.uidnext + uids as i64 >= u32::MAX as i64 {
             return Err(Defect::Exhausted("UID space of mailbox").into());
         }
-        let token = new_token();
+        let token = new_token(&self.host);
         let after = self
             .mailboxes
             .clone_with_type::<Document>()
@@ -177,6 +237,29 @@ impl MongoBackend {
         }
     }
 
+    /// Removes the pending entries in `mailbox` of processes of this host that are gone
+    /// (a restarted server finds its predecessor's entries this way, at once, instead of
+    /// after the timeout). Whether any went.
+    async fn reap_left_by_dead_processes(&self, mailbox: &MailboxDoc) -> Result<bool> {
+        if this_process().is_none() {
+            return Ok(false); // no /proc: no way to tell a dead process from a live one
+        }
+        let mut reaped = false;
+        for (token, floor) in &mailbox.pending {
+            let Some((host, (pid, started))) = token_origin(token) else {
+                continue;
+            };
+            if host == self.host && process_start(pid) != Some(started) {
+                tracing::warn!(mailbox = %mailbox.id, token, floor = bson_int(floor),
+                    "reaping a MODSEQ allocation of a process of this host that is gone");
+                reaped |= self
+                    .release_token(MailboxId::from(mailbox.id), token)
+                    .await?;
+            }
+        }
+        Ok(reaped)
+    }
+
     /// Removes pending entries of writers that died (older than the timeout).
     async fn reap_stale(&self, mailbox: &MailboxDoc) -> Result<()> {
         let cutoff = now() - PENDING_TIMEOUT_SECS;
@@ -197,12 +280,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_carry_their_start_time() {
-        let token = new_token();
+    fn tokens_carry_their_start_time_and_origin() {
+        let token = new_token("node-1");
         let started = token_started(&token).expect("parses");
         assert!((now() - started).abs() <= 1);
+        let this = this_process().expect("/proc on this machine");
+        assert_eq!(token_origin(&token), Some(("node-1", this)));
         assert_eq!(token_started("garbage"), None);
         assert_eq!(token_started("t12_34"), Some(12));
+        assert_eq!(
+            token_origin("t12_34"),
+            None,
+            "a token from before origins were named"
+        );
+    }
+
+    #[test]
+    fn a_process_is_told_from_one_that_is_gone() {
+        let (pid, started) = this_process().expect("/proc on this machine");
+        assert_eq!(process_start(pid), Some(started));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("run sleep");
+        assert!(process_start(child.id()).is_some(), "a live child");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(process_start(child.id()), None, "the reaped child is gone");
+    }
+
+    #[test]
+    fn the_host_tag_can_stand_in_a_field_path() {
+        let tag = host_tag();
+        assert!(!tag.is_empty());
+        assert!(
+            tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{tag}"
+        );
     }
 
     #[test]
