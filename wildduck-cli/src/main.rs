@@ -84,6 +84,12 @@ enum Command {
     /// Manage a user's delivery filters (seen, flag, delete, spam, mailbox, forward).
     #[command(subcommand)]
     Filter(commands::filter::FilterCommand),
+    /// Set, show or remove a user's vacation reply.
+    #[command(subcommand)]
+    Autoreply(commands::autoreply::AutoreplyCommand),
+    /// Manage where a user's mail is forwarded (addresses, smtp:// relays, http:// URLs).
+    #[command(subcommand)]
+    Forward(commands::forward::ForwardCommand),
     /// Manage the addresses that deliver to a user.
     #[command(subcommand)]
     Address(commands::address::AddressCommand),
@@ -216,6 +222,8 @@ async fn dispatch(ctx: Ctx, command: Command) -> CliResult<Report> {
         Command::User(cmd) => commands::user::run(&ctx, cmd).await,
         Command::Asp(cmd) => commands::asp::run(&ctx, cmd).await,
         Command::Filter(cmd) => commands::filter::run(&ctx, cmd).await,
+        Command::Autoreply(cmd) => commands::autoreply::run(&ctx, cmd).await,
+        Command::Forward(cmd) => commands::forward::run(&ctx, cmd).await,
         Command::Address(cmd) => commands::address::run(&ctx, cmd).await,
         Command::Mailbox(cmd) => commands::mailbox::run(&ctx, cmd).await,
         Command::Message(cmd) => commands::message::run(&ctx, cmd).await,

@@ -434,3 +434,71 @@ fn dkim_keys_are_added_replaced_listed_and_deleted_by_domain() {
     );
     env.fails(&["dkim", "del", "example.org"], 66, "not_found");
 }
+
+#[test]
+fn autoreply_forwarding_and_spam_level_are_set_shown_and_removed() {
+    let env = Env::new();
+    env.add_user("ann", "ann-password-1");
+
+    assert!(env.ok(&["autoreply", "show", "ann"])["autoreply"].is_null());
+    let set = env.ok(&[
+        "autoreply",
+        "set",
+        "ann",
+        "--subject",
+        "Away",
+        "--text",
+        "Back on Monday.",
+        "--end",
+        "2030-01-06T08:00:00Z",
+    ]);
+    assert_eq!(set["autoreply"]["status"], true, "{set}");
+    // A later change keeps the parts it does not name.
+    env.ok(&["autoreply", "set", "ann", "--name", "Ann"]);
+    let shown = env.ok(&["autoreply", "show", "ann"])["autoreply"].clone();
+    assert_eq!(shown["subject"], "Away", "{shown}");
+    assert_eq!(shown["text"], "Back on Monday.");
+    assert_eq!(shown["name"], "Ann");
+    assert_eq!(shown["end"], "2030-01-06T08:00:00Z");
+    assert!(shown["start"].is_null());
+    env.fails(
+        &["autoreply", "set", "ann", "--start", "next monday"],
+        64,
+        "usage",
+    );
+    env.ok(&["autoreply", "off", "ann"]);
+    assert!(env.ok(&["autoreply", "show", "ann"])["autoreply"].is_null());
+
+    assert_eq!(
+        env.ok(&["forward", "add", "ann", "copies@remote.test"])["targets"],
+        serde_json::json!(["copies@remote.test"])
+    );
+    env.ok(&["forward", "add", "ann", "smtp://relay.remote.test:25"]);
+    env.ok(&["forward", "add", "ann", "copies@remote.test"]); // already there: no change
+    assert_eq!(
+        env.ok(&["forward", "list", "ann"])["targets"],
+        serde_json::json!(["copies@remote.test", "smtp://relay.remote.test:25"])
+    );
+    env.fails(&["forward", "add", "ann", "not an address"], 65, "data");
+    env.ok(&["forward", "del", "ann", "copies@remote.test"]);
+    env.fails(
+        &["forward", "del", "ann", "copies@remote.test"],
+        66,
+        "not_found",
+    );
+    assert_eq!(
+        env.ok(&["forward", "list", "ann"])["targets"],
+        serde_json::json!(["smtp://relay.remote.test:25"])
+    );
+
+    assert_eq!(
+        env.ok(&["user", "set", "ann", "--suspended", "false"])["spam_level"],
+        50,
+        "the configured default"
+    );
+    assert_eq!(
+        env.ok(&["user", "set", "ann", "--spam-level", "0"])["spam_level"],
+        0
+    );
+    env.fails(&["user", "set", "ann", "--spam-level", "101"], 64, "usage");
+}

@@ -4,10 +4,12 @@
 pub mod address;
 pub mod asp;
 pub mod authlog;
+pub mod autoreply;
 pub mod deliver;
 pub mod dkim;
 pub mod export;
 pub mod filter;
+pub mod forward;
 pub mod import;
 pub mod mailbox;
 pub mod maint;

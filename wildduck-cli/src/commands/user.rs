@@ -59,6 +59,10 @@ pub enum UserCommand {
         /// mail is still delivered.
         #[arg(long, value_name = "BOOL")]
         suspended: Option<bool>,
+        /// Spam level 0-100 deliveries are judged by: 0 files everything in Junk, 100
+        /// nothing; without one the configured level (default 50) applies.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=100))]
+        spam_level: Option<u8>,
     },
     /// Stop a user from logging in (mail is still kept).
     Disable { user: String },
@@ -218,9 +222,10 @@ pub async fn run(ctx: &Ctx, command: UserCommand) -> CliResult<Report> {
             user,
             disabled_scopes,
             suspended,
+            spam_level,
         } => {
             let disabled_scopes = disabled_scopes.as_deref().map(parse_scopes).transpose()?;
-            set(ctx, &user, disabled_scopes, suspended).await
+            set(ctx, &user, disabled_scopes, suspended, spam_level).await
         }
         UserCommand::Disable { user } => set_disabled(ctx, &user, true).await,
         UserCommand::Enable { user } => set_disabled(ctx, &user, false).await,
@@ -334,11 +339,12 @@ async fn set(
     name: &str,
     disabled_scopes: Option<Vec<Scope>>,
     suspended: Option<bool>,
+    spam_level: Option<u8>,
 ) -> CliResult<Report> {
-    if disabled_scopes.is_none() && suspended.is_none() {
+    if disabled_scopes.is_none() && suspended.is_none() && spam_level.is_none() {
         return Err(CliError::new(
             ErrorKind::Usage,
-            "nothing to set (give --disabled-scopes or --suspended)",
+            "nothing to set (give --disabled-scopes, --suspended or --spam-level)",
         ));
     }
     let store = ctx.store().await?;
@@ -349,11 +355,19 @@ async fn set(
     if let Some(suspended) = suspended {
         store.set_suspended(user.id, suspended).await?;
     }
+    let mut profile = store.user_profile(user.id).await?;
+    if let Some(level) = spam_level {
+        profile.spam_level = Some(level);
+        store.set_user_profile(user.id, profile.clone()).await?;
+    }
     let user = store.get_user(user.id).await?;
+    let spam_level = profile
+        .spam_level
+        .unwrap_or(store.config().delivery.spam.level);
     Ok(Report::new(
-        json!({ "user": UserView::from(&user) }),
+        json!({ "user": UserView::from(&user), "spam_level": spam_level }),
         format!(
-            "{}: {}, disabled scopes: {}",
+            "{}: {}, disabled scopes: {}, spam level: {spam_level}",
             user.username,
             UserView::state(&user),
             scope_list(&user.disabled_scopes)
