@@ -162,3 +162,8 @@ fn scheduled_submission_and_outbound_delete() {
         assert_eq!(queued.len(), 1, "the deleted entry is gone: {queued:?}");
     });
 }
+
+#[test]
+fn clearing_a_mailbox() {
+    run_group("mailbox_clear.py");
+}

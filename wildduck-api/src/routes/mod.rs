@@ -18,6 +18,7 @@ mod health;
 mod logout;
 mod mailboxes;
 mod messages;
+mod messages_clear;
 mod messages_submit;
 mod messages_upload;
 mod openapi;
@@ -149,7 +150,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/users/{user}/mailboxes/{mailbox}/messages",
             get(messages::list)
                 .post(messages_upload::upload)
-                .put(messages::update_many),
+                .put(messages::update_many)
+                .delete(messages_clear::delete_all),
         )
         .route(
             "/users/{user}/mailboxes/{mailbox}/messages/{message}",

@@ -261,6 +261,13 @@ const SERVED: &[Operation] = &[
         "Update Message information",
     ),
     op(
+        Delete,
+        "/users/{user}/mailboxes/{mailbox}/messages",
+        "deleteMessagesInMailbox",
+        "Messages",
+        "Delete all Messages from a Mailbox",
+    ),
+    op(
         Post,
         "/users/{user}/mailboxes/{mailbox}/messages",
         "uploadMessage",
