@@ -167,3 +167,61 @@ fn scheduled_submission_and_outbound_delete() {
 fn clearing_a_mailbox() {
     run_group("mailbox_clear.py");
 }
+
+#[test]
+fn search_and_apply() {
+    run_group("search_apply.py");
+}
+
+#[test]
+fn submit_composed_message() {
+    run_group_then("submit.py", |runtime, store, output| {
+        let ids: serde_json::Value = serde_json::from_str(output.trim()).expect("queue ids");
+        let queued = runtime.block_on(store.list_outbound()).unwrap();
+        let mut recipients: Vec<(String, Vec<String>)> = queued
+            .iter()
+            .map(|entry| {
+                assert_eq!(entry.sender, "una@example.com");
+                let to = entry.recipients.iter().map(|r| r.address.clone());
+                (entry.domain.clone(), to.collect())
+            })
+            .collect();
+        recipients.sort();
+        // Bcc'd addresses are recipients (each once), the envelope's replace the headers'.
+        let expected = [
+            ("example.net", vec!["only@example.net"]),
+            (
+                "example.org",
+                vec!["ann@example.org", "bob@example.org", "hidden@example.org"],
+            ),
+            ("other.test", vec!["cat@other.test"]),
+        ];
+        let expected: Vec<(String, Vec<String>)> = expected
+            .iter()
+            .map(|(domain, to)| {
+                (
+                    domain.to_string(),
+                    to.iter().map(|a| a.to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(recipients, expected);
+        let later = ids["later"].as_str().unwrap().parse().unwrap();
+        let entry = runtime
+            .block_on(store.outbound_entry(later))
+            .unwrap()
+            .expect("queued");
+        assert_eq!(entry.next_attempt, 4_070_908_800, "waits for its sendTime");
+        let now = ids["now"].as_str().unwrap().parse().unwrap();
+        let entry = runtime
+            .block_on(store.outbound_entry(now))
+            .unwrap()
+            .expect("queued");
+        assert!(entry.next_attempt < 4_070_908_800);
+    });
+}
+
+#[test]
+fn rename_domain() {
+    run_group("rename_domain.py");
+}

@@ -25,7 +25,8 @@ impl Store {
             return Err(MessageError::NotDraft.into());
         }
         let parsed = &draft.parsed;
-        let envelope = SubmitEnvelope::from_headers(&parsed.from, &parsed.to, &parsed.cc, &parsed.bcc);
+        let envelope =
+            SubmitEnvelope::from_headers(&parsed.from, &parsed.to, &parsed.cc, &parsed.bcc);
         let raw = self.message_source(mailbox, uid).await?;
         let Some(submitted) = self.submit_message(user, &envelope, &raw, send_at).await? else {
             return Ok(None);

@@ -19,8 +19,8 @@ use wildduck_store::{
 
 use super::mailboxes::owned_mailbox;
 use super::message_actions::{delete_messages, set_flags};
-use super::search_query::MessageQuery;
 use super::messages_upload::read_date;
+use super::search_query::MessageQuery;
 use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
 use crate::error::{ApiError, ApiResult};

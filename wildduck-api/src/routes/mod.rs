@@ -17,6 +17,7 @@ mod forwarded;
 mod health;
 mod logout;
 mod mailboxes;
+mod message_actions;
 mod messages;
 mod messages_clear;
 mod messages_submit;
@@ -24,8 +25,12 @@ mod messages_upload;
 mod openapi;
 mod outbound;
 mod preauth;
+mod rename_domain;
+mod search_apply;
+mod search_query;
 mod settings;
 mod storage;
+mod submit;
 mod two_factor;
 mod users;
 
@@ -111,6 +116,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/addresses", get(addresses::list_all))
         .route("/addresses/resolve/{address}", get(addresses::resolve))
+        .route("/addresses/renameDomain", put(rename_domain::rename))
         .route("/addresses/forwarded", post(forwarded::create))
         .route(
             "/addresses/forwarded/{address}",
@@ -171,7 +177,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}",
             get(messages::attachment),
         )
-        .route("/users/{user}/search", get(messages::search))
+        .route(
+            "/users/{user}/search",
+            get(messages::search).post(search_apply::apply),
+        )
+        .route("/users/{user}/submit", post(submit::submit))
         .route(
             "/users/{user}/outbound/{queue_id}",
             delete(outbound::delete),

@@ -282,6 +282,27 @@ const SERVED: &[Operation] = &[
         "Search for messages",
     ),
     op(
+        Post,
+        "/users/{user}/search",
+        "searchApplyMessages",
+        "Messages",
+        "Search and update messages",
+    ),
+    op(
+        Put,
+        "/addresses/renameDomain",
+        "renameDomain",
+        "Addresses",
+        "Rename domain in addresses",
+    ),
+    op(
+        Post,
+        "/users/{user}/submit",
+        "submitMessage",
+        "Submission",
+        "Submit a Message for Delivery",
+    ),
+    op(
         Get,
         "/users/{user}/mailboxes/{mailbox}/messages/{message}",
         "getMessage",

@@ -89,15 +89,16 @@ fn read_action(input: &mut Input) -> Option<Apply> {
         }
     };
     let mut action = Input::new(fields.clone());
-    let move_to = action
-        .string("moveTo")
-        .and_then(|raw| match hex_id::<MailboxId>("moveTo", &raw) {
-            Ok(id) => Some(id),
-            Err(err) => {
-                action.fail("moveTo", err.message);
-                None
-            }
-        });
+    let move_to =
+        action
+            .string("moveTo")
+            .and_then(|raw| match hex_id::<MailboxId>("moveTo", &raw) {
+                Ok(id) => Some(id),
+                Err(err) => {
+                    action.fail("moveTo", err.message);
+                    None
+                }
+            });
     let flags: Vec<(Flag, bool)> = [("seen", Flag::Seen), ("flagged", Flag::Flagged)]
         .into_iter()
         .filter_map(|(key, flag)| action.boolean(key).map(|on| (flag, on)))

@@ -122,7 +122,10 @@ impl MessageQuery {
 }
 
 fn left_out_when_searchable(mailbox: &Mailbox) -> bool {
-    matches!(mailbox.special_use, Some(SpecialUse::Trash | SpecialUse::Junk))
+    matches!(
+        mailbox.special_use,
+        Some(SpecialUse::Trash | SpecialUse::Junk)
+    )
 }
 
 fn trimmed(input: &mut Input, key: &str, max: usize) -> Option<String> {

@@ -117,7 +117,10 @@ fn read_envelope(input: &mut Input) -> GivenEnvelope {
         None | Some(Value::Null) => return GivenEnvelope::default(),
         Some(Value::Object(fields)) => fields.clone(),
         Some(_) => {
-            input.fail("envelope", "\"envelope\" must be of type object".to_string());
+            input.fail(
+                "envelope",
+                "\"envelope\" must be of type object".to_string(),
+            );
             return GivenEnvelope::default();
         }
     };
