@@ -225,3 +225,41 @@ fn submit_composed_message() {
 fn rename_domain() {
     run_group("rename_domain.py");
 }
+
+#[test]
+fn forward_stored_message() {
+    use base64::Engine;
+    run_group_then("forward.py", |runtime, store, output| {
+        let printed: serde_json::Value = serde_json::from_str(output.trim()).expect("JSON");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(printed["raw"].as_str().unwrap())
+            .unwrap();
+        let mut queued = runtime.block_on(store.list_outbound()).unwrap();
+        queued.sort_by(|a, b| a.domain.cmp(&b.domain));
+        let summary: Vec<(&str, &str, Vec<&str>)> = queued
+            .iter()
+            .map(|entry| {
+                let to = entry.recipients.iter().map(|r| r.address.as_str());
+                (entry.domain.as_str(), entry.sender.as_str(), to.collect())
+            })
+            .collect();
+        // The sender the message arrived with; one entry per domain.
+        assert_eq!(
+            summary,
+            vec![
+                (
+                    "far.test",
+                    "origin@sender.test",
+                    vec!["one@far.test", "two@far.test"]
+                ),
+                ("other.test", "origin@sender.test", vec!["three@other.test"]),
+            ]
+        );
+        let first = printed["queueId"].as_str().unwrap().parse().unwrap();
+        let entry = runtime
+            .block_on(store.outbound_entry(first))
+            .unwrap()
+            .expect("queued");
+        assert_eq!(entry.raw, raw, "the stored bytes, unchanged");
+    });
+}

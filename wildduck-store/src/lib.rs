@@ -40,6 +40,7 @@ mod search;
 mod settings;
 mod sort;
 mod store;
+mod stored_forward;
 mod subscriptions;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
 /// the store's own tests and the shells' tests turn on as a dev-dependency feature.

@@ -20,6 +20,7 @@ mod mailboxes;
 mod message_actions;
 mod messages;
 mod messages_clear;
+mod messages_forward;
 mod messages_submit;
 mod messages_upload;
 mod openapi;
@@ -168,6 +169,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/users/{user}/mailboxes/{mailbox}/messages/{message}/submit",
             post(messages_submit::submit),
+        )
+        .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}/forward",
+            post(messages_forward::forward),
         )
         .route(
             "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml",

@@ -289,6 +289,13 @@ const SERVED: &[Operation] = &[
         "Search and update messages",
     ),
     op(
+        Post,
+        "/users/{user}/mailboxes/{mailbox}/messages/{message}/forward",
+        "forwardStoredMessage",
+        "Messages",
+        "Forward stored Message",
+    ),
+    op(
         Put,
         "/addresses/renameDomain",
         "renameDomain",
