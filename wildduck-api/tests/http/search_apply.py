@@ -66,6 +66,22 @@ assert done["updated"] == 2, done
 assert subjects(archive, seen=False) == ["offer 0", "offer 1"]
 assert subjects(inbox) == ["dinner", "offer 2"]
 
+# The search fields both routes read, through the listing.
+def found(query):
+    return sorted(m["subject"] for m in expect("GET", f"/users/{kim}/search?{query}", 200)["results"])
+
+
+assert found("subject=offer&datestart=2000-01-01T00:00:00Z") == ["offer 0", "offer 1", "offer 2", "old offer"]
+assert found("subject=offer&dateend=2000-01-01T00:00:00Z") == []
+assert found("subject=offer&minSize=100000") == []
+assert found("subject=offer&maxSize=100000&minSize=1") == ["offer 0", "offer 1", "offer 2", "old offer"]
+assert found(f"mailbox={archive}&id=2") == ["offer 1"]
+expect("GET", f"/users/{kim}/search?thread={MISSING}", 501, "NotImplemented")
+expect("GET", f"/users/{kim}/search?minSize=big", 400, "InputValidationError")
+either = apply({"or": {"subject": "dinner", "from": "nomatch"}, "action": {"flagged": True}})
+assert either["updated"] == 1 and subjects(inbox, flagged=True) == ["dinner"], either
+apply({"or": "dinner", "action": {"seen": True}}, 400, "InputValidationError")
+
 # A delete: matches go, the quota follows, the rest stays.
 before = expect("GET", f"/users/{kim}", 200)["limits"]["quota"]["used"]
 done = apply({"subject": "offer", "action": {"delete": True}})
