@@ -162,3 +162,104 @@ fn scheduled_submission_and_outbound_delete() {
         assert_eq!(queued.len(), 1, "the deleted entry is gone: {queued:?}");
     });
 }
+
+#[test]
+fn clearing_a_mailbox() {
+    run_group("mailbox_clear.py");
+}
+
+#[test]
+fn search_and_apply() {
+    run_group("search_apply.py");
+}
+
+#[test]
+fn submit_composed_message() {
+    run_group_then("submit.py", |runtime, store, output| {
+        let ids: serde_json::Value = serde_json::from_str(output.trim()).expect("queue ids");
+        let queued = runtime.block_on(store.list_outbound()).unwrap();
+        let mut recipients: Vec<(String, Vec<String>)> = queued
+            .iter()
+            .map(|entry| {
+                assert_eq!(entry.sender, "una@example.com");
+                let to = entry.recipients.iter().map(|r| r.address.clone());
+                (entry.domain.clone(), to.collect())
+            })
+            .collect();
+        recipients.sort();
+        // Bcc'd addresses are recipients (each once), the envelope's replace the headers'.
+        let expected = [
+            ("example.net", vec!["only@example.net"]),
+            (
+                "example.org",
+                vec!["ann@example.org", "bob@example.org", "hidden@example.org"],
+            ),
+            ("other.test", vec!["cat@other.test"]),
+        ];
+        let expected: Vec<(String, Vec<String>)> = expected
+            .iter()
+            .map(|(domain, to)| {
+                (
+                    domain.to_string(),
+                    to.iter().map(|a| a.to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(recipients, expected);
+        let later = ids["later"].as_str().unwrap().parse().unwrap();
+        let entry = runtime
+            .block_on(store.outbound_entry(later))
+            .unwrap()
+            .expect("queued");
+        assert_eq!(entry.next_attempt, 4_070_908_800, "waits for its sendTime");
+        let now = ids["now"].as_str().unwrap().parse().unwrap();
+        let entry = runtime
+            .block_on(store.outbound_entry(now))
+            .unwrap()
+            .expect("queued");
+        assert!(entry.next_attempt < 4_070_908_800);
+    });
+}
+
+#[test]
+fn rename_domain() {
+    run_group("rename_domain.py");
+}
+
+#[test]
+fn forward_stored_message() {
+    use base64::Engine;
+    run_group_then("forward.py", |runtime, store, output| {
+        let printed: serde_json::Value = serde_json::from_str(output.trim()).expect("JSON");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(printed["raw"].as_str().unwrap())
+            .unwrap();
+        let mut queued = runtime.block_on(store.list_outbound()).unwrap();
+        queued.sort_by(|a, b| a.domain.cmp(&b.domain));
+        let summary: Vec<(&str, &str, Vec<&str>)> = queued
+            .iter()
+            .map(|entry| {
+                let to = entry.recipients.iter().map(|r| r.address.as_str());
+                (entry.domain.as_str(), entry.sender.as_str(), to.collect())
+            })
+            .collect();
+        // The sender the message arrived with; one entry per domain.
+        assert_eq!(
+            summary,
+            vec![
+                (
+                    "far.test",
+                    "origin@sender.test",
+                    vec!["one@far.test", "two@far.test"]
+                ),
+                ("other.test", "origin@sender.test", vec!["three@other.test"]),
+            ]
+        );
+        let first = printed["queueId"].as_str().unwrap().parse().unwrap();
+        let entry = runtime
+            .block_on(store.outbound_entry(first))
+            .unwrap()
+            .expect("queued");
+        assert_eq!(entry.raw, raw, "the stored bytes, unchanged");
+    });
+}

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod addressregister;
+mod api_submission;
 mod asps;
 mod auth;
 mod authlog;
@@ -16,6 +17,7 @@ mod certs;
 mod content;
 mod delivery;
 mod dkim;
+mod domain_rename;
 mod domains;
 mod drafts;
 pub mod encryption;
@@ -38,6 +40,7 @@ mod search;
 mod settings;
 mod sort;
 mod store;
+mod stored_forward;
 mod subscriptions;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
 /// the store's own tests and the shells' tests turn on as a dev-dependency feature.
@@ -50,6 +53,7 @@ mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
 pub use addressregister::{MAX_REGISTER_RESULTS, RegisteredAddress};
+pub use api_submission::SubmitEnvelope;
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::{DEFAULT_LOGOUT_REASON, Login};
 pub use authlog::{
@@ -60,6 +64,7 @@ pub use backend::{LiveContent, RegistryKind, now};
 pub use certs::{Certificate, ListenerCertificate, NewCertificate};
 pub use delivery::{Delivered, Delivery, Destination, Recipient};
 pub use dkim::{DkimKey, DkimSigner, NewDkimKey};
+pub use domain_rename::DomainRenamed;
 pub use domains::{AccessAction, DomainAccess, DomainAlias, normalize_domain};
 pub use error::*;
 pub use files::NewFile;

@@ -14,11 +14,13 @@ use serde_json::{Map, Value, json};
 use wildduck_store::mime::parsed::{Attachment, MailAddress, ParsedMessage, iso_date};
 use wildduck_store::{
     DisplayMessage, Error, Flag, FlagOp, Flags, Mailbox, MailboxError, MailboxId, MessageError,
-    MessageMeta, MetaFields, SearchKey, Store, Timestamp, Uid, UidSet, UserId,
+    MessageMeta, MetaFields, Store, Timestamp, Uid, UidSet, UserId,
 };
 
 use super::mailboxes::owned_mailbox;
+use super::message_actions::{delete_messages, set_flags};
 use super::messages_upload::read_date;
+use super::search_query::MessageQuery;
 use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
 use crate::error::{ApiError, ApiResult};
@@ -26,7 +28,7 @@ use crate::input::{Input, JsonBody, QueryInput, hex_id, mailbox_param, user_para
 use crate::paging::PageRequest;
 
 /// WildDuck's pattern for a message list in updates: `1,2,3`, `3:15` or `3:*`.
-const RANGE_PATTERN: &str = r"/^\d+(,\d+)*$|^\d+:(\d+|\*)$/i";
+pub(super) const RANGE_PATTERN: &str = r"/^\d+(,\d+)*$|^\d+:(\d+|\*)$/i";
 
 pub async fn list(
     state: Shared,
@@ -228,19 +230,8 @@ async fn update(
         .fetch_meta(source.id, &uids, MetaFields::default())
         .await?
         .len();
-    for (op, on) in [(FlagOp::Add, true), (FlagOp::Remove, false)] {
-        let flags: Flags = flag_changes
-            .iter()
-            .filter(|(_, wanted)| *wanted == on)
-            .map(|(flag, _)| flag.clone())
-            .collect();
-        if !flags.is_empty() {
-            let outcome = state
-                .store
-                .store_flags(source.id, &uids, op, &flags, None)
-                .await?;
-            matched = outcome.updated.len();
-        }
+    if let Some(reached) = set_flags(&state.store, source.id, &uids, &flag_changes).await? {
+        matched = reached;
     }
     if let Some(expires) = expires {
         matched = state
@@ -282,24 +273,15 @@ pub async fn delete(
 ) -> JsonResult {
     let (user, mailbox, uid) = message_path(&access, &user, &mailbox, &message)?;
     access.require(user, Resource::Messages, Action::Delete)?;
-    let not_found = || {
-        ApiError::new(
+    let mailbox = owned_message_mailbox(&state.store, user, mailbox).await?;
+    let uids = UidSet::from_ranges([(uid, uid)]);
+    if delete_messages(&state.store, mailbox.id, &uids).await? == 0 {
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "MessageNotFound",
             "Message was not found",
-        )
-    };
-    let mailbox = owned_message_mailbox(&state.store, user, mailbox).await?;
-    let uids = UidSet::from_ranges([(uid, uid)]);
-    let deleted = Flags::from([Flag::Deleted]);
-    let flagged = state
-        .store
-        .store_flags(mailbox.id, &uids, FlagOp::Add, &deleted, None)
-        .await?;
-    if flagged.updated.is_empty() {
-        return Err(not_found());
+        ));
     }
-    state.store.expunge(mailbox.id, Some(&uids)).await?;
     success(json!({}))
 }
 
@@ -312,66 +294,13 @@ pub async fn search(
 ) -> JsonResult {
     let user = user_param(&access, &user)?;
     let mut input = Input::new(query.0);
-    let mailbox = input
-        .string("mailbox")
-        .filter(|text| !text.is_empty())
-        .and_then(|raw| match hex_id::<MailboxId>("mailbox", &raw) {
-            Ok(id) => Some(id),
-            Err(err) => {
-                input.fail("mailbox", err.message);
-                None
-            }
-        });
-    let mut terms = Vec::new();
-    let text = |input: &mut Input, key: &str, max: usize| {
-        input
-            .string_max(key, max)
-            .map(|text| text.trim().to_string())
-            .filter(|text| !text.is_empty())
-    };
-    if let Some(query) = text(&mut input, "query", 255).or_else(|| text(&mut input, "q", 1024)) {
-        terms.push(SearchKey::Text(query));
-    }
-    if let Some(from) = text(&mut input, "from", 1024) {
-        terms.push(SearchKey::Header("from".into(), from));
-    }
-    if let Some(to) = text(&mut input, "to", 1024) {
-        terms.push(SearchKey::Or(
-            Box::new(SearchKey::Header("to".into(), to.clone())),
-            Box::new(SearchKey::Header("cc".into(), to)),
-        ));
-    }
-    if let Some(subject) = text(&mut input, "subject", 1024) {
-        terms.push(SearchKey::Header("subject".into(), subject));
-    }
-    for (key, flag) in [("seen", Flag::Seen), ("flagged", Flag::Flagged)] {
-        if let Some(wanted) = input.boolean(key) {
-            terms.push(SearchKey::Flag(flag, wanted));
-        }
-    }
-    if let Some(unseen) = input.boolean("unseen") {
-        terms.push(SearchKey::Flag(Flag::Seen, !unseen));
-    }
+    let search = MessageQuery::read(&mut input)?;
     let paging = PageRequest::read(&mut input);
     let descending = read_order(&mut input);
     input.finish()?;
     access.require(user, Resource::Messages, Action::Read)?;
-    state.store.get_user(user).await?;
-    let mailboxes = match mailbox {
-        Some(id) => vec![owned_mailbox(&state.store, user, id).await?],
-        None => state.store.list_mailboxes(user).await?,
-    };
-    let key = if terms.is_empty() {
-        SearchKey::All
-    } else {
-        SearchKey::And(terms)
-    };
     let mut rows = Vec::new();
-    for mailbox in &mailboxes {
-        let uids = state.store.search(mailbox.id, &key).await?;
-        if uids.is_empty() {
-            continue;
-        }
+    for (mailbox, uids) in search.run(&state.store, user).await? {
         let set = UidSet::from_ranges(uids.iter().map(|&uid| (uid, uid)));
         for meta in state
             .store
@@ -427,8 +356,20 @@ pub(super) async fn owned_message_mailbox(
 /// `message` as WildDuck's range pattern allows it.
 fn message_range(input: &mut Input) -> Option<UidSet> {
     let raw = input.required_string("message");
+    let set = parse_uid_range(&raw);
+    if set.is_none() && input.has("message") {
+        input.fail(
+            "message",
+            format!("\"message\" with value \"{raw}\" fails to match the required pattern: {RANGE_PATTERN}"),
+        );
+    }
+    set
+}
+
+/// WildDuck's message list: `1,2,3`, `3:15` or `3:*`; `None` when `raw` is none of these.
+pub(super) fn parse_uid_range(raw: &str) -> Option<UidSet> {
     let number = |text: &str| text.parse::<Uid>().ok().filter(|&uid| uid > 0);
-    let set = if let Some((first, last)) = raw.split_once(':') {
+    if let Some((first, last)) = raw.split_once(':') {
         let last = if last == "*" {
             Some(Uid::MAX)
         } else {
@@ -442,14 +383,7 @@ fn message_range(input: &mut Input) -> Option<UidSet> {
             .map(|part| number(part).map(|uid| (uid, uid)))
             .collect::<Option<Vec<_>>>()
             .map(UidSet::from_ranges)
-    };
-    if set.is_none() && input.has("message") {
-        input.fail(
-            "message",
-            format!("\"message\" with value \"{raw}\" fails to match the required pattern: {RANGE_PATTERN}"),
-        );
     }
-    set
 }
 
 /// `expires`: a date the messages expire at, or `false` for never (WildDuck's

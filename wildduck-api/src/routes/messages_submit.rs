@@ -6,13 +6,13 @@ use axum::Extension;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use serde_json::json;
-use wildduck_store::SpecialUse;
+use wildduck_store::{Mailbox, SpecialUse, Store, User, UserId};
 
 use super::messages::message_path;
 use super::messages_upload::read_date;
 use super::{JsonResult, Shared, success};
 use crate::auth::{Access, Action, Resource};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::input::{Input, JsonBody};
 
 pub async fn submit(
@@ -30,14 +30,7 @@ pub async fn submit(
         return Err(ApiError::unsupported("\"deleteFiles\" (stored files)", 20));
     }
     access.require(user, Resource::Messages, Action::Create)?;
-    let account = state.store.get_user(user).await?;
-    if account.disabled || account.suspended {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "UserDisabled",
-            "User account is disabled",
-        ));
-    }
+    let account = sending_account(&state.store, user).await?;
     let mailbox = super::messages::owned_message_mailbox(&state.store, user, mailbox).await?;
     let Some(submitted) = state
         .store
@@ -46,12 +39,7 @@ pub async fn submit(
     else {
         return success(json!({}));
     };
-    let sent = state
-        .store
-        .list_mailboxes(user)
-        .await?
-        .into_iter()
-        .find(|m| m.special_use == Some(SpecialUse::Sent));
+    let sent = sent_mailbox(&state.store, user).await?;
     success(json!({
         "queueId": submitted.queued.first().map(ToString::to_string),
         "message": {
@@ -60,4 +48,26 @@ pub async fn submit(
             "size": submitted.sent.size,
         }
     }))
+}
+
+/// The user, when they may send: `UserDisabled` for a disabled or suspended account.
+pub(super) async fn sending_account(store: &Store, user: UserId) -> ApiResult<User> {
+    let account = store.get_user(user).await?;
+    if account.disabled || account.suspended {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "UserDisabled",
+            "User account is disabled",
+        ));
+    }
+    Ok(account)
+}
+
+/// The user's \Sent mailbox, where the submission rule keeps the sent copy.
+pub(super) async fn sent_mailbox(store: &Store, user: UserId) -> ApiResult<Option<Mailbox>> {
+    Ok(store
+        .list_mailboxes(user)
+        .await?
+        .into_iter()
+        .find(|m| m.special_use == Some(SpecialUse::Sent)))
 }

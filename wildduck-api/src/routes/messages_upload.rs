@@ -66,17 +66,7 @@ pub async fn upload(
         None
     };
     let replace_previous = read_replace_previous(&mut input);
-    let unsupported = ["files", "reference", "metaData", "bimi"]
-        .into_iter()
-        .find(|key| {
-            input.value(key).is_some_and(|value| match value {
-                Value::Null | Value::Bool(false) => false,
-                Value::String(text) => !text.is_empty(),
-                Value::Array(items) => !items.is_empty(),
-                Value::Object(fields) => !fields.is_empty(),
-                _ => true,
-            })
-        });
+    let unsupported = first_given(&input, &["files", "reference", "metaData", "bimi"]);
     input.finish()?;
     if let Some(key) = unsupported {
         return Err(ApiError::unsupported(&format!("\"{key}\" on upload"), 20));
@@ -173,6 +163,19 @@ pub(super) fn read_date(input: &mut Input, key: &str) -> Option<Timestamp> {
     parsed
 }
 
+/// The first of `keys` given a value that asks for something (not empty, null or false).
+pub(super) fn first_given(input: &Input, keys: &[&'static str]) -> Option<&'static str> {
+    keys.iter().copied().find(|key| {
+        input.value(key).is_some_and(|value| match value {
+            Value::Null | Value::Bool(false) => false,
+            Value::String(text) => !text.is_empty() && text != "false",
+            Value::Array(items) => !items.is_empty(),
+            Value::Object(fields) => !fields.is_empty(),
+            _ => true,
+        })
+    })
+}
+
 /// `raw`: the message in base64 (Joi's `binary()` in a JSON body).
 fn read_raw(input: &mut Input) -> Option<Vec<u8>> {
     let text = input.string("raw")?;
@@ -222,12 +225,12 @@ fn read_replace_previous(
 }
 
 /// WildDuck's structured message fields.
-struct Fields {
-    from: Option<MailAddress>,
+pub(super) struct Fields {
+    pub(super) from: Option<MailAddress>,
     reply_to: Option<MailAddress>,
-    to: Vec<MailAddress>,
-    cc: Vec<MailAddress>,
-    bcc: Vec<MailAddress>,
+    pub(super) to: Vec<MailAddress>,
+    pub(super) cc: Vec<MailAddress>,
+    pub(super) bcc: Vec<MailAddress>,
     subject: Option<String>,
     text: Option<String>,
     html: Option<String>,
@@ -236,7 +239,7 @@ struct Fields {
 }
 
 impl Fields {
-    fn read(input: &mut Input) -> Self {
+    pub(super) fn read(input: &mut Input) -> Self {
         let text_field = |input: &mut Input, key: &str, max: usize| {
             input.string_max(key, max).filter(|text| !text.is_empty())
         };
@@ -254,7 +257,7 @@ impl Fields {
         }
     }
 
-    fn build(self, from: MailAddress, date: Timestamp) -> Vec<u8> {
+    pub(super) fn build(self, from: MailAddress, date: Timestamp) -> Vec<u8> {
         let mut id = [0u8; 16];
         rand::rng().fill_bytes(&mut id);
         compose(&NewMessage {
@@ -320,7 +323,7 @@ fn address_fields(input: &mut Input) -> Option<MailAddress> {
     Some(MailAddress { name, address })
 }
 
-fn address(input: &mut Input, key: &str) -> Option<MailAddress> {
+pub(super) fn address(input: &mut Input, key: &str) -> Option<MailAddress> {
     let Value::Object(fields) = input.value(key)?.clone() else {
         input.fail(key, format!("\"{key}\" must be of type object"));
         return None;
@@ -336,7 +339,7 @@ fn address(input: &mut Input, key: &str) -> Option<MailAddress> {
     }
 }
 
-fn address_list(input: &mut Input, key: &str) -> Vec<MailAddress> {
+pub(super) fn address_list(input: &mut Input, key: &str) -> Vec<MailAddress> {
     each_object(input, key, |inner, _| address_fields(inner))
 }
 

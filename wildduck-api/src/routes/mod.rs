@@ -17,14 +17,21 @@ mod forwarded;
 mod health;
 mod logout;
 mod mailboxes;
+mod message_actions;
 mod messages;
+mod messages_clear;
+mod messages_forward;
 mod messages_submit;
 mod messages_upload;
 mod openapi;
 mod outbound;
 mod preauth;
+mod rename_domain;
+mod search_apply;
+mod search_query;
 mod settings;
 mod storage;
+mod submit;
 mod two_factor;
 mod users;
 
@@ -110,6 +117,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/addresses", get(addresses::list_all))
         .route("/addresses/resolve/{address}", get(addresses::resolve))
+        .route("/addresses/renameDomain", put(rename_domain::rename))
         .route("/addresses/forwarded", post(forwarded::create))
         .route(
             "/addresses/forwarded/{address}",
@@ -149,7 +157,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/users/{user}/mailboxes/{mailbox}/messages",
             get(messages::list)
                 .post(messages_upload::upload)
-                .put(messages::update_many),
+                .put(messages::update_many)
+                .delete(messages_clear::delete_all),
         )
         .route(
             "/users/{user}/mailboxes/{mailbox}/messages/{message}",
@@ -162,6 +171,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
             post(messages_submit::submit),
         )
         .route(
+            "/users/{user}/mailboxes/{mailbox}/messages/{message}/forward",
+            post(messages_forward::forward),
+        )
+        .route(
             "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml",
             get(messages::source),
         )
@@ -169,7 +182,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}",
             get(messages::attachment),
         )
-        .route("/users/{user}/search", get(messages::search))
+        .route(
+            "/users/{user}/search",
+            get(messages::search).post(search_apply::apply),
+        )
+        .route("/users/{user}/submit", post(submit::submit))
         .route(
             "/users/{user}/outbound/{queue_id}",
             delete(outbound::delete),

@@ -261,6 +261,13 @@ const SERVED: &[Operation] = &[
         "Update Message information",
     ),
     op(
+        Delete,
+        "/users/{user}/mailboxes/{mailbox}/messages",
+        "deleteMessagesInMailbox",
+        "Messages",
+        "Delete all Messages from a Mailbox",
+    ),
+    op(
         Post,
         "/users/{user}/mailboxes/{mailbox}/messages",
         "uploadMessage",
@@ -273,6 +280,34 @@ const SERVED: &[Operation] = &[
         "searchMessages",
         "Messages",
         "Search for messages",
+    ),
+    op(
+        Post,
+        "/users/{user}/search",
+        "searchApplyMessages",
+        "Messages",
+        "Search and update messages",
+    ),
+    op(
+        Post,
+        "/users/{user}/mailboxes/{mailbox}/messages/{message}/forward",
+        "forwardStoredMessage",
+        "Messages",
+        "Forward stored Message",
+    ),
+    op(
+        Put,
+        "/addresses/renameDomain",
+        "renameDomain",
+        "Addresses",
+        "Rename domain in addresses",
+    ),
+    op(
+        Post,
+        "/users/{user}/submit",
+        "submitMessage",
+        "Submission",
+        "Submit a Message for Delivery",
     ),
     op(
         Get,

@@ -12,6 +12,7 @@
 pub(crate) mod generic;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
+mod renames;
 pub mod sqlite;
 
 use std::collections::BTreeSet;
@@ -26,6 +27,7 @@ use crate::filters::{Autoreply, Filter};
 use crate::model::*;
 use crate::outbound::OutboundEntry;
 use crate::profiles::{AddressDetails, ForwardedAddress, TempPassword, UserProfile};
+pub use renames::Renames;
 
 /// A user as the backend stores it, with the password hash and the unique lookup key.
 #[derive(Clone, Debug)]
@@ -823,6 +825,7 @@ pub trait Backend:
     + TwoFactor
     + SortData
     + AuthLog
+    + Renames
     + Send
     + Sync
 {

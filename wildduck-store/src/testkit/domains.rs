@@ -9,7 +9,7 @@ use crate::error::*;
 use crate::store::Store;
 
 /// WildDuck's own suite key (1024-bit RSA, PKCS#1).
-const RSA_1024: &str = "-----BEGIN RSA PRIVATE KEY-----
+pub(super) const RSA_1024: &str = "-----BEGIN RSA PRIVATE KEY-----
 MIICXQIBAAKBgQDFCPszabID2MLAzzfja3/TboKp4dHUGSkl6hNSly7IRdAhfh6J
 h6vNa+2Y7pyNagX00ukycZ/03O/93X3UxjzX/NpLESo3GwSjp39R4AgdW91nKt7X
 zGoz4ZQELAao+AH1QhJ8vumXFLFc6sS9l7Eu3+cZcAdWij2TCPKrB56tMQIDAQAB

@@ -34,6 +34,7 @@ mod accounts;
 mod addressregister;
 mod auth;
 mod authlog;
+mod domain_rename;
 mod domains;
 mod fast_paths;
 mod mailboxes;
@@ -48,6 +49,7 @@ mod two_factor;
 use addressregister::address_register_entries;
 use auth::{application_passwords, scopes_and_account_states};
 use authlog::auth_log_events;
+use domain_rename::domain_rename;
 use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
 use fast_paths::fast_paths_agree_with_generic_rules;
 use profiles::{
@@ -122,6 +124,7 @@ checks!(
     delivery_applies_domain_access_and_spam_level,
     delivery_sends_one_autoreply_per_sender,
     address_register_entries,
+    domain_rename,
 );
 
 /// A message with bare LF, CRLF and a NUL, to prove bytes come back unchanged. Its body is

@@ -65,6 +65,7 @@ mod outbound;
 mod profiles;
 mod records;
 mod registry;
+mod renames;
 mod rules;
 mod sequence;
 mod sort;

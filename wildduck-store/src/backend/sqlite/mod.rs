@@ -41,6 +41,7 @@ mod outbound;
 mod profiles;
 mod records;
 mod registry;
+mod renames;
 mod rules;
 mod schema;
 mod search;
