@@ -327,9 +327,7 @@ impl Session {
             "LIST-STATUS",
             "XLIST",
             "CONDSTORE",
-            // QRESYNC is served to clients that ENABLE it, but not offered yet: imaptest's
-            // QRESYNC stress run still finds cached views that miss an expunge (see
-            // docs/protocols.md).
+            "QRESYNC",
             "QUOTA",
             "QUOTA=RES-STORAGE",
             "STATUS=SIZE",
