@@ -211,6 +211,14 @@ fn imaptest_stress_with_checkpoints_has_no_errors() {
     assert_stress_is_clean(&[]);
 }
 
+/// The same with imaptest's QRESYNC client: it enables QRESYNC, re-SELECTs with the
+/// UIDVALIDITY and MODSEQ it cached and checks VANISHED (EARLIER), the changed FLAGS and the
+/// message count against its cache, and takes every expunge as VANISHED.
+#[test]
+fn imaptest_stress_with_qresync_has_no_errors() {
+    assert_stress_is_clean(&["qresync"]);
+}
+
 /// 10 clients on one mailbox for [`STRESS_SECS`] with checkpoints (and `extra` arguments):
 /// no `Error:` line; a run that imaptest itself aborts is made again ([`STRESS_ATTEMPTS`]).
 fn assert_stress_is_clean(extra: &[&str]) {

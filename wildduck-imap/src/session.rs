@@ -237,6 +237,11 @@ impl Session {
                 | Kind::Thread { uid: false, .. }
                 | Kind::NoSavedMessages
         );
+        // A SELECT's answer is the mailbox as its snapshot found it: what changed since comes
+        // with the next command. A client such as imaptest takes the EXISTS of a
+        // `SELECT … (QRESYNC …)` as the count once the tagged OK is in, so a message arriving
+        // or going within the SELECT must not be reported inside it.
+        let syncs_after = !matches!(kind, Kind::Select { .. });
         let outcome = match self.state_error(&kind) {
             Some(reply) => Ok(reply),
             None => self.dispatch(&tag, kind).await,
@@ -257,11 +262,13 @@ impl Session {
         metrics::histogram!("wildduck_imap_command_seconds", "command" => command)
             .record(started.elapsed().as_secs_f64());
         if self.selected.is_some()
+            && syncs_after
             && !matches!(reply, Reply::Logout)
             && let Err(Fail::Io(e)) = self.sync_selected(expunge_allowed).await
         {
             return Err(e);
         }
+        self.settle_cached_modseq();
         Ok(match reply {
             Reply::Ok(text) => {
                 self.conn.tagged(&tag, &format!("OK {text}"));

@@ -75,6 +75,7 @@ pub async fn answer(
         }
         if let Some(highest) = highest(&shown) {
             line.push_str(&format!(" (MODSEQ {highest})"));
+            selected.shown_modseq(highest);
         }
         session.conn.untagged(&line);
         return Ok(());
@@ -129,6 +130,7 @@ pub async fn answer(
     };
     if let Some(modseq) = modseq {
         line.push_str(&format!(" MODSEQ {modseq}"));
+        selected.shown_modseq(modseq);
     }
     session.conn.untagged(&line);
     Ok(())

@@ -231,3 +231,87 @@ async fn resync_past_a_trimmed_journal_reports_every_known_uid_gone() {
     assert!(resync.contains("* 3 EXISTS\r\n"), "{resync}");
     server.stop().await;
 }
+
+/// The MODSEQ a client caches for the mailbox after a command, kept as RFC 7162 clients
+/// (and imaptest) keep it: a FETCH's MODSEQ raises it, a HIGHESTMODSEQ response code sets it.
+fn cached_modseq(mut cached: u64, response: &str) -> u64 {
+    for line in response.lines() {
+        if line.contains("[HIGHESTMODSEQ ") {
+            cached = code_value(line, "HIGHESTMODSEQ");
+        } else if let Some(at) = line.find(" MODSEQ (")
+            && line.starts_with("* ")
+            && line.contains(" FETCH (")
+        {
+            let digits = &line[at + " MODSEQ (".len()..];
+            let modseq: u64 = digits[..digits.find(')').expect(")")]
+                .parse()
+                .expect("MODSEQ");
+            cached = cached.max(modseq);
+        }
+    }
+    cached
+}
+
+/// A FETCH or STORE by sequence number may not report an expunge (RFC 3501 §7.4.1) but does
+/// report newer MODSEQs; the client must not be left with a MODSEQ that covers the expunge it
+/// was not told of, or its next `SELECT … (QRESYNC …)` would keep the expunged message (what
+/// imaptest's QRESYNC stress run found as `Message count dropped 5 -> 4`).
+#[tokio::test]
+async fn a_modseq_shown_while_an_expunge_is_held_back_does_not_hide_it() {
+    let server = TestServer::start().await;
+    let mut other = server.login().await;
+    for i in 1..=3 {
+        append(
+            &mut other,
+            &format!("a{i}"),
+            "INBOX",
+            "",
+            &message(&format!("m{i}"), "x"),
+        )
+        .await;
+    }
+    let mut c = server.login().await;
+    c.exchange("e1 ENABLE QRESYNC\r\n").await;
+    let select = c.exchange("s1 SELECT INBOX\r\n").await;
+    let uidvalidity = code_value(&select, "UIDVALIDITY");
+    let mut cached = cached_modseq(0, &select);
+
+    // Another session expunges UID 1, then flags UID 2 (a MODSEQ above the expunge's).
+    other.exchange("o1 SELECT INBOX\r\n").await;
+    other
+        .exchange("o2 UID STORE 1 +FLAGS.SILENT (\\Deleted)\r\n")
+        .await;
+    other.exchange("o3 EXPUNGE\r\n").await;
+    other
+        .exchange("o4 UID STORE 2 +FLAGS.SILENT (\\Flagged)\r\n")
+        .await;
+
+    let fetched = c.exchange("f1 FETCH 1:* (FLAGS)\r\n").await;
+    assert!(!fetched.contains("VANISHED"), "held back: {fetched}");
+    assert!(
+        fetched.contains("\\Flagged) MODSEQ ("),
+        "the newer change is shown: {fetched}"
+    );
+    cached = cached_modseq(cached, &fetched);
+    let stored = c.exchange("t1 STORE 3 +FLAGS (\\Seen)\r\n").await;
+    assert!(!stored.contains("VANISHED"), "held back: {stored}");
+    assert!(stored.contains(" MODSEQ ("), "{stored}");
+    cached = cached_modseq(cached, &stored);
+    c.exchange("l1 LOGOUT\r\n").await;
+
+    // The client comes back with what it cached: UIDs 1:3 and that MODSEQ.
+    let mut again = server.login().await;
+    again.exchange("e2 ENABLE QRESYNC\r\n").await;
+    let resync = again
+        .exchange(&format!(
+            "s2 SELECT INBOX (QRESYNC ({uidvalidity} {cached} 1:3))\r\n"
+        ))
+        .await;
+    assert_eq!(
+        lines_with(&resync, "* VANISHED"),
+        ["* VANISHED (EARLIER) 1"],
+        "{resync}"
+    );
+    assert!(resync.contains("* 2 EXISTS\r\n"), "{resync}");
+    server.stop().await;
+}
