@@ -370,10 +370,16 @@ fn stats_verify_and_gc_report_on_the_store() {
         .map(|m| m.len())
         .sum();
     let on_disk = stats["on_disk_bytes"].as_u64().unwrap();
-    assert!(on_disk >= stats["stored_bytes"].as_u64().unwrap(), "{stats}");
+    assert!(
+        on_disk >= stats["stored_bytes"].as_u64().unwrap(),
+        "{stats}"
+    );
     // The command's own open and close of the store may move the WAL into the database;
     // after it, the files are what it counted at most.
-    assert!(files > 0 && files <= on_disk, "{files} on disk after, {stats}");
+    assert!(
+        files > 0 && files <= on_disk,
+        "{files} on disk after, {stats}"
+    );
 
     let verified = env.ok(&["verify"]);
     assert!(

@@ -407,7 +407,9 @@ fn write_loop(conn: Connection, queue: mpsc::Receiver<Queued>, wal: PathBuf) {
     let mut sync = WalSync::new(wal);
     loop {
         let first = match sync.due() {
-            None => queue.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            None => queue
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
             Some(due) => queue.recv_timeout(due.saturating_duration_since(Instant::now())),
         };
         let first = match first {

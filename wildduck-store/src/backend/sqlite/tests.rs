@@ -423,21 +423,40 @@ async fn deferred_flag_commits_are_kept_across_a_reopen() {
     let flagged: Flags = [Flag::Flagged].into_iter().collect();
     // Deferred flag commits between synced appends, and last of all.
     store
-        .store_flags(inbox.id, &UidSet::from_ranges([(1, 1)]), FlagOp::Add, &flagged, None)
+        .store_flags(
+            inbox.id,
+            &UidSet::from_ranges([(1, 1)]),
+            FlagOp::Add,
+            &flagged,
+            None,
+        )
         .await
         .unwrap();
     store
-        .append(inbox.id, b"Subject: later\r\n\r\nx\r\n", &Flags::new(), None)
+        .append(
+            inbox.id,
+            b"Subject: later\r\n\r\nx\r\n",
+            &Flags::new(),
+            None,
+        )
         .await
         .unwrap();
     store
-        .store_flags(inbox.id, &UidSet::from_ranges([(4, 4)]), FlagOp::Add, &flagged, None)
+        .store_flags(
+            inbox.id,
+            &UidSet::from_ranges([(4, 4)]),
+            FlagOp::Add,
+            &flagged,
+            None,
+        )
         .await
         .unwrap();
     drop(store);
     // Closing checkpointed the WAL into the database file.
     assert_eq!(
-        std::fs::metadata(dir.path().join("store.sqlite-wal")).map(|m| m.len()).unwrap_or(0),
+        std::fs::metadata(dir.path().join("store.sqlite-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0),
         0
     );
     let store = Store::open_sqlite(dir.path(), StoreConfig::default())
