@@ -180,7 +180,7 @@ class Dovecot(Server):
         self.dir = os.path.join(work, "dovecot")
         self.mail = os.path.join(self.dir, "mail")
         os.makedirs(self.mail)
-        self.imap_port, self.pop3_port = free_port(), free_port()
+        self.imap_port, self.pop3_port, self.lmtp_port = free_port(), free_port(), free_port()
         if os.getuid() == 0:
             # Dovecot refuses to run its login processes and mail access as root.
             login_user, user, group = "dovenull", "dovecot", "dovecot"
@@ -351,7 +351,7 @@ class Ours(Server):
         self.dir = os.path.join(work, "wildduck")
         os.makedirs(self.dir)
         self.data = os.path.join(self.dir, "data")
-        self.imap_port, self.pop3_port = free_port(), free_port()
+        self.imap_port, self.pop3_port, self.lmtp_port = free_port(), free_port(), free_port()
         self.config = os.path.join(self.dir, "wildduck.toml")
         with open(self.config, "w") as f:
             f.write(f"""data_dir = "{self.data}"
@@ -361,6 +361,8 @@ max_connections = 3000
 max_connections_per_user = 3000
 [pop3]
 listen = "127.0.0.1:{self.pop3_port}"
+[lmtp]
+listen = "127.0.0.1:{self.lmtp_port}"
 [log]
 level = "warn"
 [initial_account]
@@ -732,6 +734,64 @@ def storage(ours, dove, corpus_path, chunks):
             "ours_data_du": data_du, "ours_stats": stats}
 
 
+DISK_USERS = 10
+
+
+def disk(binary, chunks, work):
+    """The data directory after a multi-recipient delivery, as mail arrives: a fresh server of
+    its own, DISK_USERS users; list mail (a List-Id header) to every user, other mail to 1-5
+    of them (seeded), each message one LMTP transaction. The ratio is `du -sb` of the data
+    dir after the server stopped over the raw bytes of every copy delivered (without the
+    Delivered-To/Return-Path lines the server adds)."""
+    import random
+    import smtplib
+    users = [f"disk{i}" for i in range(DISK_USERS)]
+    ours = Ours(os.path.join(work, "disk"), binary, users)
+    try:
+        for user in users:
+            ours.admin("address", "add", user, f"{user}@bench.test")
+        rng = random.Random(1)
+        raw, copies, started = 0, 0, time.time()
+        lmtp = smtplib.LMTP("127.0.0.1", ours.lmtp_port)
+        lmtp.ehlo()  # LHLO
+        for chunk in chunks:
+            message = chunk_message(chunk).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            head = message.split(b"\r\n\r\n", 1)[0].lower()
+            listed = b"\r\nlist-id:" in head or head.startswith(b"list-id:")
+            rcpts = users if listed else rng.sample(users, rng.randint(1, 5))
+            # LMTP answers DATA once per recipient; smtplib reads only the first answer.
+            replies = [lmtp.mail("sender@elsewhere.test")]
+            replies += [lmtp.rcpt(f"{u}@bench.test") for u in rcpts]
+            replies.append(lmtp.data(message))
+            replies += [lmtp.getreply() for _ in rcpts[1:]]
+            refused = [r for r in replies if r[0] != 250]
+            if refused:
+                raise SystemExit(f"LMTP refused: {refused}")
+            raw += len(message) * len(rcpts)
+            copies += len(rcpts)
+        lmtp.quit()
+        seconds = time.time() - started
+        stats = ours.stats()
+        running_du = int(subprocess.check_output(["du", "-sb", ours.data]).split()[0])
+    finally:
+        ours.stop()
+    stopped_du = int(subprocess.check_output(["du", "-sb", ours.data]).split()[0])
+    wal = os.path.join(ours.data, "store.sqlite-wal")
+    wal_bytes = os.path.getsize(wal) if os.path.exists(wal) else 0
+    rows = [["raw bytes delivered (every copy)", f"{raw}", "100%"],
+            ["ours `wildduck stats` stored bytes", f"{stats['stored_bytes']}",
+             f"{100 * stats['stored_bytes'] / raw:.1f}%"],
+            ["ours data dir `du -sb`, server running", f"{running_du}",
+             f"{100 * running_du / raw:.1f}%"],
+            ["ours data dir `du -sb` after stop", f"{stopped_du}", f"{100 * stopped_du / raw:.1f}%"],
+            ["of which WAL after stop", f"{wal_bytes}", f"{100 * wal_bytes / raw:.1f}%"]]
+    print_table(f"Disk: {len(chunks)} messages delivered over LMTP as {copies} copies to "
+                f"{DISK_USERS} users ({seconds:.1f} s)", ["what", "bytes", "of raw"], rows)
+    return {"raw": raw, "copies": copies, "stored": stats["stored_bytes"],
+            "running_du": running_du, "stopped_du": stopped_du, "wal_after_stop": wal_bytes,
+            "deliver_seconds": seconds}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a run under 3 minutes")
@@ -741,7 +801,7 @@ def main():
         "WILDDUCK_TOOLS", os.path.join(REPO, "tests/tools")))
     ap.add_argument("--corpus-cache", default=os.path.expanduser("~/.cache/wildduck-bench"))
     ap.add_argument("--json-out", help="write every number as JSON here")
-    ap.add_argument("--only", default="storage,imaplib,load,scale,bigappend,memory,logins",
+    ap.add_argument("--only", default="storage,disk,imaplib,load,scale,bigappend,memory,logins",
                     help="comma-separated parts to run")
     ap.add_argument("--fill-budget", type=float,
                     help="seconds a scaling mailbox may take to fill (default 240, 0 with --quick)")
@@ -789,6 +849,9 @@ def main():
                "nproc": os.cpu_count()}
     started = time.time()
     try:
+        # First, alone: its server uses the same default ports (API, submission) as `ours`.
+        if "disk" in parts:
+            results["disk"] = disk(args.wildduck, chunks, work)
         dove = Dovecot(work, users)
         servers.append(dove)
         ours = Ours(work, args.wildduck, users)

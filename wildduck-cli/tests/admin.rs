@@ -362,6 +362,24 @@ fn stats_verify_and_gc_report_on_the_store() {
     assert_eq!(stats["messages"], 2);
     assert!(stats["raw_bytes"].as_u64().unwrap() > 0);
     assert!(stats["raw_to_stored_ratio"].as_f64().unwrap() > 0.0);
+    // The real figure on the disk: every file of the data directory (database and WAL).
+    let files: u64 = std::fs::read_dir(env.data_dir())
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    let on_disk = stats["on_disk_bytes"].as_u64().unwrap();
+    assert!(
+        on_disk >= stats["stored_bytes"].as_u64().unwrap(),
+        "{stats}"
+    );
+    // The command's own open and close of the store may move the WAL into the database;
+    // after it, the files are what it counted at most.
+    assert!(
+        files > 0 && files <= on_disk,
+        "{files} on disk after, {stats}"
+    );
 
     let verified = env.ok(&["verify"]);
     assert!(

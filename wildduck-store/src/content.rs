@@ -29,7 +29,7 @@ use crate::mime::layout::{
 };
 use crate::mime::section::{apply_partial, section_pieces};
 use crate::mime::{self, PartKind, PartTree, Piece};
-use crate::model::{Partial, Section, SectionBody};
+use crate::model::{Partial, Section, SectionBody, SectionText};
 use wire::{Reader, Writer};
 
 /// Blob stored as given (it did not shrink under compression).
@@ -366,7 +366,7 @@ impl SectionPlan {
     pub fn new(layout: &[u8], section: &Section, partial: Option<Partial>) -> Result<Self> {
         let stored = parse(layout)?;
         let work = match &stored {
-            Stored::Packed(packed) if packed.tree_from_skeleton => {
+            Stored::Packed(packed) if packed.tree_from_skeleton || is_whole(section) => {
                 Work::Chunks(chunk_sources(packed, section, partial)?)
             }
             _ => Work::Reassemble {
@@ -452,12 +452,23 @@ fn reassemble(stored: Stored, blobs: Vec<(u8, Vec<u8>)>) -> Result<Bytes> {
     }
 }
 
+/// The whole message (BODY[], RETR): read without a part tree, so the skeleton is not split.
+fn is_whole(section: &Section) -> bool {
+    section.part.is_empty() && section.text == SectionText::Full
+}
+
 /// Where a section's bytes come from, found on the stand-in text.
 fn chunk_sources(
     packed: &Packed,
     section: &Section,
     partial: Option<Partial>,
 ) -> Result<Vec<ChunkSource>> {
+    if is_whole(section) {
+        return chunk_sources_in(
+            packed,
+            apply_partial(vec![Piece::Raw(0..packed.raw_len)], partial),
+        );
+    }
     let stand_ins = StandIns::new(&packed.layout.leaves);
     let text = stand_ins.fill(&packed.layout.skeleton);
     let tree = mime::split(&text);
@@ -539,13 +550,13 @@ fn read_chunks(
                     LeafEncoding::Raw => content.slice(range.clone()),
                     LeafEncoding::Base64(b64) => {
                         let decoded = stored_range(leaf, range);
-                        Bytes::from(encoded_slice(
+                        encoded_slice(
                             &content[decoded.clone()],
                             decoded,
                             leaf.decoded_len,
                             range.clone(),
                             b64,
-                        ))
+                        )
                     }
                 }
             }

@@ -10,13 +10,19 @@ use crate::output::{Report, human_bytes};
 
 pub async fn stats(ctx: &Ctx) -> CliResult<Report> {
     let stats = ctx.store().await?.stats().await?;
+    // What the store takes on the disk: stored bytes leave out the database's indexes, free
+    // pages and WAL. MongoDB keeps its files elsewhere.
+    let on_disk = (ctx.config.store.backend != "mongodb")
+        .then(|| files_bytes(&ctx.config.data_dir))
+        .transpose()
+        .map_err(|e| CliError::new(ErrorKind::Io, format!("reading the data directory: {e}")))?;
     // Raw bytes per stored byte: what keeping one file per message copy would cost, relative.
     let ratio = if stats.stored_bytes == 0 {
         1.0
     } else {
         stats.raw_bytes as f64 / stats.stored_bytes as f64
     };
-    let text = format!(
+    let mut text = format!(
         "users:        {}\nmailboxes:    {}\nmessages:     {}\nraw bytes:    {} ({})\nstored bytes: {} ({})\nblobs:        {}\ndedup hits:   {}\nraw/stored:   {ratio:.2}",
         stats.users,
         stats.mailboxes,
@@ -30,7 +36,31 @@ pub async fn stats(ctx: &Ctx) -> CliResult<Report> {
     );
     let mut doc = serde_json::to_value(&stats).unwrap_or_default();
     doc["raw_to_stored_ratio"] = json!(ratio);
+    if let Some(bytes) = on_disk {
+        text.push_str(&format!(
+            "\non disk:      {bytes} ({}, the data directory's files)",
+            human_bytes(bytes)
+        ));
+        doc["on_disk_bytes"] = json!(bytes);
+    }
     Ok(Report::new(doc, text))
+}
+
+/// Total length of the files under `dir` (what `du -sb` counts, less the directories).
+fn files_bytes(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        total += if kind.is_dir() {
+            files_bytes(&entry.path())?
+        } else if kind.is_file() {
+            entry.metadata()?.len()
+        } else {
+            0
+        };
+    }
+    Ok(total)
 }
 
 /// Exit 0 when consistent (or everything found was repaired); 65 when drift remains.

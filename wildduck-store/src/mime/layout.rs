@@ -202,8 +202,10 @@ fn encodes_as(decoded: &[u8], layout: &Base64Layout, body: &[u8]) -> bool {
     let mut rest = body;
     for (i, piece) in decoded.chunks(piece_len).enumerate() {
         out.clear();
-        let chars = STANDARD.encode(piece);
-        push_lines(&mut out, chars.as_bytes(), layout, i * piece_len / 3 * 4);
+        if i > 0 {
+            out.extend_from_slice(&layout.eol);
+        }
+        push_encoded(&mut out, piece, layout, i * piece_len / 3 * 4);
         match rest.strip_prefix(out.as_slice()) {
             Some(after) => rest = after,
             None => return false,
@@ -214,21 +216,41 @@ fn encodes_as(decoded: &[u8], layout: &Base64Layout, body: &[u8]) -> bool {
 
 /// Encodes bytes with a base64 line layout.
 pub fn encode_with_layout(decoded: &[u8], layout: &Base64Layout) -> Vec<u8> {
-    let chars = STANDARD.encode(decoded);
     let mut out = Vec::with_capacity(encoded_len(decoded.len(), layout));
-    push_lines(&mut out, chars.as_bytes(), layout, 0);
+    push_encoded(&mut out, decoded, layout, 0);
     out.extend_from_slice(&layout.tail);
     out
 }
 
-/// Appends characters starting at character index `first_char` of the whole encoding,
-/// inserting line endings at line boundaries (not after the last character of all).
-fn push_lines(out: &mut Vec<u8>, chars: &[u8], layout: &Base64Layout, first_char: usize) {
+/// Appends the encoding of `decoded`, whose first character is character `first_char` (a
+/// multiple of 4) of the leaf's whole encoding, with a line ending at every line boundary
+/// after that first character.
+fn push_encoded(out: &mut Vec<u8>, decoded: &[u8], layout: &Base64Layout, first_char: usize) {
     let line = layout.line_len.max(1);
-    let mut rest = chars;
+    out.reserve(encoded_len(decoded.len(), layout) + layout.eol.len());
     let mut index = first_char;
+    if line.is_multiple_of(4) && first_char.is_multiple_of(4) {
+        // Every line holds whole 4-character groups (76 is the usual length): each line is
+        // encoded straight into place, at memory speed, with no intermediate string.
+        let mut rest = decoded;
+        while !rest.is_empty() {
+            if index > first_char && index.is_multiple_of(line) {
+                out.extend_from_slice(&layout.eol);
+            }
+            let take = ((line - index % line) / 4 * 3).min(rest.len());
+            let start = out.len();
+            out.resize(start + take.div_ceil(3) * 4, 0);
+            let written = STANDARD.encode_slice(&rest[..take], &mut out[start..]);
+            out.truncate(start + written.unwrap_or(0));
+            rest = &rest[take..];
+            index += take.div_ceil(3) * 4;
+        }
+        return;
+    }
+    let chars = STANDARD.encode(decoded);
+    let mut rest = chars.as_bytes();
     while !rest.is_empty() {
-        if index > 0 && index.is_multiple_of(line) {
+        if index > first_char && index.is_multiple_of(line) {
             out.extend_from_slice(&layout.eol);
         }
         // Up to the next line boundary in one copy.
@@ -275,15 +297,15 @@ pub fn encoded_slice(
     decoded_len: usize,
     encoded: Range<usize>,
     layout: &Base64Layout,
-) -> Vec<u8> {
+) -> Bytes {
     let total = encoded_len(decoded_len, layout);
     let encoded = encoded.start.min(total)..encoded.end.min(total);
     if encoded.is_empty() {
-        return Vec::new();
+        return Bytes::new();
     }
     let total_chars = decoded_len.div_ceil(3) * 4;
     let stride = layout.line_len + layout.eol.len();
-    let mut window = Vec::with_capacity(encoded.end - encoded.start + stride);
+    let mut window = Vec::with_capacity(encoded.end - encoded.start + 2 * stride);
     let start_pos = if decoded_range.start >= decoded_len {
         // Only the tail is asked for.
         window.extend_from_slice(&layout.tail);
@@ -296,27 +318,19 @@ pub fn encoded_slice(
             window.extend_from_slice(&layout.eol);
             start_pos -= layout.eol.len();
         }
-        let chars = STANDARD.encode(decoded_part);
-        push_lines_from(&mut window, chars.as_bytes(), layout, first_char);
-        let end_char = first_char + chars.len();
+        push_encoded(&mut window, decoded_part, layout, first_char);
+        let end_char = first_char + decoded_part.len().div_ceil(3) * 4;
         if end_char >= total_chars {
             window.extend_from_slice(&layout.tail);
-        } else if !chars.is_empty() && end_char.is_multiple_of(layout.line_len) {
+        } else if !decoded_part.is_empty() && end_char.is_multiple_of(layout.line_len) {
             window.extend_from_slice(&layout.eol);
         }
         start_pos
     };
     let from = encoded.start.saturating_sub(start_pos).min(window.len());
     let to = (encoded.end.saturating_sub(start_pos)).min(window.len());
-    window[from..to].to_vec()
-}
-
-/// Like [`push_lines`] but without a line ending before the first character.
-fn push_lines_from(out: &mut Vec<u8>, chars: &[u8], layout: &Base64Layout, first_char: usize) {
-    if let Some((first, rest)) = chars.split_first() {
-        out.push(*first);
-        push_lines(out, rest, layout, first_char + 1);
-    }
+    // The window is mostly the asked range itself: it is handed on, not copied again.
+    Bytes::from(window).slice(from..to)
 }
 
 /// Where a byte range of the original message is kept.
@@ -391,13 +405,7 @@ impl Layout {
                             let decoded_len = leaf.decoded_len;
                             let need = decoded_range_for(range.clone(), decoded_len, b64);
                             let part = fetch_leaf(index, need.clone())?;
-                            out.push(Bytes::from(encoded_slice(
-                                &part,
-                                need,
-                                decoded_len,
-                                range,
-                                b64,
-                            )));
+                            out.push(encoded_slice(&part, need, decoded_len, range, b64));
                         }
                     }
                 }

@@ -192,7 +192,8 @@ impl Messages for SqliteBackend {
         unchanged_since: Option<ModSeq>,
     ) -> Result<(FlagsOutcome, Vec<Wake>)> {
         let (uids, flags) = (uids.clone(), flags.clone());
-        self.write(move |tx| {
+        // Flag changes are fsynced within a moment, not before the answer (see `Durability`).
+        self.write_deferred(move |tx| {
             let record = get_mailbox(tx, mailbox)?;
             let mut current: Vec<(Vec<u8>, Uid, ModSeq, Flags)> = Vec::new();
             for_each_in_set(tx, "id, uid, modseq, flags", mailbox, &uids, |r| {

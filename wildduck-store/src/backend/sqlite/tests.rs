@@ -415,3 +415,81 @@ async fn trimmed_journal_reports_truncation() {
     assert_eq!(recent.changes.len(), 3);
     assert!(recent.changes.iter().all(|c| c.modseq == 4));
 }
+
+#[tokio::test]
+async fn deferred_flag_commits_are_kept_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, inbox) = store_with_mail(dir.path()).await;
+    let flagged: Flags = [Flag::Flagged].into_iter().collect();
+    // Deferred flag commits between synced appends, and last of all.
+    store
+        .store_flags(
+            inbox.id,
+            &UidSet::from_ranges([(1, 1)]),
+            FlagOp::Add,
+            &flagged,
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .append(
+            inbox.id,
+            b"Subject: later\r\n\r\nx\r\n",
+            &Flags::new(),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .store_flags(
+            inbox.id,
+            &UidSet::from_ranges([(4, 4)]),
+            FlagOp::Add,
+            &flagged,
+            None,
+        )
+        .await
+        .unwrap();
+    drop(store);
+    // Closing checkpointed the WAL into the database file.
+    assert_eq!(
+        std::fs::metadata(dir.path().join("store.sqlite-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0),
+        0
+    );
+    let store = Store::open_sqlite(dir.path(), StoreConfig::default())
+        .await
+        .unwrap();
+    let metas = store
+        .fetch_meta(inbox.id, &UidSet::all(), MetaFields::default())
+        .await
+        .unwrap();
+    let flagged_uids: Vec<u32> = metas
+        .iter()
+        .filter(|m| m.flags.contains(&Flag::Flagged))
+        .map(|m| m.uid)
+        .collect();
+    assert_eq!(flagged_uids, vec![1, 4]);
+}
+
+#[test]
+fn a_deferred_commit_owes_one_fsync_until_a_synced_one_or_the_sync() {
+    use super::{Durability, WalSync};
+    let dir = tempfile::tempdir().unwrap();
+    let mut sync = WalSync::new(dir.path().join("store.sqlite-wal"));
+    assert!(sync.due().is_none());
+    sync.committed(Durability::Deferred);
+    let due = sync.due().expect("owed");
+    // Later deferred commits do not push the deadline back.
+    sync.committed(Durability::Deferred);
+    assert_eq!(sync.due(), Some(due));
+    // A synced commit fsynced the WAL: nothing owed.
+    sync.committed(Durability::Synced);
+    assert!(sync.due().is_none());
+    // The sync itself pays what is owed (no WAL file here: nothing to write).
+    sync.committed(Durability::Deferred);
+    sync.now();
+    assert!(sync.due().is_none());
+}
