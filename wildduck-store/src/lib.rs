@@ -27,6 +27,7 @@ mod filters;
 mod keys;
 mod keywords;
 pub mod limits;
+mod message_rules;
 mod migrate;
 pub mod mime;
 pub mod model;

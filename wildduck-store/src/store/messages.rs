@@ -128,15 +128,7 @@ impl Store {
     pub async fn check_append(&self, mailbox: MailboxId, size: u64) -> Result<()> {
         self.check_size(size)?;
         let (used, quota) = self.backend().quota_of_mailbox(mailbox).await?;
-        match quota {
-            Some(quota) if used.saturating_add(size) > quota => Err(MessageError::OverQuota {
-                used,
-                needed: size,
-                quota,
-            }
-            .into()),
-            _ => Ok(()),
-        }
+        Ok(crate::message_rules::quota::check_quota(used, quota, size)?)
     }
 
     /// Copies the messages of `uids` (those that exist) into `target`, sharing content.

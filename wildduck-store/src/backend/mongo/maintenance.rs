@@ -16,13 +16,24 @@ use super::sequence::{PENDING_TIMEOUT_SECS, token_started};
 use super::{FindAll, MongoBackend, db_error, field_error};
 use crate::backend::{Maintenance, now};
 use crate::error::{Defect, Result, StorageError};
+use crate::message_rules::verify::{self, Sequence};
 use crate::model::*;
 
-/// Per-mailbox maxima found in messages and journal.
+/// Per-mailbox maxima found in messages and journal (`None` when it has neither).
 #[derive(Default)]
 struct Seen {
-    max_uid: i64,
-    max_modseq: i64,
+    max_uid: Option<i64>,
+    max_modseq: Option<i64>,
+}
+
+impl Seen {
+    fn uid(&mut self, uid: i64) {
+        self.max_uid = self.max_uid.max(Some(uid));
+    }
+
+    fn modseq(&mut self, modseq: i64) {
+        self.max_modseq = self.max_modseq.max(Some(modseq));
+    }
 }
 
 fn object_id(doc: &Document, key: &str) -> Result<ObjectId> {
@@ -104,8 +115,8 @@ impl MongoBackend {
                 *references.entry(hash).or_default() += 1;
             }
             let s = seen.entry(object_id(&m, "mailbox")?).or_default();
-            s.max_uid = s.max_uid.max(int_field(&m, "uid")?);
-            s.max_modseq = s.max_modseq.max(int_field(&m, "modseq")?);
+            s.uid(int_field(&m, "uid")?);
+            s.modseq(int_field(&m, "modseq")?);
         }
         let mut cursor = self
             .journal
@@ -114,24 +125,22 @@ impl MongoBackend {
             .await
             .map_err(db_error)?;
         while let Some(entry) = cursor.try_next().await.map_err(db_error)? {
-            let s = seen.entry(object_id(&entry, "mailbox")?).or_default();
-            s.max_modseq = s.max_modseq.max(int_field(&entry, "modseq")?);
+            seen.entry(object_id(&entry, "mailbox")?)
+                .or_default()
+                .modseq(int_field(&entry, "modseq")?);
         }
 
         // Quota: storage_used = Σ sizes of the user's messages.
         let users: Vec<_> = self.users.find(doc! {}).all().await?;
         for user in users {
             let actual = used.get(&user.id).copied().unwrap_or(0);
-            if user.storage_used != actual {
-                problems.push(format!(
-                    "user {}: storage_used {}, messages sum to {actual}",
-                    user.username, user.storage_used
-                ));
+            if let Some(drift) = verify::storage_drift(&user.username, user.storage_used, actual) {
+                problems.extend(drift.problems);
                 if repair {
                     self.users
                         .update_one(
                             doc! {"_id": user.id},
-                            doc! {"$set": {"storage_used": actual}},
+                            doc! {"$set": {"storage_used": drift.repair}},
                         )
                         .await
                         .map_err(db_error)?;
@@ -161,12 +170,10 @@ impl MongoBackend {
             let hash = blob.get_str("_id").map_err(field_error)?;
             let stored = int_field(blob, "refcount")?;
             let actual = references.remove(hash).unwrap_or(0);
-            if stored != actual {
-                problems.push(format!(
-                    "blob {hash}: refcount {stored}, referenced {actual} times"
-                ));
+            if let Some(drift) = verify::refcount_drift(hash, stored, actual) {
+                problems.extend(drift.problems);
                 if repair {
-                    let unreferenced = if actual == 0 {
+                    let unreferenced = if drift.repair == 0 {
                         Bson::Int64(now())
                     } else {
                         Bson::Null
@@ -174,46 +181,42 @@ impl MongoBackend {
                     self.blobs
                         .update_one(
                             doc! {"_id": hash},
-                            doc! {"$set": {"refcount": actual, "unreferenced_since": unreferenced}},
+                            doc! {"$set": {"refcount": drift.repair, "unreferenced_since": unreferenced}},
                         )
                         .await
                         .map_err(db_error)?;
                 }
             }
         }
-        let missing: i64 = references.values().sum();
-        if missing > 0 {
-            problems.push(format!("{missing} message references to missing blobs"));
-        }
+        problems.extend(verify::missing_blobs(references.values().sum()));
 
         // UID/MODSEQ order, and allocations whose writer never finished.
         let mailboxes: Vec<_> = self.mailboxes.find(doc! {}).all().await?;
         let stale = now() - PENDING_TIMEOUT_SECS;
         for mailbox in mailboxes {
             let s = seen.remove(&mailbox.id).unwrap_or_default();
-            let uid_drift = s.max_uid >= mailbox.uidnext;
-            let modseq_drift = s.max_modseq > mailbox.modseq;
-            if uid_drift {
-                problems.push(format!(
-                    "mailbox {}: a UID is not below uidnext {}",
-                    mailbox.path, mailbox.uidnext
-                ));
-            }
-            if modseq_drift {
-                problems.push(format!(
-                    "mailbox {}: a MODSEQ is above highest_modseq {}",
-                    mailbox.path, mailbox.modseq
-                ));
-            }
-            // Repair only ever raises the counters, so nothing is handed out twice.
-            if repair && (uid_drift || modseq_drift) {
-                self.mailboxes
-                    .update_one(
-                        doc! {"_id": mailbox.id},
-                        doc! {"$max": {"uidnext": s.max_uid + 1, "modseq": s.max_modseq}},
-                    )
-                    .await
-                    .map_err(db_error)?;
+            let kept = Sequence {
+                uidnext: mailbox.uidnext,
+                highest_modseq: mailbox.modseq,
+            };
+            if let Some(drift) =
+                verify::sequence_drift(&mailbox.path, kept, s.max_uid, s.max_modseq)
+            {
+                problems.extend(drift.problems);
+                if repair {
+                    // `$max`: an allocation meanwhile may only have raised them further.
+                    let Sequence {
+                        uidnext,
+                        highest_modseq,
+                    } = drift.repair;
+                    self.mailboxes
+                        .update_one(
+                            doc! {"_id": mailbox.id},
+                            doc! {"$max": {"uidnext": uidnext, "modseq": highest_modseq}},
+                        )
+                        .await
+                        .map_err(db_error)?;
+                }
             }
             for (token, _) in &mailbox.pending {
                 if token_started(token).is_none_or(|started| started < stale) {
@@ -233,10 +236,7 @@ impl MongoBackend {
                 }
             }
         }
-        Ok(VerifyReport {
-            repaired: repair && !problems.is_empty(),
-            problems,
-        })
+        Ok(verify::report(problems, repair))
     }
 }
 

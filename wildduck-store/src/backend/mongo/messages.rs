@@ -2,6 +2,8 @@
 //! reads of a mailbox (snapshot, metadata, content, journal, search) up to the committed horizon.
 
 use super::*;
+use crate::message_rules::flags::{FlagChange, flag_change};
+use crate::message_rules::transfer::{expunges, transfer_quota, uid_pairs};
 
 #[async_trait]
 impl Messages for MongoBackend {
@@ -113,11 +115,13 @@ impl Messages for MongoBackend {
             ));
         }
         let (from_user, to_user) = (UserId::from(from.user), UserId::from(to.user));
-        let total: i64 = picked.iter().map(|m| m.size).sum();
-        let quota_moves = transfer == Transfer::Copy || from_user != to_user;
-        let reservation = quota_moves.then_some((to_user, total));
-        if quota_moves {
-            self.reserve_quota(to_user, total as u64).await?;
+        let total: u64 = picked.iter().map(|m| m.size.max(0) as u64).sum();
+        let quota = transfer_quota(from_user, to_user, transfer, total);
+        let reservation = quota
+            .charge
+            .map(|(user, bytes)| (user, bytes.min(i64::MAX as u64) as i64));
+        if let Some((user, needed)) = quota.charge {
+            self.reserve_quota(user, needed).await?;
         }
         let mut referenced: Vec<String> = Vec::new();
         for hash in picked.iter().flat_map(|m| &m.blobs) {
@@ -141,12 +145,11 @@ impl Messages for MongoBackend {
         };
         let modseq = allocation.modseq as i64;
         let expires = retention::expiry(&to.to_model(), now());
+        let pairs = uid_pairs(picked.iter().map(|m| m.uid as Uid), allocation.first_uid);
         let mut copies: Vec<Removal> = Vec::with_capacity(picked.len());
-        let mut pairs = Vec::with_capacity(picked.len());
         let mut entries = Vec::with_capacity(picked.len());
         let mut failure = None;
-        for (i, original) in picked.iter().enumerate() {
-            let new_uid = allocation.first_uid + i as u32;
+        for (original, &(_, new_uid)) in picked.iter().zip(&pairs) {
             let copy = MessageDoc {
                 id: ObjectId::new(),
                 mailbox: ObjectId::from(target),
@@ -163,7 +166,6 @@ impl Messages for MongoBackend {
                 break;
             }
             copies.push(Removal::from(&copy));
-            pairs.push((original.uid as u32, new_uid));
             entries.push(journal_entry(
                 target,
                 allocation.modseq,
@@ -212,7 +214,7 @@ impl Messages for MongoBackend {
         let committed = self.commit(&removal).await;
         let marked = marked?;
         committed?;
-        let owner = (from_user != to_user).then_some(from_user);
+        let owner = quota.release.map(|(user, _)| user);
         self.remove_messages(&marked, owner).await?;
         wakes.push(Wake {
             user: from_user,
@@ -244,13 +246,14 @@ impl Messages for MongoBackend {
         let mut to_change = Vec::new();
         for m in current {
             let old = flags_from_strings(&m.flags);
-            let new = op.apply(&old, flags);
-            if unchanged_since.is_some_and(|limit| m.modseq as u64 > limit) {
-                results.insert(m.uid as u32, None);
-            } else if new == old {
-                results.insert(m.uid as u32, Some((old, m.modseq as u64)));
-            } else {
-                to_change.push(m);
+            match flag_change(op, flags, unchanged_since, &old, m.modseq as u64) {
+                FlagChange::Refused => {
+                    results.insert(m.uid as u32, None);
+                }
+                FlagChange::Same => {
+                    results.insert(m.uid as u32, Some((old, m.modseq as u64)));
+                }
+                FlagChange::Changed(_) => to_change.push(m),
             }
         }
         let mut outcome_modseq = None;
@@ -305,7 +308,7 @@ impl Messages for MongoBackend {
             .messages_in(mailbox, &uids)
             .await?
             .into_iter()
-            .filter(|m| m.deleted)
+            .filter(|m| expunges(&flags_from_strings(&m.flags)))
             .collect();
         if candidates.is_empty() {
             return Ok((

@@ -35,6 +35,7 @@ use super::records::{MailboxDoc, ObjectId, bson_int, from_document, id_is};
 use super::{MongoBackend, db_error};
 use crate::backend::now;
 use crate::error::{Defect, MailboxError, Result};
+use crate::message_rules::transfer::check_uid_space;
 use crate::model::*;
 
 /// A writer's pending entry older than this is presumed dead and reaped.
@@ -129,9 +130,7 @@ impl MongoBackend {
     pub(super) async fn allocate(&self, mailbox: MailboxId, uids: u32) -> Result<Allocation> {
         let before = self.mailbox_doc(mailbox).await?;
         self.reap_stale(&before).await?;
-        if before.uidnext + uids as i64 >= u32::MAX as i64 {
-            return Err(Defect::Exhausted("UID space of mailbox").into());
-        }
+        check_uid_space(before.uidnext.max(0) as u64, uids as u64)?;
         let token = new_token(&self.host);
         let after = self
             .mailboxes
@@ -155,10 +154,10 @@ impl MongoBackend {
             uidvalidity: after.uidvalidity as u32,
             token,
         };
-        if after.uidnext >= u32::MAX as i64 {
+        if let Err(exhausted) = check_uid_space(after.uidnext.max(0) as u64, 0) {
             // A concurrent allocation got there first; give the MODSEQ back as a gap.
             self.release_token(mailbox, &allocation.token).await?;
-            return Err(Defect::Exhausted("UID space of mailbox").into());
+            return Err(exhausted);
         }
         Ok(allocation)
     }

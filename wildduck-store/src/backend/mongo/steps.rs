@@ -3,6 +3,8 @@
 //! expunged and journalled, then removed, and the undo of a step that failed.
 
 use super::*;
+use crate::message_rules::flags::{FlagChange, flag_change};
+use crate::message_rules::quota::check_quota;
 
 /// A message document about to go: what releasing it needs.
 pub(super) struct Removal {
@@ -30,29 +32,25 @@ pub(super) fn removal_from_doc(doc: &Document) -> Result<Removal> {
 }
 
 impl MongoBackend {
-    /// Takes `needed` bytes of the user's quota in one guarded `$inc`: the filter names the
-    /// quota just read and requires `storage_used ≤ quota − needed`, so concurrent
-    /// reservations can never overshoot; a quota changed meanwhile makes us re-read.
+    /// Takes `needed` bytes of the user's quota in one guarded `$inc`: the quota rule
+    /// (`check_quota`) decides on the counters just read, and the filter names that quota
+    /// and requires `storage_used ≤ quota − needed`, so concurrent reservations can never
+    /// overshoot; a quota changed meanwhile makes us re-read.
     pub(super) async fn reserve_quota(&self, user: UserId, needed: u64) -> Result<()> {
         let needed_i = needed.min(i64::MAX as u64) as i64;
         loop {
             let record = self.user_doc(user).await?;
             let filter = match record.quota {
                 None => doc! {"_id": ObjectId::from(user), "quota": Bson::Null},
-                Some(quota) if quota - needed_i < record.storage_used => {
-                    let user = record.into_record().user;
-                    return Err(MessageError::OverQuota {
-                        used: user.storage_used,
-                        needed,
-                        quota: user.quota.unwrap_or(0),
-                    }
-                    .into());
-                }
-                Some(quota) => doc! {
+                Some(quota) => {
+                    let used = record.storage_used.max(0) as u64;
+                    check_quota(used, Some(quota.max(0) as u64), needed)?;
+                    doc! {
                     "_id": ObjectId::from(user),
                     "quota": quota,
-                    "storage_used": {"$lte": quota - needed_i},
-                },
+                        "storage_used": {"$lte": quota - needed_i},
+                    }
+                }
             };
             let reserved = self
                 .users
@@ -231,16 +229,18 @@ impl MongoBackend {
         for mut m in messages {
             loop {
                 let old = flags_from_strings(&m.flags);
-                let new = op.apply(&old, flags);
                 let uid = m.uid as Uid;
-                if unchanged_since.is_some_and(|limit| m.modseq as u64 > limit) {
-                    results.insert(uid, None);
-                    break;
-                }
-                if new == old {
-                    results.insert(uid, Some((old, m.modseq as u64)));
-                    break;
-                }
+                let new = match flag_change(op, flags, unchanged_since, &old, m.modseq as u64) {
+                    FlagChange::Refused => {
+                        results.insert(uid, None);
+                        break;
+                    }
+                    FlagChange::Same => {
+                        results.insert(uid, Some((old, m.modseq as u64)));
+                        break;
+                    }
+                    FlagChange::Changed(new) => new,
+                };
                 let mut set = flag_fields(&new);
                 set.insert("modseq", modseq as i64);
                 let result = self

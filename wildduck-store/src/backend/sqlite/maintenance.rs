@@ -2,6 +2,7 @@
 //! online backup, journal trimming.
 
 use super::*;
+use crate::message_rules::verify::{self, Sequence};
 
 #[async_trait]
 impl Maintenance for SqliteBackend {
@@ -48,14 +49,12 @@ impl Maintenance for SqliteBackend {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for (id, name, stored, actual) in drift {
-                if stored != actual {
-                    problems.push(format!(
-                        "user {name}: storage_used {stored}, messages sum to {actual}"
-                    ));
+                if let Some(drift) = verify::storage_drift(&name, stored, actual) {
+                    problems.extend(drift.problems);
                     if repair {
                         tx.execute(
                             "UPDATE users SET storage_used = ?2 WHERE id = ?1",
-                            params![id, actual],
+                            params![id, drift.repair],
                         )?;
                     }
                 }
@@ -66,10 +65,9 @@ impl Maintenance for SqliteBackend {
                  JOIN (SELECT mb.id AS mailbox, count(m.id) AS n,
                            coalesce(sum(1 - m.seen), 0) AS unseen, coalesce(sum(m.size), 0) AS bytes
                        FROM mailboxes mb LEFT JOIN messages m ON m.mailbox = mb.id
-                       GROUP BY mb.id) counted ON counted.mailbox = mailboxes.id
-                 WHERE message_count != n OR unseen_count != unseen OR message_bytes != bytes",
+                       GROUP BY mb.id) counted ON counted.mailbox = mailboxes.id",
             )?;
-            let miscounted = stmt
+            let counts = stmt
                 .query_map([], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
@@ -79,15 +77,17 @@ impl Maintenance for SqliteBackend {
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            for (path, stored, mailbox, actual) in miscounted {
-                problems.push(format!(
-                    "mailbox {path}: counts (messages, unseen, bytes) {stored:?}, messages give {actual:?}"
-                ));
+            for (path, stored, mailbox, actual) in counts {
+                let Some(drift) = verify::counts_drift(&path, stored, actual) else {
+                    continue;
+                };
+                problems.extend(drift.problems);
                 if repair {
+                    let [messages, unseen, bytes] = drift.repair;
                     tx.execute(
                         "UPDATE mailboxes SET message_count = ?2, unseen_count = ?3,
                              message_bytes = ?4 WHERE id = ?1",
-                        params![mailbox, actual[0], actual[1], actual[2]],
+                        params![mailbox, messages, unseen, bytes],
                     )?;
                 }
             }
@@ -108,17 +108,14 @@ impl Maintenance for SqliteBackend {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for (hash, stored, actual) in refs {
-                if stored != actual {
-                    problems.push(format!(
-                        "blob {}: refcount {stored}, referenced {actual} times",
-                        hex(&hash)
-                    ));
+                if let Some(drift) = verify::refcount_drift(&hex(&hash), stored, actual) {
+                    problems.extend(drift.problems);
                     if repair {
                         tx.execute(
                             "UPDATE blobs SET refcount = ?2, unreferenced_since =
                                  CASE WHEN ?2 = 0 THEN coalesce(unreferenced_since, ?3) ELSE NULL END
                              WHERE hash = ?1",
-                            params![hash, actual, now()],
+                            params![hash, drift.repair, now()],
                         )?;
                     }
                 }
@@ -129,9 +126,7 @@ impl Maintenance for SqliteBackend {
                 [],
                 |r| r.get(0),
             )?;
-            if missing > 0 {
-                problems.push(format!("{missing} message references to missing blobs"));
-            }
+            problems.extend(verify::missing_blobs(missing));
             // UID/MODSEQ order: every UID below uidnext, every MODSEQ at most highest_modseq.
             let mut stmt = tx.prepare(
                 "SELECT b.id, b.path, b.uidnext, b.highest_modseq,
@@ -153,34 +148,24 @@ impl Maintenance for SqliteBackend {
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            for (id, path, uidnext, highest, max_uid, max_modseq, max_journal) in counters {
+            for (id, path, uidnext, highest_modseq, max_uid, max_modseq, max_journal) in counters {
+                let kept = Sequence {
+                    uidnext,
+                    highest_modseq,
+                };
                 let max_modseq = max_modseq.max(max_journal);
-                let uid_drift = max_uid.filter(|&u| u >= uidnext);
-                let modseq_drift = max_modseq.filter(|&m| m > highest);
-                if uid_drift.is_some() {
-                    problems.push(format!("mailbox {path}: a UID is not below uidnext {uidnext}"));
-                }
-                if modseq_drift.is_some() {
-                    problems.push(format!(
-                        "mailbox {path}: a MODSEQ is above highest_modseq {highest}"
-                    ));
-                }
-                // Repair only ever raises the counters, so no UID or MODSEQ is handed out twice.
-                if repair && (uid_drift.is_some() || modseq_drift.is_some()) {
+                let Some(drift) = verify::sequence_drift(&path, kept, max_uid, max_modseq) else {
+                    continue;
+                };
+                problems.extend(drift.problems);
+                if repair {
                     tx.execute(
                         "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
-                        params![
-                            id,
-                            uid_drift.map_or(uidnext, |u| u + 1),
-                            modseq_drift.unwrap_or(highest)
-                        ],
+                        params![id, drift.repair.uidnext, drift.repair.highest_modseq],
                     )?;
                 }
             }
-            Ok(VerifyReport {
-                repaired: repair && !problems.is_empty(),
-                problems,
-            })
+            Ok(verify::report(problems, repair))
         })
         .await
     }

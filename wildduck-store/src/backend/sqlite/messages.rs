@@ -2,6 +2,9 @@
 //! reads of a mailbox (snapshot, metadata, content, journal, search).
 
 use super::*;
+use crate::message_rules::flags::{FlagChange, flag_change};
+use crate::message_rules::quota;
+use crate::message_rules::transfer::{check_uid_space, expunges, transfer_quota, uid_pairs};
 
 #[async_trait]
 impl Messages for SqliteBackend {
@@ -78,20 +81,15 @@ impl Messages for SqliteBackend {
                 ));
             }
             let total: u64 = picked.iter().map(|p| p.2).sum();
-            let quota_moves = transfer == Transfer::Copy || from.user != to.user;
-            if quota_moves {
-                check_quota(tx, to.user, total)?;
+            let quota = transfer_quota(from.user, to.user, transfer, total);
+            if let Some((user, needed)) = quota.charge {
+                check_quota(tx, user, needed)?;
             }
-            if to.uidnext as u64 + picked.len() as u64 >= Uid::MAX as u64 {
-                return Err(Error::from(Defect::Exhausted("UID space of mailbox")).into());
-            }
+            check_uid_space(to.uidnext as u64, picked.len() as u64)?;
             let modseq = to.highest_modseq + 1;
             let expires = retention::expiry(&to, now());
-            let mut uidnext = to.uidnext;
-            let mut pairs = Vec::with_capacity(picked.len());
-            for (id, uid, _) in &picked {
-                let new_uid = uidnext;
-                uidnext += 1;
+            let pairs = uid_pairs(picked.iter().map(|p| p.1), to.uidnext);
+            for ((id, _, _), &(_, new_uid)) in picked.iter().zip(&pairs) {
                 match transfer {
                     Transfer::Copy => {
                         let new_id = id_bytes(RecordId::new());
@@ -143,16 +141,16 @@ impl Messages for SqliteBackend {
                     }
                 }
                 journal(tx, target, modseq, new_uid, KIND_EXISTS, None)?;
-                pairs.push((*uid, new_uid));
             }
+            let uidnext = to.uidnext + pairs.len() as Uid;
             set_mailbox_counters(tx, target, uidnext, modseq)?;
             let mut wakes = vec![Wake {
                 user: to.user,
                 mailbox: target,
                 modseq,
             }];
-            if quota_moves {
-                add_storage(tx, to.user, total as i64)?;
+            if let Some((user, charged)) = quota.charge {
+                add_storage(tx, user, charged as i64)?;
             }
             if transfer == Transfer::Move {
                 // Re-read: when source is target, the counters just moved.
@@ -162,8 +160,8 @@ impl Messages for SqliteBackend {
                     journal(tx, source, source_modseq, *uid, KIND_EXPUNGE, None)?;
                 }
                 set_mailbox_counters(tx, source, from.uidnext, source_modseq)?;
-                if from.user != to.user {
-                    add_storage(tx, from.user, -(total as i64))?;
+                if let Some((user, released)) = quota.release {
+                    add_storage(tx, user, -(released as i64))?;
                 }
                 wakes.push(Wake {
                     user: from.user,
@@ -212,15 +210,18 @@ impl Messages for SqliteBackend {
                 modified: Vec::new(),
             };
             for (id, uid, old_modseq, old_flags) in current {
-                if unchanged_since.is_some_and(|limit| old_modseq > limit) {
-                    outcome.modified.push(uid);
-                    continue;
-                }
-                let new_flags = op.apply(&old_flags, &flags);
-                if new_flags == old_flags {
-                    outcome.updated.push((uid, old_flags, old_modseq));
-                    continue;
-                }
+                let new_flags =
+                    match flag_change(op, &flags, unchanged_since, &old_flags, old_modseq) {
+                        FlagChange::Refused => {
+                            outcome.modified.push(uid);
+                            continue;
+                        }
+                        FlagChange::Same => {
+                            outcome.updated.push((uid, old_flags, old_modseq));
+                            continue;
+                        }
+                        FlagChange::Changed(new_flags) => new_flags,
+                    };
                 tx.prepare_cached(
                     "UPDATE messages SET flags = ?2, seen = ?3, deleted = ?4, modseq = ?5
                      WHERE id = ?1",
@@ -259,8 +260,8 @@ impl Messages for SqliteBackend {
         self.write(move |tx| {
             let record = get_mailbox(tx, mailbox)?;
             let mut victims = Vec::new();
-            for_each_in_set(tx, "id, uid, size, deleted", mailbox, &uids, |r| {
-                if r.get::<_, bool>(3)? {
+            for_each_in_set(tx, "id, uid, size, flags", mailbox, &uids, |r| {
+                if expunges(&flags_at(r, 3)?) {
                     victims.push((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64));
                 }
                 Ok(())
@@ -445,19 +446,12 @@ pub(super) fn add_storage(tx: &Connection, user: UserId, delta: i64) -> TxResult
 }
 
 fn check_quota(tx: &Connection, user: UserId, needed: u64) -> TxResult<()> {
-    let record = get_user(tx, user)?;
-    if let Some(quota) = record.user.quota {
-        let used = record.user.storage_used;
-        if used.saturating_add(needed) > quota {
-            return Err(MessageError::OverQuota {
-                used,
-                needed,
-                quota,
-            }
-            .into());
-        }
-    }
-    Ok(())
+    let record = get_user(tx, user)?.user;
+    Ok(quota::check_quota(
+        record.storage_used,
+        record.quota,
+        needed,
+    )?)
 }
 
 /// Stores one message in `mailbox`: blobs (shared when present), row, counters, quota,
@@ -470,9 +464,7 @@ pub(super) fn append_message(
     let target = get_mailbox(tx, mailbox)?;
     check_quota(tx, target.user, message.size)?;
     let uid = target.uidnext;
-    if uid == Uid::MAX {
-        return Err(Error::from(Defect::Exhausted("UID space of mailbox")).into());
-    }
+    check_uid_space(uid as u64, 1)?;
     let modseq = target.highest_modseq + 1;
     let key = id_bytes(message.id.0);
     for (seq, blob) in message.content.blobs.iter().enumerate() {
