@@ -3,6 +3,8 @@
 //! mailbox) goes embedded → MongoDB → embedded, and every end must show the same users,
 //! addresses, passwords, mailboxes (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ), messages (ids,
 //! UIDs, MODSEQs, flags, dates, ENVELOPE, BODYSTRUCTURE, BODY[] bytes) and blob count.
+//! Every other record kind is seeded too, and each run's census of every kind must find the
+//! same records at both ends.
 //! Interrupted migrations (kill -9, `--max-messages`) continue on a re-run without
 //! duplicating anything.
 //!
@@ -20,7 +22,9 @@ use std::time::{Duration, Instant};
 use common::Env;
 use serde_json::Value;
 use wildduck_store::{
-    Flag, FlagOp, Flags, MetaFields, NewAsp, Scope, Section, SpecialUse, Store, StoreConfig, UidSet,
+    AccessAction, AuthLogFilter, AutoreplyUpdate, FilterAction, Flag, FlagOp, Flags, ForwardTarget,
+    MetaFields, NewAsp, NewFile, NewFilter, NewForwarded, Scope, Section, SpecialUse, Store,
+    StoreConfig, UidSet, User, UserProfile,
 };
 
 /// The `[totp] secret` the stores' TOTP seeds are sealed with, at every end.
@@ -175,6 +179,7 @@ async fn build_source(env: &Env, shared: usize, own: usize) -> u64 {
         .await
         .expect("enable")
         .expect("the code is valid");
+    seed_other_records(&store, &alice, &bob, &carol).await;
     assert!(
         store
             .verify(false)
@@ -184,6 +189,163 @@ async fn build_source(env: &Env, shared: usize, own: usize) -> u64 {
             .is_empty()
     );
     store.stats().await.expect("stats").blobs
+}
+
+/// The record kinds a migration's census lists; the source holds records of each.
+const RECORD_KINDS: [&str; 23] = [
+    "address details",
+    "address register",
+    "addresses",
+    "asps",
+    "auth log",
+    "autoreplies",
+    "cert",
+    "deleteduser",
+    "dkim",
+    "domainaccess",
+    "domainalias",
+    "encrypted mailboxes",
+    "filters",
+    "forwarded addresses",
+    "keywords",
+    "mailboxes",
+    "profiles",
+    "setting",
+    "stored files",
+    "subscriptions",
+    "temporary passwords",
+    "totp",
+    "users",
+];
+/// Kinds the source leaves empty: certificates, DKIM keys and deferred deletions need
+/// key material or a deleted user; the census still compares them.
+const EMPTY_KINDS: [&str; 3] = ["cert", "deleteduser", "dkim"];
+
+/// One record (at least) of every kind beside mail and logins, through the store.
+async fn seed_other_records(store: &Store, alice: &User, bob: &User, carol: &User) {
+    let profile = UserProfile {
+        name: Some("Alice A.".into()),
+        spam_level: Some(40),
+        ..UserProfile::default()
+    };
+    store
+        .set_user_profile(alice.id, profile)
+        .await
+        .expect("profile");
+    store
+        .reset_password(carol.id, None)
+        .await
+        .expect("temporary password");
+    let address = &store.list_addresses(bob.id).await.expect("addresses")[0];
+    let mut details = store.address_details(address.id).await.expect("details");
+    details.name = Some("Bob at work".into());
+    store
+        .set_address_details(bob.id, address.id, details)
+        .await
+        .expect("details");
+    store
+        .set_autoreply(
+            bob.id,
+            AutoreplyUpdate {
+                status: Some(true),
+                subject: Some("Away".into()),
+                ..AutoreplyUpdate::default()
+            },
+        )
+        .await
+        .expect("autoreply");
+    store
+        .create_filter(
+            alice.id,
+            NewFilter {
+                name: "lists".into(),
+                action: FilterAction {
+                    seen: Some(true),
+                    ..FilterAction::default()
+                },
+                ..NewFilter::default()
+            },
+        )
+        .await
+        .expect("filter");
+    store
+        .set_subscribed(carol.id, "Not/Yet", true)
+        .await
+        .expect("dangling subscription");
+    let sent = store
+        .get_mailbox(alice.id, "Sent Mail")
+        .await
+        .expect("Sent Mail");
+    let message = b"From: alice@example.com\r\nTo: Dora <dora@example.org>\r\n\
+                    Subject: hi\r\n\r\nhello\r\n";
+    store
+        .append(sent.id, message, &Flags::new(), None)
+        .await
+        .expect("append to Sent Mail");
+    store
+        .store_file(
+            carol.id,
+            NewFile {
+                filename: Some("notes.txt".into()),
+                content_type: None,
+                cid: None,
+                content: b"an upload".repeat(100),
+            },
+        )
+        .await
+        .expect("file");
+    let archive = store
+        .get_mailbox(carol.id, "Archive")
+        .await
+        .expect("Archive");
+    store
+        .set_mailbox_encrypted(archive.id, true)
+        .await
+        .expect("encrypted mailbox");
+    store
+        .create_domain_alias("example.net", "example.com")
+        .await
+        .expect("domain alias");
+    store
+        .set_domain_access("vip", "example.org", AccessAction::Allow)
+        .await
+        .expect("domain access");
+    store
+        .set_setting("const:max:storage", serde_json::json!(2_000_000_000u64))
+        .await
+        .expect("setting");
+    store
+        .create_forwarded(NewForwarded {
+            address: "team@example.com".into(),
+            targets: vec![ForwardTarget::Mail("dora@example.org".into())],
+            ..NewForwarded::default()
+        })
+        .await
+        .expect("forwarded address");
+    // The ASP login above wrote carol's auth log in the background: wait for it.
+    for _ in 0..500 {
+        let events = store
+            .auth_log(carol.id, &AuthLogFilter::default())
+            .await
+            .expect("auth log");
+        if !events.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("carol's login never reached the auth log");
+}
+
+/// Every record kind listed with records (none left out, none unknown), and no mismatch.
+fn assert_every_kind_copied(report: &Value) {
+    let records = report["records"].as_object().expect("records");
+    let kinds: Vec<&str> = records.keys().map(String::as_str).collect();
+    assert_eq!(kinds, RECORD_KINDS, "{report}");
+    for (kind, count) in records {
+        let seeded = !EMPTY_KINDS.contains(&kind.as_str());
+        assert_eq!(count.as_u64().unwrap() > 0, seeded, "{kind}: {report}");
+    }
+    assert_eq!(report["mismatches"], serde_json::json!([]), "{report}");
 }
 
 /// Whether `assert_same` compares every message's BODY[] too.
@@ -363,6 +525,7 @@ async fn embedded_to_mongodb_and_back_is_exact() {
     assert_eq!(there["complete"], true, "{there}");
     assert_eq!(there["resumed"], false, "{there}");
     assert_eq!(there["progress"]["messages_copied"], total, "{there}");
+    assert_every_kind_copied(&there);
     // Content of the expunged messages awaits gc in the source and is not copied; live
     // content must match exactly, and the target holds nothing else.
     assert_eq!(there["source"]["stats"]["blobs"], source_blobs, "{there}");
@@ -392,6 +555,7 @@ async fn embedded_to_mongodb_and_back_is_exact() {
     let back = back_dir.to_str().expect("utf-8 path");
     let returned = migrate(&env, &mongodb, back, &[]);
     assert_eq!(returned["progress"]["messages_copied"], total, "{returned}");
+    assert_every_kind_copied(&returned);
 
     let started = Instant::now();
     let middle = open_mongodb(&mongodb).await;
