@@ -250,14 +250,21 @@ fn login_table_over_imap_pop3_submission_and_the_api() {
 
     // A token that lives one second after its last use, from a server so configured; the
     // store keeps it (and its TTL) for the next server.
+    // Each token comes from an API login, which the users' auth logs show.
+    let mut api_logins = serde_json::Map::new();
+    let mut issue = |api: SocketAddr, user: &str| {
+        let count = api_logins.entry(user).or_insert(json!(0));
+        *count = json!(count.as_u64().unwrap() + 1);
+        access_token(api, user, password)
+    };
     let expired_token = {
         let short_lived = Server::start_with(&env, "token_ttl = 1");
-        access_token(short_lived.address("API (plain)"), "plain", password)
+        issue(short_lived.address("API (plain)"), "plain")
     };
     let server = Server::start(&env);
     let api = server.address("API (plain)");
-    let token = access_token(api, "plain", password);
-    let revoked_token = access_token(api, "plain", password);
+    let token = issue(api, "plain");
+    let revoked_token = issue(api, "plain");
     let (status, doc) = common::api_request(
         api,
         "DELETE",
@@ -266,8 +273,8 @@ fn login_table_over_imap_pop3_submission_and_the_api() {
         &json!({}),
     );
     assert_eq!(status, 200, "{doc}");
-    let noimap_token = access_token(api, "noimap", password);
-    let guarded_token = access_token(api, "guarded", password);
+    let noimap_token = issue(api, "noimap");
+    let guarded_token = issue(api, "guarded");
     // A temporary password, as the API's reset makes one.
     let reset = env.ok(&["user", "show", "reset"])["user"]["id"]
         .as_str()
@@ -377,7 +384,10 @@ fn login_table_over_imap_pop3_submission_and_the_api() {
         )
         .by_token("OAUTHBEARER"),
     ];
-    let table = Value::Array(rows.iter().map(Row::json).collect());
+    let table = json!({
+        "rows": rows.iter().map(Row::json).collect::<Vec<_>>(),
+        "api_logins": api_logins,
+    });
     let table_path = env.path("table.json");
     std::fs::write(&table_path, table.to_string()).unwrap();
 

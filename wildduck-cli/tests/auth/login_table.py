@@ -3,7 +3,8 @@ answer against the row's expectation, then finds every attempt in the users' aut
 
 Usage: login_table.py HOST IMAP_PORT POP3_PORT SMTP_PORT API_BASE ROOT_TOKEN TABLE.json
 
-Each row: {"name", "user", "password", "expect": {"imap", "pop3", "master", "smtp"}, "source",
+TABLE.json: {"rows": [...], "api_logins": {user: count}}, the latter the API logins made
+before (to get the rows' tokens), which the auth logs show too. Each row: {"name", "user", "password", "expect": {"imap", "pop3", "master", "smtp"}, "source",
 "require2fa", "requirePasswordChange", "reads_as_wrong_password"} with true (accepted) or
 false (refused). IMAP is imaplib LOGIN, POP3 is poplib USER/PASS, `smtp` is smtplib AUTH on
 the submission port, `master` is the API's POST /authenticate. Refusals that are not about
@@ -33,7 +34,8 @@ import urllib.request
 host = sys.argv[1]
 imap_port, pop3_port, smtp_port = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 api, root = sys.argv[5], sys.argv[6]
-rows = json.load(open(sys.argv[7]))
+table = json.load(open(sys.argv[7]))
+rows = table["rows"]
 
 
 def call(method, path, body=None, token=root):
@@ -165,18 +167,24 @@ for row in rows:
             mismatches.append(f"{row['name']} / {protocol}: {'accepted' if accepted else 'refused'} ({reply})")
         if accepted and reply.startswith("flags"):
             mismatches.append(f"{row['name']} / {protocol}: {reply}")
-        if not accepted and row["reads_as_wrong_password"]:
+        # A refused token on the API is an invalid token or a foreign user, not a login.
+        api_token = row["mechanism"] and protocol == "master"
+        if not accepted and row["reads_as_wrong_password"] and not api_token:
             # Refused tokens read alike (imaplib words an AUTHENTICATE failure apart from a
-            # LOGIN one; the API's is an invalid token, not a failed password login).
+            # LOGIN one).
             kind = (protocol, bool(row["mechanism"]))
             first = wrong_password_reply.setdefault(kind, (row["name"], reply))
             if first[1] != reply:
                 mismatches.append(f"{row['name']} / {protocol}: refused with {reply!r}, but {first[0]} with {first[1]!r}")
-        if row["mechanism"] and protocol == "master":
+        if api_token:
             continue  # the API's token check is not a login
         source = row["source"] if accepted else None
         expected_log[row["user"]][(logged_as[protocol], "success" if accepted else "fail", source)] += 1
     print(f"{row['name']:32} " + " ".join(f"{c:>7}" for c in cells))
+
+
+for user, count in table["api_logins"].items():
+    expected_log[user][("API", "success", "master")] += count
 
 
 def logged(user_id):
