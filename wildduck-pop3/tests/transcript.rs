@@ -84,7 +84,12 @@ async fn auth_plain_initial_response_continuation_and_errors() {
     })
     .await;
     let mut client = server.greeted().await;
-    client.transcript("AUTH\r\n", "+OK\r\nPLAIN\r\n.\r\n").await;
+    client
+        .transcript(
+            "AUTH\r\n",
+            "+OK\r\nPLAIN\r\nOAUTHBEARER\r\nXOAUTH2\r\n.\r\n",
+        )
+        .await;
     client
         .transcript(
             "AUTH CRAM-MD5\r\n",

@@ -67,9 +67,14 @@ def bearer_responder(row, port):
             sent.append(True)
             return bearer_message(row, port)
         assert json.loads(challenge)["status"], challenge
+        challenges.append(row["name"])
         return "\x01" if row["mechanism"] == "OAUTHBEARER" else ""
 
     return respond
+
+
+# The rows whose token was refused with the error challenge, once per protocol.
+challenges = []
 
 
 def imap(row):
@@ -160,8 +165,11 @@ print(f"{'row':32} " + " ".join(f"{p:>7}" for p in protocols))
 for row in rows:
     cells = []
     for protocol, attempt in protocols.items():
+        challenged = len(challenges)
         accepted, reply = attempt(row)
         expected = row["expect"][protocol]
+        if row["mechanism"] and protocol != "master" and (len(challenges) > challenged) == accepted:
+            mismatches.append(f"{row['name']} / {protocol}: {'accepted after' if accepted else 'refused without'} the error challenge")
         cells.append(("accept" if accepted else "refuse") + ("" if accepted == expected else "!"))
         if accepted != expected:
             mismatches.append(f"{row['name']} / {protocol}: {'accepted' if accepted else 'refused'} ({reply})")

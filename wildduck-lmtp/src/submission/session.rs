@@ -238,10 +238,10 @@ impl Session {
             }
             Err(reply) => {
                 // A refused token: the error challenge, the client's dummy answer, then 535.
-                if let Some(challenge) = secret.refusal_challenge().filter(|_| reply.code == 535) {
-                    if let Challenge::Over(Exchange::Closed) = self.challenge(&challenge).await? {
-                        return Ok(Next::Close);
-                    }
+                if let Some(challenge) = secret.refusal_challenge().filter(|_| reply.code == 535)
+                    && let Challenge::Over(Exchange::Closed) = self.challenge(&challenge).await?
+                {
+                    return Ok(Next::Close);
                 }
                 Ok(self.dialog.bad(reply))
             }
