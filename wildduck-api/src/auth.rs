@@ -1,24 +1,20 @@
 //! Who is asking: WildDuck's access tokens (`accessToken` query parameter, `X-Access-Token`
 //! header, `Authorization: Bearer`), the root token from the config, user tokens from
-//! `POST /authenticate`, and the `user` role of WildDuck's `config/roles.json`.
+//! `POST /authenticate` (kept by the store, `Store::access_token_user`, so IMAP, POP3 and
+//! submission take them too), and the `user` role of WildDuck's `config/roles.json`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
-use rand::RngCore;
 use wildduck_store::UserId;
 
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
-
-/// WildDuck's `ACCESS_TOKEN_DEFAULT_TTL`: a user token lives this long after its last use.
-pub const TOKEN_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// The caller of one request, put into the request's extensions by [`require_token`].
 #[derive(Clone, Debug)]
@@ -98,68 +94,6 @@ fn user_role_allows(resource: Resource, action: Action) -> bool {
     }
 }
 
-/// User tokens, kept in this process with a sliding TTL.
-#[derive(Default)]
-pub struct Tokens {
-    sessions: Mutex<HashMap<String, TokenSession>>,
-}
-
-struct TokenSession {
-    user: UserId,
-    expires: Instant,
-}
-
-impl Tokens {
-    /// A new 40-hex-digit token for `user` (WildDuck's token shape).
-    pub fn issue(&self, user: UserId) -> String {
-        let mut bytes = [0u8; 20];
-        rand::rng().fill_bytes(&mut bytes);
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let now = Instant::now();
-        let mut sessions = self.lock();
-        // Expired tokens go when new ones come, so the table never outgrows the live ones.
-        sessions.retain(|_, session| session.expires > now);
-        sessions.insert(
-            token.clone(),
-            TokenSession {
-                user,
-                expires: now + TOKEN_TTL,
-            },
-        );
-        token
-    }
-
-    /// The user of a live token; each use pushes its expiry out by the TTL.
-    pub fn check(&self, token: &str) -> Option<UserId> {
-        let now = Instant::now();
-        let mut sessions = self.lock();
-        let session = sessions.get_mut(token)?;
-        if session.expires <= now {
-            sessions.remove(token);
-            return None;
-        }
-        session.expires = now + TOKEN_TTL;
-        Some(session.user)
-    }
-
-    pub fn revoke(&self, token: &str) {
-        self.lock().remove(token);
-    }
-
-    /// Ends every token of `user` except `keep` (a password change keeps the caller's own).
-    pub fn revoke_user(&self, user: UserId, keep: Option<&str>) {
-        self.lock()
-            .retain(|token, session| session.user != user || Some(token.as_str()) == keep);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TokenSession>> {
-        // A panic while holding the lock leaves a consistent map (every update is one call).
-        self.sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 /// Middleware: decides the request's [`Access`] or answers 403 as WildDuck does.
 pub async fn require_token(
     State(state): State<Arc<ApiState>>,
@@ -172,7 +106,7 @@ pub async fn require_token(
         (Some(root), Some(given)) if constant_time_eq(root.as_bytes(), given.as_bytes()) => {
             Access::Root
         }
-        (_, Some(given)) => match state.tokens.check(&given) {
+        (_, Some(given)) => match state.store.access_token_user(&given).await? {
             Some(id) => Access::User { id, token: given },
             None => return Err(ApiError::invalid_token()),
         },
@@ -240,23 +174,6 @@ mod tests {
             Some("tok".into())
         );
         assert_eq!(presented_token(&uri("/u"), &HeaderMap::new()), None);
-    }
-
-    #[test]
-    fn revoked_and_foreign_tokens_do_not_pass() {
-        let tokens = Tokens::default();
-        let (alice, bob) = (UserId::new(), UserId::new());
-        let first = tokens.issue(alice);
-        let second = tokens.issue(alice);
-        let bobs = tokens.issue(bob);
-        assert_eq!(first.len(), 40);
-        assert_eq!(tokens.check(&first), Some(alice));
-        tokens.revoke_user(alice, Some(&first));
-        assert_eq!(tokens.check(&first), Some(alice));
-        assert_eq!(tokens.check(&second), None);
-        assert_eq!(tokens.check(&bobs), Some(bob));
-        tokens.revoke(&first);
-        assert_eq!(tokens.check(&first), None);
     }
 
     #[test]

@@ -24,7 +24,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use wildduck_store::Store;
 
-pub use auth::TOKEN_TTL;
 pub use metrics_listener::serve_metrics;
 pub use mobileconfig::{MobileConfig, ServerSetup};
 
@@ -37,6 +36,8 @@ pub struct Config {
     pub access_token: Option<String>,
     /// What `generateMobileconfig` profiles of new ASPs say (`[api.mobileconfig]`).
     pub mobileconfig: MobileConfig,
+    /// Seconds a user token lives after its last use (default WildDuck's 14 days).
+    pub token_ttl: Option<u64>,
 }
 
 impl Config {
@@ -51,13 +52,20 @@ impl Config {
         }
         Ok(())
     }
+
+    /// How long a user token lives after its last use.
+    pub fn token_ttl(&self) -> std::time::Duration {
+        self.token_ttl.map_or(
+            wildduck_store::ACCESS_TOKEN_TTL,
+            std::time::Duration::from_secs,
+        )
+    }
 }
 
 /// What every handler shares.
 pub(crate) struct ApiState {
     store: Store,
     config: Config,
-    tokens: auth::Tokens,
 }
 
 /// Serves the API on `listener` until `shutdown` turns true; requests in flight finish.
@@ -70,11 +78,7 @@ pub async fn serve(
     config
         .check_listen(listener.local_addr()?)
         .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
-    let state = Arc::new(ApiState {
-        store,
-        config,
-        tokens: auth::Tokens::default(),
-    });
+    let state = Arc::new(ApiState { store, config });
     let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -3,8 +3,10 @@
 //! a disabled scope, TOTP on, a temporary password, a disabled and a suspended account —
 //! each tried over IMAP (imaplib), POP3 (poplib), submission (smtplib AUTH) and the API's
 //! `POST /authenticate` against one `wildduck serve`, and each attempt found in the user's
-//! auth log. The server's log must give each refusal's reason and never a password, ASP,
-//! TOTP seed or code.
+//! auth log. The API's access tokens log in over OAUTHBEARER and XOAUTH2 (imaplib
+//! `authenticate`, smtplib `auth`, POP3 AUTH) and open the API: valid, expired, revoked,
+//! another user's, a disabled scope, TOTP on. The server's log must give each refusal's
+//! reason and never a password, ASP, token, TOTP seed or code.
 //! The API's logout and a suspension end the user's live IMAP and POP3 sessions. TOTP 2FA is
 //! driven through the API with codes from pyotp.
 
@@ -32,11 +34,16 @@ impl Server {
     /// The server's configuration file, written once; the CLI reads it too for the TOTP
     /// secret.
     fn config(env: &Env) -> String {
+        Server::config_with(env, "")
+    }
+
+    /// The configuration with `api` added to its `[api]` section.
+    fn config_with(env: &Env, api: &str) -> String {
         let config = env.path("wildduck.toml");
         std::fs::write(
             &config,
             format!(
-                "[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{ROOT_TOKEN}\"\n\
+                "[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{ROOT_TOKEN}\"\n{api}\n\
                  [imap]\nlisten = \"127.0.0.1:0\"\n[pop3]\nlisten = \"127.0.0.1:0\"\n\
                  [lmtp]\nenabled = false\n\
                  [submission]\nlisten = \"127.0.0.1:0\"\n\
@@ -51,7 +58,11 @@ impl Server {
     }
 
     fn start(env: &Env) -> Server {
-        let config = Server::config(env);
+        Server::start_with(env, "")
+    }
+
+    fn start_with(env: &Env, api: &str) -> Server {
+        let config = Server::config_with(env, api);
         let log = std::fs::File::create(env.path("serve.log")).unwrap();
         let mut child = env
             .command(&["--config", &config, "serve"])
@@ -90,6 +101,19 @@ impl Drop for Server {
     }
 }
 
+/// A user token from the API's `POST /authenticate`.
+fn access_token(api: SocketAddr, user: &str, password: &str) -> String {
+    let (status, doc) = common::api_request(
+        api,
+        "POST",
+        "/authenticate",
+        Some(ROOT_TOKEN),
+        &json!({"username": user, "password": password, "token": true}),
+    );
+    assert_eq!(status, 200, "{doc}");
+    doc["token"].as_str().expect("a token").to_string()
+}
+
 /// Creates an ASP with the CLI; returns its password.
 fn add_asp(env: &Env, user: &str, extra: &[&str]) -> String {
     let mut args = vec!["asp", "add", user, "--description", "client"];
@@ -109,6 +133,9 @@ struct Row<'a> {
     source: &'a str,
     flags: (bool, bool),
     reads_as_wrong_password: bool,
+    /// `password` is an access token, offered through this SASL mechanism (and to the API
+    /// as its token).
+    mechanism: Option<&'static str>,
 }
 
 impl Row<'_> {
@@ -121,6 +148,15 @@ impl Row<'_> {
             source: "master",
             flags: (false, false),
             reads_as_wrong_password: true,
+            mechanism: None,
+        }
+    }
+
+    fn by_token(self, mechanism: &'static str) -> Self {
+        Row {
+            source: "token",
+            mechanism: Some(mechanism),
+            ..self
         }
     }
 
@@ -148,6 +184,7 @@ impl Row<'_> {
             "require2fa": self.flags.0,
             "requirePasswordChange": self.flags.1,
             "reads_as_wrong_password": self.reads_as_wrong_password,
+            "mechanism": self.mechanism,
         })
     }
 }
@@ -211,8 +248,33 @@ fn login_table_over_imap_pop3_submission_and_the_api() {
         json!([])
     );
 
+    // A token that lives one second after its last use, from a server so configured; the
+    // store keeps it (and its TTL) for the next server.
+    // Each token comes from an API login, which the users' auth logs show.
+    let mut api_logins = serde_json::Map::new();
+    let mut issue = |api: SocketAddr, user: &str| {
+        let count = api_logins.entry(user).or_insert(json!(0));
+        *count = json!(count.as_u64().unwrap() + 1);
+        access_token(api, user, password)
+    };
+    let expired_token = {
+        let short_lived = Server::start_with(&env, "token_ttl = 1");
+        issue(short_lived.address("API (plain)"), "plain")
+    };
     let server = Server::start(&env);
     let api = server.address("API (plain)");
+    let token = issue(api, "plain");
+    let revoked_token = issue(api, "plain");
+    let (status, doc) = common::api_request(
+        api,
+        "DELETE",
+        "/authenticate",
+        Some(&revoked_token),
+        &json!({}),
+    );
+    assert_eq!(status, 200, "{doc}");
+    let noimap_token = issue(api, "noimap");
+    let guarded_token = issue(api, "guarded");
     // A temporary password, as the API's reset makes one.
     let reset = env.ok(&["user", "show", "reset"])["user"]["id"]
         .as_str()
@@ -302,8 +364,30 @@ fn login_table_over_imap_pop3_submission_and_the_api() {
         Row::new("disabled account", "off", password, [false; 4]).account_state(),
         Row::new("disabled account, wrong", "off", "wrong", [false; 4]),
         Row::new("suspended account", "paused", password, [false; 4]).account_state(),
+        Row::new("token, OAUTHBEARER", "plain", &token, [true; 4]).by_token("OAUTHBEARER"),
+        Row::new("token, XOAUTH2", "plain", &token, [true; 4]).by_token("XOAUTH2"),
+        Row::new("expired token", "plain", &expired_token, [false; 4]).by_token("OAUTHBEARER"),
+        Row::new("revoked token", "plain", &revoked_token, [false; 4]).by_token("XOAUTH2"),
+        Row::new("another user's token", "phone", &token, [false; 4]).by_token("OAUTHBEARER"),
+        Row::new(
+            "token, imap disabled",
+            "noimap",
+            &noimap_token,
+            [false, true, true, true],
+        )
+        .by_token("XOAUTH2"),
+        Row::new(
+            "token, 2FA on",
+            "guarded",
+            &guarded_token,
+            [false, false, true, false],
+        )
+        .by_token("OAUTHBEARER"),
     ];
-    let table = Value::Array(rows.iter().map(Row::json).collect());
+    let table = json!({
+        "rows": rows.iter().map(Row::json).collect::<Vec<_>>(),
+        "api_logins": api_logins,
+    });
     let table_path = env.path("table.json");
     std::fs::write(&table_path, table.to_string()).unwrap();
 
@@ -368,6 +452,11 @@ fn login_table_over_imap_pop3_submission_and_the_api() {
             &temporary,
             &seed,
             TOTP_SECRET,
+            &token,
+            &expired_token,
+            &revoked_token,
+            &noimap_token,
+            &guarded_token,
         ],
         &[&enabling_code],
     );

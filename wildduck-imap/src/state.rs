@@ -308,7 +308,7 @@ impl Session {
                 caps.push("STARTTLS");
             }
             if self.login_allowed() {
-                caps.extend(["AUTH=PLAIN", "SASL-IR"]);
+                caps.extend(["AUTH=PLAIN", "AUTH=OAUTHBEARER", "AUTH=XOAUTH2", "SASL-IR"]);
             } else {
                 caps.push("LOGINDISABLED");
             }

@@ -187,7 +187,7 @@ async fn ehlo_offers_auth_on_loopback_and_mail_needs_it() {
     assert_eq!(
         replies[1],
         "250-localhost\n250-PIPELINING\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-SMTPUTF8\n\
-         250-CHUNKING\n250-SIZE 67108864\n250 AUTH PLAIN LOGIN"
+         250-CHUNKING\n250-SIZE 67108864\n250 AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2"
     );
     assert_eq!(replies[2], "530 5.7.0 Authentication required");
 }

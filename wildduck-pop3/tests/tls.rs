@@ -10,7 +10,7 @@ use tokio_rustls::client::TlsStream;
 use wildduck_pop3::{Config, PlaintextLogin};
 
 const CAPA_BEFORE_TLS: &str = "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nSTLS\r\nIMPLEMENTATION wildduck-rs\r\n.\r\n";
-const CAPA_IN_TLS: &str = "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN\r\nIMPLEMENTATION wildduck-rs\r\n.\r\n";
+const CAPA_IN_TLS: &str = "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN OAUTHBEARER XOAUTH2\r\nIMPLEMENTATION wildduck-rs\r\n.\r\n";
 
 fn tls_only() -> Config {
     Config {

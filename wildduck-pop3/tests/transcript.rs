@@ -13,7 +13,7 @@ async fn capa_differs_by_state() {
     client
         .transcript(
             "CAPA\r\n",
-            "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN\r\nIMPLEMENTATION wildduck-rs\r\n.\r\n",
+            "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN OAUTHBEARER XOAUTH2\r\nIMPLEMENTATION wildduck-rs\r\n.\r\n",
         )
         .await;
     client
@@ -84,7 +84,12 @@ async fn auth_plain_initial_response_continuation_and_errors() {
     })
     .await;
     let mut client = server.greeted().await;
-    client.transcript("AUTH\r\n", "+OK\r\nPLAIN\r\n.\r\n").await;
+    client
+        .transcript(
+            "AUTH\r\n",
+            "+OK\r\nPLAIN\r\nOAUTHBEARER\r\nXOAUTH2\r\n.\r\n",
+        )
+        .await;
     client
         .transcript(
             "AUTH CRAM-MD5\r\n",
@@ -459,7 +464,7 @@ async fn pipelined_session_in_one_packet() {
     client
         .send(format!("CAPA\r\nUSER {USER}\r\nPASS {PASSWORD}\r\nSTAT\r\nUIDL 1\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n").as_bytes())
         .await;
-    let mut expected = b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN\r\nIMPLEMENTATION wildduck-rs\r\n.\r\n".to_vec();
+    let mut expected = b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nSASL PLAIN OAUTHBEARER XOAUTH2\r\nIMPLEMENTATION wildduck-rs\r\n.\r\n".to_vec();
     expected.extend_from_slice(
         format!(
             "+OK Send PASS\r\n+OK Logged in, 1 messages in the maildrop\r\n+OK 1 {}\r\n+OK 1 {}\r\n",

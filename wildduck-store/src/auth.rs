@@ -9,7 +9,13 @@
 //! only to someone who gave a right password. With TOTP on (`crate::two_factor`) the account
 //! password opens `master` only, flagged `require_2fa`. A password that matched is remembered for a
 //! minute (module `verified`), so reconnecting clients do not pay the password hash again.
+//!
+//! A protocol login may also offer one of the API's access tokens (module `tokens`) through
+//! OAUTHBEARER or XOAUTH2 (module `bearer`): it stands for the account password, so the same
+//! scopes, states, TOTP rule, auth log and lockout apply.
 
+pub mod bearer;
+pub mod tokens;
 mod verified;
 
 use std::net::IpAddr;
@@ -58,6 +64,16 @@ pub struct Login {
     /// The account password opened `master` of an account with TOTP on: the caller must
     /// also check a code (`Store::check_totp`) before trusting the login.
     pub require_2fa: bool,
+    /// The credential that opened it.
+    pub source: AuthSource,
+}
+
+/// What a client offers to prove who it is.
+#[derive(Clone, Copy)]
+enum Secret<'a> {
+    Password(&'a str),
+    /// An access token (`Store::issue_access_token`), offered through a bearer mechanism.
+    Token(&'a str),
 }
 
 /// The auth log's reason for a login refused while the username or IP is locked.
@@ -80,6 +96,8 @@ enum Credential {
     /// The temporary password of a reset, for `master` only.
     Temporary,
     Asp(Box<AspRecord>),
+    /// A live access token of this account.
+    Token,
 }
 
 impl Store {
@@ -114,9 +132,34 @@ impl Store {
         scope: Scope,
         origin: &AttemptOrigin,
     ) -> Result<Login> {
+        self.attempt(username, Secret::Password(password), scope, origin)
+            .await
+    }
+
+    /// A login with an access token in place of a password (SASL OAUTHBEARER or XOAUTH2):
+    /// the token must be live and belong to `username`'s account; the rest is as for the
+    /// account password (states, disabled scopes, TOTP, the auth log).
+    pub async fn authenticate_bearer(
+        &self,
+        username: &str,
+        token: &str,
+        scope: Scope,
+        origin: &AttemptOrigin,
+    ) -> Result<Login> {
+        self.attempt(username, Secret::Token(token), scope, origin)
+            .await
+    }
+
+    async fn attempt(
+        &self,
+        username: &str,
+        secret: Secret<'_>,
+        scope: Scope,
+        origin: &AttemptOrigin,
+    ) -> Result<Login> {
         let mut trace = AttemptTrace::default();
         let login = self
-            .check_login(username, password, scope, origin.ip, &mut trace)
+            .check_login(username, secret, scope, origin.ip, &mut trace)
             .await;
         if let Err(Error::Auth(refusal)) = &login {
             metrics::counter!("wildduck_login_failures_total", "scope" => scope.name(), "reason" => refusal.reason())
@@ -139,13 +182,7 @@ impl Store {
             Ok(login) => {
                 event.asp = login.asp;
                 event.require_2fa = login.require_2fa;
-                event.source = Some(if login.asp.is_some() {
-                    AuthSource::Asp
-                } else if login.require_password_change {
-                    AuthSource::Temporary
-                } else {
-                    AuthSource::Master
-                });
+                event.source = Some(login.source);
             }
             Err(Error::Auth(refusal)) => {
                 event.reason = Some(trace.reason.unwrap_or(refusal.reason()).to_string());
@@ -182,7 +219,7 @@ impl Store {
     async fn check_login(
         &self,
         username: &str,
-        password: &str,
+        secret: Secret<'_>,
         scope: Scope,
         ip: Option<IpAddr>,
         trace: &mut AttemptTrace,
@@ -190,18 +227,28 @@ impl Store {
         let record = match self.find_user_record(username).await {
             Ok(record) => record,
             Err(Error::User(_) | Error::Address(_)) => {
-                let candidate = password.to_string();
-                blocking(move || {
-                    accounts::verify_against_nothing(&candidate);
-                    Ok(())
-                })
-                .await?;
+                // As long as a wrong password for a real user takes.
+                if let Secret::Password(password) = secret {
+                    let candidate = password.to_string();
+                    blocking(move || {
+                        accounts::verify_against_nothing(&candidate);
+                        Ok(())
+                    })
+                    .await?;
+                }
                 return Err(AuthError::InvalidCredentials.into());
             }
             Err(other) => return Err(other),
         };
         trace.user = Some(record.user.id);
-        let credential = self.credential(&record, password, scope).await?;
+        let credential = match secret {
+            Secret::Password(password) => self.credential(&record, password, scope).await?,
+            // Another account's token is as wrong as an unknown one.
+            Secret::Token(token) => match self.access_token_user(token).await? {
+                Some(owner) if owner == record.user.id => Credential::Token,
+                _ => return Err(AuthError::InvalidCredentials.into()),
+            },
+        };
         let user = &record.user;
         if user.disabled {
             return Err(AuthError::Disabled.into());
@@ -212,8 +259,8 @@ impl Store {
         if user.disabled_scopes.contains(&scope) {
             return Err(AuthError::ScopeDisabled.into());
         }
-        // With TOTP on, the account's own passwords open `master` only (then with a code):
-        // mail clients use an application-specific password.
+        // With TOTP on, the account's own passwords (and its tokens, which a password
+        // obtained) open `master` only (then with a code): mail clients use an ASP.
         let require_2fa =
             !matches!(credential, Credential::Asp(_)) && self.totp_enabled(user.id).await?;
         if require_2fa && scope != Scope::Master {
@@ -222,7 +269,9 @@ impl Store {
         }
         match credential {
             Credential::Account(check) => {
-                if check == PasswordCheck::MatchNeedsRehash {
+                if let (PasswordCheck::MatchNeedsRehash, Secret::Password(password)) =
+                    (check, secret)
+                {
                     let password = password.to_string();
                     let hash = blocking(move || accounts::hash_password(&password)).await?;
                     self.backend()
@@ -234,6 +283,7 @@ impl Store {
                     asp: None,
                     require_password_change: false,
                     require_2fa,
+                    source: AuthSource::Master,
                 })
             }
             Credential::Temporary => Ok(Login {
@@ -241,6 +291,14 @@ impl Store {
                 asp: None,
                 require_password_change: true,
                 require_2fa,
+                source: AuthSource::Temporary,
+            }),
+            Credential::Token => Ok(Login {
+                user: record.user,
+                asp: None,
+                require_password_change: false,
+                require_2fa,
+                source: AuthSource::Token,
             }),
             Credential::Asp(asp) => {
                 let asp = asp.asp;
@@ -262,6 +320,7 @@ impl Store {
                     asp: Some(asp.id),
                     require_password_change: false,
                     require_2fa: false,
+                    source: AuthSource::Asp,
                 })
             }
         }

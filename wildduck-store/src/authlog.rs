@@ -71,6 +71,8 @@ pub enum AuthSource {
     Temporary,
     /// An application-specific password.
     Asp,
+    /// An access token, through OAUTHBEARER or XOAUTH2.
+    Token,
 }
 
 impl AuthSource {
@@ -79,6 +81,7 @@ impl AuthSource {
             AuthSource::Master => "master",
             AuthSource::Temporary => "temporary",
             AuthSource::Asp => "asp",
+            AuthSource::Token => "token",
         }
     }
 }

@@ -2,7 +2,8 @@
 //! their password hashes, addresses, quota; mailboxes with UIDVALIDITY, UIDNEXT, highest
 //! MODSEQ, subscription and role; messages with their ids, UIDs, MODSEQs, flags, dates and
 //! byte-exact content; each blob once; the user's application-specific passwords and TOTP
-//! record (`credentials`).
+//! record (`credentials`); and every other record kind, the user's and the store's
+//! (`records`). A complete run compares the two ends kind by kind, record by record.
 //!
 //! The copy streams: one user's records, then each mailbox in batches of messages in UID
 //! order; a batch's blobs are sent only when the target lacks them. It resumes: every
@@ -11,8 +12,9 @@
 //! rest and never duplicates. Meant for stores no server is writing to.
 
 mod credentials;
+mod records;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -73,6 +75,9 @@ pub struct MigrateReport {
     pub target_repairs: Vec<String>,
     pub source: Option<EndCheck>,
     pub target: Option<EndCheck>,
+    /// How many records of each kind the source holds (and the target, unless a mismatch
+    /// says otherwise).
+    pub records: BTreeMap<&'static str, usize>,
     /// Counts that differ between the two ends, e.g. "messages: 10 vs 9".
     pub mismatches: Vec<String>,
 }
@@ -101,11 +106,13 @@ pub(crate) async fn run(
     progress(&state);
     let batch_size = options.batch_size.max(1);
     let mut complete = true;
+    records::copy_store_records(source, target).await?;
     'users: for user in source.export_users().await? {
         let mailboxes = user.mailboxes.clone();
         let id = user.record.user.id;
-        target.import_user(user).await?;
+        target.import_user(user.clone()).await?;
         credentials::copy(source, target, id).await?;
+        records::copy_user(source, target, &user).await?;
         state.users += 1;
         for mailbox in &mailboxes {
             state.mailboxes += 1;
@@ -133,6 +140,7 @@ pub(crate) async fn run(
         target_repairs: Vec::new(),
         source: None,
         target: None,
+        records: BTreeMap::new(),
         mismatches: Vec::new(),
     };
     if !complete {
@@ -144,6 +152,17 @@ pub(crate) async fn run(
     let source_end = check(source).await?;
     let target_end = check(target).await?;
     report.mismatches = mismatches(&source_end, &target_end);
+    let (source_records, target_records) = (
+        records::census(source).await?,
+        records::census(target).await?,
+    );
+    report
+        .mismatches
+        .extend(records::census_mismatches(&source_records, &target_records));
+    report.records = source_records
+        .iter()
+        .map(|(kind, records)| (*kind, records.len()))
+        .collect();
     report.source = Some(source_end);
     report.target = Some(target_end);
     Ok(report)

@@ -76,14 +76,15 @@ pub async fn login(
         "requirePasswordChange": login.require_password_change,
     });
     if token {
-        response["token"] = state.tokens.issue(user.id).into();
+        let ttl = state.config.token_ttl();
+        response["token"] = state.store.issue_access_token(user.id, ttl).await?.into();
     }
     success(response)
 }
 
 pub async fn logout(state: Shared, Extension(access): Extension<Access>) -> JsonResult {
     if let Access::User { token, .. } = &access {
-        state.tokens.revoke(token);
+        state.store.revoke_access_token(token).await?;
     }
     success(json!({}))
 }

@@ -214,7 +214,7 @@ pub async fn update(
             Access::User { token, .. } => Some(token.as_str()),
             Access::Root => None,
         };
-        state.tokens.revoke_user(user, keep);
+        state.store.revoke_access_tokens(user, keep).await?;
     }
     if let Some(quota) = quota {
         state.store.set_quota(user, Some(quota)).await?;
@@ -271,7 +271,7 @@ pub async fn delete(
             })
         }
     };
-    state.tokens.revoke_user(user, None);
+    state.store.revoke_access_tokens(user, None).await?;
     success(response)
 }
 

@@ -1,11 +1,14 @@
-//! Any-state and not-authenticated commands: CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE PLAIN
-//! (with SASL-IR), ID, ENABLE.
+//! Any-state and not-authenticated commands: CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE PLAIN,
+//! OAUTHBEARER and XOAUTH2 (with SASL-IR; the bearer tokens are the API's access tokens), ID,
+//! ENABLE.
 
 use base64::Engine;
 use imap_codec::AuthenticateDataCodec;
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::auth::AuthenticateData;
-use wildduck_store::{AttemptOrigin, AuthError, Error, Scope};
+use wildduck_store::{
+    AttemptOrigin, AuthError, BearerMechanism, Error, Login, Scope, parse_bearer,
+};
 
 use crate::connection::Inbound;
 use crate::state::{Fail, Outcome, Reply, Session};
@@ -32,13 +35,20 @@ pub async fn login(session: &mut Session, username: &str, password: &str) -> Out
     if !session.login_allowed() {
         return Ok(Reply::No("[PRIVACYREQUIRED] Use STARTTLS first".into()));
     }
-    authenticate_user(session, username, password).await
+    authenticate_user(session, username, Secret::Password(password)).await
+}
+
+/// What a client logs in with.
+#[derive(Clone, Copy)]
+enum Secret<'a> {
+    Password(&'a str),
+    Token(BearerMechanism, &'a str),
 }
 
 /// Checks credentials under the store's lockout: a locked username or client IP is refused
 /// without looking at the password, and every failure is answered after a growing pause.
-/// Every attempt is logged, never with the password.
-async fn authenticate_user(session: &mut Session, username: &str, password: &str) -> Outcome {
+/// Every attempt is logged, never with the password or token.
+async fn authenticate_user(session: &mut Session, username: &str, secret: Secret<'_>) -> Outcome {
     let store = session.store().clone();
     let ip = session.peer;
     if let Err(left) = store.login_allowed(username, ip).await? {
@@ -50,10 +60,20 @@ async fn authenticate_user(session: &mut Session, username: &str, password: &str
             left.as_secs().max(1)
         )));
     }
-    let failure = match store
-        .authenticate_from(username, password, Scope::Imap, Some(ip))
-        .await
-    {
+    let origin = AttemptOrigin::from_ip(Some(ip));
+    let attempt: Result<Login, Error> = match secret {
+        Secret::Password(password) => {
+            store
+                .authenticate_with(username, password, Scope::Imap, &origin)
+                .await
+        }
+        Secret::Token(_, token) => {
+            store
+                .authenticate_bearer(username, token, Scope::Imap, &origin)
+                .await
+        }
+    };
+    let failure = match attempt {
         Ok(login) => {
             let user = login.user;
             tracing::info!(user = username, %ip, outcome = "success", "IMAP login attempt");
@@ -72,6 +92,14 @@ async fn authenticate_user(session: &mut Session, username: &str, password: &str
     tracing::info!(user = username, %ip, outcome = failure, "IMAP login attempt");
     let pause = store.record_login_failure(username, ip).await?;
     tokio::time::sleep(pause).await;
+    if let Secret::Token(mechanism, _) = secret {
+        // RFC 7628 §3.2.2: the error as a challenge; the client's dummy answer ends it.
+        let challenge =
+            base64::engine::general_purpose::STANDARD.encode(mechanism.failure_challenge());
+        session.conn.push(format!("+ {challenge}\r\n").as_bytes());
+        session.conn.flush().await?;
+        read_response(session).await?;
+    }
     Ok(Reply::No(
         "[AUTHENTICATIONFAILED] Authentication failed".into(),
     ))
@@ -89,12 +117,47 @@ fn plain_credentials(data: &[u8]) -> Option<(String, String)> {
     Some((authcid.to_string(), password.to_string()))
 }
 
+/// A client's response to a `+` continuation.
+enum Response {
+    Data(Vec<u8>),
+    Cancel,
+    /// Not base64.
+    Invalid,
+}
+
+async fn read_response(session: &mut Session) -> Result<Response, Fail> {
+    match session.conn.read_inbound().await? {
+        Inbound::Message => {}
+        Inbound::Closed => return Err(Fail::Io(std::io::ErrorKind::UnexpectedEof.into())),
+        Inbound::LineTooLong | Inbound::LiteralAnnounced { .. } => {
+            return Err(Fail::Io(std::io::Error::other("bad authentication line")));
+        }
+    }
+    Ok(
+        match AuthenticateDataCodec::default().decode(session.conn.message_bytes()) {
+            Ok((_, AuthenticateData::Continue(data))) => Response::Data(data.declassify().to_vec()),
+            Ok((_, AuthenticateData::Cancel)) => Response::Cancel,
+            Err(_) => {
+                // Base64 that does not decode: imap-codec refuses it.
+                let line = String::from_utf8_lossy(session.conn.message_bytes())
+                    .trim()
+                    .to_string();
+                match base64::engine::general_purpose::STANDARD.decode(line) {
+                    Ok(data) => Response::Data(data),
+                    Err(_) => Response::Invalid,
+                }
+            }
+        },
+    )
+}
+
 pub async fn authenticate(
     session: &mut Session,
     mechanism: &str,
     initial: Option<Vec<u8>>,
 ) -> Outcome {
-    if !mechanism.eq_ignore_ascii_case("PLAIN") {
+    let bearer = BearerMechanism::from_name(mechanism);
+    if bearer.is_none() && !mechanism.eq_ignore_ascii_case("PLAIN") {
         return Ok(Reply::No("Unsupported authentication mechanism".into()));
     }
     if !session.login_allowed() {
@@ -105,36 +168,32 @@ pub async fn authenticate(
         None => {
             session.conn.push(b"+ \r\n");
             session.conn.flush().await?;
-            match session.conn.read_inbound().await? {
-                Inbound::Message => {}
-                Inbound::Closed => return Err(Fail::Io(std::io::ErrorKind::UnexpectedEof.into())),
-                Inbound::LineTooLong | Inbound::LiteralAnnounced { .. } => {
-                    return Err(Fail::Io(std::io::Error::other("bad authentication line")));
-                }
-            }
-            match AuthenticateDataCodec::default().decode(session.conn.message_bytes()) {
-                Ok((_, AuthenticateData::Continue(data))) => data.declassify().to_vec(),
-                Ok((_, AuthenticateData::Cancel)) => {
-                    return Ok(Reply::Bad("Authentication cancelled".into()));
-                }
-                Err(_) => {
-                    // Base64 that does not decode: imap-codec refuses it.
-                    let line = String::from_utf8_lossy(session.conn.message_bytes())
-                        .trim()
-                        .to_string();
-                    match base64::engine::general_purpose::STANDARD.decode(line) {
-                        Ok(data) => data,
-                        Err(_) => return Ok(Reply::Bad("Invalid base64".into())),
-                    }
-                }
+            match read_response(session).await? {
+                Response::Data(data) => data,
+                Response::Cancel => return Ok(Reply::Bad("Authentication cancelled".into())),
+                Response::Invalid => return Ok(Reply::Bad("Invalid base64".into())),
             }
         }
     };
-    match plain_credentials(&data) {
-        Some((username, password)) => authenticate_user(session, &username, &password).await,
-        None => Ok(Reply::No(
-            "[AUTHENTICATIONFAILED] Malformed PLAIN credentials".into(),
-        )),
+    let Some(mechanism) = bearer else {
+        return match plain_credentials(&data) {
+            Some((username, password)) => {
+                authenticate_user(session, &username, Secret::Password(&password)).await
+            }
+            None => Ok(Reply::No(
+                "[AUTHENTICATIONFAILED] Malformed PLAIN credentials".into(),
+            )),
+        };
+    };
+    match parse_bearer(mechanism, &data) {
+        Ok(credentials) => {
+            let secret = Secret::Token(mechanism, &credentials.token);
+            authenticate_user(session, &credentials.username, secret).await
+        }
+        Err(why) => Ok(Reply::No(format!(
+            "[AUTHENTICATIONFAILED] Malformed {} response: {why}",
+            mechanism.name()
+        ))),
     }
 }
 

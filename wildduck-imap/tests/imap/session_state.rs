@@ -12,12 +12,14 @@ async fn greeting_and_capability_before_and_after_login() {
     let mut c = server.connect().await;
     assert_eq!(
         c.greeting,
-        format!("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR {CAPS_TAIL}] WildDuck-rs ready\r\n")
+        format!(
+            "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=OAUTHBEARER AUTH=XOAUTH2 SASL-IR {CAPS_TAIL}] WildDuck-rs ready\r\n"
+        )
     );
     assert_eq!(
         c.exchange("c1 CAPABILITY\r\n").await,
         format!(
-            "* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR {CAPS_TAIL}\r\nc1 OK Capability completed\r\n"
+            "* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=OAUTHBEARER AUTH=XOAUTH2 SASL-IR {CAPS_TAIL}\r\nc1 OK Capability completed\r\n"
         )
     );
     assert_eq!(

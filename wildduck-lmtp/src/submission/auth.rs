@@ -1,16 +1,57 @@
-//! AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms, checked by the store
-//! under its failed-login lockout (per user and per IP, shared with IMAP and POP3).
+//! AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms, and OAUTHBEARER (RFC
+//! 7628) and XOAUTH2 with the API's access tokens, checked by the store under its
+//! failed-login lockout (per user and per IP, shared with IMAP and POP3).
 
 use std::net::IpAddr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use wildduck_store::{AttemptOrigin, AuthError, Error, Scope, Store, User};
+use wildduck_store::{
+    AttemptOrigin, AuthError, BearerMechanism, Error, Login, Scope, Store, User, parse_bearer,
+};
 
 use crate::wire::Reply;
 
 /// The mechanisms offered, in the EHLO `AUTH` line.
-pub(super) const MECHANISMS: &str = "PLAIN LOGIN";
+pub(super) const MECHANISMS: &str = "PLAIN LOGIN OAUTHBEARER XOAUTH2";
+
+/// What a client logs in with.
+pub(super) enum Secret {
+    Password(String),
+    Token(BearerMechanism, String),
+}
+
+impl Secret {
+    /// The challenge that tells a client its token was refused (RFC 7628 §3.2.2), base64.
+    pub(super) fn refusal_challenge(&self) -> Option<String> {
+        match self {
+            Secret::Password(_) => None,
+            Secret::Token(mechanism, _) => Some(BASE64.encode(mechanism.failure_challenge())),
+        }
+    }
+}
+
+/// Reads an OAUTHBEARER or XOAUTH2 response into the user it names and its token.
+pub(super) fn bearer(
+    mechanism: BearerMechanism,
+    response: &[u8],
+) -> Result<(String, Secret), Reply> {
+    let response = trim_line(response);
+    let raw = BASE64
+        .decode(response)
+        .map_err(|_| malformed("Invalid base64 in the response"))?;
+    let credentials = parse_bearer(mechanism, &raw).map_err(|why| {
+        Reply::new(
+            501,
+            "5.5.2",
+            format!("Malformed {} response: {why}", mechanism.name()),
+        )
+    })?;
+    Ok((
+        credentials.username,
+        Secret::Token(mechanism, credentials.token),
+    ))
+}
 
 /// A client response that ends the exchange with `501`.
 pub(super) fn malformed(why: &'static str) -> Reply {
@@ -64,7 +105,7 @@ pub(super) fn split_plain(text: &str) -> Result<(String, String), Reply> {
 pub(super) async fn login(
     store: &Store,
     username: &str,
-    password: &str,
+    secret: &Secret,
     ip: IpAddr,
 ) -> Result<User, Reply> {
     let unavailable = |error: Error| {
@@ -88,10 +129,20 @@ pub(super) async fn login(
         }
         Err(error) => return Err(unavailable(error)),
     }
-    let outcome = match store
-        .authenticate_from(username, password, Scope::Smtp, Some(ip))
-        .await
-    {
+    let origin = AttemptOrigin::from_ip(Some(ip));
+    let attempt: Result<Login, Error> = match secret {
+        Secret::Password(password) => {
+            store
+                .authenticate_with(username, password, Scope::Smtp, &origin)
+                .await
+        }
+        Secret::Token(_, token) => {
+            store
+                .authenticate_bearer(username, token, Scope::Smtp, &origin)
+                .await
+        }
+    };
+    let outcome = match attempt {
         Ok(login) => {
             let user = login.user;
             tracing::info!(user = username, %ip, outcome = "success", "submission login attempt");

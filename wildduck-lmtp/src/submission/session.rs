@@ -8,12 +8,15 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, Request};
+use smtp_proto::{
+    AUTH_LOGIN, AUTH_OAUTHBEARER, AUTH_PLAIN, AUTH_XOAUTH2, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8,
+    Request,
+};
 use wildduck_net::{Shutdown, Stream};
-use wildduck_store::{Submission, User};
+use wildduck_store::{BearerMechanism, Submission, User};
 
 use super::Shared;
-use super::auth;
+use super::auth::{self, Secret};
 use crate::dialog::{self, Chunks, Commands, Dialog, Next, parse_error_reply, store_error_reply};
 use crate::wire::{Body, CommandLine, Reply, Wire};
 
@@ -186,6 +189,11 @@ impl Session {
     }
 
     async fn auth(&mut self, mechanism: u64, initial: String) -> io::Result<Next> {
+        let bearer = match mechanism {
+            AUTH_OAUTHBEARER => Some(BearerMechanism::OAuthBearer),
+            AUTH_XOAUTH2 => Some(BearerMechanism::XOAuth2),
+            _ => None,
+        };
         let refusal = if !self.greeted {
             Some(Reply::new(503, "5.5.1", "Say EHLO first"))
         } else if self.user.is_some() {
@@ -202,7 +210,7 @@ impl Session {
                 "5.7.11",
                 "Encryption required for requested authentication mechanism",
             ))
-        } else if mechanism != AUTH_PLAIN && mechanism != AUTH_LOGIN {
+        } else if mechanism != AUTH_PLAIN && mechanism != AUTH_LOGIN && bearer.is_none() {
             Some(Reply::new(504, "5.5.4", "Unrecognized authentication type"))
         } else {
             None
@@ -210,26 +218,55 @@ impl Session {
         if let Some(reply) = refusal {
             return Ok(self.dialog.bad(reply));
         }
-        let credentials = if mechanism == AUTH_PLAIN {
-            self.plain(initial).await?
-        } else {
-            self.login_exchange(initial).await?
+        let credentials = match bearer {
+            Some(bearer) => self.bearer(bearer, initial).await?,
+            None if mechanism == AUTH_PLAIN => self.plain(initial).await?,
+            None => self.login_exchange(initial).await?,
         };
-        let (username, password) = match credentials {
+        let (username, secret) = match credentials {
             Exchange::Done(credentials) => credentials,
             Exchange::Failed(reply) => return Ok(self.dialog.bad(reply)),
             Exchange::Closed => return Ok(Next::Close),
         };
         let store = self.shared.store.clone();
-        match auth::login(&store, &username, &password, self.peer.ip()).await {
+        match auth::login(&store, &username, &secret, self.peer.ip()).await {
             Ok(user) => {
                 self.user = Some(user);
                 self.wire()
                     .reply(&Reply::new(235, "2.7.0", "Authentication successful"));
                 Ok(Next::Continue)
             }
-            Err(reply) => Ok(self.dialog.bad(reply)),
+            Err(reply) => {
+                // A refused token: the error challenge, the client's dummy answer, then 535.
+                if let Some(challenge) = secret.refusal_challenge().filter(|_| reply.code == 535)
+                    && let Challenge::Over(Exchange::Closed) = self.challenge(&challenge).await?
+                {
+                    return Ok(Next::Close);
+                }
+                Ok(self.dialog.bad(reply))
+            }
         }
+    }
+
+    /// OAUTHBEARER or XOAUTH2: the initial response, or one asked for with an empty
+    /// challenge.
+    async fn bearer(
+        &mut self,
+        mechanism: BearerMechanism,
+        initial: String,
+    ) -> io::Result<Exchange> {
+        let response = if initial.is_empty() {
+            match self.challenge("").await? {
+                Challenge::Response(response) => response,
+                Challenge::Over(exchange) => return Ok(exchange),
+            }
+        } else {
+            initial.into_bytes()
+        };
+        Ok(match auth::bearer(mechanism, &response) {
+            Ok(credentials) => Exchange::Done(credentials),
+            Err(reply) => Exchange::Failed(reply),
+        })
     }
 
     /// PLAIN: the initial response, or one asked for with an empty challenge.
@@ -244,7 +281,7 @@ impl Session {
         };
         Ok(
             match auth::decode(&response).and_then(|text| auth::split_plain(&text)) {
-                Ok(credentials) => Exchange::Done(credentials),
+                Ok((username, password)) => Exchange::Done((username, Secret::Password(password))),
                 Err(reply) => Exchange::Failed(reply),
             },
         )
@@ -269,13 +306,13 @@ impl Session {
             Challenge::Over(exchange) => return Ok(exchange),
         };
         Ok(match auth::decode(&password) {
-            Ok(password) => Exchange::Done((username, password)),
+            Ok(password) => Exchange::Done((username, Secret::Password(password))),
             Err(reply) => Exchange::Failed(reply),
         })
     }
 
     /// Sends a `334` challenge and reads the client's response line.
-    async fn challenge(&mut self, text: &'static str) -> io::Result<Challenge> {
+    async fn challenge(&mut self, text: &str) -> io::Result<Challenge> {
         self.wire().reply_lines(334, &[text.to_string()]);
         Ok(match self.wire().read_line().await? {
             None => Challenge::Over(Exchange::Closed),
@@ -354,7 +391,7 @@ impl Session {
 
 /// How an AUTH exchange ended.
 enum Exchange {
-    Done((String, String)),
+    Done((String, Secret)),
     Failed(Reply),
     Closed,
 }

@@ -1,11 +1,14 @@
-//! USER/PASS (RFC 1939) and AUTH PLAIN (RFC 5034 with RFC 4616).
+//! USER/PASS (RFC 1939) and AUTH (RFC 5034) with PLAIN (RFC 4616), and OAUTHBEARER (RFC
+//! 7628) and XOAUTH2 with the API's access tokens.
 
 use std::io;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use wildduck_store::{AttemptOrigin, AuthError, Error, Scope, User};
+use wildduck_store::{
+    AttemptOrigin, AuthError, BearerMechanism, Error, Login, Scope, User, parse_bearer,
+};
 
 use crate::connection::Frame;
 use crate::maildrop::Maildrop;
@@ -31,7 +34,14 @@ pub(crate) async fn pass(session: &mut Session, password: String) -> io::Result<
     let Some(name) = user.take() else {
         return session.bad_command("Send USER first").await;
     };
-    login(session, &name, &password).await
+    login(session, &name, Secret::Password(&password)).await
+}
+
+/// What a client logs in with.
+#[derive(Clone, Copy)]
+enum Secret<'a> {
+    Password(&'a str),
+    Token(BearerMechanism, &'a str),
 }
 
 pub(crate) async fn auth(
@@ -43,14 +53,15 @@ pub(crate) async fn auth(
     let Some(mechanism) = mechanism else {
         // Mechanism list, as clients probing with a bare AUTH expect.
         let list = if allowed {
-            "+OK\r\nPLAIN\r\n.\r\n"
+            "+OK\r\nPLAIN\r\nOAUTHBEARER\r\nXOAUTH2\r\n.\r\n"
         } else {
             "+OK\r\n.\r\n"
         };
         session.conn.write(list.as_bytes()).await?;
         return Ok(Flow::Continue);
     };
-    if !mechanism.eq_ignore_ascii_case("PLAIN") {
+    let bearer = BearerMechanism::from_name(&mechanism);
+    if bearer.is_none() && !mechanism.eq_ignore_ascii_case("PLAIN") {
         session
             .conn
             .err("Unsupported authentication mechanism")
@@ -75,9 +86,28 @@ pub(crate) async fn auth(
         session.conn.err("Authentication cancelled").await?;
         return Ok(Flow::Continue);
     }
-    match decode_plain(&response) {
-        Ok((username, password)) => login(session, &username, &password).await,
-        Err(reason) => session.bad_command(reason).await,
+    let Some(mechanism) = bearer else {
+        return match decode_plain(&response) {
+            Ok((username, password)) => {
+                login(session, &username, Secret::Password(&password)).await
+            }
+            Err(reason) => session.bad_command(reason).await,
+        };
+    };
+    let Ok(raw) = BASE64.decode(&response) else {
+        return session
+            .bad_command("[AUTH] Invalid base64 in the SASL response")
+            .await;
+    };
+    match parse_bearer(mechanism, &raw) {
+        Ok(credentials) => {
+            let secret = Secret::Token(mechanism, &credentials.token);
+            login(session, &credentials.username, secret).await
+        }
+        Err(why) => {
+            let reason = format!("[AUTH] Malformed {} response: {why}", mechanism.name());
+            session.bad_command(&reason).await
+        }
     }
 }
 
@@ -107,7 +137,7 @@ fn decode_plain(response: &str) -> Result<(String, String), &'static str> {
 /// Checks credentials under the store's lockout (shared with IMAP, per user and per
 /// IP) and opens the maildrop: the step into TRANSACTION. Every attempt is logged, never
 /// with the password.
-async fn login(session: &mut Session, username: &str, password: &str) -> io::Result<Flow> {
+async fn login(session: &mut Session, username: &str, secret: Secret<'_>) -> io::Result<Flow> {
     let store = session.shared.store.clone();
     let ip = session.peer.ip();
     match store.login_allowed(username, ip).await {
@@ -124,10 +154,20 @@ async fn login(session: &mut Session, username: &str, password: &str) -> io::Res
         }
         Err(error) => return auth_unavailable(session, error).await,
     }
-    let (failure, reason) = match store
-        .authenticate_from(username, password, Scope::Pop3, Some(ip))
-        .await
-    {
+    let origin = AttemptOrigin::from_ip(Some(ip));
+    let attempt: Result<Login, Error> = match secret {
+        Secret::Password(password) => {
+            store
+                .authenticate_with(username, password, Scope::Pop3, &origin)
+                .await
+        }
+        Secret::Token(_, token) => {
+            store
+                .authenticate_bearer(username, token, Scope::Pop3, &origin)
+                .await
+        }
+    };
+    let (failure, reason) = match attempt {
         Ok(login) => {
             let user = login.user;
             tracing::info!(user = username, %ip, outcome = "success", "POP3 login attempt");
@@ -149,6 +189,17 @@ async fn login(session: &mut Session, username: &str, password: &str) -> io::Res
         Err(error) => return auth_unavailable(session, error).await,
     };
     tracing::info!(user = username, %ip, outcome = failure, "POP3 login attempt");
+    if let Secret::Token(mechanism, _) = secret {
+        // RFC 7628 §3.2.2: the error as a challenge; the client's dummy answer ends it.
+        let challenge = BASE64.encode(mechanism.failure_challenge());
+        session
+            .conn
+            .write(format!("+ {challenge}\r\n").as_bytes())
+            .await?;
+        if session.next_frame().await?.is_none() {
+            return Ok(Flow::Close);
+        }
+    }
     match store.record_login_failure(username, ip).await {
         Ok(pause) => failed_login(session, reason, pause).await,
         Err(error) => auth_unavailable(session, error).await,

@@ -8,7 +8,7 @@ pub(crate) async fn capa(session: &mut Session) -> io::Result<Flow> {
     let mut lines = vec!["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"];
     if matches!(session.state, State::Authorization { .. }) {
         if session.plaintext_login_allowed() {
-            lines.extend(["USER", "SASL PLAIN"]);
+            lines.extend(["USER", "SASL PLAIN OAUTHBEARER XOAUTH2"]);
         }
         if session.shared.tls.is_some() && !session.conn.is_tls() {
             lines.push("STLS");

@@ -290,6 +290,27 @@ pub trait RecordCopy: Send + Sync {
     async fn live_content(&self) -> Result<LiveContent>;
 }
 
+/// The API's user access tokens (`crate::auth::tokens`), each kept under the SHA-256 of the
+/// token (hex), never the token itself, with its user, its sliding TTL and its expiry, so
+/// every process of the store knows every token.
+#[async_trait]
+pub trait AccessTokens: Send + Sync {
+    /// Stores a new token valid until `now + ttl`, and drops the tokens expired at `now`.
+    async fn insert_access_token(
+        &self,
+        digest: String,
+        user: UserId,
+        ttl: u64,
+        now: Timestamp,
+    ) -> Result<()>;
+    /// The user of a token live at `now`, its expiry pushed to `now + its ttl` in the same
+    /// step; `None` when it is unknown or expired.
+    async fn use_access_token(&self, digest: String, now: Timestamp) -> Result<Option<UserId>>;
+    async fn delete_access_token(&self, digest: String) -> Result<()>;
+    /// Deletes every token of `user` except the one under `keep`.
+    async fn delete_user_access_tokens(&self, user: UserId, keep: Option<String>) -> Result<()>;
+}
+
 /// Application-specific passwords. The rules (format, limit, scopes, expiry) are the
 /// store's (`crate::asps`); an engine keeps the records.
 #[async_trait]
@@ -542,6 +563,15 @@ pub enum RegistryKind {
 }
 
 impl RegistryKind {
+    pub const ALL: [RegistryKind; 6] = [
+        RegistryKind::DomainAlias,
+        RegistryKind::DomainAccess,
+        RegistryKind::Dkim,
+        RegistryKind::Cert,
+        RegistryKind::DeletedUser,
+        RegistryKind::Setting,
+    ];
+
     /// The stored name of the kind.
     pub fn name(self) -> &'static str {
         match self {
@@ -826,6 +856,7 @@ pub trait Backend:
     + SortData
     + AuthLog
     + Renames
+    + AccessTokens
     + Send
     + Sync
 {

@@ -45,6 +45,7 @@ mod rules;
 mod search;
 mod sort;
 mod subscriptions;
+mod tokens;
 mod two_factor;
 use addressregister::address_register_entries;
 use auth::{application_passwords, scopes_and_account_states};
@@ -63,6 +64,7 @@ use rules::{
 };
 use sort::sort_and_thread;
 use subscriptions::subscriptions_outlive_their_mailbox;
+use tokens::access_tokens_and_bearer_logins;
 use two_factor::totp_two_factor;
 
 /// One named check of the suite.
@@ -89,6 +91,7 @@ checks!(
     application_passwords,
     totp_two_factor,
     auth_log_events,
+    access_tokens_and_bearer_logins,
     addresses,
     domain_aliases,
     domain_access_lists,

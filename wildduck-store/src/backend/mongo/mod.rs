@@ -20,6 +20,7 @@
 //! | `registry` | unique `(kind, key)` | unsharded |
 //! | `address_register` | `_id` = `<user>/<addrview>`, `user` | `user` |
 //! | `totp` | `_id` = the user (TOTP seed sealed, state) | `_id` hashed |
+//! | `access_tokens` | `_id` = hex SHA-256 of the token, `user`, `expires` | `_id` hashed |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
 //! per-mailbox operation names the mailbox, so it is routed to one shard.
@@ -49,6 +50,7 @@
 //!
 //! Writes use write concern `majority` with journaling unless the URI sets `w` itself.
 
+mod access_tokens;
 mod accounts;
 mod addressregister;
 mod asps;
@@ -326,6 +328,7 @@ impl MongoBackend {
         self.create_profile_indexes().await?;
         self.create_address_register_indexes().await?;
         self.create_auth_log_indexes().await?;
+        self.create_access_token_indexes().await?;
         Ok(())
     }
 

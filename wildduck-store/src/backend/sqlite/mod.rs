@@ -33,6 +33,7 @@ use crate::error::{
 };
 use crate::retention;
 
+mod access_tokens;
 mod accounts;
 mod addressregister;
 mod asps;

@@ -289,6 +289,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX authlog_user ON authlog(user, id);
      CREATE INDEX authlog_expires ON authlog(expires);",
+    // 16: the API's user access tokens (`AccessTokens`), by the SHA-256 of the token; gone
+    // with their user.
+    "CREATE TABLE access_tokens (
+         digest TEXT PRIMARY KEY,
+         user BLOB NOT NULL,
+         ttl INTEGER NOT NULL,
+         expires INTEGER NOT NULL
+     );
+     CREATE INDEX access_tokens_user ON access_tokens(user);
+     CREATE INDEX access_tokens_expires ON access_tokens(expires);
+     CREATE TRIGGER users_access_tokens_gone AFTER DELETE ON users BEGIN
+         DELETE FROM access_tokens WHERE user = OLD.id;
+     END;",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one

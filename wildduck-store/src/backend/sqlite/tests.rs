@@ -263,8 +263,12 @@ async fn older_store_gains_the_scan_indexes_on_open() {
     .chain(["PRAGMA user_version = 13;".to_string()])
     .map(|older| format!("{before_keywords} {older}"))
     .chain(["PRAGMA user_version = 14;".to_string()])
+    .map(|older| format!("DROP TABLE authlog; {older}"))
+    .chain(["PRAGMA user_version = 15;".to_string()])
     {
-        let older = format!("DROP TABLE authlog; {older}");
+        let older = format!(
+            "DROP TRIGGER users_access_tokens_gone; DROP TABLE access_tokens; {older}"
+        );
         let db = raw(dir.path());
         db.execute_batch(&older).unwrap();
         drop(db);
