@@ -238,7 +238,10 @@ impl MongoBackend {
 
     /// Removes the pending entries in `mailbox` of processes of this host that are gone
     /// (a restarted server finds its predecessor's entries this way, at once, instead of
-    /// after the timeout). Whether any went.
+    /// after the timeout). Whether any went. Containers that share a host name but not a
+    /// PID namespace see each other's live processes as gone: such an entry is reaped early
+    /// and its writer restamps, as after the timeout (see the module docs) — slower, not
+    /// wrong.
     async fn reap_left_by_dead_processes(&self, mailbox: &MailboxDoc) -> Result<bool> {
         if this_process().is_none() {
             return Ok(false); // no /proc: no way to tell a dead process from a live one
