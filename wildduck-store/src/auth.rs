@@ -29,6 +29,7 @@ use crate::backend::{AspRecord, UserRecord, UserUpdate, now};
 use crate::error::{AuthError, Error, Result, UserError};
 use crate::model::*;
 use crate::store::{Store, blocking};
+use bearer::BearerMechanism;
 
 pub(crate) use verified::VerifiedLogins;
 
@@ -68,12 +69,24 @@ pub struct Login {
     pub source: AuthSource,
 }
 
-/// What a client offers to prove who it is.
-#[derive(Clone, Copy)]
-enum Secret<'a> {
-    Password(&'a str),
-    /// An access token (`Store::issue_access_token`), offered through a bearer mechanism.
-    Token(&'a str),
+/// What a client offers to prove who it is, as a shell hands it to
+/// [`Store::authenticate_secret`]. No `Debug`: it holds the secret.
+pub enum Secret {
+    Password(String),
+    /// An access token (`Store::issue_access_token`), offered through a bearer mechanism
+    /// (SASL OAUTHBEARER or XOAUTH2).
+    Token(BearerMechanism, String),
+}
+
+impl Secret {
+    /// For a refused token, the error a server sends as a last challenge before it answers
+    /// (RFC 7628 §3.2.2; before base64); `None` for a password.
+    pub fn refusal_challenge(&self) -> Option<&'static str> {
+        match self {
+            Secret::Password(_) => None,
+            Secret::Token(mechanism, _) => Some(mechanism.failure_challenge()),
+        }
+    }
 }
 
 /// The auth log's reason for a login refused while the username or IP is locked.
@@ -132,28 +145,28 @@ impl Store {
         scope: Scope,
         origin: &AttemptOrigin,
     ) -> Result<Login> {
-        self.attempt(username, Secret::Password(password), scope, origin)
-            .await
+        let secret = Secret::Password(password.to_string());
+        self.attempt(username, &secret, scope, origin).await
     }
 
-    /// A login with an access token in place of a password (SASL OAUTHBEARER or XOAUTH2):
-    /// the token must be live and belong to `username`'s account; the rest is as for the
-    /// account password (states, disabled scopes, TOTP, the auth log).
-    pub async fn authenticate_bearer(
+    /// A login with what a protocol client offered: the account password, an ASP, or an
+    /// access token in place of a password (SASL OAUTHBEARER or XOAUTH2), which must be
+    /// live and belong to `username`'s account; the rest is as for the account password
+    /// (states, disabled scopes, TOTP, the auth log).
+    pub async fn authenticate_secret(
         &self,
         username: &str,
-        token: &str,
+        secret: &Secret,
         scope: Scope,
         origin: &AttemptOrigin,
     ) -> Result<Login> {
-        self.attempt(username, Secret::Token(token), scope, origin)
-            .await
+        self.attempt(username, secret, scope, origin).await
     }
 
     async fn attempt(
         &self,
         username: &str,
-        secret: Secret<'_>,
+        secret: &Secret,
         scope: Scope,
         origin: &AttemptOrigin,
     ) -> Result<Login> {
@@ -219,7 +232,7 @@ impl Store {
     async fn check_login(
         &self,
         username: &str,
-        secret: Secret<'_>,
+        secret: &Secret,
         scope: Scope,
         ip: Option<IpAddr>,
         trace: &mut AttemptTrace,
@@ -244,7 +257,7 @@ impl Store {
         let credential = match secret {
             Secret::Password(password) => self.credential(&record, password, scope).await?,
             // Another account's token is as wrong as an unknown one.
-            Secret::Token(token) => match self.access_token_user(token).await? {
+            Secret::Token(_, token) => match self.access_token_user(token).await? {
                 Some(owner) if owner == record.user.id => Credential::Token,
                 _ => return Err(AuthError::InvalidCredentials.into()),
             },

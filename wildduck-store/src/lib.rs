@@ -58,7 +58,7 @@ pub use api_submission::SubmitEnvelope;
 pub use asps::MAX_ASPS_PER_USER;
 pub use auth::bearer::{BEARER_MECHANISMS, BearerCredentials, BearerMechanism, parse_bearer};
 pub use auth::tokens::ACCESS_TOKEN_TTL;
-pub use auth::{DEFAULT_LOGOUT_REASON, Login};
+pub use auth::{DEFAULT_LOGOUT_REASON, Login, Secret};
 pub use authlog::{
     ACTION_AUTHENTICATION, ACTION_CHECK_TOTP, AUTH_LOG_RETENTION, AttemptOrigin, AuthEvent,
     AuthLogFilter, AuthResult, AuthSource,

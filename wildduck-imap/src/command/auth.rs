@@ -7,7 +7,7 @@ use imap_codec::AuthenticateDataCodec;
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::auth::AuthenticateData;
 use wildduck_store::{
-    AttemptOrigin, AuthError, BearerMechanism, Error, Login, Scope, parse_bearer,
+    AttemptOrigin, AuthError, BearerMechanism, Error, Scope, Secret, parse_bearer,
 };
 
 use crate::connection::Inbound;
@@ -35,20 +35,13 @@ pub async fn login(session: &mut Session, username: &str, password: &str) -> Out
     if !session.login_allowed() {
         return Ok(Reply::No("[PRIVACYREQUIRED] Use STARTTLS first".into()));
     }
-    authenticate_user(session, username, Secret::Password(password)).await
-}
-
-/// What a client logs in with.
-#[derive(Clone, Copy)]
-enum Secret<'a> {
-    Password(&'a str),
-    Token(BearerMechanism, &'a str),
+    authenticate_user(session, username, Secret::Password(password.to_string())).await
 }
 
 /// Checks credentials under the store's lockout: a locked username or client IP is refused
 /// without looking at the password, and every failure is answered after a growing pause.
 /// Every attempt is logged, never with the password or token.
-async fn authenticate_user(session: &mut Session, username: &str, secret: Secret<'_>) -> Outcome {
+async fn authenticate_user(session: &mut Session, username: &str, credential: Secret) -> Outcome {
     let store = session.store().clone();
     let ip = session.peer;
     if let Err(left) = store.login_allowed(username, ip).await? {
@@ -61,19 +54,10 @@ async fn authenticate_user(session: &mut Session, username: &str, secret: Secret
         )));
     }
     let origin = AttemptOrigin::from_ip(Some(ip));
-    let attempt: Result<Login, Error> = match secret {
-        Secret::Password(password) => {
-            store
-                .authenticate_with(username, password, Scope::Imap, &origin)
-                .await
-        }
-        Secret::Token(_, token) => {
-            store
-                .authenticate_bearer(username, token, Scope::Imap, &origin)
-                .await
-        }
-    };
-    let failure = match attempt {
+    let failure = match store
+        .authenticate_secret(username, &credential, Scope::Imap, &origin)
+        .await
+    {
         Ok(login) => {
             let user = login.user;
             tracing::info!(user = username, %ip, outcome = "success", "IMAP login attempt");
@@ -92,10 +76,9 @@ async fn authenticate_user(session: &mut Session, username: &str, secret: Secret
     tracing::info!(user = username, %ip, outcome = failure, "IMAP login attempt");
     let pause = store.record_login_failure(username, ip).await?;
     tokio::time::sleep(pause).await;
-    if let Secret::Token(mechanism, _) = secret {
+    if let Some(refusal) = credential.refusal_challenge() {
         // RFC 7628 §3.2.2: the error as a challenge; the client's dummy answer ends it.
-        let challenge =
-            base64::engine::general_purpose::STANDARD.encode(mechanism.failure_challenge());
+        let challenge = base64::engine::general_purpose::STANDARD.encode(refusal);
         session.conn.push(format!("+ {challenge}\r\n").as_bytes());
         session.conn.flush().await?;
         read_response(session).await?;
@@ -178,7 +161,7 @@ pub async fn authenticate(
     let Some(mechanism) = bearer else {
         return match plain_credentials(&data) {
             Some((username, password)) => {
-                authenticate_user(session, &username, Secret::Password(&password)).await
+                authenticate_user(session, &username, Secret::Password(password)).await
             }
             None => Ok(Reply::No(
                 "[AUTHENTICATIONFAILED] Malformed PLAIN credentials".into(),
@@ -187,8 +170,8 @@ pub async fn authenticate(
     };
     match parse_bearer(mechanism, &data) {
         Ok(credentials) => {
-            let secret = Secret::Token(mechanism, &credentials.token);
-            authenticate_user(session, &credentials.username, secret).await
+            let credential = Secret::Token(mechanism, credentials.token);
+            authenticate_user(session, &credentials.username, credential).await
         }
         Err(why) => Ok(Reply::No(format!(
             "[AUTHENTICATIONFAILED] Malformed {} response: {why}",

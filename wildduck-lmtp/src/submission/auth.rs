@@ -7,29 +7,13 @@ use std::net::IpAddr;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use wildduck_store::{
-    AttemptOrigin, AuthError, BearerMechanism, Error, Login, Scope, Store, User, parse_bearer,
+    AttemptOrigin, AuthError, BearerMechanism, Error, Scope, Secret, Store, User, parse_bearer,
 };
 
 use crate::wire::Reply;
 
 /// The mechanisms offered, in the EHLO `AUTH` line.
 pub(super) const MECHANISMS: &str = "PLAIN LOGIN OAUTHBEARER XOAUTH2";
-
-/// What a client logs in with.
-pub(super) enum Secret {
-    Password(String),
-    Token(BearerMechanism, String),
-}
-
-impl Secret {
-    /// The challenge that tells a client its token was refused (RFC 7628 §3.2.2), base64.
-    pub(super) fn refusal_challenge(&self) -> Option<String> {
-        match self {
-            Secret::Password(_) => None,
-            Secret::Token(mechanism, _) => Some(BASE64.encode(mechanism.failure_challenge())),
-        }
-    }
-}
 
 /// Reads an OAUTHBEARER or XOAUTH2 response into the user it names and its token.
 pub(super) fn bearer(
@@ -130,19 +114,10 @@ pub(super) async fn login(
         Err(error) => return Err(unavailable(error)),
     }
     let origin = AttemptOrigin::from_ip(Some(ip));
-    let attempt: Result<Login, Error> = match secret {
-        Secret::Password(password) => {
-            store
-                .authenticate_with(username, password, Scope::Smtp, &origin)
-                .await
-        }
-        Secret::Token(_, token) => {
-            store
-                .authenticate_bearer(username, token, Scope::Smtp, &origin)
-                .await
-        }
-    };
-    let outcome = match attempt {
+    let outcome = match store
+        .authenticate_secret(username, secret, Scope::Smtp, &origin)
+        .await
+    {
         Ok(login) => {
             let user = login.user;
             tracing::info!(user = username, %ip, outcome = "success", "submission login attempt");

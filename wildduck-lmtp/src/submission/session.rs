@@ -8,15 +8,17 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use smtp_proto::{
     AUTH_LOGIN, AUTH_OAUTHBEARER, AUTH_PLAIN, AUTH_XOAUTH2, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8,
     Request,
 };
 use wildduck_net::{Shutdown, Stream};
-use wildduck_store::{BearerMechanism, Submission, User};
+use wildduck_store::{BearerMechanism, Secret, Submission, User};
 
 use super::Shared;
-use super::auth::{self, Secret};
+use super::auth;
 use crate::dialog::{self, Chunks, Commands, Dialog, Next, parse_error_reply, store_error_reply};
 use crate::wire::{Body, CommandLine, Reply, Wire};
 
@@ -223,13 +225,13 @@ impl Session {
             None if mechanism == AUTH_PLAIN => self.plain(initial).await?,
             None => self.login_exchange(initial).await?,
         };
-        let (username, secret) = match credentials {
+        let (username, credential) = match credentials {
             Exchange::Done(credentials) => credentials,
             Exchange::Failed(reply) => return Ok(self.dialog.bad(reply)),
             Exchange::Closed => return Ok(Next::Close),
         };
         let store = self.shared.store.clone();
-        match auth::login(&store, &username, &secret, self.peer.ip()).await {
+        match auth::login(&store, &username, &credential, self.peer.ip()).await {
             Ok(user) => {
                 self.user = Some(user);
                 self.wire()
@@ -238,8 +240,9 @@ impl Session {
             }
             Err(reply) => {
                 // A refused token: the error challenge, the client's dummy answer, then 535.
-                if let Some(challenge) = secret.refusal_challenge().filter(|_| reply.code == 535)
-                    && let Challenge::Over(Exchange::Closed) = self.challenge(&challenge).await?
+                if let Some(refusal) = credential.refusal_challenge().filter(|_| reply.code == 535)
+                    && let Challenge::Over(Exchange::Closed) =
+                        self.challenge(&BASE64.encode(refusal)).await?
                 {
                     return Ok(Next::Close);
                 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use wildduck_store::{
-    AttemptOrigin, AuthError, BearerMechanism, Error, Login, Scope, User, parse_bearer,
+    AttemptOrigin, AuthError, BearerMechanism, Error, Scope, Secret, User, parse_bearer,
 };
 
 use crate::connection::Frame;
@@ -34,14 +34,7 @@ pub(crate) async fn pass(session: &mut Session, password: String) -> io::Result<
     let Some(name) = user.take() else {
         return session.bad_command("Send USER first").await;
     };
-    login(session, &name, Secret::Password(&password)).await
-}
-
-/// What a client logs in with.
-#[derive(Clone, Copy)]
-enum Secret<'a> {
-    Password(&'a str),
-    Token(BearerMechanism, &'a str),
+    login(session, &name, Secret::Password(password)).await
 }
 
 pub(crate) async fn auth(
@@ -88,9 +81,7 @@ pub(crate) async fn auth(
     }
     let Some(mechanism) = bearer else {
         return match decode_plain(&response) {
-            Ok((username, password)) => {
-                login(session, &username, Secret::Password(&password)).await
-            }
+            Ok((username, password)) => login(session, &username, Secret::Password(password)).await,
             Err(reason) => session.bad_command(reason).await,
         };
     };
@@ -101,8 +92,8 @@ pub(crate) async fn auth(
     };
     match parse_bearer(mechanism, &raw) {
         Ok(credentials) => {
-            let secret = Secret::Token(mechanism, &credentials.token);
-            login(session, &credentials.username, secret).await
+            let credential = Secret::Token(mechanism, credentials.token);
+            login(session, &credentials.username, credential).await
         }
         Err(why) => {
             let reason = format!("[AUTH] Malformed {} response: {why}", mechanism.name());
@@ -137,7 +128,7 @@ fn decode_plain(response: &str) -> Result<(String, String), &'static str> {
 /// Checks credentials under the store's lockout (shared with IMAP, per user and per
 /// IP) and opens the maildrop: the step into TRANSACTION. Every attempt is logged, never
 /// with the password.
-async fn login(session: &mut Session, username: &str, secret: Secret<'_>) -> io::Result<Flow> {
+async fn login(session: &mut Session, username: &str, credential: Secret) -> io::Result<Flow> {
     let store = session.shared.store.clone();
     let ip = session.peer.ip();
     match store.login_allowed(username, ip).await {
@@ -155,19 +146,10 @@ async fn login(session: &mut Session, username: &str, secret: Secret<'_>) -> io:
         Err(error) => return auth_unavailable(session, error).await,
     }
     let origin = AttemptOrigin::from_ip(Some(ip));
-    let attempt: Result<Login, Error> = match secret {
-        Secret::Password(password) => {
-            store
-                .authenticate_with(username, password, Scope::Pop3, &origin)
-                .await
-        }
-        Secret::Token(_, token) => {
-            store
-                .authenticate_bearer(username, token, Scope::Pop3, &origin)
-                .await
-        }
-    };
-    let (failure, reason) = match attempt {
+    let (failure, reason) = match store
+        .authenticate_secret(username, &credential, Scope::Pop3, &origin)
+        .await
+    {
         Ok(login) => {
             let user = login.user;
             tracing::info!(user = username, %ip, outcome = "success", "POP3 login attempt");
@@ -189,9 +171,9 @@ async fn login(session: &mut Session, username: &str, secret: Secret<'_>) -> io:
         Err(error) => return auth_unavailable(session, error).await,
     };
     tracing::info!(user = username, %ip, outcome = failure, "POP3 login attempt");
-    if let Secret::Token(mechanism, _) = secret {
+    if let Some(refusal) = credential.refusal_challenge() {
         // RFC 7628 §3.2.2: the error as a challenge; the client's dummy answer ends it.
-        let challenge = BASE64.encode(mechanism.failure_challenge());
+        let challenge = BASE64.encode(refusal);
         session
             .conn
             .write(format!("+ {challenge}\r\n").as_bytes())

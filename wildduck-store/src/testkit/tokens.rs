@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use crate::auth::Login;
+use crate::auth::bearer::BearerMechanism;
+use crate::auth::{Login, Secret};
 use crate::authlog::{AttemptOrigin, AuthSource};
 use crate::error::*;
 use crate::model::*;
@@ -16,7 +17,12 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 
 async fn bearer(store: &Store, username: &str, token: &str, scope: Scope) -> Result<Login> {
     store
-        .authenticate_bearer(username, token, scope, &AttemptOrigin::default())
+        .authenticate_secret(
+            username,
+            &Secret::Token(BearerMechanism::OAuthBearer, token.to_string()),
+            scope,
+            &AttemptOrigin::default(),
+        )
         .await
 }
 
