@@ -28,6 +28,8 @@
 //! still see the change. What a dead writer left half-done (a message without its journal
 //! entry, raised refcounts or quota) is what `verify` repairs; nothing committed is lost.
 
+use std::sync::OnceLock;
+
 use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
 
@@ -87,9 +89,13 @@ fn process_start(pid: u32) -> Option<u64> {
     after_name.split_whitespace().nth(22 - 3)?.parse().ok()
 }
 
+/// This process, read from `/proc` once: every mailbox read asks.
 fn this_process() -> Option<ProcessId> {
-    let pid = std::process::id();
-    Some((pid, process_start(pid)?))
+    static THIS: OnceLock<Option<ProcessId>> = OnceLock::new();
+    *THIS.get_or_init(|| {
+        let pid = std::process::id();
+        Some((pid, process_start(pid)?))
+    })
 }
 
 /// This machine's name as it may stand in a token (and so in a field path): letters,
@@ -243,15 +249,16 @@ impl MongoBackend {
     /// and its writer restamps, as after the timeout (see the module docs) — slower, not
     /// wrong.
     async fn reap_left_by_dead_processes(&self, mailbox: &MailboxDoc) -> Result<bool> {
-        if this_process().is_none() {
+        let Some(this) = this_process() else {
             return Ok(false); // no /proc: no way to tell a dead process from a live one
-        }
+        };
         let mut reaped = false;
         for (token, floor) in &mailbox.pending {
             let Some((host, (pid, started))) = token_origin(token) else {
                 continue;
             };
-            if host == self.host && process_start(pid) != Some(started) {
+            // This process's own entries (the usual ones) need no look into /proc.
+            if host == self.host && (pid, started) != this && process_start(pid) != Some(started) {
                 tracing::warn!(mailbox = %mailbox.id, token, floor = bson_int(floor),
                     "reaping a MODSEQ allocation of a process of this host that is gone");
                 reaped |= self
