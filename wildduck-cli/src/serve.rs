@@ -247,7 +247,7 @@ fn start(
             let config = ctx.config.api.server.clone();
             Box::pin(wildduck_api::serve(store, config, socket, shutdown))
         }
-        "METRICS" => Box::pin(wildduck_api::serve_metrics(socket, shutdown)),
+        "METRICS" => Box::pin(wildduck_api::serve_metrics(store, socket, shutdown)),
         "SMTP" => {
             let mut config = ctx.config.submission.server.clone();
             config.implicit_tls = listener.implicit_tls;

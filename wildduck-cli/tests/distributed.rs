@@ -19,8 +19,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Env;
 use common::smtp::{Sink, unused_port};
+use common::{Env, metric};
 use servers::RedisServer;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -660,6 +660,24 @@ fn with_mongodb_stopped_every_shell_says_try_again_later_and_recovers() {
     let before = imap.append(&message(1));
     imap.ok("NOOP");
     let mut pop3 = Pop3::login(server.pop3);
+    let unavailable = |text: &str| {
+        metric(
+            text,
+            "wildduck_mongodb_errors_total",
+            &[("class", "unavailable")],
+        )
+    };
+    let scraped = scrape(server.api);
+    // The APPEND's allocation and commit: one MongoDB write unit.
+    assert!(
+        metric(
+            &scraped,
+            "wildduck_store_transaction_seconds_count",
+            &[("engine", "mongodb"), ("kind", "write")]
+        ) >= 1.0,
+        "{scraped}"
+    );
+    let unavailable_before = unavailable(&scraped);
 
     mongodb.stop();
 
@@ -674,6 +692,9 @@ fn with_mongodb_stopped_every_shell_says_try_again_later_and_recovers() {
     assert!(login.starts_with("NO [UNAVAILABLE] "), "{login}");
     let retr = pop3.answer("RETR 1");
     assert!(retr.starts_with("-ERR [SYS/TEMP] "), "{retr}");
+    // Each refusal above is a driver error turned into a store error, counted once or more.
+    let during = scrape(server.api);
+    assert!(unavailable(&during) >= unavailable_before + 4.0, "{during}");
 
     let output = common::run_command(cluster.command(&["--json", "user", "show", USER]), b"");
     let doc = common::parse_json(&output);
@@ -703,23 +724,39 @@ fn with_mongodb_stopped_every_shell_says_try_again_later_and_recovers() {
     assert!(stat.starts_with("+OK 2 "), "{stat}");
 }
 
-/// `GET /health` as a load balancer sees it: status and body.
-fn health(at: SocketAddr) -> (u16, serde_json::Value) {
+/// `GET path` of the API at `at`, from loopback (root without a token): status and body.
+fn http_get(at: SocketAddr, path: &str) -> (u16, String) {
     use std::io::Read;
     let mut stream = TcpStream::connect(at).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response[9..12].parse().expect("a status code");
     let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).expect("a JSON body"))
+    (status, body.to_string())
+}
+
+/// `GET /health` as a load balancer sees it: status and body.
+fn health(at: SocketAddr) -> (u16, serde_json::Value) {
+    let (status, body) = http_get(at, "/health");
+    (status, serde_json::from_str(&body).expect("a JSON body"))
+}
+
+/// `GET /metrics` (Prometheus text).
+fn scrape(at: SocketAddr) -> String {
+    let (status, body) = http_get(at, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 /// `/health` answers 500 "Redis is down" while Redis is stopped (the limits fall back to
-/// memory, so nothing else would tell), and 200 again once it is back, by itself.
+/// memory, so nothing else would tell), and 200 again once it is back, by itself; the
+/// metrics count the Redis errors of the outage.
 #[test]
 fn health_reports_a_redis_outage_and_the_recovery() {
     let mut redis = RedisServer::start();
@@ -730,6 +767,14 @@ fn health_reports_a_redis_outage_and_the_recovery() {
         health(server.api),
         (200, serde_json::json!({"success": true}))
     );
+    let counter_errors = |text: &str| {
+        metric(
+            text,
+            "wildduck_redis_errors_total",
+            &[("operation", "counters")],
+        )
+    };
+    let before = counter_errors(&scrape(server.api));
     redis.stop();
     assert_eq!(
         health(server.api),
@@ -740,6 +785,9 @@ fn health_reports_a_redis_outage_and_the_recovery() {
     );
     // Mail is served meanwhile: a login works on the local counters.
     Imap::login(server.imap).ok("LOGOUT");
+    // At least the health check and the login's lockout counter failed at Redis.
+    let during = scrape(server.api);
+    assert!(counter_errors(&during) >= before + 2.0, "{during}");
     redis.restart();
     let deadline = Instant::now() + WAIT;
     while health(server.api).0 != 200 {

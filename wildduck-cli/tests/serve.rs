@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use common::smtp::{Sink, unused_port};
-use common::{Env, code, parse_json, run_command};
+use common::{Env, code, metric, parse_json, run_command};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -1855,23 +1855,6 @@ fn an_operator_retries_a_waiting_entry_at_once_and_deletes_another() {
     );
 }
 
-/// One metric's value from Prometheus' text format: the line of `name` whose labels include
-/// every pair of `labels`; 0 when there is none (a counter not moved yet is not rendered).
-fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.rsplit_once(' '))
-        .filter(|(series, _)| {
-            let (series_name, series_labels) = series.split_once('{').unwrap_or((series, ""));
-            series_name == name
-                && labels
-                    .iter()
-                    .all(|(key, value)| series_labels.contains(&format!("{key}=\"{value}\"")))
-        })
-        .map(|(_, value)| value.parse::<f64>().expect("a number"))
-        .sum()
-}
-
 const USER_TOKEN: &str = r#"
 import json, sys, urllib.request
 body = json.dumps({"username": "ann", "password": "pw", "scope": "master", "token": True}).encode()
@@ -1891,12 +1874,27 @@ except imaplib.IMAP4.error:
 imap.logout()
 "#;
 
-/// `GET /metrics` (Prometheus text) after an LMTP delivery, an IMAP session and a failed
-/// login: the counters of each moved, and a user token may not read them; `[metrics] listen`
-/// answers the same without a token, and nothing else.
-#[test]
-fn metrics_count_connections_commands_deliveries_and_failed_logins() {
-    let env = Env::new();
+/// Appends one message with a 6000-byte attachment (random, so stored nowhere yet) twice.
+const IMAP_APPEND_ATTACHMENT_TWICE: &str = r#"
+import base64, imaplib, os, sys
+attachment = base64.encodebytes(os.urandom(6000)).replace(b"\n", b"\r\n")
+message = (b"From: s@example.org\r\nSubject: a file\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain\r\n\r\nthe file\r\n"
+           b"--b\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Disposition: attachment; filename=f.bin\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + attachment + b"--b--\r\n")
+imap = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]), timeout=30)
+imap.login("ann", "pw")
+for _ in range(2):
+    typ, data = imap.append("INBOX", None, None, message)
+    assert typ == "OK", data
+imap.logout()
+"#;
+
+/// `wildduck serve` with every listener on a free port, over a store with the user ann
+/// (password `pw`, ann@example.com), and `variables` set.
+fn serve_with_metrics(env: &Env, variables: &[(&str, &str)]) -> Server {
     env.ok(&[
         "user",
         "add",
@@ -1910,18 +1908,34 @@ fn metrics_count_connections_commands_deliveries_and_failed_logins() {
     for listener in ["IMAP", "POP3", "LMTP", "SUBMISSION", "API", "METRICS"] {
         command.env(format!("WILDDUCK_{listener}_LISTEN"), "127.0.0.1:0");
     }
-    let server = Server::spawn(command, 6);
+    command.envs(variables.iter().copied());
+    Server::spawn(command, 6)
+}
+
+/// `GET /metrics` of the API at `api`, checked to be Prometheus text.
+fn scrape(api: SocketAddr) -> String {
+    let response = http_get(api, "/metrics");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("content-type: text/plain; version=0.0.4"),
+        "{response}"
+    );
+    response
+}
+
+/// `GET /metrics` (Prometheus text) after an LMTP delivery, an IMAP session, a failed login,
+/// an attachment appended twice and a submission the relay can not take: the counters of
+/// each moved (dedup hits, store transactions, the queue depth read from the store), and a
+/// user token may not read them; `[metrics] listen` answers the same without a token, and
+/// nothing else.
+#[test]
+fn metrics_count_connections_commands_deliveries_and_failed_logins() {
+    let env = Env::new();
+    // Nothing listens there: the submitted message stays queued.
+    let unreachable = format!("smtp://127.0.0.1:{}", unused_port());
+    let server = serve_with_metrics(&env, &[("WILDDUCK_OUTBOUND_RELAY", &unreachable)]);
     let api = server.address("API (plain)");
-    let scrape = || {
-        let response = http_get(api, "/metrics");
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        assert!(
-            response.contains("content-type: text/plain; version=0.0.4"),
-            "{response}"
-        );
-        response
-    };
-    let before = scrape();
+    let before = scrape(api);
 
     let lmtp = server.address("LMTP (plain)");
     let imap = server.address("IMAP (plain)");
@@ -1946,8 +1960,26 @@ fn metrics_count_connections_commands_deliveries_and_failed_logins() {
         &[imap.ip().to_string(), imap.port().to_string()],
     );
     assert_eq!(status, 0, "{text}");
+    let (status, text) = python(
+        IMAP_APPEND_ATTACHMENT_TWICE,
+        &[imap.ip().to_string(), imap.port().to_string()],
+    );
+    assert_eq!(status, 0, "{text}");
+    let smtp = server.address("SMTP (plain)");
+    let (status, text) = python(
+        SMTP_SUBMIT,
+        &[
+            smtp.ip().to_string(),
+            smtp.port().to_string(),
+            "ann".into(),
+            "pw".into(),
+            "ann@example.com".into(),
+            "Ann <ann@example.com>".into(),
+        ],
+    );
+    assert_eq!((status, text.trim()), (0, "sent"), "{text}");
 
-    let after = scrape();
+    let after = scrape(api);
     let moved = |name: &str, labels: &[(&str, &str)]| {
         metric(&after, name, labels) - metric(&before, name, labels)
     };
@@ -1955,10 +1987,31 @@ fn metrics_count_connections_commands_deliveries_and_failed_logins() {
         moved("wildduck_lmtp_recipients_total", &[("result", "accepted")]),
         1.0
     );
-    assert_eq!(moved("wildduck_messages_stored_total", &[]), 1.0);
+    // The delivery and the two APPENDs (the \Sent copy of a submission is not counted).
+    assert_eq!(moved("wildduck_messages_stored_total", &[]), 3.0);
+    // The attachment is stored by the first APPEND and found by the second.
+    assert_eq!(moved("wildduck_blobs_written_total", &[]), 1.0, "{after}");
+    assert_eq!(moved("wildduck_blob_dedup_hits_total", &[]), 1.0, "{after}");
+    for kind in ["read", "write"] {
+        assert!(
+            moved(
+                "wildduck_store_transaction_seconds_count",
+                &[("engine", "sqlite"), ("kind", kind)]
+            ) >= 3.0,
+            "{kind}: {after}"
+        );
+    }
+    // One entry for remote.test, waiting for a relay that does not answer.
+    assert_eq!(metric(&before, "wildduck_outbound_queue_depth", &[]), 0.0);
+    assert_eq!(
+        metric(&after, "wildduck_outbound_queue_depth", &[]),
+        1.0,
+        "{after}"
+    );
+    // The delivery's read-back, the failed login and the APPENDs.
     assert_eq!(
         moved("wildduck_connections_total", &[("protocol", "imap")]),
-        2.0,
+        3.0,
         "{after}"
     );
     assert_eq!(
@@ -2022,6 +2075,64 @@ fn metrics_count_connections_commands_deliveries_and_failed_logins() {
     assert!(elsewhere.starts_with("HTTP/1.1 404"), "{elsewhere}");
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait().0, 0);
+}
+
+/// Holds SQLite's write lock on the store file (argv[3]) from another process, as a
+/// `sqlite3` shell or a backup tool would, while an IMAP APPEND waits for it; lets go once
+/// `GET /metrics` (argv[4]) shows the server retrying, then checks the APPEND went through.
+const APPEND_WHILE_LOCKED: &str = r#"
+import imaplib, re, sqlite3, sys, threading, time, urllib.request
+host, port, database, metrics = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def retries():
+    text = urllib.request.urlopen(metrics, timeout=30).read().decode()
+    found = re.search(r'^wildduck_store_transaction_retries_total\{[^}]*kind="write"[^}]*\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+imap = imaplib.IMAP4(host, port, timeout=60)
+imap.login("ann", "pw")
+held = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+held.execute("BEGIN IMMEDIATE")
+answer = []
+append = threading.Thread(target=lambda: answer.append(
+    imap.append("INBOX", None, None, b"Subject: waited\r\n\r\nfor the lock\r\n")))
+append.start()
+deadline = time.monotonic() + 30
+while retries() == 0:
+    assert time.monotonic() < deadline, "the server never retried"
+    time.sleep(0.05)
+held.execute("COMMIT")
+append.join()
+assert answer[0][0] == "OK", answer
+imap.logout()
+"#;
+
+/// Another process holding the store file's write lock makes the server wait and try
+/// again (counted as retries) instead of failing the APPEND.
+#[test]
+fn a_write_waits_for_a_lock_held_by_another_process_and_counts_its_retries() {
+    let env = Env::new();
+    let server = serve_with_metrics(&env, &[]);
+    let api = server.address("API (plain)");
+    let imap = server.address("IMAP (plain)");
+    let database = env.data_dir().join("store.sqlite");
+    let (status, text) = python(
+        APPEND_WHILE_LOCKED,
+        &[
+            imap.ip().to_string(),
+            imap.port().to_string(),
+            database.to_str().unwrap().to_string(),
+            format!("http://{api}/metrics"),
+        ],
+    );
+    assert_eq!(status, 0, "{text}");
+    let after = scrape(api);
+    assert!(
+        metric(
+            &after,
+            "wildduck_store_transaction_retries_total",
+            &[("engine", "sqlite"), ("kind", "write")]
+        ) >= 1.0,
+        "{after}"
+    );
 }
 
 // ---- filters, spam and the autoreply at LMTP delivery ----

@@ -43,6 +43,7 @@ mod sort;
 mod store;
 mod stored_forward;
 mod subscriptions;
+mod telemetry;
 /// The backend conformance suite and test helpers; only with the `testkit` feature, which
 /// the store's own tests and the shells' tests turn on as a dev-dependency feature.
 #[cfg(feature = "testkit")]

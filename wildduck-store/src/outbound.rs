@@ -35,6 +35,7 @@ use crate::mime::header::HeaderFields;
 use crate::model::*;
 use crate::names::INBOX;
 use crate::store::Store;
+use crate::telemetry;
 
 /// One message an authenticated user sends.
 #[derive(Clone, Copy, Debug)]
@@ -438,6 +439,19 @@ impl Store {
     /// Every queued entry, oldest first (bodies included).
     pub async fn list_outbound(&self) -> Result<Vec<OutboundEntry>> {
         self.backend().list_outbound().await
+    }
+
+    /// How many entries wait in the queue (every process's: the queue is the store's).
+    pub async fn outbound_queue_depth(&self) -> Result<u64> {
+        self.backend().count_outbound().await
+    }
+
+    /// Sets the `wildduck_outbound_queue_depth` gauge to the depth read now. Called when the
+    /// metrics are scraped: read from the store, the gauge stays right whichever process
+    /// queued or sent an entry, and after a restart. A failed read leaves the last value.
+    pub async fn record_outbound_queue_depth(&self) -> Result<()> {
+        telemetry::outbound_queue_depth(self.outbound_queue_depth().await?);
+        Ok(())
     }
 
     /// Queued entry `id` (body included), or `None` once it was settled or deleted.

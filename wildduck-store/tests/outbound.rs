@@ -491,11 +491,13 @@ async fn a_notice_over_the_senders_quota_is_dropped_and_the_entry_finishes(store
 
 async fn an_operator_retries_an_entry_now_or_deletes_it(store: Store) {
     let user = ann(&store).await;
+    assert_eq!(store.outbound_queue_depth().await.unwrap(), 0);
     for to in ["bob@example.com", "carl@example.net"] {
         submit(&store, &user, "ann@example.org", &[to], MESSAGE)
             .await
             .unwrap();
     }
+    assert_eq!(store.outbound_queue_depth().await.unwrap(), 2);
     let lease = Duration::from_secs(600);
     for claimed in store.claim_outbound(10, lease).await.unwrap() {
         store
@@ -525,8 +527,10 @@ async fn an_operator_retries_an_entry_now_or_deletes_it(store: Store) {
         .await
         .unwrap();
     assert_eq!(late, AttemptOutcome::LeaseLost);
+    assert_eq!(store.outbound_queue_depth().await.unwrap(), 1);
     assert!(store.delete_outbound(second).await.unwrap());
     assert!(store.list_outbound().await.unwrap().is_empty());
+    assert_eq!(store.outbound_queue_depth().await.unwrap(), 0);
     assert_eq!(store.outbound_entry(first).await.unwrap(), None);
     assert!(!store.retry_outbound(second).await.unwrap());
     assert!(!store.delete_outbound(second).await.unwrap());

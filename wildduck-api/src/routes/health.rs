@@ -33,15 +33,17 @@ pub async fn health(state: Shared) -> Response {
         .into_response()
 }
 
-pub async fn metrics(Extension(access): Extension<Access>) -> ApiResult<Response> {
+pub async fn metrics(state: Shared, Extension(access): Extension<Access>) -> ApiResult<Response> {
     access.require_root()?;
-    let text = wildduck_net::metrics::render().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "MetricsDisabled",
-            "This process records no metrics",
-        )
-    })?;
+    let text = crate::metrics_listener::scrape(&state.store)
+        .await
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "MetricsDisabled",
+                "This process records no metrics",
+            )
+        })?;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -812,6 +812,8 @@ pub trait OutboundQueue: Send + Sync {
     ) -> Result<(bool, Vec<Wake>)>;
     /// Every entry, oldest first, bodies included.
     async fn list_outbound(&self) -> Result<Vec<OutboundEntry>>;
+    /// How many entries there are, without reading them.
+    async fn count_outbound(&self) -> Result<u64>;
 }
 
 /// Whole-store upkeep: counts, consistency check, blob collection, backup, journal trim.

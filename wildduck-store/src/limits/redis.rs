@@ -33,6 +33,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::{Counters, MemoryCounters};
 use crate::error::{Defect, Result};
 use crate::notify::redis::redis_error;
+use crate::telemetry;
 
 const PREFIX: &str = "wildduck:limit:";
 
@@ -126,14 +127,14 @@ impl RedisCounters {
     /// Like [`RedisCounters::connect`], with session slots that lapse `slot_ttl` after their
     /// process stops renewing them (tests use a short one).
     pub async fn connect_with_slot_ttl(url: &str, slot_ttl: Duration) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(redis_error)?;
+        let client = redis::Client::open(url).map_err(redis_error("connect"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(1);
         let connection = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_error("connect"))?;
         let held = HeldSlots::default();
         let renewer = tokio::spawn(renew_slots(connection.clone(), held.clone(), slot_ttl));
         Ok(RedisCounters {
@@ -159,6 +160,7 @@ impl RedisCounters {
                 Some(value)
             }
             Err(e) => {
+                telemetry::redis_error("counters");
                 if !self.degraded.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error = %e, "redis unreachable: limit counters are per process until it returns");
                 }
@@ -190,6 +192,7 @@ async fn renew_slots(connection: ConnectionManager, held: HeldSlots, ttl: Durati
                 call.arg(holder);
             }
             if let Err(e) = call.invoke_async::<()>(&mut connection.clone()).await {
+                telemetry::redis_error("counters");
                 tracing::debug!(error = %e, "renewing session slots failed");
             }
         }
@@ -218,7 +221,7 @@ impl Counters for RedisCounters {
             .ignore()
             .query_async(&mut self.connection.clone())
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_error("counters"))?;
         if read != Some(written) {
             return Err(Defect::Bug("redis returned another value than the one written").into());
         }
@@ -335,6 +338,7 @@ impl Counters for RedisCounters {
                 .query_async::<()>(&mut connection)
                 .await;
             if let Err(e) = removed {
+                telemetry::redis_error("counters");
                 tracing::debug!(error = %e, "releasing a session slot failed; it will lapse");
             }
         });

@@ -35,6 +35,7 @@ use super::{LocalNotifier, LogoutWatch, Notifier, Subscription};
 use crate::backend::Backend;
 use crate::error::{Defect, Error, Result, StorageError, StorageErrorKind};
 use crate::model::{MailboxId, ModSeq, UserId};
+use crate::telemetry;
 
 /// The pub/sub channel every process publishes to and listens on.
 pub const CHANNEL: &str = "wildduck:wake";
@@ -60,8 +61,16 @@ pub struct RedisNotifier {
     listener: tokio::task::JoinHandle<()>,
 }
 
-/// A Redis failure by what a caller can do about it (also used by `limits::redis`).
-pub(crate) fn redis_error(e: redis::RedisError) -> Error {
+/// A Redis failure of `operation` (see [`telemetry::redis_error`]) by what a caller can do
+/// about it, counted (also used by `limits::redis`).
+pub(crate) fn redis_error(operation: &'static str) -> impl Fn(redis::RedisError) -> Error {
+    move |e| {
+        telemetry::redis_error(operation);
+        classify(e)
+    }
+}
+
+fn classify(e: redis::RedisError) -> Error {
     let kind = if e.is_timeout() {
         StorageErrorKind::Timeout
     } else if e.is_io_error()
@@ -107,10 +116,10 @@ impl RedisNotifier {
     /// Returns once the subscription is active, so no later wake-up is missed. After a lost
     /// subscription, the mailboxes to wake are read from `backend`.
     pub(crate) async fn connect(url: &str, backend: Arc<dyn Backend>) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(redis_error)?;
+        let client = redis::Client::open(url).map_err(redis_error("connect"))?;
         let publisher = ConnectionManager::new(client.clone())
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_error("connect"))?;
         let local = Arc::new(LocalNotifier::default());
         let origin = rand::random::<u64>();
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -157,6 +166,7 @@ impl Notifier for RedisNotifier {
             .publish(CHANNEL, encode(self.origin, &logout))
             .await;
         if let Err(e) = sent {
+            telemetry::redis_error("publish");
             tracing::warn!(error = %e, "redis publish of a logout failed; queued for retry");
             let _ = self.outbox.send(logout);
         }
@@ -201,9 +211,14 @@ async fn listen(
                         None => tracing::warn!(len = payload.len(), "ignoring a malformed wake-up"),
                     }
                 }
+                // The message stream ends only when the connection is gone.
+                telemetry::redis_error("subscribe");
                 tracing::warn!("redis subscription lost; reconnecting");
             }
-            Err(e) => tracing::warn!(error = %e, "redis subscribe failed; retrying"),
+            Err(e) => {
+                telemetry::redis_error("subscribe");
+                tracing::warn!(error = %e, "redis subscribe failed; retrying");
+            }
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -263,6 +278,7 @@ async fn publish(
             match sent {
                 Ok(_) => backlog.sent(&event),
                 Err(e) => {
+                    telemetry::redis_error("publish");
                     tracing::warn!(error = %e, backlog = backlog.len(), "redis publish failed; retrying");
                     failed = true;
                     break;

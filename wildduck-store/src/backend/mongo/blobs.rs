@@ -27,6 +27,7 @@ use super::records::{binary, hex, int_field};
 use super::{FindAll, MongoBackend, db_error, field_error, is_duplicate_key};
 use crate::backend::{BlobData, now};
 use crate::error::{Defect, Result};
+use crate::telemetry::{self, Access, Engine};
 
 /// Bytes per chunk document (well below MongoDB's 16 MiB document limit).
 pub const CHUNK_BYTES: usize = 255 * 1024;
@@ -61,11 +62,13 @@ impl MongoBackend {
         let hash = hex(&blob.hash);
         for _ in 0..CLAIMED_RETRIES {
             if self.add_reference(&hash).await? {
+                telemetry::blob_writes(0, 1);
                 self.bump_counter("dedup_hits", 1).await?;
                 return Ok(hash);
             }
             if self.blob_exists(&hash).await? {
                 // Claimed by the collector: wait until it is gone, then store it anew.
+                telemetry::transaction_retry(Engine::Mongodb, Access::Write);
                 tokio::time::sleep(CLAIMED_WAIT).await;
                 continue;
             }
@@ -90,11 +93,18 @@ impl MongoBackend {
             match created {
                 Ok(result) if result.upserted_id.is_none() => {
                     // Someone stored it between our check and our write: a dedup hit.
+                    telemetry::blob_writes(0, 1);
                     self.bump_counter("dedup_hits", 1).await?;
                     return Ok(hash);
                 }
-                Ok(_) => return Ok(hash),
-                Err(e) if is_duplicate_key(&e) => continue,
+                Ok(_) => {
+                    telemetry::blob_writes(1, 0);
+                    return Ok(hash);
+                }
+                Err(e) if is_duplicate_key(&e) => {
+                    telemetry::transaction_retry(Engine::Mongodb, Access::Write);
+                    continue;
+                }
                 Err(e) => return Err(db_error(e)),
             }
         }

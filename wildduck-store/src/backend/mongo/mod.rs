@@ -95,6 +95,7 @@ use crate::error::{
     UserError,
 };
 use crate::retention;
+use crate::telemetry::{self, Access, Engine};
 
 /// Database used when the URI names none.
 pub const DEFAULT_DATABASE: &str = "wildduck";
@@ -122,7 +123,8 @@ pub struct MongoBackend {
     host: String,
 }
 
-/// A driver failure by what a caller can do about it.
+/// A driver failure by what a caller can do about it; counted, since every driver error
+/// that reaches a caller passes here once.
 pub(crate) fn db_error(e: mongodb::error::Error) -> Error {
     let kind = match e.kind.as_ref() {
         ErrorKind::ServerSelection { .. }
@@ -144,6 +146,7 @@ pub(crate) fn db_error(e: mongodb::error::Error) -> Error {
         }
         _ => StorageErrorKind::Internal,
     };
+    telemetry::mongodb_error(kind);
     StorageError::new(kind, e).into()
 }
 
@@ -382,6 +385,7 @@ impl MongoBackend {
             if taken {
                 return Ok(next as u32);
             }
+            telemetry::transaction_retry(Engine::Mongodb, Access::Write);
         }
     }
 

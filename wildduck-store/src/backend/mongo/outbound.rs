@@ -218,4 +218,11 @@ impl OutboundQueue for MongoBackend {
     async fn list_outbound(&self) -> Result<Vec<OutboundEntry>> {
         self.list_entries().await
     }
+
+    async fn count_outbound(&self) -> Result<u64> {
+        self.outbound
+            .count_documents(doc! {})
+            .await
+            .map_err(db_error)
+    }
 }

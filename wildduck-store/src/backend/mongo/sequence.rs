@@ -29,6 +29,7 @@
 //! entry, raised refcounts or quota) is what `verify` repairs; nothing committed is lost.
 
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
@@ -39,6 +40,7 @@ use crate::backend::now;
 use crate::error::{Defect, MailboxError, Result};
 use crate::message_rules::transfer::check_uid_space;
 use crate::model::*;
+use crate::telemetry::{self, Access, Engine};
 
 /// A writer's pending entry older than this is presumed dead and reaped.
 pub const PENDING_TIMEOUT_SECS: i64 = 60;
@@ -52,6 +54,8 @@ pub struct Allocation {
     pub first_uid: Uid,
     pub uidvalidity: u32,
     token: String,
+    /// When it was allocated: its change's latency runs until the commit.
+    allocated: Instant,
 }
 
 /// `t<start>_<random>_<host>_<pid>_<pid start>`: when the writer started, and which
@@ -159,6 +163,7 @@ impl MongoBackend {
             first_uid: (after.uidnext - uids as i64) as u32,
             uidvalidity: after.uidvalidity as u32,
             token,
+            allocated: Instant::now(),
         };
         if let Err(exhausted) = check_uid_space(after.uidnext.max(0) as u64, 0) {
             // A concurrent allocation got there first; give the MODSEQ back as a gap.
@@ -170,7 +175,19 @@ impl MongoBackend {
 
     /// Ends the pending state of an allocation: its changes become visible to readers.
     /// `MailboxError::NotFound` when the mailbox was deleted meanwhile (the caller undoes).
+    /// Every allocation ends here (a failed change's undo too), so the time since it was
+    /// allocated is the change's transaction latency: the window readers wait behind.
     pub(super) async fn commit(&self, allocation: &Allocation) -> Result<()> {
+        let committed = self.end_pending(allocation).await;
+        telemetry::transaction(
+            Engine::Mongodb,
+            Access::Write,
+            allocation.allocated.elapsed(),
+        );
+        committed
+    }
+
+    async fn end_pending(&self, allocation: &Allocation) -> Result<()> {
         if self
             .release_token(allocation.mailbox, &allocation.token)
             .await?
@@ -178,6 +195,7 @@ impl MongoBackend {
             return Ok(());
         }
         self.mailbox_doc(allocation.mailbox).await?;
+        telemetry::transaction_retry(Engine::Mongodb, Access::Write);
         self.restamp(allocation).await
     }
 

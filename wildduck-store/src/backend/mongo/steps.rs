@@ -60,6 +60,7 @@ impl MongoBackend {
             if reserved.matched_count == 1 {
                 return Ok(());
             }
+            telemetry::transaction_retry(Engine::Mongodb, Access::Write);
         }
     }
 

@@ -1,7 +1,49 @@
 //! Blobs by hash with reference counts: a message's leaves are inserted or referenced when
 //! it is stored and released when it is removed; `gc` deletes those unreferenced long enough.
 
+use std::cell::Cell;
+
 use super::*;
+
+thread_local! {
+    /// Blob writes (new, found) of the write job running on this thread, the writer: they
+    /// are counted once the job's transaction has committed, since a rolled-back job wrote
+    /// nothing (see `write_with`).
+    static BLOB_WRITES: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// A blob of a new message or file: inserted with one reference, or, when its content is
+/// stored already (dedup), given one more. True when it was found.
+pub(super) fn store_blob_reference(tx: &Connection, blob: &BlobData) -> TxResult<bool> {
+    let found = !insert_blob(tx, blob, 1)?;
+    if found {
+        reference_blob(tx, &blob.hash, 1)?;
+    }
+    BLOB_WRITES.with(|tally| {
+        let (stored, deduplicated) = tally.get();
+        tally.set(if found {
+            (stored, deduplicated + 1)
+        } else {
+            (stored + 1, deduplicated)
+        })
+    });
+    Ok(found)
+}
+
+/// The blob writes tallied so far in this job; [`rewind_blob_writes`] returns to it when a
+/// savepoint inside the job rolls back.
+pub(super) fn blob_writes_mark() -> (u64, u64) {
+    BLOB_WRITES.with(Cell::get)
+}
+
+pub(super) fn rewind_blob_writes(mark: (u64, u64)) {
+    BLOB_WRITES.with(|tally| tally.set(mark));
+}
+
+/// The blob writes of the job that just ran, leaving the tally empty for the next one.
+pub(super) fn take_blob_writes() -> (u64, u64) {
+    BLOB_WRITES.with(|tally| tally.replace((0, 0)))
+}
 
 /// Stores a blob not stored yet, with `refcount` references; false when its hash is there.
 pub(super) fn insert_blob(tx: &Connection, blob: &BlobData, refcount: i64) -> TxResult<bool> {

@@ -23,9 +23,7 @@ impl FileStorage for SqliteBackend {
     async fn insert_file(&self, file: StoredFile, blob: BlobData) -> Result<()> {
         self.write(move |tx| {
             get_user(tx, file.user)?;
-            if !insert_blob(tx, &blob, 1)? {
-                reference_blob(tx, &blob.hash, 1)?;
-            }
+            store_blob_reference(tx, &blob)?;
             tx.execute(
                 &format!(
                     "INSERT INTO stored_files ({FILE_COLUMNS}, hash)

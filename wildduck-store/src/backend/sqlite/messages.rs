@@ -33,6 +33,7 @@ impl Messages for SqliteBackend {
                 // Its own savepoint, so a message that fails leaves nothing behind while
                 // the ones before it are kept.
                 run_cached(tx, "SAVEPOINT batch_message")?;
+                let blob_writes = blob_writes_mark();
                 match append_message(tx, mailbox, message) {
                     Ok((outcome, wake)) => {
                         run_cached(tx, "RELEASE batch_message")?;
@@ -41,6 +42,7 @@ impl Messages for SqliteBackend {
                     }
                     Err(fail) => {
                         tx.execute_batch("ROLLBACK TO batch_message; RELEASE batch_message")?;
+                        rewind_blob_writes(blob_writes);
                         stopped = Some(Error::from(fail));
                         break;
                     }
@@ -468,8 +470,7 @@ pub(super) fn append_message(
     let modseq = target.highest_modseq + 1;
     let key = id_bytes(message.id.0);
     for (seq, blob) in message.content.blobs.iter().enumerate() {
-        if !insert_blob(tx, blob, 1)? {
-            reference_blob(tx, &blob.hash, 1)?;
+        if store_blob_reference(tx, blob)? {
             bump_counter(tx, "dedup_hits", 1)?;
         }
         tx.prepare_cached("INSERT INTO message_blobs (message, seq, hash) VALUES (?1, ?2, ?3)")?

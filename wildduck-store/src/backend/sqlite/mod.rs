@@ -32,6 +32,7 @@ use crate::error::{
     StorageErrorKind, UserError,
 };
 use crate::retention;
+use crate::telemetry::{self, Access, Engine};
 
 mod access_tokens;
 mod accounts;
@@ -214,9 +215,19 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn open_connection(file: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(file)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+/// Longest a connection waits for a lock another process holds (a `wildduck` command next
+/// to `serve`, a backup tool) before its statement fails as busy.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// Opens a connection to `file` for `access`: the writer's, or one of the readers.
+fn open_connection(file: &Path, access: Access) -> rusqlite::Result<Connection> {
+    let mut conn = Connection::open(file)?;
+    // A plain function is all SQLite's handler takes, so one per access.
+    let on_busy: fn(i32) -> bool = match access {
+        Access::Read => |attempts| wait_while_busy(Access::Read, attempts),
+        Access::Write => |attempts| wait_while_busy(Access::Write, attempts),
+    };
+    conn.busy_handler(Some(on_busy))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
@@ -231,6 +242,20 @@ fn open_connection(file: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// SQLite's busy handler: another process holds the lock `access` needs. Waits as SQLite's
+/// own busy timeout does (ever longer sleeps, at most 100 ms each) up to [`BUSY_WAIT`] in
+/// all, and counts each try again as a retry; false gives up (the statement fails busy).
+fn wait_while_busy(access: Access, attempts: i32) -> bool {
+    let sleep_ms = |attempt: i32| (1u64 << attempt.clamp(0, 7)).min(100);
+    let waited: u64 = (0..attempts).map(sleep_ms).sum();
+    if waited >= BUSY_WAIT.as_millis() as u64 {
+        return false;
+    }
+    telemetry::transaction_retry(Engine::Sqlite, access);
+    std::thread::sleep(Duration::from_millis(sleep_ms(attempts)));
+    true
+}
+
 impl SqliteBackend {
     /// Opens or creates `store.sqlite` inside `dir`.
     pub async fn open(dir: &Path) -> Result<Self> {
@@ -238,10 +263,10 @@ impl SqliteBackend {
         tokio::task::spawn_blocking(move || -> TxResult<Self> {
             std::fs::create_dir_all(&dir).map_err(StorageError::from)?;
             let file = dir.join("store.sqlite");
-            let mut writer = open_connection(&file)?;
+            let mut writer = open_connection(&file, Access::Write)?;
             prepare_schema(&mut writer)?;
             let readers = (0..READERS)
-                .map(|_| open_connection(&file).map(Mutex::new))
+                .map(|_| open_connection(&file, Access::Read).map(Mutex::new))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let (jobs, queue) = mpsc::channel::<Queued>();
             let wal = dir.join("store.sqlite-wal");
@@ -285,16 +310,22 @@ impl SqliteBackend {
         T: Send + 'static,
         F: FnOnce(&Connection) -> TxResult<T> + Send + 'static,
     {
+        let queued = Instant::now();
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn| {
+            take_blob_writes(); // left by a job that panicked
             let outcome = match conn {
                 Ok(conn) => f(conn),
                 Err(refused) => Err(Fail::Store(refused.into())),
             };
+            let (stored_blobs, found_blobs) = take_blob_writes();
             let ok = outcome.is_ok();
             let answer: Answer = Box::new(move |commit_error| {
                 let result = match (outcome, commit_error) {
-                    (Ok(value), None) => Ok(value),
+                    (Ok(value), None) => {
+                        telemetry::blob_writes(stored_blobs, found_blobs);
+                        Ok(value)
+                    }
                     (Ok(_), Some(e)) => Err(Error::Storage(e.clone())),
                     (Err(e), _) => Err(e.into()),
                 };
@@ -305,9 +336,10 @@ impl SqliteBackend {
         self.writer
             .send(Queued { job, durability })
             .map_err(|_| Defect::Bug("the writer thread has stopped"))?;
-        answer
-            .await
-            .map_err(|_| Defect::Bug("a write operation panicked"))?
+        let answered = answer.await;
+        // Waiting for the writer and for the group's commit is part of what a write costs.
+        telemetry::transaction(Engine::Sqlite, Access::Write, queued.elapsed());
+        answered.map_err(|_| Defect::Bug("a write operation panicked"))?
     }
 
     /// Runs `f` in one read transaction (one consistent snapshot) on a reader connection,
@@ -324,7 +356,7 @@ impl SqliteBackend {
             let conn =
                 idle_reader(&readers, start).unwrap_or_else(|| lock(&readers[start % READERS]));
             let tx = ReadTx::begin(&conn)?;
-            f(tx.0)
+            f(tx.conn)
         })
         .await?
         .map_err(Error::from)
@@ -343,7 +375,7 @@ impl SqliteBackend {
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         if let Some(conn) = idle_reader(&self.readers, start) {
             let tx = ReadTx::begin(&conn).map_err(Fail::from)?;
-            return Ok(f(tx.0)?);
+            return Ok(f(tx.conn)?);
         }
         self.read(f).await
     }
@@ -358,9 +390,9 @@ impl SqliteBackend {
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         if let Some(conn) = idle_reader(&self.readers, start) {
             let tx = ReadTx::begin(&conn).map_err(Fail::from)?;
-            let message = stored_message(tx.0, mailbox, uid)?;
+            let message = stored_message(tx.conn, mailbox, uid)?;
             if message.size <= INLINE_CONTENT_BYTES {
-                return Ok(load(tx.0, message)?);
+                return Ok(load(tx.conn, message)?);
             }
         }
         self.read(move |tx| {
@@ -384,22 +416,28 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 /// One read transaction (a consistent snapshot) on a reader connection, ended when dropped,
-/// panics included, so the connection goes back to its pool outside any transaction.
-struct ReadTx<'c>(&'c Connection);
+/// panics included, so the connection goes back to its pool outside any transaction. Every
+/// read goes through one, so its life is the read's latency.
+struct ReadTx<'c> {
+    conn: &'c Connection,
+    opened: Instant,
+}
 
 impl<'c> ReadTx<'c> {
     fn begin(conn: &'c Connection) -> rusqlite::Result<Self> {
+        let opened = Instant::now();
         run_cached(conn, "BEGIN")?;
-        Ok(ReadTx(conn))
+        Ok(ReadTx { conn, opened })
     }
 }
 
 impl Drop for ReadTx<'_> {
     fn drop(&mut self) {
         // A read transaction has nothing to keep or undo; ending it is all that matters.
-        if let Err(e) = run_cached(self.0, "COMMIT") {
+        if let Err(e) = run_cached(self.conn, "COMMIT") {
             tracing::error!("sqlite ending a read snapshot: {e}");
         }
+        telemetry::transaction(Engine::Sqlite, Access::Read, self.opened.elapsed());
     }
 }
 

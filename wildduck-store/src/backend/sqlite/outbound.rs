@@ -194,4 +194,14 @@ impl OutboundQueue for SqliteBackend {
     async fn list_outbound(&self) -> Result<Vec<OutboundEntry>> {
         self.read(outbound::list).await
     }
+
+    async fn count_outbound(&self) -> Result<u64> {
+        self.read(|tx| {
+            let entries: i64 = tx
+                .prepare_cached("SELECT count(*) FROM outbound")?
+                .query_row([], |row| row.get(0))?;
+            Ok(entries as u64)
+        })
+        .await
+    }
 }

@@ -5,7 +5,7 @@ use crate::store::{Store, StoreConfig};
 
 /// Opens the same database file behind the store's back, to age or corrupt records.
 fn raw(dir: &std::path::Path) -> rusqlite::Connection {
-    super::open_connection(&dir.join("store.sqlite")).unwrap()
+    super::open_connection(&dir.join("store.sqlite"), crate::telemetry::Access::Write).unwrap()
 }
 
 async fn store_with_mail(dir: &std::path::Path) -> (Store, User, Mailbox) {
@@ -496,4 +496,24 @@ fn a_deferred_commit_owes_one_fsync_until_a_synced_one_or_the_sync() {
     sync.committed(Durability::Deferred);
     sync.now();
     assert!(sync.due().is_none());
+}
+
+#[test]
+fn a_busy_connection_tries_again_until_it_has_waited_its_budget() {
+    use super::{BUSY_WAIT, wait_while_busy};
+    use crate::telemetry::Access;
+    assert!(
+        wait_while_busy(Access::Write, 0),
+        "the first wait tries again"
+    );
+    // Sleeps of 1, 2, 4 … then 100 ms: about 300 tries fill the 30 s.
+    let budget = BUSY_WAIT.as_millis() as i32 / 100 + 8;
+    assert!(
+        !wait_while_busy(Access::Write, budget),
+        "past the budget it gives up"
+    );
+    assert!(
+        wait_while_busy(Access::Read, budget - 10),
+        "just below it waits on"
+    );
 }
