@@ -31,14 +31,16 @@ use hops::Reach;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// The smarthost every message goes through: `smtp://host:port` (STARTTLS when the
-    /// relay offers it) or `smtps://host:port` (TLS from the first byte). Unset: submitted
-    /// mail is queued but not sent until one is configured.
+    /// The smarthost every message goes through (but forwards to a relay or URL target):
+    /// `smtp://host[:port]` (STARTTLS when the relay offers it; port 25) or
+    /// `smtps://host[:port]` (TLS from the first byte; port 465). Unset: submitted mail is
+    /// queued but not sent until one is configured.
     pub relay: Option<String>,
     /// Never send through an `smtp://` relay that does not offer STARTTLS.
     pub relay_require_tls: bool,
-    /// A PEM file of certificates to trust for the relay besides the public roots (a
-    /// private CA, or the relay's own self-signed certificate).
+    /// A PEM file of certificates to trust for the relay (and forwards' relays and
+    /// `https://` targets) besides the public roots (a private CA, or the relay's own
+    /// self-signed certificate).
     pub relay_ca_file: Option<PathBuf>,
     /// `[outbound.relay_auth] user, password`: AUTH PLAIN (or LOGIN) at the relay. Sent
     /// only over TLS or to a relay on loopback.
