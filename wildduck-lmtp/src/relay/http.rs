@@ -10,10 +10,10 @@ use hyper::Request;
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use wildduck_store::RelayReply;
 
+use super::client::Socket;
 use super::hops::Reach;
 
 /// POSTs `raw` to `url` and turns the answer into a reply for the queue; `shown` is the URL
@@ -49,9 +49,6 @@ fn not_reached(shown: &str, why: &str) -> RelayReply {
     }
 }
 
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
 /// One HTTP/1.1 request on a connection of its own; the answer's status.
 async fn exchange(url: &str, raw: &[u8], reach: &Reach) -> io::Result<hyper::StatusCode> {
     let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, why.to_string());
@@ -66,7 +63,7 @@ async fn exchange(url: &str, raw: &[u8], reach: &Reach) -> io::Result<hyper::Sta
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let socket = TcpStream::connect((bare_host, port)).await?;
     socket.set_nodelay(true)?;
-    let stream: Box<dyn Stream> = if https {
+    let stream: Socket = if https {
         let name = ServerName::try_from(bare_host.to_string())
             .map_err(|_| invalid("no usable host name"))?;
         Box::new(reach.tls.connect(name, socket).await?)
