@@ -90,7 +90,7 @@ enum Command {
     /// Manage where a user's mail is forwarded (addresses, smtp:// relays, http:// URLs).
     #[command(subcommand)]
     Forward(commands::forward::ForwardCommand),
-    /// Manage the addresses that deliver to a user.
+    /// Manage the addresses that deliver to a user, and forwarded addresses.
     #[command(subcommand)]
     Address(commands::address::AddressCommand),
     /// Manage a user's mailboxes.

@@ -83,8 +83,8 @@ pub use migrate::{EndCheck, MigrateOptions, MigrateProgress, MigrateReport};
 pub use model::*;
 pub use notify::{LogoutWatch, Subscription};
 pub use outbound::{
-    AttemptOutcome, Claimed, OutboundEntry, OutboundRecipient, RecipientStatus, RelayReply,
-    RetryPolicy, Submission, Submitted,
+    AttemptOutcome, ClaimScope, Claimed, NextHop, OutboundEntry, OutboundRecipient,
+    RecipientStatus, RelayReply, RetryPolicy, Submission, Submitted,
 };
 pub use profiles::{
     AddressDetails, ForwardTarget, ForwardedAddress, ForwardedAutoreply, NewForwarded, UserProfile,

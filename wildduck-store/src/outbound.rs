@@ -80,6 +80,56 @@ pub struct OutboundRecipient {
     pub last_reply: Option<String>,
 }
 
+/// Where the worker sends an entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "url", rename_all = "lowercase")]
+pub enum NextHop {
+    /// The configured smarthost (`[outbound] relay`).
+    #[default]
+    Smarthost,
+    /// A forward target's own SMTP relay, `smtp(s)://[user:password@]host[:port]`.
+    Relay(String),
+    /// A forward target's URL: the message is POSTed to it as `message/rfc822`.
+    Http(String),
+}
+
+impl NextHop {
+    pub fn is_smarthost(&self) -> bool {
+        *self == NextHop::Smarthost
+    }
+}
+
+impl std::fmt::Display for NextHop {
+    /// The hop as an operator may see it: a password in the URL is replaced by `***`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = match self {
+            NextHop::Smarthost => return f.write_str("smarthost"),
+            NextHop::Relay(url) | NextHop::Http(url) => url,
+        };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return f.write_str(url);
+        };
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        match rest[..authority_end].rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+                write!(f, "{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+            }
+            None => f.write_str(url),
+        }
+    }
+}
+
+/// Which due entries a worker takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimScope {
+    /// Every due entry (the worker knows a smarthost).
+    All,
+    /// Only entries with a hop of their own (a worker without a smarthost leaves the
+    /// others to wait for one).
+    OwnHopOnly,
+}
+
 /// One queued message for the recipients of one domain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundEntry {
@@ -92,6 +142,10 @@ pub struct OutboundEntry {
     pub domain: String,
     pub recipients: Vec<OutboundRecipient>,
     pub message_id: String,
+    /// Where it goes; absent from the stored state for the smarthost (entries queued before
+    /// forwards had hops of their own read as the smarthost's).
+    #[serde(default, skip_serializing_if = "NextHop::is_smarthost")]
+    pub next_hop: NextHop,
     pub created: Timestamp,
     /// Attempts made so far.
     pub attempts: u32,
@@ -256,14 +310,19 @@ impl Store {
         Ok(())
     }
 
-    /// Leases up to `limit` entries that are due, for `lease` long.
-    pub async fn claim_outbound(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>> {
+    /// Leases up to `limit` entries in `scope` that are due, for `lease` long.
+    pub async fn claim_outbound(
+        &self,
+        limit: usize,
+        lease: Duration,
+        scope: ClaimScope,
+    ) -> Result<Vec<Claimed>> {
         let now = now();
         let until = now.saturating_add(secs(lease));
         let token = RecordId::new();
         let entries = self
             .backend()
-            .claim_outbound(now, until, token, limit)
+            .claim_outbound(now, until, token, limit, scope)
             .await?;
         Ok(entries
             .into_iter()
@@ -605,6 +664,7 @@ pub(crate) fn entries_by_domain(
             domain,
             recipients,
             message_id: message_id.to_string(),
+            next_hop: NextHop::Smarthost,
             created,
             attempts: 0,
             next_attempt: created,

@@ -275,13 +275,24 @@ async fn a_lease_gives_an_entry_to_one_worker(store: Store) {
     .await
     .unwrap();
     let lease = Duration::from_secs(600);
-    let first = store.claim_outbound(10, lease).await.unwrap();
+    let first = store
+        .claim_outbound(10, lease, ClaimScope::All)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
-    assert!(store.claim_outbound(10, lease).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbound(10, lease, ClaimScope::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A lease that has run out (zero long) lets another worker take the entry; the first
     // worker's result is then refused.
-    let stale = store.claim_outbound(10, Duration::ZERO).await;
+    let stale = store
+        .claim_outbound(10, Duration::ZERO, ClaimScope::All)
+        .await;
     assert!(stale.unwrap().is_empty(), "the running lease still holds");
     let outcome = store
         .record_attempt(
@@ -296,7 +307,13 @@ async fn a_lease_gives_an_entry_to_one_worker(store: Store) {
         "{outcome:?}"
     );
     // Retrying: not due before the backoff has passed.
-    assert!(store.claim_outbound(10, lease).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbound(10, lease, ClaimScope::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let entry = &store.list_outbound().await.unwrap()[0];
     assert_eq!(entry.attempts, 1);
     assert!(entry.next_attempt >= entry.created + 30, "{entry:?}");
@@ -317,10 +334,13 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_records_nothing(store
     )
     .await
     .unwrap();
-    let gone = store.claim_outbound(1, Duration::ZERO).await.unwrap();
+    let gone = store
+        .claim_outbound(1, Duration::ZERO, ClaimScope::All)
+        .await
+        .unwrap();
     assert_eq!(gone.len(), 1);
     let taken = store
-        .claim_outbound(1, Duration::from_secs(600))
+        .claim_outbound(1, Duration::from_secs(600), ClaimScope::All)
         .await
         .unwrap();
     assert_eq!(taken.len(), 1, "an expired lease frees the entry");
@@ -351,7 +371,7 @@ async fn refused_recipients_are_reported_to_the_sender(store: Store) {
     .unwrap();
     let inbox = store.get_mailbox(user.id, "INBOX").await.unwrap().id;
     let claimed = store
-        .claim_outbound(10, Duration::from_secs(600))
+        .claim_outbound(10, Duration::from_secs(600), ClaimScope::All)
         .await
         .unwrap();
     let replies = [
@@ -415,7 +435,7 @@ async fn refused_recipients_are_reported_to_the_sender(store: Store) {
         ..quick_policy()
     };
     let due = store
-        .claim_outbound(10, Duration::from_secs(600))
+        .claim_outbound(10, Duration::from_secs(600), ClaimScope::All)
         .await
         .unwrap();
     assert!(
@@ -433,7 +453,7 @@ async fn refused_recipients_are_reported_to_the_sender(store: Store) {
     .await
     .unwrap();
     let claimed = store
-        .claim_outbound(10, Duration::from_secs(600))
+        .claim_outbound(10, Duration::from_secs(600), ClaimScope::All)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -471,7 +491,7 @@ async fn a_notice_over_the_senders_quota_is_dropped_and_the_entry_finishes(store
     let used = store.get_user(user.id).await.unwrap().storage_used;
     store.set_quota(user.id, Some(used)).await.unwrap();
     let claimed = store
-        .claim_outbound(10, Duration::from_secs(600))
+        .claim_outbound(10, Duration::from_secs(600), ClaimScope::All)
         .await
         .unwrap();
     let outcome = store
@@ -499,13 +519,23 @@ async fn an_operator_retries_an_entry_now_or_deletes_it(store: Store) {
     }
     assert_eq!(store.outbound_queue_depth().await.unwrap(), 2);
     let lease = Duration::from_secs(600);
-    for claimed in store.claim_outbound(10, lease).await.unwrap() {
+    for claimed in store
+        .claim_outbound(10, lease, ClaimScope::All)
+        .await
+        .unwrap()
+    {
         store
             .record_attempt(claimed, &[reply(451, "4.3.0 later")], &quick_policy())
             .await
             .unwrap();
     }
-    assert!(store.claim_outbound(10, lease).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbound(10, lease, ClaimScope::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let entries = store.list_outbound().await.unwrap();
     let (first, second) = (entries[0].id, entries[1].id);
 
@@ -515,7 +545,10 @@ async fn an_operator_retries_an_entry_now_or_deletes_it(store: Store) {
         "show gives the entry as listed, body included"
     );
     assert!(store.retry_outbound(first).await.unwrap());
-    let due = store.claim_outbound(10, lease).await.unwrap();
+    let due = store
+        .claim_outbound(10, lease, ClaimScope::All)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1, "only the retried entry is due");
     assert_eq!(due[0].entry.id, first);
     assert!(due[0].entry.next_attempt < shown.next_attempt);
@@ -643,6 +676,90 @@ macro_rules! on_both_engines {
     };
 }
 
+/// A forwarded address's relay and URL targets are entries of their own with that next hop,
+/// for the address the message came to; a worker without a smarthost takes only those.
+async fn forward_targets_with_their_own_hop_are_entries_a_worker_without_smarthost_takes(
+    store: Store,
+) {
+    let targets = [
+        "carl@remote.test",
+        "smtp://relay-user:relay-secret@127.0.0.1:2525",
+        "http://127.0.0.1:8080/in",
+    ];
+    store
+        .create_forwarded(NewForwarded {
+            address: "fwd@example.org".into(),
+            targets: targets.map(|t| ForwardTarget::parse(t).unwrap()).to_vec(),
+            ..NewForwarded::default()
+        })
+        .await
+        .unwrap();
+    let recipient = store.resolve_recipient("fwd@example.org").await.unwrap();
+    let raw = b"From: bob@remote.test\r\nSubject: hi\r\n\r\nbody\r\n";
+    let results = store
+        .deliver(Delivery {
+            return_path: "bob@remote.test",
+            recipients: std::slice::from_ref(&recipient),
+            raw,
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(results[0], Ok(Delivered::Forwarded)),
+        "{results:?}"
+    );
+
+    let mut expected_raw = b"Delivered-To: fwd@example.org\r\n".to_vec();
+    expected_raw.extend_from_slice(raw);
+    let queued = store.list_outbound().await.unwrap();
+    let hops: Vec<(NextHop, Vec<&str>)> = queued
+        .iter()
+        .map(|entry| {
+            assert_eq!(entry.raw, expected_raw);
+            assert_eq!(entry.sender, "bob@remote.test");
+            let to = entry
+                .recipients
+                .iter()
+                .map(|r| r.address.as_str())
+                .collect();
+            (entry.next_hop.clone(), to)
+        })
+        .collect();
+    assert_eq!(hops.len(), 3, "{hops:?}");
+    for (hop, to) in [
+        (NextHop::Smarthost, vec!["carl@remote.test"]),
+        (NextHop::Relay(targets[1].into()), vec!["fwd@example.org"]),
+        (NextHop::Http(targets[2].into()), vec!["fwd@example.org"]),
+    ] {
+        assert!(hops.contains(&(hop.clone(), to)), "{hop:?} in {hops:?}");
+    }
+    assert_eq!(
+        NextHop::Relay(targets[1].into()).to_string(),
+        "smtp://relay-user:***@127.0.0.1:2525"
+    );
+
+    let lease = Duration::from_secs(600);
+    let own = store
+        .claim_outbound(10, lease, ClaimScope::OwnHopOnly)
+        .await
+        .unwrap();
+    let mut own_hops: Vec<NextHop> = own.iter().map(|c| c.entry.next_hop.clone()).collect();
+    own_hops.sort_by_key(|hop| hop.to_string());
+    assert_eq!(
+        own_hops,
+        [
+            NextHop::Http(targets[2].into()),
+            NextHop::Relay(targets[1].into())
+        ]
+    );
+    let rest = store
+        .claim_outbound(10, lease, ClaimScope::All)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].entry.next_hop, NextHop::Smarthost);
+}
+
 on_both_engines!(
     submission_files_the_sent_copy_and_queues_one_entry_per_domain,
     foreign_senders_are_refused_and_nothing_is_stored,
@@ -653,4 +770,5 @@ on_both_engines!(
     an_operator_retries_an_entry_now_or_deletes_it,
     a_user_past_their_sending_allowance_is_refused_and_nothing_is_kept,
     a_client_filing_its_own_sent_copy_gets_the_submitted_one,
+    forward_targets_with_their_own_hop_are_entries_a_worker_without_smarthost_takes,
 );

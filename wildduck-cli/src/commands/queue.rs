@@ -96,10 +96,11 @@ async fn list(ctx: &Ctx) -> CliResult<Report> {
     Ok(Report::new(json!({ "entries": docs }), text))
 }
 
-/// The entry without its body (its size instead).
+/// The entry without its body (its size instead), its next hop without a password.
 fn document(entry: &OutboundEntry) -> serde_json::Value {
     let mut doc = serde_json::to_value(entry).unwrap_or_default();
     doc["size"] = json!(entry.raw.len());
+    doc["next_hop"] = json!(entry.next_hop.to_string());
     doc
 }
 
@@ -117,11 +118,12 @@ fn describe(entry: &OutboundEntry) -> String {
         })
         .collect::<String>();
     format!(
-        "{} from <{}> {} ({} bytes), {} attempts, next at {}{recipients}",
+        "{} from <{}> {} ({} bytes) via {}, {} attempts, next at {}{recipients}",
         entry.id,
         entry.sender,
         entry.message_id,
         entry.raw.len(),
+        entry.next_hop,
         entry.attempts,
         crate::dates::rfc3339(entry.next_attempt)
     )

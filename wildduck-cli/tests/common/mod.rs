@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod http;
 pub mod smtp;
 
 /// The lines a child process writes to `output`, as they come (read on a thread of their own).

@@ -163,9 +163,9 @@ async fn handshake(smarthost: &Smarthost, socket: Socket) -> io::Result<Socket> 
 }
 
 /// A connection to the relay, plain or TLS.
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-type Socket = Box<dyn Stream>;
+pub(crate) type Socket = Box<dyn Stream>;
 
 struct Connection {
     stream: BufReader<Socket>,

@@ -1,38 +1,46 @@
 //! The relay worker: takes due entries of the store's outbound queue under a lease, sends
-//! each through the smarthost (`client`) and hands every recipient's reply back to the store
+//! each to its next hop — the smarthost or a forward's own relay (`client`, SMTP), or a
+//! forward's URL (`http`, a POST) — and hands every recipient's reply back to the store
 //! (`Store::record_attempt`), which settles, retries with backoff or reports failures to the
 //! sender. Several `wildduck serve` processes over one store may each run one: the lease
 //! gives an entry to one of them at a time.
 
 mod client;
+mod hops;
+mod http;
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsConnector;
-use wildduck_store::{AttemptOutcome, Claimed, RetryPolicy, Store};
+use wildduck_store::{
+    AttemptOutcome, ClaimScope, Claimed, NextHop, RelayReply, RetryPolicy, Store,
+};
 
-use client::{Envelope, Security, Smarthost};
+use client::{Envelope, Smarthost};
+use hops::Reach;
 
 /// Settings of outbound delivery (`[outbound]` in the `wildduck` config).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// The smarthost every message goes through: `smtp://host:port` (STARTTLS when the
-    /// relay offers it) or `smtps://host:port` (TLS from the first byte). Unset: submitted
-    /// mail is queued but not sent until one is configured.
+    /// The smarthost every message goes through (but forwards to a relay or URL target):
+    /// `smtp://host[:port]` (STARTTLS when the relay offers it; port 25) or
+    /// `smtps://host[:port]` (TLS from the first byte; port 465). Unset: submitted mail is
+    /// queued but not sent until one is configured.
     pub relay: Option<String>,
     /// Never send through an `smtp://` relay that does not offer STARTTLS.
     pub relay_require_tls: bool,
-    /// A PEM file of certificates to trust for the relay besides the public roots (a
-    /// private CA, or the relay's own self-signed certificate).
+    /// A PEM file of certificates to trust for the relay (and forwards' relays and
+    /// `https://` targets) besides the public roots (a private CA, or the relay's own
+    /// self-signed certificate).
     pub relay_ca_file: Option<PathBuf>,
     /// `[outbound.relay_auth] user, password`: AUTH PLAIN (or LOGIN) at the relay. Sent
     /// only over TLS or to a relay on loopback.
@@ -90,44 +98,32 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Config {
+    /// What reaching any hop takes (EHLO name, timeout, trusted roots), or why the
+    /// `relay_ca_file` setting is unusable.
+    fn reach(&self, hostname: &str) -> io::Result<Reach> {
+        Ok(Reach {
+            helo_name: hostname.to_string(),
+            timeout: Duration::from_secs(self.timeout_secs),
+            tls: self.tls_connector()?,
+        })
+    }
+
     /// The smarthost as the `relay*` settings describe it, or why they do not.
-    fn smarthost(&self, hostname: &str) -> io::Result<Option<Smarthost>> {
+    fn smarthost(&self, reach: &Reach) -> io::Result<Option<Smarthost>> {
         let Some(relay) = &self.relay else {
             return Ok(None);
         };
-        let unusable = |why: String| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("outbound.relay: {relay:?} {why}"),
-            )
-        };
-        let (security, rest) = if let Some(rest) = relay.strip_prefix("smtps://") {
-            (Security::Implicit, rest)
-        } else if let Some(rest) = relay.strip_prefix("smtp://") {
-            let required = self.relay_require_tls;
-            (Security::StartTls { required }, rest)
-        } else {
-            return Err(unusable(
-                "is not smtp://host:port or smtps://host:port".into(),
-            ));
-        };
-        let address = rest.trim_end_matches('/');
-        let host = address
-            .rsplit_once(':')
-            .filter(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
-            .map(|(host, _)| host.trim_start_matches('[').trim_end_matches(']'))
-            .ok_or_else(|| unusable("has no host:port".into()))?;
-        let server_name = ServerName::try_from(host.to_string())
-            .map_err(|err| unusable(format!("has no usable host name: {err}")))?;
-        Ok(Some(Smarthost {
-            address: address.to_string(),
-            server_name,
-            helo_name: hostname.to_string(),
-            timeout: Duration::from_secs(self.timeout_secs),
-            security,
-            tls: self.tls_connector()?,
-            credentials: self.relay_auth.clone(),
-        }))
+        let mut smarthost =
+            hops::relay_at(relay, self.relay_require_tls, reach).map_err(|why| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("outbound.relay: {relay:?} {why}"),
+                )
+            })?;
+        if self.relay_auth.is_some() {
+            smarthost.credentials = self.relay_auth.clone();
+        }
+        Ok(Some(smarthost))
     }
 
     /// Trusts the public roots (webpki-roots) and the certificates of `relay_ca_file`.
@@ -166,9 +162,9 @@ impl Config {
     }
 }
 
-/// Delivers the queue through the configured relay until `shutdown` turns true; attempts
-/// under way are finished first. `hostname` is this server's name (EHLO, and the
-/// `Reporting-MTA` of failure notices). Without a relay it only says that mail waits. An
+/// Delivers the queue until `shutdown` turns true; attempts under way are finished first.
+/// `hostname` is this server's name (EHLO, and the `Reporting-MTA` of failure notices).
+/// Without a smarthost only forwards to relay and URL targets go out; the rest waits. An
 /// unusable `relay` setting is an error at once (and stops `serve`).
 pub async fn run(
     store: Store,
@@ -176,17 +172,26 @@ pub async fn run(
     hostname: String,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let Some(smarthost) = config.smarthost(&hostname)? else {
-        tracing::warn!("outbound.relay is unset: submitted mail stays queued");
-        // Like a listener, the worker ends with the server, not before.
-        let _ = shutdown.wait_for(|stop| *stop).await;
-        return Ok(());
+    let reach = config.reach(&hostname)?;
+    let smarthost = config.smarthost(&reach)?;
+    let scope = if smarthost.is_some() {
+        ClaimScope::All
+    } else {
+        tracing::warn!(
+            "outbound.relay is unset: submitted mail stays queued (forwards to smtp:// and \
+             http:// targets still go out)"
+        );
+        ClaimScope::OwnHopOnly
     };
+    let hops = Hops { smarthost, reach };
     let policy = config.policy(&hostname);
     let lease = Duration::from_secs(config.lease_secs);
     let poll = Duration::from_millis(config.poll_interval_ms);
     while !*shutdown.borrow() {
-        let claimed = match store.claim_outbound(config.concurrency.max(1), lease).await {
+        let claimed = store
+            .claim_outbound(config.concurrency.max(1), lease, scope)
+            .await;
+        let claimed = match claimed {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::warn!(%error, "outbound: the queue could not be read");
@@ -202,35 +207,29 @@ pub async fn run(
         }
         let mut attempts = JoinSet::new();
         for entry in claimed {
-            attempts.spawn(attempt(
-                store.clone(),
-                smarthost.clone(),
-                policy.clone(),
-                entry,
-            ));
+            attempts.spawn(attempt(store.clone(), hops.clone(), policy.clone(), entry));
         }
         while attempts.join_next().await.is_some() {}
     }
     Ok(())
 }
 
-/// Sends one claimed entry to its pending recipients and records what the relay said.
-async fn attempt(store: Store, smarthost: Smarthost, policy: RetryPolicy, claimed: Claimed) {
+/// Every next hop the worker can send to.
+#[derive(Clone)]
+struct Hops {
+    /// `[outbound] relay`, when set.
+    smarthost: Option<Smarthost>,
+    /// For forwards' own relays and URLs.
+    reach: Reach,
+}
+
+/// Sends one claimed entry to its pending recipients and records what the next hop said.
+async fn attempt(store: Store, hops: Hops, policy: RetryPolicy, claimed: Claimed) {
     let entry = &claimed.entry;
-    let raw = match signed(&store, &entry.sender, &entry.raw).await {
-        Ok(raw) => raw,
-        // Not sent unsigned: the lease runs out and the entry is tried again.
-        Err(error) => {
-            tracing::warn!(entry = %entry.id, %error, "outbound: the DKIM key could not be read");
-            return;
-        }
+    let Some(replies) = send(&store, &hops, entry).await else {
+        // Not sent: the lease runs out and the entry is tried again.
+        return;
     };
-    let envelope = Envelope {
-        sender: &entry.sender,
-        recipients: entry.pending().map(|r| r.address.as_str()).collect(),
-        raw: &raw,
-    };
-    let replies = client::send(&smarthost, &envelope).await;
     let id = entry.id;
     let recorded = store.record_attempt(claimed, &replies, &policy).await;
     let result = match &recorded {
@@ -255,6 +254,57 @@ async fn attempt(store: Store, smarthost: Smarthost, policy: RetryPolicy, claime
     }
 }
 
+/// One reply per pending recipient of `entry` from its next hop, or `None` when it was not
+/// tried (a DKIM key that could not be read; no smarthost for a smarthost entry).
+async fn send(
+    store: &Store,
+    hops: &Hops,
+    entry: &wildduck_store::OutboundEntry,
+) -> Option<Vec<RelayReply>> {
+    let pending = entry.pending().count();
+    let relay = match &entry.next_hop {
+        // A URL takes the bytes as they were queued, unsigned.
+        NextHop::Http(url) => {
+            let shown = entry.next_hop.to_string();
+            let reply = http::post(url, &shown, &entry.raw, &hops.reach).await;
+            return Some(vec![reply; pending]);
+        }
+        NextHop::Relay(url) => match hops::relay_at(url, false, &hops.reach) {
+            Ok(relay) => relay,
+            // The store checked the URL when the target was set; one that still does not
+            // name a relay never will.
+            Err(why) => {
+                let refused = RelayReply {
+                    code: 554,
+                    text: format!("5.4.0 forward relay {} {why}", entry.next_hop),
+                };
+                return Some(vec![refused; pending]);
+            }
+        },
+        NextHop::Smarthost => match &hops.smarthost {
+            Some(smarthost) => smarthost.clone(),
+            None => {
+                tracing::warn!(entry = %entry.id, "outbound: no smarthost for a smarthost entry");
+                return None;
+            }
+        },
+    };
+    let raw = match signed(store, &entry.sender, &entry.raw).await {
+        Ok(raw) => raw,
+        // Not sent unsigned.
+        Err(error) => {
+            tracing::warn!(entry = %entry.id, %error, "outbound: the DKIM key could not be read");
+            return None;
+        }
+    };
+    let envelope = Envelope {
+        sender: &entry.sender,
+        recipients: entry.pending().map(|r| r.address.as_str()).collect(),
+        raw: &raw,
+    };
+    Some(client::send(&relay, &envelope).await)
+}
+
 /// The message with a `DKIM-Signature` of the envelope sender's domain in front, when that
 /// domain has a DKIM key (`/dkim`); else as it is. The submission listener has checked that
 /// the envelope sender and the From addresses are the user's.
@@ -273,39 +323,6 @@ async fn signed(store: &Store, sender: &str, raw: &[u8]) -> wildduck_store::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn smarthost(relay: &str, require_tls: bool) -> io::Result<Smarthost> {
-        let config = Config {
-            relay: Some(relay.to_string()),
-            relay_require_tls: require_tls,
-            ..Config::default()
-        };
-        config.smarthost("mx.example.org").map(Option::unwrap)
-    }
-
-    #[test]
-    fn the_relay_url_names_host_port_and_how_tls_starts() {
-        let plain = smarthost("smtp://127.0.0.1:2525", false).unwrap();
-        assert_eq!(plain.address, "127.0.0.1:2525");
-        assert_eq!(plain.security, Security::StartTls { required: false });
-        let required = smarthost("smtp://relay.example.net:587/", true).unwrap();
-        assert_eq!(required.address, "relay.example.net:587");
-        assert_eq!(required.security, Security::StartTls { required: true });
-        assert_eq!(required.server_name.to_str(), "relay.example.net");
-        let implicit = smarthost("smtps://[::1]:465", false).unwrap();
-        assert_eq!(implicit.security, Security::Implicit);
-        assert_eq!(implicit.address, "[::1]:465");
-        assert!(matches!(implicit.server_name, ServerName::IpAddress(_)));
-        for unusable in [
-            "http://relay:25",
-            "smtp://relay",
-            "smtp://:25",
-            "smtps://relay:port",
-        ] {
-            let error = smarthost(unusable, false).err().expect(unusable);
-            assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{unusable}");
-        }
-    }
 
     #[test]
     fn credentials_do_not_show_the_password() {

@@ -25,7 +25,7 @@ use crate::authlog::AuthEvent;
 use crate::error::{Defect, Error, Result};
 use crate::filters::{Autoreply, Filter};
 use crate::model::*;
-use crate::outbound::OutboundEntry;
+use crate::outbound::{ClaimScope, OutboundEntry};
 use crate::profiles::{AddressDetails, ForwardedAddress, TempPassword, UserProfile};
 pub use renames::Renames;
 
@@ -790,7 +790,8 @@ pub trait OutboundQueue: Send + Sync {
         entries: Vec<OutboundEntry>,
     ) -> Result<(Option<AppendOutcome>, Vec<Wake>)>;
     /// Leases up to `limit` entries due at `now` (next attempt reached, no lease or an
-    /// expired one) to `lease` until `until`, oldest first, bodies included. Two callers
+    /// expired one) to `lease` until `until`, oldest first, bodies included; with
+    /// `ClaimScope::OwnHopOnly` only those whose next hop is not the smarthost. Two callers
     /// never get the same entry while its lease runs.
     async fn claim_outbound(
         &self,
@@ -798,6 +799,7 @@ pub trait OutboundQueue: Send + Sync {
         until: Timestamp,
         lease: RecordId,
         limit: usize,
+        scope: ClaimScope,
     ) -> Result<Vec<OutboundEntry>>;
     /// Ends an attempt on entry `id` while `lease` still holds it: `next` replaces the
     /// entry's state (next attempt, recipients; its lease is released) or, `None`, the

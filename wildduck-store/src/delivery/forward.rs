@@ -14,8 +14,12 @@
 //! - Loops: a message that already carries `Delivered-To` with this recipient's address
 //!   (it came around once: Postfix's rule) or that has passed `MAX_RECEIVED_HOPS` relays is
 //!   not forwarded again; the user's copy is still stored.
-//! - Mail targets are queued; `smtp(s)://` relay and `http(s)://` targets are kept and
-//!   validated but not delivered to yet (each is logged as skipped).
+//! - Every target is a queue entry, so retries, leases and failure reports are the queue's:
+//!   mail targets go through the smarthost (one entry per domain); an `smtp(s)://` relay
+//!   target is an entry whose next hop is that relay, asked to deliver to the address the
+//!   message came to (WildDuck's rule; credentials in the URL are used for AUTH); an
+//!   `http(s)://` target is an entry whose next hop is the URL, which the worker POSTs the
+//!   bytes to as `message/rfc822` (2xx delivered, 5xx or no answer retried, else failed).
 //! - A user's forwards count against a 24-hour allowance of forward targets (their own
 //!   `forwards`, else `[limits] daily_forwards`, 2,000 as WildDuck's `MAX_FORWARDS`): a
 //!   message whose targets do not fit is stored but not forwarded, and the window is not
@@ -29,7 +33,7 @@ use crate::error::Result;
 use crate::limits::DailyWindow;
 use crate::mime::header::HeaderFields;
 use crate::model::{RecordId, UserId};
-use crate::outbound::{Envelope, OutboundEntry, entries_by_domain};
+use crate::outbound::{Envelope, NextHop, OutboundEntry, entries_by_domain};
 use crate::profiles::{ForwardTarget, ForwardedAddress};
 use crate::store::Store;
 
@@ -98,9 +102,10 @@ impl Store {
     }
 }
 
-/// The queue entries that forward `delivery` (reached through `recipient`) to the e-mail
-/// `targets`, on behalf of `owner` (told of failures; `None` for a forwarded address): none
-/// for a looping message. Relay and HTTP targets are logged and skipped.
+/// The queue entries that forward `delivery` (reached through `recipient`) to `targets`, on
+/// behalf of `owner` (told of failures; `None` for a forwarded address): none for a looping
+/// message. The e-mail targets share entries (one per domain, through the smarthost); each
+/// relay or URL target is an entry of its own for `recipient`'s address with that hop.
 pub(super) fn forward_entries(
     delivery: &Delivery<'_>,
     recipient: &Recipient,
@@ -114,26 +119,37 @@ pub(super) fn forward_entries(
         tracing::warn!(recipient = %recipient.address, "forward skipped: message is looping");
         return Ok(Vec::new());
     }
-    let mut addresses = Vec::new();
-    for target in targets {
-        match target {
-            ForwardTarget::Mail(address) => addresses.push(address.clone()),
-            ForwardTarget::Relay(_) | ForwardTarget::Http(_) => {
-                tracing::warn!(recipient = %recipient.address, kind = ?target, "forward target kind not delivered yet")
-            }
-        }
-    }
-    if addresses.is_empty() {
-        return Ok(Vec::new());
-    }
-    let envelope = Envelope {
-        user: owner,
-        sender: delivery.return_path,
-        recipients: &addresses,
-    };
     let message_id = message_id(delivery.raw);
     let raw = with_delivered_to(delivery.raw, &recipient.address);
-    entries_by_domain(&envelope, &message_id, raw)
+    let entries_to = |recipients: &[String]| {
+        let envelope = Envelope {
+            user: owner,
+            sender: delivery.return_path,
+            recipients,
+        };
+        entries_by_domain(&envelope, &message_id, raw.clone())
+    };
+    let mut addresses = Vec::new();
+    let mut entries = Vec::new();
+    for target in targets {
+        let next_hop = match target {
+            ForwardTarget::Mail(address) => {
+                addresses.push(address.clone());
+                continue;
+            }
+            ForwardTarget::Relay(url) => NextHop::Relay(url.clone()),
+            ForwardTarget::Http(url) => NextHop::Http(url.clone()),
+        };
+        // As WildDuck: the relay is asked to deliver to the address the message came to.
+        for mut entry in entries_to(std::slice::from_ref(&recipient.address))? {
+            entry.next_hop = next_hop.clone();
+            entries.push(entry);
+        }
+    }
+    if !addresses.is_empty() {
+        entries.extend(entries_to(&addresses)?);
+    }
+    Ok(entries)
 }
 
 /// `Delivered-To` (this hop) before the untouched bytes; the final hop adds `Return-Path`.

@@ -17,7 +17,7 @@ use super::{FindAll, MongoBackend, db_error, field_error};
 use crate::backend::{NewMessage, OutboundQueue, QueueAdmin, Wake};
 use crate::error::Result;
 use crate::model::*;
-use crate::outbound::OutboundEntry;
+use crate::outbound::{ClaimScope, OutboundEntry};
 
 /// The lease token as stored: its hex text.
 fn lease_id(lease: RecordId) -> String {
@@ -73,13 +73,19 @@ impl MongoBackend {
         until: Timestamp,
         lease: RecordId,
         limit: usize,
+        scope: ClaimScope,
     ) -> Result<Vec<OutboundEntry>> {
+        let mut due = doc! {"next_attempt": {"$lte": now}, "claimed_until": {"$lte": now}};
+        if scope == ClaimScope::OwnHopOnly {
+            // An entry's own hop is `next_hop` in its state (absent for the smarthost).
+            due.insert("entry.next_hop", doc! {"$exists": true});
+        }
         let mut claimed = Vec::new();
         while claimed.len() < limit {
             let taken = self
                 .outbound
                 .find_one_and_update(
-                    doc! {"next_attempt": {"$lte": now}, "claimed_until": {"$lte": now}},
+                    due.clone(),
                     doc! {"$set": {"claimed_until": until, "lease": lease_id(lease)}},
                 )
                 .sort(doc! {"next_attempt": 1, "_id": 1})
@@ -201,8 +207,9 @@ impl OutboundQueue for MongoBackend {
         until: Timestamp,
         lease: RecordId,
         limit: usize,
+        scope: ClaimScope,
     ) -> Result<Vec<OutboundEntry>> {
-        self.claim_entries(now, until, lease, limit).await
+        self.claim_entries(now, until, lease, limit, scope).await
     }
 
     async fn finish_outbound(

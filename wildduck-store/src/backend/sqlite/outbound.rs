@@ -4,7 +4,7 @@
 //! its notice, are each one unit.
 
 use super::*;
-use crate::outbound::OutboundEntry;
+use crate::outbound::{ClaimScope, OutboundEntry};
 
 /// Inserts `entries`, their state as JSON and their bodies apart.
 pub(super) fn insert_entries(tx: &Connection, entries: &[OutboundEntry]) -> TxResult<()> {
@@ -23,20 +23,24 @@ pub(super) fn insert_entries(tx: &Connection, entries: &[OutboundEntry]) -> TxRe
     Ok(())
 }
 
-/// Leases up to `limit` due entries to `lease` until `until` and returns them.
+/// Leases up to `limit` due entries in `scope` to `lease` until `until` and returns them.
+/// An entry's own hop is `next_hop` in its state (absent for the smarthost).
 pub(super) fn claim(
     tx: &Connection,
     now: Timestamp,
     until: Timestamp,
     lease: RecordId,
     limit: usize,
+    scope: ClaimScope,
 ) -> TxResult<Vec<OutboundEntry>> {
+    let own_hop_only = scope == ClaimScope::OwnHopOnly;
     let due: Vec<Vec<u8>> = tx
         .prepare_cached(
             "SELECT id FROM outbound WHERE next_attempt <= ?1 AND claimed_until <= ?1
+             AND (NOT ?3 OR json_extract(entry, '$.next_hop') IS NOT NULL)
              ORDER BY next_attempt, id LIMIT ?2",
         )?
-        .query_map(params![now, limit as i64], |row| row.get(0))?
+        .query_map(params![now, limit as i64, own_hop_only], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut take =
         tx.prepare_cached("UPDATE outbound SET claimed_until = ?1, lease = ?2 WHERE id = ?3")?;
@@ -166,8 +170,9 @@ impl OutboundQueue for SqliteBackend {
         until: Timestamp,
         lease: RecordId,
         limit: usize,
+        scope: ClaimScope,
     ) -> Result<Vec<OutboundEntry>> {
-        self.write(move |tx| outbound::claim(tx, now, until, lease, limit))
+        self.write(move |tx| outbound::claim(tx, now, until, lease, limit, scope))
             .await
     }
 
