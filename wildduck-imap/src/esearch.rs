@@ -253,7 +253,7 @@ fn replace_dollar_tokens(args: &[u8], with: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Where a literal `{n}`/`{n+}`/`{n-}` CRLF and its n bytes that start at `at` end.
-fn literal_end(bytes: &[u8], at: usize) -> Option<usize> {
+pub fn literal_end(bytes: &[u8], at: usize) -> Option<usize> {
     let close = at + bytes[at..].iter().position(|&b| b == b'}')?;
     let digits = std::str::from_utf8(&bytes[at + 1..close]).ok()?;
     let length: usize = digits.trim_end_matches(['+', '-']).parse().ok()?;
@@ -264,7 +264,7 @@ fn literal_end(bytes: &[u8], at: usize) -> Option<usize> {
         } else {
             1
         };
-    Some((data + length).min(bytes.len()))
+    Some(data.saturating_add(length).min(bytes.len()))
 }
 
 /// Numbers as a sequence set, in the given order: runs of ascending neighbours as `a:b`.

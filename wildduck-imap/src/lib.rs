@@ -5,12 +5,13 @@
 //! holds (login, the selected mailbox's sequence map) and what commands answer, `session` runs
 //! the loop that calls `command/` (one file per command group; commands never call back into
 //! the loop), `encode` serializes ENVELOPE/BODYSTRUCTURE, `utf7` converts mailbox names,
-//! `search` maps SEARCH keys.
+//! `search` maps SEARCH keys, `esearch` and `objectid` rewrite the syntax imap-codec lacks.
 
 mod command;
 mod connection;
 mod encode;
 mod esearch;
+mod objectid;
 mod search;
 mod server;
 mod session;

@@ -9,6 +9,8 @@ use imap_codec::imap_types::search::SearchKey as ImapKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use wildduck_store::{Flag, SearchKey, Timestamp, Uid, UidSet};
 
+use crate::objectid::EMAILID_FIELD;
+
 const SECONDS_PER_DAY: i64 = 86_400;
 /// `NaiveDate::num_days_from_ce` of 1970-01-01.
 const EPOCH_DAYS_FROM_CE: i64 = 719_163;
@@ -147,6 +149,13 @@ pub fn to_store_key(key: &ImapKey<'_>, view: SessionView<'_>) -> Result<SearchKe
         ImapKey::From(v) => address("From", v),
         ImapKey::To(v) => address("To", v),
         ImapKey::Subject(v) => header("Subject", v),
+        ImapKey::Header(name, v) if name.as_ref() == EMAILID_FIELD.as_bytes() => {
+            // An id that is not one of ours names no message.
+            match text(v).parse() {
+                Ok(id) => SearchKey::EmailId(id),
+                Err(_) => SearchKey::Not(Box::new(SearchKey::All)),
+            }
+        }
         ImapKey::Header(name, v) => SearchKey::Header(text(name), text(v)),
         ImapKey::Body(v) => SearchKey::Body(text(v)),
         ImapKey::Text(v) => SearchKey::Text(text(v)),

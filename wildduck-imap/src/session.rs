@@ -12,6 +12,7 @@ use imap_codec::decode::Decoder;
 use crate::command::{self, Kind, Request};
 use crate::connection::Inbound;
 use crate::esearch::{self, Rewritten, SavedResult};
+use crate::objectid;
 use crate::search::SessionView;
 use crate::state::{Fail, Outcome, Reply, Session, logout_requested};
 use crate::{LITERAL_MINUS_MAX, Literals};
@@ -417,7 +418,8 @@ impl Session {
 }
 
 /// Parses a command with imap-codec, falling back to our parser for what it lacks. ESEARCH
-/// options and `$` are rewritten away first (`esearch`).
+/// options and `$` (`esearch`), then OBJECTID items and keys (`objectid`), are rewritten away
+/// first.
 fn decode(bytes: &[u8], view: SessionView<'_>) -> Option<Result<Request, command::Refusal>> {
     let saved = view.saved.map(|saved| SavedResult {
         saved,
@@ -438,13 +440,29 @@ fn decode(bytes: &[u8], view: SessionView<'_>) -> Option<Result<Request, command
         Ok(Some(Rewritten::Command { bytes, returns })) => (Cow::Owned(bytes), returns),
         Ok(None) => (Cow::Borrowed(bytes), None),
     };
-    match CommandCodec::default().decode(&bytes) {
-        Ok(([], command)) => Some(
-            command::from_codec(&command.body, view).map(|kind| Request {
-                tag: command.tag.inner().to_string(),
-                kind: kind.with_returns(returns),
-            }),
+    let (bytes, object_items, placeholder) = match objectid::rewrite(&bytes) {
+        Err(text) => {
+            return Some(Err(command::Refusal {
+                text,
+                declined: false,
+            }));
+        }
+        Ok(Some(rewritten)) => (
+            Cow::Owned(rewritten.bytes),
+            rewritten.items,
+            rewritten.placeholder,
         ),
+        Ok(None) => (bytes, Vec::new(), false),
+    };
+    match CommandCodec::default().decode(&bytes) {
+        Ok(([], command)) => Some(command::from_codec(&command.body, view).map(|kind| {
+            Request {
+                tag: command.tag.inner().to_string(),
+                kind: kind
+                    .with_returns(returns)
+                    .with_object_items(object_items, placeholder),
+            }
+        })),
         _ => command::extended::parse(&bytes),
     }
 }

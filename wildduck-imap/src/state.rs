@@ -341,6 +341,7 @@ impl Session {
             "ESORT",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
+            "OBJECTID",
         ]);
         match self.shared.config.literals() {
             Literals::Plus => caps.push("LITERAL+"),

@@ -145,6 +145,7 @@ fn matches<'a>(key: &SearchKey, row: &SearchRow<'a>, text: &mut FoldedText<'a>) 
             contains_folded(text.headers(row), needle) || contains_folded(text.body(row), needle)
         }
         SearchKey::ModSeqAtLeast(m) => row.modseq >= *m,
+        SearchKey::EmailId(id) => row.email_id == *id,
         SearchKey::Not(inner) => !matches(inner, row, text),
         SearchKey::Or(a, b) => matches(a, row, text) || matches(b, row, text),
         SearchKey::And(keys) => keys.iter().all(|k| matches(k, row, text)),
@@ -273,11 +274,12 @@ fn contains_folded(text: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Flag, Flags, UidSet};
+    use crate::model::{Flag, Flags, MessageId, UidSet};
 
     fn row<'a>(uid: u32, flags: &[Flag], headers: &'a str, body: &'a str) -> SearchRow<'a> {
         SearchRow {
             uid,
+            email_id: MessageId::new(),
             modseq: uid as u64 * 10,
             flags: flags.iter().cloned().collect::<Flags>(),
             internal_date: 1000 + uid as i64,

@@ -1,6 +1,7 @@
 //! Our own small parser for the commands imap-codec cannot parse: LIST with LIST-EXTENDED
 //! selection and RETURN options (RFC 5258, 6154, 5819), XLIST, CREATE … (USE (…))
-//! (RFC 6154), APPEND … UTF8 (~{n}) (RFC 6855) and UNAUTHENTICATE (RFC 8437). Works on a
+//! (RFC 6154), APPEND … UTF8 (~{n}) (RFC 6855), UNAUTHENTICATE (RFC 8437) and STATUS with
+//! MAILBOXID (RFC 8474). Works on a
 //! whole command message (lines with their literals).
 
 use std::ops::Range;
@@ -10,7 +11,7 @@ use imap_codec::decode::Decoder;
 use imap_codec::imap_types::status::StatusDataItemName;
 use wildduck_store::SpecialUse;
 
-use super::{Kind, ListRequest, Refusal, Request, from_codec, mailbox_name};
+use super::{Kind, ListRequest, Refusal, Request, StatusItem, from_codec, mailbox_name};
 use crate::search::SessionView;
 
 #[derive(Debug, PartialEq)]
@@ -169,19 +170,39 @@ fn bad<T>(text: &str) -> Result<T, Refusal> {
     })
 }
 
-fn status_items(list: &[Token]) -> Result<Vec<StatusDataItemName>, Refusal> {
+fn status_items(list: &[Token]) -> Result<Vec<StatusItem>, Refusal> {
     list.iter()
-        .map(|t| match word(t).map(str::to_ascii_uppercase).as_deref() {
-            Some("MESSAGES") => Ok(StatusDataItemName::Messages),
-            Some("RECENT") => Ok(StatusDataItemName::Recent),
-            Some("UIDNEXT") => Ok(StatusDataItemName::UidNext),
-            Some("UIDVALIDITY") => Ok(StatusDataItemName::UidValidity),
-            Some("UNSEEN") => Ok(StatusDataItemName::Unseen),
-            Some("HIGHESTMODSEQ") => Ok(StatusDataItemName::HighestModSeq),
-            Some("SIZE") => Ok(StatusDataItemName::Size),
-            _ => bad("Unknown STATUS item"),
+        .map(|t| {
+            let item = match word(t).map(str::to_ascii_uppercase).as_deref() {
+                Some("MESSAGES") => StatusDataItemName::Messages,
+                Some("RECENT") => StatusDataItemName::Recent,
+                Some("UIDNEXT") => StatusDataItemName::UidNext,
+                Some("UIDVALIDITY") => StatusDataItemName::UidValidity,
+                Some("UNSEEN") => StatusDataItemName::Unseen,
+                Some("DELETED") => StatusDataItemName::Deleted,
+                Some("DELETED-STORAGE") => StatusDataItemName::DeletedStorage,
+                Some("HIGHESTMODSEQ") => StatusDataItemName::HighestModSeq,
+                Some("SIZE") => StatusDataItemName::Size,
+                Some("MAILBOXID") => return Ok(StatusItem::MailboxId),
+                _ => return bad("Unknown STATUS item"),
+            };
+            Ok(StatusItem::Codec(item))
         })
         .collect()
+}
+
+/// `STATUS mailbox (items)`, here when an item is one imap-codec does not know (MAILBOXID).
+fn parse_status(tokens: &[Token]) -> Result<Kind, Refusal> {
+    let [mailbox, Token::List(items)] = tokens else {
+        return bad("STATUS takes a mailbox and a list of items");
+    };
+    if items.is_empty() {
+        return bad("STATUS needs at least one item");
+    }
+    Ok(Kind::Status {
+        mailbox: name(mailbox)?,
+        items: status_items(items)?,
+    })
 }
 
 fn parse_list(tokens: &[Token], xlist: bool) -> Result<ListRequest, Refusal> {
@@ -395,7 +416,7 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
             bad("UNAUTHENTICATE takes no arguments")
         });
     }
-    if !matches!(command.as_str(), "LIST" | "XLIST" | "CREATE") {
+    if !matches!(command.as_str(), "LIST" | "XLIST" | "CREATE" | "STATUS") {
         return None;
     }
     let mut tokens = Vec::new();
@@ -413,6 +434,7 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
     let kind = match command.as_str() {
         "LIST" => parse_list(&tokens, false).map(Kind::List),
         "XLIST" => parse_list(&tokens, true).map(Kind::List),
+        "STATUS" => parse_status(&tokens),
         _ => parse_create_use(&tokens),
     };
     Some(kind.map(|kind| Request { tag, kind }))
@@ -451,8 +473,8 @@ mod tests {
         assert_eq!(
             l.return_status,
             Some(vec![
-                StatusDataItemName::Messages,
-                StatusDataItemName::Unseen
+                StatusItem::Codec(StatusDataItemName::Messages),
+                StatusItem::Codec(StatusDataItemName::Unseen)
             ])
         );
         assert!(l.extended && !l.recursive_match);

@@ -262,6 +262,8 @@ async fn write_item(
         )),
         FetchItem::Size => conn.push_fmt(format_args!("RFC822.SIZE {}", meta.size)),
         FetchItem::ModSeq => conn.push_fmt(format_args!("MODSEQ ({})", meta.modseq)),
+        FetchItem::EmailId => conn.push_fmt(format_args!("EMAILID ({})", meta.email_id)),
+        FetchItem::ThreadId => conn.push_str("THREADID NIL"),
         FetchItem::Envelope => {
             let mut out = b"ENVELOPE ".to_vec();
             encode::envelope(

@@ -9,8 +9,8 @@ use wildduck_store::{
     SpecialUse, Store, Uid,
 };
 
-use super::ListRequest;
 use super::qresync::{Remembered, resync_at_select};
+use super::{ListRequest, StatusItem};
 use crate::encode;
 use crate::state::{Outcome, Reply, Selected, Session, flags_announcement};
 use crate::utf7;
@@ -96,6 +96,9 @@ pub async fn select(
         "OK [HIGHESTMODSEQ {}] Highest",
         snapshot.highest_modseq
     ));
+    session
+        .conn
+        .untagged(&format!("OK [MAILBOXID ({})] Ok", mailbox.id));
     session.selected = Some(Selected::new(
         mailbox, read_only, snapshot, keywords, recent,
     ));
@@ -140,11 +143,14 @@ pub async fn create(session: &mut Session, name: &str, special_use: Option<Speci
     if name.eq_ignore_ascii_case("INBOX") {
         return Ok(Reply::No("[ALREADYEXISTS] INBOX always exists".into()));
     }
-    session
+    let created = session
         .store()
         .create_unsubscribed_mailbox(user, name, special_use)
         .await?;
-    Ok(Reply::Ok("Create completed".into()))
+    Ok(Reply::Ok(format!(
+        "[MAILBOXID ({})] Create completed",
+        created.id
+    )))
 }
 
 pub async fn delete(session: &mut Session, name: &str) -> Outcome {
@@ -393,11 +399,18 @@ fn childinfo_item(request: &ListRequest) -> Option<String> {
 async fn status_line(
     session: &Session,
     mailbox: &Mailbox,
-    items: &[StatusDataItemName],
+    items: &[StatusItem],
 ) -> Result<String, crate::state::Fail> {
     let status = session.store().mailbox_status(mailbox.id).await?;
     let mut values = Vec::new();
     for item in items {
+        let item = match item {
+            StatusItem::MailboxId => {
+                values.push(format!("MAILBOXID ({})", mailbox.id));
+                continue;
+            }
+            StatusItem::Codec(item) => item,
+        };
         let value = match item {
             StatusDataItemName::Messages => format!("MESSAGES {}", status.messages),
             StatusDataItemName::Recent => {
@@ -432,7 +445,7 @@ async fn status_line(
     ))
 }
 
-pub async fn status(session: &mut Session, name: &str, items: &[StatusDataItemName]) -> Outcome {
+pub async fn status(session: &mut Session, name: &str, items: &[StatusItem]) -> Outcome {
     let user = user_id(session).map_err(crate::state::Fail::Reply)?;
     let mailbox = match session.store().get_mailbox(user, name).await {
         Ok(mailbox) => mailbox,

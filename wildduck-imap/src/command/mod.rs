@@ -93,7 +93,7 @@ pub enum Kind {
     List(ListRequest),
     Status {
         mailbox: String,
-        items: Vec<StatusDataItemName>,
+        items: Vec<StatusItem>,
     },
     Append {
         mailbox: String,
@@ -187,7 +187,14 @@ pub struct ListRequest {
     pub return_subscribed: bool,
     pub return_children: bool,
     pub return_special_use: bool,
-    pub return_status: Option<Vec<StatusDataItemName>>,
+    pub return_status: Option<Vec<StatusItem>>,
+}
+
+/// A STATUS item: one imap-codec reads, or MAILBOXID (RFC 8474), which it does not know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusItem {
+    Codec(StatusDataItemName),
+    MailboxId,
 }
 
 /// What FETCH asks for.
@@ -202,6 +209,10 @@ pub enum FetchItem {
     /// Non-extensible BODY.
     Body,
     ModSeq,
+    /// RFC 8474: the message's email id, kept by its copies.
+    EmailId,
+    /// RFC 8474: always NIL, as no thread ids are kept (§5.2).
+    ThreadId,
     Section {
         label: String,
         section: Section,
@@ -523,6 +534,18 @@ fn sort_criterion(criterion: &ImapSortCriterion) -> SortCriterion {
 }
 
 impl Kind {
+    /// The OBJECTID FETCH items taken out of the command before it was parsed; a `UID` that
+    /// stood in for them goes.
+    pub fn with_object_items(mut self, extra: Vec<FetchItem>, placeholder: bool) -> Self {
+        if let Kind::Fetch { items, .. } = &mut self {
+            if placeholder {
+                items.retain(|item| *item != FetchItem::Uid);
+            }
+            items.extend(extra);
+        }
+        self
+    }
+
     /// The ESEARCH/ESORT options taken out of the command before it was parsed.
     pub fn with_returns(mut self, options: Option<ReturnOptions>) -> Self {
         if let Kind::Search { returns, .. } | Kind::Sort { returns, .. } = &mut self {
@@ -601,7 +624,7 @@ pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind,
             item_names,
         } => Kind::Status {
             mailbox: mailbox(m)?,
-            items: item_names.to_vec(),
+            items: item_names.iter().cloned().map(StatusItem::Codec).collect(),
         },
         CommandBody::Append {
             mailbox: m,

@@ -2,6 +2,14 @@
 
 use crate::harness::*;
 
+/// CREATE's tagged OK, naming the id the store gave the mailbox (RFC 8474 MAILBOXID).
+async fn created(server: &TestServer, tag: &str, path: &str) -> String {
+    let user = server.store.find_user(USER).await.expect("user");
+    let mailbox = server.store.get_mailbox(user.id, path).await;
+    let id = mailbox.expect("created mailbox").id;
+    format!("{tag} OK [MAILBOXID ({id})] Create completed\r\n")
+}
+
 #[tokio::test]
 async fn list_default_mailboxes_with_special_use_and_children() {
     let server = TestServer::start().await;
@@ -59,7 +67,7 @@ async fn create_rename_delete_and_hierarchy() {
     let mut c = server.login().await;
     assert_eq!(
         c.exchange("c1 CREATE Projects/2024\r\n").await,
-        "c1 OK Create completed\r\n"
+        created(&server, "c1", "Projects/2024").await
     );
     assert_eq!(
         c.exchange("c2 LIST \"\" Projects*\r\n").await,
@@ -119,7 +127,7 @@ async fn utf7_names_and_create_special_use() {
     let mut c = server.login().await;
     assert_eq!(
         c.exchange("u1 CREATE Entw&APw-rfe/&ZeVnLA-\r\n").await,
-        "u1 OK Create completed\r\n"
+        created(&server, "u1", "Entwürfe/日本").await
     );
     let user = server.store.find_user(USER).await.expect("user");
     assert!(
@@ -139,7 +147,7 @@ async fn utf7_names_and_create_special_use() {
     );
     assert_eq!(
         c.exchange("u4 CREATE Everything (USE (\\All))\r\n").await,
-        "u4 OK Create completed\r\n"
+        created(&server, "u4", "Everything").await
     );
     assert_eq!(
         c.exchange("u5 LIST \"\" Everything\r\n").await,
@@ -158,7 +166,7 @@ async fn subscribe_lsub_and_status() {
     let mut c = server.login().await;
     assert_eq!(
         c.exchange("s1 CREATE News\r\n").await,
-        "s1 OK Create completed\r\n"
+        created(&server, "s1", "News").await
     );
     assert_eq!(
         c.exchange("s2 UNSUBSCRIBE News\r\n").await,
@@ -207,7 +215,7 @@ async fn subscribe_lsub_and_status() {
     );
     assert_eq!(
         c.exchange("s12 STATUS News (BOGUS)\r\n").await,
-        "s12 BAD Syntax error in arguments\r\n"
+        "s12 BAD Unknown STATUS item\r\n"
     );
     server.stop().await;
 }
@@ -239,8 +247,9 @@ async fn select_examine_unselect_close() {
              * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important \\*)] Flags permitted\r\n\
              * 2 EXISTS\r\n* 2 RECENT\r\n* OK [UNSEEN 2] First unseen\r\n\
              * OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT 3] Predicted next UID\r\n\
-             * OK [HIGHESTMODSEQ {}] Highest\r\ns1 OK [READ-WRITE] SELECT completed\r\n",
-            inbox.uidvalidity, inbox.highest_modseq
+             * OK [HIGHESTMODSEQ {}] Highest\r\n* OK [MAILBOXID ({})] Ok\r\n\
+             s1 OK [READ-WRITE] SELECT completed\r\n",
+            inbox.uidvalidity, inbox.highest_modseq, inbox.id
         )
     );
     let examine = c.exchange("s2 EXAMINE INBOX\r\n").await;

@@ -129,6 +129,7 @@ pub struct TextNeeded {
 #[derive(Clone, Debug)]
 pub struct SearchRow<'a> {
     pub uid: Uid,
+    pub email_id: MessageId,
     pub modseq: ModSeq,
     pub flags: Flags,
     pub internal_date: Timestamp,
@@ -222,6 +223,8 @@ pub struct UserExport {
 #[derive(Clone, Debug)]
 pub struct MessageExport {
     pub id: MessageId,
+    /// See [`MessageMeta::email_id`].
+    pub email_id: MessageId,
     pub uid: Uid,
     pub modseq: ModSeq,
     pub flags: Flags,

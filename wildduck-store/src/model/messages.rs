@@ -72,6 +72,9 @@ pub struct MetaFields {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageMeta {
     pub id: MessageId,
+    /// The id the message had when it was first stored; its copies and moves keep it (IMAP
+    /// EMAILID, RFC 8474), while `id` is this mailbox's record.
+    pub email_id: MessageId,
     pub uid: Uid,
     pub modseq: ModSeq,
     pub flags: Flags,
@@ -183,6 +186,8 @@ pub enum SearchKey {
     Text(String),
     /// MODSEQ at least this.
     ModSeqAtLeast(ModSeq),
+    /// The message or a copy of it ([`MessageMeta::email_id`]).
+    EmailId(MessageId),
     Not(Box<SearchKey>),
     Or(Box<SearchKey>, Box<SearchKey>),
     And(Vec<SearchKey>),

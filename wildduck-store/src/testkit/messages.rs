@@ -291,6 +291,90 @@ pub async fn copy_and_move(store: Store) {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
+/// A message's email id (IMAP EMAILID, RFC 8474) is its id when first stored; copies, moves
+/// and copies of those keep it, and SEARCH finds the message by it wherever it is.
+pub async fn email_ids_follow_copies(store: Store) {
+    let u = user(&store, "emailids").await;
+    let inbox = inbox(&store, &u).await;
+    let trash = store.get_mailbox(u.id, "Trash").await.unwrap();
+    let junk = store.get_mailbox(u.id, "Junk").await.unwrap();
+    let mut stored = Vec::new();
+    for n in 0..2 {
+        let appended = store
+            .append(inbox.id, &sample_message(n), &Flags::new(), None)
+            .await
+            .unwrap();
+        stored.push(appended.id);
+    }
+    let ids = |mailbox: MailboxId| {
+        let store = store.clone();
+        async move {
+            let all = UidSet::all();
+            let metas = store.fetch_meta(mailbox, &all, MetaFields::default()).await;
+            metas
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.uid, m.id, m.email_id))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        ids(inbox.id).await,
+        vec![(1, stored[0], stored[0]), (2, stored[1], stored[1])]
+    );
+    assert_ne!(stored[0], stored[1]);
+    store
+        .copy(inbox.id, &UidSet::from_ranges([(1, 1)]), trash.id)
+        .await
+        .unwrap();
+    store
+        .move_messages(inbox.id, &UidSet::from_ranges([(2, 2)]), trash.id)
+        .await
+        .unwrap();
+    let in_trash = ids(trash.id).await;
+    assert_ne!(in_trash[0].1, stored[0], "a copy is a record of its own");
+    assert_eq!(
+        in_trash.iter().map(|m| (m.0, m.2)).collect::<Vec<_>>(),
+        vec![(1, stored[0]), (2, stored[1])]
+    );
+    store.copy(trash.id, &UidSet::all(), junk.id).await.unwrap();
+    let in_junk: Vec<MessageId> = ids(junk.id).await.iter().map(|m| m.2).collect();
+    assert_eq!(in_junk, stored, "copies of copies and of moved messages");
+    let search = |mailbox: MailboxId, key: SearchKey| {
+        let store = store.clone();
+        async move { store.search(mailbox, &key).await.unwrap() }
+    };
+    assert_eq!(
+        search(junk.id, SearchKey::EmailId(stored[1])).await,
+        vec![2]
+    );
+    assert_eq!(
+        search(trash.id, SearchKey::EmailId(stored[0])).await,
+        vec![1]
+    );
+    assert!(
+        search(inbox.id, SearchKey::EmailId(stored[1]))
+            .await
+            .is_empty()
+    );
+    assert!(
+        search(junk.id, SearchKey::EmailId(MessageId::new()))
+            .await
+            .is_empty()
+    );
+    // With a text key beside it, the id is also tested on the rows text search reads.
+    let with_text = SearchKey::And(vec![
+        SearchKey::EmailId(stored[0]),
+        SearchKey::Text("body 0".into()),
+    ]);
+    assert_eq!(search(junk.id, with_text).await, vec![1]);
+    let either = SearchKey::Or(
+        Box::new(SearchKey::EmailId(stored[1])),
+        Box::new(SearchKey::Text("body 0".into())),
+    );
+    assert_eq!(search(junk.id, either).await, vec![1, 2]);
+}
+
 /// A batch stores what the same appends one by one store: UIDs in order, MODSEQs, journal,
 /// flags, dates, analysis, bytes and quota; one wake-up with the last MODSEQ.
 pub async fn append_batch_matches_appends(store: Store) {

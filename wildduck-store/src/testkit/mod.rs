@@ -19,8 +19,8 @@ use mailboxes::{
 };
 use messages::{
     append_batch_matches_appends, append_batch_stops_where_a_message_fails, basic_message_flow,
-    copy_and_move, expunge_and_journal, flags_and_unchangedsince, notifications, quota,
-    verify_and_gc,
+    copy_and_move, email_ids_follow_copies, expunge_and_journal, flags_and_unchangedsince,
+    notifications, quota, verify_and_gc,
 };
 use search::{search_agrees_with_plain_evaluation, search_metadata};
 use std::future::Future;
@@ -105,6 +105,7 @@ checks!(
     keywords_outlive_their_messages,
     recent_claims,
     copy_and_move,
+    email_ids_follow_copies,
     quota,
     append_batch_matches_appends,
     append_batch_stops_where_a_message_fails,

@@ -67,6 +67,7 @@ pub async fn search_agrees_with_plain_evaluation(store: Store) {
         let analysis = crate::mime::analyze(&raw);
         messages.push(PlainMessage {
             uid: appended.uid,
+            email_id: appended.id,
             modseq: appended.modseq,
             flags: flags(&chosen),
             internal_date,
@@ -76,8 +77,9 @@ pub async fn search_agrees_with_plain_evaluation(store: Store) {
             body: analysis.search_body,
         });
     }
+    let ids: Vec<MessageId> = messages.iter().map(|m| m.email_id).collect();
     for _ in 0..400 {
-        let key = random_key(&mut rng, 3);
+        let key = random_key(&mut rng, 3, &ids);
         let expected: Vec<Uid> = messages
             .iter()
             .filter(|m| m.matches(&key))
@@ -200,9 +202,10 @@ pub(super) fn varied_message(rng: &mut Xorshift, n: u64) -> Vec<u8> {
     raw.into_bytes()
 }
 
-fn random_key(rng: &mut Xorshift, depth: u32) -> SearchKey {
+/// `ids`: the stored messages' email ids, for EMAILID keys (one in a few names none).
+fn random_key(rng: &mut Xorshift, depth: u32, ids: &[MessageId]) -> SearchKey {
     let leaf_only = depth == 0;
-    match rng.below(if leaf_only { 14 } else { 18 }) {
+    match rng.below(if leaf_only { 15 } else { 19 }) {
         0 => SearchKey::All,
         1 => SearchKey::Uids(UidSet::from_ranges((0..rng.below(4)).map(|_| {
             let first = 1 + rng.below(45) as Uid;
@@ -220,14 +223,18 @@ fn random_key(rng: &mut Xorshift, depth: u32) -> SearchKey {
         11 => SearchKey::Address(rng.pick(FIELDS).to_string(), rng.pick(NEEDLES).to_string()),
         12 => SearchKey::Body(rng.pick(NEEDLES).to_string()),
         13 => SearchKey::Text(rng.pick(NEEDLES).to_string()),
-        14 => SearchKey::Not(Box::new(random_key(rng, depth - 1))),
-        15 => SearchKey::Or(
-            Box::new(random_key(rng, depth - 1)),
-            Box::new(random_key(rng, depth - 1)),
+        14 => SearchKey::EmailId(match rng.below(5) {
+            0 => MessageId::new(),
+            _ => *rng.pick(ids),
+        }),
+        15 => SearchKey::Not(Box::new(random_key(rng, depth - 1, ids))),
+        16 => SearchKey::Or(
+            Box::new(random_key(rng, depth - 1, ids)),
+            Box::new(random_key(rng, depth - 1, ids)),
         ),
         _ => SearchKey::And(
             (0..rng.below(4))
-                .map(|_| random_key(rng, depth - 1))
+                .map(|_| random_key(rng, depth - 1, ids))
                 .collect(),
         ),
     }
@@ -236,6 +243,7 @@ fn random_key(rng: &mut Xorshift, depth: u32) -> SearchKey {
 /// A message as the plain evaluation sees it: its stored metadata and decoded search text.
 struct PlainMessage {
     uid: Uid,
+    email_id: MessageId,
     modseq: ModSeq,
     flags: Flags,
     internal_date: Timestamp,
@@ -293,6 +301,7 @@ impl PlainMessage {
                     || self.body.to_lowercase().contains(&needle)
             }
             SearchKey::ModSeqAtLeast(m) => self.modseq >= *m,
+            SearchKey::EmailId(id) => self.email_id == *id,
             SearchKey::Not(inner) => !self.matches(inner),
             SearchKey::Or(a, b) => self.matches(a) || self.matches(b),
             SearchKey::And(keys) => keys.iter().all(|k| self.matches(k)),

@@ -55,6 +55,7 @@ impl Messages for MongoBackend {
             search_headers: message.search_headers,
             search_body: message.search_body,
             expires: retention::expiry(&target.to_model(), now()),
+            email_id: None,
         };
         let inserted = self.messages.insert_one(&doc).await.map_err(db_error);
         let written = match inserted {
@@ -159,6 +160,7 @@ impl Messages for MongoBackend {
                 added: modseq,
                 expunged: None,
                 expires,
+                email_id: Some(original.email_id()),
                 ..original.clone()
             };
             if let Err(e) = self.messages.insert_one(&copy).await {
@@ -415,7 +417,7 @@ impl Messages for MongoBackend {
     ) -> Result<Vec<MessageMeta>> {
         self.mailbox_doc(mailbox).await?;
         let mut projection = doc! {
-            "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1,
+            "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1, "email_id": 1,
         };
         if fields.envelope {
             projection.insert("envelope", 1);
@@ -439,6 +441,7 @@ impl Messages for MongoBackend {
                     .transpose()?;
                 Ok(MessageMeta {
                     id: MessageId::from(m.get_object_id("_id").map_err(field_error)?),
+                    email_id: email_id_of(&m)?,
                     uid: int_field(&m, "uid")? as Uid,
                     modseq: int_field(&m, "modseq")? as ModSeq,
                     flags: flags_from_strings(&flags),
@@ -469,7 +472,7 @@ impl Messages for MongoBackend {
         self.mailbox_doc(mailbox).await?;
         let text = crate::search::text_needed(key);
         let mut projection = doc! {
-            "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1,
+            "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1, "email_id": 1,
         };
         if text.headers {
             projection.insert("search_headers", 1);
@@ -491,6 +494,7 @@ impl Messages for MongoBackend {
             for m in &docs {
                 let row = SearchRow {
                     uid: int_field(m, "uid")? as Uid,
+                    email_id: email_id_of(m)?,
                     modseq: int_field(m, "modseq")? as ModSeq,
                     flags: flags_from_strings(&string_list(m, "flags")),
                     internal_date: int_field(m, "idate")?,

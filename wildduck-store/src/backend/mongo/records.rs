@@ -293,6 +293,26 @@ pub struct MessageDoc {
     /// Seconds; the retention sweep expunges the message after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<i64>,
+    /// The id the message had when first stored, on copies and moves; absent means `_id`
+    /// (`MessageMeta::email_id`), so older documents need no migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_id: Option<ObjectId>,
+}
+
+impl MessageDoc {
+    /// `MessageMeta::email_id` of this document.
+    pub fn email_id(&self) -> ObjectId {
+        self.email_id.unwrap_or(self.id)
+    }
+}
+
+/// `MessageMeta::email_id` of a raw message document (its `email_id`, else its `_id`).
+pub fn email_id_of(m: &Document) -> Result<MessageId> {
+    let id = match m.get_object_id("email_id") {
+        Ok(id) => id,
+        Err(_) => m.get_object_id("_id").map_err(super::field_error)?,
+    };
+    Ok(MessageId::from(id))
 }
 
 pub fn flags_to_strings(flags: &Flags) -> Vec<String> {

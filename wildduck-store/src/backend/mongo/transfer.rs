@@ -39,6 +39,7 @@ fn hash_from_hex(text: &str) -> Result<BlobHash> {
 fn export_from_doc(m: MessageDoc) -> Result<MessageExport> {
     Ok(MessageExport {
         id: MessageId::from(m.id),
+        email_id: MessageId::from(m.email_id()),
         uid: m.uid as Uid,
         modseq: m.modseq as ModSeq,
         flags: flags_from_strings(&m.flags),
@@ -86,6 +87,7 @@ fn doc_from_export(mailbox: &MailboxDoc, m: MessageExport) -> Result<MessageDoc>
         search_body: m.search_body,
         // Expiry is not part of the export (`RecordCopy`): a migrated message keeps none.
         expires: None,
+        email_id: (m.email_id != m.id).then(|| ObjectId::from(m.email_id)),
     })
 }
 

@@ -98,10 +98,11 @@ impl Messages for SqliteBackend {
                         tx.prepare_cached(
                             "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen,
                                  deleted, idate, hdate, size, msgid, subject, envelope,
-                                 bodystructure, layout, search_headers, search_body, expires)
+                                 bodystructure, layout, search_headers, search_body, expires,
+                                 email_id)
                              SELECT ?2, ?3, ?4, ?5, ?6, flags, seen, deleted, idate, hdate, size,
                                  msgid, subject, envelope, bodystructure, layout, search_headers,
-                                 search_body, ?7
+                                 search_body, ?7, coalesce(email_id, id)
                              FROM messages WHERE id = ?1",
                         )?
                         .execute(params![
@@ -361,6 +362,7 @@ impl Messages for SqliteBackend {
                     .transpose()?;
                 out.push(MessageMeta {
                     id: MessageId(record_id(r, 0)?),
+                    email_id: MessageId(record_id(r, 9)?),
                     uid: r.get(1)?,
                     modseq: r.get::<_, i64>(2)? as u64,
                     flags: flags_at(r, 3)?,
@@ -534,7 +536,7 @@ pub(super) fn in_set_sql(columns: &str) -> String {
 /// `messages_meta` index.
 pub(super) fn meta_columns(fields: MetaFields) -> String {
     format!(
-        "id, uid, modseq, flags, idate, hdate, size, {}, {}",
+        "id, uid, modseq, flags, idate, hdate, size, {}, {}, coalesce(email_id, id)",
         if fields.envelope { "envelope" } else { "NULL" },
         if fields.body_structure {
             "bodystructure"

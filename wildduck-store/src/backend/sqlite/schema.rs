@@ -302,6 +302,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER users_access_tokens_gone AFTER DELETE ON users BEGIN
          DELETE FROM access_tokens WHERE user = OLD.id;
      END;",
+    // 17: the id a message had when first stored, kept by its copies (IMAP EMAILID, RFC
+    // 8474); NULL means the message's own id, so existing rows need no rewrite. The narrow
+    // index covers it, so FETCH EMAILID still reads no wide row.
+    "ALTER TABLE messages ADD COLUMN email_id BLOB;
+     DROP INDEX IF EXISTS messages_meta;
+     CREATE INDEX messages_meta
+         ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id, email_id);",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one

@@ -82,6 +82,10 @@ fn condition(key: &SearchKey, params: &mut Vec<Value>) -> Option<Condition> {
         SearchKey::Larger(n) => format!("size > {}", bind(clamped(*n))),
         SearchKey::Smaller(n) => format!("size < {}", bind(clamped(*n))),
         SearchKey::ModSeqAtLeast(m) => format!("modseq >= {}", bind(clamped(*m))),
+        SearchKey::EmailId(id) => {
+            params.push(Value::Blob(id_bytes(id.0).to_vec()));
+            format!("coalesce(email_id, id) = ?{}", params.len())
+        }
         SearchKey::Not(inner) => {
             let mark = params.len();
             match condition(inner, params) {
@@ -163,9 +167,9 @@ pub(super) fn search_query(key: &SearchKey, params: &mut Vec<Value>) -> (String,
             if text.body { "search_body" } else { "NULL" },
             // Without the metadata a header search is covered by `messages_search_headers`.
             if reads_metadata(key) {
-                "modseq, flags, idate, hdate, size"
+                "modseq, flags, idate, hdate, size, coalesce(email_id, id)"
             } else {
-                "0, '', 0, NULL, 0"
+                "0, '', 0, NULL, 0, zeroblob(12)"
             }
         )
     };
@@ -199,6 +203,7 @@ pub(super) fn search(tx: &Connection, mailbox: MailboxId, key: &SearchKey) -> Tx
             internal_date: r.get(5)?,
             header_date: r.get(6)?,
             size: r.get::<_, i64>(7)? as u64,
+            email_id: MessageId(record_id(r, 8)?),
         };
         if matcher.matches(&row) {
             found.push(uid);

@@ -265,9 +265,16 @@ async fn older_store_gains_the_scan_indexes_on_open() {
     .chain(["PRAGMA user_version = 14;".to_string()])
     .map(|older| format!("DROP TABLE authlog; {older}"))
     .chain(["PRAGMA user_version = 15;".to_string()])
+    .map(|older| {
+        format!("DROP TRIGGER users_access_tokens_gone; DROP TABLE access_tokens; {older}")
+    })
+    .chain(["PRAGMA user_version = 16;".to_string()])
     {
         let older = format!(
-            "DROP TRIGGER users_access_tokens_gone; DROP TABLE access_tokens; {older}"
+            "DROP INDEX messages_meta; ALTER TABLE messages DROP COLUMN email_id;
+             CREATE INDEX messages_meta
+                 ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id);
+             {older}"
         );
         let db = raw(dir.path());
         db.execute_batch(&older).unwrap();
@@ -286,6 +293,7 @@ async fn older_store_gains_the_scan_indexes_on_open() {
             .await
             .unwrap();
         assert_eq!(metas.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(metas.iter().all(|m| m.email_id == m.id), "older rows: their own id");
         let subject = SearchKey::Header("subject".into(), "2".into());
         assert_eq!(store.search(inbox.id, &subject).await.unwrap(), [3]);
         let status = store.mailbox_status(inbox.id).await.unwrap();
