@@ -111,6 +111,15 @@ pub fn rewrite(bytes: &[u8]) -> Result<Option<Rewritten>, String> {
     {
         return Ok(None);
     }
+    // Most FETCHes name neither: they are not taken apart at all.
+    let mentions = |word: &[u8]| {
+        bytes
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    if !mentions(b"EMAILID") && !mentions(b"THREADID") {
+        return Ok(None);
+    }
     let pieces = pieces(bytes, tag_end + 1);
     let word = |piece: Option<&Piece>| match piece {
         Some(Piece::Token(range)) => Some(&bytes[range.clone()]),
