@@ -9,6 +9,7 @@ mod error;
 mod first_run;
 mod formats;
 mod output;
+mod progress;
 mod serve;
 mod tls;
 

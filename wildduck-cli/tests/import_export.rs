@@ -831,3 +831,95 @@ fn a_maildir_plus_plus_tree_maps_dot_folders_to_mailboxes() {
         "not_found",
     );
 }
+
+/// Runs `wildduck args` with stderr on a pseudo-terminal (Python's `pty`), as at a shell;
+/// returns what it wrote there.
+fn stderr_on_a_terminal(env: &Env, args: &[&str]) -> String {
+    let wildduck = env.command(args);
+    let script = "import os, pty, subprocess, sys\n\
+                  master, slave = pty.openpty()\n\
+                  done = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL,\n\
+                  \x20   stdout=subprocess.DEVNULL, stderr=slave)\n\
+                  os.close(slave)\n\
+                  seen = b''\n\
+                  while True:\n\
+                  \x20   try:\n\
+                  \x20       chunk = os.read(master, 65536)\n\
+                  \x20   except OSError:\n\
+                  \x20       break\n\
+                  \x20   if not chunk:\n\
+                  \x20       break\n\
+                  \x20   seen += chunk\n\
+                  sys.stdout.buffer.write(seen)\n\
+                  sys.exit(done.returncode)\n";
+    let mut python = std::process::Command::new("python3");
+    python
+        .args(["-c", script])
+        .arg(wildduck.get_program())
+        .args(wildduck.get_args());
+    for (name, value) in wildduck.get_envs() {
+        match value {
+            Some(value) => python.env(name, value),
+            None => python.env_remove(name),
+        };
+    }
+    let output = python.output().expect("python3");
+    assert!(output.status.success(), "wildduck {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A long import or export counts its messages on stderr when that is a terminal; with
+/// `--json`, or piped as in every other test, it writes no counter.
+#[test]
+fn import_and_export_count_on_a_terminal_only() {
+    let env = Env::new();
+    env.add_user("alice", "alice-password");
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools");
+    let mbox = env.path("gen.mbox");
+    let generated = std::process::Command::new("python3")
+        .arg(tools.join("gen_mbox.py"))
+        .args(["-n", "150", "--seed", "3", "-o"])
+        .arg(&mbox)
+        .output()
+        .expect("python3");
+    assert!(generated.status.success(), "{generated:?}");
+
+    let shown = stderr_on_a_terminal(&env, &["import", "--user", "alice", mbox.to_str().unwrap()]);
+    assert!(shown.contains("importing 150/150"), "{shown:?}");
+
+    let out = env.path("out.mbox");
+    let export = |out: &Path| {
+        [
+            "export",
+            "--user",
+            "alice",
+            "--format",
+            "mbox",
+            "-o",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+    };
+    let args = export(&out);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let shown = stderr_on_a_terminal(&env, &args);
+    assert!(shown.contains("exporting INBOX 150/150"), "{shown:?}");
+
+    let quiet = env.path("quiet.mbox");
+    let args = export(&quiet);
+    let mut json = vec!["--json"];
+    json.extend(args.iter().map(String::as_str));
+    let shown = stderr_on_a_terminal(&env, &json);
+    assert!(!shown.contains("exporting"), "{shown:?}");
+
+    let piped = env.path("piped.mbox");
+    let args = export(&piped);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = env.run(&args);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("exporting"),
+        "{output:?}"
+    );
+    assert_eq!(fs::read(&out).unwrap(), fs::read(&piped).unwrap());
+}

@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
-use wildduck_store::{Mailbox, MetaFields, Section, Store, UidSet};
+use wildduck_store::{Mailbox, MessageMeta, MetaFields, Section, Store, UidSet};
 
 use super::{Ctx, find_mailbox, find_user};
 use crate::error::{CliError, CliResult, ErrorKind};
 use crate::formats::maildir::MaildirWriter;
 use crate::formats::mbox;
 use crate::output::Report;
+use crate::progress::Progress;
 
 #[derive(Args)]
 pub struct ExportArgs {
@@ -56,8 +57,8 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> CliResult<Report> {
             args.output.clone()
         };
         let count = match args.format {
-            Format::Mbox => export_mbox(&store, mailbox, &target).await?,
-            Format::Maildir => export_maildir(&store, mailbox, &target).await?,
+            Format::Mbox => export_mbox(&store, mailbox, &target, ctx.json).await?,
+            Format::Maildir => export_maildir(&store, mailbox, &target, ctx.json).await?,
         };
         exported.push((mailbox.path.clone(), count, target));
     }
@@ -122,43 +123,42 @@ fn create_error(path: &Path, err: std::io::Error) -> CliError {
     CliError::new(kind, format!("{}: {err}", path.display()))
 }
 
-async fn export_mbox(store: &Store, mailbox: &Mailbox, target: &Path) -> CliResult<usize> {
+async fn export_mbox(
+    store: &Store,
+    mailbox: &Mailbox,
+    target: &Path,
+    json: bool,
+) -> CliResult<usize> {
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|err| create_error(parent, err))?;
     }
     let file = File::create_new(target).map_err(|err| create_error(target, err))?;
     let mut out = BufWriter::new(file);
-    let metas = store
-        .fetch_meta(mailbox.id, &UidSet::all(), MetaFields::default())
-        .await?;
-    for meta in &metas {
-        let raw = store
-            .read_section(mailbox.id, meta.uid, &Section::full(), None)
-            .await?
-            .to_vec();
-        mbox::write_message(&mut out, &raw, &meta.flags, meta.internal_date)
-            .map_err(|err| CliError::io(target, err))?;
-    }
+    let count = each_message(store, mailbox, json, |meta, raw| {
+        mbox::write_message(&mut out, raw, &meta.flags, meta.internal_date)
+            .map_err(|err| CliError::io(target, err))
+    })
+    .await?;
     out.flush().map_err(|err| CliError::io(target, err))?;
-    Ok(metas.len())
+    Ok(count)
 }
 
-async fn export_maildir(store: &Store, mailbox: &Mailbox, target: &Path) -> CliResult<usize> {
+async fn export_maildir(
+    store: &Store,
+    mailbox: &Mailbox,
+    target: &Path,
+    json: bool,
+) -> CliResult<usize> {
     let mut writer = MaildirWriter::create(target).map_err(|err| create_error(target, err))?;
-    let metas = store
-        .fetch_meta(mailbox.id, &UidSet::all(), MetaFields::default())
-        .await?;
-    for meta in &metas {
-        let raw = store
-            .read_section(mailbox.id, meta.uid, &Section::full(), None)
-            .await?
-            .to_vec();
+    let count = each_message(store, mailbox, json, |meta, raw| {
         // UIDVALIDITY and a zero-padded UID: unique, and name order is UID order.
         let unique = format!("{:010}.{:010}.wildduck", mailbox.uidvalidity, meta.uid);
         writer
-            .write(&unique, &raw, &meta.flags, meta.internal_date)
-            .map_err(|err| CliError::io(target, err))?;
-    }
+            .write(&unique, raw, &meta.flags, meta.internal_date)
+            .map(drop)
+            .map_err(|err| CliError::io(target, err))
+    })
+    .await?;
     let dropped = writer.finish().map_err(|err| CliError::io(target, err))?;
     if !dropped.is_empty() {
         let names: Vec<String> = dropped.iter().map(ToString::to_string).collect();
@@ -168,6 +168,30 @@ async fn export_maildir(store: &Store, mailbox: &Mailbox, target: &Path) -> CliR
             names.join(" ")
         );
     }
+    Ok(count)
+}
+
+/// Hands every message of `mailbox`, in UID order, to `write` with its bytes; counts them
+/// on a terminal. How many there were.
+async fn each_message(
+    store: &Store,
+    mailbox: &Mailbox,
+    json: bool,
+    mut write: impl FnMut(&MessageMeta, &[u8]) -> CliResult<()>,
+) -> CliResult<usize> {
+    let metas = store
+        .fetch_meta(mailbox.id, &UidSet::all(), MetaFields::default())
+        .await?;
+    let progress = Progress::new(format!("exporting {}", mailbox.path), metas.len(), json);
+    for (done, meta) in metas.iter().enumerate() {
+        let raw = store
+            .read_section(mailbox.id, meta.uid, &Section::full(), None)
+            .await?
+            .to_vec();
+        write(meta, &raw)?;
+        progress.tick(done + 1);
+    }
+    progress.finish();
     Ok(metas.len())
 }
 

@@ -5,7 +5,7 @@
 //! again. `--continue-on-error` skips bad messages instead and reports them.
 
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Write};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -22,6 +22,7 @@ use crate::error::{CliError, CliResult, ErrorKind};
 use crate::formats::mbox::MboxReader;
 use crate::formats::{Mail, looks_like_message, maildir};
 use crate::output::Report;
+use crate::progress::Progress;
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -328,7 +329,7 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> CliResult<Report> {
         continue_on_error: args.continue_on_error,
         problems,
         imported: 0,
-        progress: Progress::new(total, !ctx.json && std::io::stderr().is_terminal()),
+        progress: Progress::new("importing", total, ctx.json),
     };
     let mut targets: Vec<Target> = Vec::new();
     for (path, source) in &plan {
@@ -513,34 +514,5 @@ async fn roll_back(store: &Store, user: &User, targets: &[Target]) -> String {
             "and removing the {n} messages already stored failed ({}); some remain",
             failures.join("; ")
         ),
-    }
-}
-
-/// A one-line counter on stderr for long imports, only on a terminal.
-struct Progress {
-    total: usize,
-    enabled: bool,
-}
-
-impl Progress {
-    fn new(total: usize, enabled: bool) -> Self {
-        Self {
-            total,
-            enabled: enabled && total >= 100,
-        }
-    }
-
-    fn tick(&self, done: usize) {
-        if self.enabled && (done.is_multiple_of(50) || done == self.total) {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\rimporting {done}/{}", self.total);
-            let _ = err.flush();
-        }
-    }
-
-    fn finish(&self) {
-        if self.enabled {
-            eprintln!();
-        }
     }
 }
