@@ -1,8 +1,11 @@
-//! A one-line counter on stderr for commands that walk many messages (`import`, `export`):
-//! shown only on a terminal and never with `--json`, so scripts and pipes see nothing of it,
-//! and only for runs long enough to want one.
+//! What long commands show on stderr meanwhile: a counter for those that walk many messages
+//! (`import`, `export`), the time taken so far for whole-store steps with nothing to count
+//! (`verify`, `gc`, `backup`). Shown only on a terminal and never with `--json`, so scripts
+//! and pipes see nothing of it.
 
+use std::future::Future;
 use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
 
 /// Fewer messages than this finish before a counter would be read.
 const SHOWN_FROM: usize = 100;
@@ -42,4 +45,35 @@ impl Progress {
             eprintln!();
         }
     }
+}
+
+/// Runs `work`, showing on a terminal `doing` and the seconds it has taken, once it has
+/// taken a second: a store-wide statement has no steps to count, but a silent prompt for
+/// minutes looks hung.
+pub async fn while_running<T>(doing: &str, json: bool, work: impl Future<Output = T>) -> T {
+    if json || !std::io::stderr().is_terminal() {
+        return work.await;
+    }
+    let started = Instant::now();
+    let mut shown = false;
+    let mut every = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            _ = every.tick() => {
+                shown = true;
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r{doing}… {} s", started.elapsed().as_secs());
+                let _ = err.flush();
+            }
+        }
+    };
+    if shown {
+        eprintln!();
+    }
+    result
 }

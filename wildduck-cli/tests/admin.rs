@@ -520,3 +520,43 @@ fn autoreply_forwarding_and_spam_level_are_set_shown_and_removed() {
     );
     env.fails(&["user", "set", "ann", "--spam-level", "101"], 64, "usage");
 }
+
+/// `verify` is one store-wide transaction with nothing to count: on a terminal, once it has
+/// taken a second, it shows the seconds it has taken so far; piped, nothing. Another process
+/// (Python's sqlite3) holds the store's write lock for a few seconds to make it wait.
+#[test]
+fn a_slow_verify_shows_its_time_on_a_terminal_only() {
+    let env = Env::new();
+    env.add_user("alice", "alice-password");
+    let store = env.data_dir().join("store.sqlite");
+    let hold = "import sqlite3, sys, time\n\
+                db = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+                db.execute('BEGIN IMMEDIATE')\n\
+                print('held', flush=True)\n\
+                time.sleep(4)\n\
+                db.execute('COMMIT')\n";
+    let mut holder = std::process::Command::new("python3")
+        .args(["-c", hold])
+        .arg(&store)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "held");
+
+    let shown = env.stderr_on_a_terminal(&["verify"]);
+    assert!(holder.wait().unwrap().success());
+    assert!(shown.contains("verifying… 1 s"), "{shown:?}");
+
+    let piped = env.run(&["verify"]);
+    assert_eq!(code(&piped), 0, "{piped:?}");
+    assert!(
+        !String::from_utf8_lossy(&piped.stderr).contains("verifying"),
+        "{piped:?}"
+    );
+}

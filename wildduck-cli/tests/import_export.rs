@@ -832,42 +832,6 @@ fn a_maildir_plus_plus_tree_maps_dot_folders_to_mailboxes() {
     );
 }
 
-/// Runs `wildduck args` with stderr on a pseudo-terminal (Python's `pty`), as at a shell;
-/// returns what it wrote there.
-fn stderr_on_a_terminal(env: &Env, args: &[&str]) -> String {
-    let wildduck = env.command(args);
-    let script = "import os, pty, subprocess, sys\n\
-                  master, slave = pty.openpty()\n\
-                  done = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL,\n\
-                  \x20   stdout=subprocess.DEVNULL, stderr=slave)\n\
-                  os.close(slave)\n\
-                  seen = b''\n\
-                  while True:\n\
-                  \x20   try:\n\
-                  \x20       chunk = os.read(master, 65536)\n\
-                  \x20   except OSError:\n\
-                  \x20       break\n\
-                  \x20   if not chunk:\n\
-                  \x20       break\n\
-                  \x20   seen += chunk\n\
-                  sys.stdout.buffer.write(seen)\n\
-                  sys.exit(done.returncode)\n";
-    let mut python = std::process::Command::new("python3");
-    python
-        .args(["-c", script])
-        .arg(wildduck.get_program())
-        .args(wildduck.get_args());
-    for (name, value) in wildduck.get_envs() {
-        match value {
-            Some(value) => python.env(name, value),
-            None => python.env_remove(name),
-        };
-    }
-    let output = python.output().expect("python3");
-    assert!(output.status.success(), "wildduck {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// A long import or export counts its messages on stderr when that is a terminal; with
 /// `--json`, or piped as in every other test, it writes no counter.
 #[test]
@@ -884,7 +848,7 @@ fn import_and_export_count_on_a_terminal_only() {
         .expect("python3");
     assert!(generated.status.success(), "{generated:?}");
 
-    let shown = stderr_on_a_terminal(&env, &["import", "--user", "alice", mbox.to_str().unwrap()]);
+    let shown = env.stderr_on_a_terminal(&["import", "--user", "alice", mbox.to_str().unwrap()]);
     assert!(shown.contains("importing 150/150"), "{shown:?}");
 
     let out = env.path("out.mbox");
@@ -902,14 +866,14 @@ fn import_and_export_count_on_a_terminal_only() {
     };
     let args = export(&out);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let shown = stderr_on_a_terminal(&env, &args);
+    let shown = env.stderr_on_a_terminal(&args);
     assert!(shown.contains("exporting INBOX 150/150"), "{shown:?}");
 
     let quiet = env.path("quiet.mbox");
     let args = export(&quiet);
     let mut json = vec!["--json"];
     json.extend(args.iter().map(String::as_str));
-    let shown = stderr_on_a_terminal(&env, &json);
+    let shown = env.stderr_on_a_terminal(&json);
     assert!(!shown.contains("exporting"), "{shown:?}");
 
     let piped = env.path("piped.mbox");

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::error::{CliError, CliResult, ErrorKind};
 use crate::output::{Report, human_bytes};
+use crate::progress::while_running;
 
 pub async fn stats(ctx: &Ctx) -> CliResult<Report> {
     let stats = ctx.store().await?.stats().await?;
@@ -65,7 +66,10 @@ fn files_bytes(dir: &Path) -> std::io::Result<u64> {
 
 /// Exit 0 when consistent (or everything found was repaired); 65 when drift remains.
 pub async fn verify(ctx: &Ctx, repair: bool) -> CliResult<Report> {
-    let report = ctx.store().await?.verify(repair).await?;
+    let report = while_running("verifying", ctx.json, async {
+        CliResult::Ok(ctx.store().await?.verify(repair).await?)
+    })
+    .await?;
     if !report.problems.is_empty() && !report.repaired {
         let listed = report
             .problems
@@ -94,7 +98,10 @@ pub async fn verify(ctx: &Ctx, repair: bool) -> CliResult<Report> {
 }
 
 pub async fn gc(ctx: &Ctx, grace_secs: u64) -> CliResult<Report> {
-    let deleted = ctx.store().await?.gc(grace_secs).await?;
+    let deleted = while_running("collecting", ctx.json, async {
+        CliResult::Ok(ctx.store().await?.gc(grace_secs).await?)
+    })
+    .await?;
     Ok(Report::new(
         json!({ "deleted_blobs": deleted, "grace_secs": grace_secs }),
         format!("deleted {deleted} unreferenced blobs"),
@@ -113,7 +120,10 @@ pub async fn backup(ctx: &Ctx, dir: &Path) -> CliResult<Report> {
             ),
         ));
     }
-    ctx.store().await?.backup(dir).await?;
+    while_running("backing up", ctx.json, async {
+        CliResult::Ok(ctx.store().await?.backup(dir).await?)
+    })
+    .await?;
     let bytes = std::fs::read_dir(dir)
         .map_err(|e| CliError::new(ErrorKind::Io, format!("{}: {e}", dir.display())))?
         .filter_map(|entry| entry.ok()?.metadata().ok())

@@ -107,6 +107,42 @@ impl Env {
         run_command(self.command(args), input)
     }
 
+    /// Runs `wildduck args` with stderr on a pseudo-terminal (Python's `pty`), as at a shell;
+    /// returns what it wrote there.
+    pub fn stderr_on_a_terminal(&self, args: &[&str]) -> String {
+        let wildduck = self.command(args);
+        let script = "import os, pty, subprocess, sys\n\
+                      master, slave = pty.openpty()\n\
+                      done = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL,\n\
+                      \x20   stdout=subprocess.DEVNULL, stderr=slave)\n\
+                      os.close(slave)\n\
+                      seen = b''\n\
+                      while True:\n\
+                      \x20   try:\n\
+                      \x20       chunk = os.read(master, 65536)\n\
+                      \x20   except OSError:\n\
+                      \x20       break\n\
+                      \x20   if not chunk:\n\
+                      \x20       break\n\
+                      \x20   seen += chunk\n\
+                      sys.stdout.buffer.write(seen)\n\
+                      sys.exit(done.returncode)\n";
+        let mut python = std::process::Command::new("python3");
+        python
+            .args(["-c", script])
+            .arg(wildduck.get_program())
+            .args(wildduck.get_args());
+        for (name, value) in wildduck.get_envs() {
+            match value {
+                Some(value) => python.env(name, value),
+                None => python.env_remove(name),
+            };
+        }
+        let output = python.output().expect("python3");
+        assert!(output.status.success(), "wildduck {args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Runs with `--json`; returns the exit code and the parsed stdout.
     pub fn json(&self, args: &[&str]) -> (i32, Value) {
         self.json_with_stdin(args, b"")
