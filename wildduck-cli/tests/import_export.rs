@@ -566,17 +566,14 @@ fn a_whole_user_exports_to_a_tree() {
     );
 }
 
-#[test]
-fn a_generated_mbox_imports_as_pythons_mailbox_reads_it_and_round_trips() {
-    let env = Env::new();
-    env.add_user("alice", "alice-password");
+/// `gen.mbox` in the test's directory: `count` varied messages from tests/tools/gen_mbox.py,
+/// the same for the same `seed`.
+fn generated_mbox(env: &Env, count: usize, seed: u64) -> PathBuf {
     let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools");
     let mbox = env.path("gen.mbox");
-    // 600 messages: more than two of the import's 256-message batches, so order across
-    // batches is checked too.
     let generated = std::process::Command::new("python3")
         .arg(tools.join("gen_mbox.py"))
-        .args(["-n", "600", "--seed", "11", "-o"])
+        .args(["-n", &count.to_string(), "--seed", &seed.to_string(), "-o"])
         .arg(&mbox)
         .output()
         .expect("python3");
@@ -585,6 +582,16 @@ fn a_generated_mbox_imports_as_pythons_mailbox_reads_it_and_round_trips() {
         "{}",
         String::from_utf8_lossy(&generated.stderr)
     );
+    mbox
+}
+
+#[test]
+fn a_generated_mbox_imports_as_pythons_mailbox_reads_it_and_round_trips() {
+    let env = Env::new();
+    env.add_user("alice", "alice-password");
+    // 600 messages: more than two of the import's 256-message batches, so order across
+    // batches is checked too.
+    let mbox = generated_mbox(&env, 600, 11);
 
     // The reference: Python's own mbox reader, one file per message.
     let reference = env.path("reference");
@@ -838,15 +845,7 @@ fn a_maildir_plus_plus_tree_maps_dot_folders_to_mailboxes() {
 fn import_and_export_count_on_a_terminal_only() {
     let env = Env::new();
     env.add_user("alice", "alice-password");
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools");
-    let mbox = env.path("gen.mbox");
-    let generated = std::process::Command::new("python3")
-        .arg(tools.join("gen_mbox.py"))
-        .args(["-n", "150", "--seed", "3", "-o"])
-        .arg(&mbox)
-        .output()
-        .expect("python3");
-    assert!(generated.status.success(), "{generated:?}");
+    let mbox = generated_mbox(&env, 150, 3);
 
     let shown = env.stderr_on_a_terminal(&["import", "--user", "alice", mbox.to_str().unwrap()]);
     assert!(shown.contains("importing 150/150"), "{shown:?}");

@@ -2427,24 +2427,30 @@ fn a_forwarded_address_sends_mail_through_the_smarthost_and_its_own_relay() {
     assert!(relay.lines.try_recv().is_err(), "nothing else went out");
 }
 
-/// A user's `http://` target gets the message POSTed byte-exact as `message/rfc822`, even with
-/// no smarthost configured; a 500 answer is tried again after the backoff.
-#[test]
-fn a_url_target_gets_the_bytes_posted_and_a_500_is_tried_again() {
-    let env = Env::new();
+/// Ann forwards to an `http://` URL on loopback with `path`, whose sink answers `answers` in
+/// turn; then Bob's message reaches her over LMTP. The sink and the server.
+fn forward_to_a_url(env: &Env, answers: &[u16], path: &str) -> (HttpSink, Server) {
     let port = unused_port();
-    let sink = HttpSink::start(port, &[500, 200]);
-    let server = start_relaying_with(&env, "backoff_base_secs = 1\n");
-    let url = format!("http://127.0.0.1:{port}/in?box=archive");
+    let sink = HttpSink::start(port, answers);
+    let server = start_relaying_with(env, "backoff_base_secs = 1\n");
+    let url = format!("http://127.0.0.1:{port}{path}");
     env.ok(&["forward", "add", "ann", &url]);
-
     lmtp_send(
-        &env,
+        env,
         &server,
         "bob@remote.test",
         "ann@example.org",
         FORWARDED_MESSAGE,
     );
+    (sink, server)
+}
+
+/// A user's `http://` target gets the message POSTed byte-exact as `message/rfc822`, even with
+/// no smarthost configured; a 500 answer is tried again after the backoff.
+#[test]
+fn a_url_target_gets_the_bytes_posted_and_a_500_is_tried_again() {
+    let env = Env::new();
+    let (sink, server) = forward_to_a_url(&env, &[500, 200], "/in?box=archive");
     let expected = forwarded_bytes("ann@example.org", FORWARDED_MESSAGE);
     for status in [500, 200] {
         let posted = sink.posted();
@@ -2477,19 +2483,7 @@ fn a_url_target_gets_the_bytes_posted_and_a_500_is_tried_again() {
 #[test]
 fn a_url_answering_404_fails_the_forward_and_the_user_is_told() {
     let env = Env::new();
-    let port = unused_port();
-    let sink = HttpSink::start(port, &[404]);
-    let server = start_relaying_with(&env, "backoff_base_secs = 1\n");
-    let url = format!("http://127.0.0.1:{port}/gone");
-    env.ok(&["forward", "add", "ann", &url]);
-
-    lmtp_send(
-        &env,
-        &server,
-        "bob@remote.test",
-        "ann@example.org",
-        FORWARDED_MESSAGE,
-    );
+    let (sink, server) = forward_to_a_url(&env, &[404], "/gone");
     assert_eq!(sink.posted().status, 404);
     eventually("the queue is empty", || queue_is_empty(&env));
     let report = imap_mailbox(&server, "INBOX")
