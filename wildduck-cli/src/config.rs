@@ -787,10 +787,7 @@ fn mask_secrets(value: &mut Value) {
 
 /// `scheme://user:pass@host` → `scheme://user:********@host`.
 fn mask_url_password(text: &str) -> Option<String> {
-    let (scheme, rest) = text.split_once("://")?;
-    let (userinfo, host) = rest.split_once('@')?;
-    let (user, _) = userinfo.split_once(':')?;
-    Some(format!("{scheme}://{user}:{MASK}@{host}"))
+    wildduck_store::mask_url_password(text, MASK)
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub use model::*;
 pub use notify::{LogoutWatch, Subscription};
 pub use outbound::{
     AttemptOutcome, ClaimScope, Claimed, NextHop, OutboundEntry, OutboundRecipient,
-    RecipientStatus, RelayReply, RetryPolicy, Submission, Submitted,
+    RecipientStatus, RelayReply, RetryPolicy, Submission, Submitted, mask_url_password,
 };
 pub use profiles::{
     AddressDetails, ForwardTarget, ForwardedAddress, ForwardedAutoreply, NewForwarded, UserProfile,

@@ -106,18 +106,24 @@ impl std::fmt::Display for NextHop {
             NextHop::Smarthost => return f.write_str("smarthost"),
             NextHop::Relay(url) | NextHop::Http(url) => url,
         };
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return f.write_str(url);
-        };
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        match rest[..authority_end].rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-                write!(f, "{scheme}://{user}:***@{host}{}", &rest[authority_end..])
-            }
+        match mask_url_password(url, "***") {
+            Some(masked) => f.write_str(&masked),
             None => f.write_str(url),
         }
     }
+}
+
+/// `scheme://user:password@host/…` with the password replaced by `mask`; `None` when the
+/// URL holds no password. Only the authority is looked at, so an `@` in the path stays.
+pub fn mask_url_password(url: &str, mask: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (userinfo, host) = rest[..authority_end].rsplit_once('@')?;
+    let (user, _) = userinfo.split_once(':')?;
+    Some(format!(
+        "{scheme}://{user}:{mask}@{host}{}",
+        &rest[authority_end..]
+    ))
 }
 
 /// Which due entries a worker takes.
