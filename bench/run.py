@@ -28,6 +28,9 @@ import tempfile
 import threading
 import time
 
+import smtp_load
+
+MAIL_DOMAIN = "bench.test"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "secret"
 
@@ -176,11 +179,12 @@ class Server:
 class Dovecot(Server):
     name = "dovecot"
 
-    def __init__(self, work, users):
+    def __init__(self, work, users, relay_port):
         self.dir = os.path.join(work, "dovecot")
         self.mail = os.path.join(self.dir, "mail")
         os.makedirs(self.mail)
         self.imap_port, self.pop3_port, self.lmtp_port = free_port(), free_port(), free_port()
+        self.submission_port = free_port()
         if os.getuid() == 0:
             # Dovecot refuses to run its login processes and mail access as root.
             login_user, user, group = "dovenull", "dovecot", "dovecot"
@@ -195,8 +199,14 @@ class Dovecot(Server):
 base_dir = {self.dir}/run
 state_dir = {self.dir}/state
 log_path = {self.dir}/dovecot.log
-protocols = imap pop3
+protocols = imap pop3 lmtp submission
 listen = 127.0.0.1
+hostname = bench.test
+# LMTP recipients are user@bench.test; the passdb knows them by the local part.
+auth_username_format = %Ln
+submission_relay_host = 127.0.0.1
+submission_relay_port = {relay_port}
+submission_relay_trusted = yes
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
@@ -264,6 +274,19 @@ service pop3-login {{
   }}
   chroot =
 }}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.lmtp_port}
+  }}
+}}
+service submission-login {{
+  inet_listener submission {{
+    address = 127.0.0.1
+    port = {self.submission_port}
+  }}
+  chroot =
+}}
 service anvil {{
   chroot =
   client_limit = 10000
@@ -285,8 +308,8 @@ service auth {{
         self.stdio = open(self.logs[1], "w")
         self.proc = subprocess.Popen(["dovecot", "-F", "-c", os.path.join(self.dir, "dovecot.conf")],
                                      stdout=self.stdio, stderr=self.stdio)
-        wait_port(self.imap_port)
-        wait_port(self.pop3_port)
+        for port in (self.imap_port, self.pop3_port, self.lmtp_port, self.submission_port):
+            wait_port(port)
         self.pid = self.proc.pid
 
     def fill(self, user, mailbox, messages, link_repeats=False):
@@ -346,15 +369,21 @@ service auth {{
 class Ours(Server):
     name = "ours"
 
-    def __init__(self, work, binary, users):
+    def __init__(self, work, binary, users, relay_port=None):
         self.binary = binary
         self.dir = os.path.join(work, "wildduck")
         os.makedirs(self.dir)
         self.data = os.path.join(self.dir, "data")
         self.imap_port, self.pop3_port, self.lmtp_port = free_port(), free_port(), free_port()
+        self.submission_port = free_port()
         self.config = os.path.join(self.dir, "wildduck.toml")
+        relay = f'[outbound]\nrelay = "smtp://127.0.0.1:{relay_port}"\n' if relay_port else ""
         with open(self.config, "w") as f:
             f.write(f"""data_dir = "{self.data}"
+{relay}[limits]
+daily_recipients = 100000000
+[submission]
+listen = "127.0.0.1:{self.submission_port}"
 [imap]
 listen = "127.0.0.1:{self.imap_port}"
 max_connections = 3000
@@ -378,6 +407,8 @@ password = "{PASSWORD}"
         self.pid = self.proc.pid
         for user in users[1:]:
             self.admin("user", "add", user, "--password", PASSWORD)
+        for user in users:
+            self.admin("address", "add", user, f"{user}@{MAIL_DOMAIN}")
 
     def admin(self, *args):
         return subprocess.run([self.binary, "--config", self.config, *args],
@@ -748,8 +779,6 @@ def disk(binary, chunks, work):
     users = [f"disk{i}" for i in range(DISK_USERS)]
     ours = Ours(os.path.join(work, "disk"), binary, users)
     try:
-        for user in users:
-            ours.admin("address", "add", user, f"{user}@bench.test")
         rng = random.Random(1)
         raw, copies, started = 0, 0, time.time()
         lmtp = smtplib.LMTP("127.0.0.1", ours.lmtp_port)
@@ -761,7 +790,7 @@ def disk(binary, chunks, work):
             rcpts = users if listed else rng.sample(users, rng.randint(1, 5))
             # LMTP answers DATA once per recipient; smtplib reads only the first answer.
             replies = [lmtp.mail("sender@elsewhere.test")]
-            replies += [lmtp.rcpt(f"{u}@bench.test") for u in rcpts]
+            replies += [lmtp.rcpt(f"{u}@{MAIL_DOMAIN}") for u in rcpts]
             replies.append(lmtp.data(message))
             replies += [lmtp.getreply() for _ in rcpts[1:]]
             refused = [r for r in replies if r[0] != 250]
@@ -792,6 +821,89 @@ def disk(binary, chunks, work):
             "deliver_seconds": seconds}
 
 
+def percentile(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def lmtp_delivery(servers, users, chunks, args):
+    """LMTP delivery with stock smtplib: K connections, each transaction one corpus message to
+    one user, then to all ten (LMTP_USERS); copies/s, messages/s and latency per server, and
+    what a 10-recipient message costs over a 1-recipient one."""
+    messages = [smtp_load.crlf(chunk_message(chunk)) for chunk in chunks]
+    shapes = {1: lambda n: [f"{users[n % len(users)]}@{MAIL_DOMAIN}"],
+              len(users): lambda n: [f"{user}@{MAIL_DOMAIN}" for user in users]}
+    per = {(s.name, r): [] for s in servers for r in shapes}
+    for round_no in range(args.rounds):
+        order = servers if round_no % 2 == 0 else list(reversed(servers))
+        for server in order:
+            for rcpts, recipients in shapes.items():
+                log(f"lmtp round {round_no + 1}/{args.rounds} on {server.name}, {rcpts} recipient(s)")
+                latencies, wall = smtp_load.lmtp_phase(server.lmtp_port, messages, recipients,
+                                                       args.connections, args.count, args.seconds)
+                server.check_alive("LMTP")
+                per[(server.name, rcpts)].append((len(latencies) / wall, median(latencies),
+                                                  percentile(latencies, 0.99)))
+    rows, summary = [], {}
+    for rcpts in shapes:
+        o = [median([r[i] for r in per[("ours", rcpts)]]) for i in range(3)]
+        d = [median([r[i] for r in per[("dovecot", rcpts)]]) for i in range(3)]
+        rows.append([str(rcpts), f"{o[0]:.0f} / {o[0] * rcpts:.0f}", f"{d[0]:.0f} / {d[0] * rcpts:.0f}",
+                     f"{ratio(o[0], d[0]):.2f}", f"{o[1] * 1000:.2f} / {o[2] * 1000:.2f}",
+                     f"{d[1] * 1000:.2f} / {d[2] * 1000:.2f}"])
+        summary[rcpts] = {"ours_msgs": o[0], "dovecot_msgs": d[0], "ratio": ratio(o[0], d[0]),
+                          "ours_p50_ms": o[1] * 1000, "dovecot_p50_ms": d[1] * 1000}
+    many = len(users)
+    cost = {name: summary[many][f"{name}_p50_ms"] / summary[1][f"{name}_p50_ms"]
+            for name in ("ours", "dovecot")}
+    rows.append([f"{many} over 1 (p50 cost)", f"{cost['ours']:.2f}x", f"{cost['dovecot']:.2f}x", "", "", ""])
+    print_table(f"LMTP delivery with stock smtplib: K={args.connections} connections, "
+                f"≤{args.count} messages or ≤{args.seconds}s per phase, median of {args.rounds} rounds",
+                ["recipients", "ours messages/s / copies/s", "Dovecot messages/s / copies/s",
+                 "ratio ours/Dovecot", "ours p50/p99 ms", "Dovecot p50/p99 ms"], rows)
+    summary["cost_many_over_one"] = cost
+    return summary
+
+
+def submission(servers, sinks, users, chunks, args):
+    """SMTP submission with stock smtplib (AUTH PLAIN on loopback): K clients, each logged in
+    as one user, send corpus messages to remote recipients; each server relays to its own
+    sink. Accepted/s counts the 250s; relayed/s the messages at the sink over the time from
+    the first submission to the last arrival. Ours also files every message in Sent Mail;
+    Dovecot's submission service only relays (it answers once the sink has)."""
+    messages = [chunk_message(chunk) for chunk in chunks]
+    accounts = [(user, f"{user}@{MAIL_DOMAIN}") for user in users]
+    per = {s.name: [] for s in servers}
+    for round_no in range(args.rounds):
+        order = servers if round_no % 2 == 0 else list(reversed(servers))
+        for server in order:
+            log(f"submission round {round_no + 1}/{args.rounds} on {server.name}")
+            sink = sinks[server.name]
+            sink.reset()
+            started = time.time()
+            latencies, wall = smtp_load.submission_phase(server.submission_port, accounts, PASSWORD,
+                                                         messages, args.connections, args.count,
+                                                         args.seconds)
+            last = sink.wait_for(len(latencies), 120)
+            server.check_alive("submission")
+            if last is None:
+                raise SystemExit(f"{server.name}: {sink.count} of {len(latencies)} submitted "
+                                 f"messages reached the sink within 120 s")
+            per[server.name].append((len(latencies) / wall, len(latencies) / (last - started),
+                                     median(latencies), percentile(latencies, 0.99)))
+    o = [median([r[i] for r in per["ours"]]) for i in range(4)]
+    d = [median([r[i] for r in per["dovecot"]]) for i in range(4)]
+    rows = [["accepted messages/s", f"{o[0]:.0f}", f"{d[0]:.0f}", f"{ratio(o[0], d[0]):.2f}"],
+            ["relayed to the sink, messages/s", f"{o[1]:.0f}", f"{d[1]:.0f}", f"{ratio(o[1], d[1]):.2f}"],
+            ["latency p50 / p99 ms", f"{o[2] * 1000:.2f} / {o[3] * 1000:.2f}",
+             f"{d[2] * 1000:.2f} / {d[3] * 1000:.2f}", ""]]
+    print_table(f"SMTP submission with stock smtplib: K={args.connections} clients, ≤{args.count} "
+                f"messages or ≤{args.seconds}s, median of {args.rounds} rounds",
+                ["", "ours", "Dovecot submission", "ratio ours/Dovecot"], rows)
+    return {"ours_accepted": o[0], "dovecot_accepted": d[0], "ours_relayed": o[1],
+            "dovecot_relayed": d[1], "ours_p50_ms": o[2] * 1000, "dovecot_p50_ms": d[2] * 1000}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a run under 3 minutes")
@@ -801,7 +913,8 @@ def main():
         "WILDDUCK_TOOLS", os.path.join(REPO, "tests/tools")))
     ap.add_argument("--corpus-cache", default=os.path.expanduser("~/.cache/wildduck-bench"))
     ap.add_argument("--json-out", help="write every number as JSON here")
-    ap.add_argument("--only", default="storage,disk,imaplib,load,scale,bigappend,memory,logins",
+    ap.add_argument("--only", default="storage,disk,imaplib,load,scale,bigappend,memory,logins,"
+                    "lmtp,submission",
                     help="comma-separated parts to run")
     ap.add_argument("--fill-budget", type=float,
                     help="seconds a scaling mailbox may take to fill (default 240, 0 with --quick)")
@@ -844,7 +957,10 @@ def main():
     work = tempfile.mkdtemp(prefix="wildduck-bench-")
     os.chmod(work, 0o755)
     users = [f"bench{i}" for i in range(args.connections)]
+    # LMTP recipients: ten, so that one message to all of them can be set against one to one.
+    lmtp_users = [f"lmtp{i}" for i in range(10)]
     servers = []
+    sinks = {}
     results = {"quick": quick, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                "nproc": os.cpu_count()}
     started = time.time()
@@ -852,9 +968,10 @@ def main():
         # First, alone: its server uses the same default ports (API, submission) as `ours`.
         if "disk" in parts:
             results["disk"] = disk(args.wildduck, chunks, work)
-        dove = Dovecot(work, users)
+        sinks = {name: smtp_load.Sink(free_port()) for name in ("dovecot", "ours")}
+        dove = Dovecot(work, users + lmtp_users, sinks["dovecot"].port)
         servers.append(dove)
-        ours = Ours(work, args.wildduck, users)
+        ours = Ours(work, args.wildduck, users + lmtp_users, sinks["ours"].port)
         servers.append(ours)
         log(f"dovecot imap {dove.imap_port} pop3 {dove.pop3_port}; "
             f"ours imap {ours.imap_port} pop3 {ours.pop3_port}; work dir {work}")
@@ -873,9 +990,15 @@ def main():
             results["idle_memory"] = idle_memory(args.tool, [ours, dove], args, 4)
         if "logins" in parts:
             results["logins"] = logins([ours, dove], args)
+        if "lmtp" in parts:
+            results["lmtp"] = lmtp_delivery([ours, dove], lmtp_users, chunks, args)
+        if "submission" in parts:
+            results["submission"] = submission([ours, dove], sinks, users, chunks, args)
     finally:
         for server in servers:
             server.stop()
+        for sink in sinks.values():
+            sink.stop()
         if not os.environ.get("KEEP_WORK"):
             shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = time.time() - started

@@ -1,16 +1,18 @@
 #!/bin/sh
 # Benchmarks `wildduck serve` against Dovecot side by side on this machine; see
 # docs/benchmarks.md. Usage: bench/run.sh [--quick] [--json-out FILE] [--only PARTS]
-# Installs Dovecot if missing (Debian/Ubuntu, needs root), builds the release binaries,
+# Installs Dovecot (IMAP, POP3, LMTP, submission) and aiosmtpd if missing (Debian/Ubuntu, needs root), builds the release binaries,
 # then runs bench/run.py, which prints the tables as Markdown on stdout.
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-if ! command -v dovecot >/dev/null 2>&1; then
-  echo "installing dovecot-imapd and dovecot-pop3d" >&2
+packages="dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-submissiond"
+if ! dpkg -s $packages >/dev/null 2>&1; then
+  echo "installing $packages" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-pop3d >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null
 fi
+python3 -c 'import aiosmtpd' 2>/dev/null || pip install --quiet aiosmtpd
 # The packaged service (if any) must not hold the ports or the config; ours runs its own.
 command -v python3 >/dev/null || { echo "python3 is needed" >&2; exit 1; }
 
