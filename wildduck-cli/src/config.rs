@@ -307,6 +307,8 @@ pub struct LmtpSection {
     pub spam_score_threshold: f64,
     /// Seconds within which one sender gets one autoreply.
     pub autoreply_interval_secs: u64,
+    /// `[lmtp.srs]`: rewrite the envelope sender of forwards to e-mail targets.
+    pub srs: Option<SrsSection>,
     /// The LMTP server's own settings (its largest message is `store.max_message_size`).
     #[serde(flatten)]
     pub server: wildduck_lmtp::Config,
@@ -322,6 +324,10 @@ impl LmtpSection {
                 score_threshold: self.spam_score_threshold,
             },
             autoreply_interval: std::time::Duration::from_secs(self.autoreply_interval_secs),
+            srs: self.srs.as_ref().map(|srs| wildduck_store::Srs {
+                secret: srs.secret.clone(),
+                domain: srs.domain.trim().to_ascii_lowercase(),
+            }),
         }
     }
 }
@@ -337,9 +343,19 @@ impl Default for LmtpSection {
             spam_level: spam.level,
             spam_score_threshold: spam.score_threshold,
             autoreply_interval_secs: policy.autoreply_interval.as_secs(),
+            srs: None,
             server: wildduck_lmtp::Config::default(),
         }
     }
+}
+
+/// SRS (Sender Rewriting Scheme) for forwards: the secret that signs the rewritten senders
+/// and the domain they are in (its MX must reach this LMTP, so bounces come back; its SPF
+/// must allow the relay).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SrsSection {
+    pub secret: String,
+    pub domain: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -585,6 +601,19 @@ impl Config {
                 "log.format = {:?}: expected \"human\" or \"json\"",
                 self.log.format
             )));
+        }
+        if let Some(srs) = &self.lmtp.srs {
+            if srs.secret.len() < 16 {
+                return Err(config_error(
+                    "lmtp.srs.secret is too short: use at least 16 random characters",
+                ));
+            }
+            if !srs.domain.contains('.') || srs.domain.contains(['@', ' ']) {
+                return Err(config_error(format!(
+                    "lmtp.srs.domain = {:?}: expected a domain name",
+                    srs.domain
+                )));
+            }
         }
         if self.initial_account.create && self.initial_account.username.trim().is_empty() {
             return Err(config_error("initial_account.username is empty"));
@@ -1042,6 +1071,29 @@ mod tests {
         let mut config = Config::default();
         config.redis.url = Some("cache:6379".into());
         assert!(config.validate().unwrap_err().message.contains("redis.url"));
+    }
+
+    #[test]
+    fn srs_needs_a_secret_and_a_domain_that_can_sign() {
+        let file = write_config("[lmtp.srs]\nsecret = \"0123456789abcdef\"\n");
+        let err = Config::load(Some(file.path()), env(&[])).unwrap_err();
+        assert!(err.message.contains("domain"), "{}", err.message);
+        let file = write_config("[lmtp.srs]\nsecret = \"short\"\ndomain = \"srs.example.org\"\n");
+        let config = Config::load(Some(file.path()), env(&[])).unwrap();
+        assert!(config.validate().unwrap_err().message.contains("too short"));
+        let file = write_config(
+            "[lmtp.srs]\nsecret = \"0123456789abcdef\"\ndomain = \"SRS.Example.org\"\n",
+        );
+        let config = Config::load(Some(file.path()), env(&[])).unwrap();
+        config.validate().unwrap();
+        let srs = config.lmtp.delivery_policy().srs.expect("srs on");
+        assert_eq!(srs.domain, "srs.example.org");
+        assert!(
+            !config
+                .to_masked_toml()
+                .unwrap()
+                .contains("0123456789abcdef")
+        );
     }
 
     #[test]

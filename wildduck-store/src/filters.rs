@@ -43,6 +43,9 @@ pub struct DeliveryPolicy {
     /// One autoreply per sender within this period (RFC 3834 §3.1.1 suggests days; the
     /// issue asks for 4 hours).
     pub autoreply_interval: Duration,
+    /// Rewrites the envelope sender of forwards to e-mail targets (and takes back bounces to
+    /// the rewritten addresses); `None` keeps the original sender.
+    pub srs: Option<crate::delivery::Srs>,
 }
 
 impl Default for DeliveryPolicy {
@@ -50,6 +53,7 @@ impl Default for DeliveryPolicy {
         Self {
             spam: SpamPolicy::default(),
             autoreply_interval: Duration::from_secs(4 * 3600),
+            srs: None,
         }
     }
 }

@@ -66,7 +66,7 @@ pub use authlog::{
 };
 pub use backend::{LiveContent, RegistryKind, now};
 pub use certs::{Certificate, ListenerCertificate, NewCertificate};
-pub use delivery::{Delivered, Delivery, Destination, Recipient};
+pub use delivery::{Delivered, Delivery, Destination, Recipient, Srs};
 pub use dkim::{DkimKey, DkimSigner, NewDkimKey};
 pub use domain_rename::DomainRenamed;
 pub use domains::{AccessAction, DomainAccess, DomainAlias, normalize_domain};

@@ -156,6 +156,7 @@ impl Store {
                 recipient,
                 Some(user.id),
                 &targets,
+                self.config().delivery.srs.as_ref(),
             )?;
             if forwards.is_empty()
                 || self

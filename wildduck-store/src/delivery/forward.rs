@@ -6,11 +6,12 @@
 //!
 //! - The forwarded bytes are the message with this hop's `Delivered-To` prepended (the rest
 //!   byte-exact), so the next hop can see where it has been.
-//! - The envelope sender stays the original one (no SRS rewriting): a bounce goes to the
-//!   real sender, and a failure the queue gives up on is reported into the forwarding
-//!   user's INBOX (a forwarded address has none; its failures are logged). A receiver that
-//!   checks SPF strictly may refuse such a forward; SRS would need a domain of our own
-//!   and a secret to sign with, which the store does not have yet.
+//! - The envelope sender: with SRS configured (`DeliveryPolicy::srs`, see [`super::srs`])
+//!   forwards to e-mail targets leave as `SRS0=…@<srs domain>`, so a receiver's SPF check
+//!   passes and a bounce comes back here (LMTP) and is returned to the real sender;
+//!   without it the original sender is kept (a strict SPF receiver may refuse the forward).
+//!   A failure the queue gives up on is reported into the forwarding user's INBOX (a
+//!   forwarded address has none; its failures are logged).
 //! - Loops: a message that already carries `Delivered-To` with this recipient's address
 //!   (it came around once: Postfix's rule) or that has passed `MAX_RECEIVED_HOPS` relays is
 //!   not forwarded again; the user's copy is still stored.
@@ -26,6 +27,7 @@
 //!   charged for it. Counted when the forwards are queued, as WildDuck's counter does; a
 //!   counter that can not be read lets the forward through (WildDuck ignores it too).
 
+use super::srs::{self, Srs};
 use super::{Delivered, Delivery, Recipient};
 use std::time::Duration;
 
@@ -34,7 +36,7 @@ use crate::limits::DailyWindow;
 use crate::mime::header::HeaderFields;
 use crate::model::{RecordId, UserId};
 use crate::outbound::{Envelope, NextHop, OutboundEntry, entries_by_domain};
-use crate::profiles::{ForwardTarget, ForwardedAddress};
+use crate::profiles::ForwardTarget;
 use crate::store::Store;
 
 /// More `Received` headers than this and a message is taken to be looping (WildDuck's and
@@ -87,14 +89,16 @@ impl Store {
         }
     }
 
-    /// Forwards a message for a forwarded address to its targets, at once.
+    /// Forwards a message for an address with no mailbox (a forwarded address, an SRS
+    /// return) to its targets, at once.
     pub(super) async fn forward_for_address(
         &self,
         delivery: &Delivery<'_>,
         recipient: &Recipient,
-        forwarded: &ForwardedAddress,
+        targets: &[ForwardTarget],
     ) -> Result<Delivered> {
-        let entries = forward_entries(delivery, recipient, None, &forwarded.targets)?;
+        let srs = self.config().delivery.srs.as_ref();
+        let entries = forward_entries(delivery, recipient, None, targets, srs)?;
         if !entries.is_empty() {
             self.enqueue_outbound(entries).await?;
         }
@@ -104,13 +108,16 @@ impl Store {
 
 /// The queue entries that forward `delivery` (reached through `recipient`) to `targets`, on
 /// behalf of `owner` (told of failures; `None` for a forwarded address): none for a looping
-/// message. The e-mail targets share entries (one per domain, through the smarthost); each
-/// relay or URL target is an entry of its own for `recipient`'s address with that hop.
+/// message. The e-mail targets share entries (one per domain, through the smarthost), sent
+/// with the envelope sender rewritten by `srs` when it is set; each relay or URL target is
+/// an entry of its own for `recipient`'s address with that hop (and the original sender:
+/// the relay is the user's own, as WildDuck's `skipSRS`).
 pub(super) fn forward_entries(
     delivery: &Delivery<'_>,
     recipient: &Recipient,
     owner: Option<UserId>,
     targets: &[ForwardTarget],
+    srs: Option<&Srs>,
 ) -> Result<Vec<OutboundEntry>> {
     if targets.is_empty() {
         return Ok(Vec::new());
@@ -121,10 +128,10 @@ pub(super) fn forward_entries(
     }
     let message_id = message_id(delivery.raw);
     let raw = with_delivered_to(delivery.raw, &recipient.address);
-    let entries_to = |recipients: &[String]| {
+    let entries_to = |sender: &str, recipients: &[String]| {
         let envelope = Envelope {
             user: owner,
-            sender: delivery.return_path,
+            sender,
             recipients,
         };
         entries_by_domain(&envelope, &message_id, raw.clone())
@@ -141,13 +148,20 @@ pub(super) fn forward_entries(
             ForwardTarget::Http(url) => NextHop::Http(url.clone()),
         };
         // As WildDuck: the relay is asked to deliver to the address the message came to.
-        for mut entry in entries_to(std::slice::from_ref(&recipient.address))? {
+        for mut entry in entries_to(
+            delivery.return_path,
+            std::slice::from_ref(&recipient.address),
+        )? {
             entry.next_hop = next_hop.clone();
             entries.push(entry);
         }
     }
     if !addresses.is_empty() {
-        entries.extend(entries_to(&addresses)?);
+        let sender = match srs {
+            Some(srs) => srs.forward(delivery.return_path, srs::today()),
+            None => delivery.return_path.to_string(),
+        };
+        entries.extend(entries_to(&sender, &addresses)?);
     }
     Ok(entries)
 }
