@@ -114,6 +114,82 @@ fn deliver_exit_codes_tell_an_mta_to_bounce_or_retry() {
     );
 }
 
+/// Without `--mailbox`, `deliver` runs the delivery pipeline as LMTP does: trace headers in
+/// front of the untouched bytes, the MTA's spam verdict to Junk, a forwarded address's
+/// targets queued; `--mailbox` keeps the bytes as they are.
+#[test]
+fn deliver_runs_the_delivery_pipeline_unless_given_a_mailbox() {
+    let env = Env::new();
+    env.ok(&[
+        "user",
+        "add",
+        "alice",
+        "--password",
+        "alice-password",
+        "--address",
+        "alice@example.com",
+    ]);
+    let raw = message("hello", "body");
+    let (status, doc) = env.json_with_stdin(
+        &["deliver", "--user", "alice", "--sender", "bob@remote.test"],
+        &raw,
+    );
+    assert_eq!(
+        (status, doc["mailbox"].as_str()),
+        (0, Some("INBOX")),
+        "{doc}"
+    );
+    let uid = doc["uid"].to_string();
+    let stored = env.run(&["message", "export", "alice", &uid]).stdout;
+    let expected = [
+        b"Delivered-To: alice@example.com\r\nReturn-Path: <bob@remote.test>\r\n".as_slice(),
+        &raw,
+    ]
+    .concat();
+    assert_eq!(stored, expected);
+
+    let spam = [b"X-Spam-Flag: YES\r\n".as_slice(), &message("spam", "b")].concat();
+    let (status, doc) = env.json_with_stdin(&["deliver", "--user", "alice@example.com"], &spam);
+    assert_eq!(
+        (status, doc["mailbox"].as_str()),
+        (0, Some("Junk")),
+        "{doc}"
+    );
+
+    let (status, doc) =
+        env.json_with_stdin(&["deliver", "--user", "alice", "--mailbox", "INBOX"], &raw);
+    assert_eq!(status, 0, "{doc}");
+    let stored = env
+        .run(&["message", "export", "alice", &doc["uid"].to_string()])
+        .stdout;
+    assert_eq!(stored, raw, "--mailbox stores the bytes as they are");
+
+    env.ok(&[
+        "address",
+        "add",
+        "fwd@example.com",
+        "--forward-to",
+        "carl@remote.test",
+    ]);
+    let (status, doc) = env.json_with_stdin(&["deliver", "--user", "fwd@example.com"], &raw);
+    assert_eq!(
+        (status, &doc["forwarded"]),
+        (0, &serde_json::json!(true)),
+        "{doc}"
+    );
+    let queued = env.ok(&["queue", "list"]);
+    assert_eq!(queued["entries"].as_array().unwrap().len(), 1, "{queued}");
+    let (status, doc) = env.json_with_stdin(
+        &["deliver", "--user", "fwd@example.com", "--mailbox", "INBOX"],
+        &raw,
+    );
+    assert_eq!(
+        (status, doc["error"]["kind"].as_str()),
+        (67, Some("no_user")),
+        "{doc}"
+    );
+}
+
 #[test]
 fn a_thousand_deliveries_from_four_processes_are_each_stored_once() {
     const PROCESSES: usize = 4;

@@ -178,9 +178,10 @@ impl Env {
         self.ok(&["user", "add", name, "--password", password]);
     }
 
-    /// Delivers a message; returns its UID.
+    /// Stores a message as it is into the user's INBOX (`deliver --mailbox`); returns its UID.
     pub fn deliver(&self, user: &str, raw: &[u8]) -> u64 {
-        let (status, doc) = self.json_with_stdin(&["deliver", "--user", user], raw);
+        let (status, doc) =
+            self.json_with_stdin(&["deliver", "--user", user, "--mailbox", "INBOX"], raw);
         assert_eq!(status, 0, "deliver: {doc}");
         doc["uid"].as_u64().expect("uid")
     }
