@@ -42,6 +42,8 @@ mod authlog;
 mod blobs;
 mod encryption;
 mod expiry;
+#[cfg(feature = "testkit")]
+pub mod faults;
 mod files;
 mod journal;
 mod keywords;
@@ -143,6 +145,9 @@ fn sqlite_error(e: rusqlite::Error) -> StorageError {
             ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => StorageErrorKind::Corrupt,
             ErrorCode::ConstraintViolation => StorageErrorKind::Constraint,
             ErrorCode::TooBig => StorageErrorKind::Limit,
+            // SQLite stops a statement only when asked to (an interrupt, a progress handler):
+            // the caller gave up waiting, the data is intact, and a retry may succeed.
+            ErrorCode::OperationInterrupted => StorageErrorKind::Timeout,
             _ => StorageErrorKind::Internal,
         },
         // A stored value that does not convert to what the row should hold.
@@ -222,6 +227,8 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// Opens a connection to `file` for `access`: the writer's, or one of the readers.
 fn open_connection(file: &Path, access: Access) -> rusqlite::Result<Connection> {
     let mut conn = Connection::open(file)?;
+    #[cfg(feature = "testkit")]
+    faults::watch(&conn);
     // A plain function is all SQLite's handler takes, so one per access.
     let on_busy: fn(i32) -> bool = match access {
         Access::Read => |attempts| wait_while_busy(Access::Read, attempts),
@@ -433,9 +440,13 @@ impl<'c> ReadTx<'c> {
 
 impl Drop for ReadTx<'_> {
     fn drop(&mut self) {
-        // A read transaction has nothing to keep or undo; ending it is all that matters.
+        // A read transaction has nothing to keep or undo; ending it is all that matters. A
+        // failed COMMIT leaves it open, and every later BEGIN on this reader would fail.
         if let Err(e) = run_cached(self.conn, "COMMIT") {
             tracing::error!("sqlite ending a read snapshot: {e}");
+            if let Err(e) = run_cached(self.conn, "ROLLBACK") {
+                tracing::error!("sqlite dropping a read snapshot: {e}");
+            }
         }
         telemetry::transaction(Engine::Sqlite, Access::Read, self.opened.elapsed());
     }
