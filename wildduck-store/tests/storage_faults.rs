@@ -307,3 +307,73 @@ fn abort_child() {
     });
 }
 
+/// An interrupt rolls back SQLite's whole transaction, which a group commit shares among
+/// the writes waiting together: the writes of that group before the failing one are undone
+/// with it, those after it must not be. Each write must be told the truth: present if told
+/// it succeeded, absent if told it failed.
+#[test]
+fn writes_sharing_a_failed_transaction_are_told_the_truth() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    sqlite_faults::watch_connections();
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let store = open(dir.path()).await;
+        let user = store
+            .create_user(NewUser {
+                username: "group".into(),
+                password: "pw".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let inbox = store.get_mailbox(user.id, "INBOX").await.unwrap().id;
+        let mut failed = 0;
+        for round in 0..40u64 {
+            // Somewhere among the statements of the round's writes.
+            sqlite_faults::arm(10 + round * 3, StatementFault::Interrupt);
+            let writes: Vec<_> = (0..16)
+                .map(|i| {
+                    let store = store.clone();
+                    let raw = format!("Subject: {round}.{i}\r\n\r\nround {round} write {i}\r\n");
+                    tokio::spawn(async move {
+                        let appended = store
+                            .append(inbox, raw.as_bytes(), &Flags::new(), None)
+                            .await;
+                        (raw, appended)
+                    })
+                })
+                .collect();
+            let mut told = Vec::new();
+            for write in writes {
+                told.push(write.await.unwrap());
+            }
+            sqlite_faults::counted();
+            let stored = stored_bodies(&store, inbox).await;
+            for (raw, outcome) in told {
+                match outcome {
+                    Ok(_) => assert!(stored.contains(&raw), "acknowledged, missing: {raw:?}"),
+                    Err(e) => {
+                        assert!(e.is_temporary(), "{e}");
+                        assert!(!stored.contains(&raw), "told {e}, yet stored: {raw:?}");
+                        failed += 1;
+                    }
+                }
+            }
+        }
+        assert!(failed > 0, "the interrupts reached the writes");
+        let report = store.verify(false).await.unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    });
+}
+
+async fn stored_bodies(store: &Store, mailbox: MailboxId) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for uid in store.snapshot(mailbox).await.unwrap().uids {
+        let raw = store
+            .read_section(mailbox, uid, &Section::full(), None)
+            .await
+            .unwrap();
+        bodies.push(String::from_utf8(raw.to_vec()).unwrap());
+    }
+    bodies
+}

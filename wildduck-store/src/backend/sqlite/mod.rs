@@ -573,18 +573,19 @@ impl WalSync {
 /// commit. A job that fails or panics is rolled back alone (a panicking job's caller sees
 /// its reply channel close). None: the transaction did not begin, every job was answered
 /// with the engine's error.
+///
+/// Some failures (an I/O error, a full disk, an interrupt) make SQLite roll back the whole
+/// transaction, not just the savepoint: the jobs run so far are undone too, and are answered
+/// so at once; the rest run in a new transaction. (Run on in autocommit instead, each would
+/// commit at its RELEASE and then be answered with the failed COMMIT: done but told failed.)
 fn run_group(conn: &Connection, group: Vec<Job>) -> Option<Vec<Answer>> {
-    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
-        let e = sqlite_error(e);
-        tracing::error!("sqlite begin: {e}");
-        for job in group {
-            let (_, answer) = job(Err(e.clone()));
-            answer(None);
-        }
+    let mut jobs = group.into_iter();
+    if let Err(e) = begin_group(conn) {
+        answer_refused(jobs, &e);
         return None;
     }
-    let mut answers = Vec::with_capacity(group.len());
-    for job in group {
+    let mut answers = Vec::with_capacity(jobs.len());
+    while let Some(job) = jobs.next() {
         if let Err(e) = run_cached(conn, "SAVEPOINT op") {
             answers.push(job(Err(sqlite_error(e))).1);
             continue;
@@ -603,8 +604,36 @@ fn run_group(conn: &Connection, group: Vec<Job>) -> Option<Vec<Answer>> {
                 let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
             }
         }
+        if conn.is_autocommit() {
+            let undone = StorageError::from(Defect::UndoneWithOthers(
+                "the write was undone with its group after another write failed",
+            ));
+            for answer in answers.drain(..) {
+                answer(Some(&undone));
+            }
+            if let Err(e) = begin_group(conn) {
+                answer_refused(jobs, &e);
+                return None;
+            }
+        }
     }
     Some(answers)
+}
+
+fn begin_group(conn: &Connection) -> std::result::Result<(), StorageError> {
+    run_cached(conn, "BEGIN IMMEDIATE").map_err(|e| {
+        let e = sqlite_error(e);
+        tracing::error!("sqlite begin: {e}");
+        e
+    })
+}
+
+/// Answers jobs that could not run with the error that refused them.
+fn answer_refused(jobs: impl Iterator<Item = Job>, refused: &StorageError) {
+    for job in jobs {
+        let (_, answer) = job(Err(refused.clone()));
+        answer(None);
+    }
 }
 
 // ---- value encodings ----
