@@ -423,6 +423,10 @@ mod tests {
             kind(Defect::Contended("x".into())),
             StorageErrorKind::Unavailable
         );
+        assert_eq!(
+            kind(Defect::UndoneWithOthers("x")),
+            StorageErrorKind::Unavailable
+        );
         assert_eq!(kind(Defect::TooSlow("x")), StorageErrorKind::Timeout);
         assert_eq!(kind(Defect::Unsupported("x")), StorageErrorKind::Internal);
         assert_eq!(kind(Defect::Bug("x")), StorageErrorKind::Internal);

@@ -51,8 +51,7 @@ fn sequence() -> (Vec<Vec<u8>>, Vec<Op>) {
             let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]);
             let mut runner = TestRunner::new_with_rng(Config::default(), rng);
             let ops = proptest::collection::vec(op(), len);
-            let generated = (bodies(), ops).new_tree(&mut runner).unwrap().current();
-            generated
+            (bodies(), ops).new_tree(&mut runner).unwrap().current()
         })
         .find(|(_, ops)| covers_every_kind(ops))
         .expect("some seed covers every kind")
