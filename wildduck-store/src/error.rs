@@ -312,6 +312,9 @@ pub enum Defect {
     /// Another writer holds what this operation needs, for longer than it waits.
     #[error("{0}")]
     Contended(String),
+    /// The engine undid the operation with others whose unit it shared, for another's failure.
+    #[error("{0}")]
+    UndoneWithOthers(&'static str),
     /// The database answers too slowly for the store's own timeouts.
     #[error("{0}")]
     TooSlow(&'static str),
@@ -338,7 +341,7 @@ impl From<Defect> for StorageError {
         let kind = match defect {
             Defect::Malformed { .. } | Defect::MissingBlob(_) => StorageErrorKind::Corrupt,
             Defect::Exhausted(_) => StorageErrorKind::Limit,
-            Defect::Contended(_) => StorageErrorKind::Unavailable,
+            Defect::Contended(_) | Defect::UndoneWithOthers(_) => StorageErrorKind::Unavailable,
             Defect::TooSlow(_) => StorageErrorKind::Timeout,
             Defect::Unsupported(_) | Defect::Bug(_) => StorageErrorKind::Internal,
         };
@@ -418,6 +421,10 @@ mod tests {
         );
         assert_eq!(
             kind(Defect::Contended("x".into())),
+            StorageErrorKind::Unavailable
+        );
+        assert_eq!(
+            kind(Defect::UndoneWithOthers("x")),
             StorageErrorKind::Unavailable
         );
         assert_eq!(kind(Defect::TooSlow("x")), StorageErrorKind::Timeout);

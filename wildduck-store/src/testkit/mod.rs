@@ -26,6 +26,8 @@ use search::{search_agrees_with_plain_evaluation, search_metadata};
 use std::future::Future;
 use std::pin::Pin;
 
+/// Fails the N-th SQL statement of the SQLite engine (see the module).
+pub use crate::backend::sqlite::faults as sqlite_faults;
 use crate::error::*;
 use crate::model::*;
 use crate::store::Store;

@@ -42,6 +42,8 @@ mod authlog;
 mod blobs;
 mod encryption;
 mod expiry;
+#[cfg(feature = "testkit")]
+pub mod faults;
 mod files;
 mod journal;
 mod keywords;
@@ -143,6 +145,9 @@ fn sqlite_error(e: rusqlite::Error) -> StorageError {
             ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => StorageErrorKind::Corrupt,
             ErrorCode::ConstraintViolation => StorageErrorKind::Constraint,
             ErrorCode::TooBig => StorageErrorKind::Limit,
+            // SQLite stops a statement only when asked to (an interrupt, a progress handler):
+            // the caller gave up waiting, the data is intact, and a retry may succeed.
+            ErrorCode::OperationInterrupted => StorageErrorKind::Timeout,
             _ => StorageErrorKind::Internal,
         },
         // A stored value that does not convert to what the row should hold.
@@ -222,6 +227,8 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// Opens a connection to `file` for `access`: the writer's, or one of the readers.
 fn open_connection(file: &Path, access: Access) -> rusqlite::Result<Connection> {
     let mut conn = Connection::open(file)?;
+    #[cfg(feature = "testkit")]
+    faults::watch(&conn);
     // A plain function is all SQLite's handler takes, so one per access.
     let on_busy: fn(i32) -> bool = match access {
         Access::Read => |attempts| wait_while_busy(Access::Read, attempts),
@@ -433,9 +440,13 @@ impl<'c> ReadTx<'c> {
 
 impl Drop for ReadTx<'_> {
     fn drop(&mut self) {
-        // A read transaction has nothing to keep or undo; ending it is all that matters.
+        // A read transaction has nothing to keep or undo; ending it is all that matters. A
+        // failed COMMIT leaves it open, and every later BEGIN on this reader would fail.
         if let Err(e) = run_cached(self.conn, "COMMIT") {
             tracing::error!("sqlite ending a read snapshot: {e}");
+            if let Err(e) = run_cached(self.conn, "ROLLBACK") {
+                tracing::error!("sqlite dropping a read snapshot: {e}");
+            }
         }
         telemetry::transaction(Engine::Sqlite, Access::Read, self.opened.elapsed());
     }
@@ -562,18 +573,19 @@ impl WalSync {
 /// commit. A job that fails or panics is rolled back alone (a panicking job's caller sees
 /// its reply channel close). None: the transaction did not begin, every job was answered
 /// with the engine's error.
+///
+/// Some failures (an I/O error, a full disk, an interrupt) make SQLite roll back the whole
+/// transaction, not just the savepoint: the jobs run so far are undone too, and are answered
+/// so at once; the rest run in a new transaction. (Run on in autocommit instead, each would
+/// commit at its RELEASE and then be answered with the failed COMMIT: done but told failed.)
 fn run_group(conn: &Connection, group: Vec<Job>) -> Option<Vec<Answer>> {
-    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
-        let e = sqlite_error(e);
-        tracing::error!("sqlite begin: {e}");
-        for job in group {
-            let (_, answer) = job(Err(e.clone()));
-            answer(None);
-        }
+    let mut jobs = group.into_iter();
+    if let Err(e) = begin_group(conn) {
+        answer_refused(jobs, &e);
         return None;
     }
-    let mut answers = Vec::with_capacity(group.len());
-    for job in group {
+    let mut answers = Vec::with_capacity(jobs.len());
+    while let Some(job) = jobs.next() {
         if let Err(e) = run_cached(conn, "SAVEPOINT op") {
             answers.push(job(Err(sqlite_error(e))).1);
             continue;
@@ -592,8 +604,36 @@ fn run_group(conn: &Connection, group: Vec<Job>) -> Option<Vec<Answer>> {
                 let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
             }
         }
+        if conn.is_autocommit() {
+            let undone = StorageError::from(Defect::UndoneWithOthers(
+                "the write was undone with its group after another write failed",
+            ));
+            for answer in answers.drain(..) {
+                answer(Some(&undone));
+            }
+            if let Err(e) = begin_group(conn) {
+                answer_refused(jobs, &e);
+                return None;
+            }
+        }
     }
     Some(answers)
+}
+
+fn begin_group(conn: &Connection) -> std::result::Result<(), StorageError> {
+    run_cached(conn, "BEGIN IMMEDIATE").map_err(|e| {
+        let e = sqlite_error(e);
+        tracing::error!("sqlite begin: {e}");
+        e
+    })
+}
+
+/// Answers jobs that could not run with the error that refused them.
+fn answer_refused(jobs: impl Iterator<Item = Job>, refused: &StorageError) {
+    for job in jobs {
+        let (_, answer) = job(Err(refused.clone()));
+        answer(None);
+    }
 }
 
 // ---- value encodings ----
