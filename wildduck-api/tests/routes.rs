@@ -18,10 +18,24 @@ fn run_group(script: &str) {
 
 /// As [`run_group`], then hands the runtime, the store and the script's output to `check`.
 fn run_group_then(script: &str, check: impl FnOnce(&tokio::runtime::Runtime, &Store, &str)) {
+    run_script(script, false, check);
+}
+
+/// As [`run_group`] with an IMAP listener over the same store, whose port the script gets
+/// as its third argument.
+fn run_group_with_imap(script: &str) {
+    run_script(script, true, |_, _, _| {});
+}
+
+fn run_script(
+    script: &str,
+    with_imap: bool,
+    check: impl FnOnce(&tokio::runtime::Runtime, &Store, &str),
+) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (stop, stopped) = watch::channel(false);
-    let (base, server, store) = runtime.block_on(async {
+    let (base, server, store, imap) = runtime.block_on(async {
         let store = Store::open_sqlite(dir.path(), StoreConfig::default())
             .await
             .unwrap();
@@ -37,19 +51,36 @@ fn run_group_then(script: &str, check: impl FnOnce(&tokio::runtime::Runtime, &St
             listener,
             stopped,
         ));
-        (base, server, store)
+        let imap = if with_imap {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let task = tokio::spawn(wildduck_imap::serve(
+                store.clone(),
+                wildduck_imap::Config::default(),
+                listener,
+                None,
+                stop.subscribe(),
+            ));
+            Some((port, task))
+        } else {
+            None
+        };
+        (base, server, store, imap)
     });
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/http")
         .join(script);
-    let output = Command::new("python3")
-        .arg(&path)
-        .arg(&base)
-        .arg(ROOT_TOKEN)
-        .output()
-        .expect("python3");
+    let mut python = Command::new("python3");
+    python.arg(&path).arg(&base).arg(ROOT_TOKEN);
+    if let Some((port, _)) = &imap {
+        python.arg(port.to_string());
+    }
+    let output = python.output().expect("python3");
     stop.send(true).unwrap();
     runtime.block_on(server).unwrap().unwrap();
+    if let Some((_, task)) = imap {
+        runtime.block_on(task).unwrap().unwrap();
+    }
     assert!(
         output.status.success(),
         "{script} failed:\n{}{}",
@@ -262,4 +293,9 @@ fn forward_stored_message() {
             .expect("queued");
         assert_eq!(entry.raw, raw, "the stored bytes, unchanged");
     });
+}
+
+#[test]
+fn change_stream() {
+    run_group_with_imap("updates.py");
 }
