@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use wildduck_store::Store;
 use wildduck_store::model::{ChangeKind, JournalId, MailboxId, UserChange, UserId};
@@ -65,6 +66,7 @@ pub async fn updates(
         user,
         after,
         wake_ups,
+        shutdown: state.shutdown.clone(),
         queued: VecDeque::new(),
         next_idle: Instant::now(),
         idle_count: 0,
@@ -90,13 +92,15 @@ struct Feed {
     user: UserId,
     after: Option<JournalId>,
     wake_ups: Subscription,
+    shutdown: watch::Receiver<bool>,
     queued: VecDeque<Bytes>,
     next_idle: Instant,
     idle_count: u64,
 }
 
 impl Feed {
-    /// The next piece of the stream; `None` ends it (the notifier went away).
+    /// The next piece of the stream; `None` ends it (the server stops, or the notifier went
+    /// away).
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.queued.pop_front() {
@@ -107,6 +111,7 @@ impl Feed {
                 continue;
             }
             tokio::select! {
+                _ = self.shutdown.wait_for(|stop| *stop) => return None,
                 woken = self.wake_ups.recv() => match woken {
                     // A lagging receiver missed wake-ups, not changes: the read catches up.
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
