@@ -44,6 +44,7 @@ pub async fn updates(
     let user = user_param(&access, &user)?;
     // As WildDuck: the header, when sent, stands for the query parameter.
     let resume = match headers.get(RESUME_FIELD) {
+        // A value that is not visible ASCII is refused below as not hex.
         Some(value) => Some(value.to_str().unwrap_or("-").to_string()),
         None => query
             .0
@@ -68,6 +69,8 @@ pub async fn updates(
         wake_ups,
         shutdown: state.shutdown.clone(),
         queued: VecDeque::new(),
+        read_due: true,
+        read_failed: false,
         next_idle: Instant::now(),
         idle_count: 0,
     };
@@ -94,6 +97,9 @@ struct Feed {
     wake_ups: Subscription,
     shutdown: watch::Receiver<bool>,
     queued: VecDeque<Bytes>,
+    /// A wake-up (or the stream's start) asks for a read of the journal.
+    read_due: bool,
+    read_failed: bool,
     next_idle: Instant,
     idle_count: u64,
 }
@@ -106,15 +112,18 @@ impl Feed {
             if let Some(chunk) = self.queued.pop_front() {
                 return Some(chunk);
             }
-            if self.read_journal().await {
-                self.next_idle = Instant::now() + IDLE_INTERVAL;
+            if self.read_due {
+                self.read_due = false;
+                if self.read_journal().await {
+                    self.next_idle = Instant::now() + IDLE_INTERVAL;
+                }
                 continue;
             }
             tokio::select! {
                 _ = self.shutdown.wait_for(|stop| *stop) => return None,
                 woken = self.wake_ups.recv() => match woken {
                     // A lagging receiver missed wake-ups, not changes: the read catches up.
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Ok(_) | Err(RecvError::Lagged(_)) => self.read_due = true,
                     Err(RecvError::Closed) => return None,
                 },
                 () = tokio::time::sleep_until(self.next_idle) => {
@@ -122,15 +131,18 @@ impl Feed {
                     self.queued
                         .push_back(Bytes::from(format!(": idling {}\n\n", self.idle_count)));
                     self.next_idle = Instant::now() + IDLE_INTERVAL;
+                    // A read that failed is tried again at each quiet interval too.
+                    self.read_due = self.read_failed;
                 }
             }
         }
     }
 
     /// Queues the entries after the last id sent, then the counters of the mailboxes whose
-    /// counts they may have moved. False when there was nothing new.
+    /// counts they may have moved. False when nothing was queued.
     async fn read_journal(&mut self) -> bool {
         let mut counted = BTreeSet::new();
+        self.read_failed = false;
         loop {
             let entries = match self
                 .store
@@ -139,10 +151,11 @@ impl Feed {
             {
                 Ok(entries) => entries,
                 Err(error) => {
-                    // Said on the stream as WildDuck does; the next wake-up tries again.
+                    // Said on the stream as WildDuck does; read again at the next wake-up.
                     tracing::warn!(user = %self.user, %error, "change stream could not read the journal");
                     self.queued.push_back(error_event(&error.to_string()));
-                    return true;
+                    self.read_failed = true;
+                    break;
                 }
             };
             let Some(last) = entries.last() else {
@@ -159,13 +172,10 @@ impl Feed {
                 break;
             }
         }
-        if counted.is_empty() {
-            return false;
-        }
         for mailbox in counted {
             self.queue_counters(mailbox).await;
         }
-        true
+        !self.queued.is_empty()
     }
 
     /// WildDuck's `COUNTERS` event, under the id of the last entry sent. A mailbox deleted
