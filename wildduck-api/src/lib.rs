@@ -66,6 +66,8 @@ impl Config {
 pub(crate) struct ApiState {
     store: Store,
     config: Config,
+    /// Turns true at shutdown: change streams, which never finish by themselves, end then.
+    shutdown: watch::Receiver<bool>,
 }
 
 /// Serves the API on `listener` until `shutdown` turns true; requests in flight finish.
@@ -78,7 +80,11 @@ pub async fn serve(
     config
         .check_listen(listener.local_addr()?)
         .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
-    let state = Arc::new(ApiState { store, config });
+    let state = Arc::new(ApiState {
+        store,
+        config,
+        shutdown: shutdown.clone(),
+    });
     let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

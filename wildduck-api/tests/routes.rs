@@ -2,11 +2,16 @@
 //! `tests/http/`) runs against the API served over a fresh store on a loopback port, with a
 //! root token configured, and fails on the first answer that is not WildDuck's.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wildduck_store::model::NewUser;
 use wildduck_store::{Store, StoreConfig};
 
 const ROOT_TOKEN: &str = "route-test-root-token";
@@ -18,38 +23,79 @@ fn run_group(script: &str) {
 
 /// As [`run_group`], then hands the runtime, the store and the script's output to `check`.
 fn run_group_then(script: &str, check: impl FnOnce(&tokio::runtime::Runtime, &Store, &str)) {
+    run_script(script, false, check);
+}
+
+/// As [`run_group`] with an IMAP listener over the same store, whose port the script gets
+/// as its third argument.
+fn run_group_with_imap(script: &str) {
+    run_script(script, true, |_, _, _| {});
+}
+
+/// Serves the API with the root token over `store` on a loopback port until `stopped`.
+async fn serve_api(
+    store: &Store,
+    stopped: watch::Receiver<bool>,
+) -> (SocketAddr, JoinHandle<std::io::Result<()>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let config = wildduck_api::Config {
+        access_token: Some(ROOT_TOKEN.into()),
+        ..wildduck_api::Config::default()
+    };
+    let server = tokio::spawn(wildduck_api::serve(
+        store.clone(),
+        config,
+        listener,
+        stopped,
+    ));
+    (address, server)
+}
+
+fn run_script(
+    script: &str,
+    with_imap: bool,
+    check: impl FnOnce(&tokio::runtime::Runtime, &Store, &str),
+) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (stop, stopped) = watch::channel(false);
-    let (base, server, store) = runtime.block_on(async {
+    let (base, server, store, imap) = runtime.block_on(async {
         let store = Store::open_sqlite(dir.path(), StoreConfig::default())
             .await
             .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = wildduck_api::Config {
-            access_token: Some(ROOT_TOKEN.into()),
-            ..wildduck_api::Config::default()
+        let (address, server) = serve_api(&store, stopped).await;
+        let base = format!("http://{address}");
+        let imap = if with_imap {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let task = tokio::spawn(wildduck_imap::serve(
+                store.clone(),
+                wildduck_imap::Config::default(),
+                listener,
+                None,
+                stop.subscribe(),
+            ));
+            Some((port, task))
+        } else {
+            None
         };
-        let server = tokio::spawn(wildduck_api::serve(
-            store.clone(),
-            config,
-            listener,
-            stopped,
-        ));
-        (base, server, store)
+        (base, server, store, imap)
     });
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/http")
         .join(script);
-    let output = Command::new("python3")
-        .arg(&path)
-        .arg(&base)
-        .arg(ROOT_TOKEN)
-        .output()
-        .expect("python3");
+    let mut python = Command::new("python3");
+    python.arg(&path).arg(&base).arg(ROOT_TOKEN);
+    if let Some((port, _)) = &imap {
+        python.arg(port.to_string());
+    }
+    let output = python.output().expect("python3");
     stop.send(true).unwrap();
     runtime.block_on(server).unwrap().unwrap();
+    if let Some((_, task)) = imap {
+        runtime.block_on(task).unwrap().unwrap();
+    }
     assert!(
         output.status.success(),
         "{script} failed:\n{}{}",
@@ -261,5 +307,57 @@ fn forward_stored_message() {
             .unwrap()
             .expect("queued");
         assert_eq!(entry.raw, raw, "the stored bytes, unchanged");
+    });
+}
+
+#[test]
+fn change_stream() {
+    run_group_with_imap("updates.py");
+}
+
+/// An open change stream ends when the server stops, so the shutdown does not wait on it
+/// (the timeouts only keep a hang from stalling the suite).
+#[test]
+fn an_open_change_stream_ends_at_shutdown() {
+    const HANG: Duration = Duration::from_secs(30);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    runtime.block_on(async {
+        let store = Store::open_sqlite(dir.path(), StoreConfig::default())
+            .await
+            .unwrap();
+        let user = store
+            .create_user(NewUser {
+                username: "streamer".into(),
+                password: "secret streamer".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let (address, server) = serve_api(&store, stopped).await;
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "GET /users/{}/updates HTTP/1.1\r\nHost: localhost\r\nX-Access-Token: {ROOT_TOKEN}\r\n\r\n",
+            user.id
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut events = BufReader::new(stream);
+        let mut line = String::new();
+        while line.trim_end() != ": idling 1" {
+            line.clear();
+            assert!(events.read_line(&mut line).await.unwrap() > 0, "the stream ended");
+        }
+        stop.send(true).unwrap();
+        tokio::time::timeout(HANG, server)
+            .await
+            .expect("the server stopped with a stream open")
+            .unwrap()
+            .unwrap();
+        let mut rest = Vec::new();
+        tokio::time::timeout(HANG, events.read_to_end(&mut rest))
+            .await
+            .expect("the stream ended")
+            .unwrap();
     });
 }

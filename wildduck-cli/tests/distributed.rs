@@ -4,7 +4,8 @@
 //! when it returns, also on changes whose wake-ups were never sent), after a kill -9 of
 //! one server its clients find every acknowledged message on the other, a logout or a
 //! suspension made through one server (or the CLI) ends the user's sessions on the other,
-//! and both relay workers take from one outbound queue without sending anything twice.
+//! a change stream on one server reports an APPEND made on the other, and both relay
+//! workers take from one outbound queue without sending anything twice.
 //!
 //! The servers come from the store's test fixture (`nx-27017 --data-dir memory`, or
 //! `WILDDUCK_TEST_MONGODB_URI`); Redis is always our own, since the test stops and restarts it.
@@ -508,6 +509,61 @@ fn a_logout_through_one_node_ends_sessions_on_the_other() {
     cluster.ok(&["user", "set", USER, "--suspended", "true"]);
     assert_eq!(idling.line(), "* BYE Account suspended");
     assert!(idling.closed());
+}
+
+/// A change stream (`GET /users/:user/updates`) opened on one node reports an APPEND made
+/// over IMAP through the other: the journal is the shared store's, the wake-up comes
+/// through Redis.
+#[test]
+fn a_change_stream_on_one_node_reports_an_append_made_on_the_other() {
+    let redis = RedisServer::start();
+    let cluster = Cluster::new(&redis);
+    let user = cluster.ok(&["user", "add", USER, "--password", PASSWORD])["user"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let servers = [cluster.serve("first"), cluster.serve("second")];
+    let mut stream = TcpStream::connect(servers[1].api).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        stream,
+        "GET /users/{user}/updates HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
+    .unwrap();
+    let mut events = BufReader::new(stream);
+    let mut next_line = || {
+        let mut line = String::new();
+        let read = events
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("no line on the stream within {WAIT:?}: {e}"));
+        assert!(read > 0, "the stream ended");
+        line.trim_end().to_string()
+    };
+    let status = next_line();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    // The first idle comment: the stream is listening from here on.
+    while next_line() != ": idling 1" {}
+
+    let uid = Imap::login(servers[0].imap).append(&message(1));
+    let mut block = Vec::new();
+    loop {
+        let line = next_line();
+        if line.starts_with("id: ") {
+            if block
+                .iter()
+                .any(|l: &String| l.contains("\"command\": \"EXISTS\""))
+            {
+                break;
+            }
+            block.clear();
+        } else if line.starts_with("data: ") {
+            block.push(line);
+        }
+    }
+    assert!(
+        block.iter().any(|l| l.contains(&format!("\"uid\": {uid}"))),
+        "{block:?}"
+    );
 }
 
 #[test]

@@ -22,6 +22,7 @@ use crate::names::{self, INBOX};
 use crate::notify::{LocalNotifier, LogoutWatch, Notifier, Subscription};
 use crate::{content, mime};
 
+mod feed;
 mod mailboxes;
 mod messages;
 mod users;

@@ -1,5 +1,4 @@
-//! The route table, one file per route group. Update-feed routes (the rest of issue 20)
-//! come as further files here.
+//! The route table, one file per route group.
 
 mod addresses;
 mod addressregister;
@@ -33,6 +32,7 @@ mod settings;
 mod storage;
 mod submit;
 mod two_factor;
+mod updates;
 mod users;
 
 use std::sync::Arc;
@@ -83,6 +83,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(users::restore_info).post(users::restore),
         )
         .route("/users/{user}/logout", put(logout::logout_user))
+        .route("/users/{user}/updates", get(updates::updates))
         .route("/users/{user}/quota/reset", post(users::quota_reset))
         .route("/users/{user}/authlog", get(authlog::list))
         .route("/users/{user}/authlog/{event}", get(authlog::get))

@@ -527,6 +527,13 @@ const SERVED: &[Operation] = &[
         "Disable 2FA",
     ),
     op(
+        Get,
+        "/users/{user}/updates",
+        "getUpdates",
+        "Users",
+        "Open change stream",
+    ),
+    op(
         Post,
         "/preauth",
         "preauth",

@@ -757,6 +757,18 @@ pub trait Messages: Send + Sync {
         generic::select_view(self, mailbox).await
     }
     async fn changes_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Changes>;
+    /// The committed journal entries of all of `user`'s mailboxes with an id above `after`
+    /// (every one when `None`), in id order, at most `limit`. An engine whose ids may commit
+    /// out of order stops before the first entry not committed yet, so it is not passed over.
+    async fn user_changes_after(
+        &self,
+        user: UserId,
+        after: Option<JournalId>,
+        limit: usize,
+    ) -> Result<Vec<UserChange>>;
+    /// The id a feed of `user`'s changes starting now resumes after: the newest committed
+    /// entry that no uncommitted one precedes. `None` when the user's journal is empty.
+    async fn user_journal_head(&self, user: UserId) -> Result<Option<JournalId>>;
     async fn fetch_meta(
         &self,
         mailbox: MailboxId,

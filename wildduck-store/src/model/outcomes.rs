@@ -139,6 +139,34 @@ pub struct Changes {
     pub truncated: bool,
 }
 
+/// Where an entry sits in one user's journal across all their mailboxes: ids grow in the
+/// order the engine wrote the entries (SQLite: the second it was written, then the row's
+/// insertion order; MongoDB: the entry's ObjectId). Shown as 24 hex digits, as WildDuck's
+/// journal ids are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct JournalId(pub RecordId);
+
+impl std::fmt::Display for JournalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for JournalId {
+    type Err = InvalidRecordId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Self)
+    }
+}
+
+/// One journal entry of a user's change feed: which mailbox, and what changed there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserChange {
+    pub id: JournalId,
+    pub mailbox: MailboxId,
+    pub change: Change,
+}
+
 /// Byte counts of the whole store.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreStats {

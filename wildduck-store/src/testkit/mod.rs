@@ -39,6 +39,7 @@ mod authlog;
 mod domain_rename;
 mod domains;
 mod fast_paths;
+mod feed;
 mod mailboxes;
 mod messages;
 mod profiles;
@@ -55,6 +56,7 @@ use authlog::auth_log_events;
 use domain_rename::domain_rename;
 use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
 use fast_paths::fast_paths_agree_with_generic_rules;
+use feed::user_change_feed_across_mailboxes;
 use profiles::{
     forwarded_addresses_and_forwarding, profiles_and_address_details, storage_recount,
     temporary_passwords,
@@ -112,6 +114,7 @@ checks!(
     append_batch_matches_appends,
     append_batch_stops_where_a_message_fails,
     expunge_and_journal,
+    user_change_feed_across_mailboxes,
     search_metadata,
     search_agrees_with_plain_evaluation,
     sort_and_thread,

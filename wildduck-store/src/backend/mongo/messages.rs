@@ -409,6 +409,19 @@ impl Messages for MongoBackend {
         })
     }
 
+    async fn user_changes_after(
+        &self,
+        user: UserId,
+        after: Option<JournalId>,
+        limit: usize,
+    ) -> Result<Vec<UserChange>> {
+        self.feed_after(user, after, limit).await
+    }
+
+    async fn user_journal_head(&self, user: UserId) -> Result<Option<JournalId>> {
+        self.feed_head(user).await
+    }
+
     async fn fetch_meta(
         &self,
         mailbox: MailboxId,

@@ -58,6 +58,7 @@ mod authlog;
 mod blobs;
 mod encryption;
 mod expiry;
+mod feed;
 mod files;
 mod keywords;
 mod mailboxes;

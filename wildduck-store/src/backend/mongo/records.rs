@@ -30,7 +30,7 @@ macro_rules! object_id_conversions {
     )*};
 }
 object_id_conversions!(
-    UserId, AddressId, MailboxId, MessageId, AspId, OutboundId, FileId, FilterId
+    UserId, AddressId, MailboxId, MessageId, AspId, OutboundId, FileId, FilterId, JournalId
 );
 
 /// `users`: one per account. `storage_used` moves only by guarded `$inc`.

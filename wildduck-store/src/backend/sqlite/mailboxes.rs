@@ -183,7 +183,7 @@ impl Mailboxes for SqliteBackend {
     }
 }
 
-/// Deletes every message of a mailbox, its journal and the mailbox row.
+/// Deletes every message of a mailbox, its journal (see below) and the mailbox row.
 pub(super) fn drop_mailbox(tx: &Connection, mailbox: &Mailbox) -> TxResult<()> {
     let mut stmt = tx.prepare("SELECT id, size FROM messages WHERE mailbox = ?1")?;
     let rows = stmt
@@ -198,7 +198,14 @@ pub(super) fn drop_mailbox(tx: &Connection, mailbox: &Mailbox) -> TxResult<()> {
     }
     let key = id_bytes(mailbox.id.0);
     tx.execute("DELETE FROM messages WHERE mailbox = ?1", [key])?;
-    tx.execute("DELETE FROM journal WHERE mailbox = ?1", [key])?;
+    // The store's newest journal row stays, orphaned until the trim takes it by age: SQLite
+    // numbers the next row after the highest left, and the user feed's ids (the second
+    // written, then the rowid) must not repeat one already handed out in this second.
+    tx.execute(
+        "DELETE FROM journal WHERE mailbox = ?1
+         AND rowid < (SELECT max(rowid) FROM journal)",
+        [key],
+    )?;
     tx.execute("DELETE FROM mailboxes WHERE id = ?1", [key])?;
     add_storage(tx, mailbox.user, -freed)?;
     Ok(())

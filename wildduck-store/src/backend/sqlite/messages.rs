@@ -339,6 +339,20 @@ impl Messages for SqliteBackend {
         }
     }
 
+    async fn user_changes_after(
+        &self,
+        user: UserId,
+        after: Option<JournalId>,
+        limit: usize,
+    ) -> Result<Vec<UserChange>> {
+        self.read(move |tx| user_changes_in_journal(tx, user, after, limit))
+            .await
+    }
+
+    async fn user_journal_head(&self, user: UserId) -> Result<Option<JournalId>> {
+        self.read(move |tx| user_journal_head(tx, user)).await
+    }
+
     async fn fetch_meta(
         &self,
         mailbox: MailboxId,
