@@ -624,6 +624,9 @@ pub trait Registry: Send + Sync {
     async fn delete_entry(&self, kind: RegistryKind, id: RecordId) -> Result<bool>;
 }
 
+/// The next attempt of a settled delivery: never.
+pub const SETTLED: Timestamp = Timestamp::MAX;
+
 /// The event log (`crate::events` decides what is logged; the engines append in the unit of
 /// the change) and the deliveries of its events to webhooks (`crate::webhooks`).
 #[async_trait]
@@ -650,8 +653,10 @@ pub trait EventLog: Send + Sync {
         limit: usize,
     ) -> Result<Vec<EventDelivery>>;
     /// Ends the attempt on `delivery` while its lease holds: `retry_at` counts the attempt
-    /// and makes the delivery due again then (lease released), `None` removes it. `false`,
-    /// and nothing changed, when the lease is no longer held.
+    /// and makes the delivery due again then (lease released); `None` settles it: it stays,
+    /// never due again, until its event is trimmed, so an event handed out a second time
+    /// (two workers that both read it pending) makes no new delivery. `false`, and nothing
+    /// changed, when the lease is no longer held.
     async fn finish_event_delivery(
         &self,
         delivery: &EventDelivery,

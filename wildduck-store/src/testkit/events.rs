@@ -224,6 +224,20 @@ pub async fn webhook_deliveries_are_leased_once(store: Store) {
             .unwrap(),
         DeliveryEnd::Delivered
     );
+    // A settled delivery stays settled when its event is handed out again (a second worker
+    // that read it pending before the first marked it).
+    store
+        .backend()
+        .hand_out_event(settled.event.id, vec![settled.webhook], now())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_event_deliveries(10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Trimming drops handed-out events with their deliveries, never a pending event.
     store.create_mailbox(ann.id, "Later", None).await.unwrap();

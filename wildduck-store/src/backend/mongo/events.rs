@@ -1,7 +1,8 @@
 //! The event log on MongoDB (see [`EventLog`]): the `events` collection, written as the last
 //! step of the change it describes (`log_event`), and `event_deliveries`, `_id` =
-//! `<event>:<webhook>` (so handing an event out twice makes no second delivery), leased
-//! with one `findOneAndUpdate` each as the outbound queue is.
+//! `<event>:<webhook>` (so handing an event out twice makes no second delivery; settled
+//! ones stay until their event is trimmed), leased with one `findOneAndUpdate` each as the
+//! outbound queue is.
 
 use mongodb::bson::{Document, doc};
 
@@ -189,29 +190,19 @@ impl EventLog for MongoBackend {
             "_id": format!("{}:{}", delivery.event.id, delivery.webhook),
             "lease": delivery.lease.to_string(),
         };
-        let changed = match retry_at {
-            Some(at) => {
-                self.event_deliveries()
-                    .update_one(
-                        held,
-                        doc! {
-                            "$inc": {"attempts": 1i64},
-                            "$set": {"next_attempt": at, "lease": Bson::Null, "lease_until": 0i64},
-                        },
-                    )
-                    .await
-                    .map_err(db_error)?
-                    .matched_count
-            }
-            None => {
-                self.event_deliveries()
-                    .delete_one(held)
-                    .await
-                    .map_err(db_error)?
-                    .deleted_count
-            }
-        };
-        Ok(changed == 1)
+        let next = retry_at.unwrap_or(SETTLED);
+        let changed = self
+            .event_deliveries()
+            .update_one(
+                held,
+                doc! {
+                    "$inc": {"attempts": 1i64},
+                    "$set": {"next_attempt": next, "lease": Bson::Null, "lease_until": 0i64},
+                },
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(changed.matched_count == 1)
     }
 
     async fn trim_events(&self, before: Timestamp) -> Result<u64> {

@@ -1,6 +1,6 @@
 //! The event log on SQLite (see [`EventLog`]): the `events` table, appended to inside the
 //! transaction of the change (`log_event`), and `event_deliveries`, leased like the
-//! outbound queue.
+//! outbound queue and kept once settled until their event is trimmed.
 
 use super::*;
 
@@ -135,19 +135,17 @@ impl EventLog for SqliteBackend {
     ) -> Result<bool> {
         let (event, webhook, lease) = (delivery.event.id, delivery.webhook, delivery.lease);
         self.write(move |tx| {
-            let key = params![id_bytes(event), id_bytes(webhook), id_bytes(lease)];
-            let changed = match retry_at {
-                Some(at) => tx.execute(
-                    "UPDATE event_deliveries
-                     SET attempts = attempts + 1, next_attempt = ?4, lease = NULL, lease_until = 0
-                     WHERE event = ?1 AND webhook = ?2 AND lease = ?3",
-                    params![id_bytes(event), id_bytes(webhook), id_bytes(lease), at],
-                )?,
-                None => tx.execute(
-                    "DELETE FROM event_deliveries WHERE event = ?1 AND webhook = ?2 AND lease = ?3",
-                    key,
-                )?,
-            };
+            let changed = tx.execute(
+                "UPDATE event_deliveries
+                 SET attempts = attempts + 1, next_attempt = ?4, lease = NULL, lease_until = 0
+                 WHERE event = ?1 AND webhook = ?2 AND lease = ?3",
+                params![
+                    id_bytes(event),
+                    id_bytes(webhook),
+                    id_bytes(lease),
+                    retry_at.unwrap_or(SETTLED)
+                ],
+            )?;
             Ok(changed == 1)
         })
         .await
