@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::backend::now;
+use crate::backend::{RegistryEntry, RegistryKind, now};
 use crate::model::{Address, Event, MailboxId, RecordId, User, UserId};
 
 fn event(kind: &str, user: UserId, data: Value) -> Event {
@@ -74,4 +74,48 @@ pub(crate) fn mailbox_deleted(user: UserId, mailbox: MailboxId, path: &str) -> E
         user,
         json!({"mailbox": mailbox.to_string(), "path": path}),
     )
+}
+
+/// What happened to an operator record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecordChange {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// The event of an operator record's change, for the kinds whose events we log: domain
+/// aliases (`domainalias.created|deleted`) and DKIM keys (`dkim.created|updated|deleted`).
+/// These concern no user, so every webhook whose pattern matches gets them.
+pub(crate) fn record_changed(
+    kind: RegistryKind,
+    entry: &RegistryEntry,
+    change: RecordChange,
+) -> Option<Event> {
+    let body: Value = serde_json::from_str(&entry.body).unwrap_or(Value::Null);
+    let id = entry.id.to_string();
+    let (name, data) = match kind {
+        RegistryKind::DomainAlias => (
+            "domainalias",
+            json!({"domainalias": id, "alias": entry.key, "domain": body["domain"]}),
+        ),
+        RegistryKind::Dkim => (
+            "dkim",
+            json!({"dkim": id, "domain": entry.key, "selector": body["selector"],
+                   "fingerprint": body["fingerprint"]}),
+        ),
+        _ => return None,
+    };
+    let verb = match change {
+        RecordChange::Created => "created",
+        RecordChange::Updated => "updated",
+        RecordChange::Deleted => "deleted",
+    };
+    Some(Event {
+        id: RecordId::new(),
+        kind: format!("{name}.{verb}"),
+        user: None,
+        created: now(),
+        data: data.to_string(),
+    })
 }

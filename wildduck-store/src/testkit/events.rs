@@ -89,6 +89,53 @@ pub async fn changes_log_their_events(store: Store) {
     assert_eq!(logged[3].2["current"], "Renamed");
     assert_eq!(logged[4].2["mailbox"], folder_id.as_str());
     assert_eq!(logged[5].2["value"], "ann2@example.com");
+
+    // Operator records log events of no user; a refused one logs none.
+    let alias = store
+        .create_domain_alias("alias.example", "example.com")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .create_domain_alias("alias.example", "example.org")
+            .await
+            .is_err()
+    );
+    store.delete_domain_alias(alias.id).await.unwrap();
+    let new_key = |selector: &str| crate::dkim::NewDkimKey {
+        domain: "example.com".into(),
+        selector: selector.into(),
+        description: None,
+        private_key: Some(super::domains::RSA_1024.into()),
+    };
+    let (key, _) = store.set_dkim_key(new_key("one")).await.unwrap();
+    store.set_dkim_key(new_key("two")).await.unwrap();
+    store.delete_dkim_key(key.id).await.unwrap();
+    let records = &pending(&store).await[logged.len()..];
+    let names: Vec<&str> = records.iter().map(|(name, ..)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "domainalias.created",
+            "domainalias.deleted",
+            "dkim.created",
+            "dkim.updated",
+            "dkim.deleted",
+        ]
+    );
+    assert!(records.iter().all(|(_, user, _)| user.is_none()));
+    let alias_id = alias.id.to_string();
+    assert_eq!(records[0].2["domainalias"], alias_id.as_str());
+    assert_eq!(records[0].2["alias"], "alias.example");
+    assert_eq!(records[0].2["domain"], "example.com");
+    let key_id = key.id.to_string();
+    assert!(
+        records[2..]
+            .iter()
+            .all(|(.., data)| data["dkim"] == key_id.as_str())
+    );
+    assert_eq!(records[3].2["selector"], "two");
+    assert_eq!(records[4].2["domain"], "example.com");
 }
 
 pub async fn webhook_deliveries_are_leased_once(store: Store) {
