@@ -161,6 +161,9 @@ impl From<Error> for ApiError {
                         ("AccountNotFound", "Deleted account was not found")
                     }
                     RegistryKind::Setting => ("SettingNotFound", "Key was not found"),
+                    RegistryKind::Webhook => {
+                        ("WebhookNotFound", "Invalid or unknown webhook identifier")
+                    }
                 };
                 Self::new(S::NOT_FOUND, code, message)
             }

@@ -161,6 +161,11 @@ fn certificates() {
 }
 
 #[test]
+fn webhooks() {
+    run_group("webhooks.py");
+}
+
+#[test]
 fn openapi_document_matches_the_routes() {
     run_group("openapi.py");
 }

@@ -101,6 +101,14 @@ pub async fn run(ctx: &Ctx) -> CliResult<Report> {
     );
     servers.spawn(async move { ("outbound relay", relay.await) });
 
+    let webhooks = wildduck_lmtp::relay::webhooks::run(
+        store.clone(),
+        config.outbound.clone(),
+        config.server.hostname.clone(),
+        shutdown_rx.clone(),
+    );
+    servers.spawn(async move { ("webhooks", webhooks.await) });
+
     if config.maintenance.enabled {
         let maintenance = maintain(
             store.clone(),

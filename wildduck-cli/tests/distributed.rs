@@ -4,8 +4,9 @@
 //! when it returns, also on changes whose wake-ups were never sent), after a kill -9 of
 //! one server its clients find every acknowledged message on the other, a logout or a
 //! suspension made through one server (or the CLI) ends the user's sessions on the other,
-//! a change stream on one server reports an APPEND made on the other, and both relay
-//! workers take from one outbound queue without sending anything twice.
+//! a change stream on one server reports an APPEND made on the other, both relay workers
+//! take from one outbound queue without sending anything twice, and both webhook workers
+//! post each event once.
 //!
 //! The servers come from the store's test fixture (`nx-27017 --data-dir memory`, or
 //! `WILDDUCK_TEST_MONGODB_URI`); Redis is always our own, since the test stops and restarts it.
@@ -853,4 +854,56 @@ fn health_reports_a_redis_outage_and_the_recovery() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Both nodes' webhook workers take from one event log: users made through either node are
+/// each posted once to a webhook, by one of the two.
+#[test]
+fn two_nodes_post_each_event_to_a_webhook_once() {
+    let redis = RedisServer::start();
+    let cluster = Cluster::new(&redis);
+    let port = unused_port();
+    let sink = common::http::HttpSink::start(port, &[200]);
+    let outbound = "[outbound]\npoll_interval_ms = 50\n";
+    let servers = [
+        cluster.serve_configured("first", "", outbound),
+        cluster.serve_configured("second", "", outbound),
+    ];
+    let request = |n: usize, method: &str, path: &str, body: serde_json::Value| {
+        let (status, answer) = common::api_request(servers[n % 2].api, method, path, None, &body);
+        assert_eq!(status, 200, "{answer}");
+        answer
+    };
+    let url = format!("http://127.0.0.1:{port}/events");
+    request(
+        0,
+        "POST",
+        "/webhooks",
+        serde_json::json!({"type": ["user.created"], "url": url}),
+    );
+    let mut made = Vec::new();
+    for n in 0..10 {
+        let body = serde_json::json!({"username": format!("user{n}"), "password": PASSWORD});
+        let answer = request(n, "POST", "/users", body);
+        made.push(answer["id"].as_str().unwrap().to_string());
+    }
+    // A last user after the ten: once its event is in, a repeat of theirs would have been too.
+    let last = request(
+        0,
+        "POST",
+        "/users",
+        serde_json::json!({"username": "last", "password": PASSWORD}),
+    );
+    let last = last["id"].as_str().unwrap().to_string();
+    let mut posted = std::collections::BTreeSet::new();
+    while posted.len() < made.len() + 1 {
+        let body: serde_json::Value = serde_json::from_slice(&sink.posted().body).unwrap();
+        assert_eq!(body["ev"], "user.created");
+        let user = body["user"].as_str().unwrap().to_string();
+        assert!(posted.insert(user.clone()), "{user} posted twice");
+    }
+    made.push(last);
+    assert_eq!(posted, made.into_iter().collect());
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!sink.has_more(), "an event was posted twice");
 }

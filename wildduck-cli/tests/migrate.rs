@@ -192,7 +192,7 @@ async fn build_source(env: &Env, shared: usize, own: usize) -> u64 {
 }
 
 /// The record kinds a migration's census lists; the source holds records of each.
-const RECORD_KINDS: [&str; 23] = [
+const RECORD_KINDS: [&str; 24] = [
     "address details",
     "address register",
     "addresses",
@@ -216,6 +216,7 @@ const RECORD_KINDS: [&str; 23] = [
     "temporary passwords",
     "totp",
     "users",
+    "webhook",
 ];
 /// Kinds the source leaves empty: certificates, DKIM keys and deferred deletions need
 /// key material or a deleted user; the census still compares them.
@@ -323,6 +324,14 @@ async fn seed_other_records(store: &Store, alice: &User, bob: &User, carol: &Use
         .set_setting("const:max:storage", serde_json::json!(2_000_000_000u64))
         .await
         .expect("setting");
+    store
+        .create_webhook(
+            &["user.*".into()],
+            Some(carol.id),
+            "http://127.0.0.1:9/hook",
+        )
+        .await
+        .expect("webhook");
     store
         .create_forwarded(NewForwarded {
             address: "team@example.com".into(),

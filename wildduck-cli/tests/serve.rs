@@ -3176,3 +3176,126 @@ fn certificates_are_picked_by_sni_and_reloaded_on_sighup_without_dropping_sessio
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait().0, 0);
 }
+
+// ---- webhooks (events posted by the worker `serve` runs) ----
+
+/// `serve` with only the API (root token `API_TOKEN`) and no first account, so the only
+/// events are the test's own.
+fn start_api_only(env: &Env) -> Server {
+    let config = env.path("wildduck.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{API_TOKEN}\"\n\
+             [initial_account]\ncreate = false\n[outbound]\npoll_interval_ms = 100\n\
+             [imap]\nenabled = false\n[pop3]\nenabled = false\n[lmtp]\nenabled = false\n\
+             [submission]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    Server::start(env, &config, 1)
+}
+
+fn add_webhook(server: &Server, types: &[&str], port: u16) -> String {
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let created = api_call(
+        server,
+        "POST",
+        "/webhooks",
+        serde_json::json!({ "type": types, "url": url }),
+    );
+    created["id"].as_str().unwrap().to_string()
+}
+
+fn add_api_user(server: &Server, username: &str) -> String {
+    let body = serde_json::json!({ "username": username, "password": "secret-password" });
+    api_call(server, "POST", "/users", body)["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The JSON body of the sink's next request, checked to be JSON.
+fn posted_event(sink: &HttpSink) -> (u16, serde_json::Value) {
+    let posted = sink.posted();
+    assert_eq!(posted.content_type, "application/json");
+    assert_eq!(posted.path, "/hook");
+    let body = serde_json::from_slice(&posted.body).expect("a JSON body");
+    (posted.status, body)
+}
+
+/// A user made over the API is posted as WildDuck's `user.created`; a 500 answer is tried
+/// again with the same body, and an event no pattern matches is not posted.
+#[test]
+fn a_new_user_is_posted_to_a_webhook_and_a_500_is_tried_again() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = HttpSink::start(port, &[500, 200]);
+    let server = start_api_only(&env);
+    add_webhook(&server, &["user.*"], port);
+    let wanda = add_api_user(&server, "wanda");
+
+    let (first_status, first) = posted_event(&sink);
+    let (second_status, second) = posted_event(&sink);
+    assert_eq!((first_status, second_status), (500, 200));
+    assert_eq!(first, second, "the retry posts the same body");
+    assert_eq!(first["ev"], "user.created");
+    assert_eq!(first["user"], wanda.as_str());
+    assert_eq!(first["username"], "wanda");
+    assert!(
+        first["time"].as_u64().unwrap() > 1_700_000_000_000,
+        "{first}"
+    );
+
+    // wanda's mailbox.created matches no pattern; the next post is xena's user.created.
+    api_call(
+        &server,
+        "POST",
+        &format!("/users/{wanda}/mailboxes"),
+        serde_json::json!({ "path": "Projects" }),
+    );
+    let xena = add_api_user(&server, "xena");
+    let (status, next) = posted_event(&sink);
+    assert_eq!(status, 200);
+    assert_eq!(
+        (next["ev"].as_str(), next["user"].as_str()),
+        (Some("user.created"), Some(xena.as_str()))
+    );
+}
+
+/// A receiver answering 410 Gone has its webhook removed.
+#[test]
+fn a_webhook_answering_410_is_removed() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = HttpSink::start(port, &[410]);
+    let server = start_api_only(&env);
+    add_webhook(&server, &["*"], port);
+    add_api_user(&server, "yuri");
+    let (status, body) = posted_event(&sink);
+    assert_eq!((status, body["ev"].as_str()), (410, Some("user.created")));
+    eventually("the webhook is removed", || {
+        api_call(&server, "GET", "/webhooks", serde_json::json!(null))["total"] == 0
+    });
+}
+
+/// An event logged just before a kill -9 (its receiver not even listening yet) is posted
+/// once by the restarted server.
+#[test]
+fn an_event_survives_kill_9_of_serve_and_is_posted_after_the_restart() {
+    let env = Env::new();
+    let port = unused_port();
+    let server = start_api_only(&env);
+    add_webhook(&server, &["user.created"], port);
+    let zoe = add_api_user(&server, "zoe");
+    drop(server); // SIGKILL
+
+    let sink = HttpSink::start(port, &[200]);
+    let server = start_api_only(&env);
+    let (status, body) = posted_event(&sink);
+    assert_eq!(status, 200);
+    assert_eq!(body["user"], zoe.as_str());
+    let later = add_api_user(&server, "zack");
+    let (_, next) = posted_event(&sink);
+    assert_eq!(next["user"], later.as_str(), "zoe's event was posted once");
+}

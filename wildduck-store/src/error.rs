@@ -118,6 +118,7 @@ fn kind_words(kind: crate::RegistryKind) -> &'static str {
         crate::RegistryKind::Cert => "certificate",
         crate::RegistryKind::DeletedUser => "deleted account",
         crate::RegistryKind::Setting => "setting",
+        crate::RegistryKind::Webhook => "webhook",
     }
 }
 

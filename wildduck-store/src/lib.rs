@@ -22,6 +22,7 @@ mod domains;
 mod drafts;
 pub mod encryption;
 pub mod error;
+mod events;
 mod files;
 mod filters;
 mod keys;
@@ -51,6 +52,7 @@ pub mod testkit;
 pub mod totp;
 mod two_factor;
 mod user_deletion;
+mod webhooks;
 mod webmail;
 
 pub use accounts::{PlaintextLogin, normalize_address};
@@ -95,4 +97,8 @@ pub use sort::{SortCriterion, SortKey, ThreadAlgorithm, ThreadNode, base_subject
 pub use store::{Store, StoreConfig, Unhealthy};
 pub use two_factor::{TotpRefusal, TotpResult, TotpSetup};
 pub use user_deletion::{DeletedUserInfo, DeletionScheduled, Restored};
+pub use webhooks::{
+    DeliveryEnd, EVENT_HORIZON, MAX_DELIVERY_ATTEMPTS, PostAnswer, Webhook, delivery_payload,
+    pattern_matches,
+};
 pub use webmail::DisplayMessage;

@@ -34,6 +34,7 @@ mod submit;
 mod two_factor;
 mod updates;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -200,6 +201,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/users/{user}/storage/{file}",
             get(storage::download).delete(storage::delete),
         )
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{webhook}", delete(webhooks::delete))
         .route(
             "/domainaliases",
             get(domainaliases::list).post(domainaliases::create),

@@ -591,6 +591,27 @@ const SERVED: &[Operation] = &[
     ),
     op(
         Get,
+        "/webhooks",
+        "getWebhooks",
+        "Webhooks",
+        "List registered Webhooks",
+    ),
+    op(
+        Post,
+        "/webhooks",
+        "createWebhook",
+        "Webhooks",
+        "Create new Webhook",
+    ),
+    op(
+        Delete,
+        "/webhooks/{webhook}",
+        "deleteWebhook",
+        "Webhooks",
+        "Delete a webhook",
+    ),
+    op(
+        Get,
         "/domainaliases",
         "getDomainAliases",
         "DomainAliases",

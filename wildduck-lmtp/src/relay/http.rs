@@ -19,7 +19,12 @@ use super::hops::Reach;
 /// POSTs `raw` to `url` and turns the answer into a reply for the queue; `shown` is the URL
 /// as replies may name it (no password).
 pub(crate) async fn post(url: &str, shown: &str, raw: &[u8], reach: &Reach) -> RelayReply {
-    let status = match tokio::time::timeout(reach.timeout, exchange(url, raw, reach)).await {
+    let status = match tokio::time::timeout(
+        reach.timeout,
+        exchange(url, "message/rfc822", raw, reach),
+    )
+    .await
+    {
         Ok(Ok(status)) => status,
         Ok(Err(err)) => return not_reached(shown, &err.to_string()),
         Err(_) => return not_reached(shown, "no answer in time"),
@@ -49,8 +54,13 @@ fn not_reached(shown: &str, why: &str) -> RelayReply {
     }
 }
 
-/// One HTTP/1.1 request on a connection of its own; the answer's status.
-async fn exchange(url: &str, raw: &[u8], reach: &Reach) -> io::Result<hyper::StatusCode> {
+/// One HTTP/1.1 POST of `body` on a connection of its own; the answer's status.
+pub(super) async fn exchange(
+    url: &str,
+    content_type: &str,
+    body: &[u8],
+    reach: &Reach,
+) -> io::Result<hyper::StatusCode> {
     let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, why.to_string());
     let uri: hyper::Uri = url.parse().map_err(|_| invalid("not a URL"))?;
     let https = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
@@ -82,8 +92,8 @@ async fn exchange(url: &str, raw: &[u8], reach: &Reach) -> io::Result<hyper::Sta
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
     let request = Request::post(target)
         .header(HOST, authority)
-        .header(CONTENT_TYPE, "message/rfc822")
-        .body(Full::new(Bytes::copy_from_slice(raw)))
+        .header(CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::copy_from_slice(body)))
         .map_err(io::Error::other)?;
     let answered = sender.send_request(request).await;
     driver.abort();

@@ -3,11 +3,13 @@
 //! forward's URL (`http`, a POST) — and hands every recipient's reply back to the store
 //! (`Store::record_attempt`), which settles, retries with backoff or reports failures to the
 //! sender. Several `wildduck serve` processes over one store may each run one: the lease
-//! gives an entry to one of them at a time.
+//! gives an entry to one of them at a time. `webhooks` is the worker that posts the store's
+//! events to webhooks, over the same HTTP client.
 
 mod client;
 mod hops;
 mod http;
+pub mod webhooks;
 
 use std::io;
 use std::path::PathBuf;

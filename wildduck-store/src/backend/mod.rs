@@ -563,16 +563,19 @@ pub enum RegistryKind {
     DeletedUser,
     /// Keyed by the setting's name (`crate::settings`).
     Setting,
+    /// Keyed by the webhook's id (`crate::webhooks`).
+    Webhook,
 }
 
 impl RegistryKind {
-    pub const ALL: [RegistryKind; 6] = [
+    pub const ALL: [RegistryKind; 7] = [
         RegistryKind::DomainAlias,
         RegistryKind::DomainAccess,
         RegistryKind::Dkim,
         RegistryKind::Cert,
         RegistryKind::DeletedUser,
         RegistryKind::Setting,
+        RegistryKind::Webhook,
     ];
 
     /// The stored name of the kind.
@@ -584,6 +587,7 @@ impl RegistryKind {
             RegistryKind::Cert => "cert",
             RegistryKind::DeletedUser => "deleteduser",
             RegistryKind::Setting => "setting",
+            RegistryKind::Webhook => "webhook",
         }
     }
 }
@@ -618,6 +622,49 @@ pub trait Registry: Send + Sync {
     async fn list_entries(&self, kind: RegistryKind) -> Result<Vec<RegistryEntry>>;
     /// `false` when there was no such entry.
     async fn delete_entry(&self, kind: RegistryKind, id: RecordId) -> Result<bool>;
+}
+
+/// The next attempt of a settled delivery: never.
+pub const SETTLED: Timestamp = Timestamp::MAX;
+
+/// The event log (`crate::events` decides what is logged; the engines append in the unit of
+/// the change) and the deliveries of its events to webhooks (`crate::webhooks`).
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Up to `limit` events not handed out yet, in the order they were logged.
+    async fn pending_events(&self, limit: usize) -> Result<Vec<Event>>;
+    /// Stores a delivery of `event` to each of `webhooks`, due at `due`, and marks the event
+    /// handed out. A delivery that exists already is kept as it is, so two workers handing
+    /// out the same event make one delivery per webhook.
+    async fn hand_out_event(
+        &self,
+        event: RecordId,
+        webhooks: Vec<RecordId>,
+        due: Timestamp,
+    ) -> Result<()>;
+    /// Leases up to `limit` deliveries due at `now` (not leased, or their lease expired) to
+    /// `lease` until `until`, the earliest due first. Two callers never hold one delivery at
+    /// once. A delivery whose event was trimmed is dropped.
+    async fn claim_event_deliveries(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        lease: RecordId,
+        limit: usize,
+    ) -> Result<Vec<EventDelivery>>;
+    /// Ends the attempt on `delivery` while its lease holds: `retry_at` counts the attempt
+    /// and makes the delivery due again then (lease released); `None` settles it: it stays,
+    /// never due again, until its event is trimmed, so an event handed out a second time
+    /// (two workers that both read it pending) makes no new delivery. `false`, and nothing
+    /// changed, when the lease is no longer held.
+    async fn finish_event_delivery(
+        &self,
+        delivery: &EventDelivery,
+        retry_at: Option<Timestamp>,
+    ) -> Result<bool>;
+    /// Removes handed-out events logged before `before`, with their deliveries. Returns how
+    /// many events went.
+    async fn trim_events(&self, before: Timestamp) -> Result<u64>;
 }
 
 /// What an operator does to the outbound queue by hand (`wildduck queue show|retry|del`).
@@ -876,6 +923,7 @@ pub trait Backend:
     + AuthLog
     + Renames
     + AccessTokens
+    + EventLog
     + Send
     + Sync
 {

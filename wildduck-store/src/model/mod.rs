@@ -3,6 +3,7 @@
 //! BSON, IMAP syntax or sequence numbers.
 
 mod accounts;
+mod events;
 mod flags;
 mod ids;
 mod mailboxes;
@@ -11,6 +12,7 @@ mod outcomes;
 mod uids;
 
 pub use accounts::*;
+pub use events::*;
 pub use flags::*;
 pub use ids::*;
 pub use mailboxes::*;

@@ -38,6 +38,7 @@ mod auth;
 mod authlog;
 mod domain_rename;
 mod domains;
+mod events;
 mod fast_paths;
 mod feed;
 mod mailboxes;
@@ -55,6 +56,7 @@ use auth::{application_passwords, scopes_and_account_states};
 use authlog::auth_log_events;
 use domain_rename::domain_rename;
 use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
+use events::{changes_log_their_events, webhook_deliveries_are_leased_once};
 use fast_paths::fast_paths_agree_with_generic_rules;
 use feed::user_change_feed_across_mailboxes;
 use profiles::{
@@ -134,6 +136,8 @@ checks!(
     delivery_sends_one_autoreply_per_sender,
     address_register_entries,
     domain_rename,
+    changes_log_their_events,
+    webhook_deliveries_are_leased_once,
 );
 
 /// A message with bare LF, CRLF and a NUL, to prove bytes come back unchanged. Its body is

@@ -40,8 +40,10 @@ impl Accounts for MongoBackend {
         if result.is_err() {
             let _ = self.mailboxes.delete_many(doc! {"user": id_is(user)}).await;
             let _ = self.addresses.delete_many(doc! {"user": id_is(user)}).await;
+            return result;
         }
-        result
+        self.log_event(&crate::events::user_created(&record.user, address.as_ref()))
+            .await
     }
 
     async fn user_by_id(&self, user: UserId) -> Result<Option<UserRecord>> {
@@ -142,6 +144,7 @@ impl Accounts for MongoBackend {
                 modseq: mailbox.modseq as u64 + 1,
             });
         }
+        self.log_event(&crate::events::user_deleted(user)).await?;
         Ok(wakes)
     }
 
@@ -151,10 +154,12 @@ impl Accounts for MongoBackend {
             return Err(AddressError::AlreadyExists.into());
         }
         match self.addresses.insert_one(AddressDoc::from(&address)).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(AddressError::AlreadyExists.into()),
-            Err(e) => Err(db_error(e)),
+            Ok(_) => {}
+            Err(e) if is_duplicate_key(&e) => return Err(AddressError::AlreadyExists.into()),
+            Err(e) => return Err(db_error(e)),
         }
+        self.log_event(&crate::events::address_created(&address))
+            .await
     }
 
     async fn remove_address(&self, user: UserId, addrview: &str) -> Result<()> {
@@ -169,7 +174,9 @@ impl Accounts for MongoBackend {
         if removed.deleted_count == 0 {
             return Err(AddressError::NotFound.into());
         }
-        self.drop_address_details(vec![Address::from(found).id])
+        let found = Address::from(found);
+        self.drop_address_details(vec![found.id]).await?;
+        self.log_event(&crate::events::address_deleted(&found))
             .await
     }
 

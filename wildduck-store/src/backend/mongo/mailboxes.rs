@@ -47,7 +47,14 @@ impl Mailboxes for MongoBackend {
         }
         self.create_missing(user, &parents, mailbox.subscribed)
             .await?;
-        Ok(self.insert_mailbox(user, &mailbox).await?.to_model())
+        let created = self.insert_mailbox(user, &mailbox).await?.to_model();
+        self.log_event(&crate::events::mailbox_created(
+            user,
+            created.id,
+            &created.path,
+        ))
+        .await?;
+        Ok(created)
     }
 
     async fn rename_mailbox_tree(
@@ -100,12 +107,19 @@ impl Mailboxes for MongoBackend {
                 });
             }
         }
+        if let Some((id, _, _)) = renamed.iter().find(|(_, old_path, _)| old_path == from) {
+            let event = crate::events::mailbox_renamed(user, MailboxId::from(*id), from, to);
+            self.log_event(&event).await?;
+        }
         self.create_missing(user, &to_parents, true).await
     }
 
     async fn delete_mailbox(&self, mailbox: MailboxId) -> Result<Vec<Wake>> {
         let record = self.mailbox_doc(mailbox).await?;
         self.drop_mailbox(&record, true).await?;
+        let user = UserId::from(record.user);
+        self.log_event(&crate::events::mailbox_deleted(user, mailbox, &record.path))
+            .await?;
         Ok(vec![Wake {
             user: UserId::from(record.user),
             mailbox,

@@ -20,6 +20,8 @@
 //! | `registry` | unique `(kind, key)` | unsharded |
 //! | `address_register` | `_id` = `<user>/<addrview>`, `user` | `user` |
 //! | `totp` | `_id` = the user (TOTP seed sealed, state) | `_id` hashed |
+//! | `events` | `pending`, `created` | `_id` hashed |
+//! | `event_deliveries` | `_id` = `<event>:<webhook>`, `next_attempt`, `event` | `_id` hashed |
 //! | `access_tokens` | `_id` = hex SHA-256 of the token, `user`, `expires` | `_id` hashed |
 //!
 //! Create the shard keys before the first write (`sh.shardCollection`); every query of a
@@ -57,6 +59,7 @@ mod asps;
 mod authlog;
 mod blobs;
 mod encryption;
+mod events;
 mod expiry;
 mod feed;
 mod files;
@@ -333,6 +336,7 @@ impl MongoBackend {
         self.create_address_register_indexes().await?;
         self.create_auth_log_indexes().await?;
         self.create_access_token_indexes().await?;
+        self.create_event_indexes().await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! single-document writes, each atomic; an entry deleted between them is inserted again.
 
 use super::*;
+use crate::events::RecordChange;
 
 fn entry_from_doc(doc: &Document) -> Result<RegistryEntry> {
     let malformed = |detail: &str| -> Error {
@@ -43,10 +44,13 @@ fn entry_doc(kind: RegistryKind, entry: &RegistryEntry) -> Document {
 impl Registry for MongoBackend {
     async fn insert_entry(&self, kind: RegistryKind, entry: RegistryEntry) -> Result<bool> {
         match self.registry.insert_one(entry_doc(kind, &entry)).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_duplicate_key(&e) => Ok(false),
-            Err(e) => Err(db_error(e)),
+            Ok(_) => {}
+            Err(e) if is_duplicate_key(&e) => return Ok(false),
+            Err(e) => return Err(db_error(e)),
         }
+        self.log_record_change(kind, &entry, RecordChange::Created)
+            .await?;
+        Ok(true)
     }
 
     async fn upsert_entry(
@@ -68,7 +72,10 @@ impl Registry for MongoBackend {
                 .await
                 .map_err(db_error)?;
             if let Some(doc) = updated {
-                return Ok((entry_from_doc(&doc)?.id, false));
+                let stored = entry_from_doc(&doc)?;
+                self.log_record_change(kind, &stored, RecordChange::Updated)
+                    .await?;
+                return Ok((stored.id, false));
             }
         }
     }
@@ -102,11 +109,33 @@ impl Registry for MongoBackend {
     }
 
     async fn delete_entry(&self, kind: RegistryKind, id: RecordId) -> Result<bool> {
-        let result = self
+        let removed = self
             .registry
-            .delete_one(doc! {"_id": ObjectId::from_bytes(id.bytes()), "kind": kind.name()})
+            .find_one_and_delete(
+                doc! {"_id": ObjectId::from_bytes(id.bytes()), "kind": kind.name()},
+            )
             .await
             .map_err(db_error)?;
-        Ok(result.deleted_count == 1)
+        let Some(removed) = removed else {
+            return Ok(false);
+        };
+        self.log_record_change(kind, &entry_from_doc(&removed)?, RecordChange::Deleted)
+            .await?;
+        Ok(true)
+    }
+}
+
+impl MongoBackend {
+    /// Logs the change's event (when its kind has one): the change's last step.
+    async fn log_record_change(
+        &self,
+        kind: RegistryKind,
+        entry: &RegistryEntry,
+        change: RecordChange,
+    ) -> Result<()> {
+        match crate::events::record_changed(kind, entry, change) {
+            Some(event) => self.log_event(&event).await,
+            None => Ok(()),
+        }
     }
 }

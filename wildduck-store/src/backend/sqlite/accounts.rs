@@ -43,9 +43,10 @@ impl Accounts for SqliteBackend {
             for mailbox in &mailboxes {
                 insert_mailbox(tx, user.id, mailbox)?;
             }
-            if let Some(address) = address {
-                insert_address(tx, &address)?;
+            if let Some(address) = &address {
+                insert_address(tx, address)?;
             }
+            log_event(tx, &crate::events::user_created(user, address.as_ref()))?;
             Ok(())
         })
         .await
@@ -142,6 +143,7 @@ impl Accounts for SqliteBackend {
             tx.execute("DELETE FROM asps WHERE user = ?1", [id_bytes(user.0)])?;
             rules::delete_user_rules(tx, user)?;
             tx.execute("DELETE FROM users WHERE id = ?1", [id_bytes(user.0)])?;
+            log_event(tx, &crate::events::user_deleted(user))?;
             Ok(wakes)
         })
         .await
@@ -150,7 +152,8 @@ impl Accounts for SqliteBackend {
     async fn add_address(&self, address: Address) -> Result<()> {
         self.write(move |tx| {
             get_user(tx, address.user)?;
-            insert_address(tx, &address)
+            insert_address(tx, &address)?;
+            log_event(tx, &crate::events::address_created(&address))
         })
         .await
     }
@@ -158,14 +161,16 @@ impl Accounts for SqliteBackend {
     async fn remove_address(&self, user: UserId, addrview: &str) -> Result<()> {
         let addrview = addrview.to_string();
         self.write(move |tx| {
-            let removed = tx.execute(
-                "DELETE FROM addresses WHERE user = ?1 AND addrview = ?2",
-                params![id_bytes(user.0), addrview],
-            )?;
-            if removed == 0 {
-                return Err(AddressError::NotFound.into());
-            }
-            Ok(())
+            let removed = tx
+                .query_row(
+                    "DELETE FROM addresses WHERE user = ?1 AND addrview = ?2
+                     RETURNING id, user, address, addrview",
+                    params![id_bytes(user.0), addrview],
+                    address_from_row,
+                )
+                .optional()?
+                .ok_or(AddressError::NotFound)?;
+            log_event(tx, &crate::events::address_deleted(&removed))
         })
         .await
     }

@@ -52,7 +52,12 @@ impl Mailboxes for SqliteBackend {
                 return Err(MailboxError::AlreadyExists.into());
             }
             create_missing(tx, user, &parents, mailbox.subscribed)?;
-            insert_mailbox(tx, user, &mailbox)
+            let created = insert_mailbox(tx, user, &mailbox)?;
+            log_event(
+                tx,
+                &crate::events::mailbox_created(user, created.id, &created.path),
+            )?;
+            Ok(created)
         })
         .await
     }
@@ -80,6 +85,11 @@ impl Mailboxes for SqliteBackend {
                     Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let top_id = moving
+                .iter()
+                .find(|(_, path)| *path == from)
+                .and_then(|(id, _)| <[u8; 12]>::try_from(id.as_slice()).ok())
+                .map(|bytes| MailboxId(RecordId::from_bytes(bytes)));
             let renamed: Vec<(Vec<u8>, String)> = moving
                 .into_iter()
                 .map(|(id, path)| (id, format!("{to}{}", &path[from.len()..])))
@@ -95,6 +105,9 @@ impl Mailboxes for SqliteBackend {
                     params![id, path],
                 )?;
             }
+            if let Some(id) = top_id {
+                log_event(tx, &crate::events::mailbox_renamed(user, id, &from, &to))?;
+            }
             create_missing(tx, user, &to_parents, true)?;
             Ok(())
         })
@@ -105,6 +118,10 @@ impl Mailboxes for SqliteBackend {
         self.write(move |tx| {
             let record = get_mailbox(tx, mailbox)?;
             drop_mailbox(tx, &record)?;
+            log_event(
+                tx,
+                &crate::events::mailbox_deleted(record.user, mailbox, &record.path),
+            )?;
             Ok(vec![Wake {
                 user: record.user,
                 mailbox,

@@ -41,6 +41,7 @@ mod asps;
 mod authlog;
 mod blobs;
 mod encryption;
+mod events;
 mod expiry;
 #[cfg(feature = "testkit")]
 pub mod faults;
@@ -66,6 +67,7 @@ mod transfer;
 mod two_factor;
 
 use blobs::*;
+use events::log_event;
 use journal::*;
 use mailboxes::*;
 use messages::*;

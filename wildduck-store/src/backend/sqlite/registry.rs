@@ -2,6 +2,7 @@
 //! (kind, key).
 
 use super::*;
+use crate::events::RecordChange;
 
 fn entry_from_row(row: &Row) -> rusqlite::Result<RegistryEntry> {
     Ok(RegistryEntry {
@@ -9,6 +10,18 @@ fn entry_from_row(row: &Row) -> rusqlite::Result<RegistryEntry> {
         key: row.get(1)?,
         body: row.get(2)?,
     })
+}
+
+fn log_record_change(
+    tx: &Connection,
+    kind: RegistryKind,
+    entry: &RegistryEntry,
+    change: RecordChange,
+) -> TxResult<()> {
+    match crate::events::record_changed(kind, entry, change) {
+        Some(event) => log_event(tx, &event),
+        None => Ok(()),
+    }
 }
 
 #[async_trait]
@@ -20,6 +33,9 @@ impl Registry for SqliteBackend {
                  ON CONFLICT (kind, key) DO NOTHING",
                 params![id_bytes(entry.id), kind.name(), entry.key, entry.body],
             )?;
+            if inserted == 1 {
+                log_record_change(tx, kind, &entry, RecordChange::Created)?;
+            }
             Ok(inserted == 1)
         })
         .await
@@ -38,7 +54,18 @@ impl Registry for SqliteBackend {
                 params![id_bytes(entry.id), kind.name(), entry.key, entry.body],
                 |row| record_id(row, 0),
             )?;
-            Ok((stored, stored == entry.id))
+            let new = stored == entry.id;
+            let change = if new {
+                RecordChange::Created
+            } else {
+                RecordChange::Updated
+            };
+            let stored_entry = RegistryEntry {
+                id: stored,
+                ..entry
+            };
+            log_record_change(tx, kind, &stored_entry, change)?;
+            Ok((stored, new))
         })
         .await
     }
@@ -79,11 +106,17 @@ impl Registry for SqliteBackend {
 
     async fn delete_entry(&self, kind: RegistryKind, id: RecordId) -> Result<bool> {
         self.write(move |tx| {
-            let removed = tx.execute(
-                "DELETE FROM registry WHERE kind = ?1 AND id = ?2",
-                params![kind.name(), id_bytes(id)],
-            )?;
-            Ok(removed == 1)
+            let removed = tx
+                .query_row(
+                    "DELETE FROM registry WHERE kind = ?1 AND id = ?2 RETURNING id, key, body",
+                    params![kind.name(), id_bytes(id)],
+                    entry_from_row,
+                )
+                .optional()?;
+            if let Some(entry) = &removed {
+                log_record_change(tx, kind, entry, RecordChange::Deleted)?;
+            }
+            Ok(removed.is_some())
         })
         .await
     }

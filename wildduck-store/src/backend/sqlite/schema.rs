@@ -309,6 +309,35 @@ pub(super) const MIGRATIONS: &[&str] = &[
      DROP INDEX IF EXISTS messages_meta;
      CREATE INDEX messages_meta
          ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id, email_id);",
+    // 18: held for another branch's step (the steps are numbered by position).
+    "",
+    // 19: the event log (`EventLog`): `seq` is the order of commits (one writer), `pending`
+    // marks events not yet handed out to webhooks; a delivery per (event, webhook) with its
+    // attempts, next attempt and lease, gone with its event.
+    "CREATE TABLE events (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         id BLOB NOT NULL UNIQUE,
+         kind TEXT NOT NULL,
+         user BLOB,
+         created INTEGER NOT NULL,
+         data TEXT NOT NULL,
+         pending INTEGER NOT NULL DEFAULT 1
+     );
+     CREATE INDEX events_pending ON events(seq) WHERE pending = 1;
+     CREATE INDEX events_created ON events(created);
+     CREATE TABLE event_deliveries (
+         event BLOB NOT NULL,
+         webhook BLOB NOT NULL,
+         attempts INTEGER NOT NULL DEFAULT 0,
+         next_attempt INTEGER NOT NULL,
+         lease BLOB,
+         lease_until INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (event, webhook)
+     );
+     CREATE INDEX event_deliveries_due ON event_deliveries(next_attempt);
+     CREATE TRIGGER events_deliveries_gone AFTER DELETE ON events BEGIN
+         DELETE FROM event_deliveries WHERE event = OLD.id;
+     END;",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one

@@ -269,13 +269,18 @@ async fn older_store_gains_the_scan_indexes_on_open() {
         format!("DROP TRIGGER users_access_tokens_gone; DROP TABLE access_tokens; {older}")
     })
     .chain(["PRAGMA user_version = 16;".to_string()])
-    {
-        let older = format!(
+    .map(|older| {
+        format!(
             "DROP INDEX messages_meta; ALTER TABLE messages DROP COLUMN email_id;
              CREATE INDEX messages_meta
                  ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id);
              {older}"
-        );
+        )
+    })
+    .chain(["PRAGMA user_version = 17;", "PRAGMA user_version = 18;"].map(String::from))
+    {
+        // Step 19's tables (their indexes and trigger go with them).
+        let older = format!("DROP TABLE event_deliveries; DROP TABLE events; {older}");
         let db = raw(dir.path());
         db.execute_batch(&older).unwrap();
         drop(db);
