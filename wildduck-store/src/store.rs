@@ -63,6 +63,7 @@ struct Inner {
     config: StoreConfig,
     limiter: Arc<Limiter>,
     verified: Arc<VerifiedLogins>,
+    layouts: Arc<crate::content::LayoutCache>,
 }
 
 /// Counts one message stored (APPEND, delivery, upload) in the process's metrics.
@@ -108,6 +109,7 @@ impl Store {
                 limiter: memory_limiter(&config.limits),
                 config,
                 verified: Arc::new(VerifiedLogins::new()),
+                layouts: Arc::new(crate::content::LayoutCache::new()),
             }),
         })
     }
@@ -153,6 +155,7 @@ impl Store {
                 config,
                 limiter,
                 verified: Arc::new(VerifiedLogins::new()),
+                layouts: Arc::new(crate::content::LayoutCache::new()),
             }),
         })
     }
@@ -163,6 +166,11 @@ impl Store {
 
     pub(crate) fn backend(&self) -> &dyn Backend {
         self.inner.backend.as_ref()
+    }
+
+    /// Parsed message layouts, shared by every read of this store.
+    pub(crate) fn layouts(&self) -> &Arc<crate::content::LayoutCache> {
+        &self.inner.layouts
     }
 
     pub(crate) fn limiter(&self) -> &Limiter {
@@ -193,6 +201,7 @@ impl Store {
                 },
                 limiter: Arc::new(Limiter::new(counters, limits)),
                 verified: self.inner.verified.clone(),
+                layouts: self.inner.layouts.clone(),
             }),
         }
     }
@@ -210,6 +219,7 @@ impl Store {
                 },
                 limiter: self.inner.limiter.clone(),
                 verified: self.inner.verified.clone(),
+                layouts: self.inner.layouts.clone(),
             }),
         }
     }
