@@ -768,7 +768,8 @@ pub trait Messages: Send + Sync {
         fields: MetaFields,
     ) -> Result<Vec<MessageMeta>>;
     /// `fetch_meta` and, at the same moment, the content `select` picks of each message, in
-    /// UID order while their sizes add up to at most `budget` (`None` past it). This
+    /// UID order while their sizes add up to at most `budget` (`None` from the first message
+    /// that does not fit on). This
     /// default reads the metadata alone, every content `None`: callers then read each one
     /// apart. An engine with snapshots reads it all in one (SQLite: one read transaction).
     async fn fetch_meta_with_content(

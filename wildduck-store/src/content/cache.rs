@@ -72,7 +72,9 @@ impl LayoutCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
         // The map is consistent after every statement, so a panic elsewhere leaves it usable.
-        self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     #[cfg(test)]

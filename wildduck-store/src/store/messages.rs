@@ -358,16 +358,14 @@ impl Store {
 async fn read_plans(
     plans: Vec<content::SectionPlan>,
     wanted: &[usize],
-    mut loaded: Vec<(u8, Vec<u8>)>,
+    loaded: Vec<(u8, Vec<u8>)>,
 ) -> Result<Vec<SectionBody>> {
-    let mut bodies = Vec::with_capacity(plans.len());
-    if let [_] = plans.as_slice() {
-        // One section loaded exactly its own blobs.
-        for plan in plans {
-            bodies.push(read_plan(plan, std::mem::take(&mut loaded)).await?);
-        }
-        return Ok(bodies);
+    if plans.len() == 1 {
+        // One section: the blobs loaded are exactly its own, no copy needed.
+        let plan = plans.into_iter().next().ok_or(Defect::Bug("one plan"))?;
+        return Ok(vec![read_plan(plan, loaded).await?]);
     }
+    let mut bodies = Vec::with_capacity(plans.len());
     for plan in plans {
         let blobs = plan
             .blobs()

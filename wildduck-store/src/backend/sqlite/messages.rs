@@ -377,6 +377,8 @@ impl Messages for SqliteBackend {
                             select(meta.uid, layout)
                         })?)
                     } else {
+                        // A prefix: the messages after one that did not fit are read apart.
+                        left = 0;
                         None
                     };
                     Ok((meta, content))

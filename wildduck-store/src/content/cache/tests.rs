@@ -62,7 +62,9 @@ fn messages_never_get_each_others_bytes() {
     for _ in 0..3 {
         for (raw, written) in raws.iter().zip(&stored) {
             assert_eq!(read(&cache, written, &Section::full(), None), *raw);
-            let expected = mime::read_section(&Bytes::copy_from_slice(raw), &text, None).unwrap().to_vec();
+            let expected = mime::read_section(&Bytes::copy_from_slice(raw), &text, None)
+                .unwrap()
+                .to_vec();
             assert_eq!(read(&cache, written, &text, None), expected);
         }
     }
@@ -94,7 +96,9 @@ fn partial_ranges_across_leaf_boundaries_stay_exact() {
                     offset,
                     length: Some(length),
                 });
-                let expected = mime::read_section(&Bytes::copy_from_slice(&raw), section, partial).unwrap().to_vec();
+                let expected = mime::read_section(&Bytes::copy_from_slice(&raw), section, partial)
+                    .unwrap()
+                    .to_vec();
                 assert_eq!(
                     read(&cache, &written, section, partial),
                     expected,
