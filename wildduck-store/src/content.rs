@@ -14,9 +14,11 @@
 //!
 //! Old stores keep the single-blob layout `Whole`; it is still read.
 
+mod cache;
 mod wire;
 
 use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,8 @@ use crate::mime::section::{apply_partial, section_pieces};
 use crate::mime::{self, PartKind, PartTree, Piece};
 use crate::model::{Partial, Section, SectionBody, SectionText};
 use wire::{Reader, Writer};
+
+pub(crate) use cache::LayoutCache;
 
 /// Blob stored as given (it did not shrink under compression).
 pub const CODEC_RAW: u8 = 0;
@@ -71,6 +75,47 @@ struct Packed {
     /// Splitting the skeleton with stand-ins gives the message's part tree.
     tree_from_skeleton: bool,
     layout: Layout,
+}
+
+/// A stored layout as reads use it: parsed (skeleton decompressed) once, shared by every
+/// read of a message with these layout bytes (see [`LayoutCache`]).
+pub(crate) struct ParsedLayout {
+    stored: Stored,
+    /// The part tree found on the stand-in text, split the first time a section needs it.
+    stand_in: OnceLock<StandInText>,
+}
+
+/// The skeleton with a stand-in byte per leaf, and its part tree.
+struct StandInText {
+    map: StandIns,
+    text: Vec<u8>,
+    tree: PartTree,
+}
+
+impl ParsedLayout {
+    pub(crate) fn parse(layout: &[u8]) -> Result<Arc<ParsedLayout>> {
+        Ok(Arc::new(ParsedLayout {
+            stored: parse(layout)?,
+            stand_in: OnceLock::new(),
+        }))
+    }
+
+    /// Bytes held in memory for this layout (skeleton, and the stand-in text once split).
+    fn held_bytes(&self) -> usize {
+        match &self.stored {
+            Stored::Packed(packed) => 2 * packed.layout.skeleton.len(),
+            Stored::Whole => 0,
+        }
+    }
+
+    fn stand_in<'a>(packed: &Packed, slot: &'a OnceLock<StandInText>) -> &'a StandInText {
+        slot.get_or_init(|| {
+            let map = StandIns::new(&packed.layout.leaves);
+            let text = map.fill(&packed.layout.skeleton);
+            let tree = mime::split(&text);
+            StandInText { map, text, tree }
+        })
+    }
 }
 
 // ---- writing ----
@@ -341,7 +386,7 @@ fn trees_agree(real: &PartTree, stand_in: &PartTree, map: &StandIns) -> bool {
 
 /// What one section read needs, worked out from the layout before any blob is loaded.
 pub struct SectionPlan {
-    stored: Stored,
+    layout: Arc<ParsedLayout>,
     work: Work,
 }
 
@@ -363,23 +408,32 @@ enum ChunkSource {
 
 impl SectionPlan {
     /// Plans reading `section` (and `partial` of it) of the message stored with `layout`.
+    #[cfg(test)]
     pub fn new(layout: &[u8], section: &Section, partial: Option<Partial>) -> Result<Self> {
-        let stored = parse(layout)?;
-        let work = match &stored {
+        Self::of(ParsedLayout::parse(layout)?, section, partial)
+    }
+
+    /// Plans reading `section` (and `partial` of it) of a message with this parsed layout.
+    pub(crate) fn of(
+        layout: Arc<ParsedLayout>,
+        section: &Section,
+        partial: Option<Partial>,
+    ) -> Result<Self> {
+        let work = match &layout.stored {
             Stored::Packed(packed) if packed.tree_from_skeleton || is_whole(section) => {
-                Work::Chunks(chunk_sources(packed, section, partial)?)
+                Work::Chunks(chunk_sources(packed, &layout.stand_in, section, partial)?)
             }
             _ => Work::Reassemble {
                 section: section.clone(),
                 partial,
             },
         };
-        Ok(SectionPlan { stored, work })
+        Ok(SectionPlan { layout, work })
     }
 
     /// Positions of the blobs to load, ascending.
     pub fn blobs(&self) -> Vec<usize> {
-        match (&self.stored, &self.work) {
+        match (&self.layout.stored, &self.work) {
             (Stored::Whole, _) => vec![0],
             (Stored::Packed(packed), Work::Reassemble { .. }) => {
                 (0..packed.layout.leaves.len()).collect()
@@ -401,7 +455,7 @@ impl SectionPlan {
 
     /// Length of the whole message, when the layout records it (not for whole-message blobs).
     pub fn message_len(&self) -> Option<usize> {
-        match &self.stored {
+        match &self.layout.stored {
             Stored::Packed(packed) => Some(packed.raw_len),
             Stored::Whole => None,
         }
@@ -417,7 +471,7 @@ impl SectionPlan {
                 blobs.len()
             )));
         }
-        match (self.stored, self.work) {
+        match (&self.layout.stored, self.work) {
             (stored, Work::Reassemble { section, partial }) => {
                 let raw = reassemble(stored, blobs)?;
                 mime::read_section(&raw, &section, partial)
@@ -433,7 +487,7 @@ impl SectionPlan {
 }
 
 /// The exact raw bytes of a message from its layout and all its blobs.
-fn reassemble(stored: Stored, blobs: Vec<(u8, Vec<u8>)>) -> Result<Bytes> {
+fn reassemble(stored: &Stored, blobs: Vec<(u8, Vec<u8>)>) -> Result<Bytes> {
     match stored {
         Stored::Whole => {
             let [(codec, data)] = <[_; 1]>::try_from(blobs).map_err(|blobs| {
@@ -445,7 +499,7 @@ fn reassemble(stored: Stored, blobs: Vec<(u8, Vec<u8>)>) -> Result<Bytes> {
             decode_prefix(codec, data, usize::MAX).map(Bytes::from)
         }
         Stored::Packed(packed) => {
-            let sources = chunk_sources_in(&packed, vec![Piece::Raw(0..packed.raw_len)])?;
+            let sources = chunk_sources_in(packed, vec![Piece::Raw(0..packed.raw_len)])?;
             let loaded = blobs.into_iter().enumerate().collect();
             Ok(Bytes::from(read_chunks(packed, &sources, loaded)?.to_vec()))
         }
@@ -460,6 +514,7 @@ fn is_whole(section: &Section) -> bool {
 /// Where a section's bytes come from, found on the stand-in text.
 fn chunk_sources(
     packed: &Packed,
+    stand_in: &OnceLock<StandInText>,
     section: &Section,
     partial: Option<Partial>,
 ) -> Result<Vec<ChunkSource>> {
@@ -469,13 +524,11 @@ fn chunk_sources(
             apply_partial(vec![Piece::Raw(0..packed.raw_len)], partial),
         );
     }
-    let stand_ins = StandIns::new(&packed.layout.leaves);
-    let text = stand_ins.fill(&packed.layout.skeleton);
-    let tree = mime::split(&text);
-    let pieces = section_pieces(&text, &tree, section)?
+    let StandInText { map, text, tree } = ParsedLayout::stand_in(packed, stand_in);
+    let pieces = section_pieces(text, tree, section)?
         .into_iter()
         .map(|piece| match piece {
-            Piece::Raw(range) => Piece::Raw(stand_ins.range(&range)),
+            Piece::Raw(range) => Piece::Raw(map.range(&range)),
             literal => literal,
         })
         .collect();
@@ -504,14 +557,14 @@ fn chunk_sources_in(packed: &Packed, pieces: Vec<Piece>) -> Result<Vec<ChunkSour
 }
 
 /// Produces the chunks, decompressing of each loaded leaf only the prefix its ranges need.
-/// Skeleton and raw-leaf chunks share the buffers they come from.
+/// Raw-leaf chunks share the buffers they come from; skeleton chunks are copied out of the
+/// shared parsed layout.
 fn read_chunks(
-    packed: Packed,
+    packed: &Packed,
     sources: &[ChunkSource],
     loaded: Vec<(usize, (u8, Vec<u8>))>,
 ) -> Result<SectionBody> {
-    let Layout { skeleton, leaves } = packed.layout;
-    let skeleton = Bytes::from(skeleton);
+    let Layout { skeleton, leaves } = &packed.layout;
     let mut contents: Vec<Option<Bytes>> = vec![None; leaves.len()];
     for (index, (codec, data)) in loaded {
         let leaf = leaves
@@ -540,7 +593,9 @@ fn read_chunks(
     for source in sources {
         chunks.push(match source {
             ChunkSource::Literal(bytes) => Bytes::from_static(bytes),
-            ChunkSource::Stored(Source::Skeleton(range)) => skeleton.slice(range.clone()),
+            ChunkSource::Stored(Source::Skeleton(range)) => {
+                Bytes::copy_from_slice(&skeleton[range.clone()])
+            }
             ChunkSource::Stored(Source::Leaf { index, range }) => {
                 let leaf = &leaves[*index];
                 let content = contents[*index]

@@ -64,6 +64,7 @@ struct Inner {
     config: StoreConfig,
     limiter: Arc<Limiter>,
     verified: Arc<VerifiedLogins>,
+    layouts: Arc<crate::content::LayoutCache>,
 }
 
 /// Counts one message stored (APPEND, delivery, upload) in the process's metrics.
@@ -109,6 +110,7 @@ impl Store {
                 limiter: memory_limiter(&config.limits),
                 config,
                 verified: Arc::new(VerifiedLogins::new()),
+                layouts: Arc::new(crate::content::LayoutCache::new()),
             }),
         })
     }
@@ -154,6 +156,7 @@ impl Store {
                 config,
                 limiter,
                 verified: Arc::new(VerifiedLogins::new()),
+                layouts: Arc::new(crate::content::LayoutCache::new()),
             }),
         })
     }
@@ -164,6 +167,11 @@ impl Store {
 
     pub(crate) fn backend(&self) -> &dyn Backend {
         self.inner.backend.as_ref()
+    }
+
+    /// Parsed message layouts, shared by every read of this store.
+    pub(crate) fn layouts(&self) -> &Arc<crate::content::LayoutCache> {
+        &self.inner.layouts
     }
 
     pub(crate) fn limiter(&self) -> &Limiter {
@@ -194,6 +202,7 @@ impl Store {
                 },
                 limiter: Arc::new(Limiter::new(counters, limits)),
                 verified: self.inner.verified.clone(),
+                layouts: self.inner.layouts.clone(),
             }),
         }
     }
@@ -211,6 +220,7 @@ impl Store {
                 },
                 limiter: self.inner.limiter.clone(),
                 verified: self.inner.verified.clone(),
+                layouts: self.inner.layouts.clone(),
             }),
         }
     }

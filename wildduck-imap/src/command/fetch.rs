@@ -1,5 +1,6 @@
-//! FETCH and UID FETCH: metadata from `fetch_meta`, sections from `read_section` streamed as
-//! literals, `\Seen` set by non-PEEK body fetches (and reported in FLAGS). Section bytes count
+//! FETCH and UID FETCH: metadata and sections from one `Store::fetch` read (sections of
+//! messages past its budget from `read_section`), streamed as literals, `\Seen` set by
+//! non-PEEK body fetches (and reported in FLAGS). Section bytes count
 //! against the user's daily download limit: a FETCH is refused once the day's total is past
 //! it (as WildDuck does), and one that crosses it stops after the message that did.
 
@@ -7,7 +8,8 @@ use std::collections::HashMap;
 
 use imap_codec::imap_types::sequence::SequenceSet;
 use wildduck_store::{
-    Error, Flag, FlagOp, Flags, MessageError, MetaFields, ModSeq, Partial, SectionBody, Uid, UidSet,
+    Error, FetchedMessage, Flag, FlagOp, Flags, MessageError, MetaFields, ModSeq, Partial, Section,
+    SectionBody, Uid, UidSet,
 };
 
 use super::{FetchItem, qresync};
@@ -89,9 +91,11 @@ pub async fn fetch(
             .any(|i| matches!(i, FetchItem::Body | FetchItem::BodyStructure)),
     };
     let uid_set: UidSet = uids.iter().copied().collect();
-    let mut metas = store.fetch_meta(mailbox, &uid_set, fields).await?;
+    let mut messages = store
+        .fetch(mailbox, &uid_set, fields, &section_requests(&items))
+        .await?;
     if let Some(since) = changed_since {
-        metas.retain(|m| m.modseq > since);
+        messages.retain(|m| m.meta.modseq > since);
     }
 
     // Non-PEEK body fetches mark messages \Seen before they are shown.
@@ -100,10 +104,10 @@ pub async fn fetch(
         .iter()
         .any(|i| matches!(i, FetchItem::Section { peek: false, .. }));
     if marks_seen && !read_only {
-        let unseen: UidSet = metas
+        let unseen: UidSet = messages
             .iter()
-            .filter(|m| !m.flags.contains(&Flag::Seen))
-            .map(|m| m.uid)
+            .filter(|m| !m.meta.flags.contains(&Flag::Seen))
+            .map(|m| m.meta.uid)
             .collect();
         if !unseen.is_empty() {
             let seen: Flags = [Flag::Seen].into_iter().collect();
@@ -119,7 +123,7 @@ pub async fn fetch(
         }
     }
 
-    for meta in metas.iter_mut() {
+    for FetchedMessage { meta, sections } in messages.iter_mut() {
         let Some((seq, recent)) = session
             .selected
             .as_ref()
@@ -129,10 +133,13 @@ pub async fn fetch(
         };
         // Every store read happens before the response starts, so a failure (the message
         // expunged by another session meanwhile) never leaves a FETCH line half written.
-        let bodies = match read_sections(&store, mailbox, meta.uid, &items).await {
-            Ok(bodies) => bodies,
-            Err(Error::Message(MessageError::NotFound)) => continue,
-            Err(e) => return Err(e.into()),
+        let bodies = match sections.take() {
+            Some(bodies) => bodies,
+            None => match read_sections(&store, mailbox, meta.uid, &items).await {
+                Ok(bodies) => bodies,
+                Err(Error::Message(MessageError::NotFound)) => continue,
+                Err(e) => return Err(e.into()),
+            },
         };
         let mut show_flags = false;
         if let Some((flags, modseq)) = seen_now.remove(&meta.uid) {
@@ -189,7 +196,26 @@ pub async fn fetch(
     Ok(Reply::Ok("Fetch completed".into()))
 }
 
-/// The sections `items` ask for of one message, in item order.
+/// The sections `items` ask for, with the byte range of each, in item order.
+fn section_requests(items: &[FetchItem]) -> Vec<(Section, Option<Partial>)> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            FetchItem::Section {
+                section, partial, ..
+            } => {
+                let range = partial.map(|(offset, length)| Partial {
+                    offset: u64::from(offset),
+                    length: Some(u64::from(length)),
+                });
+                Some((section.clone(), range))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The sections `items` ask for of one message, in item order, each read on its own.
 async fn read_sections(
     store: &wildduck_store::Store,
     mailbox: wildduck_store::MailboxId,
@@ -197,17 +223,8 @@ async fn read_sections(
     items: &[FetchItem],
 ) -> Result<Vec<SectionBody>, Error> {
     let mut bodies = Vec::new();
-    for item in items {
-        if let FetchItem::Section {
-            section, partial, ..
-        } = item
-        {
-            let range = partial.map(|(offset, length)| Partial {
-                offset: u64::from(offset),
-                length: Some(u64::from(length)),
-            });
-            bodies.push(store.read_section(mailbox, uid, section, range).await?);
-        }
+    for (section, range) in section_requests(items) {
+        bodies.push(store.read_section(mailbox, uid, &section, range).await?);
     }
     Ok(bodies)
 }

@@ -100,6 +100,10 @@ pub struct ContentRead {
 /// blobs a read needs.
 pub type BlobSelector = Box<dyn FnOnce(&[u8]) -> Vec<usize> + Send>;
 
+/// Picks, for each message of a FETCH from its UID and layout bytes, the blobs its reads
+/// need (as [`BlobSelector`] does for one).
+pub type ContentSelector = Box<dyn FnMut(Uid, &[u8]) -> Vec<usize> + Send>;
+
 /// Everything the backend stores for a new message.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
@@ -822,6 +826,22 @@ pub trait Messages: Send + Sync {
         uids: &UidSet,
         fields: MetaFields,
     ) -> Result<Vec<MessageMeta>>;
+    /// `fetch_meta` and, at the same moment, the content `select` picks of each message, in
+    /// UID order while their sizes add up to at most `budget` (`None` from the first message
+    /// that does not fit on). This
+    /// default reads the metadata alone, every content `None`: callers then read each one
+    /// apart. An engine with snapshots reads it all in one (SQLite: one read transaction).
+    async fn fetch_meta_with_content(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        fields: MetaFields,
+        _select: ContentSelector,
+        _budget: u64,
+    ) -> Result<Vec<(MessageMeta, Option<ContentRead>)>> {
+        let metas = self.fetch_meta(mailbox, uids, fields).await?;
+        Ok(metas.into_iter().map(|meta| (meta, None)).collect())
+    }
     /// `MessageError::NotFound` when there is no such UID.
     async fn load_content(&self, mailbox: MailboxId, uid: Uid) -> Result<ContentRead>;
     /// Like `load_content`, reading only the blobs `select` picks from the layout;

@@ -130,6 +130,14 @@ pub struct Partial {
     pub length: Option<u64>,
 }
 
+/// One message of a FETCH: its metadata and, when they were read in the same snapshot,
+/// the sections asked for, in the order asked (see `Store::fetch`).
+#[derive(Clone, Debug)]
+pub struct FetchedMessage {
+    pub meta: MessageMeta,
+    pub sections: Option<Vec<SectionBody>>,
+}
+
 /// The bytes of a section, as the pieces they are stored in (no copy into one buffer).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SectionBody {

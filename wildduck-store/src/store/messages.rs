@@ -1,6 +1,8 @@
 //! Messages on the facade: append (analysed once, on the blocking pool when large), batches,
 //! copy and move, flags, expunge, and the reads (snapshot, metadata, sections, search).
 
+use std::collections::HashMap;
+
 use super::*;
 
 impl Store {
@@ -232,6 +234,80 @@ impl Store {
         self.backend().fetch_meta(mailbox, uids, fields).await
     }
 
+    /// What a FETCH reads: the metadata of the messages in `uids` that exist (UID order) and
+    /// the `sections` of each (a section with the byte range wanted of it), in one read where
+    /// the engine can, so a FETCH sees one moment and pays one read. Sections of messages
+    /// past `FETCH_CONTENT_BUDGET` bytes in all (and on engines without such a read) come
+    /// back `None`: read those with [`Store::read_section`], message by message.
+    pub async fn fetch(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        fields: MetaFields,
+        sections: &[(Section, Option<Partial>)],
+    ) -> Result<Vec<FetchedMessage>> {
+        if sections.is_empty() {
+            let metas = self.fetch_meta(mailbox, uids, fields).await?;
+            return Ok(metas
+                .into_iter()
+                .map(|meta| FetchedMessage {
+                    meta,
+                    sections: Some(Vec::new()),
+                })
+                .collect());
+        }
+        // Plans are made from each layout inside the engine's read, so only the blobs the
+        // sections need are loaded; they come back out through `planned`.
+        let planned = Arc::new(std::sync::Mutex::new(HashMap::new()));
+        let select: crate::backend::ContentSelector = {
+            let (planned, layouts, sections) =
+                (planned.clone(), self.layouts().clone(), sections.to_vec());
+            Box::new(move |uid, layout: &[u8]| {
+                let plans = layouts.parsed(layout).and_then(|parsed| {
+                    sections
+                        .iter()
+                        .map(|(section, partial)| {
+                            content::SectionPlan::of(parsed.clone(), section, *partial)
+                        })
+                        .collect::<Result<Vec<_>>>()
+                });
+                let mut wanted: Vec<usize> = plans
+                    .iter()
+                    .flatten()
+                    .flat_map(content::SectionPlan::blobs)
+                    .collect();
+                wanted.sort_unstable();
+                wanted.dedup();
+                if let Ok(mut slot) = planned.lock() {
+                    slot.insert(uid, (plans, wanted.clone()));
+                }
+                wanted
+            })
+        };
+        let rows = self
+            .backend()
+            .fetch_meta_with_content(mailbox, uids, fields, select, FETCH_CONTENT_BUDGET)
+            .await?;
+        let mut planned = planned
+            .lock()
+            .map(|mut slot| std::mem::take(&mut *slot))
+            .map_err(|_| Defect::Bug("a FETCH plan panicked"))?;
+        let mut fetched = Vec::with_capacity(rows.len());
+        for (meta, content) in rows {
+            let sections = match content {
+                None => None,
+                Some(content) => {
+                    let (plans, wanted) = planned
+                        .remove(&meta.uid)
+                        .ok_or(Defect::Bug("fetched content was not planned"))?;
+                    Some(read_plans(plans?, &wanted, content.blobs).await?)
+                }
+            };
+            fetched.push(FetchedMessage { meta, sections });
+        }
+        Ok(fetched)
+    }
+
     /// The bytes of one section of a message, optionally a byte range of it.
     /// A part path that does not exist yields an empty body (as IMAP servers answer).
     pub async fn read_section(
@@ -245,9 +321,12 @@ impl Store {
         // section needs are loaded; it comes back out through `planned`.
         let planned = Arc::new(std::sync::Mutex::new(None));
         let select: crate::backend::BlobSelector = {
-            let (planned, section) = (planned.clone(), section.clone());
+            let (planned, layouts, section) =
+                (planned.clone(), self.layouts().clone(), section.clone());
             Box::new(move |layout: &[u8]| {
-                let plan = content::SectionPlan::new(layout, &section, partial);
+                let plan = layouts
+                    .parsed(layout)
+                    .and_then(|parsed| content::SectionPlan::of(parsed, &section, partial));
                 let wanted = plan.as_ref().map(|p| p.blobs()).unwrap_or_default();
                 if let Ok(mut slot) = planned.lock() {
                     *slot = Some(plan);
@@ -264,19 +343,7 @@ impl Store {
             .ok()
             .and_then(|mut slot| slot.take())
             .ok_or(Defect::Bug("section read was not planned"))??;
-        // A small message is rebuilt in microseconds: cheaper here than a second hop to the
-        // blocking pool (the load above already took one).
-        let body = if plan
-            .message_len()
-            .is_some_and(|len| len <= INLINE_SECTION_READ)
-        {
-            plan.read(stored.blobs)?
-        } else {
-            blocking(move || plan.read(stored.blobs)).await?
-        };
-        metrics::counter!("wildduck_sections_read_total").increment(1);
-        metrics::counter!("wildduck_section_bytes_read_total").increment(body.len());
-        Ok(body)
+        read_plan(plan, stored.blobs).await
     }
 
     /// UIDs of the messages matching `key`, ascending.
@@ -285,6 +352,52 @@ impl Store {
     }
 
     // ---- events ----
+}
+
+/// Each plan's section from the blobs loaded for all of them (`wanted`, in that order).
+async fn read_plans(
+    plans: Vec<content::SectionPlan>,
+    wanted: &[usize],
+    loaded: Vec<(u8, Vec<u8>)>,
+) -> Result<Vec<SectionBody>> {
+    if plans.len() == 1 {
+        // One section: the blobs loaded are exactly its own, no copy needed.
+        let plan = plans.into_iter().next().ok_or(Defect::Bug("one plan"))?;
+        return Ok(vec![read_plan(plan, loaded).await?]);
+    }
+    let mut bodies = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let blobs = plan
+            .blobs()
+            .iter()
+            .map(|position| {
+                wanted
+                    .binary_search(position)
+                    .ok()
+                    .and_then(|at| loaded.get(at).cloned())
+                    .ok_or_else(|| Error::from(Defect::Bug("a planned blob was not loaded")))
+            })
+            .collect::<Result<_>>()?;
+        bodies.push(read_plan(plan, blobs).await?);
+    }
+    Ok(bodies)
+}
+
+/// A planned section's bytes from the blobs it named.
+async fn read_plan(plan: content::SectionPlan, blobs: Vec<(u8, Vec<u8>)>) -> Result<SectionBody> {
+    // A small message is rebuilt in microseconds: cheaper here than a hop to the blocking
+    // pool.
+    let body = if plan
+        .message_len()
+        .is_some_and(|len| len <= INLINE_SECTION_READ)
+    {
+        plan.read(blobs)?
+    } else {
+        blocking(move || plan.read(blobs)).await?
+    };
+    metrics::counter!("wildduck_sections_read_total").increment(1);
+    metrics::counter!("wildduck_section_bytes_read_total").increment(body.len());
+    Ok(body)
 }
 
 /// MIME analysis and content packing of one message: everything the backend stores.
@@ -317,8 +430,12 @@ pub(super) const MAX_KEYWORD_BYTES: usize = 128;
 /// Messages up to this size are analysed and packed on the calling task (see `append`).
 pub(super) const INLINE_ANALYSIS: u64 = 64 * 1024;
 
-/// Messages up to this length have sections read on the calling task (see `read_section`).
+/// Messages up to this length have sections read on the calling task (see `read_plan`).
 pub(super) const INLINE_SECTION_READ: usize = 128 * 1024;
+
+/// Bytes of messages whose sections one [`Store::fetch`] reads with their metadata; the
+/// rest are read one by one, so a FETCH of a whole mailbox holds at most this much at once.
+pub(crate) const FETCH_CONTENT_BUDGET: u64 = 256 * 1024;
 
 /// Keywords must be IMAP atoms; `\`-names other than the system flags do not exist.
 pub(super) fn validate_flags(flags: &Flags) -> Result<()> {

@@ -361,34 +361,43 @@ impl Messages for SqliteBackend {
     ) -> Result<Vec<MessageMeta>> {
         let small = uids.len() <= INLINE_UIDS;
         let uids = uids.clone();
+        let read = move |tx: &Connection| meta_rows(tx, mailbox, &uids, fields);
+        if small {
+            self.read_small(read).await
+        } else {
+            self.read(read).await
+        }
+    }
+
+    async fn fetch_meta_with_content(
+        &self,
+        mailbox: MailboxId,
+        uids: &UidSet,
+        fields: MetaFields,
+        mut select: ContentSelector,
+        budget: u64,
+    ) -> Result<Vec<(MessageMeta, Option<ContentRead>)>> {
+        let small = uids.len() <= INLINE_UIDS && budget <= INLINE_CONTENT_BYTES;
+        let uids = uids.clone();
         let read = move |tx: &Connection| {
-            get_mailbox(tx, mailbox)?;
-            let columns = meta_columns(fields);
-            let mut out = Vec::new();
-            for_each_in_set(tx, &columns, mailbox, &uids, |r| {
-                let envelope = r
-                    .get::<_, Option<String>>(7)?
-                    .map(|t| from_json::<Envelope>(&t))
-                    .transpose()?;
-                let body_structure = r
-                    .get::<_, Option<String>>(8)?
-                    .map(|t| from_json::<BodyStructure>(&t))
-                    .transpose()?;
-                out.push(MessageMeta {
-                    id: MessageId(record_id(r, 0)?),
-                    email_id: MessageId(record_id(r, 9)?),
-                    uid: r.get(1)?,
-                    modseq: r.get::<_, i64>(2)? as u64,
-                    flags: flags_at(r, 3)?,
-                    internal_date: r.get(4)?,
-                    header_date: r.get(5)?,
-                    size: r.get::<_, i64>(6)? as u64,
-                    envelope,
-                    body_structure,
-                });
-                Ok(())
-            })?;
-            Ok(out)
+            let mut left = budget;
+            meta_rows(tx, mailbox, &uids, fields)?
+                .into_iter()
+                .map(|meta| {
+                    let content = if meta.size <= left {
+                        left -= meta.size;
+                        let message = stored_message(tx, mailbox, meta.uid)?;
+                        Some(selected_content(tx, message, |layout| {
+                            select(meta.uid, layout)
+                        })?)
+                    } else {
+                        // A prefix: the messages after one that did not fit are read apart.
+                        left = 0;
+                        None
+                    };
+                    Ok((meta, content))
+                })
+                .collect()
         };
         if small {
             self.read_small(read).await
@@ -423,30 +432,7 @@ impl Messages for SqliteBackend {
         select: BlobSelector,
     ) -> Result<ContentRead> {
         self.read_content(mailbox, uid, |tx, message| {
-            let mut stmt = tx.prepare_cached(
-                "SELECT b.codec, b.data FROM message_blobs m JOIN blobs b ON b.hash = m.hash
-                 WHERE m.message = ?1 AND m.seq = ?2",
-            )?;
-            let blobs = select(&message.layout)
-                .into_iter()
-                .map(|seq| {
-                    stmt.query_row(params![message.id, seq as i64], |r| {
-                        Ok((r.get::<_, u8>(0)?, r.get::<_, Vec<u8>>(1)?))
-                    })
-                    .optional()?
-                    .ok_or_else(|| {
-                        Error::from(Defect::Malformed {
-                            what: "message",
-                            detail: format!("no blob at position {seq}"),
-                        })
-                        .into()
-                    })
-                })
-                .collect::<TxResult<Vec<_>>>()?;
-            Ok(ContentRead {
-                layout: message.layout,
-                blobs,
-            })
+            selected_content(tx, message, select)
         })
         .await
     }
@@ -538,6 +524,74 @@ pub(super) fn append_message(
             modseq,
         },
     ))
+}
+
+/// The metadata rows of the messages of `mailbox` in `uids`, in UID order.
+fn meta_rows(
+    tx: &Connection,
+    mailbox: MailboxId,
+    uids: &UidSet,
+    fields: MetaFields,
+) -> TxResult<Vec<MessageMeta>> {
+    get_mailbox(tx, mailbox)?;
+    let columns = meta_columns(fields);
+    let mut out = Vec::new();
+    for_each_in_set(tx, &columns, mailbox, uids, |r| {
+        let envelope = r
+            .get::<_, Option<String>>(7)?
+            .map(|t| from_json::<Envelope>(&t))
+            .transpose()?;
+        let body_structure = r
+            .get::<_, Option<String>>(8)?
+            .map(|t| from_json::<BodyStructure>(&t))
+            .transpose()?;
+        out.push(MessageMeta {
+            id: MessageId(record_id(r, 0)?),
+            email_id: MessageId(record_id(r, 9)?),
+            uid: r.get(1)?,
+            modseq: r.get::<_, i64>(2)? as u64,
+            flags: flags_at(r, 3)?,
+            internal_date: r.get(4)?,
+            header_date: r.get(5)?,
+            size: r.get::<_, i64>(6)? as u64,
+            envelope,
+            body_structure,
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// A message's layout and the blobs `select` picks from it, in the order picked.
+fn selected_content(
+    tx: &Connection,
+    message: StoredMessage,
+    select: impl FnOnce(&[u8]) -> Vec<usize>,
+) -> TxResult<ContentRead> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT b.codec, b.data FROM message_blobs m JOIN blobs b ON b.hash = m.hash
+         WHERE m.message = ?1 AND m.seq = ?2",
+    )?;
+    let blobs = select(&message.layout)
+        .into_iter()
+        .map(|seq| {
+            stmt.query_row(params![message.id, seq as i64], |r| {
+                Ok((r.get::<_, u8>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()?
+            .ok_or_else(|| {
+                Error::from(Defect::Malformed {
+                    what: "message",
+                    detail: format!("no blob at position {seq}"),
+                })
+                .into()
+            })
+        })
+        .collect::<TxResult<Vec<_>>>()?;
+    Ok(ContentRead {
+        layout: message.layout,
+        blobs,
+    })
 }
 
 pub(super) fn in_set_sql(columns: &str) -> String {
