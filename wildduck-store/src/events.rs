@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::backend::{RegistryEntry, RegistryKind, now};
-use crate::model::{Address, Event, MailboxId, RecordId, User, UserId};
+use crate::model::{Address, Event, Mailbox, MailboxId, RecordId, SpecialUse, Uid, User, UserId};
 
 fn event(kind: &str, user: UserId, data: Value) -> Event {
     Event {
@@ -73,6 +73,33 @@ pub(crate) fn mailbox_deleted(user: UserId, mailbox: MailboxId, path: &str) -> E
         "mailbox.deleted",
         user,
         json!({"mailbox": mailbox.to_string(), "path": path}),
+    )
+}
+
+/// WildDuck's junk events for a message copied or moved from `from` to `to`: into \Junk from
+/// elsewhere is `marked.spam`; out of \Junk into anything but \Trash is `marked.ham`.
+pub(crate) fn junk_marking(from: &Mailbox, to: &Mailbox) -> Option<&'static str> {
+    let junk = |mailbox: &Mailbox| mailbox.special_use == Some(SpecialUse::Junk);
+    match (junk(from), junk(to)) {
+        (false, true) => Some("marked.spam"),
+        (true, false) if to.special_use != Some(SpecialUse::Trash) => Some("marked.ham"),
+        _ => None,
+    }
+}
+
+/// A `marked.spam`/`marked.ham` event (of [`junk_marking`]) for the message as it is now:
+/// `message` its id and `uid` its UID in `mailbox`, as WildDuck's payload.
+pub(crate) fn junk_marked(
+    kind: &'static str,
+    user: UserId,
+    mailbox: MailboxId,
+    message: RecordId,
+    uid: Uid,
+) -> Event {
+    event(
+        kind,
+        user,
+        json!({"mailbox": mailbox.to_string(), "message": message.to_string(), "id": uid}),
     )
 }
 

@@ -294,3 +294,64 @@ pub async fn webhook_deliveries_are_leased_once(store: Store) {
     store.delete_webhook(all_users.id).await.unwrap();
     assert!(store.delete_webhook(all_users.id).await.is_err());
 }
+
+/// A message moved or copied into \Junk logs `marked.spam`, one moved out of it (but not into
+/// \Trash) `marked.ham`, each naming the message where it now is; other moves log nothing.
+pub async fn junk_moves_log_marked_spam_and_ham(store: Store) {
+    let ann = user(&store, "ann").await;
+    let mailbox = |path: &'static str| {
+        let store = store.clone();
+        async move { store.get_mailbox(ann.id, path).await.unwrap().id }
+    };
+    let (inbox, junk, trash) = (
+        mailbox("INBOX").await,
+        mailbox("Junk").await,
+        mailbox("Trash").await,
+    );
+    for n in 0..2 {
+        store
+            .append(inbox, &super::sample_message(n), &Flags::new(), None)
+            .await
+            .unwrap();
+    }
+    let before = pending(&store).await.len();
+    let uid = |n: Uid| UidSet::from_ranges([(n, n)]);
+    let to_junk = store.move_messages(inbox, &uid(1), junk).await.unwrap();
+    let copied = store.copy(inbox, &uid(2), junk).await.unwrap();
+    let to_inbox = store
+        .move_messages(junk, &uid(to_junk.pairs[0].1), inbox)
+        .await
+        .unwrap();
+    store
+        .move_messages(junk, &uid(copied.pairs[0].1), trash)
+        .await
+        .unwrap();
+    store
+        .move_messages(trash, &UidSet::all(), inbox)
+        .await
+        .unwrap();
+    let logged = &pending(&store).await[before..];
+    let names: Vec<&str> = logged.iter().map(|(name, ..)| name.as_str()).collect();
+    assert_eq!(names, ["marked.spam", "marked.spam", "marked.ham"]);
+    assert!(logged.iter().all(|(_, user, _)| *user == Some(ann.id)));
+    let junk_id = junk.to_string();
+    assert_eq!(logged[0].2["mailbox"], junk_id.as_str());
+    assert_eq!(logged[0].2["id"], to_junk.pairs[0].1);
+    assert_eq!(logged[1].2["id"], copied.pairs[0].1);
+    let inbox_id = inbox.to_string();
+    assert_eq!(logged[2].2["mailbox"], inbox_id.as_str());
+    assert_eq!(logged[2].2["id"], to_inbox.pairs[0].1);
+    // The message as it is now (a move keeps its id on SQLite, MongoDB writes a new one).
+    let message_ids: Vec<&str> = logged
+        .iter()
+        .map(|(.., data)| data["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        message_ids.iter().all(|id| id.len() == 24),
+        "{message_ids:?}"
+    );
+    assert_ne!(
+        message_ids[0], message_ids[1],
+        "a copy is a message of its own"
+    );
+}

@@ -56,7 +56,10 @@ use auth::{application_passwords, scopes_and_account_states};
 use authlog::auth_log_events;
 use domain_rename::domain_rename;
 use domains::{dkim_keys_one_per_domain, domain_access_lists, domain_aliases};
-use events::{changes_log_their_events, webhook_deliveries_are_leased_once};
+use events::{
+    changes_log_their_events, junk_moves_log_marked_spam_and_ham,
+    webhook_deliveries_are_leased_once,
+};
 use fast_paths::fast_paths_agree_with_generic_rules;
 use feed::user_change_feed_across_mailboxes;
 use profiles::{
@@ -137,6 +140,7 @@ checks!(
     address_register_entries,
     domain_rename,
     changes_log_their_events,
+    junk_moves_log_marked_spam_and_ham,
     webhook_deliveries_are_leased_once,
 );
 

@@ -66,6 +66,13 @@ impl MongoBackend {
     }
 
     /// Appends `event`: the last step of the change it describes.
+    pub(super) async fn log_events(&self, events: &[Event]) -> Result<()> {
+        for event in events {
+            self.log_event(event).await?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn log_event(&self, event: &Event) -> Result<()> {
         self.events()
             .insert_one(doc! {

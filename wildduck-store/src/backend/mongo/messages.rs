@@ -149,6 +149,8 @@ impl Messages for MongoBackend {
         let pairs = uid_pairs(picked.iter().map(|m| m.uid as Uid), allocation.first_uid);
         let mut copies: Vec<Removal> = Vec::with_capacity(picked.len());
         let mut entries = Vec::with_capacity(picked.len());
+        let junk_marking = crate::events::junk_marking(&from.to_model(), &to.to_model());
+        let mut junk_events = Vec::new();
         let mut failure = None;
         for (original, &(_, new_uid)) in picked.iter().zip(&pairs) {
             let copy = MessageDoc {
@@ -168,6 +170,15 @@ impl Messages for MongoBackend {
                 break;
             }
             copies.push(Removal::from(&copy));
+            if let Some(kind) = junk_marking {
+                junk_events.push(crate::events::junk_marked(
+                    kind,
+                    to_user,
+                    target,
+                    MessageId::from(copy.id).0,
+                    new_uid,
+                ));
+            }
             entries.push(journal_entry(
                 target,
                 allocation.modseq,
@@ -198,6 +209,7 @@ impl Messages for MongoBackend {
         }];
         if transfer == Transfer::Copy {
             self.commit(&allocation).await?;
+            self.log_events(&junk_events).await?;
             return Ok((
                 CopyOutcome {
                     uidvalidity: allocation.uidvalidity,
@@ -223,6 +235,8 @@ impl Messages for MongoBackend {
             mailbox: source,
             modseq: removal.modseq,
         });
+        // The events are the last step, as for every change on this engine.
+        self.log_events(&junk_events).await?;
         Ok((
             CopyOutcome {
                 uidvalidity: allocation.uidvalidity,

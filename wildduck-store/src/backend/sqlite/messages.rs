@@ -67,9 +67,9 @@ impl Messages for SqliteBackend {
         self.write(move |tx| {
             let from = get_mailbox(tx, source)?;
             let to = get_mailbox(tx, target)?;
-            let mut picked: Vec<(Vec<u8>, Uid, u64)> = Vec::new();
+            let mut picked: Vec<(RecordId, Uid, u64)> = Vec::new();
             for_each_in_set(tx, "id, uid, size", source, &uids, |r| {
-                picked.push((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64));
+                picked.push((record_id(r, 0)?, r.get(1)?, r.get::<_, i64>(2)? as u64));
                 Ok(())
             })?;
             if picked.is_empty() {
@@ -91,10 +91,16 @@ impl Messages for SqliteBackend {
             let modseq = to.highest_modseq + 1;
             let expires = retention::expiry(&to, now());
             let pairs = uid_pairs(picked.iter().map(|p| p.1), to.uidnext);
-            for ((id, _, _), &(_, new_uid)) in picked.iter().zip(&pairs) {
+            let junk_marking = crate::events::junk_marking(&from, &to);
+            for (&(original, _, _), &(_, new_uid)) in picked.iter().zip(&pairs) {
+                let id = id_bytes(original);
+                let message = match transfer {
+                    Transfer::Copy => RecordId::new(),
+                    Transfer::Move => original,
+                };
                 match transfer {
                     Transfer::Copy => {
-                        let new_id = id_bytes(RecordId::new());
+                        let new_id = id_bytes(message);
                         tx.prepare_cached(
                             "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen,
                                  deleted, idate, hdate, size, msgid, subject, envelope,
@@ -144,6 +150,10 @@ impl Messages for SqliteBackend {
                     }
                 }
                 journal(tx, target, modseq, new_uid, KIND_EXISTS, None)?;
+                if let Some(kind) = junk_marking {
+                    let event = crate::events::junk_marked(kind, to.user, target, message, new_uid);
+                    log_event(tx, &event)?;
+                }
             }
             let uidnext = to.uidnext + pairs.len() as Uid;
             set_mailbox_counters(tx, target, uidnext, modseq)?;
