@@ -342,6 +342,7 @@ impl Session {
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "OBJECTID",
+            "MULTIAPPEND",
         ]);
         match self.shared.config.literals() {
             Literals::Plus => caps.push("LITERAL+"),

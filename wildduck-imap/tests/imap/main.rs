@@ -15,6 +15,7 @@ mod lockout;
 mod mailboxes;
 mod mbsync;
 mod messages;
+mod multiappend;
 mod objectid;
 mod qresync;
 mod quota;

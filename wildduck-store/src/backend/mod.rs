@@ -729,6 +729,13 @@ pub trait Messages: Send + Sync {
     ) -> Result<(BatchOutcome, Vec<Wake>)> {
         generic::append_batch(self, mailbox, messages).await
     }
+    /// Stores messages in order as one unit: all of them (consecutive UIDs in the order
+    /// given, quota counted for their sum) or, when any fails, none.
+    async fn append_all(
+        &self,
+        mailbox: MailboxId,
+        messages: Vec<NewMessage>,
+    ) -> Result<(Vec<AppendOutcome>, Vec<Wake>)>;
     /// Copies or moves the existing messages of `uids`. One MODSEQ per touched mailbox.
     async fn transfer(
         &self,

@@ -570,6 +570,104 @@ pub async fn append_batch_stops_where_a_message_fails(store: Store) {
     assert_eq!(store.get_user(u.id).await.unwrap().storage_used, 3 * size);
 }
 
+/// `append_all` (IMAP MULTIAPPEND) stores every message with consecutive UIDs, or, when one
+/// is refused — over quota only with a later message, a bad flag on the second — none: UIDNEXT,
+/// the messages, the journal, the quota and the blobs stay as they were.
+pub async fn append_all_stores_all_or_none(store: Store) {
+    let u = user(&store, "appendall").await;
+    let inbox = inbox(&store, &u).await;
+    let size = sample_message(1).len() as u64;
+    let raws: Vec<Vec<u8>> = (1..=3).map(sample_message).collect();
+    let no_flags = Flags::new();
+    let seen = flags(&[Flag::Seen]);
+    let items: Vec<AppendItem> = raws
+        .iter()
+        .map(|raw| AppendItem {
+            raw,
+            flags: &no_flags,
+            internal_date: None,
+        })
+        .collect();
+    assert!(store.append_all(inbox.id, &[]).await.unwrap().is_empty());
+
+    let unchanged = |expected_uids: Vec<Uid>, expected_uidnext: Uid, expected_used: u64| {
+        let store = store.clone();
+        async move {
+            let snap = store.snapshot(inbox.id).await.unwrap();
+            assert_eq!(snap.uids, expected_uids);
+            assert_eq!(snap.uidnext, expected_uidnext);
+            let used = store.get_user(u.id).await.unwrap().storage_used;
+            assert_eq!(used, expected_used);
+            let changes = store.changes_since(inbox.id, 0).await.unwrap().changes;
+            assert_eq!(changes.len(), expected_uids.len());
+            let report = store.verify(false).await.unwrap();
+            assert!(report.problems.is_empty(), "{:?}", report.problems);
+        }
+    };
+    store
+        .set_quota(u.id, Some(size * 2 + size / 2))
+        .await
+        .unwrap();
+    let refused = store.append_all(inbox.id, &items).await.unwrap_err();
+    assert!(
+        matches!(refused, Error::Message(MessageError::OverQuota { .. })),
+        "{refused:?}"
+    );
+    unchanged(vec![], 1, 0).await;
+    store.set_quota(u.id, None).await.unwrap();
+
+    let bad = flags(&[Flag::Keyword("bad keyword".into())]);
+    let second_bad = [
+        items[0],
+        AppendItem {
+            flags: &bad,
+            ..items[1]
+        },
+    ];
+    let refused = store.append_all(inbox.id, &second_bad).await.unwrap_err();
+    assert!(matches!(
+        refused,
+        Error::Message(MessageError::InvalidFlag(_))
+    ));
+    unchanged(vec![], 1, 0).await;
+
+    let with_flags = [
+        AppendItem {
+            flags: &seen,
+            internal_date: Some(1_700_000_000),
+            ..items[0]
+        },
+        items[1],
+        items[2],
+    ];
+    let stored = store.append_all(inbox.id, &with_flags).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|o| o.uid).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert!(stored.iter().all(|o| o.uidvalidity == inbox.uidvalidity));
+    for (n, raw) in raws.iter().enumerate() {
+        assert_eq!(&body(&store, inbox.id, n as Uid + 1).await, raw);
+    }
+    let metas = store
+        .fetch_meta(inbox.id, &UidSet::all(), MetaFields::default())
+        .await
+        .unwrap();
+    assert_eq!(metas[0].flags, seen);
+    assert_eq!(metas[0].internal_date, 1_700_000_000);
+    assert!(metas[1].flags.is_empty());
+    unchanged(vec![1, 2, 3], 4, 3 * size).await;
+
+    // A refusal after messages are stored leaves those as they are.
+    store.set_quota(u.id, Some(4 * size)).await.unwrap();
+    let refused = store.append_all(inbox.id, &items[..2]).await.unwrap_err();
+    assert!(matches!(
+        refused,
+        Error::Message(MessageError::OverQuota { .. })
+    ));
+    unchanged(vec![1, 2, 3], 4, 3 * size).await;
+}
+
 /// Over quota: append, copy fail with OverQuota and change nothing; too big is TooBig.
 pub async fn quota(store: Store) {
     let u = user(&store, "quota").await;

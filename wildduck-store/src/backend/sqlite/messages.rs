@@ -20,6 +20,25 @@ impl Messages for SqliteBackend {
         .await
     }
 
+    async fn append_all(
+        &self,
+        mailbox: MailboxId,
+        messages: Vec<NewMessage>,
+    ) -> Result<(Vec<AppendOutcome>, Vec<Wake>)> {
+        // One write job: a message that fails rolls the whole job back.
+        self.write(move |tx| {
+            let mut stored = Vec::with_capacity(messages.len());
+            let mut last_wake = None;
+            for message in &messages {
+                let (outcome, wake) = append_message(tx, mailbox, message)?;
+                stored.push(outcome);
+                last_wake = Some(wake);
+            }
+            Ok((stored, last_wake.into_iter().collect()))
+        })
+        .await
+    }
+
     async fn append_batch(
         &self,
         mailbox: MailboxId,
