@@ -133,6 +133,8 @@ pub struct SearchRow<'a> {
     pub modseq: ModSeq,
     pub flags: Flags,
     pub internal_date: Timestamp,
+    /// See [`MessageMeta::saved`].
+    pub saved: Option<Timestamp>,
     pub header_date: Option<Timestamp>,
     pub size: u64,
     pub search_headers: Option<&'a str>,
@@ -229,6 +231,8 @@ pub struct MessageExport {
     pub modseq: ModSeq,
     pub flags: Flags,
     pub internal_date: Timestamp,
+    /// See [`MessageMeta::saved`].
+    pub saved: Option<Timestamp>,
     pub header_date: Option<Timestamp>,
     pub size: u64,
     pub message_id: Option<String>,

@@ -291,6 +291,83 @@ pub async fn copy_and_move(store: Store) {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
+/// A message's save date (IMAP SAVEDATE, RFC 8514) is when it entered its mailbox: an
+/// append's time, and for a copy or a move the time of the copy, not the original's; SEARCH
+/// SAVEDBEFORE/SAVEDSINCE read it.
+pub async fn save_dates_follow_copies_and_moves(store: Store) {
+    let u = user(&store, "savedates").await;
+    let inbox = inbox(&store, &u).await;
+    let trash = store.get_mailbox(u.id, "Trash").await.unwrap();
+    let before_append = crate::backend::now();
+    for n in 0..2 {
+        store
+            .append(inbox.id, &sample_message(n), &Flags::new(), Some(1_000_000))
+            .await
+            .unwrap();
+    }
+    let saved = |mailbox: MailboxId| {
+        let store = store.clone();
+        async move {
+            let all = UidSet::all();
+            let metas = store.fetch_meta(mailbox, &all, MetaFields::default());
+            let metas = metas.await.unwrap();
+            metas
+                .iter()
+                .map(|m| m.saved.expect("a save date"))
+                .collect::<Vec<_>>()
+        }
+    };
+    let appended = saved(inbox.id).await;
+    assert!(
+        appended
+            .iter()
+            .all(|&t| t >= before_append && t <= crate::backend::now())
+    );
+    // A later second, so a copy's save date can be told from the original's.
+    while crate::backend::now() <= appended[1] {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let before_copy = crate::backend::now();
+    store
+        .copy(inbox.id, &UidSet::from_ranges([(1, 1)]), trash.id)
+        .await
+        .unwrap();
+    store
+        .move_messages(inbox.id, &UidSet::from_ranges([(2, 2)]), trash.id)
+        .await
+        .unwrap();
+    let in_trash = saved(trash.id).await;
+    assert!(in_trash.iter().all(|&t| t >= before_copy), "{in_trash:?}");
+    assert_eq!(
+        saved(inbox.id).await,
+        vec![appended[0]],
+        "the original keeps its own"
+    );
+    let search = |mailbox: MailboxId, key: SearchKey| {
+        let store = store.clone();
+        async move { store.search(mailbox, &key).await.unwrap() }
+    };
+    assert_eq!(
+        search(trash.id, SearchKey::SavedSince(before_copy)).await,
+        [1, 2]
+    );
+    assert!(
+        search(trash.id, SearchKey::SavedBefore(before_copy))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        search(inbox.id, SearchKey::SavedBefore(before_copy)).await,
+        [1]
+    );
+    // Not the internal date, which the append set far in the past.
+    assert!(
+        search(inbox.id, SearchKey::SavedBefore(1_000_001))
+            .await
+            .is_empty()
+    );
+}
+
 /// A message's email id (IMAP EMAILID, RFC 8474) is its id when first stored; copies, moves
 /// and copies of those keep it, and SEARCH finds the message by it wherever it is.
 pub async fn email_ids_follow_copies(store: Store) {

@@ -54,7 +54,8 @@ impl Messages for MongoBackend {
             }
         };
         let modseq = allocation.modseq as i64;
-        let expires = retention::expiry(&target.to_model(), now());
+        let saved = now();
+        let expires = retention::expiry(&target.to_model(), saved);
         let mut docs = Vec::with_capacity(messages.len());
         for (offset, (message, blobs)) in messages.into_iter().zip(hashes).enumerate() {
             docs.push(MessageDoc {
@@ -82,6 +83,7 @@ impl Messages for MongoBackend {
                 search_body: message.search_body,
                 expires,
                 email_id: None,
+                saved: Some(saved),
             });
         }
         let mut inserted = 0;
@@ -190,7 +192,9 @@ impl Messages for MongoBackend {
             }
         };
         let modseq = allocation.modseq as i64;
-        let expires = retention::expiry(&to.to_model(), now());
+        // The copies and the moved messages are saved into the target now (SAVEDATE).
+        let saved = now();
+        let expires = retention::expiry(&to.to_model(), saved);
         let pairs = uid_pairs(picked.iter().map(|m| m.uid as Uid), allocation.first_uid);
         let mut copies: Vec<Removal> = Vec::with_capacity(picked.len());
         let mut entries = Vec::with_capacity(picked.len());
@@ -206,6 +210,7 @@ impl Messages for MongoBackend {
                 expunged: None,
                 expires,
                 email_id: Some(original.email_id()),
+                saved: Some(saved),
                 ..original.clone()
             };
             if let Err(e) = self.messages.insert_one(&copy).await {
@@ -463,6 +468,7 @@ impl Messages for MongoBackend {
         self.mailbox_doc(mailbox).await?;
         let mut projection = doc! {
             "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1, "email_id": 1,
+            "saved": 1,
         };
         if fields.envelope {
             projection.insert("envelope", 1);
@@ -491,6 +497,7 @@ impl Messages for MongoBackend {
                     modseq: int_field(&m, "modseq")? as ModSeq,
                     flags: flags_from_strings(&flags),
                     internal_date: int_field(&m, "idate")?,
+                    saved: optional_int(&m, "saved"),
                     header_date: optional_int(&m, "hdate"),
                     size: int_field(&m, "size")?.max(0) as u64,
                     envelope,
@@ -518,6 +525,7 @@ impl Messages for MongoBackend {
         let text = crate::search::text_needed(key);
         let mut projection = doc! {
             "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1, "email_id": 1,
+            "saved": 1,
         };
         if text.headers {
             projection.insert("search_headers", 1);
@@ -543,6 +551,7 @@ impl Messages for MongoBackend {
                     modseq: int_field(m, "modseq")? as ModSeq,
                     flags: flags_from_strings(&string_list(m, "flags")),
                     internal_date: int_field(m, "idate")?,
+                    saved: optional_int(m, "saved"),
                     header_date: optional_int(m, "hdate"),
                     size: int_field(m, "size")?.max(0) as u64,
                     search_headers: m.get_str("search_headers").ok(),

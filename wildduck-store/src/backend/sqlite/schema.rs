@@ -309,6 +309,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
      DROP INDEX IF EXISTS messages_meta;
      CREATE INDEX messages_meta
          ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id, email_id);",
+    // 18: when a message was saved into its mailbox (IMAP SAVEDATE, RFC 8514); NULL for
+    // rows stored before, which FETCH answers NIL. In the narrow index, as email_id.
+    "ALTER TABLE messages ADD COLUMN saved INTEGER;
+     DROP INDEX IF EXISTS messages_meta;
+     CREATE INDEX messages_meta
+         ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id, email_id, saved);",
 ];
 
 /// Creates the tables of a new store and applies the migrations an existing one lacks, in one

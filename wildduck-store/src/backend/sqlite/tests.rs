@@ -269,11 +269,20 @@ async fn older_store_gains_the_scan_indexes_on_open() {
         format!("DROP TRIGGER users_access_tokens_gone; DROP TABLE access_tokens; {older}")
     })
     .chain(["PRAGMA user_version = 16;".to_string()])
-    {
-        let older = format!(
+    .map(|older| {
+        format!(
             "DROP INDEX messages_meta; ALTER TABLE messages DROP COLUMN email_id;
              CREATE INDEX messages_meta
                  ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id);
+             {older}"
+        )
+    })
+    .chain(["PRAGMA user_version = 17;".to_string()])
+    {
+        let older = format!(
+            "DROP INDEX messages_meta; ALTER TABLE messages DROP COLUMN saved;
+             CREATE INDEX messages_meta
+                 ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id, email_id);
              {older}"
         );
         let db = raw(dir.path());
@@ -294,6 +303,7 @@ async fn older_store_gains_the_scan_indexes_on_open() {
             .unwrap();
         assert_eq!(metas.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(metas.iter().all(|m| m.email_id == m.id), "older rows: their own id");
+        assert!(metas.iter().all(|m| m.saved.is_none()), "older rows: no save date");
         let subject = SearchKey::Header("subject".into(), "2".into());
         assert_eq!(store.search(inbox.id, &subject).await.unwrap(), [3]);
         let status = store.mailbox_status(inbox.id).await.unwrap();
