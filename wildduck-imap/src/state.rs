@@ -343,6 +343,7 @@ impl Session {
             "THREAD=REFERENCES",
             "OBJECTID",
             "MULTIAPPEND",
+            "SAVEDATE",
         ]);
         match self.shared.config.literals() {
             Literals::Plus => caps.push("LITERAL+"),

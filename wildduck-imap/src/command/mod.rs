@@ -212,6 +212,9 @@ pub enum FetchItem {
     EmailId,
     /// RFC 8474: always NIL, as no thread ids are kept (§5.2).
     ThreadId,
+    /// RFC 8514: when the message was saved into the mailbox; NIL where the store does not
+    /// know (messages stored before it kept save dates).
+    SaveDate,
     Section {
         label: String,
         section: Section,

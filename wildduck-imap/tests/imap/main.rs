@@ -20,6 +20,7 @@ mod objectid;
 mod qresync;
 mod quota;
 mod recent;
+mod savedate;
 mod search_rules;
 mod session_state;
 mod smoke;
