@@ -44,8 +44,8 @@ pub struct Connection {
     line_start: usize,
     /// Inside an accepted literal: line limits do not apply.
     in_literal: bool,
-    /// Range of the last literal of the current message (the APPEND message).
-    last_literal: Option<Range<usize>>,
+    /// Ranges of the literals of the current message, in order (APPEND's messages).
+    literals: Vec<Range<usize>>,
     /// The current command was already refused: its literals and lines are read and dropped.
     discarding: bool,
     out: Vec<u8>,
@@ -122,7 +122,7 @@ impl Connection {
             max_line: max_line as usize,
             line_start: 0,
             in_literal: false,
-            last_literal: None,
+            literals: Vec::new(),
             discarding: false,
             out: Vec::new(),
             deflate: None,
@@ -191,7 +191,7 @@ impl Connection {
                 Some(FragmentInfo::Literal { start, end }) => {
                     self.in_literal = false;
                     self.line_start = end;
-                    self.last_literal = Some(start..end);
+                    self.literals.push(start..end);
                 }
                 None => {
                     let unfinished_line = self.framer.message_bytes().len() - self.line_start;
@@ -225,7 +225,7 @@ impl Connection {
         }
         self.line_start = 0;
         self.in_literal = false;
-        self.last_literal = None;
+        self.literals.clear();
         self.discarding = false;
     }
 
@@ -234,15 +234,21 @@ impl Connection {
         self.framer.message_bytes()
     }
 
-    /// The last literal of the current command (an APPEND message), without copying.
-    pub fn last_literal(&self) -> Option<&[u8]> {
-        self.framer.message_bytes().get(self.last_literal_range()?)
-    }
-
     /// Where the last literal sits in [`Self::message_bytes`].
     pub fn last_literal_range(&self) -> Option<Range<usize>> {
-        let range = self.last_literal.clone()?;
-        (range.end <= self.framer.message_bytes().len()).then_some(range)
+        self.literal_ranges().last().cloned()
+    }
+
+    /// Where the literals of the current command sit in [`Self::message_bytes`], in order.
+    pub fn literal_ranges(&self) -> &[Range<usize>] {
+        let held = self.framer.message_bytes().len();
+        let whole = self.literals.partition_point(|range| range.end <= held);
+        &self.literals[..whole]
+    }
+
+    /// Bytes the current command may still grow by before it is too long.
+    pub fn room_left(&self) -> u64 {
+        u64::from(self.max_message).saturating_sub(self.framer.message_bytes().len() as u64)
     }
 
     pub fn is_message_truncated(&self) -> bool {
@@ -265,7 +271,7 @@ impl Connection {
         self.framer.skip_message();
         self.line_start = 0;
         self.in_literal = false;
-        self.last_literal = None;
+        self.literals.clear();
         self.discarding = false;
     }
 

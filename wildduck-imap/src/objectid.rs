@@ -1,7 +1,10 @@
-//! The syntax of OBJECTID (RFC 8474) that imap-codec does not parse, rewritten away before it
-//! reads the command (as `esearch` does for its own): the FETCH items EMAILID and THREADID are
-//! taken out of the item list and kept here, and the SEARCH key `EMAILID id` becomes a HEADER
-//! key on [`EMAILID_FIELD`], which `search::to_store_key` turns into the store's key.
+//! The syntax of OBJECTID (RFC 8474) and SAVEDATE (RFC 8514) that imap-codec does not parse,
+//! rewritten away before it reads the command (as `esearch` does for its own): the FETCH items
+//! EMAILID, THREADID and SAVEDATE are taken out of the item list and kept here; the SEARCH key
+//! `EMAILID id` becomes a HEADER key on [`EMAILID_FIELD`], `SAVEDBEFORE date` (SAVEDON,
+//! SAVEDSINCE) the list `(HEADER SAVEDATE: "" BEFORE date)` (ON, SINCE) and
+//! SAVEDATESUPPORTED `ALL` (every mailbox keeps save dates), which `search::to_store_key`
+//! turns into the store's keys.
 
 use std::ops::Range;
 
@@ -11,6 +14,17 @@ use crate::esearch::literal_end;
 /// The header field name an `EMAILID id` search key is written as. A field name can not hold a
 /// colon (RFC 5322), so no client's HEADER search on this name could match anything anyway.
 pub const EMAILID_FIELD: &str = "EMAILID:";
+
+/// The header field name that marks a `(HEADER SAVEDATE: "" BEFORE date)` list as a
+/// SAVEDBEFORE key (SAVEDON, SAVEDSINCE alike); no real field can have it either.
+pub const SAVEDATE_FIELD: &str = "SAVEDATE:";
+
+/// The SAVEDATE search keys and the internal-date key each is written as.
+const SAVED_KEYS: [(&str, &str); 3] = [
+    ("SAVEDBEFORE", "BEFORE"),
+    ("SAVEDON", "ON"),
+    ("SAVEDSINCE", "SINCE"),
+];
 
 /// A command after [`rewrite`].
 #[derive(Debug, PartialEq)]
@@ -117,7 +131,7 @@ pub fn rewrite(bytes: &[u8]) -> Result<Option<Rewritten>, String> {
             .windows(word.len())
             .any(|w| w.eq_ignore_ascii_case(word))
     };
-    if !mentions(b"EMAILID") && !mentions(b"THREADID") {
+    if !mentions(b"EMAILID") && !mentions(b"THREADID") && !mentions(b"SAVED") {
         return Ok(None);
     }
     let pieces = pieces(bytes, tag_end + 1);
@@ -162,6 +176,8 @@ fn object_item(token: &[u8]) -> Option<FetchItem> {
         Some(FetchItem::EmailId)
     } else if token.eq_ignore_ascii_case(b"THREADID") {
         Some(FetchItem::ThreadId)
+    } else if token.eq_ignore_ascii_case(b"SAVEDATE") {
+        Some(FetchItem::SaveDate)
     } else {
         None
     }
@@ -213,7 +229,10 @@ fn rewrite_fetch(bytes: &[u8], args: &[Piece]) -> Option<Rewritten> {
 /// How many arguments that are not keys themselves follow a search key (`following` is the
 /// first of them). Keys not known here get none; imap-codec judges them.
 fn key_arguments(key: &[u8], following: Option<&[u8]>) -> usize {
-    const ONE: [&str; 20] = [
+    const ONE: [&str; 23] = [
+        "SAVEDBEFORE",
+        "SAVEDON",
+        "SAVEDSINCE",
         "BCC",
         "BODY",
         "CC",
@@ -252,7 +271,8 @@ fn key_arguments(key: &[u8], following: Option<&[u8]>) -> usize {
     }
 }
 
-/// Search keys from `args` on: each `EMAILID id` becomes `HEADER EMAILID: id`.
+/// Search keys from `args` on: each `EMAILID id` becomes `HEADER EMAILID: id`, each
+/// `SAVEDBEFORE date` `(HEADER SAVEDATE: "" BEFORE date)`, SAVEDATESUPPORTED `ALL`.
 fn rewrite_search(bytes: &[u8], args: &[Piece]) -> Result<Option<Rewritten>, String> {
     let token = |i: usize| match args.get(i) {
         Some(Piece::Token(range)) => Some(range.clone()),
@@ -276,6 +296,23 @@ fn rewrite_search(bytes: &[u8], args: &[Piece]) -> Result<Option<Rewritten>, Str
             let mut written = format!("HEADER {EMAILID_FIELD} ").into_bytes();
             written.extend_from_slice(&bytes[id.clone()]);
             replacements.push((range.start..id.end, written));
+            i += 2;
+            continue;
+        }
+        if key.eq_ignore_ascii_case(b"SAVEDATESUPPORTED") {
+            replacements.push((range, b"ALL".to_vec()));
+            i += 1;
+            continue;
+        }
+        if let Some((_, internal)) = SAVED_KEYS
+            .iter()
+            .find(|(name, _)| key.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            let date = token(i + 1).ok_or("A SAVEDATE search key takes a date")?;
+            let mut written = format!("(HEADER {SAVEDATE_FIELD} \"\" {internal} ").into_bytes();
+            written.extend_from_slice(&bytes[date.clone()]);
+            written.push(b')');
+            replacements.push((range.start..date.end, written));
             i += 2;
             continue;
         }
@@ -384,5 +421,28 @@ mod tests {
         assert!(rewrite(b"a SEARCH EMAILID a.b\r\n").is_err());
         assert!(rewrite(b"a SEARCH THREADID T1\r\n").is_err());
         assert_eq!(rewritten("a LIST \"\" EMAILID\r\n"), None);
+    }
+
+    #[test]
+    fn savedate_items_and_keys() {
+        assert_eq!(
+            rewritten("a FETCH 1:* (SAVEDATE FLAGS)\r\n"),
+            Some((
+                "a FETCH 1:* (FLAGS)\r\n".into(),
+                vec![FetchItem::SaveDate],
+                false
+            ))
+        );
+        assert_eq!(
+            rewritten("a UID SEARCH SAVEDSINCE 1-Feb-2024 NOT SAVEDON \"2-Feb-2024\" SAVEDATESUPPORTED\r\n")
+                .map(|r| r.0),
+            Some(
+                "a UID SEARCH (HEADER SAVEDATE: \"\" SINCE 1-Feb-2024) NOT (HEADER SAVEDATE: \"\" ON \"2-Feb-2024\") ALL\r\n"
+                    .into()
+            )
+        );
+        // As the text another key searches for, it stays text.
+        assert_eq!(rewritten("a SEARCH SUBJECT SAVEDON\r\n"), None);
+        assert!(rewrite(b"a SEARCH SAVEDBEFORE\r\n").is_err());
     }
 }

@@ -9,7 +9,7 @@ use imap_codec::imap_types::search::SearchKey as ImapKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use wildduck_store::{Flag, SearchKey, Timestamp, Uid, UidSet};
 
-use crate::objectid::EMAILID_FIELD;
+use crate::objectid::{EMAILID_FIELD, SAVEDATE_FIELD};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 /// `NaiveDate::num_days_from_ce` of 1970-01-01.
@@ -62,6 +62,17 @@ fn day_start(date: &NaiveDate) -> Timestamp {
     (i64::from(date.as_ref().num_days_from_ce()) - EPOCH_DAYS_FROM_CE) * SECONDS_PER_DAY
 }
 
+/// SAVEDBEFORE/SAVEDON/SAVEDSINCE, as `objectid` wrote them: the internal-date key of the
+/// same date after the SAVEDATE marker.
+fn saved_date_key(date: &ImapKey<'_>) -> Result<SearchKey, String> {
+    Ok(match date {
+        ImapKey::Before(date) => SearchKey::SavedBefore(day_start(date)),
+        ImapKey::Since(date) => SearchKey::SavedSince(day_start(date)),
+        ImapKey::On(date) => on_day(SearchKey::SavedSince, SearchKey::SavedBefore, date),
+        _ => return Err("A SAVEDATE search key takes a date".into()),
+    })
+}
+
 fn text(value: &impl AsRef<[u8]>) -> String {
     String::from_utf8_lossy(value.as_ref()).into_owned()
 }
@@ -104,12 +115,16 @@ impl SessionView<'_> {
 pub fn to_store_key(key: &ImapKey<'_>, view: SessionView<'_>) -> Result<SearchKey, String> {
     let map = view.uids;
     Ok(match key {
-        ImapKey::And(keys) => SearchKey::And(
-            keys.as_ref()
-                .iter()
-                .map(|k| to_store_key(k, view))
-                .collect::<Result<_, _>>()?,
-        ),
+        ImapKey::And(keys) => match keys.as_ref() {
+            [ImapKey::Header(name, _), date] if name.as_ref() == SAVEDATE_FIELD.as_bytes() => {
+                saved_date_key(date)?
+            }
+            keys => SearchKey::And(
+                keys.iter()
+                    .map(|k| to_store_key(k, view))
+                    .collect::<Result<_, _>>()?,
+            ),
+        },
         ImapKey::SequenceSet(set) => {
             SearchKey::Uids(resolve(set, map, false, false)?.into_iter().collect())
         }

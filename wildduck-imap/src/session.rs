@@ -121,7 +121,9 @@ impl Session {
             None
         };
         let limit = if append_target.is_some() {
-            self.store().config().max_message_size
+            // Each message of a MULTIAPPEND is within the size limit, and all of them within
+            // what one command may hold.
+            (self.store().config().max_message_size).min(self.conn.room_left())
         } else {
             // Many small literals in one command may not add up past the line limit either.
             u64::from(self.shared.config.max_small_literal)
@@ -360,12 +362,7 @@ impl Session {
             }
             Kind::List(list) => mailbox::list(self, &list).await,
             Kind::Status { mailbox, items } => mailbox::status(self, &mailbox, &items).await,
-            Kind::Append {
-                mailbox,
-                flags,
-                date,
-                utf8,
-            } => append::append(self, &mailbox, &flags, date, utf8).await,
+            Kind::Append { mailbox, messages } => append::append(self, &mailbox, &messages).await,
             Kind::Close => expunge::close(self).await,
             Kind::Unselect => {
                 self.selected = None;

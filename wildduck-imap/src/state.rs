@@ -342,6 +342,8 @@ impl Session {
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "OBJECTID",
+            "MULTIAPPEND",
+            "SAVEDATE",
         ]);
         match self.shared.config.literals() {
             Literals::Plus => caps.push("LITERAL+"),

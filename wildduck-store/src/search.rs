@@ -129,6 +129,8 @@ fn matches<'a>(key: &SearchKey, row: &SearchRow<'a>, text: &mut FoldedText<'a>) 
         SearchKey::Flag(flag, present) => row.flags.contains(flag) == *present,
         SearchKey::InternalBefore(t) => row.internal_date < *t,
         SearchKey::InternalSince(t) => row.internal_date >= *t,
+        SearchKey::SavedBefore(t) => row.saved.unwrap_or(row.internal_date) < *t,
+        SearchKey::SavedSince(t) => row.saved.unwrap_or(row.internal_date) >= *t,
         SearchKey::HeaderDateBefore(day) => sent_day(row).is_some_and(|d| d < *day),
         SearchKey::HeaderDateSince(day) => sent_day(row).is_some_and(|d| d >= *day),
         SearchKey::Larger(n) => row.size > *n,
@@ -280,6 +282,7 @@ mod tests {
         SearchRow {
             uid,
             email_id: MessageId::new(),
+            saved: None,
             modseq: uid as u64 * 10,
             flags: flags.iter().cloned().collect::<Flags>(),
             internal_date: 1000 + uid as i64,

@@ -1,11 +1,13 @@
-//! APPEND: the mailbox, the size and the daily upload limit are checked before the literal is
-//! accepted (TOOBIG, OVERQUOTA, TRYCREATE, LIMIT); the message is read from the framer without
-//! another copy, and its bytes count against the upload limit once stored.
+//! APPEND and MULTIAPPEND (RFC 3502): the mailbox, the size and the daily upload limit are
+//! checked before each literal is accepted (TOOBIG, OVERQUOTA, TRYCREATE, LIMIT); the messages
+//! are read from the framer without another copy, stored as one unit (all or none), and their
+//! bytes count against the upload limit once stored.
 
-use wildduck_store::{Error, Flags, MailboxError, SpecialUse, Timestamp};
+use wildduck_store::{AppendItem, Error, MailboxError, SpecialUse};
 
-use super::extended::complete_words;
-use super::mailbox_name;
+use super::extended::leading_words;
+use super::{AppendedMessage, mailbox_name};
+use crate::encode;
 use crate::state::{Outcome, Reply, Session, store_error};
 
 const UPLOAD_LIMIT_REACHED: &str = "[LIMIT] Daily upload limit reached, try again tomorrow";
@@ -28,7 +30,7 @@ pub fn announces_literal8(message_so_far: &[u8]) -> bool {
 /// When an APPEND command line announces the message literal, the target mailbox name; `None`
 /// while the announced literal is the mailbox name itself.
 pub fn announced_mailbox(message_so_far: &[u8]) -> Option<String> {
-    let words = complete_words(message_so_far);
+    let words = leading_words(message_so_far, 3);
     // tag, APPEND, mailbox, then flags/date or nothing before the message literal.
     let name = words.get(2)?.as_ref()?;
     mailbox_name(name).ok()
@@ -66,17 +68,11 @@ fn reply_text(reply: Reply) -> String {
     }
 }
 
-pub async fn append(
-    session: &mut Session,
-    mailbox: &str,
-    flags: &Flags,
-    date: Option<Timestamp>,
-    utf8: bool,
-) -> Outcome {
+pub async fn append(session: &mut Session, mailbox: &str, messages: &[AppendedMessage]) -> Outcome {
     let Some(user) = session.user.as_ref() else {
         return Ok(Reply::Bad("Log in first".into()));
     };
-    if utf8 && !session.utf8 {
+    if messages.iter().any(|m| m.utf8) && !session.utf8 {
         return Ok(Reply::Bad(UTF8_NOT_ENABLED.into()));
     }
     let user = user.id;
@@ -91,30 +87,44 @@ pub async fn append(
         }
         Err(e) => return Err(e.into()),
     };
-    let Some(message) = session.conn.last_literal() else {
+    // The messages are the command's last literals (an earlier one may be the mailbox name).
+    let literals = session.conn.literal_ranges();
+    let Some(first) = literals.len().checked_sub(messages.len()) else {
         return Ok(Reply::Bad("APPEND needs a message literal".into()));
     };
-    if message.is_empty() {
+    let bytes = session.conn.message_bytes();
+    let items: Vec<AppendItem<'_>> = literals[first..]
+        .iter()
+        .zip(messages)
+        .map(|(range, message)| AppendItem {
+            raw: &bytes[range.clone()],
+            flags: &message.flags,
+            internal_date: message.date,
+        })
+        .collect();
+    if items.iter().any(|item| item.raw.is_empty()) {
         return Ok(Reply::No("Empty message".into()));
     }
     // The client filing its own copy of what it just sent through us: the one submission
     // filed stands for it.
-    let filed = match target.special_use {
-        Some(SpecialUse::Sent) => store.submitted_copy(user, &target, message).await?,
+    let filed = match (target.special_use, items.as_slice()) {
+        (Some(SpecialUse::Sent), [one]) => store.submitted_copy(user, &target, one.raw).await?,
         _ => None,
     };
-    let outcome = match filed {
-        Some(outcome) => outcome,
+    let (uidvalidity, uids) = match filed {
+        Some(outcome) => (outcome.uidvalidity, vec![outcome.uid]),
         None => {
-            let outcome = store.append(target.id, message, flags, date).await?;
+            let stored = store.append_all(target.id, &items).await?;
+            let size: u64 = items.iter().map(|item| item.raw.len() as u64).sum();
             // Counted once stored; a total past the limit refuses the next upload, not this one.
-            let _total_or_past_limit = store.add_upload(user, message.len() as u64).await?;
-            outcome
+            let _total_or_past_limit = store.add_upload(user, size).await?;
+            let uidvalidity = stored.first().map_or(target.uidvalidity, |s| s.uidvalidity);
+            (uidvalidity, stored.iter().map(|s| s.uid).collect())
         }
     };
     Ok(Reply::Ok(format!(
-        "[APPENDUID {} {}] Append completed",
-        outcome.uidvalidity, outcome.uid
+        "[APPENDUID {uidvalidity} {}] Append completed",
+        encode::uid_list(uids)
     )))
 }
 

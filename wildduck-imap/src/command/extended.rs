@@ -1,8 +1,8 @@
 //! Our own small parser for the commands imap-codec cannot parse: LIST with LIST-EXTENDED
 //! selection and RETURN options (RFC 5258, 6154, 5819), XLIST, CREATE … (USE (…))
-//! (RFC 6154), APPEND … UTF8 (~{n}) (RFC 6855), UNAUTHENTICATE (RFC 8437) and STATUS with
-//! MAILBOXID (RFC 8474). Works on a
-//! whole command message (lines with their literals).
+//! (RFC 6154), APPEND … UTF8 (~{n}) (RFC 6855) and MULTIAPPEND (RFC 3502), UNAUTHENTICATE
+//! (RFC 8437) and STATUS with MAILBOXID (RFC 8474). Works on a whole command message (lines
+//! with their literals).
 
 use std::ops::Range;
 
@@ -300,72 +300,105 @@ fn parse_create_use(tokens: &[Token]) -> Result<Kind, Refusal> {
     })
 }
 
-/// `APPEND mailbox [flags] [date] UTF8 (~{n})`: the arguments before `UTF8` are parsed by
-/// imap-codec as a plain APPEND of an empty literal; the message stays in the framer as the
-/// command's last literal. `None` when it is not this form (imap-codec's verdict stands).
-fn parse_append_utf8(
+/// `APPEND mailbox` with its messages in the forms imap-codec lacks: more than one
+/// (MULTIAPPEND, RFC 3502), or `UTF8 (~{n})` (RFC 6855). Each message is `[flags] [date]
+/// {n}` or `[flags] [date] UTF8 (~{n})`; the flags and date of each are parsed by imap-codec
+/// as a plain APPEND of an empty literal, and the messages stay in the framer (the command's
+/// last literals, in order). `None` for one plain message (imap-codec's verdict stands).
+fn parse_append(
     message: &[u8],
     mut tokenizer: Tokenizer<'_>,
     tag: String,
 ) -> Option<Result<Request, Refusal>> {
-    let mut seen = 0;
-    let utf8_at = loop {
-        if tokenizer.at_line_end() {
-            return None;
-        }
+    // The mailbox, which may well be called UTF8, or be a literal.
+    tokenizer.token()?;
+    let head = &message[..tokenizer.pos];
+    let mut arguments: Vec<(Range<usize>, bool)> = Vec::new();
+    while !tokenizer.at_line_end() {
         let start = tokenizer.pos;
-        let token = tokenizer.token()?;
-        // The first argument is the mailbox, which may well be called UTF8.
-        if seen > 0 && word(&token).is_some_and(|w| w.eq_ignore_ascii_case("UTF8")) {
-            break start;
-        }
-        seen += 1;
-    };
-    let one_literal8 = matches!(
-        tokenizer.token(),
-        Some(Token::List(items)) if matches!(items.as_slice(), [Token::Literal8(_)])
-    );
-    if !one_literal8 || !tokenizer.at_line_end() {
-        return Some(bad("APPEND with UTF8 takes one message as (~{n})"));
+        let (end, utf8) = loop {
+            if tokenizer.at_line_end() {
+                return Some(bad("APPEND needs a message literal"));
+            }
+            let at = tokenizer.pos;
+            match tokenizer.input[at] {
+                b'{' => {
+                    tokenizer.literal()?;
+                    break (at, false);
+                }
+                b'~' => {
+                    return Some(bad(
+                        "A bare ~{n} message needs BINARY, which is not supported",
+                    ));
+                }
+                _ => {}
+            }
+            let token = tokenizer.token()?;
+            if word(&token).is_some_and(|w| w.eq_ignore_ascii_case("UTF8")) {
+                let one_literal8 = matches!(
+                    tokenizer.token(),
+                    Some(Token::List(items)) if matches!(items.as_slice(), [Token::Literal8(_)])
+                );
+                if !one_literal8 {
+                    return Some(bad("APPEND with UTF8 takes one message as (~{n})"));
+                }
+                break (at, true);
+            }
+        };
+        arguments.push((start..end, utf8));
     }
-    let arguments = message[..utf8_at].trim_ascii_end();
-    let mut plain = Vec::with_capacity(arguments.len() + 8);
-    plain.extend_from_slice(arguments);
-    plain.extend_from_slice(b" {0}\r\n\r\n");
-    let kind = match CommandCodec::default().decode(&plain) {
-        Ok(([], command)) => from_codec(&command.body, SessionView::default()),
-        _ => bad("Syntax error in APPEND"),
-    };
-    Some(match kind {
-        Ok(Kind::Append {
-            mailbox,
-            flags,
-            date,
-            ..
-        }) => Ok(Request {
-            tag,
-            kind: Kind::Append {
+    if matches!(arguments.as_slice(), [] | [(_, false)]) {
+        return None;
+    }
+    let mut messages = Vec::with_capacity(arguments.len());
+    for (range, utf8) in arguments {
+        let mut plain = Vec::with_capacity(head.len() + range.len() + 8);
+        plain.extend_from_slice(head);
+        for part in [message[range].trim_ascii(), b"{0}\r\n\r\n"] {
+            if !part.is_empty() {
+                plain.push(b' ');
+                plain.extend_from_slice(part);
+            }
+        }
+        let kind = match CommandCodec::default().decode(&plain) {
+            Ok(([], command)) => from_codec(&command.body, SessionView::default()),
+            _ => bad("Syntax error in APPEND"),
+        };
+        match kind {
+            Ok(Kind::Append {
                 mailbox,
-                flags,
-                date,
-                utf8: true,
-            },
-        }),
-        Ok(_) => bad("Syntax error in APPEND"),
-        Err(refusal) => Err(refusal),
-    })
+                messages: mut parsed,
+            }) => {
+                let Some(mut one) = parsed.pop() else {
+                    return Some(bad("Syntax error in APPEND"));
+                };
+                one.utf8 = utf8;
+                messages.push((mailbox, one));
+            }
+            Ok(_) => return Some(bad("Syntax error in APPEND")),
+            Err(refusal) => return Some(Err(refusal)),
+        }
+    }
+    let mailbox = messages.first()?.0.clone();
+    Some(Ok(Request {
+        tag,
+        kind: Kind::Append {
+            mailbox,
+            messages: messages.into_iter().map(|(_, one)| one).collect(),
+        },
+    }))
 }
 
-/// The words of a command read so far, up to the first token that is not complete yet (an
-/// announced literal whose data has not arrived).
-pub fn complete_words(message: &[u8]) -> Vec<Option<Vec<u8>>> {
+/// The first `count` words of a command read so far, fewer when a token is not complete yet
+/// (an announced literal whose data has not arrived).
+pub fn leading_words(message: &[u8], count: usize) -> Vec<Option<Vec<u8>>> {
     let mut tokenizer = Tokenizer {
         input: message,
         pos: 0,
         depth: 0,
     };
     let mut words = Vec::new();
-    while !tokenizer.at_line_end() || tokenizer.pos < message.len() {
+    while words.len() < count && (!tokenizer.at_line_end() || tokenizer.pos < message.len()) {
         let start = tokenizer.pos;
         match tokenizer.token() {
             Some(token) => words.push(name_bytes(&token).map(<[u8]>::to_vec)),
@@ -404,7 +437,7 @@ pub fn parse(message: &[u8]) -> Option<Result<Request, Refusal>> {
         _ => return None,
     };
     if command == "APPEND" {
-        return parse_append_utf8(message, tokenizer, tag);
+        return parse_append(message, tokenizer, tag);
     }
     if command == "UNAUTHENTICATE" {
         return Some(if tokenizer.at_line_end() {
@@ -516,17 +549,15 @@ mod tests {
     fn append_utf8_form() {
         match parse(b"a APPEND {4}\r\nUTF8 (\\Draft) UTF8 (~{3+}\r\nabc)\r\n") {
             Some(Ok(Request {
-                kind:
-                    Kind::Append {
-                        mailbox,
-                        flags,
-                        date: None,
-                        utf8: true,
-                    },
+                kind: Kind::Append { mailbox, messages },
                 ..
             })) => {
                 assert_eq!(mailbox, "UTF8");
-                assert!(flags.contains(&wildduck_store::Flag::Draft));
+                let [message] = messages.as_slice() else {
+                    panic!("one message expected: {messages:?}");
+                };
+                assert!(message.utf8 && message.date.is_none());
+                assert!(message.flags.contains(&wildduck_store::Flag::Draft));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -542,8 +573,42 @@ mod tests {
     }
 
     #[test]
+    fn multiappend_reads_each_message_arguments() {
+        let command = b"a APPEND Drafts (\\Seen) {3}\r\nabc \"02-Jan-2023 10:00:00 +0000\" {2+}\r\nde {1}\r\nf UTF8 (~{1}\r\ng)\r\n";
+        match parse(command) {
+            Some(Ok(Request {
+                kind: Kind::Append { mailbox, messages },
+                ..
+            })) => {
+                assert_eq!(mailbox, "Drafts");
+                assert_eq!(messages.len(), 4, "{messages:?}");
+                assert!(messages[0].flags.contains(&wildduck_store::Flag::Seen));
+                assert!(messages[0].date.is_none());
+                assert!(messages[1].flags.is_empty() && messages[1].date.is_some());
+                assert!(messages[2].flags.is_empty() && messages[2].date.is_none());
+                assert!(
+                    messages
+                        .iter()
+                        .map(|m| m.utf8)
+                        .eq([false, false, false, true])
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // A bad argument of a later message refuses the whole command.
+        assert!(matches!(
+            parse(b"a APPEND INBOX {1}\r\nx (\\Bogus) {1}\r\ny\r\n"),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            parse(b"a APPEND INBOX {1}\r\nx (\\Seen)\r\n"),
+            Some(Err(_))
+        ));
+    }
+
+    #[test]
     fn a_list_open_at_the_line_end_ends_the_words() {
-        let words = complete_words(b"a APPEND INBOX UTF8 (~{5}\r\n");
+        let words = leading_words(b"a APPEND INBOX UTF8 (~{5}\r\n", usize::MAX);
         assert_eq!(words.len(), 4, "{words:?}");
     }
 

@@ -281,6 +281,10 @@ async fn write_item(
         FetchItem::ModSeq => conn.push_fmt(format_args!("MODSEQ ({})", meta.modseq)),
         FetchItem::EmailId => conn.push_fmt(format_args!("EMAILID ({})", meta.email_id)),
         FetchItem::ThreadId => conn.push_str("THREADID NIL"),
+        FetchItem::SaveDate => match meta.saved {
+            Some(saved) => conn.push_fmt(format_args!("SAVEDATE {}", encode::internal_date(saved))),
+            None => conn.push_str("SAVEDATE NIL"),
+        },
         FetchItem::Envelope => {
             let mut out = b"ENVELOPE ".to_vec();
             encode::envelope(

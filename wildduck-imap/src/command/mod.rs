@@ -95,12 +95,11 @@ pub enum Kind {
         mailbox: String,
         items: Vec<StatusItem>,
     },
+    /// One message, or several (MULTIAPPEND, RFC 3502): their data are the command's last
+    /// literals, in order.
     Append {
         mailbox: String,
-        flags: Flags,
-        date: Option<Timestamp>,
-        /// The `UTF8 (~{n})` form of RFC 6855 §4: only for clients that enabled UTF8=ACCEPT.
-        utf8: bool,
+        messages: Vec<AppendedMessage>,
     },
     Check,
     Close,
@@ -213,12 +212,24 @@ pub enum FetchItem {
     EmailId,
     /// RFC 8474: always NIL, as no thread ids are kept (§5.2).
     ThreadId,
+    /// RFC 8514: when the message was saved into the mailbox; NIL where the store does not
+    /// know (messages stored before it kept save dates).
+    SaveDate,
     Section {
         label: String,
         section: Section,
         peek: bool,
         partial: Option<(u32, u32)>,
     },
+}
+
+/// What APPEND says of one message besides its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendedMessage {
+    pub flags: Flags,
+    pub date: Option<Timestamp>,
+    /// The `UTF8 (~{n})` form of RFC 6855 §4: only for clients that enabled UTF8=ACCEPT.
+    pub utf8: bool,
 }
 
 /// Why a command could not be turned into a [`Request`].
@@ -637,9 +648,11 @@ pub fn from_codec(body: &CommandBody<'_>, view: SessionView<'_>) -> Result<Kind,
             }
             Kind::Append {
                 mailbox: mailbox(m)?,
-                flags: store_flags(flags)?,
-                date: date.as_ref().map(|d| d.as_ref().timestamp()),
-                utf8: false,
+                messages: vec![AppendedMessage {
+                    flags: store_flags(flags)?,
+                    date: date.as_ref().map(|d| d.as_ref().timestamp()),
+                    utf8: false,
+                }],
             }
         }
         CommandBody::Check => Kind::Check,

@@ -137,6 +137,8 @@ pub struct SearchRow<'a> {
     pub modseq: ModSeq,
     pub flags: Flags,
     pub internal_date: Timestamp,
+    /// See [`MessageMeta::saved`].
+    pub saved: Option<Timestamp>,
     pub header_date: Option<Timestamp>,
     pub size: u64,
     pub search_headers: Option<&'a str>,
@@ -233,6 +235,8 @@ pub struct MessageExport {
     pub modseq: ModSeq,
     pub flags: Flags,
     pub internal_date: Timestamp,
+    /// See [`MessageMeta::saved`].
+    pub saved: Option<Timestamp>,
     pub header_date: Option<Timestamp>,
     pub size: u64,
     pub message_id: Option<String>,
@@ -780,6 +784,13 @@ pub trait Messages: Send + Sync {
     ) -> Result<(BatchOutcome, Vec<Wake>)> {
         generic::append_batch(self, mailbox, messages).await
     }
+    /// Stores messages in order as one unit: all of them (consecutive UIDs in the order
+    /// given, quota counted for their sum) or, when any fails, none.
+    async fn append_all(
+        &self,
+        mailbox: MailboxId,
+        messages: Vec<NewMessage>,
+    ) -> Result<(Vec<AppendOutcome>, Vec<Wake>)>;
     /// Copies or moves the existing messages of `uids`. One MODSEQ per touched mailbox.
     async fn transfer(
         &self,

@@ -80,6 +80,10 @@ pub struct MessageMeta {
     pub flags: Flags,
     /// When the store received the message (IMAP INTERNALDATE).
     pub internal_date: Timestamp,
+    /// When the message was saved into this mailbox (append, delivery, or the copy or move
+    /// that brought it; IMAP SAVEDATE, RFC 8514); `None` for messages stored before the
+    /// store kept it.
+    pub saved: Option<Timestamp>,
     /// The Date: header, if it parsed.
     pub header_date: Option<Timestamp>,
     /// Exact size in octets of the raw message.
@@ -180,6 +184,10 @@ pub enum SearchKey {
     /// timestamp, a midnight UTC. Never true without a valid Date:.
     HeaderDateBefore(Timestamp),
     HeaderDateSince(Timestamp),
+    /// Saved into the mailbox ([`MessageMeta::saved`]; the internal date where that is not
+    /// known) before / at or after this timestamp.
+    SavedBefore(Timestamp),
+    SavedSince(Timestamp),
     Larger(u64),
     Smaller(u64),
     /// A header field (any name) contains the value; empty value = the field exists.

@@ -15,28 +15,60 @@ impl Store {
         flags: &Flags,
         internal_date: Option<Timestamp>,
     ) -> Result<AppendOutcome> {
-        let size = raw.len() as u64;
-        self.check_size(size)?;
-        validate_flags(flags)?;
-        let automatic = crate::addressregister::list_or_automatic(raw);
-        self.remember_keywords(mailbox, flags).await?;
-        let raw = bytes::Bytes::copy_from_slice(raw);
-        let flags = flags.clone();
-        // A small message is analysed in well under a millisecond: cheaper here than the
-        // trip to the blocking pool and back.
-        let message = if size <= INLINE_ANALYSIS {
-            analyze(&raw, flags.clone(), internal_date)?
-        } else {
-            let flags = flags.clone();
-            blocking(move || analyze(&raw, flags, internal_date)).await?
+        let item = AppendItem {
+            raw,
+            flags,
+            internal_date,
         };
-        let envelope = message.envelope.clone();
-        let (outcome, wakes) = self.backend().append(mailbox, message).await?;
+        let mut stored = self.append_all(mailbox, &[item]).await?;
+        Ok(stored
+            .pop()
+            .ok_or(Defect::Bug("an append of one message stored none"))?)
+    }
+
+    /// Stores messages as one unit (IMAP MULTIAPPEND): all of them, with consecutive UIDs in
+    /// the order given, or — when any is refused (size, flags, quota for their sum, a
+    /// storage failure) — none. The outcomes are in the order given.
+    pub async fn append_all(
+        &self,
+        mailbox: MailboxId,
+        items: &[AppendItem<'_>],
+    ) -> Result<Vec<AppendOutcome>> {
+        let mut analysed = Vec::with_capacity(items.len());
+        let mut keywords = Flags::new();
+        for item in items {
+            let size = item.raw.len() as u64;
+            self.check_size(size)?;
+            validate_flags(item.flags)?;
+            keywords.extend(item.flags.iter().cloned());
+            let raw = bytes::Bytes::copy_from_slice(item.raw);
+            let flags = item.flags.clone();
+            let internal_date = item.internal_date;
+            // A small message is analysed in well under a millisecond: cheaper here than the
+            // trip to the blocking pool and back.
+            analysed.push(if size <= INLINE_ANALYSIS {
+                analyze(&raw, flags, internal_date)?
+            } else {
+                blocking(move || analyze(&raw, flags, internal_date)).await?
+            });
+        }
+        self.remember_keywords(mailbox, &keywords).await?;
+        let registered: Vec<(Envelope, bool)> = analysed
+            .iter()
+            .zip(items)
+            .map(|(message, item)| {
+                let automatic = crate::addressregister::list_or_automatic(item.raw);
+                (message.envelope.clone(), automatic)
+            })
+            .collect();
+        let (stored, wakes) = self.backend().append_all(mailbox, analysed).await?;
         self.publish(wakes);
-        count_stored(size);
-        self.register_stored_message(mailbox, &flags, &envelope, automatic)
-            .await;
-        Ok(outcome)
+        for (item, (envelope, automatic)) in items.iter().zip(registered) {
+            count_stored(item.raw.len() as u64);
+            self.register_stored_message(mailbox, item.flags, &envelope, automatic)
+                .await;
+        }
+        Ok(stored)
     }
 
     /// Stores messages in order, as many `append` calls would, until one fails: the ones

@@ -291,6 +291,83 @@ pub async fn copy_and_move(store: Store) {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
+/// A message's save date (IMAP SAVEDATE, RFC 8514) is when it entered its mailbox: an
+/// append's time, and for a copy or a move the time of the copy, not the original's; SEARCH
+/// SAVEDBEFORE/SAVEDSINCE read it.
+pub async fn save_dates_follow_copies_and_moves(store: Store) {
+    let u = user(&store, "savedates").await;
+    let inbox = inbox(&store, &u).await;
+    let trash = store.get_mailbox(u.id, "Trash").await.unwrap();
+    let before_append = crate::backend::now();
+    for n in 0..2 {
+        store
+            .append(inbox.id, &sample_message(n), &Flags::new(), Some(1_000_000))
+            .await
+            .unwrap();
+    }
+    let saved = |mailbox: MailboxId| {
+        let store = store.clone();
+        async move {
+            let all = UidSet::all();
+            let metas = store.fetch_meta(mailbox, &all, MetaFields::default());
+            let metas = metas.await.unwrap();
+            metas
+                .iter()
+                .map(|m| m.saved.expect("a save date"))
+                .collect::<Vec<_>>()
+        }
+    };
+    let appended = saved(inbox.id).await;
+    assert!(
+        appended
+            .iter()
+            .all(|&t| t >= before_append && t <= crate::backend::now())
+    );
+    // A later second, so a copy's save date can be told from the original's.
+    while crate::backend::now() <= appended[1] {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let before_copy = crate::backend::now();
+    store
+        .copy(inbox.id, &UidSet::from_ranges([(1, 1)]), trash.id)
+        .await
+        .unwrap();
+    store
+        .move_messages(inbox.id, &UidSet::from_ranges([(2, 2)]), trash.id)
+        .await
+        .unwrap();
+    let in_trash = saved(trash.id).await;
+    assert!(in_trash.iter().all(|&t| t >= before_copy), "{in_trash:?}");
+    assert_eq!(
+        saved(inbox.id).await,
+        vec![appended[0]],
+        "the original keeps its own"
+    );
+    let search = |mailbox: MailboxId, key: SearchKey| {
+        let store = store.clone();
+        async move { store.search(mailbox, &key).await.unwrap() }
+    };
+    assert_eq!(
+        search(trash.id, SearchKey::SavedSince(before_copy)).await,
+        [1, 2]
+    );
+    assert!(
+        search(trash.id, SearchKey::SavedBefore(before_copy))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        search(inbox.id, SearchKey::SavedBefore(before_copy)).await,
+        [1]
+    );
+    // Not the internal date, which the append set far in the past.
+    assert!(
+        search(inbox.id, SearchKey::SavedBefore(1_000_001))
+            .await
+            .is_empty()
+    );
+}
+
 /// A message's email id (IMAP EMAILID, RFC 8474) is its id when first stored; copies, moves
 /// and copies of those keep it, and SEARCH finds the message by it wherever it is.
 pub async fn email_ids_follow_copies(store: Store) {
@@ -568,6 +645,104 @@ pub async fn append_batch_stops_where_a_message_fails(store: Store) {
     ));
     assert_eq!(store.snapshot(inbox.id).await.unwrap().uids, vec![1, 2, 3]);
     assert_eq!(store.get_user(u.id).await.unwrap().storage_used, 3 * size);
+}
+
+/// `append_all` (IMAP MULTIAPPEND) stores every message with consecutive UIDs, or, when one
+/// is refused — over quota only with a later message, a bad flag on the second — none: UIDNEXT,
+/// the messages, the journal, the quota and the blobs stay as they were.
+pub async fn append_all_stores_all_or_none(store: Store) {
+    let u = user(&store, "appendall").await;
+    let inbox = inbox(&store, &u).await;
+    let size = sample_message(1).len() as u64;
+    let raws: Vec<Vec<u8>> = (1..=3).map(sample_message).collect();
+    let no_flags = Flags::new();
+    let seen = flags(&[Flag::Seen]);
+    let items: Vec<AppendItem> = raws
+        .iter()
+        .map(|raw| AppendItem {
+            raw,
+            flags: &no_flags,
+            internal_date: None,
+        })
+        .collect();
+    assert!(store.append_all(inbox.id, &[]).await.unwrap().is_empty());
+
+    let unchanged = |expected_uids: Vec<Uid>, expected_uidnext: Uid, expected_used: u64| {
+        let store = store.clone();
+        async move {
+            let snap = store.snapshot(inbox.id).await.unwrap();
+            assert_eq!(snap.uids, expected_uids);
+            assert_eq!(snap.uidnext, expected_uidnext);
+            let used = store.get_user(u.id).await.unwrap().storage_used;
+            assert_eq!(used, expected_used);
+            let changes = store.changes_since(inbox.id, 0).await.unwrap().changes;
+            assert_eq!(changes.len(), expected_uids.len());
+            let report = store.verify(false).await.unwrap();
+            assert!(report.problems.is_empty(), "{:?}", report.problems);
+        }
+    };
+    store
+        .set_quota(u.id, Some(size * 2 + size / 2))
+        .await
+        .unwrap();
+    let refused = store.append_all(inbox.id, &items).await.unwrap_err();
+    assert!(
+        matches!(refused, Error::Message(MessageError::OverQuota { .. })),
+        "{refused:?}"
+    );
+    unchanged(vec![], 1, 0).await;
+    store.set_quota(u.id, None).await.unwrap();
+
+    let bad = flags(&[Flag::Keyword("bad keyword".into())]);
+    let second_bad = [
+        items[0],
+        AppendItem {
+            flags: &bad,
+            ..items[1]
+        },
+    ];
+    let refused = store.append_all(inbox.id, &second_bad).await.unwrap_err();
+    assert!(matches!(
+        refused,
+        Error::Message(MessageError::InvalidFlag(_))
+    ));
+    unchanged(vec![], 1, 0).await;
+
+    let with_flags = [
+        AppendItem {
+            flags: &seen,
+            internal_date: Some(1_700_000_000),
+            ..items[0]
+        },
+        items[1],
+        items[2],
+    ];
+    let stored = store.append_all(inbox.id, &with_flags).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|o| o.uid).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert!(stored.iter().all(|o| o.uidvalidity == inbox.uidvalidity));
+    for (n, raw) in raws.iter().enumerate() {
+        assert_eq!(&body(&store, inbox.id, n as Uid + 1).await, raw);
+    }
+    let metas = store
+        .fetch_meta(inbox.id, &UidSet::all(), MetaFields::default())
+        .await
+        .unwrap();
+    assert_eq!(metas[0].flags, seen);
+    assert_eq!(metas[0].internal_date, 1_700_000_000);
+    assert!(metas[1].flags.is_empty());
+    unchanged(vec![1, 2, 3], 4, 3 * size).await;
+
+    // A refusal after messages are stored leaves those as they are.
+    store.set_quota(u.id, Some(4 * size)).await.unwrap();
+    let refused = store.append_all(inbox.id, &items[..2]).await.unwrap_err();
+    assert!(matches!(
+        refused,
+        Error::Message(MessageError::OverQuota { .. })
+    ));
+    unchanged(vec![1, 2, 3], 4, 3 * size).await;
 }
 
 /// Over quota: append, copy fail with OverQuota and change nothing; too big is TooBig.

@@ -18,9 +18,10 @@ use mailboxes::{
     mailbox_hierarchy, recent_claims, select_view,
 };
 use messages::{
-    append_batch_matches_appends, append_batch_stops_where_a_message_fails, basic_message_flow,
-    copy_and_move, email_ids_follow_copies, expunge_and_journal, flags_and_unchangedsince,
-    notifications, quota, verify_and_gc,
+    append_all_stores_all_or_none, append_batch_matches_appends,
+    append_batch_stops_where_a_message_fails, basic_message_flow, copy_and_move,
+    email_ids_follow_copies, expunge_and_journal, flags_and_unchangedsince, notifications, quota,
+    save_dates_follow_copies_and_moves, verify_and_gc,
 };
 use search::{search_agrees_with_plain_evaluation, search_metadata};
 use std::future::Future;
@@ -115,9 +116,11 @@ checks!(
     recent_claims,
     copy_and_move,
     email_ids_follow_copies,
+    save_dates_follow_copies_and_moves,
     quota,
     append_batch_matches_appends,
     append_batch_stops_where_a_message_fails,
+    append_all_stores_all_or_none,
     expunge_and_journal,
     user_change_feed_across_mailboxes,
     search_metadata,

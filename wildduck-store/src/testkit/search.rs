@@ -65,7 +65,13 @@ pub async fn search_agrees_with_plain_evaluation(store: Store) {
             .await
             .expect("append");
         let analysis = crate::mime::analyze(&raw);
+        let just_stored = UidSet::from_ranges([(appended.uid, appended.uid)]);
+        let metas = store
+            .fetch_meta(inbox.id, &just_stored, MetaFields::default())
+            .await
+            .expect("meta");
         messages.push(PlainMessage {
+            saved: metas[0].saved,
             uid: appended.uid,
             email_id: appended.id,
             modseq: appended.modseq,
@@ -247,6 +253,7 @@ struct PlainMessage {
     modseq: ModSeq,
     flags: Flags,
     internal_date: Timestamp,
+    saved: Option<Timestamp>,
     header_date: Option<Timestamp>,
     size: u64,
     headers: String,
@@ -270,6 +277,8 @@ impl PlainMessage {
             SearchKey::Flag(flag, present) => self.flags.contains(flag) == *present,
             SearchKey::InternalBefore(t) => self.internal_date < *t,
             SearchKey::InternalSince(t) => self.internal_date >= *t,
+            SearchKey::SavedBefore(t) => self.saved.unwrap_or(self.internal_date) < *t,
+            SearchKey::SavedSince(t) => self.saved.unwrap_or(self.internal_date) >= *t,
             SearchKey::HeaderDateBefore(t) => self.sent_day().is_some_and(|d| d < *t),
             SearchKey::HeaderDateSince(t) => self.sent_day().is_some_and(|d| d >= *t),
             SearchKey::Larger(n) => self.size > *n,

@@ -12,87 +12,134 @@ impl Messages for MongoBackend {
         mailbox: MailboxId,
         message: NewMessage,
     ) -> Result<(AppendOutcome, Vec<Wake>)> {
+        let (mut stored, wakes) = self.append_all(mailbox, vec![message]).await?;
+        let outcome = stored
+            .pop()
+            .ok_or(Defect::Bug("an append of one message stored none"))?;
+        Ok((outcome, wakes))
+    }
+
+    /// The steps of one change: quota reserved for the sum, blobs referenced, consecutive
+    /// UIDs and one MODSEQ allocated, the documents inserted one by one, the journal, the
+    /// commit; a failed step undoes every one before it.
+    async fn append_all(
+        &self,
+        mailbox: MailboxId,
+        messages: Vec<NewMessage>,
+    ) -> Result<(Vec<AppendOutcome>, Vec<Wake>)> {
+        if messages.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
         let target = self.mailbox_doc(mailbox).await?;
         let user = UserId::from(target.user);
-        let size = message.size.min(i64::MAX as u64) as i64;
-        self.reserve_quota(user, message.size).await?;
-        let hashes = match self.reference_new_blobs(&message.content.blobs).await {
-            Ok(hashes) => hashes,
-            Err(e) => {
-                self.add_storage(user, -size).await;
-                return Err(e);
+        let total: u64 = messages.iter().map(|m| m.size).sum();
+        let reserved = Some((user, total.min(i64::MAX as u64) as i64));
+        self.reserve_quota(user, total).await?;
+        let mut hashes: Vec<Vec<String>> = Vec::with_capacity(messages.len());
+        for message in &messages {
+            match self.reference_new_blobs(&message.content.blobs).await {
+                Ok(taken) => hashes.push(taken),
+                Err(e) => {
+                    self.undo(None, &[], &hashes.concat(), reserved).await;
+                    return Err(e);
+                }
             }
-        };
-        let allocation = match self.allocate(mailbox, 1).await {
+        }
+        let count = u32::try_from(messages.len()).unwrap_or(u32::MAX);
+        let allocation = match self.allocate(mailbox, count).await {
             Ok(allocation) => allocation,
             Err(e) => {
-                self.undo(None, &[], &hashes, Some((user, size))).await;
+                self.undo(None, &[], &hashes.concat(), reserved).await;
                 return Err(e);
             }
         };
         let modseq = allocation.modseq as i64;
-        let doc = MessageDoc {
-            id: ObjectId::from(message.id),
-            mailbox: ObjectId::from(mailbox),
-            user: ObjectId::from(user),
-            uid: allocation.first_uid as i64,
-            modseq,
-            added: modseq,
-            expunged: None,
-            flags: flags_to_strings(&message.flags),
-            seen: message.flags.contains(&Flag::Seen),
-            deleted: message.flags.contains(&Flag::Deleted),
-            idate: message.internal_date,
-            hdate: message.header_date,
-            size,
-            msgid: message.message_id,
-            subject: message.subject,
-            envelope: to_document(&message.envelope)?,
-            bodystructure: to_document(&message.body_structure)?,
-            layout_len: message.content.layout.len() as i64,
-            layout: binary(message.content.layout),
-            blobs: hashes.clone(),
-            search_headers: message.search_headers,
-            search_body: message.search_body,
-            expires: retention::expiry(&target.to_model(), now()),
-            email_id: None,
-        };
-        let inserted = self.messages.insert_one(&doc).await.map_err(db_error);
-        let written = match inserted {
-            Ok(_) => async {
-                self.insert_journal(vec![journal_entry(
-                    mailbox,
-                    allocation.modseq,
-                    allocation.first_uid,
-                    KIND_EXISTS,
-                    None,
-                )])
-                .await?;
+        let saved = now();
+        let expires = retention::expiry(&target.to_model(), saved);
+        let mut docs = Vec::with_capacity(messages.len());
+        for (offset, (message, blobs)) in messages.into_iter().zip(hashes).enumerate() {
+            docs.push(MessageDoc {
+                id: ObjectId::from(message.id),
+                mailbox: ObjectId::from(mailbox),
+                user: ObjectId::from(user),
+                uid: i64::from(allocation.first_uid) + offset as i64,
+                modseq,
+                added: modseq,
+                expunged: None,
+                flags: flags_to_strings(&message.flags),
+                seen: message.flags.contains(&Flag::Seen),
+                deleted: message.flags.contains(&Flag::Deleted),
+                idate: message.internal_date,
+                hdate: message.header_date,
+                size: message.size.min(i64::MAX as u64) as i64,
+                msgid: message.message_id,
+                subject: message.subject,
+                envelope: to_document(&message.envelope)?,
+                bodystructure: to_document(&message.body_structure)?,
+                layout_len: message.content.layout.len() as i64,
+                layout: binary(message.content.layout),
+                blobs,
+                search_headers: message.search_headers,
+                search_body: message.search_body,
+                expires,
+                email_id: None,
+                saved: Some(saved),
+            });
+        }
+        let mut inserted = 0;
+        let mut written = Ok(());
+        for doc in &docs {
+            if let Err(e) = self.messages.insert_one(doc).await {
+                written = Err(db_error(e));
+                break;
+            }
+            inserted += 1;
+        }
+        if written.is_ok() {
+            let entries = docs
+                .iter()
+                .map(|doc| {
+                    journal_entry(
+                        mailbox,
+                        allocation.modseq,
+                        doc.uid as Uid,
+                        KIND_EXISTS,
+                        None,
+                    )
+                })
+                .collect();
+            written = async {
+                self.insert_journal(entries).await?;
                 self.commit(&allocation).await
             }
-            .await
-            .map_err(|e| (e, vec![Removal::from(&doc)], Vec::new())),
-            Err(e) => Err((e, Vec::new(), hashes)),
-        };
-        if let Err((e, inserted, blobs)) = written {
-            self.undo(Some(&allocation), &inserted, &blobs, Some((user, size)))
+            .await;
+        }
+        if let Err(e) = written {
+            let removals: Vec<Removal> = docs[..inserted].iter().map(Removal::from).collect();
+            let not_inserted: Vec<String> = docs[inserted..]
+                .iter()
+                .flat_map(|doc| doc.blobs.iter().cloned())
+                .collect();
+            self.undo(Some(&allocation), &removals, &not_inserted, reserved)
                 .await;
             return Err(e);
         }
-        Ok((
-            AppendOutcome {
-                id: message.id,
-                uid: allocation.first_uid,
+        let stored = docs
+            .iter()
+            .map(|doc| AppendOutcome {
+                id: MessageId::from(doc.id),
+                uid: doc.uid as Uid,
                 modseq: allocation.modseq,
                 uidvalidity: allocation.uidvalidity,
-                size: message.size,
-            },
-            vec![Wake {
-                user,
-                mailbox,
-                modseq: allocation.modseq,
-            }],
-        ))
+                size: doc.size as u64,
+            })
+            .collect();
+        let wake = Wake {
+            user,
+            mailbox,
+            modseq: allocation.modseq,
+        };
+        Ok((stored, vec![wake]))
     }
 
     async fn transfer(
@@ -145,7 +192,9 @@ impl Messages for MongoBackend {
             }
         };
         let modseq = allocation.modseq as i64;
-        let expires = retention::expiry(&to.to_model(), now());
+        // The copies and the moved messages are saved into the target now (SAVEDATE).
+        let saved = now();
+        let expires = retention::expiry(&to.to_model(), saved);
         let pairs = uid_pairs(picked.iter().map(|m| m.uid as Uid), allocation.first_uid);
         let mut copies: Vec<Removal> = Vec::with_capacity(picked.len());
         let mut entries = Vec::with_capacity(picked.len());
@@ -163,6 +212,7 @@ impl Messages for MongoBackend {
                 expunged: None,
                 expires,
                 email_id: Some(original.email_id()),
+                saved: Some(saved),
                 ..original.clone()
             };
             if let Err(e) = self.messages.insert_one(&copy).await {
@@ -445,6 +495,7 @@ impl Messages for MongoBackend {
         self.mailbox_doc(mailbox).await?;
         let mut projection = doc! {
             "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1, "email_id": 1,
+            "saved": 1,
         };
         if fields.envelope {
             projection.insert("envelope", 1);
@@ -473,6 +524,7 @@ impl Messages for MongoBackend {
                     modseq: int_field(&m, "modseq")? as ModSeq,
                     flags: flags_from_strings(&flags),
                     internal_date: int_field(&m, "idate")?,
+                    saved: optional_int(&m, "saved"),
                     header_date: optional_int(&m, "hdate"),
                     size: int_field(&m, "size")?.max(0) as u64,
                     envelope,
@@ -500,6 +552,7 @@ impl Messages for MongoBackend {
         let text = crate::search::text_needed(key);
         let mut projection = doc! {
             "uid": 1, "modseq": 1, "flags": 1, "idate": 1, "hdate": 1, "size": 1, "email_id": 1,
+            "saved": 1,
         };
         if text.headers {
             projection.insert("search_headers", 1);
@@ -525,6 +578,7 @@ impl Messages for MongoBackend {
                     modseq: int_field(m, "modseq")? as ModSeq,
                     flags: flags_from_strings(&string_list(m, "flags")),
                     internal_date: int_field(m, "idate")?,
+                    saved: optional_int(m, "saved"),
                     header_date: optional_int(m, "hdate"),
                     size: int_field(m, "size")?.max(0) as u64,
                     search_headers: m.get_str("search_headers").ok(),

@@ -297,6 +297,10 @@ pub struct MessageDoc {
     /// (`MessageMeta::email_id`), so older documents need no migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_id: Option<ObjectId>,
+    /// Seconds; when the message was saved into this mailbox (`MessageMeta::saved`), absent
+    /// on documents written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved: Option<i64>,
 }
 
 impl MessageDoc {

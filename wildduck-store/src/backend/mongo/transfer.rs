@@ -44,6 +44,7 @@ fn export_from_doc(m: MessageDoc) -> Result<MessageExport> {
         modseq: m.modseq as ModSeq,
         flags: flags_from_strings(&m.flags),
         internal_date: m.idate,
+        saved: m.saved,
         header_date: m.hdate,
         size: m.size.max(0) as u64,
         message_id: m.msgid,
@@ -88,6 +89,7 @@ fn doc_from_export(mailbox: &MailboxDoc, m: MessageExport) -> Result<MessageDoc>
         // Expiry is not part of the export (`RecordCopy`): a migrated message keeps none.
         expires: None,
         email_id: (m.email_id != m.id).then(|| ObjectId::from(m.email_id)),
+        saved: m.saved,
     })
 }
 

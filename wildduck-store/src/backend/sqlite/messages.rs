@@ -20,6 +20,25 @@ impl Messages for SqliteBackend {
         .await
     }
 
+    async fn append_all(
+        &self,
+        mailbox: MailboxId,
+        messages: Vec<NewMessage>,
+    ) -> Result<(Vec<AppendOutcome>, Vec<Wake>)> {
+        // One write job: a message that fails rolls the whole job back.
+        self.write(move |tx| {
+            let mut stored = Vec::with_capacity(messages.len());
+            let mut last_wake = None;
+            for message in &messages {
+                let (outcome, wake) = append_message(tx, mailbox, message)?;
+                stored.push(outcome);
+                last_wake = Some(wake);
+            }
+            Ok((stored, last_wake.into_iter().collect()))
+        })
+        .await
+    }
+
     async fn append_batch(
         &self,
         mailbox: MailboxId,
@@ -89,7 +108,9 @@ impl Messages for SqliteBackend {
             }
             check_uid_space(to.uidnext as u64, picked.len() as u64)?;
             let modseq = to.highest_modseq + 1;
-            let expires = retention::expiry(&to, now());
+            // The copies and the moved messages are saved into the target now (SAVEDATE).
+            let saved = now();
+            let expires = retention::expiry(&to, saved);
             let pairs = uid_pairs(picked.iter().map(|p| p.1), to.uidnext);
             let junk_marking = crate::events::junk_marking(&from, &to);
             for (&(original, _, _), &(_, new_uid)) in picked.iter().zip(&pairs) {
@@ -105,10 +126,10 @@ impl Messages for SqliteBackend {
                             "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen,
                                  deleted, idate, hdate, size, msgid, subject, envelope,
                                  bodystructure, layout, search_headers, search_body, expires,
-                                 email_id)
+                                 email_id, saved)
                              SELECT ?2, ?3, ?4, ?5, ?6, flags, seen, deleted, idate, hdate, size,
                                  msgid, subject, envelope, bodystructure, layout, search_headers,
-                                 search_body, ?7, coalesce(email_id, id)
+                                 search_body, ?7, coalesce(email_id, id), ?8
                              FROM messages WHERE id = ?1",
                         )?
                         .execute(params![
@@ -118,7 +139,8 @@ impl Messages for SqliteBackend {
                             id_bytes(to.user.0),
                             new_uid,
                             modseq as i64,
-                            expires
+                            expires,
+                            saved
                         ])?;
                         tx.prepare_cached(
                             "INSERT INTO message_blobs (message, seq, hash)
@@ -136,7 +158,7 @@ impl Messages for SqliteBackend {
                     Transfer::Move => {
                         tx.prepare_cached(
                             "UPDATE messages SET mailbox = ?2, user = ?3, uid = ?4, modseq = ?5,
-                                 expires = ?6
+                                 expires = ?6, saved = ?7
                              WHERE id = ?1",
                         )?
                         .execute(params![
@@ -145,7 +167,8 @@ impl Messages for SqliteBackend {
                             id_bytes(to.user.0),
                             new_uid,
                             modseq as i64,
-                            expires
+                            expires,
+                            saved
                         ])?;
                     }
                 }
@@ -492,9 +515,9 @@ pub(super) fn append_message(
     tx.prepare_cached(
         "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen, deleted,
                  idate, hdate, size, msgid, subject, envelope, bodystructure, layout,
-                 search_headers, search_body, expires)
+                 search_headers, search_body, expires, saved)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18, ?19)",
+                 ?16, ?17, ?18, ?19, ?20)",
     )?
     .execute(params![
         key,
@@ -515,7 +538,8 @@ pub(super) fn append_message(
         message.content.layout,
         message.search_headers,
         message.search_body,
-        retention::expiry(&target, now())
+        retention::expiry(&target, now()),
+        now()
     ])?;
     set_mailbox_counters(tx, mailbox, uid + 1, modseq)?;
     add_storage(tx, target.user, message.size as i64)?;
@@ -562,6 +586,7 @@ fn meta_rows(
             modseq: r.get::<_, i64>(2)? as u64,
             flags: flags_at(r, 3)?,
             internal_date: r.get(4)?,
+            saved: r.get(10)?,
             header_date: r.get(5)?,
             size: r.get::<_, i64>(6)? as u64,
             envelope,
@@ -614,7 +639,7 @@ pub(super) fn in_set_sql(columns: &str) -> String {
 /// `messages_meta` index.
 pub(super) fn meta_columns(fields: MetaFields) -> String {
     format!(
-        "id, uid, modseq, flags, idate, hdate, size, {}, {}, coalesce(email_id, id)",
+        "id, uid, modseq, flags, idate, hdate, size, {}, {}, coalesce(email_id, id), saved",
         if fields.envelope { "envelope" } else { "NULL" },
         if fields.body_structure {
             "bodystructure"

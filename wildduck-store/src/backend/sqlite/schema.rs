@@ -309,8 +309,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
      DROP INDEX IF EXISTS messages_meta;
      CREATE INDEX messages_meta
          ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id, email_id);",
-    // 18: held for another branch's step (the steps are numbered by position).
-    "",
+    // 18: when a message was saved into its mailbox (IMAP SAVEDATE, RFC 8514); NULL for
+    // rows stored before, which FETCH answers NIL. In the narrow index, as email_id.
+    "ALTER TABLE messages ADD COLUMN saved INTEGER;
+     DROP INDEX IF EXISTS messages_meta;
+     CREATE INDEX messages_meta
+         ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id, email_id, saved);",
     // 19: the event log (`EventLog`): `seq` is the order of commits (one writer), `pending`
     // marks events not yet handed out to webhooks; a delivery per (event, webhook) with its
     // attempts, next attempt and lease, gone with its event.

@@ -63,6 +63,8 @@ fn condition(key: &SearchKey, params: &mut Vec<Value>) -> Option<Condition> {
         }
         SearchKey::InternalBefore(t) => format!("idate < {}", bind(*t)),
         SearchKey::InternalSince(t) => format!("idate >= {}", bind(*t)),
+        SearchKey::SavedBefore(t) => format!("coalesce(saved, idate) < {}", bind(*t)),
+        SearchKey::SavedSince(t) => format!("coalesce(saved, idate) >= {}", bind(*t)),
         // The Date: field's own calendar day is read from its text by the matcher; the UTC
         // instant is within a zone offset of it, so SQL rules out what is further away.
         SearchKey::HeaderDateBefore(day) => {
@@ -167,9 +169,9 @@ pub(super) fn search_query(key: &SearchKey, params: &mut Vec<Value>) -> (String,
             if text.body { "search_body" } else { "NULL" },
             // Without the metadata a header search is covered by `messages_search_headers`.
             if reads_metadata(key) {
-                "modseq, flags, idate, hdate, size, coalesce(email_id, id)"
+                "modseq, flags, idate, hdate, size, coalesce(email_id, id), saved"
             } else {
-                "0, '', 0, NULL, 0, zeroblob(12)"
+                "0, '', 0, NULL, 0, zeroblob(12), NULL"
             }
         )
     };
@@ -204,6 +206,7 @@ pub(super) fn search(tx: &Connection, mailbox: MailboxId, key: &SearchKey) -> Tx
             header_date: r.get(6)?,
             size: r.get::<_, i64>(7)? as u64,
             email_id: MessageId(record_id(r, 8)?),
+            saved: r.get(9)?,
         };
         if matcher.matches(&row) {
             found.push(uid);

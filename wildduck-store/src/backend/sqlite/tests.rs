@@ -277,7 +277,16 @@ async fn older_store_gains_the_scan_indexes_on_open() {
              {older}"
         )
     })
-    .chain(["PRAGMA user_version = 17;", "PRAGMA user_version = 18;"].map(String::from))
+    .chain(["PRAGMA user_version = 17;".to_string()])
+    .map(|older| {
+        format!(
+            "DROP INDEX messages_meta; ALTER TABLE messages DROP COLUMN saved;
+             CREATE INDEX messages_meta
+                 ON messages(mailbox, uid, modseq, flags, idate, hdate, size, id, email_id);
+             {older}"
+        )
+    })
+    .chain(["PRAGMA user_version = 18;".to_string()])
     {
         // Step 19's tables (their indexes and trigger go with them).
         let older = format!("DROP TABLE event_deliveries; DROP TABLE events; {older}");
@@ -299,6 +308,7 @@ async fn older_store_gains_the_scan_indexes_on_open() {
             .unwrap();
         assert_eq!(metas.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(metas.iter().all(|m| m.email_id == m.id), "older rows: their own id");
+        assert!(metas.iter().all(|m| m.saved.is_none()), "older rows: no save date");
         let subject = SearchKey::Header("subject".into(), "2".into());
         assert_eq!(store.search(inbox.id, &subject).await.unwrap(), [3]);
         let status = store.mailbox_status(inbox.id).await.unwrap();

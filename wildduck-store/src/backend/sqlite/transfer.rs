@@ -17,7 +17,7 @@ fn hash_from_row(row: &Row, idx: usize) -> rusqlite::Result<BlobHash> {
 }
 
 const EXPORT_COLUMNS: &str = "id, uid, modseq, flags, idate, hdate, size, msgid, subject, \
-     envelope, bodystructure, search_headers, search_body, layout, coalesce(email_id, id)";
+     envelope, bodystructure, search_headers, search_body, layout, coalesce(email_id, id), saved";
 
 fn message_from_row(tx: &Connection, row: &Row) -> TxResult<MessageExport> {
     let id: Vec<u8> = row.get(0)?;
@@ -29,6 +29,7 @@ fn message_from_row(tx: &Connection, row: &Row) -> TxResult<MessageExport> {
     Ok(MessageExport {
         id: MessageId(record_id(row, 0)?),
         email_id: MessageId(record_id(row, 14)?),
+        saved: row.get(15)?,
         uid: row.get(1)?,
         modseq: row.get::<_, i64>(2)? as u64,
         flags: flags_from_text(&row.get::<_, String>(3)?),
@@ -58,9 +59,9 @@ fn insert_message(
         .prepare_cached(
             "INSERT INTO messages (id, mailbox, user, uid, modseq, flags, seen, deleted,
                  idate, hdate, size, msgid, subject, envelope, bodystructure, layout,
-                 search_headers, search_body, email_id)
+                 search_headers, search_body, email_id, saved)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18, ?19)
+                 ?16, ?17, ?18, ?19, ?20)
              ON CONFLICT(mailbox, uid) DO NOTHING",
         )?
         .execute(params![
@@ -82,7 +83,8 @@ fn insert_message(
             message.layout,
             message.search_headers,
             message.search_body,
-            (message.email_id != message.id).then(|| id_bytes(message.email_id.0))
+            (message.email_id != message.id).then(|| id_bytes(message.email_id.0)),
+            message.saved
         ])?;
     if inserted == 0 {
         return Ok(false);
