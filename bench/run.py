@@ -375,7 +375,7 @@ class Ours(Server):
         os.makedirs(self.dir)
         self.data = os.path.join(self.dir, "data")
         self.imap_port, self.pop3_port, self.lmtp_port = free_port(), free_port(), free_port()
-        self.submission_port = free_port()
+        self.submission_port, self.api_port = free_port(), free_port()
         self.config = os.path.join(self.dir, "wildduck.toml")
         relay = f'[outbound]\nrelay = "smtp://127.0.0.1:{relay_port}"\n' if relay_port else ""
         with open(self.config, "w") as f:
@@ -384,6 +384,8 @@ class Ours(Server):
 daily_recipients = 100000000
 [submission]
 listen = "127.0.0.1:{self.submission_port}"
+[api]
+listen = "127.0.0.1:{self.api_port}"
 [imap]
 listen = "127.0.0.1:{self.imap_port}"
 max_connections = 3000
@@ -904,6 +906,82 @@ def submission(servers, sinks, users, chunks, args):
             "dovecot_relayed": d[1], "ours_p50_ms": o[2] * 1000, "dovecot_p50_ms": d[2] * 1000}
 
 
+def api_message():
+    """A ~50 KB message as webmail shows them: text and HTML alternatives and a PDF-like
+    attachment."""
+    paragraph = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod "
+                 "tempor incididunt ut labore et dolore magna aliqua. ")
+    text = "\r\n".join(paragraph for _ in range(120))
+    html = "<html><body>" + "".join(f"<p>{paragraph}</p>\r\n" for _ in range(120)) + "</body></html>"
+    import base64
+    attachment = base64.encodebytes(bytes(range(256)) * 40).decode().replace("\n", "\r\n")
+    return (f"From: Alice <alice@bench.test>\r\nTo: bench0@bench.test\r\n"
+            f"Subject: a parsed message\r\nMessage-ID: <api-bench@bench.test>\r\n"
+            f"Date: Mon, 7 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: multipart/mixed; boundary=outer\r\n\r\n"
+            f"--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"
+            f"--inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+            f"--inner\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+            f"--inner--\r\n--outer\r\nContent-Type: application/pdf; name=report.pdf\r\n"
+            f"Content-Disposition: attachment; filename=report.pdf\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{attachment}--outer--\r\n").encode()
+
+
+def api_reads(ours, chunks, args, work):
+    """The webmail's two hot reads over the HTTP API with Python's stock http.client (one
+    kept-alive connection): a page of 250 listing rows, every page of a big mailbox in turn
+    by its `next` cursor, and GET of one parsed ~50 KB message; p50/p99 against the issue's
+    goals (page ≤ 10 ms, message ≤ 2 ms). Ours only: WildDuck itself needs MongoDB and Redis."""
+    import http.client
+    size = args.api_size
+    log(f"api: filling a mailbox of {size} messages")
+    fill_ours(ours, "api", size, chunks, args, work)
+    one = os.path.join(work, "api-message.mbox")
+    write_mbox(one, [b"From bench Mon Dec  7 10:00:00 2026\n" + api_message().replace(b"\r\n", b"\n") + b"\n"], 1)
+    ours.import_mbox("bench0", "api-message", one)
+    connection = http.client.HTTPConnection("127.0.0.1", ours.api_port)
+
+    def get(path):
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise SystemExit(f"GET {path}: {response.status} {body[:300]!r}")
+        return json.loads(body)
+
+    user = get("/users/resolve/bench0")["id"]
+    boxes = {box["path"]: box["id"] for box in get(f"/users/{user}/mailboxes")["results"]}
+    listing = f"/users/{user}/mailboxes/{boxes['api']}/messages?limit=250"
+    page_ms, cursor, pages = [], None, 0
+    deadline = time.time() + args.seconds * 2
+    while time.time() < deadline and pages < 400:
+        began = time.perf_counter()
+        page = get(listing + (f"&next={cursor}" if cursor else ""))
+        page_ms.append((time.perf_counter() - began) * 1000)
+        assert len(page["results"]) == 250 or not page.get("nextCursor"), page.keys()
+        cursor = page.get("nextCursor") or None
+        pages += 1
+    messages = get(f"/users/{user}/mailboxes/{boxes['api-message']}/messages")["results"]
+    parsed = f"/users/{user}/mailboxes/{boxes['api-message']}/messages/{messages[0]['id']}"
+    size_kb = len(api_message()) / 1024
+    message_ms = []
+    deadline = time.time() + args.seconds
+    while time.time() < deadline and len(message_ms) < 2000:
+        began = time.perf_counter()
+        message = get(parsed)
+        message_ms.append((time.perf_counter() - began) * 1000)
+    assert message["attachments"] and message["html"], message.keys()
+    connection.close()
+    rows = [[f"page of 250 rows, {size} messages ({pages} pages)", f"{median(page_ms):.2f}",
+             f"{percentile(page_ms, 0.99):.2f}", "10"],
+            [f"parsed message, {size_kb:.0f} KB ({len(message_ms)} GETs)", f"{median(message_ms):.2f}",
+             f"{percentile(message_ms, 0.99):.2f}", "2"]]
+    print_table("HTTP API reads with Python's http.client (one kept-alive connection)",
+                ["read", "p50 ms", "p99 ms", "goal ms"], rows)
+    return {"size": size, "page_p50_ms": median(page_ms), "page_p99_ms": percentile(page_ms, 0.99),
+            "message_p50_ms": median(message_ms), "message_p99_ms": percentile(message_ms, 0.99)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a run under 3 minutes")
@@ -914,7 +992,7 @@ def main():
     ap.add_argument("--corpus-cache", default=os.path.expanduser("~/.cache/wildduck-bench"))
     ap.add_argument("--json-out", help="write every number as JSON here")
     ap.add_argument("--only", default="storage,disk,imaplib,load,scale,bigappend,memory,logins,"
-                    "lmtp,submission",
+                    "lmtp,submission,api",
                     help="comma-separated parts to run")
     ap.add_argument("--fill-budget", type=float,
                     help="seconds a scaling mailbox may take to fill (default 240, 0 with --quick)")
@@ -941,6 +1019,7 @@ def main():
     if args.fill_budget is None:
         args.fill_budget = 0 if quick else 240
     args.scale_repeat = 5
+    args.api_size = 10000 if quick else 100000
     args.idle_connections = 1000
     args.big_mb = 50
     parts = set(args.only.split(","))
@@ -994,6 +1073,8 @@ def main():
             results["lmtp"] = lmtp_delivery([ours, dove], lmtp_users, chunks, args)
         if "submission" in parts:
             results["submission"] = submission([ours, dove], sinks, users, chunks, args)
+        if "api" in parts:
+            results["api"] = api_reads(ours, chunks, args, work)
     finally:
         for server in servers:
             server.stop()
