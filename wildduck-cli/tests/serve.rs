@@ -3263,6 +3263,70 @@ fn a_new_user_is_posted_to_a_webhook_and_a_500_is_tried_again() {
     );
 }
 
+/// Moves a message over IMAP (imaplib's UID MOVE): INBOX → Junk → INBOX, then once more
+/// into Junk and from there to Trash.
+const IMAP_JUNK_MOVES: &str = r#"
+import imaplib, sys
+imap = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]), timeout=30)
+imap.login(sys.argv[3], sys.argv[4])
+message = b"From: a@example.org\r\nSubject: cheap pills\r\n\r\nBuy now.\r\n"
+assert imap.append("INBOX", None, None, message)[0] == "OK"
+def move(source, target):
+    imap.select(source)
+    typ, data = imap.uid("SEARCH", "ALL")
+    uid = data[0].split()[-1].decode()
+    assert imap.uid("MOVE", uid, target)[0] == "OK", (source, target)
+for source, target in [("INBOX", "Junk"), ("Junk", "INBOX"), ("INBOX", "Junk"), ("Junk", "Trash")]:
+    move(source, target)
+imap.logout()
+print("moved")
+"#;
+
+/// IMAP MOVE into Junk and out again reaches a webhook as `marked.spam` and `marked.ham`,
+/// once each per move; the move from Junk into Trash posts nothing.
+#[test]
+fn imap_moves_into_and_out_of_junk_are_posted_as_spam_and_ham() {
+    let env = Env::new();
+    let port = unused_port();
+    let sink = HttpSink::start(port, &[200]);
+    let config = env.path("wildduck.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{API_TOKEN}\"\n\
+             [initial_account]\ncreate = false\n[outbound]\npoll_interval_ms = 100\n\
+             [imap]\nlisten = \"127.0.0.1:0\"\n\
+             [pop3]\nenabled = false\n[lmtp]\nenabled = false\n[submission]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&env, &config, 2);
+    add_webhook(&server, &["marked.*"], port);
+    let user = add_api_user(&server, "junky");
+    let imap = server.address("IMAP (plain)");
+    let args = [
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        "junky".into(),
+        "secret-password".into(),
+    ];
+    let (status, text) = python(IMAP_JUNK_MOVES, &args);
+    assert_eq!((status, text.trim()), (0, "moved"), "{text}");
+    // The worker may post one batch's events in any order; the log's order is the store
+    // conformance check's (`junk_moves_log_marked_spam_and_ham`).
+    let posted: Vec<serde_json::Value> = (0..3).map(|_| posted_event(&sink).1).collect();
+    let mut names: Vec<&str> = posted
+        .iter()
+        .map(|event| event["ev"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["marked.ham", "marked.spam", "marked.spam"]);
+    assert!(posted.iter().all(|event| event["user"] == user.as_str()));
+    // The worker polls every 100 ms: a post for the move into Trash would be here by now.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!sink.has_more(), "the move into Trash posts nothing");
+}
+
 /// A receiver answering 410 Gone has its webhook removed.
 #[test]
 fn a_webhook_answering_410_is_removed() {
