@@ -3182,18 +3182,24 @@ fn certificates_are_picked_by_sni_and_reloaded_on_sighup_without_dropping_sessio
 /// `serve` with only the API (root token `API_TOKEN`) and no first account, so the only
 /// events are the test's own.
 fn start_api_only(env: &Env) -> Server {
+    start_api_with(env, "[imap]\nenabled = false\n", 1)
+}
+
+/// `serve` with the API (root token `API_TOKEN`), the outbound and webhook workers polling
+/// every 100 ms, IMAP as `imap` says (`listeners` in all), no other listener.
+fn start_api_with(env: &Env, imap: &str, listeners: usize) -> Server {
     let config = env.path("wildduck.toml");
     std::fs::write(
         &config,
         format!(
             "[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{API_TOKEN}\"\n\
              [initial_account]\ncreate = false\n[outbound]\npoll_interval_ms = 100\n\
-             [imap]\nenabled = false\n[pop3]\nenabled = false\n[lmtp]\nenabled = false\n\
+             {imap}[pop3]\nenabled = false\n[lmtp]\nenabled = false\n\
              [submission]\nenabled = false\n"
         ),
     )
     .unwrap();
-    Server::start(env, &config, 1)
+    Server::start(env, &config, listeners)
 }
 
 fn add_webhook(server: &Server, types: &[&str], port: u16) -> String {
@@ -3289,18 +3295,7 @@ fn imap_moves_into_and_out_of_junk_are_posted_as_spam_and_ham() {
     let env = Env::new();
     let port = unused_port();
     let sink = HttpSink::start(port, &[200]);
-    let config = env.path("wildduck.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[api]\nlisten = \"127.0.0.1:0\"\naccess_token = \"{API_TOKEN}\"\n\
-             [initial_account]\ncreate = false\n[outbound]\npoll_interval_ms = 100\n\
-             [imap]\nlisten = \"127.0.0.1:0\"\n\
-             [pop3]\nenabled = false\n[lmtp]\nenabled = false\n[submission]\nenabled = false\n"
-        ),
-    )
-    .unwrap();
-    let server = Server::start(&env, &config, 2);
+    let server = start_api_with(&env, "[imap]\nlisten = \"127.0.0.1:0\"\n", 2);
     add_webhook(&server, &["marked.*"], port);
     let user = add_api_user(&server, "junky");
     let imap = server.address("IMAP (plain)");
