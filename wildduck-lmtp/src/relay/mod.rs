@@ -189,17 +189,39 @@ pub async fn run(
     let policy = config.policy(&hostname);
     let lease = Duration::from_secs(config.lease_secs);
     let poll = Duration::from_millis(config.poll_interval_ms);
+    let batch = config.concurrency.max(1);
+    let claim = || {
+        let store = store.clone();
+        async move {
+            store
+                .claim_outbound(batch, lease, scope)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "outbound: the queue could not be read");
+                    Vec::new()
+                })
+        }
+    };
+    let work = |entry| attempt(store.clone(), hops.clone(), policy.clone(), entry);
+    work_in_rounds(&mut shutdown, poll, claim, work).await;
+    Ok(())
+}
+
+/// The loop of both workers (queue and webhooks), until `shutdown` turns true: `claim`
+/// leases a batch (a failure it logs counts as nothing), each item is worked on as a task of
+/// its own, and the round ends when all have, so work under way is finished at shutdown. A
+/// round that found nothing waits `poll` first.
+async fn work_in_rounds<T, Claim, Work>(
+    shutdown: &mut watch::Receiver<bool>,
+    poll: Duration,
+    mut claim: impl FnMut() -> Claim,
+    work: impl Fn(T) -> Work,
+) where
+    Claim: Future<Output = Vec<T>>,
+    Work: Future<Output = ()> + Send + 'static,
+{
     while !*shutdown.borrow() {
-        let claimed = store
-            .claim_outbound(config.concurrency.max(1), lease, scope)
-            .await;
-        let claimed = match claimed {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::warn!(%error, "outbound: the queue could not be read");
-                Vec::new()
-            }
-        };
+        let claimed = claim().await;
         if claimed.is_empty() {
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
@@ -207,13 +229,12 @@ pub async fn run(
             }
             continue;
         }
-        let mut attempts = JoinSet::new();
-        for entry in claimed {
-            attempts.spawn(attempt(store.clone(), hops.clone(), policy.clone(), entry));
+        let mut tasks = JoinSet::new();
+        for item in claimed {
+            tasks.spawn(work(item));
         }
-        while attempts.join_next().await.is_some() {}
+        while tasks.join_next().await.is_some() {}
     }
-    Ok(())
 }
 
 /// Every next hop the worker can send to.

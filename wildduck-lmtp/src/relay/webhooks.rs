@@ -10,7 +10,6 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use wildduck_store::{
     DeliveryEnd, EVENT_HORIZON, EventDelivery, PostAnswer, Store, Webhook, delivery_payload,
 };
@@ -36,41 +35,35 @@ pub async fn run(
     // Long enough for one post (connection and answer, each within the timeout).
     let lease = reach.timeout * 2;
     let poll = Duration::from_millis(config.poll_interval_ms);
+    let batch = config.concurrency.max(1);
     let mut trimmed_at: Option<Instant> = None;
-    while !*shutdown.borrow() {
-        if trimmed_at.is_none_or(|at| at.elapsed() >= TRIM_EVERY) {
-            match store.trim_events(EVENT_HORIZON).await {
-                Ok(trimmed) => tracing::debug!(trimmed, "webhooks: old events trimmed"),
-                Err(error) => tracing::warn!(%error, "webhooks: old events not trimmed"),
-            }
+    let claim = || {
+        let trim = trimmed_at.is_none_or(|at| at.elapsed() >= TRIM_EVERY);
+        if trim {
             trimmed_at = Some(Instant::now());
         }
-        if let Err(error) = store.hand_out_events(HAND_OUT_BATCH).await {
-            tracing::warn!(%error, "webhooks: new events could not be handed out");
-        }
-        let claimed = match store
-            .claim_event_deliveries(config.concurrency.max(1), lease)
-            .await
-        {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::warn!(%error, "webhooks: deliveries could not be read");
-                Vec::new()
+        let store = store.clone();
+        async move {
+            if trim {
+                match store.trim_events(EVENT_HORIZON).await {
+                    Ok(trimmed) => tracing::debug!(trimmed, "webhooks: old events trimmed"),
+                    Err(error) => tracing::warn!(%error, "webhooks: old events not trimmed"),
+                }
             }
-        };
-        if claimed.is_empty() {
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = shutdown.wait_for(|stop| *stop) => {}
+            if let Err(error) = store.hand_out_events(HAND_OUT_BATCH).await {
+                tracing::warn!(%error, "webhooks: new events could not be handed out");
             }
-            continue;
+            store
+                .claim_event_deliveries(batch, lease)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "webhooks: deliveries could not be read");
+                    Vec::new()
+                })
         }
-        let mut posts = JoinSet::new();
-        for (delivery, webhook) in claimed {
-            posts.spawn(deliver(store.clone(), reach.clone(), delivery, webhook));
-        }
-        while posts.join_next().await.is_some() {}
-    }
+    };
+    let work = |(delivery, webhook)| deliver(store.clone(), reach.clone(), delivery, webhook);
+    super::work_in_rounds(&mut shutdown, poll, claim, work).await;
     Ok(())
 }
 

@@ -503,6 +503,7 @@ pub(super) fn append_message(
     let uid = target.uidnext;
     check_uid_space(uid as u64, 1)?;
     let modseq = target.highest_modseq + 1;
+    let saved = now();
     let key = id_bytes(message.id.0);
     for (seq, blob) in message.content.blobs.iter().enumerate() {
         if store_blob_reference(tx, blob)? {
@@ -538,8 +539,8 @@ pub(super) fn append_message(
         message.content.layout,
         message.search_headers,
         message.search_body,
-        retention::expiry(&target, now()),
-        now()
+        retention::expiry(&target, saved),
+        saved
     ])?;
     set_mailbox_counters(tx, mailbox, uid + 1, modseq)?;
     add_storage(tx, target.user, message.size as i64)?;
