@@ -91,9 +91,8 @@ pub async fn fetch(
             .any(|i| matches!(i, FetchItem::Body | FetchItem::BodyStructure)),
     };
     let uid_set: UidSet = uids.iter().copied().collect();
-    let mut messages = store
-        .fetch(mailbox, &uid_set, fields, &section_requests(&items))
-        .await?;
+    let requests = section_requests(&items);
+    let mut messages = store.fetch(mailbox, &uid_set, fields, &requests).await?;
     if let Some(since) = changed_since {
         messages.retain(|m| m.meta.modseq > since);
     }
@@ -135,7 +134,7 @@ pub async fn fetch(
         // expunged by another session meanwhile) never leaves a FETCH line half written.
         let bodies = match sections.take() {
             Some(bodies) => bodies,
-            None => match read_sections(&store, mailbox, meta.uid, &items).await {
+            None => match read_sections(&store, mailbox, meta.uid, &requests).await {
                 Ok(bodies) => bodies,
                 Err(Error::Message(MessageError::NotFound)) => continue,
                 Err(e) => return Err(e.into()),
@@ -215,16 +214,16 @@ fn section_requests(items: &[FetchItem]) -> Vec<(Section, Option<Partial>)> {
         .collect()
 }
 
-/// The sections `items` ask for of one message, in item order, each read on its own.
+/// The sections of one message `requests` names, in order, each read on its own.
 async fn read_sections(
     store: &wildduck_store::Store,
     mailbox: wildduck_store::MailboxId,
     uid: Uid,
-    items: &[FetchItem],
+    requests: &[(Section, Option<Partial>)],
 ) -> Result<Vec<SectionBody>, Error> {
-    let mut bodies = Vec::new();
-    for (section, range) in section_requests(items) {
-        bodies.push(store.read_section(mailbox, uid, &section, range).await?);
+    let mut bodies = Vec::with_capacity(requests.len());
+    for (section, range) in requests {
+        bodies.push(store.read_section(mailbox, uid, section, *range).await?);
     }
     Ok(bodies)
 }
